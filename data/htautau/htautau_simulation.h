@@ -1,0 +1,85 @@
+// Sample production with the H->tautau simulator: the nominal weighted
+// sample, systematic-variation samples derived from the same base events,
+// and Poisson pseudo-experiments (design.md section 12).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "data/htautau/nuisances.h"
+#include "src/io/event_set.h"
+
+namespace refinery::htautau {
+
+struct SimulationOptions {
+  std::uint64_t seed = 1;
+  double luminosity = 10.0;           // fb^-1
+  std::int64_t events = 1000000;      // produced events, all processes together
+  std::int64_t chunk_events = 262144; // produced events per block
+  std::string config_hash;
+  bool quiet = false;
+};
+
+// Share of the produced events given to each process (the weights undo it).
+const std::vector<double>& process_shares();
+
+// Metadata of an htautau event file (names, luminosity, provenance).
+EventMeta event_meta(const SimulationOptions& options, bool with_nuisances);
+
+// Bookkeeping of one sample: events and yields per process after the final
+// preselection, and the base events that migrated out of / into the
+// selection relative to nominal.
+struct SampleReport {
+  NuVector nu{};
+  std::vector<std::int64_t> events = std::vector<std::int64_t>(4, 0);
+  std::vector<double> yields = std::vector<double>(4, 0.0);
+  std::int64_t migrated_out = 0, migrated_in = 0;
+  nlohmann::json to_json() const;
+};
+
+struct SimulationReport {
+  SampleReport nominal;
+  std::vector<SampleReport> variations;
+  double seconds = 0.0;
+  std::int64_t produced = 0;
+  nlohmann::json to_json() const;
+  std::string table() const;
+};
+
+// Streams the nominal sample to `nominal_path` (unless empty) and, when
+// `variations` is not empty, all variation samples (rows tagged with their
+// nu) to `variations_path`. Files are written atomically. The report books
+// the nominal sample either way.
+SimulationReport simulate_samples(const SimulationOptions& options,
+                                  const std::vector<NuVector>& variations,
+                                  const std::string& nominal_path,
+                                  const std::string& variations_path);
+
+// Generates one block of the nominal sample in memory (tests, benchmarks).
+EventSet simulate_in_memory(const SimulationOptions& options, const NuVector& nu = {});
+
+// The grid of points with sum_k |nu_k| <= max_l1 on a step grid over the
+// named nuisances (soft_met only at nu >= 0), nominal excluded.
+std::vector<NuVector> variation_grid(const std::vector<std::string>& nuisances, double step,
+                                     double max_l1);
+
+// A pseudo-experiment: produced counts Poisson around sigma_p L N_p(mu, nu),
+// events generated afresh, calibration systematics applied at nu, weight 1.
+// Reproducible from (seed, index).
+struct PseudoExperiment {
+  double mu = 1.0;
+  NuVector nu{};
+  std::uint64_t seed = 0, index = 0;
+  EventSet events;
+  std::vector<std::int64_t> events_per_process = std::vector<std::int64_t>(4, 0);
+  nlohmann::json truth() const;
+};
+PseudoExperiment pseudo_experiment(double mu, const NuVector& nu, double luminosity,
+                                   std::uint64_t seed, std::uint64_t index);
+// mu ~ U(0.1, 3), tes, jes and the normalisations ~ N(0,1), soft_met ~
+// LogNormal(0,1) clipped to [0,5]; drawn from (seed, index).
+std::pair<double, NuVector> draw_truth(std::uint64_t seed, std::uint64_t index);
+
+}  // namespace refinery::htautau

@@ -1,0 +1,149 @@
+// `refinery simulate`: the embedded default data.
+//   refinery simulate --config experiments/htautau.json --out DIR
+//       nominal.h5 (+ variations.h5 when the config lists variation points)
+//       and simulation.json (yields, migrations, config hash, seed) in DIR
+//   refinery simulate htautau --events N --seed S --nu tes=1,jes=-0.5 --out file.h5
+//       one sample at one nu point
+//   refinery simulate htautau --pseudo-data [--mu M --nu ... | --draw-truth] --index I --out f.h5
+//       one Poisson pseudo-experiment (truth in f.h5.json)
+//   refinery simulate inferno|dcr_toy_1d|dcr_toy_3d|gaussian_latent --events N --out f.h5
+#include <filesystem>
+#include <iostream>
+
+#include "data/analytic/analytic_simulate.h"
+#include "data/htautau/htautau_simulation.h"
+#include "src/cli/options.h"
+#include "src/core/atomic_file.h"
+#include "src/core/error.h"
+#include "src/io/event_writer.h"
+
+namespace refinery::cli {
+
+namespace {
+
+std::vector<htautau::NuVector> config_variations(const ExperimentConfig& config) {
+  const auto& sim = config.section("simulation");
+  std::vector<htautau::NuVector> points;
+  const auto& list = sim.at("variations");
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::map<std::string, double> values = list[i].get<std::map<std::string, double>>();
+    try {
+      points.push_back(htautau::nu_from_map(values, ""));
+    } catch (const InputError& e) {
+      throw ConfigError(config.file, "simulation.variations[" + std::to_string(i) + "]",
+                        std::string(e.what()).substr(2));
+    }
+  }
+  const auto& grid = sim.at("variation_grid");
+  std::vector<std::string> names = grid.at("nuisances").get<std::vector<std::string>>();
+  try {
+    auto g = htautau::variation_grid(names, grid.at("step").get<double>(),
+                                     grid.at("max_l1").get<double>());
+    points.insert(points.end(), g.begin(), g.end());
+  } catch (const InputError& e) {
+    throw ConfigError(config.file, "simulation.variation_grid.nuisances",
+                      std::string(e.what()).substr(2));
+  }
+  return points;
+}
+
+}  // namespace
+
+int run_simulate(int argc, char** argv) {
+  cxxopts::Options options(argv[0], "Generate events into HDF5 event files");
+  options.add_options()("generator",
+                        "htautau (default), inferno, dcr_toy_1d, dcr_toy_3d, gaussian_latent",
+                        cxxopts::value<std::string>())(
+      "events", "Produced events (quick form; default: the config's simulation.events)",
+      cxxopts::value<int64_t>())("nu", "Nuisance point, e.g. tes=1,jes=-0.5",
+                                 cxxopts::value<std::string>()->default_value(""))(
+      "luminosity", "fb^-1 (default: the config's)", cxxopts::value<double>())(
+      "pseudo-data", "Write one Poisson pseudo-experiment (weights 1)")(
+      "mu", "True signal strength of the pseudo-experiment",
+      cxxopts::value<double>()->default_value("1"))(
+      "draw-truth", "Draw mu and nu as the challenge does, from (seed, index)")(
+      "index", "Pseudo-experiment index", cxxopts::value<uint64_t>()->default_value("0"))(
+      "benchmark", "INFERNO benchmark 0-4", cxxopts::value<int>()->default_value("0"));
+  add_common_options(options);
+  options.parse_positional({"generator"});
+  options.positional_help("[GENERATOR]");
+  auto result = parse(options, argc, argv);
+  if (!result) return 0;
+  CommonOptions common = common_options(*result);
+  ExperimentConfig config = setup_experiment(common);
+  const auto& sim = config.section("simulation");
+  std::string generator = result->count("generator") ? (*result)["generator"].as<std::string>()
+                                                      : sim.at("generator").get<std::string>();
+  htautau::SimulationOptions opt;
+  opt.seed = config.document.at("seed").get<uint64_t>();
+  opt.luminosity = result->count("luminosity") ? (*result)["luminosity"].as<double>()
+                                               : sim.at("luminosity").get<double>();
+  opt.events = result->count("events") ? (*result)["events"].as<int64_t>()
+                                       : sim.at("events").get<int64_t>();
+  opt.chunk_events = sim.at("chunk_events").get<int64_t>();
+  opt.config_hash = config.hash;
+  opt.quiet = common.quiet;
+  if (opt.events <= 0)
+    throw InputError("", "--events", "must be a positive number of events, got " + std::to_string(opt.events));
+  if (!(opt.luminosity > 0)) throw InputError("", "--luminosity", "must be positive");
+  if (common.out.empty()) throw InputError("", "--out", "no output path given");
+
+  if (generator != "htautau") {
+    analytic::simulate_to_file(generator, opt.events, opt.seed, (*result)["benchmark"].as<int>(),
+                               (*result)["nu"].as<std::string>(), config.hash, common.out);
+    std::cout << "wrote " << common.out << "\n";
+    return 0;
+  }
+  htautau::NuVector nu = htautau::parse_nu((*result)["nu"].as<std::string>(), "--nu");
+
+  if (result->count("pseudo-data")) {
+    uint64_t index = (*result)["index"].as<uint64_t>();
+    double mu = (*result)["mu"].as<double>();
+    if (result->count("draw-truth")) std::tie(mu, nu) = htautau::draw_truth(opt.seed, index);
+    auto pe = htautau::pseudo_experiment(mu, nu, opt.luminosity, opt.seed, index);
+    write_events(common.out, pe.events, htautau::event_meta(opt, false));
+    nlohmann::json truth = pe.truth();
+    truth["config_hash"] = config.hash;
+    write_text_atomically(common.out + ".json", truth.dump(2) + "\n");
+    if (!common.quiet) std::cout << truth.dump(2) << "\n";
+    return 0;
+  }
+
+  const bool quick = result->count("events") || result->count("generator") || !(*result)["nu"].as<std::string>().empty();
+  htautau::SimulationReport report;
+  std::string summary_path;
+  if (quick && common.config_path.empty()) {
+    // One sample at one nu point.
+    if (htautau::is_nominal(nu)) {
+      report = htautau::simulate_samples(opt, {}, common.out, "");
+    } else {
+      report = htautau::simulate_samples(opt, {nu}, "", common.out);
+      report.nominal = report.variations.front();
+      report.variations.clear();
+    }
+    summary_path = common.out + ".json";
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(common.out, ec);
+    if (!std::filesystem::is_directory(common.out))
+      throw InputError(common.out, "--out", "cannot create output directory");
+    auto points = config_variations(config);
+    if (!htautau::is_nominal(nu)) points.insert(points.begin(), nu);
+    report = htautau::simulate_samples(opt, points, common.out + "/nominal.h5",
+                                       common.out + "/variations.h5");
+    summary_path = common.out + "/simulation.json";
+  }
+  nlohmann::json j = report.to_json();
+  j["config_hash"] = config.hash;
+  j["seed"] = opt.seed;
+  j["luminosity"] = opt.luminosity;
+  write_text_atomically(summary_path, j.dump(2) + "\n");
+  if (!common.quiet) {
+    std::cout << "yields after preselection at " << opt.luminosity << " fb^-1 (" << report.produced
+              << " events produced in " << report.seconds << " s)\n"
+              << report.table() << "wrote " << common.out << "\n";
+  }
+  return 0;
+}
+
+}  // namespace refinery::cli

@@ -1,0 +1,65 @@
+// The list of subcommands and the small ones that belong to no stage.
+#include <iostream>
+
+#include "src/cli/command.h"
+#include "src/cli/options.h"
+#include "src/core/error.h"
+#include "src/core/atomic_file.h"
+#include "src/io/event_summary.h"
+
+namespace refinery::cli {
+
+int run_simulate(int argc, char** argv);  // data/simulate_command.cpp
+
+namespace {
+
+int run_inspect(int argc, char** argv) {
+  cxxopts::Options options(argv[0], "Summarise an event file: yields per process, feature statistics");
+  options.add_options()("file", "Event file (HDF5)", cxxopts::value<std::string>())(
+      "json", "Print JSON instead of a table");
+  add_common_options(options, false, true);
+  options.parse_positional({"file"});
+  options.positional_help("FILE");
+  auto result = parse(options, argc, argv);
+  if (!result) return 0;
+  CommonOptions common = common_options(*result);
+  if (!result->count("file")) throw InputError("", "FILE", "no event file given");
+  EventSummary summary = EventSummary::of_file((*result)["file"].as<std::string>());
+  std::string text = result->count("json") ? summary.to_json().dump(2) + "\n" : summary.table();
+  if (!common.out.empty())
+    write_text_atomically(common.out, summary.to_json().dump(2) + "\n");
+  std::cout << text;
+  return 0;
+}
+
+int run_config(int argc, char** argv) {
+  cxxopts::Options options(argv[0],
+                           "Validate an experiment config and print it with defaults and hash");
+  options.add_options()("schema", "Print the config schema (Markdown table)");
+  add_common_options(options, true, false);
+  auto result = parse(options, argc, argv);
+  if (!result) return 0;
+  if (result->count("schema")) {
+    std::cout << "| key | type | default | meaning |\n|---|---|---|---|\n"
+              << experiment_schema().describe();
+    return 0;
+  }
+  CommonOptions common = common_options(*result);
+  ExperimentConfig config = setup_experiment(common);
+  std::cout << config.document.dump(2) << "\nconfig hash: " << config.hash << "\n";
+  return 0;
+}
+
+}  // namespace
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> list = {
+      {"simulate", "Generate events (htautau or analytic toys) into HDF5 files", run_simulate},
+      {"inspect", "Summarise an event file", run_inspect},
+      {"config", "Validate an experiment config; print it with defaults, or the schema",
+       run_config},
+  };
+  return list;
+}
+
+}  // namespace refinery::cli

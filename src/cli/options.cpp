@@ -1,0 +1,55 @@
+#include "src/cli/options.h"
+#include "src/core/error.h"
+
+#include <iostream>
+
+#include "src/core/threads.h"
+
+namespace refinery::cli {
+
+void add_common_options(cxxopts::Options& options, bool with_config, bool with_out) {
+  auto add = options.add_options("Common");
+  if (with_config) add("config", "Experiment config (JSON)", cxxopts::value<std::string>());
+  add("threads", "Threads (default: all cores)", cxxopts::value<int>()->default_value("0"));
+  add("seed", "Random seed (overrides the config's)", cxxopts::value<std::uint64_t>());
+  if (with_out) add("out", "Output file or directory", cxxopts::value<std::string>());
+  add("quiet", "No progress output");
+  add("h,help", "Show this help");
+}
+
+std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, int argc, char** argv) {
+  auto result = options.parse(argc, argv);
+  if (result.count("help")) {
+    std::cout << options.help() << std::endl;
+    return std::nullopt;
+  }
+  if (!result.unmatched().empty())
+    throw cxxopts::exceptions::no_such_option(result.unmatched().front());
+  return result;
+}
+
+CommonOptions common_options(const cxxopts::ParseResult& r) {
+  CommonOptions c;
+  if (r.count("config")) c.config_path = r["config"].as<std::string>();
+  if (r.count("threads")) c.threads = r["threads"].as<int>();
+  if (c.threads < 0) throw InputError("", "--threads", "must be >= 0");
+  if (r.count("seed")) c.seed = r["seed"].as<std::uint64_t>();
+  if (r.count("out")) c.out = r["out"].as<std::string>();
+  c.quiet = r.count("quiet") > 0;
+  return c;
+}
+
+ExperimentConfig setup_experiment(CommonOptions& common) {
+  ExperimentConfig config = common.config_path.empty()
+                                ? ExperimentConfig::default_experiment()
+                                : ExperimentConfig::load(common.config_path);
+  if (common.seed) {
+    config.document["seed"] = *common.seed;
+    config = ExperimentConfig::from_json(config.document, config.file);
+  }
+  int threads = common.threads > 0 ? common.threads : config.document.value("threads", 0);
+  set_threads(threads);
+  return config;
+}
+
+}  // namespace refinery::cli

@@ -1,0 +1,31 @@
+// Options shared by every subcommand: --config, --threads, --seed, --out,
+// --quiet, --help. Commands add their own on top.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <cxxopts.hpp>
+
+#include "src/config/experiment_config.h"
+
+namespace refinery::cli {
+
+struct CommonOptions {
+  std::string config_path;              // empty: built-in default experiment
+  int threads = 0;                      // 0: config's value or all cores
+  std::optional<std::uint64_t> seed;    // overrides the config's seed
+  std::string out;
+  bool quiet = false;
+};
+
+// Adds the common options to `options` (each flag optional by design).
+void add_common_options(cxxopts::Options& options, bool with_config = true,
+                        bool with_out = true);
+// Parses; prints help and returns nullopt when --help was given.
+std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, int argc, char** argv);
+CommonOptions common_options(const cxxopts::ParseResult& result);
+// Loads the experiment (or the default one), applies --seed, sets threads.
+ExperimentConfig setup_experiment(CommonOptions& common);
+
+}  // namespace refinery::cli

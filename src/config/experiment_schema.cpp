@@ -1,0 +1,53 @@
+// The schema of experiment configs (docs/formats.md prints it). Each stage
+// owns one section; adding a stage adds a section here.
+#include "src/config/experiment_config.h"
+
+namespace refinery {
+
+namespace {
+
+Schema simulation_schema() {
+  using S = Schema;
+  return S::object({
+      optional("generator", S::string({"htautau", "inferno", "dcr_toy_1d", "dcr_toy_3d",
+                                       "gaussian_latent"}),
+               "htautau", "Which simulator produces the events."),
+      optional("luminosity", S::number(1e-6, 1e6), 10.0,
+               "Integrated luminosity in fb^-1 the weights are normalised to."),
+      optional("events", S::integer(1, 1e10), 1000000,
+               "Simulated events generated (before preselection) for the nominal sample."),
+      optional("chunk_events", S::integer(1024, 1e8), 262144,
+               "Events generated and written per block (bounds memory)."),
+      optional("variations", S::array(S::map(S::number())), nlohmann::json::array(),
+               "Systematic-variation samples: a list of nu points, e.g. {\"tes\": 1, \"jes\": -0.5}."),
+      optional("variation_grid",
+               S::object({
+                   optional("nuisances", S::array(S::string(), 1),
+                            nlohmann::json::array({"tes", "jes", "soft_met"}),
+                            "Nuisances spanned by the grid."),
+                   optional("step", S::number(1e-3, 10), 0.5, "Grid step in units of sigma."),
+                   optional("max_l1", S::number(0, 100), 0.0,
+                            "Keep points with sum_k |nu_k| <= max_l1 (0: no grid)."),
+               }),
+               nlohmann::json::object(), "A grid of variation points added to `variations`."),
+  });
+}
+
+}  // namespace
+
+const Schema& experiment_schema() {
+  using S = Schema;
+  static const Schema schema = S::object({
+      required("name", S::string(), "Name of the experiment (used in output names)."),
+      optional("description", S::string(), "", "Free text."),
+      optional("seed", S::integer(0, 9007199254740991.0), 1,
+               "Master random seed; every stage derives its own streams from it."),
+      optional("threads", S::integer(0, 4096), 0, "Threads (0: all cores)."),
+      optional("output_dir", S::string(), "runs", "Directory where stages write their outputs."),
+      optional("simulation", simulation_schema(), nlohmann::json::object(),
+               "The simulated samples (refinery simulate)."),
+  });
+  return schema;
+}
+
+}  // namespace refinery

@@ -1,0 +1,80 @@
+// Experiment configs: schema validation with errors naming file and key path,
+// defaults, and the config hash recorded in outputs.
+#include "testing.hpp"
+
+#include <fstream>
+
+#include "src/config/experiment_config.h"
+#include "src/core/error.h"
+
+using namespace refinery;
+using refinery::testing::TempDir;
+
+namespace {
+std::string load_error(const TempDir& tmp, const std::string& text) {
+  std::ofstream(tmp.path("c.json")) << text;
+  try {
+    ExperimentConfig::load(tmp.path("c.json"));
+  } catch (const ConfigError& e) {
+    return e.what();
+  } catch (const InputError& e) {
+    return std::string("input: ") + e.what();
+  }
+  return "<no error>";
+}
+}  // namespace
+
+TEST_CASE("config defaults are filled in and hashed", "[config]") {
+  ExperimentConfig c = ExperimentConfig::from_json({{"name", "t"}}, "mem");
+  REQUIRE(c.document["seed"] == 1);
+  REQUIRE(c.document["simulation"]["luminosity"] == 10.0);
+  REQUIRE(c.document["simulation"]["variation_grid"]["step"] == 0.5);
+  REQUIRE(c.hash.size() == 16);
+  // Spelling a default out does not change the hash; changing a value does.
+  ExperimentConfig same = ExperimentConfig::from_json({{"name", "t"}, {"seed", 1}}, "mem");
+  ExperimentConfig other = ExperimentConfig::from_json({{"name", "t"}, {"seed", 2}}, "mem");
+  REQUIRE(same.hash == c.hash);
+  REQUIRE(other.hash != c.hash);
+}
+
+TEST_CASE("the shipped experiment configs validate", "[config]") {
+  for (const char* f : {"experiments/htautau.json"}) {
+    INFO(f);
+    ExperimentConfig c = ExperimentConfig::load(refinery::testing::source_path(f));
+    REQUIRE(c.document.contains("simulation"));
+  }
+}
+
+TEST_CASE("bad configs name the file and the key", "[config][bad-input]") {
+  TempDir tmp("config_bad");
+  const std::string f = tmp.path("c.json");
+  REQUIRE(load_error(tmp, R"({"name": "x", "sead": 3})") ==
+          f + ": sead: unknown key (allowed: name, description, seed, threads, output_dir, simulation)");
+  REQUIRE(load_error(tmp, R"({"name": "x", "simulation": {"luminosty": 3}})")
+              .rfind(f + ": simulation.luminosty: unknown key", 0) == 0);
+  REQUIRE(load_error(tmp, R"({"name": "x", "seed": "three"})") ==
+          f + ": seed: expected integer, got string");
+  REQUIRE(load_error(tmp, R"({"name": "x", "simulation": {"luminosity": -1}})") ==
+          f + ": simulation.luminosity: value -1 below minimum 1e-06");
+  REQUIRE(load_error(tmp, R"({"name": "x", "simulation": {"events": 2.5}})") ==
+          f + ": simulation.events: expected integer, got 2.5");
+  REQUIRE(load_error(tmp, R"({"seed": 3})") == f + ": name: required key missing");
+  REQUIRE(load_error(tmp, R"({"name": "x", "simulation": {"generator": "pythia"}})") ==
+          f + ": simulation.generator: 'pythia' is not one of: htautau, inferno, dcr_toy_1d, "
+              "dcr_toy_3d, gaussian_latent");
+  REQUIRE(load_error(tmp, R"({"name": "x", "simulation": {"variations": [{"tes": 1}, {"jes": "a"}]}})") ==
+          f + ": simulation.variations[1].jes: expected number, got string");
+  REQUIRE(load_error(tmp, "[1, 2]") == f + ": (top level): expected object, got array");
+  REQUIRE(load_error(tmp, "{\n  \"name\": \"x\",\n  \"seed\": 1,,\n}") ==
+          "input: " + f + ": line 3 column 13: malformed JSON");
+  REQUIRE(load_error(tmp, "").rfind("input: " + f + ": line 1", 0) == 0);
+}
+
+TEST_CASE("a missing config file is an input error", "[config][bad-input]") {
+  try {
+    ExperimentConfig::load("/no/such/config.json");
+    FAIL("no error");
+  } catch (const InputError& e) {
+    REQUIRE(std::string(e.what()) == "/no/such/config.json: cannot open file");
+  }
+}

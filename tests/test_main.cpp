@@ -1,0 +1,58 @@
+// Catch2's main, plus the shared test helpers of testing.hpp.
+#define CATCH_CONFIG_MAIN
+#include "testing.hpp"
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace refinery::testing {
+
+TempDir::TempDir(const std::string& name) {
+  dir_ = std::string(REFINERY_TEST_TMP) + "/" + name + "." + std::to_string(::getpid());
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+CommandResult run_command(const std::string& command_line) {
+  std::string full = command_line + " 2>&1";
+  FILE* pipe = popen(full.c_str(), "r");
+  if (!pipe) return {-1, "popen failed"};
+  std::string output;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) output.append(buf.data(), n);
+  int status = pclose(pipe);
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return {code, output};
+}
+
+CommandResult run_refinery(const std::string& arguments) {
+  return run_command(std::string(REFINERY_BINARY) + " " + arguments);
+}
+
+const char* debian_python() { return "/usr/bin/python3"; }
+
+std::string source_path(const std::string& relative) {
+  return std::string(REFINERY_SOURCE_DIR) + "/" + relative;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool file_exists(const std::string& path) { return std::filesystem::exists(path); }
+
+}  // namespace refinery::testing
