@@ -66,6 +66,7 @@ Tensor smear_pt(const Tensor& pt, const Tensor& rel_sigma, torch::Generator& g) 
 
 struct Truth {
   Tensor lep, had;       // visible [N,4]
+  Tensor vbf;            // bool [N]
   Tensor nu;             // sum of neutrinos [N,4]
   std::vector<Tensor> jets;  // each [N,4] (pt may be tiny: removed by thresholds)
 };
@@ -123,6 +124,7 @@ Truth produce(int process, int64_t n, torch::Generator& g) {
   switch (process) {
     case kHtautau: {
       Tensor vbf = uniform(n, g) < kVbfFraction;
+      t.vbf = vbf;
       Tensor pt = torch::where(vbf, gamma_int(n, 2, 45.0, g), gamma_int(n, 2, 22.0, g));
       Tensor y = torch::where(vbf, normal(n, g, 0.0, 1.4), normal(n, g, 0.0, 1.7));
       Tensor h = system_p4(torch::full({n}, kMH, kF64), pt, y, g);
@@ -195,7 +197,8 @@ double cross_section_fb(int process) {
   return xs[process];
 }
 
-ObjectSet generate_process(int process, int64_t n, double weight, torch::Generator& g) {
+ObjectSet generate_process(int process, int64_t n, double weight, torch::Generator& g,
+                           GeneratorTruth* truth) {
   Truth t = produce(process, n, g);
   Tensor zero = torch::zeros({n}, kF64);
   // Detector: lepton 1.5% pT resolution, hadronic tau 6%, jets stochastic
@@ -246,6 +249,13 @@ ObjectSet generate_process(int process, int64_t n, double weight, torch::Generat
                      .logical_and(o.lep_eta.abs() < kLepEtaMax)
                      .logical_and(o.had_pt > kLooseHadPtMin)
                      .logical_and(o.had_eta.abs() < kHadEtaMax);
+  if (truth) {
+    Tensor idx = loose.nonzero().squeeze(1);
+    truth->nu_x = t.nu.select(1, 1).index_select(0, idx);
+    truth->nu_y = t.nu.select(1, 2).index_select(0, idx);
+    truth->vbf = t.vbf.defined() ? t.vbf.index_select(0, idx)
+                                 : torch::zeros({idx.size(0)}, torch::kBool);
+  }
   return o.select(loose);
 }
 

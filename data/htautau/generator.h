@@ -17,10 +17,16 @@ double cross_section_fb(int process);
 // Fraction of signal produced by vector-boson fusion (the rest is gluon fusion).
 constexpr double kVbfFraction = 0.12;
 
+// Generator-level truth of the returned events, for validation.
+struct GeneratorTruth {
+  torch::Tensor nu_x, nu_y;  // transverse momentum of all neutrinos [N]
+  torch::Tensor vbf;         // bool [N]: signal produced by VBF
+};
+
 // Generates `n_produced` events of `process`; returns those passing the loose
 // preselection, each with the given weight (cross_section * luminosity /
 // total produced for a weighted sample, 1 for pseudo-data).
 ObjectSet generate_process(int process, std::int64_t n_produced, double weight,
-                           torch::Generator& gen);
+                           torch::Generator& gen, GeneratorTruth* truth = nullptr);
 
 }  // namespace refinery::htautau

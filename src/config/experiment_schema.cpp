@@ -27,7 +27,7 @@ Schema simulation_schema() {
                             "Nuisances spanned by the grid."),
                    optional("step", S::number(1e-3, 10), 0.5, "Grid step in units of sigma."),
                    optional("max_l1", S::number(0, 100), 0.0,
-                            "Keep points with sum_k |nu_k| <= max_l1 (0: no grid)."),
+                            "Keep grid points whose absolute values sum to at most max_l1 (0: no grid)."),
                }),
                nlohmann::json::object(), "A grid of variation points added to `variations`."),
   });

@@ -1,0 +1,315 @@
+// The H->tautau fast simulator: determinism, physics sanity with statistical
+// tolerances, systematics (exact where the effect is exact), bookkeeping of
+// migrations, pseudo-experiments, bad input.
+#include "testing.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "data/htautau/features.h"
+#include "data/htautau/generator.h"
+#include "data/htautau/htautau_simulation.h"
+#include "data/htautau/systematics.h"
+#include "data/random.h"
+#include "src/core/error.h"
+#include "src/io/event_reader.h"
+
+using namespace refinery;
+using namespace refinery::htautau;
+
+namespace {
+
+ObjectSet base_events(int process, int64_t n, uint64_t seed, GeneratorTruth* truth = nullptr) {
+  torch::Generator gen = make_generator(seed);
+  return generate_process(process, n, 1.0, gen, truth);
+}
+
+torch::Tensor column(const torch::Tensor& features, int f) { return features.select(1, f).to(torch::kFloat64); }
+
+double median_of(const torch::Tensor& t) { return t.median().item<double>(); }
+
+NuVector nu_of(std::map<std::string, double> m) { return nu_from_map(m, "test"); }
+
+}  // namespace
+
+TEST_CASE("htautau: same seed gives identical samples, another seed differs", "[htautau]") {
+  SimulationOptions opt;
+  opt.events = 40000;
+  opt.chunk_events = 16384;
+  opt.seed = 11;
+  EventSet a = simulate_in_memory(opt), b = simulate_in_memory(opt);
+  REQUIRE(torch::equal(a.features, b.features));
+  REQUIRE(torch::equal(a.weights, b.weights));
+  opt.seed = 12;
+  EventSet c = simulate_in_memory(opt);
+  const bool same = a.size() == c.size() && torch::equal(a.features, c.features);
+  REQUIRE_FALSE(same);
+}
+
+TEST_CASE("htautau: files from the same seed are identical", "[htautau][io]") {
+  refinery::testing::TempDir tmp("htautau_files");
+  SimulationOptions opt;
+  opt.events = 30000;
+  opt.chunk_events = 8192;
+  opt.quiet = true;
+  simulate_samples(opt, {nu_of({{"tes", 1.0}})}, tmp.path("a.h5"), tmp.path("av.h5"));
+  simulate_samples(opt, {nu_of({{"tes", 1.0}})}, tmp.path("b.h5"), tmp.path("bv.h5"));
+  for (auto [x, y] : {std::pair{"a.h5", "b.h5"}, std::pair{"av.h5", "bv.h5"}}) {
+    EventSet ea = EventReader(tmp.path(x)).read_all(), eb = EventReader(tmp.path(y)).read_all();
+    REQUIRE(torch::equal(ea.features, eb.features));
+    REQUIRE(torch::equal(ea.weights, eb.weights));
+    REQUIRE(torch::equal(ea.nuisances, eb.nuisances));
+  }
+  EventReader v(tmp.path("av.h5"));
+  REQUIRE(v.meta().nuisance_names == nuisance_names());
+  REQUIRE(v.read(0, 1).nuisances[0][kTes].item<float>() == 1.0f);
+}
+
+TEST_CASE("htautau: visible mass peaks are ordered, Z below H", "[htautau][physics]") {
+  ObjectSet z = base_events(kZtautau, 200000, 1), h = base_events(kHtautau, 100000, 2);
+  FeatureResult fz = compute_features(z), fh = compute_features(h);
+  torch::Tensor mz = column(fz.features, DER_mass_vis).index({fz.selected});
+  torch::Tensor mh = column(fh.features, DER_mass_vis).index({fh.selected});
+  REQUIRE(mz.size(0) > 5000);
+  REQUIRE(mh.size(0) > 5000);
+  // The visible mass of tau pairs sits below the resonance mass. The medians'
+  // statistical errors are ~0.3 GeV (1.25 sigma / sqrt(N)); the ordering
+  // must hold by far more than that.
+  double med_z = median_of(mz), med_h = median_of(mh);
+  INFO("median m_vis Z " << med_z << " H " << med_h);
+  REQUIRE(med_z < 91.19);
+  REQUIRE(med_h < 125.0);
+  REQUIRE(med_h - med_z > 5.0);
+}
+
+TEST_CASE("htautau: MET follows the neutrinos", "[htautau][physics]") {
+  GeneratorTruth truth;
+  ObjectSet z = base_events(kZtautau, 100000, 3, &truth);
+  // The measured MET estimates the neutrinos' transverse momentum without
+  // bias: regressing MET_x on the true nu_x gives slope 1 (resolution terms
+  // are independent of the neutrinos; the slope's statistical error is
+  // ~0.005 here). The correlation is strong but below 1 (resolution).
+  torch::Tensor a = z.met_x - z.met_x.mean(), b = truth.nu_x - truth.nu_x.mean();
+  double slope = ((a * b).sum() / (b * b).sum()).item<double>();
+  double corr = ((a * b).sum() / torch::sqrt((a * a).sum() * (b * b).sum())).item<double>();
+  INFO("slope " << slope << " corr " << corr);
+  REQUIRE(std::abs(slope - 1.0) < 0.03);
+  REQUIRE(corr > 0.6);
+  REQUIRE(corr < 0.99);
+}
+
+TEST_CASE("htautau: VBF signal has a larger m_jj than gluon fusion", "[htautau][physics]") {
+  GeneratorTruth truth;
+  ObjectSet h = base_events(kHtautau, 300000, 4, &truth);
+  FeatureResult f = compute_features(h);
+  torch::Tensor two = column(f.features, PRI_jet_num) >= 2;
+  torch::Tensor mjj = column(f.features, DER_mass_jet_jet);
+  torch::Tensor vbf = mjj.index({two.logical_and(truth.vbf)});
+  torch::Tensor ggh = mjj.index({two.logical_and(truth.vbf.logical_not())});
+  REQUIRE(vbf.size(0) > 2000);
+  REQUIRE(ggh.size(0) > 2000);
+  INFO("median m_jj VBF " << median_of(vbf) << " ggH " << median_of(ggh));
+  REQUIRE(median_of(vbf) > 2.0 * median_of(ggh));
+}
+
+TEST_CASE("htautau: yields match the documented table, signal ~1% of background", "[htautau][physics]") {
+  SimulationOptions opt;
+  opt.events = 2000000;
+  opt.quiet = true;
+  EventSet e = simulate_in_memory(opt);
+  std::vector<double> y(kNumProcesses, 0.0);
+  for (int p = 0; p < kNumProcesses; ++p)
+    y[p] = e.weights.index({e.process == p}).sum().item<double>();
+  // docs/simulator.md: htautau 1000, ztautau 100000, ttbar 10000, diboson 1000
+  // at 10 fb^-1, each within 10% (statistical errors of these samples are
+  // below 2%; the tolerance is the table's precision).
+  const double table[kNumProcesses] = {1000.0, 100000.0, 10000.0, 1000.0};
+  for (int p = 0; p < kNumProcesses; ++p) {
+    INFO(process_names()[p] << " yield " << y[p]);
+    REQUIRE(std::abs(y[p] / table[p] - 1.0) < 0.10);
+  }
+  double ratio = y[kHtautau] / (y[kZtautau] + y[kTtbar] + y[kDiboson]);
+  REQUIRE(ratio > 0.005);
+  REQUIRE(ratio < 0.015);
+}
+
+TEST_CASE("htautau: nu = 0 is the identity, bit for bit", "[htautau][systematics]") {
+  ObjectSet o = base_events(kTtbar, 20000, 5);
+  FeatureResult a = compute_features(o), b = compute_features(apply_systematics(o, NuVector{}));
+  REQUIRE(torch::equal(a.features, b.features));
+  REQUIRE(torch::equal(a.selected, b.selected));
+  torch::Generator gen = make_generator(9);
+  torch::Tensor x = a.features.index({a.selected});
+  torch::Tensor w = o.weight.index({a.selected}), p = o.process.index({a.selected});
+  ObjectSet rebuilt = objects_from_features(x, w, p, gen);
+  REQUIRE(torch::equal(apply_systematics(rebuilt, NuVector{}).met_x, rebuilt.met_x));
+}
+
+TEST_CASE("htautau: tes scales the hadronic tau by 1% per sigma and moves the MET", "[htautau][systematics]") {
+  ObjectSet o = base_events(kZtautau, 50000, 6);
+  ObjectSet up = apply_systematics(o, nu_of({{"tes", 1.0}}));
+  // Before thresholds the shift is exact, event by event.
+  REQUIRE(torch::allclose(up.had_pt, o.had_pt * 1.01, 1e-12, 0.0));
+  double mean_ratio = (up.had_pt.mean() / o.had_pt.mean()).item<double>();
+  REQUIRE(mean_ratio == Approx(1.01).epsilon(1e-12));
+  // MET vector absorbs exactly minus the change of the tau's momentum.
+  torch::Tensor dx = up.met_x - o.met_x + 0.01 * o.had_pt * torch::cos(o.had_phi);
+  REQUIRE(dx.abs().max().item<double>() < 1e-9);
+  REQUIRE(torch::equal(up.jet_pt, o.jet_pt));
+}
+
+TEST_CASE("htautau: jes scales every jet and changes the jet multiplicity through thresholds", "[htautau][systematics]") {
+  ObjectSet o = base_events(kTtbar, 100000, 7);
+  ObjectSet up = apply_systematics(o, nu_of({{"jes", 1.0}}));
+  FeatureResult f0 = compute_features(o), f1 = compute_features(up);
+  REQUIRE(torch::allclose(up.jet_pt, o.jet_pt * 1.01, 1e-12, 0.0));
+  // Jets counted after the shift minus before = jets in (26/1.01, 26] within
+  // acceptance: the migration is exact bookkeeping, not a statistical effect.
+  torch::Tensor in_acc = o.jet_eta.abs() < kJetEtaMax;
+  int64_t crossing = (o.jet_pt > kJetPtMin / 1.01).logical_and(o.jet_pt <= kJetPtMin).logical_and(in_acc).sum().item<int64_t>();
+  int64_t added = (column(f1.features, PRI_jet_num) - column(f0.features, PRI_jet_num)).sum().item<double>();
+  REQUIRE(crossing > 100);
+  REQUIRE(added == crossing);
+  // PRI_jet_all_pt moves by 1% where the jet multiplicity did not change.
+  torch::Tensor same = (column(f1.features, PRI_jet_num) == column(f0.features, PRI_jet_num))
+                           .logical_and(column(f0.features, PRI_jet_num) > 0);
+  torch::Tensor r = column(f1.features, PRI_jet_all_pt).index({same}) / column(f0.features, PRI_jet_all_pt).index({same});
+  REQUIRE((r - 1.01).abs().max().item<double>() < 1e-5);  // float32 features
+}
+
+TEST_CASE("htautau: soft_met broadens the MET by the expected variance", "[htautau][systematics]") {
+  ObjectSet o = base_events(kZtautau, 200000, 8);
+  ObjectSet s = apply_systematics(o, nu_of({{"soft_met", 3.0}}));
+  // var(met_x + 3 z) = var(met_x) + 9 for independent z ~ N(0,1); the error of
+  // the variance difference is ~ sqrt(2/N) * 2 * sqrt(var * 9) ~ 1.
+  int64_t n = o.size();
+  double v0 = o.met_x.var().item<double>(), v1 = s.met_x.var().item<double>();
+  double err = std::sqrt(2.0 / n) * 2.0 * std::sqrt(v0 * 9.0) + std::sqrt(2.0 / n) * 9.0;
+  INFO("var0 " << v0 << " var1 " << v1 << " err " << err);
+  REQUIRE(std::abs((v1 - v0) - 9.0) < 4.0 * err);
+  REQUIRE(s.met_x.std().item<double>() > o.met_x.std().item<double>());
+}
+
+TEST_CASE("htautau: migrations are booked, never lost", "[htautau][systematics]") {
+  SimulationOptions opt;
+  opt.events = 100000;
+  opt.chunk_events = 32768;
+  opt.quiet = true;
+  refinery::testing::TempDir tmp("htautau_migration");
+  std::vector<NuVector> points = {nu_of({{"tes", -2.0}}), nu_of({{"tes", 2.0}, {"jes", 1.0}})};
+  SimulationReport r = simulate_samples(opt, points, tmp.path("n.h5"), tmp.path("v.h5"));
+  int64_t nominal = 0;
+  for (auto e : r.nominal.events) nominal += e;
+  for (const auto& v : r.variations) {
+    int64_t total = 0;
+    for (auto e : v.events) total += e;
+    REQUIRE(total == nominal - v.migrated_out + v.migrated_in);
+  }
+  REQUIRE(r.variations[0].migrated_out > 0);   // tau pT down: events leave
+  REQUIRE(r.variations[1].migrated_in > 0);    // tau pT up: events enter
+  REQUIRE(EventReader(tmp.path("v.h5")).size() ==
+          r.variations[0].events[0] + r.variations[0].events[1] + r.variations[0].events[2] +
+              r.variations[0].events[3] + r.variations[1].events[0] + r.variations[1].events[1] +
+              r.variations[1].events[2] + r.variations[1].events[3]);
+}
+
+TEST_CASE("htautau: normalisation nuisances scale weights as (1+a)^nu", "[htautau][systematics]") {
+  NuVector nu = nu_of({{"ttbar_norm", 2.0}, {"bkg_norm", -1.0}, {"diboson_norm", 0.5}});
+  REQUIRE(normalisation_factor(kHtautau, 1.3, nu) == Approx(1.3));
+  REQUIRE(normalisation_factor(kZtautau, 1.0, nu) == Approx(1.0 / 1.001));
+  REQUIRE(normalisation_factor(kTtbar, 1.0, nu) == Approx(1.02 * 1.02 / 1.001));
+  REQUIRE(normalisation_factor(kDiboson, 1.0, nu) == Approx(std::sqrt(1.25) / 1.001));
+}
+
+TEST_CASE("htautau: the variation grid", "[htautau]") {
+  auto grid = variation_grid({"tes", "jes", "soft_met"}, 0.5, 2.0);
+  // Points with |tes|+|jes|+|met| <= 2 on a half-sigma grid, met >= 0, no nominal.
+  int expected = 0;
+  for (int a = -4; a <= 4; ++a)
+    for (int b = -4; b <= 4; ++b)
+      for (int c = 0; c <= 4; ++c)
+        if (std::abs(a) + std::abs(b) + c <= 4 && (a || b || c)) ++expected;
+  REQUIRE(static_cast<int>(grid.size()) == expected);
+  for (const auto& p : grid) REQUIRE(std::abs(p[kTes]) + std::abs(p[kJes]) + p[kSoftMet] <= 2.0 + 1e-12);
+}
+
+TEST_CASE("htautau: pseudo-experiments are Poisson and reproducible", "[htautau][pseudo]") {
+  NuVector nu = nu_of({{"tes", 0.5}});
+  auto a = pseudo_experiment(1.0, nu, 1.0, 5, 0), b = pseudo_experiment(1.0, nu, 1.0, 5, 0);
+  REQUIRE(torch::equal(a.events.features, b.events.features));
+  auto c = pseudo_experiment(1.0, nu, 1.0, 5, 1);
+  REQUIRE(a.events.size() != c.events.size());
+  REQUIRE(torch::all(a.events.weights == 1.0).item<bool>());
+  // Mean count over toys vs the expected yield at 1 fb^-1 (weighted sample):
+  // the mean of 12 Poisson counts of mean ~11,200 has error ~31.
+  SimulationOptions opt;
+  opt.events = 1000000;
+  opt.luminosity = 1.0;
+  opt.seed = 77;
+  double expected = simulate_in_memory(opt, nu).weights.sum().item<double>();
+  double sum = 0;
+  const int toys = 12;
+  for (int i = 0; i < toys; ++i) sum += pseudo_experiment(1.0, nu, 1.0, 5, 100 + i).events.size();
+  double mean = sum / toys;
+  double err = std::sqrt(expected / toys) + 0.01 * expected;  // + MC error of `expected`
+  INFO("mean " << mean << " expected " << expected);
+  REQUIRE(std::abs(mean - expected) < 3.0 * err);
+  auto [mu, truth] = draw_truth(5, 3);
+  REQUIRE(mu >= 0.1);
+  REQUIRE(mu <= 3.0);
+  REQUIRE(truth[kSoftMet] >= 0.0);
+  REQUIRE(truth[kSoftMet] <= 5.0);
+}
+
+TEST_CASE("htautau: bad nuisance input is rejected with a clear message", "[htautau][bad-input]") {
+  auto error = [](const std::string& text) {
+    try {
+      parse_nu(text, "--nu");
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("<no error>");
+  };
+  REQUIRE(error("tes=1,xes=2") ==
+          "--nu: unknown nuisance 'xes' (known: tes, jes, soft_met, bkg_norm, ttbar_norm, diboson_norm)");
+  REQUIRE(error("soft_met=-1") == "--nu: soft_met = -1 outside its allowed range [0, 5]");
+  REQUIRE(error("tes=11") == "--nu: tes = 11 outside its allowed range [-10, 10]");
+  REQUIRE(error("tes=abc") == "--nu: value of tes is not a number: 'abc'");
+  REQUIRE(error("tes") == "--nu: expected name=value, got 'tes'");
+}
+
+TEST_CASE("simulate CLI: bad input exits 2 with one line", "[htautau][cli][bad-input]") {
+  using refinery::testing::run_refinery;
+  auto neg = run_refinery("simulate htautau --events -5 --out /tmp/x.h5");
+  REQUIRE(neg.exit_code == 2);
+  REQUIRE(neg.output == "refinery simulate: error: --events: must be a positive number of events, got -5\n");
+  auto name = run_refinery("simulate htautau --events 100 --nu foo=1 --out /tmp/x.h5");
+  REQUIRE(name.exit_code == 2);
+  REQUIRE(name.output.find("unknown nuisance 'foo'") != std::string::npos);
+  auto range = run_refinery("simulate htautau --events 100 --nu jes=20 --out /tmp/x.h5");
+  REQUIRE(range.exit_code == 2);
+  auto path = run_refinery("simulate htautau --events 100 --quiet --out /nonexistent/dir/x.h5");
+  REQUIRE(path.exit_code == 2);
+  REQUIRE(path.output == "refinery simulate: error: /nonexistent/dir/x.h5: output directory '/nonexistent/dir' does not exist\n");
+  auto gen = run_refinery("simulate pythia --events 100 --out /tmp/x.h5");
+  REQUIRE(gen.exit_code == 2);
+}
+
+TEST_CASE("simulate CLI: config form writes nominal, variations and a summary", "[htautau][cli]") {
+  refinery::testing::TempDir tmp("simulate_cli");
+  std::ofstream(tmp.path("c.json")) << R"({"name": "t", "seed": 3,
+    "simulation": {"events": 20000, "chunk_events": 8192,
+                   "variations": [{"tes": 1}], "variation_grid": {"nuisances": ["jes"], "max_l1": 1}}})";
+  auto r = refinery::testing::run_refinery("simulate --quiet --config " + tmp.path("c.json") + " --out " + tmp.path("out"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  EventReader v(tmp.path("out/variations.h5"));
+  // points: tes=1, jes=-1, -0.5, 0.5, 1
+  torch::Tensor tags = std::get<0>(torch::unique_dim(v.read_all().nuisances, 0));
+  REQUIRE(tags.size(0) == 5);
+  auto summary = nlohmann::json::parse(refinery::testing::read_file(tmp.path("out/simulation.json")));
+  REQUIRE(summary["seed"] == 3);
+  REQUIRE(summary["variations"].size() == 5);
+  REQUIRE(summary["config_hash"] == EventReader(tmp.path("out/nominal.h5")).meta().config_hash);
+}
