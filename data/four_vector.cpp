@@ -16,7 +16,8 @@ torch::Tensor from_pt_eta_phi_m(const torch::Tensor& pt, const torch::Tensor& et
 }
 
 torch::Tensor pt(const torch::Tensor& p) {
-  return torch::hypot(p.select(1, 1), p.select(1, 2));
+  torch::Tensor px = p.select(1, 1), py = p.select(1, 2);
+  return torch::sqrt(px * px + py * py);
 }
 
 torch::Tensor eta(const torch::Tensor& p) {
@@ -47,16 +48,14 @@ torch::Tensor boost_to_lab(const torch::Tensor& p, const torch::Tensor& f) {
 std::pair<torch::Tensor, torch::Tensor> two_body_decay(const torch::Tensor& parent,
                                                         const torch::Tensor& m1,
                                                         const torch::Tensor& m2,
-                                                        torch::Generator& gen) {
+                                                        const torch::Tensor& cos_t,
+                                                        const torch::Tensor& phi_) {
   const int64_t n = parent.size(0);
-  auto opt = parent.options();
   torch::Tensor M = mass(parent);
   torch::Tensor a = m1.expand({n}), b = m2.expand({n});
   // Momentum of either daughter in the parent's rest frame (Kallen function).
   torch::Tensor lam = (M * M - (a + b).pow(2)) * (M * M - (a - b).pow(2));
   torch::Tensor q = torch::sqrt(lam.clamp_min(0.0)) / (2.0 * M.clamp_min(1e-9));
-  torch::Tensor cos_t = torch::rand({n}, gen, opt) * 2.0 - 1.0;
-  torch::Tensor phi_ = torch::rand({n}, gen, opt) * (2.0 * M_PI);
   torch::Tensor sin_t = torch::sqrt((1.0 - cos_t * cos_t).clamp_min(0.0));
   torch::Tensor dir = torch::stack({sin_t * torch::cos(phi_), sin_t * torch::sin(phi_), cos_t}, 1);
   torch::Tensor p1 = q.unsqueeze(1) * dir;

@@ -14,13 +14,16 @@ torch::Tensor mass(const torch::Tensor& p);  // sqrt(max(E^2 - |p|^2, 0))
 // Lorentz boost of p by the velocity of frame f (both [N,4]): p measured in
 // f's rest frame goes to the lab.
 torch::Tensor boost_to_lab(const torch::Tensor& p, const torch::Tensor& f);
-// Isotropic two-body decay of `parent` (lab) into masses m1, m2 ([N] or
-// scalars broadcast). Returns the two daughters in the lab.
+// Two-body decay of `parent` (lab) into masses m1, m2 ([N] or broadcast),
+// daughter 1 emitted at polar angle acos(cos_theta) and azimuth phi in the
+// parent's rest frame (uniform cos_theta and phi: isotropic). Returns the two
+// daughters in the lab.
 std::pair<torch::Tensor, torch::Tensor> two_body_decay(const torch::Tensor& parent,
                                                         const torch::Tensor& m1,
                                                         const torch::Tensor& m2,
-                                                        torch::Generator& gen);
-// Wraps angles into (-pi, pi].
+                                                        const torch::Tensor& cos_theta,
+                                                        const torch::Tensor& phi);
+// Wraps angles into [-pi, pi).
 torch::Tensor wrap_phi(const torch::Tensor& phi);
 
 }  // namespace refinery::kin

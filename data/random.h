@@ -25,8 +25,34 @@ inline std::uint64_t stream_seed(std::uint64_t seed, std::initializer_list<std::
   return h;
 }
 
+// LibTorch's generator (used where speed does not matter: analytic toys).
 inline torch::Generator make_generator(std::uint64_t seed) {
   return at::make_generator<at::CPUGeneratorImpl>(seed);
 }
+
+// A counter-based stream: the i-th number drawn is a hash of (key, i), so
+// blocks are filled in parallel and the result does not depend on the number
+// of threads. Returns float64 tensors.
+class RandomStream {
+ public:
+  explicit RandomStream(std::uint64_t key) : key_(splitmix64(key)) {}
+  // Uniform in (0, 1): never exactly 0 or 1, so log(u) is finite.
+  torch::Tensor uniform(std::int64_t n);
+  torch::Tensor uniform(std::int64_t n, double lo, double hi);
+  torch::Tensor uniform2d(std::int64_t n, std::int64_t k);  // [n,k]
+  // Standard normal (Box-Muller).
+  torch::Tensor normal(std::int64_t n, double mean = 0.0, double sd = 1.0);
+  // Exponential with the given mean.
+  torch::Tensor exponential(std::int64_t n, double mean);
+  // Gamma(k, theta) for integer shape k, as a sum of k exponentials.
+  torch::Tensor gamma_int(std::int64_t n, int k, double theta);
+  // Poisson(rate) counts capped at `cap` (exact below the cap).
+  torch::Tensor poisson_capped(std::int64_t n, double rate, int cap);
+  std::uint64_t drawn() const { return counter_; }
+
+ private:
+  std::uint64_t key_;
+  std::uint64_t counter_ = 0;
+};
 
 }  // namespace refinery

@@ -21,7 +21,7 @@ using namespace refinery::htautau;
 namespace {
 
 ObjectSet base_events(int process, int64_t n, uint64_t seed, GeneratorTruth* truth = nullptr) {
-  torch::Generator gen = make_generator(seed);
+  RandomStream gen(seed);
   return generate_process(process, n, 1.0, gen, truth);
 }
 
@@ -139,7 +139,7 @@ TEST_CASE("htautau: nu = 0 is the identity, bit for bit", "[htautau][systematics
   FeatureResult a = compute_features(o), b = compute_features(apply_systematics(o, NuVector{}));
   REQUIRE(torch::equal(a.features, b.features));
   REQUIRE(torch::equal(a.selected, b.selected));
-  torch::Generator gen = make_generator(9);
+  RandomStream gen(9);
   torch::Tensor x = a.features.index({a.selected});
   torch::Tensor w = o.weight.index({a.selected}), p = o.process.index({a.selected});
   ObjectSet rebuilt = objects_from_features(x, w, p, gen);

@@ -1,6 +1,10 @@
 #include "data/htautau/features.h"
 
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
 
 #include "data/four_vector.h"
 
@@ -21,104 +25,129 @@ const std::vector<std::string>& feature_names() {
   return names;
 }
 
+namespace {
+
+struct Vec4 {
+  double e, x, y, z;
+};
+Vec4 massless(double px, double py, double pz) {
+  return {std::sqrt(px * px + py * py + pz * pz), px, py, pz};
+}
+double pair_mass(const Vec4& a, const Vec4& b) {
+  const double e = a.e + b.e, x = a.x + b.x, y = a.y + b.y, z = a.z + b.z;
+  return std::sqrt(std::max(0.0, e * e - x * x - y * y - z * z));
+}
+double wrap(double phi) { return phi - 2.0 * M_PI * std::floor((phi + M_PI) / (2.0 * M_PI)); }
+double sign(double v) { return (v > 0) - (v < 0); }
+
+}  // namespace
+
 FeatureResult compute_features(const ObjectSet& o) {
   const int64_t n = o.size();
-  auto undef = [&](const torch::Tensor& defined, const torch::Tensor& value) {
-    return torch::where(defined, value, torch::full_like(value, kUndefined));
-  };
-  torch::Tensor jet_ok = (o.jet_pt > kJetPtMin).logical_and(o.jet_eta.abs() < kJetEtaMax);
-  // Jets are pt-ordered and one scale acts on all of them, so the counted jets
-  // are a prefix; still, compact defensively by sorting on the passing pT.
-  torch::Tensor pt_pass = torch::where(jet_ok, o.jet_pt, torch::zeros_like(o.jet_pt));
-  auto sorted = pt_pass.sort(1, /*descending=*/true);
-  torch::Tensor order = std::get<1>(sorted);
-  torch::Tensor jpt = std::get<0>(sorted);
-  torch::Tensor jeta = o.jet_eta.gather(1, order), jphi = o.jet_phi.gather(1, order);
-  torch::Tensor njet = (jpt > 0).sum(1);
-  torch::Tensor has1 = njet >= 1, has2 = njet >= 2;
-  torch::Tensor j1pt = jpt.select(1, 0), j1eta = jeta.select(1, 0), j1phi = jphi.select(1, 0);
-  torch::Tensor j2pt = jpt.select(1, 1), j2eta = jeta.select(1, 1), j2phi = jphi.select(1, 1);
-  torch::Tensor jet_all = jpt.sum(1);
-
-  torch::Tensor met = torch::hypot(o.met_x, o.met_y), met_phi = torch::atan2(o.met_y, o.met_x);
-  torch::Tensor lx = o.lep_pt * torch::cos(o.lep_phi), ly = o.lep_pt * torch::sin(o.lep_phi);
-  torch::Tensor hx = o.had_pt * torch::cos(o.had_phi), hy = o.had_pt * torch::sin(o.had_phi);
-  torch::Tensor zeros = torch::zeros_like(o.lep_pt);
-  torch::Tensor lep = kin::from_pt_eta_phi_m(o.lep_pt, o.lep_eta, o.lep_phi, zeros);
-  torch::Tensor had = kin::from_pt_eta_phi_m(o.had_pt, o.had_eta, o.had_phi, zeros);
-  torch::Tensor j1 = kin::from_pt_eta_phi_m(j1pt, j1eta, j1phi, zeros);
-  torch::Tensor j2 = kin::from_pt_eta_phi_m(j2pt, j2eta, j2phi, zeros);
-
-  torch::Tensor mt = torch::sqrt((2.0 * o.lep_pt * met * (1.0 - torch::cos(o.lep_phi - met_phi)))
-                                     .clamp_min(0.0));
-  torch::Tensor mvis = kin::mass(lep + had);
-  torch::Tensor pth = torch::hypot(lx + hx + o.met_x, ly + hy + o.met_y);
-  torch::Tensor j1x = torch::where(has1, j1pt * torch::cos(j1phi), zeros);
-  torch::Tensor j1y = torch::where(has1, j1pt * torch::sin(j1phi), zeros);
-  torch::Tensor j2x = torch::where(has2, j2pt * torch::cos(j2phi), zeros);
-  torch::Tensor j2y = torch::where(has2, j2pt * torch::sin(j2phi), zeros);
-  torch::Tensor pttot = torch::hypot(lx + hx + o.met_x + j1x + j2x, ly + hy + o.met_y + j1y + j2y);
-  torch::Tensor deta = (j1eta - j2eta).abs();
-  torch::Tensor mjj = kin::mass(j1 + j2);
-  torch::Tensor prodeta = j1eta * j2eta;
-  torch::Tensor dphi_lh = kin::wrap_phi(o.had_phi - o.lep_phi);
-  torch::Tensor dr = torch::sqrt((o.had_eta - o.lep_eta).pow(2) + dphi_lh.pow(2));
-  torch::Tensor sum_pt = o.lep_pt + o.had_pt + jet_all;
-  torch::Tensor ratio = o.lep_pt / o.had_pt.clamp_min(1e-9);
-  // MET phi centrality (HiggsML definition): sqrt(2) where MET lies on the
-  // bisector between lepton and tau, 1 at either object, less outside.
-  torch::Tensor sgn = torch::sign(torch::sin(o.had_phi - o.lep_phi));
-  torch::Tensor a = torch::sin(met_phi - o.lep_phi) * sgn;
-  torch::Tensor b = torch::sin(o.had_phi - met_phi) * sgn;
-  torch::Tensor ab = torch::sqrt(a * a + b * b);
-  torch::Tensor cent = torch::where(ab > 0, (a + b) / ab.clamp_min(1e-300), zeros);
-  // Lepton eta centrality between the two leading jets.
-  torch::Tensor mid = 0.5 * (j1eta + j2eta);
-  torch::Tensor lep_cent = torch::exp(-4.0 / (deta * deta).clamp_min(1e-12) *
-                                      (o.lep_eta - mid).pow(2));
-
-  std::vector<torch::Tensor> cols(kNumFeatures);
-  cols[PRI_lep_pt] = o.lep_pt;
-  cols[PRI_lep_eta] = o.lep_eta;
-  cols[PRI_lep_phi] = o.lep_phi;
-  cols[PRI_had_pt] = o.had_pt;
-  cols[PRI_had_eta] = o.had_eta;
-  cols[PRI_had_phi] = o.had_phi;
-  cols[PRI_jet_leading_pt] = undef(has1, j1pt);
-  cols[PRI_jet_leading_eta] = undef(has1, j1eta);
-  cols[PRI_jet_leading_phi] = undef(has1, j1phi);
-  cols[PRI_jet_subleading_pt] = undef(has2, j2pt);
-  cols[PRI_jet_subleading_eta] = undef(has2, j2eta);
-  cols[PRI_jet_subleading_phi] = undef(has2, j2phi);
-  cols[PRI_jet_num] = njet.to(torch::kFloat64);
-  cols[PRI_jet_all_pt] = jet_all;
-  cols[PRI_met] = met;
-  cols[PRI_met_phi] = met_phi;
-  cols[DER_mass_transverse_met_lep] = mt;
-  cols[DER_mass_vis] = mvis;
-  cols[DER_pt_h] = pth;
-  cols[DER_deltaeta_jet_jet] = undef(has2, deta);
-  cols[DER_mass_jet_jet] = undef(has2, mjj);
-  cols[DER_prodeta_jet_jet] = undef(has2, prodeta);
-  cols[DER_deltar_had_lep] = dr;
-  cols[DER_pt_tot] = pttot;
-  cols[DER_sum_pt] = sum_pt;
-  cols[DER_pt_ratio_lep_had] = ratio;
-  cols[DER_met_phi_centrality] = cent;
-  cols[DER_lep_eta_centrality] = undef(has2, lep_cent);
-
   FeatureResult r;
-  r.features = torch::stack(cols, 1).to(torch::kFloat32);
-  r.selected = (o.lep_pt > kLepPtMin)
-                   .logical_and(o.lep_eta.abs() < kLepEtaMax)
-                   .logical_and(o.had_pt > kHadPtMin)
-                   .logical_and(o.had_eta.abs() < kHadEtaMax);
-  (void)n;
+  r.features = torch::empty({n, kNumFeatures}, torch::kFloat32);
+  r.selected = torch::empty({n}, torch::kBool);
+  auto c = [](const torch::Tensor& t) { return t.to(torch::kFloat64).contiguous(); };
+  const torch::Tensor lpt = c(o.lep_pt), leta = c(o.lep_eta), lphi = c(o.lep_phi);
+  const torch::Tensor hpt = c(o.had_pt), heta = c(o.had_eta), hphi = c(o.had_phi);
+  const torch::Tensor jpt = c(o.jet_pt), jeta = c(o.jet_eta), jphi = c(o.jet_phi);
+  const torch::Tensor mx = c(o.met_x), my = c(o.met_y);
+  const double *LPT = lpt.data_ptr<double>(), *LETA = leta.data_ptr<double>(),
+               *LPHI = lphi.data_ptr<double>(), *HPT = hpt.data_ptr<double>(),
+               *HETA = heta.data_ptr<double>(), *HPHI = hphi.data_ptr<double>(),
+               *JPT = jpt.data_ptr<double>(), *JETA = jeta.data_ptr<double>(),
+               *JPHI = jphi.data_ptr<double>(), *MX = mx.data_ptr<double>(),
+               *MY = my.data_ptr<double>();
+  float* out = r.features.data_ptr<float>();
+  bool* sel = r.selected.data_ptr<bool>();
+  const float U = kUndefined;
+  // One fused pass per event: the final thresholds, then the 28 features.
+  at::parallel_for(0, n, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      float* f = out + i * kNumFeatures;
+      // Jets counted: pT > 26 GeV within |eta| < 4.7, in decreasing pT.
+      double pt[kMaxJets], eta[kMaxJets], phi[kMaxJets];
+      int nj = 0;
+      for (int j = 0; j < kMaxJets; ++j) {
+        const double p = JPT[i * kMaxJets + j], e = JETA[i * kMaxJets + j];
+        if (p > kJetPtMin && std::abs(e) < kJetEtaMax) {
+          int k = nj++;
+          while (k > 0 && pt[k - 1] < p) {  // keep decreasing order
+            pt[k] = pt[k - 1], eta[k] = eta[k - 1], phi[k] = phi[k - 1];
+            --k;
+          }
+          pt[k] = p, eta[k] = e, phi[k] = JPHI[i * kMaxJets + j];
+        }
+      }
+      double jet_all = 0.0;
+      for (int j = 0; j < nj; ++j) jet_all += pt[j];
+      const double lp = LPT[i], le = LETA[i], lf = LPHI[i];
+      const double hp = HPT[i], he = HETA[i], hf = HPHI[i];
+      // Trigonometry once per object; angle differences by addition theorems.
+      const double cl = std::cos(lf), sl = std::sin(lf), ch = std::cos(hf), sh = std::sin(hf);
+      const double met = std::sqrt(MX[i] * MX[i] + MY[i] * MY[i]);
+      const double met_phi = std::atan2(MY[i], MX[i]);
+      const double cm = met > 0 ? MX[i] / met : 1.0, sm = met > 0 ? MY[i] / met : 0.0;
+      const double lx = lp * cl, ly = lp * sl, hx = hp * ch, hy = hp * sh;
+      const Vec4 lep = massless(lx, ly, lp * std::sinh(le)), had = massless(hx, hy, hp * std::sinh(he));
+      f[PRI_lep_pt] = lp, f[PRI_lep_eta] = le, f[PRI_lep_phi] = lf;
+      f[PRI_had_pt] = hp, f[PRI_had_eta] = he, f[PRI_had_phi] = hf;
+      f[PRI_jet_leading_pt] = nj >= 1 ? pt[0] : U;
+      f[PRI_jet_leading_eta] = nj >= 1 ? eta[0] : U;
+      f[PRI_jet_leading_phi] = nj >= 1 ? phi[0] : U;
+      f[PRI_jet_subleading_pt] = nj >= 2 ? pt[1] : U;
+      f[PRI_jet_subleading_eta] = nj >= 2 ? eta[1] : U;
+      f[PRI_jet_subleading_phi] = nj >= 2 ? phi[1] : U;
+      f[PRI_jet_num] = nj;
+      f[PRI_jet_all_pt] = jet_all;
+      f[PRI_met] = met;
+      f[PRI_met_phi] = met_phi;
+      // mT = sqrt(2 pT_lep MET (1 - cos(phi_lep - phi_met)))
+      f[DER_mass_transverse_met_lep] = std::sqrt(std::max(0.0, 2.0 * lp * met * (1.0 - (cl * cm + sl * sm))));
+      f[DER_mass_vis] = pair_mass(lep, had);
+      double tx = lx + hx + MX[i], ty = ly + hy + MY[i];
+      f[DER_pt_h] = std::sqrt(tx * tx + ty * ty);
+      Vec4 jet[2];
+      for (int j = 0; j < std::min(nj, 2); ++j) {
+        const double jx = pt[j] * std::cos(phi[j]), jy = pt[j] * std::sin(phi[j]);
+        jet[j] = massless(jx, jy, pt[j] * std::sinh(eta[j]));
+        tx += jx;
+        ty += jy;
+      }
+      f[DER_pt_tot] = std::sqrt(tx * tx + ty * ty);
+      if (nj >= 2) {
+        const double deta = std::abs(eta[0] - eta[1]);
+        f[DER_deltaeta_jet_jet] = deta;
+        f[DER_mass_jet_jet] = pair_mass(jet[0], jet[1]);
+        f[DER_prodeta_jet_jet] = eta[0] * eta[1];
+        const double mid = 0.5 * (eta[0] + eta[1]);
+        // Lepton eta centrality: 1 midway between the jets, 1/e at a jet.
+        f[DER_lep_eta_centrality] =
+            std::exp(-4.0 / std::max(deta * deta, 1e-12) * (le - mid) * (le - mid));
+      } else {
+        f[DER_deltaeta_jet_jet] = f[DER_mass_jet_jet] = f[DER_prodeta_jet_jet] =
+            f[DER_lep_eta_centrality] = U;
+      }
+      const double dphi = wrap(hf - lf);
+      f[DER_deltar_had_lep] = std::sqrt((he - le) * (he - le) + dphi * dphi);
+      f[DER_sum_pt] = lp + hp + jet_all;
+      f[DER_pt_ratio_lep_had] = lp / std::max(hp, 1e-9);
+      // MET phi centrality (HiggsML definition): sqrt(2) when the MET lies
+      // on the bisector between lepton and tau, 1 at either, less outside.
+      const double s = sign(sh * cl - ch * sl);        // sign(sin(phi_had - phi_lep))
+      const double a = (sm * cl - cm * sl) * s;        // sin(phi_met - phi_lep)
+      const double b = (sh * cm - ch * sm) * s;        // sin(phi_had - phi_met)
+      const double ab = std::sqrt(a * a + b * b);
+      f[DER_met_phi_centrality] = ab > 0 ? (a + b) / ab : 0.0;
+      sel[i] = lp > kLepPtMin && std::abs(le) < kLepEtaMax && hp > kHadPtMin &&
+               std::abs(he) < kHadEtaMax;
+    }
+  });
   return r;
 }
 
 ObjectSet objects_from_features(const torch::Tensor& features, const torch::Tensor& weights,
-                                const torch::Tensor& process, torch::Generator& gen) {
+                                const torch::Tensor& process, RandomStream& gen) {
   torch::Tensor x = features.to(torch::kFloat64);
   auto col = [&](int f) { return x.select(1, f); };
   const int64_t n = x.size(0);
@@ -146,8 +175,8 @@ ObjectSet objects_from_features(const torch::Tensor& features, const torch::Tens
       {torch::ones({n}, torch::kBool), torch::ones({n}, torch::kBool), torch::zeros({n}, torch::kBool)}, 1);
   o.met_x = col(PRI_met) * torch::cos(col(PRI_met_phi));
   o.met_y = col(PRI_met) * torch::sin(col(PRI_met_phi));
-  o.soft_x = torch::randn({n}, gen, torch::kFloat64);
-  o.soft_y = torch::randn({n}, gen, torch::kFloat64);
+  o.soft_x = gen.normal(n);
+  o.soft_y = gen.normal(n);
   o.weight = weights.to(torch::kFloat64);
   o.process = process.to(torch::kInt32);
   return o;

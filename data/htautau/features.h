@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "data/htautau/objects.h"
+#include "data/random.h"
 
 namespace refinery::htautau {
 
@@ -38,6 +39,6 @@ FeatureResult compute_features(const ObjectSet& objects);
 // pT from PRI_jet_all_pt and an unknown direction; soft_x/soft_y are drawn
 // from `gen`.
 ObjectSet objects_from_features(const torch::Tensor& features, const torch::Tensor& weights,
-                                const torch::Tensor& process, torch::Generator& gen);
+                                const torch::Tensor& process, RandomStream& gen);
 
 }  // namespace refinery::htautau

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "data/four_vector.h"
+#include "data/random.h"
 
 namespace refinery::htautau {
 
@@ -15,26 +16,20 @@ const auto kF64 = torch::TensorOptions().dtype(torch::kFloat64);
 constexpr double kMTau = 1.777, kMZ = 91.19, kGammaZ = 2.495, kMH = 125.0, kMW = 80.38,
                  kGammaW = 2.09, kMTop = 172.5, kMB = 4.7;
 
-Tensor uniform(int64_t n, torch::Generator& g, double lo = 0.0, double hi = 1.0) {
-  return torch::rand({n}, g, kF64) * (hi - lo) + lo;
-}
-Tensor normal(int64_t n, torch::Generator& g, double mean = 0.0, double sd = 1.0) {
-  return torch::randn({n}, g, kF64) * sd + mean;
-}
-// Gamma(k, theta) for integer k as a sum of exponentials.
-Tensor gamma_int(int64_t n, int k, double theta, torch::Generator& g) {
-  Tensor u = torch::rand({n, k}, g, kF64).clamp_min(1e-300);
-  return -theta * torch::log(u).sum(1);
-}
-Tensor exponential(int64_t n, double mean, torch::Generator& g) { return gamma_int(n, 1, mean, g); }
 // Breit-Wigner (Cauchy) mass truncated to [lo, hi] by inverse CDF.
-Tensor breit_wigner(int64_t n, double m, double width, double lo, double hi, torch::Generator& g) {
+Tensor breit_wigner(int64_t n, double m, double width, double lo, double hi, RandomStream& g) {
   double a = std::atan(2.0 * (lo - m) / width), b = std::atan(2.0 * (hi - m) / width);
-  return m + 0.5 * width * torch::tan(uniform(n, g, a, b));
+  return m + 0.5 * width * torch::tan(g.uniform(n, a, b));
+}
+// Isotropic two-body decay with angles from the stream.
+std::pair<Tensor, Tensor> decay(const Tensor& parent, const Tensor& m1, const Tensor& m2,
+                                RandomStream& g) {
+  const int64_t n = parent.size(0);
+  return kin::two_body_decay(parent, m1, m2, g.uniform(n, -1.0, 1.0), g.uniform(n, -M_PI, M_PI));
 }
 // Lab four-vector of a system of mass m, transverse momentum pt, rapidity y.
-Tensor system_p4(const Tensor& m, const Tensor& pt, const Tensor& y, torch::Generator& g) {
-  Tensor phi = uniform(m.size(0), g, -M_PI, M_PI);
+Tensor system_p4(const Tensor& m, const Tensor& pt, const Tensor& y, RandomStream& g) {
+  Tensor phi = g.uniform(m.size(0), -M_PI, M_PI);
   Tensor mt = torch::sqrt(m * m + pt * pt);
   return torch::stack({mt * torch::cosh(y), pt * torch::cos(phi), pt * torch::sin(phi),
                        mt * torch::sinh(y)},
@@ -42,8 +37,8 @@ Tensor system_p4(const Tensor& m, const Tensor& pt, const Tensor& y, torch::Gene
 }
 // Visible energy fraction of tau -> l nu nu (unpolarised, massless limit):
 // f(x) = (5 - 9x^2 + 4x^3)/3, CDF F(x) = (5x - 3x^3 + x^4)/3, inverted by Newton.
-Tensor leptonic_fraction(int64_t n, torch::Generator& g) {
-  Tensor u = uniform(n, g);
+Tensor leptonic_fraction(int64_t n, RandomStream& g) {
+  Tensor u = g.uniform(n);
   Tensor x = u.clone();
   for (int it = 0; it < 8; ++it) {
     Tensor F = (5.0 * x - 3.0 * x.pow(3) + x.pow(4)) / 3.0 - u;
@@ -54,14 +49,14 @@ Tensor leptonic_fraction(int64_t n, torch::Generator& g) {
 }
 // Visible fraction of tau -> hadrons nu: pi nu (uniform, 25%) or rho/a1 nu
 // (peaked at intermediate values, 75%).
-Tensor hadronic_fraction(int64_t n, torch::Generator& g) {
-  Tensor pi = uniform(n, g);
-  Tensor rho = 0.5 * (uniform(n, g) + uniform(n, g)) * 0.9 + 0.1;
-  return torch::where(uniform(n, g) < 0.25, pi, rho);
+Tensor hadronic_fraction(int64_t n, RandomStream& g) {
+  Tensor pi = g.uniform(n);
+  Tensor rho = 0.5 * (g.uniform(n) + g.uniform(n)) * 0.9 + 0.1;
+  return torch::where(g.uniform(n) < 0.25, pi, rho);
 }
 
-Tensor smear_pt(const Tensor& pt, const Tensor& rel_sigma, torch::Generator& g) {
-  return (pt * (1.0 + rel_sigma * torch::randn(pt.sizes(), g, kF64))).clamp_min(0.0);
+Tensor smear_pt(const Tensor& pt, const Tensor& rel_sigma, RandomStream& g) {
+  return (pt * (1.0 + rel_sigma * g.normal(pt.size(0)))).clamp_min(0.0);
 }
 
 struct Truth {
@@ -72,10 +67,10 @@ struct Truth {
 };
 
 // boson -> tau tau -> (l nu nu)(had nu)
-void decay_ditau(const Tensor& boson, Truth& t, torch::Generator& g) {
+void decay_ditau(const Tensor& boson, Truth& t, RandomStream& g) {
   const int64_t n = boson.size(0);
   Tensor mt = torch::full({n}, kMTau, kF64);
-  auto [t1, t2] = kin::two_body_decay(boson, mt, mt, g);
+  auto [t1, t2] = decay(boson, mt, mt, g);
   Tensor xl = leptonic_fraction(n, g).unsqueeze(1), xh = hadronic_fraction(n, g).unsqueeze(1);
   t.lep = xl * t1;
   t.had = xh * t2;
@@ -83,15 +78,15 @@ void decay_ditau(const Tensor& boson, Truth& t, torch::Generator& g) {
 }
 
 // W -> l nu (lepton = true) or W -> tau nu, tau -> had nu (lepton = false).
-void decay_w(const Tensor& w, bool lepton, Truth& t, torch::Generator& g) {
+void decay_w(const Tensor& w, bool lepton, Truth& t, RandomStream& g) {
   const int64_t n = w.size(0);
   Tensor zero = torch::zeros({n}, kF64);
   if (lepton) {
-    auto [l, nu] = kin::two_body_decay(w, zero, zero, g);
+    auto [l, nu] = decay(w, zero, zero, g);
     t.lep = l;
     t.nu = t.nu.defined() ? t.nu + nu : nu;
   } else {
-    auto [tau, nu] = kin::two_body_decay(w, torch::full({n}, kMTau, kF64), zero, g);
+    auto [tau, nu] = decay(w, torch::full({n}, kMTau, kF64), zero, g);
     Tensor xh = hadronic_fraction(n, g).unsqueeze(1);
     t.had = xh * tau;
     Tensor nus = nu + (1.0 - xh) * tau;
@@ -102,44 +97,44 @@ void decay_w(const Tensor& w, bool lepton, Truth& t, torch::Generator& g) {
 // Extra QCD jets: a recoil jet balancing the system's pT, plus a Poisson number
 // (at most two) of softer jets.
 void add_qcd_jets(const Tensor& system, double extra_rate, double extra_mean_pt, Truth& t,
-                  torch::Generator& g) {
+                  RandomStream& g) {
   const int64_t n = system.size(0);
   Tensor spt = kin::pt(system), sphi = kin::phi(system), seta = kin::eta(system);
   Tensor zero = torch::zeros({n}, kF64);
-  Tensor rpt = spt * uniform(n, g, 0.6, 1.1);
-  Tensor rphi = kin::wrap_phi(sphi + M_PI + normal(n, g, 0.0, 0.35));
-  Tensor reta = normal(n, g, 0.0, 1.8) + 0.3 * seta.clamp(-3, 3);
+  Tensor rpt = spt * g.uniform(n, 0.6, 1.1);
+  Tensor rphi = kin::wrap_phi(sphi + M_PI + g.normal(n, 0.0, 0.35));
+  Tensor reta = g.normal(n, 0.0, 1.8) + 0.3 * seta.clamp(-3, 3);
   t.jets.push_back(kin::from_pt_eta_phi_m(rpt, reta, rphi, zero));
-  Tensor count = torch::poisson(torch::full({n}, extra_rate, kF64), g);
+  Tensor count = g.poisson_capped(n, extra_rate, 2);
   for (int j = 0; j < 2; ++j) {
-    Tensor pt = torch::where(count > j, 20.0 + exponential(n, extra_mean_pt, g), zero);
-    t.jets.push_back(kin::from_pt_eta_phi_m(pt, normal(n, g, 0.0, 2.2), uniform(n, g, -M_PI, M_PI),
+    Tensor pt = torch::where(count > j, 20.0 + g.exponential(n, extra_mean_pt), zero);
+    t.jets.push_back(kin::from_pt_eta_phi_m(pt, g.normal(n, 0.0, 2.2), g.uniform(n, -M_PI, M_PI),
                                             zero));
   }
 }
 
-Truth produce(int process, int64_t n, torch::Generator& g) {
+Truth produce(int process, int64_t n, RandomStream& g) {
   Truth t;
   Tensor zero = torch::zeros({n}, kF64);
   switch (process) {
     case kHtautau: {
-      Tensor vbf = uniform(n, g) < kVbfFraction;
+      Tensor vbf = g.uniform(n) < kVbfFraction;
       t.vbf = vbf;
-      Tensor pt = torch::where(vbf, gamma_int(n, 2, 45.0, g), gamma_int(n, 2, 22.0, g));
-      Tensor y = torch::where(vbf, normal(n, g, 0.0, 1.4), normal(n, g, 0.0, 1.7));
+      Tensor pt = torch::where(vbf, g.gamma_int(n, 2, 45.0), g.gamma_int(n, 2, 22.0));
+      Tensor y = torch::where(vbf, g.normal(n, 0.0, 1.4), g.normal(n, 0.0, 1.7));
       Tensor h = system_p4(torch::full({n}, kMH, kF64), pt, y, g);
       decay_ditau(h, t, g);
       // Gluon fusion: QCD radiation. VBF: two forward tagging jets in
       // opposite hemispheres with a large rapidity gap.
       Truth qcd;
       add_qcd_jets(h, 0.5, 18.0, qcd, g);
-      Tensor side = torch::where(uniform(n, g) < 0.5, torch::ones({n}, kF64), -torch::ones({n}, kF64));
-      Tensor eta1 = side * normal(n, g, 2.3, 0.9).abs(), eta2 = -side * normal(n, g, 2.3, 0.9).abs();
+      Tensor side = torch::where(g.uniform(n) < 0.5, torch::ones({n}, kF64), -torch::ones({n}, kF64));
+      Tensor eta1 = side * g.normal(n, 2.3, 0.9).abs(), eta2 = -side * g.normal(n, 2.3, 0.9).abs();
       Tensor hphi = kin::phi(h);
-      Tensor tag1 = kin::from_pt_eta_phi_m(25.0 + gamma_int(n, 2, 25.0, g), eta1,
-                                           kin::wrap_phi(hphi + M_PI + normal(n, g, 0.0, 0.7)), zero);
-      Tensor tag2 = kin::from_pt_eta_phi_m(22.0 + gamma_int(n, 2, 20.0, g), eta2,
-                                           uniform(n, g, -M_PI, M_PI), zero);
+      Tensor tag1 = kin::from_pt_eta_phi_m(25.0 + g.gamma_int(n, 2, 25.0), eta1,
+                                           kin::wrap_phi(hphi + M_PI + g.normal(n, 0.0, 0.7)), zero);
+      Tensor tag2 = kin::from_pt_eta_phi_m(22.0 + g.gamma_int(n, 2, 20.0), eta2,
+                                           g.uniform(n, -M_PI, M_PI), zero);
       Tensor v = vbf.unsqueeze(1);
       t.jets.push_back(torch::where(v, tag1, qcd.jets[0]));
       t.jets.push_back(torch::where(v, tag2, qcd.jets[1]));
@@ -148,38 +143,38 @@ Truth produce(int process, int64_t n, torch::Generator& g) {
     }
     case kZtautau: {
       Tensor m = breit_wigner(n, kMZ, kGammaZ, 60.0, 160.0, g);
-      Tensor pt = gamma_int(n, 1, 14.0, g) + 0.15 * gamma_int(n, 2, 30.0, g) *
-                                                  (uniform(n, g) < 0.3).to(torch::kFloat64);
-      Tensor z = system_p4(m, pt, normal(n, g, 0.0, 2.0), g);
+      Tensor pt = g.gamma_int(n, 1, 14.0) + 0.15 * g.gamma_int(n, 2, 30.0) *
+                                                  (g.uniform(n) < 0.3).to(torch::kFloat64);
+      Tensor z = system_p4(m, pt, g.normal(n, 0.0, 2.0), g);
       decay_ditau(z, t, g);
       add_qcd_jets(z, 0.35, 15.0, t, g);
       break;
     }
     case kTtbar: {
-      Tensor mtt = 2.0 * kMTop + 10.0 + gamma_int(n, 2, 80.0, g);
-      Tensor tt = system_p4(mtt, gamma_int(n, 2, 30.0, g), normal(n, g, 0.0, 1.2), g);
-      auto [top1, top2] = kin::two_body_decay(tt, torch::full({n}, kMTop, kF64),
+      Tensor mtt = 2.0 * kMTop + 10.0 + g.gamma_int(n, 2, 80.0);
+      Tensor tt = system_p4(mtt, g.gamma_int(n, 2, 30.0), g.normal(n, 0.0, 1.2), g);
+      auto [top1, top2] = decay(tt, torch::full({n}, kMTop, kF64),
                                               torch::full({n}, kMTop, kF64), g);
       Tensor mw1 = breit_wigner(n, kMW, kGammaW, 60.0, 100.0, g);
       Tensor mw2 = breit_wigner(n, kMW, kGammaW, 60.0, 100.0, g);
-      auto [b1, w1] = kin::two_body_decay(top1, torch::full({n}, kMB, kF64), mw1, g);
-      auto [b2, w2] = kin::two_body_decay(top2, torch::full({n}, kMB, kF64), mw2, g);
+      auto [b1, w1] = decay(top1, torch::full({n}, kMB, kF64), mw1, g);
+      auto [b2, w2] = decay(top2, torch::full({n}, kMB, kF64), mw2, g);
       decay_w(w1, true, t, g);
       decay_w(w2, false, t, g);
       t.jets = {b1, b2};
-      Tensor count = torch::poisson(torch::full({n}, 0.8, kF64), g);
-      Tensor extra = torch::where(count > 0, 20.0 + exponential(n, 25.0, g), zero);
-      t.jets.push_back(kin::from_pt_eta_phi_m(extra, normal(n, g, 0.0, 2.2),
-                                              uniform(n, g, -M_PI, M_PI), zero));
+      Tensor count = g.poisson_capped(n, 0.8, 1);
+      Tensor extra = torch::where(count > 0, 20.0 + g.exponential(n, 25.0), zero);
+      t.jets.push_back(kin::from_pt_eta_phi_m(extra, g.normal(n, 0.0, 2.2),
+                                              g.uniform(n, -M_PI, M_PI), zero));
       break;
     }
     case kDiboson: {
-      Tensor mww = 2.0 * kMW + gamma_int(n, 2, 60.0, g);
-      Tensor ww = system_p4(mww, gamma_int(n, 2, 15.0, g), normal(n, g, 0.0, 1.8), g);
+      Tensor mww = 2.0 * kMW + g.gamma_int(n, 2, 60.0);
+      Tensor ww = system_p4(mww, g.gamma_int(n, 2, 15.0), g.normal(n, 0.0, 1.8), g);
       Tensor m1 = breit_wigner(n, kMW, kGammaW, 60.0, 100.0, g);
       Tensor m2 = breit_wigner(n, kMW, kGammaW, 60.0, 100.0, g);
       m1 = torch::minimum(m1, 0.5 * mww), m2 = torch::minimum(m2, 0.5 * mww);
-      auto [w1, w2] = kin::two_body_decay(ww, m1, m2, g);
+      auto [w1, w2] = decay(ww, m1, m2, g);
       decay_w(w1, true, t, g);
       decay_w(w2, false, t, g);
       add_qcd_jets(ww, 0.3, 18.0, t, g);
@@ -197,26 +192,41 @@ double cross_section_fb(int process) {
   return xs[process];
 }
 
-ObjectSet generate_process(int process, int64_t n, double weight, torch::Generator& g,
+ObjectSet generate_process(int process, int64_t n_produced, double weight, RandomStream& g,
                            GeneratorTruth* truth) {
-  Truth t = produce(process, n, g);
-  Tensor zero = torch::zeros({n}, kF64);
+  Truth t = produce(process, n_produced, g);
   // Detector: lepton 1.5% pT resolution, hadronic tau 6%, jets stochastic
   // 80%/sqrt(pT) (+) 5%. MET = neutrinos minus the mismeasurement of every
   // visible object, plus a resolution term growing with the visible activity.
   Tensor lep_true = kin::pt(t.lep), had_true = kin::pt(t.had);
+  Tensor lep_pt = smear_pt(lep_true, torch::full({n_produced}, 0.015, kF64), g);
+  Tensor had_pt = smear_pt(had_true, torch::full({n_produced}, 0.06, kF64), g);
+  Tensor lep_eta = kin::eta(t.lep), had_eta = kin::eta(t.had);
+  // The loose preselection is applied first: everything after it runs on the
+  // kept events only.
+  Tensor idx = (lep_pt > kLepPtMin)
+                   .logical_and(lep_eta.abs() < kLepEtaMax)
+                   .logical_and(had_pt > kLooseHadPtMin)
+                   .logical_and(had_eta.abs() < kHadEtaMax)
+                   .nonzero()
+                   .squeeze(1);
+  const int64_t n = idx.size(0);
+  auto keep = [&](const Tensor& v) { return v.index_select(0, idx); };
   ObjectSet o;
-  o.lep_pt = smear_pt(lep_true, torch::full({n}, 0.015, kF64), g);
-  o.lep_eta = kin::eta(t.lep);
-  o.lep_phi = kin::phi(t.lep);
-  o.had_pt = smear_pt(had_true, torch::full({n}, 0.06, kF64), g);
-  o.had_eta = kin::eta(t.had);
-  o.had_phi = kin::phi(t.had);
+  o.lep_pt = keep(lep_pt);
+  o.lep_eta = keep(lep_eta);
+  o.lep_phi = kin::phi(keep(t.lep));
+  o.had_pt = keep(had_pt);
+  o.had_eta = keep(had_eta);
+  o.had_phi = kin::phi(keep(t.had));
+  lep_true = keep(lep_true);
+  had_true = keep(had_true);
   Tensor mis_x = (o.lep_pt - lep_true) * torch::cos(o.lep_phi) + (o.had_pt - had_true) * torch::cos(o.had_phi);
   Tensor mis_y = (o.lep_pt - lep_true) * torch::sin(o.lep_phi) + (o.had_pt - had_true) * torch::sin(o.had_phi);
   Tensor sum_vis = o.lep_pt + o.had_pt;
   std::vector<Tensor> jpt, jeta, jphi;
-  for (const Tensor& j : t.jets) {
+  for (const Tensor& jet : t.jets) {
+    Tensor j = keep(jet);
     Tensor pt_true = kin::pt(j);
     Tensor rel = torch::sqrt(0.64 / pt_true.clamp_min(1.0) + 0.0025);
     Tensor pt = smear_pt(pt_true, rel, g);
@@ -228,9 +238,10 @@ ObjectSet generate_process(int process, int64_t n, double weight, torch::Generat
     jeta.push_back(kin::eta(j));
     jphi.push_back(phi);
   }
+  Tensor nu = keep(t.nu);
   Tensor met_sigma = 4.0 + 0.4 * torch::sqrt(sum_vis);
-  o.met_x = t.nu.select(1, 1) - mis_x + met_sigma * normal(n, g);
-  o.met_y = t.nu.select(1, 2) - mis_y + met_sigma * normal(n, g);
+  o.met_x = nu.select(1, 1) - mis_x + met_sigma * g.normal(n);
+  o.met_y = nu.select(1, 2) - mis_y + met_sigma * g.normal(n);
   // Keep the three leading jets within acceptance above the loose threshold.
   Tensor JP = torch::stack(jpt, 1), JE = torch::stack(jeta, 1), JF = torch::stack(jphi, 1);
   Tensor ok = (JP > kLooseJetPtMin).logical_and(JE.abs() < kJetEtaMax);
@@ -241,22 +252,16 @@ ObjectSet generate_process(int process, int64_t n, double weight, torch::Generat
   o.jet_eta = torch::where(o.jet_pt > 0, JE.gather(1, order), torch::zeros_like(o.jet_pt));
   o.jet_phi = torch::where(o.jet_pt > 0, JF.gather(1, order), torch::zeros_like(o.jet_pt));
   o.jet_dir_known = torch::ones({n, kMaxJets}, torch::kBool);
-  o.soft_x = normal(n, g);
-  o.soft_y = normal(n, g);
+  o.soft_x = g.normal(n);
+  o.soft_y = g.normal(n);
   o.weight = torch::full({n}, weight, kF64);
   o.process = torch::full({n}, process, torch::kInt32);
-  Tensor loose = (o.lep_pt > kLepPtMin)
-                     .logical_and(o.lep_eta.abs() < kLepEtaMax)
-                     .logical_and(o.had_pt > kLooseHadPtMin)
-                     .logical_and(o.had_eta.abs() < kHadEtaMax);
   if (truth) {
-    Tensor idx = loose.nonzero().squeeze(1);
-    truth->nu_x = t.nu.select(1, 1).index_select(0, idx);
-    truth->nu_y = t.nu.select(1, 2).index_select(0, idx);
-    truth->vbf = t.vbf.defined() ? t.vbf.index_select(0, idx)
-                                 : torch::zeros({idx.size(0)}, torch::kBool);
+    truth->nu_x = nu.select(1, 1).contiguous();
+    truth->nu_y = nu.select(1, 2).contiguous();
+    truth->vbf = t.vbf.defined() ? keep(t.vbf) : torch::zeros({n}, torch::kBool);
   }
-  return o.select(loose);
+  return o;
 }
 
 }  // namespace refinery::htautau

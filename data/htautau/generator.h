@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "data/htautau/objects.h"
+#include "data/random.h"
 #include "data/htautau/systematics.h"
 
 namespace refinery::htautau {
@@ -27,6 +28,6 @@ struct GeneratorTruth {
 // preselection, each with the given weight (cross_section * luminosity /
 // total produced for a weighted sample, 1 for pseudo-data).
 ObjectSet generate_process(int process, std::int64_t n_produced, double weight,
-                           torch::Generator& gen, GeneratorTruth* truth = nullptr);
+                           RandomStream& gen, GeneratorTruth* truth = nullptr);
 
 }  // namespace refinery::htautau

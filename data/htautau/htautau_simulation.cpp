@@ -133,7 +133,7 @@ SimulationReport simulate_samples(const SimulationOptions& opt, const std::vecto
     for (int p = 0; p < kNumProcesses; ++p) {
       const int64_t n = block_count(totals[p], blocks, c);
       if (n == 0) continue;
-      torch::Generator gen = make_generator(stream_seed(opt.seed, {kSampleStream, (uint64_t)p, (uint64_t)c}));
+      RandomStream gen(stream_seed(opt.seed, {kSampleStream, (uint64_t)p, (uint64_t)c}));
       const double weight = cross_section_fb(p) * opt.luminosity / static_cast<double>(totals[p]);
       ObjectSet base = generate_process(p, n, weight, gen);
       FeatureResult fr = compute_features(base);
@@ -169,7 +169,7 @@ EventSet simulate_in_memory(const SimulationOptions& opt, const NuVector& nu) {
       const int64_t total = std::llround(opt.events * process_shares()[p]);
       const int64_t n = block_count(total, blocks, c);
       if (n == 0) continue;
-      torch::Generator gen = make_generator(stream_seed(opt.seed, {kSampleStream, (uint64_t)p, (uint64_t)c}));
+      RandomStream gen(stream_seed(opt.seed, {kSampleStream, (uint64_t)p, (uint64_t)c}));
       ObjectSet base = apply_systematics(
           generate_process(p, n, cross_section_fb(p) * opt.luminosity / total, gen), nu);
       parts.push_back(to_events(base, compute_features(base), &nu));
@@ -244,7 +244,7 @@ PseudoExperiment pseudo_experiment(double mu, const NuVector& nu, double luminos
     const int64_t produced = expected > 0 ? std::poisson_distribution<int64_t>(expected)(rng) : 0;
     for (int64_t start = 0, c = 0; start < produced; start += kBlock, ++c) {
       const int64_t n = std::min<int64_t>(kBlock, produced - start);
-      torch::Generator gen = make_generator(stream_seed(seed, {kPseudoEvents, index, (uint64_t)p, (uint64_t)c}));
+      RandomStream gen(stream_seed(seed, {kPseudoEvents, index, (uint64_t)p, (uint64_t)c}));
       ObjectSet base = apply_systematics(generate_process(p, n, 1.0, gen), calibration);
       EventSet e = to_events(base, compute_features(base), nullptr);
       pe.events_per_process[p] += e.size();

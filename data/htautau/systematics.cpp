@@ -1,5 +1,6 @@
 #include "data/htautau/systematics.h"
 
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -24,42 +25,68 @@ double normalisation_factor(int process, double mu, const NuVector& nu) {
 ObjectSet apply_systematics(const ObjectSet& in, const NuVector& nu, double mu) {
   if (is_nominal(nu) && mu == 1.0) return in;
   const auto& s = nuisance_specs();
+  const int64_t n = in.size();
+  const double tes = 1.0 + s[kTes].size * nu[kTes], jes = 1.0 + s[kJes].size * nu[kJes];
+  const double soft = nu[kSoftMet];
+  double factor[kNumProcesses];
+  for (int p = 0; p < kNumProcesses; ++p) factor[p] = normalisation_factor(p, mu, nu);
+
+  auto c = [](const torch::Tensor& t) { return t.contiguous(); };
+  const torch::Tensor hpt = c(in.had_pt), hphi = c(in.had_phi), jpt = c(in.jet_pt),
+                      jphi = c(in.jet_phi), known = c(in.jet_dir_known), mx = c(in.met_x),
+                      my = c(in.met_y), sx = c(in.soft_x), sy = c(in.soft_y), w = c(in.weight),
+                      proc = c(in.process);
   ObjectSet o = in;
-  torch::Tensor dmx = torch::zeros_like(in.met_x), dmy = torch::zeros_like(in.met_y);
-  if (nu[kTes] != 0.0) {
-    const double scale = 1.0 + s[kTes].size * nu[kTes];
-    o.had_pt = in.had_pt * scale;
-    torch::Tensor d = o.had_pt - in.had_pt;
-    dmx -= d * torch::cos(in.had_phi);
-    dmy -= d * torch::sin(in.had_phi);
-  }
-  if (nu[kJes] != 0.0) {
-    const double scale = 1.0 + s[kJes].size * nu[kJes];
-    o.jet_pt = in.jet_pt * scale;
-    // MET absorbs the change of every jet whose direction is known (also of
-    // jets that now fall below threshold: their energy stays measured).
-    torch::Tensor d = torch::where(in.jet_dir_known, o.jet_pt - in.jet_pt,
-                                   torch::zeros_like(in.jet_pt));
-    dmx -= (d * torch::cos(in.jet_phi)).sum(1);
-    dmy -= (d * torch::sin(in.jet_phi)).sum(1);
-  }
-  if (nu[kTes] != 0.0 || nu[kJes] != 0.0) {
-    o.met_x = in.met_x + dmx;
-    o.met_y = in.met_y + dmy;
-  }
-  if (nu[kSoftMet] != 0.0) {
-    o.met_x = o.met_x + nu[kSoftMet] * in.soft_x;
-    o.met_y = o.met_y + nu[kSoftMet] * in.soft_y;
-  }
-  // Normalisation: one factor per process.
-  torch::Tensor factors = torch::empty({kNumProcesses}, torch::kFloat64);
-  bool any = false;
-  for (int p = 0; p < kNumProcesses; ++p) {
-    double f = normalisation_factor(p, mu, nu);
-    factors[p] = f;
-    any = any || f != 1.0;
-  }
-  if (any) o.weight = in.weight * factors.index_select(0, in.process.to(torch::kLong));
+  o.had_pt = torch::empty_like(hpt);
+  o.jet_pt = torch::empty_like(jpt);
+  o.met_x = torch::empty_like(mx);
+  o.met_y = torch::empty_like(my);
+  o.weight = torch::empty_like(w);
+  const double *HPT = hpt.data_ptr<double>(), *HPHI = hphi.data_ptr<double>(),
+               *JPT = jpt.data_ptr<double>(), *JPHI = jphi.data_ptr<double>(),
+               *MX = mx.data_ptr<double>(), *MY = my.data_ptr<double>(),
+               *SX = sx.data_ptr<double>(), *SY = sy.data_ptr<double>(), *W = w.data_ptr<double>();
+  const bool* KNOWN = known.data_ptr<bool>();
+  const int32_t* P = proc.data_ptr<int32_t>();
+  double *OH = o.had_pt.data_ptr<double>(), *OJ = o.jet_pt.data_ptr<double>(),
+         *OX = o.met_x.data_ptr<double>(), *OY = o.met_y.data_ptr<double>(),
+         *OW = o.weight.data_ptr<double>();
+  const bool do_tes = nu[kTes] != 0.0, do_jes = nu[kJes] != 0.0, do_soft = soft != 0.0;
+  // One pass per event. Each shift is skipped when its nu is 0, so that
+  // nu = 0 reproduces the input bit for bit.
+  at::parallel_for(0, n, 8192, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      double met_x = MX[i], met_y = MY[i];
+      OH[i] = HPT[i];
+      if (do_tes) {
+        OH[i] = HPT[i] * tes;
+        const double d = OH[i] - HPT[i];
+        met_x -= d * std::cos(HPHI[i]);
+        met_y -= d * std::sin(HPHI[i]);
+      }
+      for (int j = 0; j < kMaxJets; ++j) {
+        const int64_t k = i * kMaxJets + j;
+        OJ[k] = JPT[k];
+        if (do_jes) {
+          OJ[k] = JPT[k] * jes;
+          // The MET absorbs the change of every jet whose direction is known,
+          // also of jets that now fall below threshold (still measured).
+          if (KNOWN[k]) {
+            const double d = OJ[k] - JPT[k];
+            met_x -= d * std::cos(JPHI[k]);
+            met_y -= d * std::sin(JPHI[k]);
+          }
+        }
+      }
+      if (do_soft) {
+        met_x += soft * SX[i];
+        met_y += soft * SY[i];
+      }
+      OX[i] = met_x;
+      OY[i] = met_y;
+      OW[i] = W[i] * factor[P[i]];
+    }
+  });
   return o;
 }
 
