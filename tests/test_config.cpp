@@ -78,3 +78,19 @@ TEST_CASE("a missing config file is an input error", "[config][bad-input]") {
     REQUIRE(std::string(e.what()) == "/no/such/config.json: cannot open file");
   }
 }
+
+TEST_CASE("docs/formats.md documents every config key", "[config][docs]") {
+  std::string doc = refinery::testing::read_file(refinery::testing::source_path("docs/formats.md"));
+  std::string table = experiment_schema().describe();
+  size_t start = 0;
+  int rows = 0;
+  while (start < table.size()) {
+    size_t end = table.find('\n', start);
+    std::string row = table.substr(start, end - start);
+    INFO("row missing from docs/formats.md (regenerate with `refinery config --schema`): " << row);
+    REQUIRE(doc.find(row) != std::string::npos);
+    start = end + 1;
+    ++rows;
+  }
+  REQUIRE(rows >= 10);
+}
