@@ -10,12 +10,16 @@
 namespace refinery::cli {
 
 int run_simulate(int argc, char** argv);  // data/simulate_command.cpp
+int run_fit(int argc, char** argv);       // infer/workspace_commands.cpp
+int run_hypotest(int argc, char** argv);
+int run_limit(int argc, char** argv);
+int inspect_workspace(const std::string& path);
 
 namespace {
 
 int run_inspect(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Summarise an event file: yields per process, feature statistics");
-  options.add_options()("file", "Event file (HDF5)", cxxopts::value<std::string>())(
+  options.add_options()("file", "Event file (HDF5) or HistFactory workspace (.json)", cxxopts::value<std::string>())(
       "json", "Print JSON instead of a table");
   add_common_options(options, false, true);
   options.parse_positional({"file"});
@@ -24,6 +28,8 @@ int run_inspect(int argc, char** argv) {
   if (!result) return 0;
   CommonOptions common = common_options(*result);
   if (!result->count("file")) throw InputError("", "FILE", "no event file given");
+  const std::string file = (*result)["file"].as<std::string>();
+  if (file.size() > 5 && file.substr(file.size() - 5) == ".json") return inspect_workspace(file);
   EventSummary summary = EventSummary::of_file((*result)["file"].as<std::string>());
   std::string text = result->count("json") ? summary.to_json().dump(2) + "\n" : summary.table();
   if (!common.out.empty())
@@ -55,7 +61,10 @@ int run_config(int argc, char** argv) {
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
       {"simulate", "Generate events (htautau or analytic toys) into HDF5 files", run_simulate},
-      {"inspect", "Summarise an event file", run_inspect},
+      {"inspect", "Summarise an event file or a HistFactory workspace", run_inspect},
+      {"fit", "Maximum-likelihood fit of a HistFactory workspace", run_fit},
+      {"hypotest", "Asymptotic CLs test of a POI value (q~, q, q0) on a workspace", run_hypotest},
+      {"limit", "95% CLs upper limit on the POI of a workspace", run_limit},
       {"config", "Validate an experiment config; print it with defaults, or the schema",
        run_config},
   };

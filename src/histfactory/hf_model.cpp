@@ -1,0 +1,414 @@
+#include "src/histfactory/hf_model.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "src/core/error.h"
+
+namespace refinery::histfactory {
+
+namespace {
+
+bool per_bin(const std::string& type) {
+  return type == "staterror" || type == "shapesys" || type == "shapefactor";
+}
+
+const double kHalfLog2Pi = 0.5 * std::log(2.0 * M_PI);
+
+}  // namespace
+
+HistFactoryModel::HistFactoryModel(const Workspace& ws, const std::string& measurement_name,
+                                   InterpOptions interp)
+    : file_(ws.file), interp_(interp) {
+  const Measurement& meas = ws.measurement(measurement_name);
+  // --- parameter order (pyhf): modifier types sorted; within a type, first
+  // appearance over channels sorted by name, sample names sorted, modifiers
+  // sorted by name.
+  std::set<std::string> types;
+  std::set<std::string> sample_names;
+  for (const auto& ch : ws.channels)
+    for (const auto& s : ch.samples) {
+      sample_names.insert(s.name);
+      for (const auto& m : s.modifiers) types.insert(m.type);
+    }
+  std::vector<const Channel*> channels;
+  for (const auto& ch : ws.channels) channels.push_back(&ch);
+  std::sort(channels.begin(), channels.end(), [](auto* a, auto* b) { return a->name < b->name; });
+  std::map<std::string, int> first_param;  // modifier name -> index of its (first) parameter
+  std::map<std::string, std::string> name_type;
+  for (const auto& type : types)
+    for (const Channel* ch : channels)
+      for (const auto& sname : sample_names)
+        for (const auto& s : ch->samples) {
+          if (s.name != sname) continue;
+          std::vector<const Modifier*> mods;
+          for (const auto& m : s.modifiers) mods.push_back(&m);
+          std::stable_sort(mods.begin(), mods.end(), [](auto* a, auto* b) { return a->name < b->name; });
+          for (const Modifier* m : mods) {
+            if (m->type != type || first_param.count(m->name)) continue;
+            first_param[m->name] = static_cast<int>(params_.size());
+            name_type[m->name] = type;
+            const size_t n = per_bin(type) ? ch->bins() : 1;
+            for (size_t b = 0; b < n; ++b) {
+              Parameter p;
+              p.name = per_bin(type) ? m->name + "[" + std::to_string(b) + "]" : m->name;
+              p.type = type;
+              if (type == "normfactor" || type == "shapefactor") p.init = 1, p.lower = 0, p.upper = 10;
+              else if (type == "staterror" || type == "shapesys") p.init = 1, p.lower = 1e-10, p.upper = 10;
+              else if (type == "lumi") p.init = 1, p.lower = 0, p.upper = 10;
+              params_.push_back(p);
+            }
+          }
+        }
+  // A name used with incompatible types (e.g. normfactor and normsys) would
+  // need two parameters; pyhf rejects it, so do we.
+  for (const auto& ch : ws.channels)
+    for (const auto& s : ch.samples)
+      for (const auto& m : s.modifiers) {
+        const std::string& t = name_type[m.name];
+        bool ok = t == m.type || ((t == "normsys" || t == "histosys") && (m.type == "normsys" || m.type == "histosys"));
+        if (!ok)
+          throw InputError(file_, "/channels (" + ch.name + "/" + s.name + ")",
+                           "modifier '" + m.name + "' used as both " + t + " and " + m.type);
+      }
+
+  // --- measurement config: inits, bounds, fixed, auxdata, sigmas.
+  std::map<std::string, const ParameterConfig*> config;
+  for (const auto& pc : meas.parameters) {
+    if (!first_param.count(pc.name))
+      throw InputError(file_, "/measurements (" + meas.name + ")/config/parameters",
+                       "parameter '" + pc.name + "' is not defined by any modifier");
+    config[pc.name] = &pc;
+    const int first = first_param[pc.name];
+    size_t count = 1;
+    if (per_bin(name_type[pc.name])) {
+      count = 0;
+      while (first + count < params_.size() && params_[first + count].name.rfind(pc.name + "[", 0) == 0) ++count;
+    }
+    auto check = [&](size_t got, const char* key) {
+      if (got != 0 && got != count)
+        throw InputError(file_, "/measurements (" + meas.name + ")/config/parameters (" + pc.name + ")/" + key,
+                         "has " + std::to_string(got) + " entries for " + std::to_string(count) + " parameters");
+    };
+    check(pc.inits.size(), "inits");
+    check(pc.bounds.size(), "bounds");
+    for (size_t k = 0; k < count; ++k) {
+      Parameter& p = params_[first + k];
+      if (!pc.inits.empty()) p.init = pc.inits[k];
+      if (!pc.bounds.empty()) p.lower = pc.bounds[k].first, p.upper = pc.bounds[k].second;
+      if (pc.fixed) p.fixed = *pc.fixed;
+    }
+  }
+  if (!first_param.count(meas.poi))
+    throw InputError(file_, "/measurements (" + meas.name + ")/config/poi", "POI '" + meas.poi + "' is not a parameter");
+  poi_ = first_param[meas.poi];
+
+  // --- constraints. Order of the auxiliary data: Gaussian terms in
+  // parameter order, then Poisson terms.
+  std::vector<double> gauss_aux, pois_aux;
+  std::set<int> constrained;
+  // staterror: relative uncertainty per bin over all samples carrying it.
+  std::map<int, std::pair<double, double>> stat;  // param -> (sum err^2, sum nominal)
+  std::map<int, double> shapesys_tau;
+  for (const auto& ch : ws.channels)
+    for (const auto& s : ch.samples)
+      for (const auto& m : s.modifiers) {
+        const int first = first_param[m.name];
+        if (m.type == "staterror")
+          for (size_t b = 0; b < ch.bins(); ++b) {
+            stat[first + b].first += m.data[b] * m.data[b];
+            stat[first + b].second += s.data[b];
+          }
+        if (m.type == "shapesys")
+          for (size_t b = 0; b < ch.bins(); ++b)
+            shapesys_tau[first + b] = m.data[b] > 0 && s.data[b] > 0
+                                          ? (s.data[b] / m.data[b]) * (s.data[b] / m.data[b])
+                                          : 0.0;
+      }
+  for (int i = 0; i < static_cast<int>(params_.size()); ++i) {
+    Parameter& p = params_[i];
+    if (p.type == "normsys" || p.type == "histosys") {
+      gauss_.push_back({i, 1.0});
+      gauss_aux.push_back(0.0);
+    } else if (p.type == "lumi") {
+      auto it = config.find(p.name);
+      if (it == config.end() || it->second->auxdata.empty() || it->second->sigmas.empty())
+        throw InputError(file_, "/measurements (" + meas.name + ")/config/parameters",
+                         "lumi parameter '" + p.name + "' needs auxdata and sigmas");
+      gauss_.push_back({i, it->second->sigmas[0]});
+      gauss_aux.push_back(it->second->auxdata[0]);
+      if (it->second->inits.empty()) p.init = it->second->auxdata[0];
+    } else if (p.type == "staterror") {
+      auto [err2, nom] = stat[i];
+      if (err2 > 0 && nom > 0) {
+        gauss_.push_back({i, std::sqrt(err2) / nom});
+        gauss_aux.push_back(1.0);
+      } else {
+        p.fixed = true;  // no uncertainty in this bin: gamma stays at 1
+        p.init = 1.0;
+      }
+    } else if (p.type == "shapesys") {
+      if (shapesys_tau[i] > 0) {
+        pois_.push_back({i, shapesys_tau[i]});
+        pois_aux.push_back(shapesys_tau[i]);
+      } else {
+        p.fixed = true;
+        p.init = 1.0;
+      }
+    }
+  }
+  observed_.aux.resize(gauss_aux.size() + pois_aux.size());
+  for (size_t k = 0; k < gauss_aux.size(); ++k) observed_.aux[k] = gauss_aux[k];
+  for (size_t k = 0; k < pois_aux.size(); ++k) observed_.aux[gauss_aux.size() + k] = pois_aux[k];
+
+  // --- sample-bin terms, bins in workspace channel order.
+  int offset = 0;
+  std::vector<double> main;
+  for (const auto& ch : ws.channels) {
+    channel_names_.push_back(ch.name);
+    sample_count_ += ch.samples.size();
+    for (const auto& s : ch.samples)
+      for (size_t b = 0; b < ch.bins(); ++b) {
+        SampleBin t;
+        t.bin = offset + static_cast<int>(b);
+        t.nominal = s.data[b];
+        for (const auto& m : s.modifiers) {
+          const int first = first_param[m.name];
+          if (m.type == "histosys") {
+            t.deltas.push_back({first, m.hi_data[b] - s.data[b], s.data[b] - m.lo_data[b]});
+          } else if (m.type == "normsys") {
+            Factor f{first, Factor::kNormsys, m.hi, m.lo, {}};
+            if (interp_.normsys == NormsysCode::kCode4) f.code4 = code4_coefficients(m.hi, m.lo);
+            t.factors.push_back(f);
+          } else {
+            t.factors.push_back({first + (per_bin(m.type) ? static_cast<int>(b) : 0), Factor::kLinear});
+          }
+        }
+        terms_.push_back(std::move(t));
+      }
+    const auto& obs = ws.observation(ch.name);
+    main.insert(main.end(), obs.begin(), obs.end());
+    offset += static_cast<int>(ch.bins());
+  }
+  std::stable_sort(terms_.begin(), terms_.end(), [](const SampleBin& a, const SampleBin& b) { return a.bin < b.bin; });
+  observed_.main = Eigen::Map<Eigen::VectorXd>(main.data(), main.size());
+}
+
+std::vector<std::string> HistFactoryModel::parameter_names() const {
+  std::vector<std::string> names;
+  for (const auto& p : params_) names.push_back(p.name);
+  return names;
+}
+
+int HistFactoryModel::parameter_index(const std::string& name) const {
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (params_[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+Eigen::VectorXd HistFactoryModel::init() const {
+  Eigen::VectorXd x(params_.size());
+  for (size_t i = 0; i < params_.size(); ++i) x[i] = params_[i].init;
+  return x;
+}
+Eigen::VectorXd HistFactoryModel::lower() const {
+  Eigen::VectorXd x(params_.size());
+  for (size_t i = 0; i < params_.size(); ++i) x[i] = params_[i].lower;
+  return x;
+}
+Eigen::VectorXd HistFactoryModel::upper() const {
+  Eigen::VectorXd x(params_.size());
+  for (size_t i = 0; i < params_.size(); ++i) x[i] = params_[i].upper;
+  return x;
+}
+std::vector<bool> HistFactoryModel::fixed() const {
+  std::vector<bool> f;
+  for (const auto& p : params_) f.push_back(p.fixed);
+  return f;
+}
+
+void HistFactoryModel::sample_bin(const SampleBin& t, const Eigen::VectorXd& x, double* value,
+                                  std::vector<std::pair<int, double>>* grad,
+                                  std::vector<std::tuple<int, int, double>>* hess) const {
+  // nu = A * prod_k g_k with A = nominal + sum_h delta_h(alpha_h).
+  const size_t m = t.factors.size();
+  double A = t.nominal;
+  const size_t nd = t.deltas.size();
+  std::vector<Interp> dinterp(nd);
+  for (size_t h = 0; h < nd; ++h) {
+    const auto& d = t.deltas[h];
+    dinterp[h] = histosys(interp_.histosys, x[d.param], d.up, d.down);
+    A += dinterp[h].value;
+  }
+  // Factor values and derivatives; index 0 is A.
+  std::vector<double> v(m + 1), d1(m + 1), d2(m + 1);
+  v[0] = A;
+  for (size_t k = 0; k < m; ++k) {
+    const Factor& f = t.factors[k];
+    const double th = x[f.param];
+    if (f.kind == Factor::kLinear) {
+      v[k + 1] = th, d1[k + 1] = 1.0, d2[k + 1] = 0.0;
+    } else {
+      Interp r = normsys(interp_.normsys, th, f.hi, f.lo, f.code4);
+      v[k + 1] = r.value, d1[k + 1] = r.d1, d2[k + 1] = r.d2;
+    }
+  }
+  const size_t n = m + 1;
+  std::vector<double> prefix(n + 1, 1.0), suffix(n + 1, 1.0);
+  for (size_t i = 0; i < n; ++i) prefix[i + 1] = prefix[i] * v[i];
+  for (size_t i = n; i-- > 0;) suffix[i] = suffix[i + 1] * v[i];
+  *value = prefix[n];
+  if (!grad) return;
+  // First derivatives: d nu / d theta = d F_f * prod_{g != f} F_g.
+  const double others0 = suffix[1];
+  for (size_t h = 0; h < nd; ++h) grad->push_back({t.deltas[h].param, dinterp[h].d1 * others0});
+  for (size_t k = 1; k < n; ++k) grad->push_back({t.factors[k - 1].param, d1[k] * prefix[k] * suffix[k + 1]});
+  if (!hess) return;
+  // Second derivatives: diagonal terms and pairs of distinct factors.
+  for (size_t h = 0; h < nd; ++h)
+    if (dinterp[h].d2 != 0.0) hess->push_back({t.deltas[h].param, t.deltas[h].param, dinterp[h].d2 * others0});
+  for (size_t k = 1; k < n; ++k)
+    if (d2[k] != 0.0) {
+      const int p = t.factors[k - 1].param;
+      hess->push_back({p, p, d2[k] * prefix[k] * suffix[k + 1]});
+    }
+  for (size_t f = 0; f < n; ++f) {
+    double mid = 1.0;  // product of factors strictly between f and g
+    for (size_t g = f + 1; g < n; ++g) {
+      const double rest = prefix[f] * mid * suffix[g + 1];
+      const int pg = t.factors[g - 1].param;
+      if (f == 0) {
+        for (size_t h = 0; h < nd; ++h) {
+          const double val = dinterp[h].d1 * d1[g] * rest;
+          hess->push_back({t.deltas[h].param, pg, val});
+          hess->push_back({pg, t.deltas[h].param, val});
+        }
+      } else {
+        const int pf = t.factors[f - 1].param;
+        const double val = d1[f] * d1[g] * rest;
+        hess->push_back({pf, pg, val});
+        hess->push_back({pg, pf, val});
+      }
+      mid *= v[g];
+    }
+  }
+}
+
+Eigen::VectorXd HistFactoryModel::expected_main(const Eigen::VectorXd& x) const {
+  Eigen::VectorXd nu = Eigen::VectorXd::Zero(observed_.main.size());
+  for (const auto& t : terms_) {
+    double v;
+    sample_bin(t, x, &v, nullptr, nullptr);
+    nu[t.bin] += v;
+  }
+  return nu;
+}
+
+Data HistFactoryModel::expected_data(const Eigen::VectorXd& x) const {
+  Data d;
+  d.main = expected_main(x);
+  d.aux.resize(gauss_.size() + pois_.size());
+  for (size_t k = 0; k < gauss_.size(); ++k) d.aux[k] = x[gauss_[k].param];
+  for (size_t k = 0; k < pois_.size(); ++k) d.aux[gauss_.size() + k] = x[pois_[k].param] * pois_[k].tau;
+  return d;
+}
+
+double HistFactoryModel::nll(const Eigen::VectorXd& x, const Data& data, Eigen::VectorXd* grad,
+                             Eigen::MatrixXd* hess) const {
+  const int P = static_cast<int>(params_.size());
+  if (grad) grad->setZero(P);
+  if (hess) hess->setZero(P, P);
+  double total = 0.0;
+  std::vector<std::pair<int, double>> g;
+  std::vector<std::tuple<int, int, double>> h;
+  Eigen::VectorXd gb = Eigen::VectorXd::Zero(P);
+  std::vector<int> touched;
+  std::vector<char> is_touched(P, 0);
+  size_t i = 0;
+  while (i < terms_.size()) {
+    const int bin = terms_[i].bin;
+    double nu = 0.0;
+    g.clear();
+    h.clear();
+    for (; i < terms_.size() && terms_[i].bin == bin; ++i) {
+      double v;
+      sample_bin(terms_[i], x, &v, grad ? &g : nullptr, hess ? &h : nullptr);
+      nu += v;
+    }
+    if (!(nu > 0.0)) return std::numeric_limits<double>::infinity();
+    const double n = data.main[bin];
+    total += nu - n * std::log(nu) + std::lgamma(n + 1.0);
+    if (!grad) continue;
+    const double w1 = 1.0 - n / nu, w2 = n / (nu * nu);
+    touched.clear();
+    for (const auto& [p, val] : g) {
+      if (!is_touched[p]) touched.push_back(p), is_touched[p] = 1;
+      gb[p] += val;
+    }
+    for (int p : touched) (*grad)[p] += w1 * gb[p];
+    if (hess) {
+      for (const auto& [a, b, val] : h) (*hess)(a, b) += w1 * val;
+      for (int a : touched)
+        for (int b : touched) (*hess)(a, b) += w2 * gb[a] * gb[b];
+    }
+    for (int p : touched) gb[p] = 0.0, is_touched[p] = 0;
+  }
+  for (size_t k = 0; k < gauss_.size(); ++k) {
+    const double s = gauss_[k].sigma, th = x[gauss_[k].param], z = (data.aux[k] - th) / s;
+    total += 0.5 * z * z + std::log(s) + kHalfLog2Pi;
+    if (grad) (*grad)[gauss_[k].param] += -z / s;
+    if (hess) (*hess)(gauss_[k].param, gauss_[k].param) += 1.0 / (s * s);
+  }
+  for (size_t k = 0; k < pois_.size(); ++k) {
+    const double tau = pois_[k].tau, gam = x[pois_[k].param], aux = data.aux[gauss_.size() + k];
+    const double lam = gam * tau;
+    if (!(lam > 0.0)) return std::numeric_limits<double>::infinity();
+    total += lam - aux * std::log(lam) + std::lgamma(aux + 1.0);
+    if (grad) (*grad)[pois_[k].param] += tau - aux / gam;
+    if (hess) (*hess)(pois_[k].param, pois_[k].param) += aux / (gam * gam);
+  }
+  return total;
+}
+
+torch::Tensor HistFactoryModel::expected_torch(const torch::Tensor& x) const {
+  std::vector<torch::Tensor> bins(observed_.main.size(), torch::zeros({}, torch::kFloat64));
+  for (const auto& t : terms_) {
+    torch::Tensor A = torch::full({}, t.nominal, torch::kFloat64);
+    for (const auto& d : t.deltas) {
+      torch::Tensor a = x[d.param];
+      if (interp_.histosys == HistosysCode::kCode0) {
+        A = A + torch::where(a >= 0, a * d.up, a * d.down);
+      } else {
+        const double S = 0.5 * (d.up + d.down), Ah = 0.5 * (d.up - d.down);
+        torch::Tensor a2 = a * a;
+        torch::Tensor inner = S * a + Ah * (15.0 * a2 - 10.0 * a2 * a2 + 3.0 * a2 * a2 * a2) / 8.0;
+        A = A + torch::where(a.abs() < 1, inner, torch::where(a >= 0, a * d.up, a * d.down));
+      }
+    }
+    torch::Tensor v = A;
+    for (const auto& f : t.factors) {
+      torch::Tensor th = x[f.param];
+      if (f.kind == Factor::kLinear) {
+        v = v * th;
+      } else {
+        torch::Tensor outer = torch::where(th >= 0, torch::exp(th * std::log(f.hi)), torch::exp(-th * std::log(f.lo)));
+        if (interp_.normsys == NormsysCode::kCode4) {
+          torch::Tensor poly = torch::zeros({}, torch::kFloat64);
+          for (int i = 6; i >= 1; --i) poly = poly * th + f.code4[i - 1];
+          v = v * torch::where(th.abs() < 1, 1.0 + poly * th, outer);
+        } else {
+          v = v * outer;
+        }
+      }
+    }
+    bins[t.bin] = bins[t.bin] + v;
+  }
+  return torch::stack(bins);
+}
+
+}  // namespace refinery::histfactory

@@ -1,0 +1,121 @@
+// HistFactoryModel: a workspace compiled into flat arrays once, giving the
+// expected counts and the negative log-likelihood of (main data, auxiliary
+// data) as functions of the parameter vector, in double, with the exact
+// gradient and Hessian (product rule over the modifiers of every sample and
+// bin) for Newton fits. The same expected counts are also available as a
+// LibTorch autograd function (expected_torch) for training and cross-checks.
+//
+// Conventions follow pyhf: parameters ordered by modifier type, then by
+// first appearance over channels and samples sorted by name (modifiers sorted
+// by name); per-bin parameters named "name[i]"; Poisson main terms and
+// constraint terms with their normalisation (twice_nll = -2 log L):
+//   normsys, histosys: N(0 | alpha, 1); lumi: N(aux | lumi, sigma);
+//   staterror: N(1 | gamma_b, sigma_b), sigma_b = sqrt(sum_s err_sb^2) / sum_s nom_sb
+//   (Barlow-Beeston lite); shapesys: Poisson(tau_b | gamma_b tau_b),
+//   tau_b = (nom_b / err_b)^2; normfactor, shapefactor: free.
+#pragma once
+#include <Eigen/Dense>
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "src/histfactory/interpolation.h"
+#include "src/histfactory/workspace.h"
+
+namespace refinery::histfactory {
+
+struct Parameter {
+  std::string name;  // "mu", "staterror_sr[2]"
+  std::string type;  // modifier type that defines it
+  double init = 0.0, lower = -5.0, upper = 5.0;
+  bool fixed = false;
+};
+
+// Observed (or Asimov) data: main counts per bin and auxiliary data per constraint.
+struct Data {
+  Eigen::VectorXd main, aux;
+};
+
+// pyhf's defaults (pyhf.pdf._ModelConfig): normsys code4, histosys code4p.
+struct InterpOptions {
+  NormsysCode normsys = NormsysCode::kCode4;
+  HistosysCode histosys = HistosysCode::kCode4p;
+};
+
+class HistFactoryModel {
+ public:
+  HistFactoryModel(const Workspace& ws, const std::string& measurement = "",
+                   InterpOptions interp = {});
+
+  const std::vector<Parameter>& parameters() const { return params_; }
+  std::vector<std::string> parameter_names() const;
+  int poi_index() const { return poi_; }
+  int parameter_index(const std::string& name) const;  // -1 if absent
+  Eigen::VectorXd init() const;
+  Eigen::VectorXd lower() const;
+  Eigen::VectorXd upper() const;
+  std::vector<bool> fixed() const;
+  int bins() const { return static_cast<int>(observed_.main.size()); }
+  const Data& observed() const { return observed_; }
+  const std::string& file() const { return file_; }
+  std::vector<std::string> channel_names() const { return channel_names_; }
+  int samples() const { return static_cast<int>(sample_count_); }
+
+  // Expected main counts per bin (channels in workspace order).
+  Eigen::VectorXd expected_main(const Eigen::VectorXd& x) const;
+  // Expected data at x: main counts and the auxiliary data the constraints
+  // expect (Gaussian: the parameter; Poisson: gamma tau). Asimov data.
+  Data expected_data(const Eigen::VectorXd& x) const;
+  // -log L(x | data) (with all normalisation constants); optional exact
+  // gradient and Hessian. Returns +inf where an expected count is <= 0.
+  double nll(const Eigen::VectorXd& x, const Data& data, Eigen::VectorXd* grad = nullptr,
+             Eigen::MatrixXd* hess = nullptr) const;
+  // Expected main counts as a differentiable function of a float64 tensor [P].
+  torch::Tensor expected_torch(const torch::Tensor& x) const;
+
+ private:
+  struct Factor {  // multiplicative factor of one parameter
+    int param;
+    enum Kind { kLinear, kNormsys } kind;
+    double hi = 1, lo = 1;
+    std::array<double, 6> code4{};
+  };
+  struct Delta {  // additive histosys term
+    int param;
+    double up, down;
+  };
+  struct SampleBin {
+    int bin;
+    double nominal;
+    std::vector<Delta> deltas;
+    std::vector<Factor> factors;
+  };
+  struct Gauss {
+    int param;
+    double sigma;
+  };
+  struct Pois {
+    int param;
+    double tau;
+  };
+
+  std::string file_;
+  InterpOptions interp_;
+  std::vector<Parameter> params_;
+  int poi_ = -1;
+  std::vector<SampleBin> terms_;
+  std::vector<Gauss> gauss_;  // aux data: gauss_ first, then pois_
+  std::vector<Pois> pois_;
+  Data observed_;
+  std::vector<std::string> channel_names_;
+  std::size_t sample_count_ = 0;
+
+  void sample_bin(const SampleBin& t, const Eigen::VectorXd& x, double* value,
+                  std::vector<std::pair<int, double>>* grad,
+                  std::vector<std::tuple<int, int, double>>* hess) const;
+};
+
+}  // namespace refinery::histfactory
