@@ -109,7 +109,6 @@ AsymptoticCalculator::AsymptoticCalculator(const HistFactoryModel& model, const 
   converged_ = converged_ && cond.minimizer.usable();
   asimov_ = model.expected_data(cond.x);
   free_asimov_ = fit(model, asimov_, std::numeric_limits<double>::quiet_NaN(), &cond.x);
-  if (std::getenv("REFINERY_DEBUG")) fprintf(stderr, "free data: %s | cond0: %s | free asimov: %s muhatA=%g\n", free_data_.minimizer.message.c_str(), cond.minimizer.message.c_str(), free_asimov_.minimizer.message.c_str(), free_asimov_.x[model.poi_index()]);
   converged_ = converged_ && free_asimov_.minimizer.usable();
   warm_data_ = free_data_.x;
   warm_asimov_ = free_asimov_.x;
@@ -120,7 +119,6 @@ double AsymptoticCalculator::test_statistic(const Data& data, const FitResult& f
   const int poi = model_.poi_index();
   const double muhat = free_fit.x[poi];
   FitResult cond = fit(model_, data, mu, warm);
-  if (!cond.minimizer.usable() && std::getenv("REFINERY_DEBUG")) fprintf(stderr, "cond fit mu=%g: %s x=%s\n", mu, cond.minimizer.message.c_str(), "");
   converged_ = converged_ && cond.minimizer.usable();
   *warm = cond.x;
   double t = std::max(0.0, cond.twice_nll - free_fit.twice_nll);
