@@ -62,6 +62,12 @@ json vec(const Eigen::VectorXd& v) { return std::vector<double>(v.data(), v.data
 
 std::string status_of(bool ok) { return ok ? "converged" : "failed"; }
 
+// The model of a workspace with the measurement and interpolation options.
+HistFactoryModel model_of(const Workspace& ws, const cxxopts::ParseResult& r) {
+  return HistFactoryModel(ws, r["measurement"].as<std::string>(),
+                          interp_options(r["interp"].as<std::string>()));
+}
+
 }  // namespace
 
 int run_fit(int argc, char** argv) {
@@ -73,8 +79,7 @@ int run_fit(int argc, char** argv) {
   CommonOptions common = common_options(*r);
   set_threads(common.threads);
   auto t0 = std::chrono::steady_clock::now();
-  HistFactoryModel model(load_workspace(*r), (*r)["measurement"].as<std::string>(),
-                         interp_options((*r)["interp"].as<std::string>()));
+  HistFactoryModel model = model_of(load_workspace(*r), *r);
   FitResult f = fit(model, model.observed(), std::numeric_limits<double>::quiet_NaN(), nullptr, true);
   const double init_nll = 2.0 * model.nll(model.init(), model.observed());
   const double secs = seconds_since(t0);
@@ -115,10 +120,9 @@ int run_hypotest(int argc, char** argv) {
   set_threads(common.threads);
   const double mu = (*r)["mu"].as<double>();
   const TestStat stat = parse_test_stat((*r)["test-stat"].as<std::string>());
-  const InterpOptions interp = interp_options((*r)["interp"].as<std::string>());
   auto one = [&](const Workspace& ws) {
     auto t0 = std::chrono::steady_clock::now();
-    HistFactoryModel model(ws, (*r)["measurement"].as<std::string>(), interp);
+    HistFactoryModel model = model_of(ws, *r);
     AsymptoticCalculator calc(model, model.observed(), stat);
     HypotestResult h = calc.hypotest(mu);
     json out;
@@ -188,8 +192,7 @@ int run_limit(int argc, char** argv) {
   CommonOptions common = common_options(*r);
   set_threads(common.threads);
   auto t0 = std::chrono::steady_clock::now();
-  HistFactoryModel model(load_workspace(*r), (*r)["measurement"].as<std::string>(),
-                         interp_options((*r)["interp"].as<std::string>()));
+  HistFactoryModel model = model_of(load_workspace(*r), *r);
   AsymptoticCalculator calc(model, model.observed(), TestStat::kQtilde);
   auto lim = calc.upper_limits((*r)["level"].as<double>());
   json out;
