@@ -21,6 +21,16 @@ namespace refinery::cli {
 
 namespace {
 
+// Re-raises a nuisance error found in the config under the config's file and
+// key path: the message without the `where` prefix nu_from_map gave it.
+[[noreturn]] void rethrow_in_config(const InputError& e, const std::string& where,
+                                    const ExperimentConfig& config, const std::string& key) {
+  std::string what = e.what();
+  const std::string prefix = where + ": ";
+  if (!where.empty() && what.rfind(prefix, 0) == 0) what = what.substr(prefix.size());
+  throw ConfigError(config.file, key, what);
+}
+
 std::vector<htautau::NuVector> config_variations(const ExperimentConfig& config) {
   const auto& sim = config.section("simulation");
   std::vector<htautau::NuVector> points;
@@ -30,8 +40,7 @@ std::vector<htautau::NuVector> config_variations(const ExperimentConfig& config)
     try {
       points.push_back(htautau::nu_from_map(values, ""));
     } catch (const InputError& e) {
-      throw ConfigError(config.file, "simulation.variations[" + std::to_string(i) + "]",
-                        std::string(e.what()).substr(2));
+      rethrow_in_config(e, "", config, "simulation.variations[" + std::to_string(i) + "]");
     }
   }
   const auto& grid = sim.at("variation_grid");
@@ -41,8 +50,7 @@ std::vector<htautau::NuVector> config_variations(const ExperimentConfig& config)
                                      grid.at("max_l1").get<double>());
     points.insert(points.end(), g.begin(), g.end());
   } catch (const InputError& e) {
-    throw ConfigError(config.file, "simulation.variation_grid.nuisances",
-                      std::string(e.what()).substr(2));
+    rethrow_in_config(e, "variation_grid.nuisances", config, "simulation.variation_grid.nuisances");
   }
   return points;
 }

@@ -287,13 +287,32 @@ TEST_CASE("simulate CLI: bad input exits 2 with one line", "[htautau][cli][bad-i
   auto name = run_refinery("simulate htautau --events 100 --nu foo=1 --out /tmp/x.h5");
   REQUIRE(name.exit_code == 2);
   REQUIRE(name.output.find("unknown nuisance 'foo'") != std::string::npos);
-  auto range = run_refinery("simulate htautau --events 100 --nu jes=20 --out /tmp/x.h5");
-  REQUIRE(range.exit_code == 2);
+  auto out_of_range = run_refinery("simulate htautau --events 100 --nu jes=20 --out /tmp/x.h5");
+  REQUIRE(out_of_range.exit_code == 2);
   auto path = run_refinery("simulate htautau --events 100 --quiet --out /nonexistent/dir/x.h5");
   REQUIRE(path.exit_code == 2);
   REQUIRE(path.output == "refinery simulate: error: /nonexistent/dir/x.h5: output directory '/nonexistent/dir' does not exist\n");
   auto gen = run_refinery("simulate pythia --events 100 --out /tmp/x.h5");
   REQUIRE(gen.exit_code == 2);
+  // Nuisances named in a config: the file and the key path.
+  refinery::testing::TempDir tmp("simulate_bad_config");
+  std::ofstream(tmp.path("v.json")) << R"({"name": "x", "simulation": {"events": 1000, "variations": [{"tes": 1}, {"foo": 2}]}})";
+  auto var = run_refinery("simulate --quiet --config " + tmp.path("v.json") + " --out " + tmp.path("o"));
+  REQUIRE(var.exit_code == 2);
+  REQUIRE(var.output == "refinery simulate: error: " + tmp.path("v.json") +
+                            ": simulation.variations[1]: unknown nuisance 'foo' (known: tes, jes, soft_met, "
+                            "bkg_norm, ttbar_norm, diboson_norm)\n");
+  std::ofstream(tmp.path("g.json")) << R"({"name": "x", "simulation": {"events": 1000, "variation_grid": {"nuisances": ["tes", "bar"], "max_l1": 1}}})";
+  auto grid = run_refinery("simulate --quiet --config " + tmp.path("g.json") + " --out " + tmp.path("o"));
+  REQUIRE(grid.exit_code == 2);
+  REQUIRE(grid.output == "refinery simulate: error: " + tmp.path("g.json") +
+                             ": simulation.variation_grid.nuisances: unknown nuisance 'bar' (known: tes, jes, "
+                             "soft_met, bkg_norm, ttbar_norm, diboson_norm)\n");
+  std::ofstream(tmp.path("r.json")) << R"({"name": "x", "simulation": {"events": 1000, "variations": [{"soft_met": -1}]}})";
+  auto range = run_refinery("simulate --quiet --config " + tmp.path("r.json") + " --out " + tmp.path("o"));
+  REQUIRE(range.exit_code == 2);
+  REQUIRE(range.output == "refinery simulate: error: " + tmp.path("r.json") +
+                              ": simulation.variations[0]: soft_met = -1 outside its allowed range [0, 5]\n");
 }
 
 TEST_CASE("simulate CLI: config form writes nominal, variations and a summary", "[htautau][cli]") {
