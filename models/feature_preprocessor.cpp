@@ -1,0 +1,43 @@
+#include "models/feature_preprocessor.h"
+
+namespace refinery {
+
+int64_t count_indicator_columns(const torch::Tensor& x, double sentinel) {
+  return (x == static_cast<float>(sentinel)).any(0).sum().item<int64_t>();
+}
+
+FeaturePreprocessorImpl::FeaturePreprocessorImpl(int64_t n, int64_t n_ind, double s) {
+  mean = register_buffer("mean", torch::zeros({n}));
+  inv_std = register_buffer("inv_std", torch::ones({n}));
+  indicator_cols = register_buffer("indicator_cols", torch::arange(n_ind, torch::kLong));
+  sentinel = register_buffer("sentinel", torch::full({1}, static_cast<float>(s)));
+}
+
+void FeaturePreprocessorImpl::fit(const torch::Tensor& x_in, const torch::Tensor& w_in) {
+  torch::NoGradGuard guard;
+  torch::Tensor x = x_in.to(torch::kFloat64), w = w_in.to(torch::kFloat64).unsqueeze(1);
+  torch::Tensor defined = (x_in != sentinel.item<float>()).to(torch::kFloat64);
+  torch::Tensor wd = w * defined;
+  torch::Tensor sw = wd.sum(0).clamp_min(1e-300);
+  torch::Tensor m = (wd * x).sum(0) / sw;
+  torch::Tensor v = (wd * (x - m).pow(2)).sum(0) / sw;
+  torch::Tensor sd = torch::sqrt(v);
+  mean.copy_(m.to(torch::kFloat32));
+  inv_std.copy_(torch::where(sd > 1e-12, 1.0 / sd, torch::ones_like(sd)).to(torch::kFloat32));
+  torch::Tensor cols = (defined < 1).any(0).nonzero().squeeze(1);
+  if (cols.size(0) != indicator_cols.size(0))
+    throw std::logic_error("FeaturePreprocessor::fit: " + std::to_string(cols.size(0)) +
+                           " features with undefined values, module built for " +
+                           std::to_string(indicator_cols.size(0)));
+  indicator_cols.copy_(cols);
+}
+
+torch::Tensor FeaturePreprocessorImpl::forward(const torch::Tensor& x) {
+  torch::Tensor undefined = x == sentinel;
+  torch::Tensor z = (x - mean) * inv_std;
+  z = torch::where(undefined, torch::zeros_like(z), z);
+  if (indicator_cols.size(0) == 0) return z;
+  return torch::cat({z, undefined.index_select(1, indicator_cols).to(z.scalar_type())}, 1);
+}
+
+}  // namespace refinery

@@ -1,0 +1,32 @@
+// FeaturePreprocessor: input standardisation stored as buffers, with explicit
+// handling of undefined features: a value equal to the sentinel (-25 in the
+// H->tautau features) becomes 0 after standardisation (the mean: a neutral
+// fill) and an indicator column (1 where undefined) is appended for every
+// feature that is undefined somewhere in the fitting sample. Saving the
+// module saves everything needed to apply it.
+#pragma once
+#include <torch/torch.h>
+
+namespace refinery {
+
+class FeaturePreprocessorImpl : public torch::nn::Module {
+ public:
+  // n_indicators sizes the indicator buffer (known from a previous fit) so
+  // that a saved module loads into a freshly constructed one.
+  explicit FeaturePreprocessorImpl(int64_t n_features = 1, int64_t n_indicators = 0,
+                                   double sentinel = -25.0);
+  // Weighted mean and standard deviation over defined values; which columns
+  // get an indicator. x float32 [N,F], w [N].
+  void fit(const torch::Tensor& x, const torch::Tensor& w);
+  torch::Tensor forward(const torch::Tensor& x);
+  int64_t n_features() const { return mean.size(0); }
+  int64_t output_dim() const { return mean.size(0) + indicator_cols.size(0); }
+
+  torch::Tensor mean, inv_std, indicator_cols, sentinel;
+};
+TORCH_MODULE(FeaturePreprocessor);
+
+// Number of features of x that hold the sentinel somewhere.
+int64_t count_indicator_columns(const torch::Tensor& x, double sentinel = -25.0);
+
+}  // namespace refinery

@@ -1,0 +1,25 @@
+// TorchScript export of refinery networks: a torch::jit::Module whose
+// parameters and buffers are copies of the trained module's, with its
+// methods written as TorchScript source (define()), saved with a JSON
+// metadata file inside the archive ("metadata.json"). The archive loads with
+// torch::jit::load in C++ and torch.jit.load in Python:
+//   m = torch.jit.load("dcr.pt", _extra_files={"metadata.json": ""})
+#pragma once
+#include <torch/script.h>
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "models/dcr_network.h"
+
+namespace refinery {
+
+// forward(x) -> Delta [N, n_coef]; log_r(x, nu [K]) -> [N]; phi(nu) -> [n_coef].
+torch::jit::Module dcr_to_torchscript(DCRNetwork& net);
+// Saves atomically with the metadata.
+void save_torchscript(torch::jit::Module& module, const nlohmann::json& metadata, const std::string& path);
+// Loads an archive and its metadata; errors name the file.
+torch::jit::Module load_torchscript(const std::string& path, nlohmann::json* metadata = nullptr);
+
+}  // namespace refinery

@@ -1,0 +1,253 @@
+// Parametric DCR networks: the ansatz, closure on the closed-form toys, the
+// coefficient cache and inclusive ratio, resume, and bad input.
+#include "testing.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+
+#include "data/analytic/dcr_toy.h"
+#include "data/random.h"
+#include "models/dcr_network.h"
+#include "models/torchscript_export.h"
+#include "src/core/error.h"
+#include "train/dcr_training.h"
+
+using namespace refinery;
+using namespace refinery::analytic;
+
+namespace {
+
+// Training data from a toy: one base draw per sample, nu-points on the grid
+// |nu|_1 <= max_l1 with the given step (nominal excluded).
+DCRTrainingData toy_data(const DcrToy& toy, int64_t n, double step, double max_l1, uint64_t seed) {
+  const int64_t K = toy.dim();
+  std::vector<std::vector<double>> points;
+  const int m = static_cast<int>(std::round(max_l1 / step));
+  std::vector<int> idx(K, -m);
+  std::function<void(int64_t, int)> rec = [&](int64_t i, int used) {
+    if (i == K) {
+      bool zero = true;
+      std::vector<double> p;
+      for (int v : idx) p.push_back(v * step), zero = zero && v == 0;
+      if (!zero) points.push_back(p);
+      return;
+    }
+    for (int v = -m; v <= m; ++v)
+      if (std::abs(v) + used <= m) idx[i] = v, rec(i + 1, used + std::abs(v));
+  };
+  rec(0, 0);
+  torch::Generator gen = make_generator(seed);
+  DCRTrainingData d;
+  // All samples are derived from the same base draws (as the simulator does):
+  // their differences are systematic, not statistical.
+  torch::Tensor base = toy.base(n, gen);
+  EventSet nominal = toy.sample_at(base, torch::zeros({K}, torch::kFloat64));
+  d.x0 = nominal.features;
+  d.w0 = nominal.weights;
+  std::vector<torch::Tensor> xs, ws, ps;
+  torch::Tensor nu_points = torch::zeros({(int64_t)points.size(), K});
+  for (size_t p = 0; p < points.size(); ++p) {
+    torch::Tensor nu = torch::tensor(points[p], torch::kFloat64);
+    nu_points[p] = nu.to(torch::kFloat32);
+    EventSet s = toy.sample_at(base, nu);
+    xs.push_back(s.features);
+    ws.push_back(s.weights);
+    ps.push_back(torch::full({n}, (int64_t)p, torch::kLong));
+  }
+  d.xv = torch::cat(xs);
+  d.wv = torch::cat(ws);
+  d.point = torch::cat(ps);
+  d.nu_points = nu_points;
+  for (int64_t k = 0; k < K; ++k) d.nuisance_names.push_back("nu" + std::to_string(k));
+  return d;
+}
+
+// Weighted RMS of (learned - exact) log r over nominal test events at the
+// given nu values.
+double closure_rms(DCRNetwork& net, const DcrToy& toy, const std::vector<torch::Tensor>& nus, uint64_t seed) {
+  torch::Generator gen = make_generator(seed);
+  EventSet test = toy.sample_at(toy.base(20000, gen), torch::zeros({toy.dim()}, torch::kFloat64));
+  torch::Tensor coef = dcr_coefficients_cache(net, test.features);
+  double sum = 0.0;
+  for (const auto& nu : nus) {
+    torch::Tensor learned = torch::mv(coef, dcr_phi(nu, net->options.order()));
+    torch::Tensor exact = toy.log_ratio(test.features, nu);
+    sum += (learned - exact).pow(2).mean().item<double>();
+  }
+  return std::sqrt(sum / nus.size());
+}
+
+}  // namespace
+
+TEST_CASE("DCR ansatz: phi ordering, log r(x|0) = 0, linear terms are the score", "[dcr]") {
+  torch::Tensor phi = dcr_phi(torch::tensor({2.0, 3.0, 5.0}), 2);
+  REQUIRE(phi.size(0) == 9);
+  std::vector<float> expected = {2, 3, 5, 4, 6, 10, 9, 15, 25};
+  for (int i = 0; i < 9; ++i) REQUIRE(phi[i].item<float>() == expected[i]);
+  REQUIRE(dcr_coefficients(3, 1) == 3);
+  REQUIRE_THROWS_AS(dcr_coefficients(3, 3), InputError);
+  torch::manual_seed(3);
+  DCRNetwork net(DCRNetworkOptions(4, 3).hidden({16}));
+  torch::Tensor x = torch::randn({10, 4});
+  REQUIRE(torch::all(net->log_r(x, torch::zeros({3})) == 0).item<bool>());
+  // d log r / d nu_k at 0 equals the k-th coefficient (finite differences).
+  torch::Tensor delta = net->forward(x);
+  for (int k = 0; k < 3; ++k) {
+    torch::Tensor e = torch::zeros({3});
+    e[k] = 1e-3f;
+    torch::Tensor fd = (net->log_r(x, e) - net->log_r(x, -e)) / 2e-3;
+    REQUIRE(torch::allclose(fd, delta.select(1, k), 1e-3, 1e-4));
+  }
+}
+
+TEST_CASE("DCR closure on the one-nuisance toy", "[dcr][closure]") {
+  DcrToy toy = DcrToy::one_nuisance();
+  DCRTrainingData data = toy_data(toy, 500000, 0.5, 2.0, 11);
+  torch::manual_seed(1);
+  DCRNetwork net(DCRNetworkOptions(1, 1).hidden({64, 64}));
+  DCRTrainOptions opt;
+  opt.train.epochs = 20;
+  opt.train.steps_per_epoch = 200;
+  opt.train.learning_rate = 3e-3;
+  opt.train.lr_decay = 0.85;
+  opt.batch_size = 4096;
+  opt.train.quiet = true;
+  TrainReport report = train_dcr(net, data, opt);
+  std::vector<torch::Tensor> nus;
+  for (double v = -2.0; v <= 2.0 + 1e-9; v += 0.25) nus.push_back(torch::tensor({v}, torch::kFloat64));
+  double rms = closure_rms(net, toy, nus, 99);
+  INFO("RMS error of log r " << rms << " after " << report.epochs.size() << " epochs");
+  REQUIRE(rms < 0.01);
+}
+
+TEST_CASE("DCR closure on the three-nuisance toy", "[dcr][closure]") {
+  DcrToy toy = DcrToy::three_nuisances();
+  // Grid |nu|_1 <= 2 at step 1: 24 points for 9 coefficients.
+  DCRTrainingData data = toy_data(toy, 200000, 1.0, 2.0, 12);
+  REQUIRE(data.nu_points.size(0) == 24);
+  torch::manual_seed(2);
+  DCRNetwork net(DCRNetworkOptions(3, 3).hidden({64, 64}));
+  DCRTrainOptions opt;
+  opt.train.epochs = 20;
+  opt.train.steps_per_epoch = 200;
+  opt.train.learning_rate = 3e-3;
+  opt.train.lr_decay = 0.85;
+  opt.train.quiet = true;
+  opt.batch_size = 4096;
+  TrainReport report = train_dcr(net, data, opt);
+  // nu drawn uniformly in the ball |nu| <= 2.
+  torch::Generator gen = make_generator(5);
+  std::vector<torch::Tensor> nus;
+  while (nus.size() < 20) {
+    torch::Tensor nu = (torch::rand({3}, gen, torch::kFloat64) * 4.0 - 2.0);
+    if (nu.norm().item<double>() <= 2.0) nus.push_back(nu);
+  }
+  double rms = closure_rms(net, toy, nus, 98);
+  INFO("RMS error of log r " << rms << " after " << report.epochs.size() << " epochs");
+  // The CI budget (200k events per sample, 4000 steps: ~1 min) reaches
+  // ~0.016; the full budget of docs/dcr.md reaches the 0.01 headline. An
+  // untrained network is off by O(1); a linear-only fit by ~0.1.
+  REQUIRE(rms < 0.025);
+}
+
+TEST_CASE("DCR export: TorchScript in C++ and Python gives the module's numbers", "[dcr][export]") {
+  refinery::testing::TempDir tmp("dcr_export");
+  torch::manual_seed(4);
+  torch::Tensor x = torch::randn({64, 5});
+  x.index_put_({torch::indexing::Slice(0, 10), 2}, -25.0f);  // undefined values
+  DCRNetwork net(DCRNetworkOptions(5, 3).hidden({32, 16}).n_indicators(count_indicator_columns(x)));
+  net->preprocess->fit(x, torch::ones({64}, torch::kFloat64));
+  net->eval();
+  torch::jit::Module ts = dcr_to_torchscript(net);
+  save_torchscript(ts, {{"kind", "dcr"}, {"order", 2}}, tmp.path("dcr.pt"));
+  nlohmann::json meta;
+  torch::jit::Module back = load_torchscript(tmp.path("dcr.pt"), &meta);
+  REQUIRE(meta["kind"] == "dcr");
+  torch::Tensor nu = torch::tensor({0.5f, -1.0f, 2.0f});
+  torch::NoGradGuard guard;
+  torch::Tensor expected = net->forward(x);
+  REQUIRE(torch::allclose(back.forward({x}).toTensor(), expected, 1e-6, 1e-6));
+  REQUIRE(torch::allclose(back.get_method("log_r")({x, nu}).toTensor(), net->log_r(x, nu), 1e-5, 1e-5));
+  // Python: torch.jit.load and the same inputs.
+  // Python: torch.jit.load on the same inputs, passed as text.
+  std::ofstream xs(tmp.path("x.txt"));
+  auto a = x.accessor<float, 2>();
+  for (int i = 0; i < 64; ++i) {
+    for (int j = 0; j < 5; ++j) xs << (j ? " " : "") << std::setprecision(9) << a[i][j];
+    xs << "\n";
+  }
+  xs.close();
+  std::ofstream(tmp.path("check.py")) << "import sys, torch\n"
+      "m = torch.jit.load(sys.argv[1])\n"
+      "x = torch.tensor([[float(v) for v in l.split()] for l in open(sys.argv[2])], dtype=torch.float32)\n"
+      "y = m.log_r(x, torch.tensor([0.5, -1.0, 2.0]))\n"
+      "print(' '.join('%.9g' % v for v in y.tolist()))\n";
+  auto r = refinery::testing::run_command(std::string(refinery::testing::debian_python()) + " " + tmp.path("check.py") +
+                                          " " + tmp.path("dcr.pt") + " " + tmp.path("x.txt"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  std::stringstream ss(r.output);
+  torch::Tensor want = net->log_r(x, nu);
+  for (int i = 0; i < 64; ++i) {
+    double v;
+    ss >> v;
+    REQUIRE(v == Approx(want[i].item<float>()).margin(1e-6).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("DCR training: resume after an interruption ends with the same weights", "[dcr][resume]") {
+  refinery::testing::TempDir tmp("dcr_resume");
+  DcrToy toy = DcrToy::one_nuisance();
+  DCRTrainingData data = toy_data(toy, 20000, 1.0, 2.0, 7);
+  auto run = [&](const std::string& ckpt, int interrupt, bool resume) {
+    torch::manual_seed(9);
+    DCRNetwork net(DCRNetworkOptions(1, 1).hidden({16}));
+    DCRTrainOptions opt;
+    opt.train.epochs = 4;
+    opt.train.steps_per_epoch = 20;
+    opt.train.quiet = true;
+    opt.train.checkpoint = ckpt;
+    opt.train.interrupt_after = interrupt;
+    opt.train.resume = resume;
+    opt.batch_size = 512;
+    TrainReport rep = train_dcr(net, data, opt);
+    return std::make_pair(net, rep);
+  };
+  auto [full, full_report] = run(tmp.path("a.ckpt"), 0, false);
+  auto [part, part_report] = run(tmp.path("b.ckpt"), 2, false);
+  REQUIRE(part_report.interrupted);
+  REQUIRE(part_report.epochs.size() == 2);
+  auto [resumed, resumed_report] = run(tmp.path("b.ckpt"), 0, true);
+  REQUIRE(resumed_report.epochs.size() == 4);
+  auto pa = full->parameters(), pb = resumed->parameters();
+  REQUIRE(pa.size() == pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) REQUIRE(torch::equal(pa[i], pb[i]));
+}
+
+TEST_CASE("DCR training: bad input is explained", "[dcr][bad-input]") {
+  DcrToy toy = DcrToy::three_nuisances();
+  // Only the three points +1 along each axis: 3 of the 9 coefficients.
+  DCRTrainingData data = toy_data(toy, 1000, 1.0, 1.0, 3);
+  data.nu_points = data.nu_points.narrow(0, 0, 6);
+  torch::Tensor keep = data.point < 6;
+  data.xv = data.xv.index({keep});
+  data.wv = data.wv.index({keep});
+  data.point = data.point.index({keep});
+  try {
+    data.validate(2, "toy");
+    FAIL("rank deficiency not detected");
+  } catch (const InputError& e) {
+    REQUIRE(std::string(e.what()) ==
+            "toy: nu-points: 6 nu-points determine only 6 of the 9 coefficients of the quadratic ansatz: add "
+            "points (at least 9, including pairs of non-zero nuisances for the cross terms)");
+  }
+  data.validate(1, "toy");  // the linear ansatz is determined
+  DCRTrainingData names = toy_data(toy, 1000, 1.0, 2.0, 3);
+  names.nuisance_names.pop_back();
+  REQUIRE_THROWS_WITH(names.validate(2, "toy"), "toy: nuisances: 3 nuisance columns but 2 names");
+  auto cli = refinery::testing::run_refinery("train dcr --quiet --nominal /no/file.h5 --variations /no/v.h5 --process ztautau --out /tmp/x.pt");
+  REQUIRE(cli.exit_code == 2);
+  REQUIRE(cli.output == "refinery train: error: /no/file.h5: no such file\n");
+}
+

@@ -1,0 +1,120 @@
+#include "train/dcr_training.h"
+
+#include "src/core/error.h"
+
+namespace refinery {
+
+namespace {
+
+// Deterministic split: row i is held out when its hash falls below fraction.
+torch::Tensor holdout_mask(int64_t n, double fraction) {
+  torch::Tensor m = torch::empty({n}, torch::kBool);
+  auto a = m.accessor<bool, 1>();
+  const uint64_t cut = static_cast<uint64_t>(fraction * 1e6);
+  for (int64_t i = 0; i < n; ++i) a[i] = splitmix64(0x5eed0000ULL + i) % 1000000ULL < cut;
+  return m;
+}
+
+}  // namespace
+
+void DCRTrainingData::validate(int order, const std::string& source) const {
+  const int64_t P = nu_points.size(0), K = nu_points.size(1);
+  if (static_cast<int64_t>(nuisance_names.size()) != K)
+    throw InputError(source, "nuisances", std::to_string(K) + " nuisance columns but " +
+                                              std::to_string(nuisance_names.size()) + " names");
+  if (x0.size(0) == 0) throw InputError(source, "nominal", "no nominal events");
+  if (x0.size(1) != xv.size(1)) throw InputError(source, "features", "nominal and variation samples have different feature counts");
+  torch::Tensor counts = torch::bincount(point, {}, P);
+  for (int64_t p = 0; p < P; ++p)
+    if (counts[p].item<int64_t>() == 0) throw InputError(source, "nu-point " + std::to_string(p), "no events");
+  const int64_t C = dcr_coefficients(K, order);
+  torch::Tensor phi = dcr_phi(nu_points.to(torch::kFloat64), order);
+  const int64_t rank = torch::linalg_matrix_rank(phi).item<int64_t>();
+  if (rank < C)
+    throw InputError(source, "nu-points",
+                     std::to_string(P) + " nu-points determine only " + std::to_string(rank) + " of the " +
+                         std::to_string(C) + " coefficients of the " + (order == 2 ? "quadratic" : "linear") +
+                         " ansatz: add points (at least " + std::to_string(C) +
+                         ", including pairs of non-zero nuisances for the cross terms)");
+}
+
+TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainOptions& o) {
+  d.validate(net->options.order(), "training data");
+  {
+    torch::NoGradGuard g;
+    net->preprocess->fit(torch::cat({d.x0, d.xv}), torch::cat({d.w0, d.wv}));
+  }
+  torch::Tensor hold0 = holdout_mask(d.x0.size(0), o.validation_fraction);
+  torch::Tensor holdv = holdout_mask(d.xv.size(0), o.validation_fraction);
+  auto pick = [](const torch::Tensor& t, const torch::Tensor& m) { return t.index({m}).contiguous(); };
+  const torch::Tensor tr0 = hold0.logical_not(), trv = holdv.logical_not();
+  const torch::Tensor x0 = pick(d.x0, tr0), w0 = pick(d.w0, tr0).to(torch::kFloat32);
+  const torch::Tensor xv = pick(d.xv, trv), wv = pick(d.wv, trv).to(torch::kFloat32), pv = pick(d.point, trv);
+  const torch::Tensor x0h = pick(d.x0, hold0), w0h = pick(d.w0, hold0).to(torch::kFloat32);
+  const torch::Tensor xvh = pick(d.xv, holdv), wvh = pick(d.wv, holdv).to(torch::kFloat32), pvh = pick(d.point, holdv);
+  const int order = net->options.order();
+  const torch::Tensor phi_points = dcr_phi(d.nu_points.to(torch::kFloat32), order);  // [P,C]
+  const int64_t P = d.nu_points.size(0);
+
+  // Sum over the whole (sub)sample, computed from sums over the events:
+  // variation events at their own point, nominal events at every point.
+  auto loss_terms = [&](const torch::Tensor& xa, const torch::Tensor& wa, const torch::Tensor& pa,
+                        const torch::Tensor& xb, const torch::Tensor& wb) {
+    torch::Tensor lr_v = (net->forward(xa) * phi_points.index_select(0, pa)).sum(1);
+    torch::Tensor lr_0 = torch::matmul(net->forward(xb), phi_points.t());  // [B, P]
+    torch::Tensor sv = (wa * torch::softplus(-lr_v)).sum();
+    torch::Tensor s0 = (wb.unsqueeze(1) * torch::softplus(lr_0)).sum();
+    return std::make_pair(sv, s0);
+  };
+  const double norm_train = wv.sum().item<double>() + P * w0.sum().item<double>();
+  const double norm_val = wvh.sum().item<double>() + P * w0h.sum().item<double>();
+  const int64_t n0 = x0.size(0), nv = xv.size(0), B = o.batch_size;
+
+  TrainingProblem problem;
+  problem.samples_per_step = 2 * B;
+  problem.batch_loss = [&](RandomStream& rng) {
+    torch::Tensor i0 = (rng.uniform(B) * n0).to(torch::kLong).clamp_max(n0 - 1);
+    torch::Tensor iv = (rng.uniform(B) * nv).to(torch::kLong).clamp_max(nv - 1);
+    auto [sv, s0] = loss_terms(xv.index_select(0, iv), wv.index_select(0, iv), pv.index_select(0, iv),
+                               x0.index_select(0, i0), w0.index_select(0, i0));
+    // Unbiased estimate of the full-sample loss.
+    return (sv * (static_cast<double>(nv) / B) + s0 * (static_cast<double>(n0) / B)) / norm_train;
+  };
+  problem.validation_loss = [&]() {
+    double total = 0.0;
+    const int64_t block = 65536;
+    for (int64_t s = 0; s < xvh.size(0); s += block) {
+      int64_t n = std::min(block, xvh.size(0) - s);
+      torch::Tensor lr = (net->forward(xvh.narrow(0, s, n)) * phi_points.index_select(0, pvh.narrow(0, s, n))).sum(1);
+      total += (wvh.narrow(0, s, n) * torch::softplus(-lr)).sum().item<double>();
+    }
+    for (int64_t s = 0; s < x0h.size(0); s += block) {
+      int64_t n = std::min(block, x0h.size(0) - s);
+      torch::Tensor lr = torch::matmul(net->forward(x0h.narrow(0, s, n)), phi_points.t());
+      total += (w0h.narrow(0, s, n).unsqueeze(1) * torch::softplus(lr)).sum().item<double>();
+    }
+    return total / norm_val;
+  };
+  return train(*net, problem, o.train);
+}
+
+torch::Tensor dcr_coefficients_cache(DCRNetwork& net, const torch::Tensor& x, int64_t block) {
+  torch::NoGradGuard guard;
+  net->eval();
+  std::vector<torch::Tensor> parts;
+  for (int64_t s = 0; s < x.size(0); s += block)
+    parts.push_back(net->forward(x.narrow(0, s, std::min(block, x.size(0) - s))));
+  if (parts.empty()) return torch::zeros({0, net->n_coefficients()}, torch::kFloat64);
+  return torch::cat(parts).to(torch::kFloat64).contiguous();
+}
+
+torch::Tensor dcr_inclusive_ratio(const torch::Tensor& coef, const torch::Tensor& w, const torch::Tensor& nu, int order) {
+  torch::Tensor phi = dcr_phi(nu.to(torch::kFloat64).dim() == 1 ? nu.to(torch::kFloat64).unsqueeze(0) : nu.to(torch::kFloat64), order);
+  torch::Tensor lr = torch::matmul(coef, phi.t());                 // [N, M]
+  torch::Tensor w64 = w.to(torch::kFloat64).unsqueeze(1);
+  // log-sum-exp per nu-point keeps large log r finite.
+  torch::Tensor log_num = torch::logsumexp(lr + torch::log(w64), 0);
+  return torch::exp(log_num - torch::log(w64.sum()));
+}
+
+}  // namespace refinery

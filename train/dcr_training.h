@@ -1,0 +1,46 @@
+// Training of a parametric DCR network with the likelihood-ratio trick
+// (design.md section 3): the nominal sample S_0 and variation samples S_k at
+// nu-points nu_k, all weighted to the same luminosity (not renormalised, so
+// migrations are learned), loss
+//   L = sum_k [ sum_{j in S_k} w_j softplus(-log r(x_j|nu_k))
+//             + sum_{j in S_0} w_j softplus(+log r(x_j|nu_k)) ] / (total weight)
+// whose minimiser is the exact DCR at every nu_k. Mini-batches mix all
+// nu-points: each step draws variation events of every point and nominal
+// events that enter once per point.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "models/dcr_network.h"
+#include "train/trainer.h"
+
+namespace refinery {
+
+struct DCRTrainingData {
+  torch::Tensor x0, w0;          // nominal: float32 [N0,F], float64 [N0]
+  torch::Tensor xv, wv, point;   // variation events and the index of their nu-point (int64)
+  torch::Tensor nu_points;       // float32 [P,K]
+  std::vector<std::string> nuisance_names;
+  // Checks shapes, that every point has events, and that the points
+  // determine all coefficients of the ansatz (rank of phi(nu_k)); errors name
+  // `source`.
+  void validate(int order, const std::string& source) const;
+};
+
+struct DCRTrainOptions {
+  TrainOptions train;
+  int64_t batch_size = 2048;        // events per step from each of S_0 and the S_k
+  double validation_fraction = 0.2; // by a hash of the row index
+};
+
+TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& data, const DCRTrainOptions& options);
+
+// Coefficient cache: Delta(x) of every event, float64 [N, n_coef],
+// contiguous, evaluated once in blocks without gradients.
+torch::Tensor dcr_coefficients_cache(DCRNetwork& net, const torch::Tensor& x, int64_t block = 65536);
+// Inclusive ratio R(nu) = sum_j w_j r(x_j|nu) / sum_j w_j for every row of
+// nu [M,K] from cached coefficients; returns float64 [M].
+torch::Tensor dcr_inclusive_ratio(const torch::Tensor& coefficients, const torch::Tensor& w,
+                                  const torch::Tensor& nu, int order);
+
+}  // namespace refinery

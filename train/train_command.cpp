@@ -1,0 +1,236 @@
+// `refinery train dcr`: parametric DCR networks.
+//   refinery train dcr --toy dcr_toy_3d --out dcr.pt          (closed-form toy: closure report)
+//   refinery train dcr --nominal runs/h/nominal.h5 --variations runs/h/variations.h5 \
+//                      --process ztautau --out dcr_ztautau.pt
+// Writes the TorchScript archive (metadata inside) and OUT.json (training
+// report, closure or validation); --checkpoint / --resume continue an
+// interrupted training.
+#include <cmath>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "data/analytic/dcr_toy.h"
+#include "models/torchscript_export.h"
+#include "src/cli/options.h"
+#include "src/core/atomic_file.h"
+#include "src/core/error.h"
+#include "src/io/event_reader.h"
+#include "train/dcr_training.h"
+
+namespace refinery::cli {
+
+namespace {
+
+std::vector<int64_t> parse_sizes(const std::string& text) {
+  std::vector<int64_t> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    try {
+      out.push_back(std::stoll(item));
+    } catch (const std::exception&) {
+      throw InputError("", "--hidden", "expected sizes like 256,256, got '" + text + "'");
+    }
+  return out;
+}
+
+// Grid |nu|_1 <= max_l1 at `step` in K dimensions, nominal excluded.
+std::vector<std::vector<double>> l1_grid(int64_t K, double step, double max_l1) {
+  std::vector<std::vector<double>> points;
+  const int m = static_cast<int>(std::round(max_l1 / step));
+  std::vector<int> idx(K, 0);
+  std::function<void(int64_t, int)> rec = [&](int64_t i, int used) {
+    if (i == K) {
+      bool zero = true;
+      std::vector<double> p;
+      for (int v : idx) p.push_back(v * step), zero = zero && v == 0;
+      if (!zero) points.push_back(p);
+      return;
+    }
+    for (int v = -m; v <= m; ++v)
+      if (std::abs(v) + used <= m) idx[i] = v, rec(i + 1, used + std::abs(v));
+  };
+  rec(0, 0);
+  return points;
+}
+
+DCRTrainingData toy_training_data(const analytic::DcrToy& toy, int64_t n, uint64_t seed, double step) {
+  torch::Generator gen = make_generator(stream_seed(seed, {0xdc7}));
+  torch::Tensor base = toy.base(n, gen);  // shared: differences are systematic
+  DCRTrainingData d;
+  EventSet nominal = toy.sample_at(base, torch::zeros({toy.dim()}, torch::kFloat64));
+  d.x0 = nominal.features;
+  d.w0 = nominal.weights;
+  auto points = l1_grid(toy.dim(), step, 2.0);
+  std::vector<torch::Tensor> xs, ws, ps;
+  d.nu_points = torch::zeros({(int64_t)points.size(), toy.dim()});
+  for (size_t p = 0; p < points.size(); ++p) {
+    torch::Tensor nu = torch::tensor(points[p], torch::kFloat64);
+    d.nu_points[p] = nu.to(torch::kFloat32);
+    EventSet s = toy.sample_at(base, nu);
+    xs.push_back(s.features), ws.push_back(s.weights), ps.push_back(torch::full({n}, (int64_t)p, torch::kLong));
+  }
+  d.xv = torch::cat(xs), d.wv = torch::cat(ws), d.point = torch::cat(ps);
+  for (int64_t k = 0; k < toy.dim(); ++k) d.nuisance_names.push_back("nu" + std::to_string(k));
+  return d;
+}
+
+// Events of one process from the nominal and variation files; variation
+// rows grouped by their nu tag restricted to `nuisances`.
+DCRTrainingData file_training_data(const std::string& nominal_path, const std::string& variations_path,
+                                   const std::string& process, const std::vector<std::string>& nuisances) {
+  EventMeta m0, mv;
+  EventSet nominal = read_events(nominal_path, &m0);
+  EventSet varied = read_events(variations_path, &mv);
+  if (!varied.has_nuisances()) throw InputError(variations_path, "nuisances", "variation samples carry no nu tag (dataset missing)");
+  if (m0.feature_names != mv.feature_names)
+    throw InputError(variations_path, "attribute feature_names", "differs from the nominal file's");
+  auto proc_index = [&](const EventMeta& m, const std::string& file) {
+    for (size_t i = 0; i < m.process_names.size(); ++i)
+      if (m.process_names[i] == process) return static_cast<int>(i);
+    throw InputError(file, "--process", "no process '" + process + "' in the file");
+  };
+  std::vector<int64_t> cols;
+  for (const auto& n : nuisances) {
+    auto it = std::find(mv.nuisance_names.begin(), mv.nuisance_names.end(), n);
+    if (it == mv.nuisance_names.end()) throw InputError(variations_path, "attribute nuisance_names", "no nuisance '" + n + "'");
+    cols.push_back(it - mv.nuisance_names.begin());
+  }
+  DCRTrainingData d;
+  torch::Tensor sel0 = nominal.process == proc_index(m0, nominal_path);
+  d.x0 = nominal.features.index({sel0}).contiguous();
+  d.w0 = nominal.weights.index({sel0}).contiguous();
+  torch::Tensor selv = varied.process == proc_index(mv, variations_path);
+  d.xv = varied.features.index({selv}).contiguous();
+  d.wv = varied.weights.index({selv}).contiguous();
+  torch::Tensor nu = varied.nuisances.index({selv}).index_select(1, torch::tensor(cols));
+  auto unique = torch::unique_dim(nu, 0, true, true);
+  d.nu_points = std::get<0>(unique).contiguous();
+  d.point = std::get<1>(unique).contiguous();
+  d.nuisance_names = nuisances;
+  return d;
+}
+
+}  // namespace
+
+int run_train(int argc, char** argv) {
+  cxxopts::Options options(argv[0], "Train a network: `refinery train dcr ...`");
+  options.add_options()("what", "dcr", cxxopts::value<std::string>())(
+      "toy", "Closed-form toy instead of files: dcr_toy_1d or dcr_toy_3d", cxxopts::value<std::string>())(
+      "nominal", "Nominal event file", cxxopts::value<std::string>())(
+      "variations", "Variation event file (rows tagged with nu)", cxxopts::value<std::string>())(
+      "process", "Process to train for", cxxopts::value<std::string>()->default_value(""))(
+      "nuisances", "Calibration nuisances of the ansatz", cxxopts::value<std::string>()->default_value("tes,jes,soft_met"))(
+      "events", "Toy events per sample", cxxopts::value<int64_t>()->default_value("500000"))(
+      "order", "Ansatz order: 1 linear, 2 quadratic", cxxopts::value<int>()->default_value("2"))(
+      "hidden", "Hidden layer sizes", cxxopts::value<std::string>()->default_value(""))(
+      "epochs", "Epochs", cxxopts::value<int>()->default_value("30"))(
+      "steps", "Steps per epoch", cxxopts::value<int64_t>()->default_value("300"))(
+      "batch", "Events per step from each side", cxxopts::value<int64_t>()->default_value("8192"))(
+      "lr", "Initial learning rate", cxxopts::value<double>()->default_value("0.003"))(
+      "lr-decay", "Learning-rate factor per epoch", cxxopts::value<double>()->default_value("0.88"))(
+      "checkpoint", "Checkpoint file (default: OUT.ckpt)", cxxopts::value<std::string>())(
+      "resume", "Continue from the checkpoint");
+  add_common_options(options, true, true);
+  options.parse_positional({"what"});
+  options.positional_help("dcr");
+  auto r = parse(options, argc, argv);
+  if (!r) return 0;
+  CommonOptions common = common_options(*r);
+  ExperimentConfig config = setup_experiment(common);
+  if (!r->count("what") || (*r)["what"].as<std::string>() != "dcr")
+    throw InputError("", "WHAT", "only `refinery train dcr` exists so far");
+  if (common.out.empty()) throw InputError("", "--out", "no output model path given");
+  const uint64_t seed = config.document.at("seed").get<uint64_t>();
+  torch::manual_seed(seed);
+
+  DCRTrainingData data;
+  std::unique_ptr<analytic::DcrToy> toy;
+  std::string process = (*r)["process"].as<std::string>();
+  if (r->count("toy")) {
+    const std::string t = (*r)["toy"].as<std::string>();
+    if (t == "dcr_toy_1d") toy = std::make_unique<analytic::DcrToy>(analytic::DcrToy::one_nuisance());
+    else if (t == "dcr_toy_3d") toy = std::make_unique<analytic::DcrToy>(analytic::DcrToy::three_nuisances());
+    else throw InputError("", "--toy", "unknown toy '" + t + "' (known: dcr_toy_1d, dcr_toy_3d)");
+    const int64_t n = (*r)["events"].as<int64_t>();
+    if (n <= 0) throw InputError("", "--events", "must be positive");
+    data = toy_training_data(*toy, n, seed, toy->dim() == 1 ? 0.5 : 1.0);
+    process = t;
+  } else {
+    if (!r->count("nominal") || !r->count("variations")) throw InputError("", "--nominal", "give --nominal and --variations (or --toy)");
+    if (process.empty()) throw InputError("", "--process", "which process to train for");
+    std::vector<std::string> nuis;
+    std::stringstream ss((*r)["nuisances"].as<std::string>());
+    for (std::string item; std::getline(ss, item, ',');) nuis.push_back(item);
+    data = file_training_data((*r)["nominal"].as<std::string>(), (*r)["variations"].as<std::string>(), process, nuis);
+  }
+  const int64_t F = data.x0.size(1), K = data.nu_points.size(1);
+  std::vector<int64_t> hidden = parse_sizes((*r)["hidden"].as<std::string>());
+  if (hidden.empty()) hidden = toy ? std::vector<int64_t>{64, 64} : std::vector<int64_t>{256, 256};
+  DCRNetwork net(DCRNetworkOptions(F, K)
+                     .order((*r)["order"].as<int>())
+                     .hidden(hidden)
+                     .n_indicators(count_indicator_columns(torch::cat({data.x0, data.xv}))));
+  DCRTrainOptions opt;
+  opt.train.epochs = (*r)["epochs"].as<int>();
+  opt.train.steps_per_epoch = (*r)["steps"].as<int64_t>();
+  opt.batch_size = (*r)["batch"].as<int64_t>();
+  opt.train.learning_rate = (*r)["lr"].as<double>();
+  opt.train.lr_decay = (*r)["lr-decay"].as<double>();
+  opt.train.seed = seed;
+  opt.train.quiet = common.quiet;
+  opt.train.label = "train dcr " + process;
+  opt.train.checkpoint = r->count("checkpoint") ? (*r)["checkpoint"].as<std::string>() : common.out + ".ckpt";
+  opt.train.resume = r->count("resume") > 0;
+  TrainReport report = train_dcr(net, data, opt);
+
+  nlohmann::json out;
+  out["training"] = report.to_json();
+  out["process"] = process;
+  out["nuisances"] = data.nuisance_names;
+  out["order"] = net->options.order();
+  out["nu_points"] = data.nu_points.size(0);
+  out["config_hash"] = config.hash;
+  out["seed"] = seed;
+  if (toy) {
+    // Closure: weighted RMS of (learned - exact) log r on fresh nominal
+    // events, over nu on a grid of the ball |nu| <= 2.
+    torch::Generator gen = make_generator(stream_seed(seed, {0xc105e}));
+    EventSet test = toy->sample_at(toy->base(50000, gen), torch::zeros({K}, torch::kFloat64));
+    torch::Tensor coef = dcr_coefficients_cache(net, test.features);
+    double sum = 0.0;
+    int count = 0;
+    for (const auto& p : l1_grid(K, 0.5, 2.0 * std::sqrt((double)K))) {
+      torch::Tensor nu = torch::tensor(p, torch::kFloat64);
+      if (nu.norm().item<double>() > 2.0 + 1e-9) continue;
+      torch::Tensor d = torch::mv(coef, dcr_phi(nu, net->options.order())) - toy->log_ratio(test.features, nu);
+      sum += d.pow(2).mean().item<double>();
+      ++count;
+    }
+    out["closure"] = {{"rms_log_r_error", std::sqrt(sum / count)}, {"nu_points", count}, {"test_events", 50000}};
+    if (!common.quiet)
+      std::cout << "closure: RMS error of log r over " << count << " nu-points with |nu| <= 2: "
+                << std::sqrt(sum / count) << "\n";
+  } else {
+    // Inclusive yield ratio at every training point: learned vs sample.
+    torch::Tensor coef = dcr_coefficients_cache(net, data.x0);
+    torch::Tensor R = dcr_inclusive_ratio(coef, data.w0, data.nu_points, net->options.order());
+    const double w0 = data.w0.sum().item<double>();
+    out["yield_ratio"] = nlohmann::json::array();
+    for (int64_t p = 0; p < data.nu_points.size(0); ++p) {
+      const double sample = data.wv.index({data.point == p}).sum().item<double>() / w0;
+      std::vector<float> nu(data.nu_points[p].data_ptr<float>(), data.nu_points[p].data_ptr<float>() + K);
+      out["yield_ratio"].push_back({{"nu", nu}, {"learned", R[p].item<double>()}, {"sample", sample}});
+    }
+  }
+  nlohmann::json meta = {{"kind", "dcr"}, {"process", process}, {"nuisances", data.nuisance_names},
+                         {"order", net->options.order()}, {"n_features", F}, {"config_hash", config.hash}};
+  torch::jit::Module ts = dcr_to_torchscript(net);
+  save_torchscript(ts, meta, common.out);
+  write_text_atomically(common.out + ".json", out.dump(2) + "\n");
+  if (!common.quiet) std::cout << "wrote " << common.out << " and " << common.out << ".json\n";
+  return 0;
+}
+
+}  // namespace refinery::cli

@@ -1,0 +1,163 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "src/core/atomic_file.h"
+#include "src/core/error.h"
+#include "src/core/progress.h"
+
+namespace refinery {
+
+namespace {
+
+void copy_parameters(torch::nn::Module& from, std::vector<torch::Tensor>& to) {
+  torch::NoGradGuard g;
+  to.clear();
+  for (const auto& p : from.parameters()) to.push_back(p.detach().clone());
+  for (const auto& b : from.buffers()) to.push_back(b.detach().clone());
+}
+
+void restore_parameters(torch::nn::Module& module, const std::vector<torch::Tensor>& from) {
+  torch::NoGradGuard g;
+  size_t i = 0;
+  for (auto& p : module.parameters()) p.copy_(from[i++]);
+  for (auto& b : module.buffers()) b.copy_(from[i++]);
+}
+
+void save_checkpoint(const std::string& path, torch::nn::Module& module, torch::optim::Adam& opt,
+                     int next_epoch, const std::vector<torch::Tensor>& best, const TrainReport& report) {
+  AtomicFile file(path);
+  torch::serialize::OutputArchive archive;
+  torch::serialize::OutputArchive m, o, b;
+  module.save(m);
+  opt.save(o);
+  for (size_t i = 0; i < best.size(); ++i) b.write("t" + std::to_string(i), best[i]);
+  archive.write("module", m);
+  archive.write("optimizer", o);
+  archive.write("best", b);
+  archive.write("next_epoch", torch::tensor(static_cast<int64_t>(next_epoch)));
+  archive.write("report", torch::tensor(std::vector<uint8_t>(
+                              [&] { auto s = report.to_json().dump(); return std::vector<uint8_t>(s.begin(), s.end()); }())));
+  archive.save_to(file.temp_path());
+  file.commit();
+}
+
+}  // namespace
+
+bool TrainOptions::IsValid(std::string* error) const {
+  if (epochs < 1) return *error = "epochs must be >= 1", false;
+  if (steps_per_epoch < 1) return *error = "steps_per_epoch must be >= 1", false;
+  if (!(learning_rate > 0)) return *error = "learning_rate must be positive", false;
+  if (!(lr_decay > 0 && lr_decay <= 1)) return *error = "lr_decay must be in (0, 1]", false;
+  if (resume && checkpoint.empty()) return *error = "--resume needs a checkpoint path", false;
+  return true;
+}
+
+nlohmann::json TrainReport::to_json() const {
+  nlohmann::json j;
+  j["epochs"] = nlohmann::json::array();
+  for (const auto& e : epochs)
+    j["epochs"].push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"val_loss", e.val_loss},
+                           {"learning_rate", e.learning_rate}, {"seconds", e.seconds}});
+  j["best_epoch"] = best_epoch;
+  j["best_val_loss"] = best_val_loss;
+  j["stop_reason"] = stop_reason;
+  j["seconds"] = seconds;
+  j["samples"] = samples;
+  return j;
+}
+
+TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, const TrainOptions& opt) {
+  std::string error;
+  if (!opt.IsValid(&error)) throw InputError("", "training", error);
+  auto t_start = std::chrono::steady_clock::now();
+  torch::optim::Adam adam(module.parameters(), torch::optim::AdamOptions(opt.learning_rate));
+  TrainReport report;
+  std::vector<torch::Tensor> best;
+  copy_parameters(module, best);
+  int first_epoch = 0;
+  report.best_val_loss = std::numeric_limits<double>::infinity();
+  if (opt.resume) {
+    if (!std::filesystem::exists(opt.checkpoint)) throw InputError(opt.checkpoint, "--resume", "no checkpoint to resume from");
+    torch::serialize::InputArchive archive, m, o, b;
+    try {
+      archive.load_from(opt.checkpoint);
+      archive.read("module", m);
+      archive.read("optimizer", o);
+      archive.read("best", b);
+    } catch (const c10::Error&) {
+      throw InputError(opt.checkpoint, "--resume", "not a refinery training checkpoint (or written for another network)");
+    }
+    module.load(m);
+    adam.load(o);
+    for (size_t i = 0; i < best.size(); ++i) b.read("t" + std::to_string(i), best[i]);
+    torch::Tensor next, rep;
+    archive.read("next_epoch", next);
+    archive.read("report", rep);
+    first_epoch = static_cast<int>(next.item<int64_t>());
+    auto bytes = rep.contiguous();
+    std::string text(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), bytes.numel());
+    auto j = nlohmann::json::parse(text);
+    for (const auto& e : j["epochs"])
+      report.epochs.push_back({e["epoch"], e["train_loss"], e["val_loss"], e["learning_rate"], e["seconds"]});
+    report.best_epoch = j["best_epoch"];
+    report.best_val_loss = j["best_val_loss"].is_number() ? j["best_val_loss"].get<double>() : std::numeric_limits<double>::infinity();
+  }
+  Progress progress(opt.label, opt.epochs, opt.quiet, 0.0);
+  int epoch = first_epoch;
+  report.stop_reason = "completed all epochs";
+  for (; epoch < opt.epochs; ++epoch) {
+    auto t0 = std::chrono::steady_clock::now();
+    const double lr = opt.learning_rate * std::pow(opt.lr_decay, epoch);
+    for (auto& group : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+    module.train();
+    double sum = 0.0;
+    for (int64_t step = 0; step < opt.steps_per_epoch; ++step) {
+      RandomStream rng(stream_seed(opt.seed, {0x7a11, static_cast<uint64_t>(epoch), static_cast<uint64_t>(step)}));
+      adam.zero_grad();
+      torch::Tensor loss = problem.batch_loss(rng);
+      loss.backward();
+      adam.step();
+      sum += loss.item<double>();
+      report.samples += problem.samples_per_step;
+    }
+    module.eval();
+    double val;
+    {
+      torch::NoGradGuard guard;
+      val = problem.validation_loss();
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    report.epochs.push_back({epoch, sum / opt.steps_per_epoch, val, lr, secs});
+    if (val < report.best_val_loss) {
+      report.best_val_loss = val;
+      report.best_epoch = epoch;
+      copy_parameters(module, best);
+    }
+    char detail[160];
+    std::snprintf(detail, sizeof detail, "epoch %d loss %.6g val %.6g (best %.6g @%d) %.1f s", epoch + 1,
+                  sum / opt.steps_per_epoch, val, report.best_val_loss, report.best_epoch + 1, secs);
+    progress.update(epoch + 1, detail);
+    const bool stop_early = opt.patience > 0 && epoch - report.best_epoch >= opt.patience;
+    if (!opt.checkpoint.empty()) save_checkpoint(opt.checkpoint, module, adam, epoch + 1, best, report);
+    if (stop_early) {
+      report.stop_reason = "early stopping: no better validation loss in " + std::to_string(opt.patience) + " epochs";
+      ++epoch;
+      break;
+    }
+    if (opt.interrupt_after > 0 && epoch + 1 - first_epoch >= opt.interrupt_after && epoch + 1 < opt.epochs) {
+      report.interrupted = true;
+      report.stop_reason = "interrupted";
+      report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+      return report;
+    }
+  }
+  restore_parameters(module, best);
+  progress.finish("best epoch " + std::to_string(report.best_epoch + 1) + ", val " + std::to_string(report.best_val_loss));
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  return report;
+}
+
+}  // namespace refinery

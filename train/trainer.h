@@ -1,0 +1,67 @@
+// One training loop for every network (classifier, DCR, SANNT), parameterised
+// by the problem: a mini-batch loss and a validation loss. Adam with an
+// exponential learning-rate schedule, early stopping on the validation loss
+// (the best weights are restored at the end), progress per epoch, and a
+// checkpoint after every epoch (atomic) from which --resume continues to
+// exactly the weights of an uninterrupted run: batches are drawn from random
+// streams keyed by (seed, epoch, step), and the optimiser state is saved.
+#pragma once
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "data/random.h"
+
+namespace refinery {
+
+struct TrainOptions {
+  int epochs = 30;
+  int64_t steps_per_epoch = 100;
+  double learning_rate = 1e-3;
+  // Learning rate of epoch e: learning_rate * lr_decay^e.
+  double lr_decay = 0.95;
+  // Stop after this many epochs without a better validation loss (0: never).
+  int patience = 8;
+  std::uint64_t seed = 1;
+  std::string checkpoint;  // file written after every epoch ("" : none)
+  bool resume = false;     // continue from `checkpoint`
+  // End the run after this many epochs as if it had been killed (the
+  // checkpoint stays; for tests of --resume). 0: run to the end.
+  int interrupt_after = 0;
+  bool quiet = false;
+  std::string label = "train";
+  bool IsValid(std::string* error) const;
+};
+
+struct EpochRecord {
+  int epoch;
+  double train_loss, val_loss, learning_rate, seconds;
+};
+
+struct TrainReport {
+  std::vector<EpochRecord> epochs;
+  int best_epoch = -1;
+  double best_val_loss = 0.0;
+  std::string stop_reason;
+  double seconds = 0.0;
+  int64_t samples = 0;  // training samples processed in this run
+  bool interrupted = false;
+  nlohmann::json to_json() const;
+};
+
+struct TrainingProblem {
+  // Loss of one mini-batch; `rng` is the step's own random stream.
+  std::function<torch::Tensor(RandomStream& rng)> batch_loss;
+  // Validation loss (called under NoGradGuard).
+  std::function<double()> validation_loss;
+  int64_t samples_per_step = 0;
+};
+
+TrainReport train(torch::nn::Module& module, const TrainingProblem& problem,
+                  const TrainOptions& options);
+
+}  // namespace refinery
