@@ -12,6 +12,7 @@
 #include "models/torchscript_export.h"
 #include "src/core/error.h"
 #include "train/dcr_training.h"
+#include "train/dcr_validation.h"
 
 using namespace refinery;
 using namespace refinery::analytic;
@@ -251,3 +252,41 @@ TEST_CASE("DCR training: bad input is explained", "[dcr][bad-input]") {
   REQUIRE(cli.output == "refinery train: error: /no/file.h5: no such file\n");
 }
 
+
+TEST_CASE("DCR inclusive ratio and validation bookkeeping on exact coefficients", "[dcr]") {
+  // 1-nuisance toy: the exact coefficients are Delta = (0.1 + 0.5 x, -0.125),
+  // so R(nu) = E_0[r(x|nu)] = exp(0.1 nu); with 200k events the Monte Carlo
+  // error of R at |nu| <= 2 is below 0.3%.
+  DcrToy toy = DcrToy::one_nuisance();
+  torch::Generator gen = make_generator(21);
+  EventSet s = toy.sample_at(toy.base(200000, gen), torch::zeros({1}, torch::kFloat64));
+  torch::Tensor x = s.features.squeeze(1).to(torch::kFloat64);
+  torch::Tensor coef = torch::stack({0.1 + 0.5 * x, torch::full_like(x, -0.125)}, 1);
+  torch::Tensor nus = torch::tensor({-2.0, -1.0, 0.0, 1.0, 2.0}, torch::kFloat64).unsqueeze(1);
+  torch::Tensor R = dcr_inclusive_ratio(coef, s.weights, nus, 2);
+  for (int i = 0; i < 5; ++i) {
+    const double nu = nus[i][0].item<double>();
+    REQUIRE(R[i].item<double>() == Approx(std::exp(0.1 * nu)).epsilon(0.01));
+  }
+  REQUIRE(R[2].item<double>() == Approx(1.0).epsilon(1e-12));
+  // Validation report of a network predicting r = 1 everywhere (last layer
+  // zero): learned ratio 1, sample ratio exp(0.1 nu) exactly (the weights),
+  // bins summing to the totals.
+  torch::manual_seed(1);
+  DCRNetwork net(DCRNetworkOptions(1, 1).hidden({8}));
+  {
+    torch::NoGradGuard g;
+    net->net->layers.back()->weight.zero_();
+    net->net->layers.back()->bias.zero_();
+  }
+  torch::Tensor nu = torch::tensor({1.0}, torch::kFloat64);
+  EventSet shifted = toy.sample_at(toy.base(50000, gen), nu);
+  auto report = dcr_validation_report(net, s.features, s.weights, {{nu, shifted.features, shifted.weights, true}}, {0}, {"x0"});
+  REQUIRE(report[0]["learned_ratio"].get<double>() == Approx(1.0).epsilon(1e-12));
+  REQUIRE(report[0]["sample_ratio"].get<double>() == Approx(std::exp(0.1)).epsilon(1e-9));
+  double learned = 0, sample = 0;
+  for (const auto& b : report[0]["bins"]["x0"]) learned += b["learned"].get<double>(), sample += b["sample"].get<double>();
+  REQUIRE(learned == Approx(1000.0).epsilon(1e-9));
+  REQUIRE(sample == Approx(1000.0 * std::exp(0.1)).epsilon(1e-9));
+  REQUIRE(report[0]["held_out"] == true);
+}

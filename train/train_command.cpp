@@ -17,6 +17,7 @@
 #include "src/core/error.h"
 #include "src/io/event_reader.h"
 #include "train/dcr_training.h"
+#include "train/dcr_validation.h"
 
 namespace refinery::cli {
 
@@ -112,6 +113,40 @@ DCRTrainingData file_training_data(const std::string& nominal_path, const std::s
   return d;
 }
 
+// Moves the nu-points named in `spec` ("tes=1,jes=0.5;soft_met=1.5") out of
+// the training data into validation points.
+std::vector<DCRValidationPoint> split_holdout(DCRTrainingData& d, const std::string& spec) {
+  std::vector<DCRValidationPoint> held;
+  if (spec.empty()) return held;
+  std::stringstream points(spec);
+  torch::Tensor keep_point = torch::ones({d.nu_points.size(0)}, torch::kBool);
+  for (std::string item; std::getline(points, item, ';');) {
+    torch::Tensor nu = torch::zeros({(int64_t)d.nuisance_names.size()});
+    std::stringstream kv(item);
+    for (std::string pair; std::getline(kv, pair, ',');) {
+      auto eq = pair.find('=');
+      auto it = std::find(d.nuisance_names.begin(), d.nuisance_names.end(), pair.substr(0, eq));
+      if (eq == std::string::npos || it == d.nuisance_names.end())
+        throw InputError("", "--holdout", "expected name=value with a trained nuisance, got '" + pair + "'");
+      nu[it - d.nuisance_names.begin()] = std::stof(pair.substr(eq + 1));
+    }
+    torch::Tensor match = (d.nu_points - nu).abs().amax(1) < 1e-6;
+    if (!match.any().item<bool>()) throw InputError("", "--holdout", "no variation sample at " + item);
+    const int64_t p = match.nonzero()[0][0].item<int64_t>();
+    torch::Tensor sel = d.point == p;
+    held.push_back({d.nu_points[p].clone(), d.xv.index({sel}), d.wv.index({sel}), true});
+    keep_point[p] = false;
+  }
+  // Renumber the remaining points.
+  torch::Tensor new_index = torch::cumsum(keep_point.to(torch::kLong), 0) - 1;
+  torch::Tensor keep_rows = keep_point.index_select(0, d.point);
+  d.xv = d.xv.index({keep_rows});
+  d.wv = d.wv.index({keep_rows});
+  d.point = new_index.index_select(0, d.point.index({keep_rows}));
+  d.nu_points = d.nu_points.index({keep_point});
+  return held;
+}
+
 }  // namespace
 
 int run_train(int argc, char** argv) {
@@ -130,6 +165,8 @@ int run_train(int argc, char** argv) {
       "batch", "Events per step from each side", cxxopts::value<int64_t>()->default_value("8192"))(
       "lr", "Initial learning rate", cxxopts::value<double>()->default_value("0.003"))(
       "lr-decay", "Learning-rate factor per epoch", cxxopts::value<double>()->default_value("0.88"))(
+      "holdout", "nu-points held out of training for validation, e.g. 'tes=1,jes=0.5;soft_met=1.5'",
+      cxxopts::value<std::string>()->default_value(""))(
       "checkpoint", "Checkpoint file (default: OUT.ckpt)", cxxopts::value<std::string>())(
       "resume", "Continue from the checkpoint");
   add_common_options(options, true, true);
@@ -146,6 +183,7 @@ int run_train(int argc, char** argv) {
   torch::manual_seed(seed);
 
   DCRTrainingData data;
+  std::vector<DCRValidationPoint> held;
   std::unique_ptr<analytic::DcrToy> toy;
   std::string process = (*r)["process"].as<std::string>();
   if (r->count("toy")) {
@@ -164,6 +202,7 @@ int run_train(int argc, char** argv) {
     std::stringstream ss((*r)["nuisances"].as<std::string>());
     for (std::string item; std::getline(ss, item, ',');) nuis.push_back(item);
     data = file_training_data((*r)["nominal"].as<std::string>(), (*r)["variations"].as<std::string>(), process, nuis);
+    held = split_holdout(data, (*r)["holdout"].as<std::string>());
   }
   const int64_t F = data.x0.size(1), K = data.nu_points.size(1);
   std::vector<int64_t> hidden = parse_sizes((*r)["hidden"].as<std::string>());
@@ -213,16 +252,23 @@ int run_train(int argc, char** argv) {
       std::cout << "closure: RMS error of log r over " << count << " nu-points with |nu| <= 2: "
                 << std::sqrt(sum / count) << "\n";
   } else {
-    // Inclusive yield ratio at every training point: learned vs sample.
-    torch::Tensor coef = dcr_coefficients_cache(net, data.x0);
-    torch::Tensor R = dcr_inclusive_ratio(coef, data.w0, data.nu_points, net->options.order());
-    const double w0 = data.w0.sum().item<double>();
-    out["yield_ratio"] = nlohmann::json::array();
+    // Training and held-out points: learned vs sample yield ratios,
+    // inclusive and in bins of key features.
+    std::vector<DCRValidationPoint> points;
     for (int64_t p = 0; p < data.nu_points.size(0); ++p) {
-      const double sample = data.wv.index({data.point == p}).sum().item<double>() / w0;
-      std::vector<float> nu(data.nu_points[p].data_ptr<float>(), data.nu_points[p].data_ptr<float>() + K);
-      out["yield_ratio"].push_back({{"nu", nu}, {"learned", R[p].item<double>()}, {"sample", sample}});
+      torch::Tensor sel = data.point == p;
+      points.push_back({data.nu_points[p], data.xv.index({sel}), data.wv.index({sel}), false});
     }
+    points.insert(points.end(), held.begin(), held.end());
+    EventMeta meta0 = EventReader((*r)["nominal"].as<std::string>()).meta();
+    std::vector<int64_t> key;
+    for (const char* name : {"PRI_had_pt", "PRI_met", "DER_mass_vis", "PRI_jet_all_pt"})
+      for (size_t f = 0; f < meta0.feature_names.size(); ++f)
+        if (meta0.feature_names[f] == name) key.push_back(f);
+    if (key.empty())
+      for (int64_t f = 0; f < std::min<int64_t>(3, F); ++f) key.push_back(f);
+    out["validation"] = dcr_validation_report(net, data.x0, data.w0, points, key, meta0.feature_names);
+    if (!common.quiet) std::cout << dcr_validation_table(out["validation"]);
   }
   nlohmann::json meta = {{"kind", "dcr"}, {"process", process}, {"nuisances", data.nuisance_names},
                          {"order", net->options.order()}, {"n_features", F}, {"config_hash", config.hash}};

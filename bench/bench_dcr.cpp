@@ -1,0 +1,58 @@
+// Benchmark of the parametric DCR network (docs/performance.md):
+//   coefficient evaluation: events/s through the default 28-256-256-9
+//   network (dcr_coefficients_cache, blocks of 65536, no gradients);
+//   training throughput: samples/s of the DCR loss with Adam (batch B from
+//   the nominal and B from the variation samples per step, 24 nu-points),
+//   to compare with bench/bench_dcr_torch.py (same model, loss, batch, threads).
+// Usage: bench_dcr [events=1000000] [threads=2] [batch=4096] [steps=50]
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "models/dcr_network.h"
+#include "src/core/threads.h"
+#include "train/dcr_training.h"
+
+using namespace refinery;
+
+int main(int argc, char** argv) {
+  const int64_t events = argc > 1 ? std::atoll(argv[1]) : 1000000;
+  const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
+  const int64_t batch = argc > 3 ? std::atoll(argv[3]) : 4096;
+  const int steps = argc > 4 ? std::atoi(argv[4]) : 50;
+  set_threads(threads);
+  torch::manual_seed(1);
+  DCRNetwork net(DCRNetworkOptions(28, 3));
+  torch::Tensor x = torch::randn({events, 28});
+  net->preprocess->fit(x.narrow(0, 0, 10000), torch::ones({10000}, torch::kFloat64));
+  dcr_coefficients_cache(net, x.narrow(0, 0, 65536));  // warm-up
+  auto t0 = std::chrono::steady_clock::now();
+  torch::Tensor c = dcr_coefficients_cache(net, x);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double flop_per_event = 2.0 * (28 * 256 + 256 * 256 + 256 * 9);
+  std::printf("coefficients: %lld events in %.3f s: %.2f M events/s, %.1f GFLOP/s (%d threads)\n",
+              (long long)events, secs, events / secs / 1e6, events * flop_per_event / secs / 1e9, threads);
+
+  // Training steps on the same loss as train_dcr.
+  torch::Tensor phi = dcr_phi(torch::randn({24, 3}), 2);
+  torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
+  net->train();
+  auto step = [&]() {
+    torch::Tensor xa = torch::randn({batch, 28}), xb = torch::randn({batch, 28});
+    torch::Tensor pa = torch::randint(24, {batch}, torch::kLong);
+    torch::Tensor wa = torch::rand({batch}), wb = torch::rand({batch});
+    adam.zero_grad();
+    torch::Tensor lr_v = (net->forward(xa) * phi.index_select(0, pa)).sum(1);
+    torch::Tensor lr_0 = torch::matmul(net->forward(xb), phi.t());
+    torch::Tensor loss = ((wa * torch::softplus(-lr_v)).sum() + (wb.unsqueeze(1) * torch::softplus(lr_0)).sum()) / batch;
+    loss.backward();
+    adam.step();
+  };
+  for (int i = 0; i < 5; ++i) step();
+  t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < steps; ++i) step();
+  secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("training: %d steps of 2x%lld samples in %.3f s: %.0f samples/s\n", steps, (long long)batch, secs,
+              2.0 * batch * steps / secs);
+  return 0;
+}
