@@ -29,7 +29,8 @@ nlohmann::json dcr_validation_report(DCRNetwork& net, const torch::Tensor& x0, c
     const double learned = pred.sum().item<double>() / sum_w0;
     const double sample = p.w.to(torch::kFloat64).sum().item<double>() / sum_w0;
     nlohmann::json j;
-    j["nu"] = std::vector<float>(p.nu.to(torch::kFloat32).data_ptr<float>(), p.nu.to(torch::kFloat32).data_ptr<float>() + p.nu.numel());
+    const torch::Tensor nu32 = p.nu.to(torch::kFloat32).contiguous();
+    j["nu"] = std::vector<float>(nu32.data_ptr<float>(), nu32.data_ptr<float>() + nu32.numel());
     j["held_out"] = p.held_out;
     j["learned_ratio"] = learned;
     j["sample_ratio"] = sample;
