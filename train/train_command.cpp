@@ -18,6 +18,7 @@
 #include "src/io/event_reader.h"
 #include "train/dcr_training.h"
 #include "train/dcr_validation.h"
+#include "train/dcr_baseline.h"
 
 namespace refinery::cli {
 
@@ -167,6 +168,7 @@ int run_train(int argc, char** argv) {
       "lr-decay", "Learning-rate factor per epoch", cxxopts::value<double>()->default_value("0.88"))(
       "holdout", "nu-points held out of training for validation, e.g. 'tes=1,jes=0.5;soft_met=1.5'",
       cxxopts::value<std::string>()->default_value(""))(
+      "baseline", "Also train per-nu-point classifiers (plain likelihood-ratio trick) and compare (toys)")(
       "checkpoint", "Checkpoint file (default: OUT.ckpt)", cxxopts::value<std::string>())(
       "resume", "Continue from the checkpoint");
   add_common_options(options, true, true);
@@ -248,6 +250,25 @@ int run_train(int argc, char** argv) {
       ++count;
     }
     out["closure"] = {{"rms_log_r_error", std::sqrt(sum / count)}, {"nu_points", count}, {"test_events", 50000}};
+    // At the training points: the parametric network against one classifier
+    // per point (the baseline), on the same test events.
+    auto rms_at = [&](const std::function<torch::Tensor(int64_t)>& learned) {
+      double s2 = 0.0;
+      for (int64_t p = 0; p < data.nu_points.size(0); ++p) {
+        torch::Tensor nu = data.nu_points[p].to(torch::kFloat64);
+        s2 += (learned(p) - toy->log_ratio(test.features, nu)).pow(2).mean().item<double>();
+      }
+      return std::sqrt(s2 / data.nu_points.size(0));
+    };
+    out["closure"]["rms_at_training_points"] =
+        rms_at([&](int64_t p) { return torch::mv(coef, dcr_phi(data.nu_points[p].to(torch::kFloat64), net->options.order())); });
+    if (r->count("baseline")) {
+      PointwiseRatioClassifiers base = train_pointwise_classifiers(data, hidden, opt);
+      out["closure"]["baseline_rms_at_training_points"] = rms_at([&](int64_t p) { return base.log_r(test.features, p); });
+      if (!common.quiet)
+        std::cout << "at the training points: parametric " << out["closure"]["rms_at_training_points"].get<double>()
+                  << ", per-point classifiers " << out["closure"]["baseline_rms_at_training_points"].get<double>() << "\n";
+    }
     if (!common.quiet)
       std::cout << "closure: RMS error of log r over " << count << " nu-points with |nu| <= 2: "
                 << std::sqrt(sum / count) << "\n";
