@@ -19,51 +19,6 @@ using namespace refinery::analytic;
 
 namespace {
 
-// Training data from a toy: one base draw per sample, nu-points on the grid
-// |nu|_1 <= max_l1 with the given step (nominal excluded).
-DCRTrainingData toy_data(const DcrToy& toy, int64_t n, double step, double max_l1, uint64_t seed) {
-  const int64_t K = toy.dim();
-  std::vector<std::vector<double>> points;
-  const int m = static_cast<int>(std::round(max_l1 / step));
-  std::vector<int> idx(K, -m);
-  std::function<void(int64_t, int)> rec = [&](int64_t i, int used) {
-    if (i == K) {
-      bool zero = true;
-      std::vector<double> p;
-      for (int v : idx) p.push_back(v * step), zero = zero && v == 0;
-      if (!zero) points.push_back(p);
-      return;
-    }
-    for (int v = -m; v <= m; ++v)
-      if (std::abs(v) + used <= m) idx[i] = v, rec(i + 1, used + std::abs(v));
-  };
-  rec(0, 0);
-  torch::Generator gen = make_generator(seed);
-  DCRTrainingData d;
-  // All samples are derived from the same base draws (as the simulator does):
-  // their differences are systematic, not statistical.
-  torch::Tensor base = toy.base(n, gen);
-  EventSet nominal = toy.sample_at(base, torch::zeros({K}, torch::kFloat64));
-  d.x0 = nominal.features;
-  d.w0 = nominal.weights;
-  std::vector<torch::Tensor> xs, ws, ps;
-  torch::Tensor nu_points = torch::zeros({(int64_t)points.size(), K});
-  for (size_t p = 0; p < points.size(); ++p) {
-    torch::Tensor nu = torch::tensor(points[p], torch::kFloat64);
-    nu_points[p] = nu.to(torch::kFloat32);
-    EventSet s = toy.sample_at(base, nu);
-    xs.push_back(s.features);
-    ws.push_back(s.weights);
-    ps.push_back(torch::full({n}, (int64_t)p, torch::kLong));
-  }
-  d.xv = torch::cat(xs);
-  d.wv = torch::cat(ws);
-  d.point = torch::cat(ps);
-  d.nu_points = nu_points;
-  for (int64_t k = 0; k < K; ++k) d.nuisance_names.push_back("nu" + std::to_string(k));
-  return d;
-}
-
 // Weighted RMS of (learned - exact) log r over nominal test events at the
 // given nu values.
 double closure_rms(DCRNetwork& net, const DcrToy& toy, const std::vector<torch::Tensor>& nus, uint64_t seed) {
@@ -104,7 +59,7 @@ TEST_CASE("DCR ansatz: phi ordering, log r(x|0) = 0, linear terms are the score"
 
 TEST_CASE("DCR closure on the one-nuisance toy", "[dcr][closure]") {
   DcrToy toy = DcrToy::one_nuisance();
-  DCRTrainingData data = toy_data(toy, 500000, 0.5, 2.0, 11);
+  DCRTrainingData data = dcr_toy_training_data(toy, 500000, 0.5, 2.0, 11);
   torch::manual_seed(1);
   DCRNetwork net(DCRNetworkOptions(1, 1).hidden({64, 64}));
   DCRTrainOptions opt;
@@ -125,7 +80,7 @@ TEST_CASE("DCR closure on the one-nuisance toy", "[dcr][closure]") {
 TEST_CASE("DCR closure on the three-nuisance toy", "[dcr][closure]") {
   DcrToy toy = DcrToy::three_nuisances();
   // Grid |nu|_1 <= 2 at step 1: 24 points for 9 coefficients.
-  DCRTrainingData data = toy_data(toy, 200000, 1.0, 2.0, 12);
+  DCRTrainingData data = dcr_toy_training_data(toy, 200000, 1.0, 2.0, 12);
   REQUIRE(data.nu_points.size(0) == 24);
   torch::manual_seed(2);
   DCRNetwork net(DCRNetworkOptions(3, 3).hidden({64, 64}));
@@ -200,7 +155,7 @@ TEST_CASE("DCR export: TorchScript in C++ and Python gives the module's numbers"
 TEST_CASE("DCR training: resume after an interruption ends with the same weights", "[dcr][resume]") {
   refinery::testing::TempDir tmp("dcr_resume");
   DcrToy toy = DcrToy::one_nuisance();
-  DCRTrainingData data = toy_data(toy, 20000, 1.0, 2.0, 7);
+  DCRTrainingData data = dcr_toy_training_data(toy, 20000, 1.0, 2.0, 7);
   auto run = [&](const std::string& ckpt, int interrupt, bool resume) {
     torch::manual_seed(9);
     DCRNetwork net(DCRNetworkOptions(1, 1).hidden({16}));
@@ -229,7 +184,7 @@ TEST_CASE("DCR training: resume after an interruption ends with the same weights
 TEST_CASE("DCR training: bad input is explained", "[dcr][bad-input]") {
   DcrToy toy = DcrToy::three_nuisances();
   // Only the three points +1 along each axis: 3 of the 9 coefficients.
-  DCRTrainingData data = toy_data(toy, 1000, 1.0, 1.0, 3);
+  DCRTrainingData data = dcr_toy_training_data(toy, 1000, 1.0, 1.0, 3);
   data.nu_points = data.nu_points.narrow(0, 0, 6);
   torch::Tensor keep = data.point < 6;
   data.xv = data.xv.index({keep});
@@ -244,7 +199,7 @@ TEST_CASE("DCR training: bad input is explained", "[dcr][bad-input]") {
             "points (at least 9, including pairs of non-zero nuisances for the cross terms)");
   }
   data.validate(1, "toy");  // the linear ansatz is determined
-  DCRTrainingData names = toy_data(toy, 1000, 1.0, 2.0, 3);
+  DCRTrainingData names = dcr_toy_training_data(toy, 1000, 1.0, 2.0, 3);
   names.nuisance_names.pop_back();
   REQUIRE_THROWS_WITH(names.validate(2, "toy"), "toy: nuisances: 3 nuisance columns but 2 names");
   auto cli = refinery::testing::run_refinery("train dcr --quiet --nominal /no/file.h5 --variations /no/v.h5 --process ztautau --out /tmp/x.pt");

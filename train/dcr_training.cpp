@@ -1,5 +1,8 @@
 #include "train/dcr_training.h"
 
+#include <cmath>
+#include <functional>
+
 #include "src/core/error.h"
 
 namespace refinery {
@@ -36,6 +39,47 @@ void DCRTrainingData::validate(int order, const std::string& source) const {
                          std::to_string(C) + " coefficients of the " + (order == 2 ? "quadratic" : "linear") +
                          " ansatz: add points (at least " + std::to_string(C) +
                          ", including pairs of non-zero nuisances for the cross terms)");
+}
+
+std::vector<std::vector<double>> l1_grid(int64_t K, double step, double max_l1) {
+  std::vector<std::vector<double>> points;
+  const int m = static_cast<int>(std::round(max_l1 / step));
+  std::vector<int> idx(K, 0);
+  std::function<void(int64_t, int)> rec = [&](int64_t i, int used) {
+    if (i == K) {
+      bool zero = true;
+      std::vector<double> p;
+      for (int v : idx) p.push_back(v * step), zero = zero && v == 0;
+      if (!zero) points.push_back(p);
+      return;
+    }
+    for (int v = -m; v <= m; ++v)
+      if (std::abs(v) + used <= m) idx[i] = v, rec(i + 1, used + std::abs(v));
+  };
+  rec(0, 0);
+  return points;
+}
+
+DCRTrainingData dcr_toy_training_data(const analytic::DcrToy& toy, int64_t n, double step, double max_l1,
+                                      uint64_t seed) {
+  torch::Generator gen = make_generator(seed);
+  torch::Tensor base = toy.base(n, gen);
+  DCRTrainingData d;
+  EventSet nominal = toy.sample_at(base, torch::zeros({toy.dim()}, torch::kFloat64));
+  d.x0 = nominal.features;
+  d.w0 = nominal.weights;
+  auto points = l1_grid(toy.dim(), step, max_l1);
+  std::vector<torch::Tensor> xs, ws, ps;
+  d.nu_points = torch::zeros({(int64_t)points.size(), toy.dim()});
+  for (size_t p = 0; p < points.size(); ++p) {
+    torch::Tensor nu = torch::tensor(points[p], torch::kFloat64);
+    d.nu_points[p] = nu.to(torch::kFloat32);
+    EventSet s = toy.sample_at(base, nu);
+    xs.push_back(s.features), ws.push_back(s.weights), ps.push_back(torch::full({n}, (int64_t)p, torch::kLong));
+  }
+  d.xv = torch::cat(xs), d.wv = torch::cat(ws), d.point = torch::cat(ps);
+  for (int64_t k = 0; k < toy.dim(); ++k) d.nuisance_names.push_back("nu" + std::to_string(k));
+  return d;
 }
 
 TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainOptions& o) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "data/analytic/dcr_toy.h"
 #include "models/dcr_network.h"
 #include "train/trainer.h"
 
@@ -32,6 +33,15 @@ struct DCRTrainOptions {
   int64_t batch_size = 2048;        // events per step from each of S_0 and the S_k
   double validation_fraction = 0.2; // by a hash of the row index
 };
+
+// The nu-points with |nu|_1 <= max_l1 on a grid of `step` in K dimensions,
+// the nominal excluded.
+std::vector<std::vector<double>> l1_grid(int64_t K, double step, double max_l1);
+// Training data from a closed-form toy: nominal and one sample per point of
+// l1_grid(K, step, max_l1), all derived from the same base draws (generator
+// seeded with `seed`), so differences between them are systematic.
+DCRTrainingData dcr_toy_training_data(const analytic::DcrToy& toy, int64_t n, double step, double max_l1,
+                                      uint64_t seed);
 
 TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& data, const DCRTrainOptions& options);
 

@@ -37,47 +37,6 @@ std::vector<int64_t> parse_sizes(const std::string& text) {
   return out;
 }
 
-// Grid |nu|_1 <= max_l1 at `step` in K dimensions, nominal excluded.
-std::vector<std::vector<double>> l1_grid(int64_t K, double step, double max_l1) {
-  std::vector<std::vector<double>> points;
-  const int m = static_cast<int>(std::round(max_l1 / step));
-  std::vector<int> idx(K, 0);
-  std::function<void(int64_t, int)> rec = [&](int64_t i, int used) {
-    if (i == K) {
-      bool zero = true;
-      std::vector<double> p;
-      for (int v : idx) p.push_back(v * step), zero = zero && v == 0;
-      if (!zero) points.push_back(p);
-      return;
-    }
-    for (int v = -m; v <= m; ++v)
-      if (std::abs(v) + used <= m) idx[i] = v, rec(i + 1, used + std::abs(v));
-  };
-  rec(0, 0);
-  return points;
-}
-
-DCRTrainingData toy_training_data(const analytic::DcrToy& toy, int64_t n, uint64_t seed, double step) {
-  torch::Generator gen = make_generator(stream_seed(seed, {0xdc7}));
-  torch::Tensor base = toy.base(n, gen);  // shared: differences are systematic
-  DCRTrainingData d;
-  EventSet nominal = toy.sample_at(base, torch::zeros({toy.dim()}, torch::kFloat64));
-  d.x0 = nominal.features;
-  d.w0 = nominal.weights;
-  auto points = l1_grid(toy.dim(), step, 2.0);
-  std::vector<torch::Tensor> xs, ws, ps;
-  d.nu_points = torch::zeros({(int64_t)points.size(), toy.dim()});
-  for (size_t p = 0; p < points.size(); ++p) {
-    torch::Tensor nu = torch::tensor(points[p], torch::kFloat64);
-    d.nu_points[p] = nu.to(torch::kFloat32);
-    EventSet s = toy.sample_at(base, nu);
-    xs.push_back(s.features), ws.push_back(s.weights), ps.push_back(torch::full({n}, (int64_t)p, torch::kLong));
-  }
-  d.xv = torch::cat(xs), d.wv = torch::cat(ws), d.point = torch::cat(ps);
-  for (int64_t k = 0; k < toy.dim(); ++k) d.nuisance_names.push_back("nu" + std::to_string(k));
-  return d;
-}
-
 // Events of one process from the nominal and variation files; variation
 // rows grouped by their nu tag restricted to `nuisances`.
 DCRTrainingData file_training_data(const std::string& nominal_path, const std::string& variations_path,
@@ -195,7 +154,7 @@ int run_train(int argc, char** argv) {
     else throw InputError("", "--toy", "unknown toy '" + t + "' (known: dcr_toy_1d, dcr_toy_3d)");
     const int64_t n = (*r)["events"].as<int64_t>();
     if (n <= 0) throw InputError("", "--events", "must be positive");
-    data = toy_training_data(*toy, n, seed, toy->dim() == 1 ? 0.5 : 1.0);
+    data = dcr_toy_training_data(*toy, n, toy->dim() == 1 ? 0.5 : 1.0, 2.0, stream_seed(seed, {0xdc7}));
     process = t;
   } else {
     if (!r->count("nominal") || !r->count("variations")) throw InputError("", "--nominal", "give --nominal and --variations (or --toy)");
