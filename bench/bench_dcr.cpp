@@ -1,10 +1,10 @@
 // Benchmark of the parametric DCR network (docs/performance.md):
 //   coefficient evaluation: events/s through the default 28-256-256-9
-//   network (dcr_coefficients_cache, blocks of 65536, no gradients);
+//   network (dcr_coefficients_cache: blocks of 2048 in parallel, no gradients);
 //   training throughput: samples/s of the DCR loss with Adam (batch B from
 //   the nominal and B from the variation samples per step, 24 nu-points),
 //   to compare with bench/bench_dcr_torch.py (same model, loss, batch, threads).
-// Usage: bench_dcr [events=1000000] [threads=2] [batch=4096] [steps=50]
+// Usage: bench_dcr [events=1000000] [threads=2] [batch=4096] [steps=50] [block=2048]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   const int threads = argc > 2 ? std::atoi(argv[2]) : 2;
   const int64_t batch = argc > 3 ? std::atoll(argv[3]) : 4096;
   const int steps = argc > 4 ? std::atoi(argv[4]) : 50;
+  const int64_t block = argc > 5 ? std::atoll(argv[5]) : 2048;
   set_threads(threads);
   torch::manual_seed(1);
   DCRNetwork net(DCRNetworkOptions(28, 3));
@@ -27,11 +28,11 @@ int main(int argc, char** argv) {
   net->preprocess->fit(x.narrow(0, 0, 10000), torch::ones({10000}, torch::kFloat64));
   dcr_coefficients_cache(net, x.narrow(0, 0, 65536));  // warm-up
   auto t0 = std::chrono::steady_clock::now();
-  torch::Tensor c = dcr_coefficients_cache(net, x);
+  torch::Tensor c = dcr_coefficients_cache(net, x, block);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double flop_per_event = 2.0 * (28 * 256 + 256 * 256 + 256 * 9);
-  std::printf("coefficients: %lld events in %.3f s: %.2f M events/s, %.1f GFLOP/s (%d threads)\n",
-              (long long)events, secs, events / secs / 1e6, events * flop_per_event / secs / 1e9, threads);
+  std::printf("coefficients: %lld events in %.3f s: %.2f M events/s, %.1f GFLOP/s (%d threads, blocks of %lld)\n",
+              (long long)events, secs, events / secs / 1e6, events * flop_per_event / secs / 1e9, threads, (long long)block);
 
   // Training steps on the same loss as train_dcr.
   torch::Tensor phi = dcr_phi(torch::randn({24, 3}), 2);
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
     loss.backward();
     adam.step();
   };
+  GemmBoundScope gemm_bound;  // as the trainer does (src/core/threads.h)
   for (int i = 0; i < 5; ++i) step();
   t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < steps; ++i) step();

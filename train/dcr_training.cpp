@@ -1,5 +1,7 @@
 #include "train/dcr_training.h"
 
+#include "src/core/block_eval.h"
+
 #include <cmath>
 #include <functional>
 
@@ -143,13 +145,10 @@ TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainO
 }
 
 torch::Tensor dcr_coefficients_cache(DCRNetwork& net, const torch::Tensor& x, int64_t block) {
-  torch::NoGradGuard guard;
   net->eval();
-  std::vector<torch::Tensor> parts;
-  for (int64_t s = 0; s < x.size(0); s += block)
-    parts.push_back(net->forward(x.narrow(0, s, std::min(block, x.size(0) - s))));
-  if (parts.empty()) return torch::zeros({0, net->n_coefficients()}, torch::kFloat64);
-  return torch::cat(parts).to(torch::kFloat64).contiguous();
+  if (x.size(0) == 0) return torch::zeros({0, net->n_coefficients()}, torch::kFloat64);
+  return evaluate_in_blocks(x, block, [&](const torch::Tensor& xb) { return net->forward(xb).to(torch::kFloat64); })
+      .contiguous();
 }
 
 torch::Tensor dcr_inclusive_ratio(const torch::Tensor& coef, const torch::Tensor& w, const torch::Tensor& nu, int order) {

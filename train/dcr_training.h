@@ -46,8 +46,9 @@ DCRTrainingData dcr_toy_training_data(const analytic::DcrToy& toy, int64_t n, do
 TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& data, const DCRTrainOptions& options);
 
 // Coefficient cache: Delta(x) of every event, float64 [N, n_coef],
+// blocks evaluated in parallel (src/core/block_eval.h),
 // contiguous, evaluated once in blocks without gradients.
-torch::Tensor dcr_coefficients_cache(DCRNetwork& net, const torch::Tensor& x, int64_t block = 65536);
+torch::Tensor dcr_coefficients_cache(DCRNetwork& net, const torch::Tensor& x, int64_t block = 2048);
 // Inclusive ratio R(nu) = sum_j w_j r(x_j|nu) / sum_j w_j for every row of
 // nu [M,K] from cached coefficients; returns float64 [M].
 torch::Tensor dcr_inclusive_ratio(const torch::Tensor& coefficients, const torch::Tensor& w,

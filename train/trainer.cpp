@@ -7,6 +7,7 @@
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
 #include "src/core/progress.h"
+#include "src/core/threads.h"
 
 namespace refinery {
 
@@ -106,6 +107,8 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
     report.best_val_loss = j["best_val_loss"].is_number() ? j["best_val_loss"].get<double>() : std::numeric_limits<double>::infinity();
   }
   Progress progress(opt.label, opt.epochs, opt.quiet, 0.0);
+  // Mini-batch steps are dominated by matrix products (threads.h).
+  GemmBoundScope gemm_bound;
   int epoch = first_epoch;
   report.stop_reason = "completed all epochs";
   for (; epoch < opt.epochs; ++epoch) {
