@@ -17,23 +17,21 @@ std::string activation_source(const std::string& name, const std::string& v) {
   throw InputError("", "activation", "cannot export activation '" + name + "'");
 }
 
-}  // namespace
-
-torch::jit::Module dcr_to_torchscript(DCRNetwork& net) {
-  torch::jit::Module m("RefineryDCR");
-  torch::NoGradGuard guard;
-  auto& pre = net->preprocess;
-  m.register_buffer("mean", pre->mean.clone());
-  m.register_buffer("inv_std", pre->inv_std.clone());
-  m.register_buffer("indicator_cols", pre->indicator_cols.clone());
-  m.register_buffer("sentinel", pre->sentinel.clone());
-  const auto& layers = net->net->layers;
+// Registers the preprocessor's buffers and the layers' weights on m and
+// returns the source of `def <method>(self, x) -> Tensor` computing the
+// network's output on raw features (standardisation and indicators included).
+std::string register_network(torch::jit::Module& m, FeaturePreprocessor& pre, MLP& net, const std::string& method) {
+  m.register_buffer("mean", pre->mean.detach().clone());
+  m.register_buffer("inv_std", pre->inv_std.detach().clone());
+  m.register_buffer("indicator_cols", pre->indicator_cols.detach().clone());
+  m.register_buffer("sentinel", pre->sentinel.detach().clone());
+  const auto& layers = net->layers;
   for (size_t i = 0; i < layers.size(); ++i) {
     m.register_parameter("w" + std::to_string(i), layers[i]->weight.detach().clone(), false);
     m.register_parameter("b" + std::to_string(i), layers[i]->bias.detach().clone(), false);
   }
   std::ostringstream src;
-  src << "def forward(self, x: Tensor) -> Tensor:\n"
+  src << "def " << method << "(self, x: Tensor) -> Tensor:\n"
       << "    undefined = x == self.sentinel\n"
       << "    z = (x - self.mean) * self.inv_std\n"
       << "    z = torch.where(undefined, torch.zeros_like(z), z)\n"
@@ -44,7 +42,17 @@ torch::jit::Module dcr_to_torchscript(DCRNetwork& net) {
     src << "    h = torch.addmm(self.b" << i << ", h, self.w" << i << ".t())\n";
     if (i + 1 < layers.size()) src << "    h = " << activation_source(net->options.activation(), "h") << "\n";
   }
-  src << "    return h\n\n"
+  src << "    return h\n\n";
+  return src.str();
+}
+
+}  // namespace
+
+torch::jit::Module dcr_to_torchscript(DCRNetwork& net) {
+  torch::jit::Module m("RefineryDCR");
+  torch::NoGradGuard guard;
+  std::ostringstream src;
+  src << register_network(m, net->preprocess, net->net, "forward")
       << "def phi(self, nu: Tensor) -> Tensor:\n"
       << "    cols = [nu[i] for i in range(nu.size(0))]\n";
   if (net->options.order() == 2)
@@ -54,6 +62,59 @@ torch::jit::Module dcr_to_torchscript(DCRNetwork& net) {
   src << "    return torch.stack(cols)\n\n"
       << "def log_r(self, x: Tensor, nu: Tensor) -> Tensor:\n"
       << "    return torch.mv(self.forward(x), self.phi(nu.float()))\n";
+  m.define(src.str());
+  return m;
+}
+
+torch::jit::Module classifier_to_torchscript(MultiClassifier& clf) {
+  torch::jit::Module m("RefineryClassifier");
+  torch::NoGradGuard guard;
+  auto& cal = clf->calibration;
+  m.register_buffer("knots_x", cal->knots_x.clone());
+  m.register_buffer("knots_y", cal->knots_y.clone());
+  m.register_buffer("counts", cal->counts.clone());
+  m.register_buffer("stage_order", cal->stage_order.clone());
+  m.register_buffer("calibrated", cal->fitted_flag.clone());
+  m.register_buffer("log_yields", clf->process_fractions->log_yields.clone());
+  std::ostringstream src;
+  src << register_network(m, clf->preprocess, clf->net, "logits")
+      << "def raw_probabilities(self, x: Tensor) -> Tensor:\n"
+      << "    return torch.softmax(self.logits(x), 1)\n\n"
+      // Piecewise-linear table, constant outside (src/calibration/isotonic.h).
+      << "def interpolate(self, v: Tensor, x: Tensor, y: Tensor) -> Tensor:\n"
+      << "    k = x.size(0)\n"
+      << "    if k == 1:\n"
+      << "        return torch.zeros_like(v) + y[0]\n"
+      << "    i = torch.clamp(torch.searchsorted(x, v.contiguous()), 1, k - 1)\n"
+      << "    x0 = x[i - 1]\n"
+      << "    y0 = y[i - 1]\n"
+      << "    t = torch.clamp((v - x0) / (x[i] - x0), 0.0, 1.0)\n"
+      << "    return y0 + t * (y[i] - y0)\n\n"
+      // Staged isotonic calibration (src/calibration/staged_calibration.h).
+      << "def calibrate(self, p: Tensor) -> Tensor:\n"
+      << "    if not bool(self.calibrated):\n"
+      << "        return p\n"
+      << "    q = p.double()\n"
+      << "    n = q.size(1)\n"
+      << "    for stage in range(n):\n"
+      << "        c = int(self.stage_order[stage])\n"
+      << "        k = int(self.counts[c])\n"
+      << "        col = self.interpolate(q[:, c], self.knots_x[c, :k], self.knots_y[c, :k])\n"
+      << "        others = torch.clamp(q.sum(1) - q[:, c], min=1e-300)\n"
+      << "        scale = (torch.clamp(1.0 - col, min=0.0) / others).unsqueeze(1)\n"
+      << "        q = torch.cat([q[:, :c] * scale, col.unsqueeze(1), q[:, c + 1:] * scale], 1)\n"
+      << "        q = torch.clamp(q, min=" << kCalibrationFloor << ")\n"
+      << "        q = q / q.sum(1, keepdim=True)\n"
+      << "    return q.to(p.dtype)\n\n"
+      // Process fractions (models/process_fractions.h), then calibration.
+      << "def raw_fractions(self, x: Tensor) -> Tensor:\n"
+      << "    a = torch.log(self.raw_probabilities(x).double()) + self.log_yields\n"
+      << "    return torch.exp(a - torch.logsumexp(a, 1, keepdim=True))\n\n"
+      << "def fractions(self, x: Tensor) -> Tensor:\n"
+      << "    return self.calibrate(self.raw_fractions(x))\n\n"
+      << "def forward(self, x: Tensor) -> Tensor:\n"
+      << "    a = torch.log(self.fractions(x)) - self.log_yields\n"
+      << "    return torch.exp(a - torch.logsumexp(a, 1, keepdim=True)).float()\n";
   m.define(src.str());
   return m;
 }

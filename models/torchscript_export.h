@@ -12,11 +12,16 @@
 #include <nlohmann/json.hpp>
 
 #include "models/dcr_network.h"
+#include "models/multiclassifier.h"
 
 namespace refinery {
 
 // forward(x) -> Delta [N, n_coef]; log_r(x, nu [K]) -> [N]; phi(nu) -> [n_coef].
 torch::jit::Module dcr_to_torchscript(DCRNetwork& net);
+// forward(x) -> calibrated class-balanced probabilities g [N,C] (float32);
+// fractions(x) -> calibrated process fractions f [N,C] (float64); logits(x),
+// raw_probabilities(x), raw_fractions(x), calibrate(f).
+torch::jit::Module classifier_to_torchscript(MultiClassifier& clf);
 // Saves atomically with the metadata.
 void save_torchscript(torch::jit::Module& module, const nlohmann::json& metadata, const std::string& path);
 // Loads an archive and its metadata; errors name the file.

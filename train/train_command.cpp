@@ -1,6 +1,6 @@
-// `refinery train dcr`: parametric DCR networks.
+// `refinery train WHAT`: dispatch, and `refinery train dcr` (parametric DCR networks).
 //   refinery train dcr --toy dcr_toy_3d --out dcr.pt          (closed-form toy: closure report)
-//   refinery train dcr --nominal runs/h/nominal.h5 --variations runs/h/variations.h5 \
+//   refinery train dcr --nominal runs/h/nominal.h5 --variations runs/h/variations.h5
 //                      --process ztautau --out dcr_ztautau.pt
 // Writes the TorchScript archive (metadata inside) and OUT.json (training
 // report, closure or validation); --checkpoint / --resume continue an
@@ -22,20 +22,10 @@
 
 namespace refinery::cli {
 
-namespace {
+std::vector<int64_t> parse_layer_sizes(const std::string& text, const std::string& flag);  // classifier_command.cpp
+int run_train_classifier(int argc, char** argv);
 
-std::vector<int64_t> parse_sizes(const std::string& text) {
-  std::vector<int64_t> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    try {
-      out.push_back(std::stoll(item));
-    } catch (const std::exception&) {
-      throw InputError("", "--hidden", "expected sizes like 256,256, got '" + text + "'");
-    }
-  return out;
-}
+namespace {
 
 // Events of one process from the nominal and variation files; variation
 // rows grouped by their nu tag restricted to `nuisances`.
@@ -109,8 +99,22 @@ std::vector<DCRValidationPoint> split_holdout(DCRTrainingData& d, const std::str
 
 }  // namespace
 
+int run_train_dcr(int argc, char** argv);
+
 int run_train(int argc, char** argv) {
-  cxxopts::Options options(argv[0], "Train a network: `refinery train dcr ...`");
+  const std::string what = argc > 1 ? argv[1] : "";
+  if (what == "classifier") return run_train_classifier(argc, argv);
+  if (what == "dcr") return run_train_dcr(argc, argv);
+  if (what == "-h" || what == "--help") {
+    std::cout << "Usage: refinery train WHAT [options]\n  classifier  the calibrated multiclassifier\n"
+                 "  dcr         parametric DCR networks\n(refinery train WHAT --help for the options)\n";
+    return 0;
+  }
+  throw InputError("", "WHAT", "train what? 'classifier' or 'dcr', got '" + what + "'");
+}
+
+int run_train_dcr(int argc, char** argv) {
+  cxxopts::Options options(argv[0], "Train a parametric DCR network");
   options.add_options()("what", "dcr", cxxopts::value<std::string>())(
       "toy", "Closed-form toy instead of files: dcr_toy_1d or dcr_toy_3d", cxxopts::value<std::string>())(
       "nominal", "Nominal event file", cxxopts::value<std::string>())(
@@ -137,8 +141,6 @@ int run_train(int argc, char** argv) {
   if (!r) return 0;
   CommonOptions common = common_options(*r);
   ExperimentConfig config = setup_experiment(common);
-  if (!r->count("what") || (*r)["what"].as<std::string>() != "dcr")
-    throw InputError("", "WHAT", "only `refinery train dcr` exists so far");
   if (common.out.empty()) throw InputError("", "--out", "no output model path given");
   const uint64_t seed = config.document.at("seed").get<uint64_t>();
   torch::manual_seed(seed);
@@ -166,7 +168,7 @@ int run_train(int argc, char** argv) {
     held = split_holdout(data, (*r)["holdout"].as<std::string>());
   }
   const int64_t F = data.x0.size(1), K = data.nu_points.size(1);
-  std::vector<int64_t> hidden = parse_sizes((*r)["hidden"].as<std::string>());
+  std::vector<int64_t> hidden = parse_layer_sizes((*r)["hidden"].as<std::string>(), "--hidden");
   if (hidden.empty()) hidden = toy ? std::vector<int64_t>{64, 64} : std::vector<int64_t>{256, 256};
   DCRNetwork net(DCRNetworkOptions(F, K)
                      .order((*r)["order"].as<int>())

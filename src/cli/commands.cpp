@@ -15,6 +15,7 @@ int run_hypotest(int argc, char** argv);
 int run_limit(int argc, char** argv);
 int inspect_workspace(const std::string& path);
 int run_train(int argc, char** argv);     // train/train_command.cpp
+int run_eval(int argc, char** argv);      // infer/eval_command.cpp
 
 namespace {
 
@@ -62,7 +63,8 @@ int run_config(int argc, char** argv) {
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
       {"simulate", "Generate events (htautau or analytic toys) into HDF5 files", run_simulate},
-      {"train", "Train a network (dcr: parametric DCR networks)", run_train},
+      {"train", "Train a network (classifier: calibrated multiclassifier; dcr: parametric DCR networks)", run_train},
+      {"eval", "Evaluate a trained model on events (classifier: probabilities and fractions)", run_eval},
       {"inspect", "Summarise an event file or a HistFactory workspace", run_inspect},
       {"fit", "Maximum-likelihood fit of a HistFactory workspace", run_fit},
       {"hypotest", "Asymptotic CLs test of a POI value (q~, q, q0) on a workspace", run_hypotest},

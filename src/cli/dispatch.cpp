@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <cxxopts.hpp>
+#include <cstdlib>
 #include <iostream>
 
 #include "src/cli/command.h"
@@ -68,7 +69,10 @@ int dispatch(int argc, char** argv) {
     return 1;
   } catch (const std::exception& e) {
     std::string what = e.what();
-    what = what.substr(0, what.find('\n'));  // LibTorch errors carry a backtrace
+    if (std::getenv("REFINERY_DEBUG")) std::cerr << what << "\n";  // the whole message and backtrace
+    // LibTorch errors carry a backtrace: keep the first non-empty line.
+    what = what.substr(std::min(what.find_first_not_of("\n "), what.size()));
+    what = what.substr(0, what.find('\n'));
     std::cerr << "refinery " << command->name << ": internal error: " << what << "\n";
     return 1;
   }

@@ -33,6 +33,24 @@ Schema simulation_schema() {
   });
 }
 
+Schema classifier_schema() {
+  using S = Schema;
+  return S::object({
+      optional("hidden", S::array(S::integer(1, 65536), 1), nlohmann::json::array({128, 128}),
+               "Hidden layer sizes of the MLP."),
+      optional("activation", S::string({"silu", "relu", "tanh", "elu"}), "silu", "Activation between layers."),
+      optional("epochs", S::integer(1, 100000), 30, "Maximum number of epochs."),
+      optional("steps_per_epoch", S::integer(1, 1e9), 200, "Mini-batches per epoch."),
+      optional("batch", S::integer(1, 1e8), 1024, "Events per mini-batch."),
+      optional("learning_rate", S::number(1e-9, 10), 2e-3, "Adam's initial learning rate."),
+      optional("lr_decay", S::number(1e-6, 1), 0.93, "Learning-rate factor per epoch."),
+      optional("patience", S::integer(0, 100000), 6, "Early stopping: epochs without a better validation loss (0: never)."),
+      optional("validation_fraction", S::number(0.01, 0.9), 0.2,
+               "Share of events for early stopping and the calibration fit."),
+      optional("test_fraction", S::number(0, 0.9), 0.2, "Share of events for the reported calibration error."),
+  });
+}
+
 }  // namespace
 
 const Schema& experiment_schema() {
@@ -46,6 +64,8 @@ const Schema& experiment_schema() {
       optional("output_dir", S::string(), "runs", "Directory where stages write their outputs."),
       optional("simulation", simulation_schema(), nlohmann::json::object(),
                "The simulated samples (refinery simulate)."),
+      optional("classifier", classifier_schema(), nlohmann::json::object(),
+               "The calibrated multiclassifier (refinery train classifier)."),
   });
   return schema;
 }

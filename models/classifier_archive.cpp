@@ -1,0 +1,55 @@
+#include "models/classifier_archive.h"
+
+#include "models/torchscript_export.h"
+#include "src/core/block_eval.h"
+#include "src/core/error.h"
+
+namespace refinery {
+
+ClassifierArchive::ClassifierArchive(const std::string& path) : path_(path) {
+  module_ = load_torchscript(path, &metadata_);
+  if (metadata_.value("kind", "") != "classifier")
+    throw InputError(path, "metadata.json: kind", "not a classifier archive (kind '" +
+                                                      metadata_.value("kind", std::string("none")) + "')");
+  try {
+    features_ = metadata_.at("feature_names").get<std::vector<std::string>>();
+    processes_ = metadata_.at("process_names").get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception&) {
+    throw InputError(path, "metadata.json: feature_names/process_names", "missing or not lists of names");
+  }
+  module_.eval();
+}
+
+void ClassifierArchive::check_features(const std::vector<std::string>& names, const std::string& source) const {
+  if (names == features_) return;
+  std::string detail = "the model takes " + std::to_string(features_.size()) + " features, the file has " +
+                       std::to_string(names.size());
+  for (size_t i = 0; i < std::min(names.size(), features_.size()); ++i)
+    if (names[i] != features_[i]) {
+      detail = "feature " + std::to_string(i) + " is '" + names[i] + "', the model expects '" + features_[i] + "'";
+      break;
+    }
+  throw InputError(source, "attribute feature_names", detail + " (model " + path_ + ")");
+}
+
+torch::Tensor ClassifierArchive::run(const std::string& method, const torch::Tensor& x_in) {
+  if (x_in.dim() != 2 || x_in.size(1) != static_cast<int64_t>(features_.size()))
+    throw InputError(path_, "input", "expected events [N," + std::to_string(features_.size()) + "]");
+  torch::Tensor x = x_in.to(torch::kFloat32).contiguous();
+  if (!torch::isfinite(x).all().item<bool>()) {
+    const int64_t row = torch::isfinite(x).all(1).logical_not().nonzero()[0][0].item<int64_t>();
+    throw InputError(path_, "input", "non-finite feature value in event " + std::to_string(row));
+  }
+  torch::jit::Method m = module_.get_method(method);
+  if (x.size(0) == 0) return m({x}).toTensor();
+  {
+    torch::NoGradGuard guard;
+    m({x.narrow(0, 0, 1)});  // first call on this thread: the graph is optimised once
+  }
+  return evaluate_in_blocks(x, 2048, [&](const torch::Tensor& xb) { return m({xb}).toTensor(); });
+}
+
+torch::Tensor ClassifierArchive::probabilities(const torch::Tensor& x) { return run("forward", x); }
+torch::Tensor ClassifierArchive::fractions(const torch::Tensor& x) { return run("fractions", x); }
+
+}  // namespace refinery

@@ -1,0 +1,163 @@
+#include "train/classifier_training.h"
+
+#include <cmath>
+
+#include "src/core/block_eval.h"
+#include "src/core/error.h"
+
+namespace refinery {
+
+void ClassifierData::validate(const std::string& source) const {
+  if (x.dim() != 2 || y.dim() != 1 || w.dim() != 1 || x.size(0) != y.size(0) || x.size(0) != w.size(0))
+    throw InputError(source, "features/labels/weights", "expected [N,F], [N] and [N] with the same N");
+  if (x.size(0) == 0) throw InputError(source, "features", "no events");
+  if (!torch::isfinite(x).all().item<bool>()) throw InputError(source, "features", "non-finite values");
+  if (!torch::isfinite(w).all().item<bool>() || (w < 0).any().item<bool>())
+    throw InputError(source, "weights", "non-finite or negative weights");
+  const int64_t C = static_cast<int64_t>(class_names.size());
+  if (C < 2) throw InputError(source, "process names", "need at least two classes");
+  if ((y < 0).any().item<bool>() || (y >= C).any().item<bool>())
+    throw InputError(source, "process", "labels outside 0.." + std::to_string(C - 1));
+  torch::Tensor per_class = torch::zeros({C}, torch::kFloat64).index_add_(0, y, w.to(torch::kFloat64));
+  for (int64_t c = 0; c < C; ++c)
+    if (!(per_class[c].item<double>() > 0))
+      throw InputError(source, "process", "class '" + class_names[c] + "' has no events (or zero total weight)");
+}
+
+torch::Tensor class_balanced_weights(const torch::Tensor& y, const torch::Tensor& w_in, int64_t C) {
+  torch::Tensor w = w_in.to(torch::kFloat64);
+  torch::Tensor per_class = torch::zeros({C}, torch::kFloat64).index_add_(0, y, w);
+  torch::Tensor scale = (1.0 / per_class.clamp_min(1e-300)).index_select(0, y);
+  torch::Tensor b = w * scale;
+  return b * (static_cast<double>(b.size(0)) / b.sum());
+}
+
+DataSplit split_by_hash(int64_t n, double vf, double tf) {
+  if (!(vf > 0 && tf >= 0 && vf + tf < 1))
+    throw InputError("", "validation/test fraction", "need validation > 0, test >= 0 and their sum < 1");
+  std::vector<int64_t> tr, va, te;
+  const uint64_t cut_v = static_cast<uint64_t>(vf * 1e6), cut_t = static_cast<uint64_t>((vf + tf) * 1e6);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint64_t h = splitmix64(0xc1a55000ULL + i) % 1000000ULL;
+    (h < cut_v ? va : h < cut_t ? te : tr).push_back(i);
+  }
+  auto t = [](const std::vector<int64_t>& v) { return torch::tensor(v, torch::kLong); };
+  return {t(tr), t(va), t(te)};
+}
+
+nlohmann::json ClassifierTrainResult::to_json(const std::vector<std::string>& names) const {
+  nlohmann::json j;
+  j["training"] = report.to_json();
+  j["yields"] = yields;
+  j["calibration"] = {{"validation_before", validation_before.to_json(names)},
+                      {"validation_after", validation_after.to_json(names)},
+                      {"test_before", test_before.to_json(names)},
+                      {"test_after", test_after.to_json(names)},
+                      {"test_ece_statistical_floor", test_ece_floor},
+                      {"test_fractions_before", test_fractions_before.to_json(names)},
+                      {"test_fractions_after", test_fractions_after.to_json(names)}};
+  return j;
+}
+
+torch::Tensor classifier_raw_probabilities(MultiClassifier& clf, const torch::Tensor& x) {
+  clf->eval();
+  return evaluate_in_blocks(x, 2048, [&](const torch::Tensor& xb) { return clf->raw_probabilities(xb); });
+}
+
+namespace {
+
+// Expected ECE of an exactly calibrated predictor: per bin the mean outcome
+// differs from the mean prediction by sampling noise alone,
+// E|d_b| = sqrt(2/pi) sqrt(sum_j w_j^2 p_j (1 - p_j)) / W_b.
+double ece_floor(const torch::Tensor& p, const torch::Tensor& w_in, int nbins) {
+  torch::Tensor w = w_in.to(torch::kFloat64), q = p.to(torch::kFloat64);
+  const double total = w.sum().item<double>();
+  double floor = 0;
+  for (int64_t c = 0; c < q.size(1); ++c) {
+    torch::Tensor pc = q.select(1, c);
+    torch::Tensor bin = (pc * nbins).floor().clamp(0, nbins - 1).to(torch::kLong);
+    torch::Tensor var = torch::zeros({nbins}, torch::kFloat64).index_add_(0, bin, w * w * pc * (1 - pc));
+    floor += std::sqrt(2.0 / M_PI) * var.sqrt().sum().item<double>() / total / q.size(1);
+  }
+  return floor;
+}
+
+}  // namespace
+
+ClassifierTrainResult train_classifier(MultiClassifier& clf, const ClassifierData& d, const ClassifierTrainOptions& o) {
+  d.validate("training data");
+  const int64_t C = clf->options.n_classes();
+  if (static_cast<int64_t>(d.class_names.size()) != C)
+    throw InputError("", "classes", "the model has " + std::to_string(C) + " classes, the data " +
+                                        std::to_string(d.class_names.size()));
+  if (d.x.size(1) != clf->options.n_features())
+    throw InputError("", "features", "the model takes " + std::to_string(clf->options.n_features()) +
+                                         " features, the data have " + std::to_string(d.x.size(1)));
+  ClassifierTrainResult result;
+  torch::Tensor per_class = torch::zeros({C}, torch::kFloat64).index_add_(0, d.y, d.w.to(torch::kFloat64));
+  result.yields.assign(per_class.data_ptr<double>(), per_class.data_ptr<double>() + C);
+  clf->process_fractions->set_yields(result.yields);
+
+  const DataSplit split = split_by_hash(d.x.size(0), o.validation_fraction, o.test_fraction);
+  if (split.train.size(0) == 0 || split.validation.size(0) == 0)
+    throw InputError("", "events", "too few events to split into training and validation sets");
+  const torch::Tensor wb = class_balanced_weights(d.y, d.w, C);
+  auto rows = [](const torch::Tensor& t, const torch::Tensor& i) { return t.index_select(0, i).contiguous(); };
+  const torch::Tensor xt = rows(d.x, split.train), yt = rows(d.y, split.train), wt = rows(wb, split.train);
+  const torch::Tensor xv = rows(d.x, split.validation), yv = rows(d.y, split.validation),
+                      wv = rows(wb, split.validation);
+  {
+    torch::NoGradGuard g;
+    clf->preprocess->fit(xt, wt);
+  }
+  // Sampling distribution of training rows: proportional to balanced weight.
+  const torch::Tensor cdf = torch::cumsum(wt, 0);
+  const double wsum = cdf[-1].item<double>();
+  const int64_t nt = xt.size(0), B = o.batch_size;
+  const torch::Tensor wv32 = wv.to(torch::kFloat32);
+  const double wv_sum = wv.sum().item<double>();
+
+  TrainingProblem problem;
+  problem.samples_per_step = B;
+  problem.batch_loss = [&](RandomStream& rng) {
+    torch::Tensor idx = torch::searchsorted(cdf, rng.uniform(B) * wsum).clamp_max(nt - 1);
+    return torch::nn::functional::cross_entropy(clf->forward(xt.index_select(0, idx)), yt.index_select(0, idx));
+  };
+  problem.validation_loss = [&]() {
+    torch::Tensor logp = evaluate_in_blocks(xv, 2048, [&](const torch::Tensor& xb) {
+      return torch::log_softmax(clf->forward(xb), 1);
+    });
+    return -(logp.gather(1, yv.unsqueeze(1)).squeeze(1) * wv32).sum().item<double>() / wv_sum;
+  };
+  clf->calibration->fitted_flag.fill_(false);
+  result.report = train(*clf, problem, o.train);
+  if (result.report.interrupted) return result;
+
+  // Calibration of the fractions on the validation events with the
+  // simulation weights; diagnostics of g (balanced weights) and of f
+  // (simulation weights) on the validation and the test events.
+  torch::NoGradGuard guard;
+  auto& fractions = clf->process_fractions;
+  torch::Tensor pv = classifier_raw_probabilities(clf, xv);
+  torch::Tensor fv = fractions->forward(pv);
+  const torch::Tensor wv_sim = rows(d.w, split.validation);
+  clf->calibration->fit(fv, yv, wv_sim, o.calibration_bins);
+  torch::Tensor fv_cal = clf->calibration->forward(fv);
+  result.validation_before = reliability(pv, yv, wv, o.reliability_bins);
+  result.validation_after = reliability(fractions->balanced(fv_cal), yv, wv, o.reliability_bins);
+  if (split.test.size(0) > 0) {
+    const torch::Tensor xs = rows(d.x, split.test), ys = rows(d.y, split.test), ws = rows(wb, split.test);
+    const torch::Tensor ws_sim = rows(d.w, split.test);
+    torch::Tensor ps = classifier_raw_probabilities(clf, xs);
+    torch::Tensor fs = fractions->forward(ps), fs_cal = clf->calibration->forward(fs);
+    torch::Tensor cs = fractions->balanced(fs_cal);
+    result.test_before = reliability(ps, ys, ws, o.reliability_bins);
+    result.test_after = reliability(cs, ys, ws, o.reliability_bins);
+    result.test_ece_floor = ece_floor(cs, ws, o.reliability_bins);
+    result.test_fractions_before = reliability(fs, ys, ws_sim, o.reliability_bins);
+    result.test_fractions_after = reliability(fs_cal, ys, ws_sim, o.reliability_bins);
+  }
+  return result;
+}
+
+}  // namespace refinery

@@ -1,0 +1,71 @@
+// Training of the multiclassifier (design.md section 4): weighted cross
+// entropy with class-balanced weights (every class the same total weight),
+// Adam through the shared trainer (schedule, early stopping on the
+// validation loss, checkpoints, --resume), then the staged isotonic
+// calibration of the process fractions on held-out events
+// (models/multiclassifier.h) and the reliability report on events used for
+// neither.
+//
+// Rows are split by a hash of their index: `validation_fraction` of them
+// (early stopping and the calibration fit), `test_fraction` (the reported
+// ECE and reliability), the rest for training. Mini-batches draw training
+// rows with probability proportional to their balanced weight and weight
+// them equally: the same expected loss as weighting every row, with less
+// variance when simulation weights differ by orders of magnitude.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "models/multiclassifier.h"
+#include "src/calibration/reliability.h"
+#include "train/trainer.h"
+
+namespace refinery {
+
+struct ClassifierData {
+  torch::Tensor x;  // float32 [N,F]
+  torch::Tensor y;  // int64 [N], class index
+  torch::Tensor w;  // float64 [N], simulation weights (luminosity-normalised)
+  std::vector<std::string> class_names;
+  // Shapes, finite values, labels in range, every class present; errors name `source`.
+  void validate(const std::string& source) const;
+};
+
+// Weights rescaled so that every class has the same total and the mean is 1.
+torch::Tensor class_balanced_weights(const torch::Tensor& y, const torch::Tensor& w, int64_t n_classes);
+
+struct DataSplit {
+  torch::Tensor train, validation, test;  // row indices (int64)
+};
+DataSplit split_by_hash(int64_t n, double validation_fraction, double test_fraction);
+
+struct ClassifierTrainOptions {
+  TrainOptions train;
+  int64_t batch_size = 1024;
+  double validation_fraction = 0.2;
+  double test_fraction = 0.2;
+  int64_t calibration_bins = 200;  // equal-weight groups before the isotonic fit
+  int reliability_bins = 20;
+};
+
+struct ClassifierTrainResult {
+  TrainReport report;
+  std::vector<double> yields;                     // sigma_p of the training sample
+  Reliability validation_before, validation_after;  // on the calibration events
+  Reliability test_before, test_after;              // on events used for neither
+  double test_ece_floor = 0;  // expected ECE of an exactly calibrated model on the test events
+  // The fractions f against the class frequencies with simulation weights.
+  Reliability test_fractions_before, test_fractions_after;
+  nlohmann::json to_json(const std::vector<std::string>& class_names) const;
+};
+
+// Trains, calibrates and sets the process yields of `clf`.
+ClassifierTrainResult train_classifier(MultiClassifier& clf, const ClassifierData& data,
+                                       const ClassifierTrainOptions& options);
+
+// Raw probabilities of many events (parallel blocks, no gradients).
+torch::Tensor classifier_raw_probabilities(MultiClassifier& clf, const torch::Tensor& x);
+
+}  // namespace refinery
