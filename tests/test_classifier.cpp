@@ -140,22 +140,28 @@ TEST_CASE("Classifier on htautau: ECE after calibration, fractions and yields", 
   REQUIRE((f.sum(1) - 1.0).abs().max().item<double>() < 1e-12);
   // Yields: sum_j w_j f_p(x_j) against each process's yield. The staged
   // calibration of the fractions keeps them on its own events (measured
-  // <= 0.8%); over the whole sample the statistical error of the calibration
-  // (its signal events among the Z background) dominates: 1-3% measured,
-  // bounded here at 5% (docs/classifier.md).
+  // <= 0.8%). Over a sample the difference sum_j w_j (f_p(x_j) - 1[y_j = p])
+  // has mean zero for exact fractions and variance sum_j w_j^2 f_p (1 - f_p):
+  // for the signal among 10^5 Z events of weight ~0.85 that is ~4% of the
+  // signal yield at this sample size, so the bound is 3 of those standard
+  // deviations (docs/classifier.md).
   const DataSplit split = split_by_hash(data.x.size(0), 0.2, 0.2);
-  auto closure = [&](const torch::Tensor& rows, int64_t p) {
+  auto closure = [&](const torch::Tensor& rows, int64_t p, double* sd) {
     torch::Tensor w = data.w.index_select(0, rows), y = data.y.index_select(0, rows);
-    return (w * f.index_select(0, rows).select(1, p)).sum().item<double>() /
-               (w * (y == p).to(torch::kFloat64)).sum().item<double>() -
-           1.0;
+    torch::Tensor fp = f.index_select(0, rows).select(1, p);
+    const double yield = (w * (y == p).to(torch::kFloat64)).sum().item<double>();
+    if (sd) *sd = (w * w * fp * (1 - fp)).sum().sqrt().item<double>() / yield;
+    return (w * fp).sum().item<double>() / yield - 1.0;
   };
   torch::Tensor all = torch::arange(data.x.size(0));
   for (int64_t p = 0; p < 4; ++p) {
-    INFO(meta.process_names[p] << ": calibration events " << closure(split.validation, p) << ", all events "
-                               << closure(all, p));
-    REQUIRE(std::abs(closure(split.validation, p)) < 0.01);
-    REQUIRE(std::abs(closure(all, p)) < 0.05);
+    double sd = 0;
+    const double on_all = closure(all, p, &sd);
+    INFO(meta.process_names[p] << ": calibration events " << closure(split.validation, p, nullptr)
+                               << ", all events " << on_all << " +- " << sd);
+    REQUIRE(std::abs(closure(split.validation, p, nullptr)) < 0.01);
+    REQUIRE(std::abs(on_all) < 3.0 * sd);
+    REQUIRE(sd < 0.05);  // the bound means something
   }
 }
 
