@@ -64,25 +64,6 @@ torch::Tensor classifier_raw_probabilities(MultiClassifier& clf, const torch::Te
   return evaluate_in_blocks(x, 2048, [&](const torch::Tensor& xb) { return clf->raw_probabilities(xb); });
 }
 
-namespace {
-
-// Expected ECE of an exactly calibrated predictor: per bin the mean outcome
-// differs from the mean prediction by sampling noise alone,
-// E|d_b| = sqrt(2/pi) sqrt(sum_j w_j^2 p_j (1 - p_j)) / W_b.
-double ece_floor(const torch::Tensor& p, const torch::Tensor& w_in, int nbins) {
-  torch::Tensor w = w_in.to(torch::kFloat64), q = p.to(torch::kFloat64);
-  const double total = w.sum().item<double>();
-  double floor = 0;
-  for (int64_t c = 0; c < q.size(1); ++c) {
-    torch::Tensor pc = q.select(1, c);
-    torch::Tensor bin = (pc * nbins).floor().clamp(0, nbins - 1).to(torch::kLong);
-    torch::Tensor var = torch::zeros({nbins}, torch::kFloat64).index_add_(0, bin, w * w * pc * (1 - pc));
-    floor += std::sqrt(2.0 / M_PI) * var.sqrt().sum().item<double>() / total / q.size(1);
-  }
-  return floor;
-}
-
-}  // namespace
 
 ClassifierTrainResult train_classifier(MultiClassifier& clf, const ClassifierData& d, const ClassifierTrainOptions& o) {
   d.validate("training data");
@@ -153,7 +134,7 @@ ClassifierTrainResult train_classifier(MultiClassifier& clf, const ClassifierDat
     torch::Tensor cs = fractions->balanced(fs_cal);
     result.test_before = reliability(ps, ys, ws, o.reliability_bins);
     result.test_after = reliability(cs, ys, ws, o.reliability_bins);
-    result.test_ece_floor = ece_floor(cs, ws, o.reliability_bins);
+    result.test_ece_floor = ece_statistical_floor(cs, ws, o.reliability_bins);
     result.test_fractions_before = reliability(fs, ys, ws_sim, o.reliability_bins);
     result.test_fractions_after = reliability(fs_cal, ys, ws_sim, o.reliability_bins);
   }

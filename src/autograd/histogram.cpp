@@ -25,6 +25,11 @@ torch::Tensor interior_edges(const HistogramOptions& o) {
   return torch::arange(1, o.bins(), torch::kFloat64) * dx + o.lo();
 }
 
+// Bin of every value, out-of-range values in the edge bins (int64).
+torch::Tensor bin_index(const torch::Tensor& s, int64_t bins, double lo, double hi) {
+  return ((s.detach().to(torch::kFloat64) - lo) * (bins / (hi - lo))).floor().clamp(0, bins - 1).to(torch::kLong);
+}
+
 double kernel_scale(const HistogramOptions& o) { return o.width() * (o.hi() - o.lo()) / o.bins(); }
 
 // Kernel density K(u) and CDF C(u) at u = edge - s ([N, B-1]).
@@ -62,8 +67,7 @@ class HistogramFunction : public torch::autograd::Function<HistogramFunction> {
     ctx->saved_data["hi"] = hi;
     ctx->saved_data["width"] = width;
     ctx->saved_data["kernel"] = kernel;
-    torch::Tensor index = ((s.detach().to(torch::kFloat64) - lo) * (bins / (hi - lo))).floor().clamp(0, bins - 1);
-    return torch::zeros({bins}, torch::kFloat64).index_add_(0, index.to(torch::kLong), w.detach().to(torch::kFloat64));
+    return torch::zeros({bins}, torch::kFloat64).index_add_(0, bin_index(s, bins, lo, hi), w.detach().to(torch::kFloat64));
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
@@ -78,8 +82,7 @@ class HistogramFunction : public torch::autograd::Function<HistogramFunction> {
     torch::Tensor u = interior_edges(o).unsqueeze(0) - s64.unsqueeze(1);           // [N, B-1]
     torch::Tensor dh_ds = edge_differences(kernel_pdf(u, o), 0.0, 0.0);             // K(e_b - s) - K(e_{b+1} - s)
     torch::Tensor grad_s = (w64 * torch::mv(dh_ds, g)).to(s.scalar_type());
-    torch::Tensor index = ((s64.detach() - o.lo()) * (o.bins() / (o.hi() - o.lo()))).floor().clamp(0, o.bins() - 1);
-    torch::Tensor grad_w = g.index_select(0, index.to(torch::kLong)).to(w.scalar_type());
+    torch::Tensor grad_w = g.index_select(0, bin_index(s, o.bins(), o.lo(), o.hi())).to(w.scalar_type());
     return {grad_s, grad_w, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };

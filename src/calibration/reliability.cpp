@@ -5,6 +5,26 @@
 
 namespace refinery {
 
+namespace {
+
+torch::Tensor bin_of(const torch::Tensor& pc, int nbins) {
+  return (pc * nbins).floor().clamp(0, nbins - 1).to(torch::kLong);
+}
+
+}  // namespace
+
+double ece_statistical_floor(const torch::Tensor& p, const torch::Tensor& w_in, int nbins) {
+  torch::Tensor w = w_in.to(torch::kFloat64), q = p.to(torch::kFloat64);
+  const double total = w.sum().item<double>();
+  double floor = 0;
+  for (int64_t c = 0; c < q.size(1); ++c) {
+    torch::Tensor pc = q.select(1, c);
+    torch::Tensor var = torch::zeros({nbins}, torch::kFloat64).index_add_(0, bin_of(pc, nbins), w * w * pc * (1 - pc));
+    floor += std::sqrt(2.0 / M_PI) * var.sqrt().sum().item<double>() / total / q.size(1);
+  }
+  return floor;
+}
+
 Reliability reliability(const torch::Tensor& p_in, const torch::Tensor& y, const torch::Tensor& w_in, int nbins) {
   torch::Tensor p = p_in.to(torch::kFloat64), w = w_in.to(torch::kFloat64);
   const int64_t C = p.size(1);
@@ -12,7 +32,7 @@ Reliability reliability(const torch::Tensor& p_in, const torch::Tensor& y, const
   Reliability r;
   for (int64_t c = 0; c < C; ++c) {
     torch::Tensor pc = p.select(1, c);
-    torch::Tensor bin = (pc * nbins).floor().clamp(0, nbins - 1).to(torch::kLong);
+    torch::Tensor bin = bin_of(pc, nbins);
     torch::Tensor wb = torch::zeros({nbins}, torch::kFloat64).index_add_(0, bin, w);
     torch::Tensor wp = torch::zeros({nbins}, torch::kFloat64).index_add_(0, bin, w * pc);
     torch::Tensor wy = torch::zeros({nbins}, torch::kFloat64).index_add_(0, bin, w * (y == c).to(torch::kFloat64));

@@ -27,6 +27,11 @@ struct Reliability {
 
 Reliability reliability(const torch::Tensor& p, const torch::Tensor& y, const torch::Tensor& w, int bins = 20);
 
+// Expected ECE of an exactly calibrated predictor p on these events: per bin
+// the observed frequency differs from the mean prediction by sampling noise
+// alone, E|d_b| = sqrt(2/pi) sqrt(sum_j w_j^2 p_j (1 - p_j)) / W_b.
+double ece_statistical_floor(const torch::Tensor& p, const torch::Tensor& w, int bins = 20);
+
 // "class  ECE before  ECE after" and, per class, the bins side by side.
 std::string reliability_table(const Reliability& before, const Reliability& after,
                               const std::vector<std::string>& class_names);
