@@ -1,6 +1,7 @@
 #include "train/trainer.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -121,6 +122,11 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
       RandomStream rng(stream_seed(opt.seed, {0x7a11, static_cast<uint64_t>(epoch), static_cast<uint64_t>(step)}));
       adam.zero_grad();
       torch::Tensor loss = problem.batch_loss(rng);
+      if (!std::isfinite(loss.item<double>()))
+        throw InputError(opt.checkpoint, opt.label,
+                         "non-finite loss at epoch " + std::to_string(epoch + 1) + ", step " + std::to_string(step + 1) +
+                             (opt.checkpoint.empty() ? std::string(" (no checkpoint)")
+                                                     : std::string("; the last good checkpoint is kept")));
       loss.backward();
       adam.step();
       sum += loss.item<double>();

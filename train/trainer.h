@@ -5,6 +5,8 @@
 // checkpoint after every epoch (atomic) from which --resume continues to
 // exactly the weights of an uninterrupted run: batches are drawn from random
 // streams keyed by (seed, epoch, step), and the optimiser state is saved.
+// A non-finite mini-batch loss stops the training with an InputError naming
+// the epoch and step; the checkpoint of the last completed epoch stays.
 #pragma once
 #include <torch/torch.h>
 

@@ -67,6 +67,31 @@ EventSet inferno_sample(int64_t ns, int64_t nb, const InfernoParameters& p, torc
   return e;
 }
 
+torch::Tensor inferno_fisher(const torch::Tensor& x_in, const torch::Tensor& w, const InfernoParameters& p) {
+  torch::Tensor x = x_in.to(kF64);
+  torch::Tensor ls = std::log(p.s) + inferno_log_pdf_signal(x);
+  torch::Tensor lb = std::log(p.b) + inferno_log_pdf_background(x, p.r, p.lambda);
+  torch::Tensor ln = torch::logaddexp(ls, lb);
+  torch::Tensor fs = torch::exp(ls - ln), fb = torch::exp(lb - ln);  // shares of nu(x)
+  torch::Tensor x0 = x.select(1, 0), x2 = x.select(1, 2);
+  // d log nu / d(s, r, lambda, b)
+  torch::Tensor d = torch::stack({fs / p.s, fb * (x0 - 2.0 - p.r) / 5.0, fb * (1.0 / p.lambda - x2), fb / p.b}, 1);
+  return torch::matmul(d.t() * w.to(kF64), d);
+}
+
+double inferno_sigma_s(const torch::Tensor& fisher, int benchmark) {
+  const InfernoBenchmark& bm = inferno_benchmark(benchmark);
+  std::vector<int64_t> keep{0};
+  std::vector<double> penalty{0.0};
+  if (bm.r_free) keep.push_back(1), penalty.push_back(bm.r_sigma > 0 ? 1.0 / (bm.r_sigma * bm.r_sigma) : 0.0);
+  if (bm.lambda_free)
+    keep.push_back(2), penalty.push_back(bm.lambda_sigma > 0 ? 1.0 / (bm.lambda_sigma * bm.lambda_sigma) : 0.0);
+  if (bm.b_free) keep.push_back(3), penalty.push_back(bm.b_sigma > 0 ? 1.0 / (bm.b_sigma * bm.b_sigma) : 0.0);
+  torch::Tensor idx = torch::tensor(keep, torch::kLong);
+  torch::Tensor F = fisher.index_select(0, idx).index_select(1, idx) + torch::diag(torch::tensor(penalty, kF64));
+  return std::sqrt(torch::linalg::inv(F)[0][0].item<double>());
+}
+
 EventMeta inferno_meta() {
   EventMeta m;
   m.feature_names = {"x0", "x1", "x2"};

@@ -35,6 +35,18 @@ torch::Tensor inferno_log_pdf_background(const torch::Tensor& x, double r, doubl
 // log of the expected differential count s p_s(x) + b p_b(x|r,lambda).
 torch::Tensor inferno_log_intensity(const torch::Tensor& x, const InfernoParameters& p);
 
+// Expected Fisher information of the unbinned extended likelihood in
+// (s, r, lambda, b) at p: I_ij = integral d_i nu(x) d_j nu(x) / nu(x) dx with
+// nu = s p_s + b p_b, estimated as sum_j w_j d_i log nu(x_j) d_j log nu(x_j)
+// over a weighted sample of the full model (weights summing to s + b, e.g.
+// inferno_sample at p). float64 [4,4].
+torch::Tensor inferno_fisher(const torch::Tensor& x, const torch::Tensor& w, const InfernoParameters& p);
+// sigma(s) of a benchmark from that information: the parameters the
+// benchmark lets float, their Gaussian constraints added, sqrt((I^-1)_ss).
+// The paper's analytic row (14.71 / 15.52 / 15.65 / 15.62 / 16.89) is
+// reproduced to its MC precision (docs/sannt.md).
+double inferno_sigma_s(const torch::Tensor& fisher, int benchmark);
+
 // Draws n_signal and n_background events (features float32 [N,3]; process 0
 // signal, 1 background; weights s/n_signal and b/n_background).
 EventSet inferno_sample(std::int64_t n_signal, std::int64_t n_background,

@@ -17,6 +17,8 @@ void check(const torch::Tensor& s, const torch::Tensor& w, const HistogramOption
   if (!(o.width() > 0)) throw InputError("", "histogram", "kernel width must be positive");
   if (s.dim() != 1 || w.dim() != 1 || s.size(0) != w.size(0))
     throw InputError("", "histogram", "values and weights must be 1-D of the same length");
+  if (!torch::isfinite(s).all().item<bool>() || !torch::isfinite(w).all().item<bool>())
+    throw InputError("", "histogram", "non-finite value or weight (a diverged network?)");
 }
 
 // Interior edges e_1..e_{B-1} as float64.

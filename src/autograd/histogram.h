@@ -14,6 +14,7 @@
 // width 1) or a triangle of half-width width x bin width. d h_b / d w_j is
 // the exact 1[s_j in bin b]. The backward is written in differentiable
 // operations, so it can itself be differentiated (double backward).
+// Non-finite values or weights are an InputError.
 #pragma once
 #include <torch/torch.h>
 

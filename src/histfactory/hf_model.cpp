@@ -380,15 +380,8 @@ torch::Tensor HistFactoryModel::expected_torch(const torch::Tensor& x) const {
   for (const auto& t : terms_) {
     torch::Tensor A = torch::full({}, t.nominal, torch::kFloat64);
     for (const auto& d : t.deltas) {
-      torch::Tensor a = x[d.param];
-      if (interp_.histosys == HistosysCode::kCode0) {
-        A = A + torch::where(a >= 0, a * d.up, a * d.down);
-      } else {
-        const double S = 0.5 * (d.up + d.down), Ah = 0.5 * (d.up - d.down);
-        torch::Tensor a2 = a * a;
-        torch::Tensor inner = S * a + Ah * (15.0 * a2 - 10.0 * a2 * a2 + 3.0 * a2 * a2 * a2) / 8.0;
-        A = A + torch::where(a.abs() < 1, inner, torch::where(a >= 0, a * d.up, a * d.down));
-      }
+      A = A + histosys_delta(interp_.histosys, x[d.param], torch::tensor(d.up, torch::kFloat64),
+                             torch::tensor(d.down, torch::kFloat64));
     }
     torch::Tensor v = A;
     for (const auto& f : t.factors) {
@@ -396,14 +389,7 @@ torch::Tensor HistFactoryModel::expected_torch(const torch::Tensor& x) const {
       if (f.kind == Factor::kLinear) {
         v = v * th;
       } else {
-        torch::Tensor outer = torch::where(th >= 0, torch::exp(th * std::log(f.hi)), torch::exp(-th * std::log(f.lo)));
-        if (interp_.normsys == NormsysCode::kCode4) {
-          torch::Tensor poly = torch::zeros({}, torch::kFloat64);
-          for (int i = 6; i >= 1; --i) poly = poly * th + f.code4[i - 1];
-          v = v * torch::where(th.abs() < 1, 1.0 + poly * th, outer);
-        } else {
-          v = v * outer;
-        }
+        v = v * normsys_factor(interp_.normsys, th, f.hi, f.lo, f.code4);
       }
     }
     bins[t.bin] = bins[t.bin] + v;

@@ -11,6 +11,8 @@
 //            |alpha| < 1 with S = (up + down)/2, A = (up - down)/2; code0 outside
 //            (pyhf default)
 #pragma once
+#include <torch/torch.h>
+
 #include <array>
 
 namespace refinery::histfactory {
@@ -27,5 +29,16 @@ std::array<double, 6> code4_coefficients(double hi, double lo);
 
 Interp normsys(NormsysCode code, double alpha, double hi, double lo, const std::array<double, 6>& a);
 Interp histosys(HistosysCode code, double alpha, double up, double down);
+
+// The same interpolations on tensors, differentiable in alpha and in the
+// variations (the SANNT templates depend on network weights; Hessians in
+// alpha by double backward). alpha: a scalar tensor.
+//   histosys_delta: additive change, up = hi - nominal, down = nominal - lo
+//   (any shape, broadcast with alpha).
+torch::Tensor histosys_delta(HistosysCode code, const torch::Tensor& alpha, const torch::Tensor& up,
+                             const torch::Tensor& down);
+//   normsys_factor: the multiplicative factor for constant hi/lo.
+torch::Tensor normsys_factor(NormsysCode code, const torch::Tensor& alpha, double hi, double lo,
+                             const std::array<double, 6>& a);
 
 }  // namespace refinery::histfactory

@@ -1,0 +1,79 @@
+// A binned likelihood whose templates are tensors that may depend on network
+// weights (SANNT, design.md section 5). Expected counts per bin
+//     lambda_b = sum_p N_p(mu, nu_norm) * [ T_pb + sum_k I(theta_k; T_pb, U_kpb, D_kpb) ]
+// with T the nominal templates [P,B], U/D the up/down templates of every
+// shape nuisance [K,P,B], I the HistFactory histosys interpolation (code4p
+// by default: smooth at 0, so the Hessian there exists; code0, the talk's
+// piecewise-linear form, as an option), N_p the product of the POIs scaling
+// p and of its normalisation factors ((1 + a theta) or (1 + a)^theta).
+// NLL = sum_b (lambda_b - n_b log lambda_b) + sum of Gaussian penalties
+// 0.5 (theta / sigma)^2 over the constrained nuisances (free ones have none).
+// Everything is LibTorch operations in double, so the Fisher information at
+// the Asimov point is a Hessian by double backward, and the POI uncertainty
+// sqrt((F^-1)_{mu mu}) is differentiable in the templates.
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "src/histfactory/interpolation.h"
+
+namespace refinery {
+
+struct TemplatePoi {
+  std::string name;
+  std::vector<int64_t> processes;  // processes it scales
+};
+
+struct TemplateShapeNuisance {
+  std::string name;
+  double constraint = 1.0;  // Gaussian width in units of theta; 0: free (no penalty)
+};
+
+struct TemplateNormNuisance {
+  std::string name;
+  std::vector<int64_t> processes;
+  double size = 0.1;      // relative 1-theta effect a
+  bool linear = true;     // (1 + a theta); false: (1 + a)^theta
+  double constraint = 1.0;  // 0: free
+};
+
+struct TemplateModelOptions {
+  std::vector<std::string> processes;
+  std::vector<TemplatePoi> pois;
+  std::vector<TemplateShapeNuisance> shapes;
+  std::vector<TemplateNormNuisance> norms;
+  histfactory::HistosysCode interpolation = histfactory::HistosysCode::kCode4p;
+  // Added to every expected count: guards empty bins (log 0, 1/0 in the
+  // Fisher information). In events; small against any populated bin.
+  double empty_bin_floor = 1e-3;
+};
+
+class BinnedTemplateModel {
+ public:
+  explicit BinnedTemplateModel(TemplateModelOptions options);
+  // Parameters: POIs, then shape nuisances, then norm nuisances.
+  int64_t n_parameters() const;
+  int64_t n_pois() const { return static_cast<int64_t>(o_.pois.size()); }
+  // The nominal point: POIs 1, nuisances 0 (float64).
+  torch::Tensor nominal_parameters() const;
+  // lambda [B] for templates nominal [P,B], up/down [K,P,B] (K may be 0).
+  torch::Tensor expected(const torch::Tensor& nominal, const torch::Tensor& up, const torch::Tensor& down,
+                         const torch::Tensor& params) const;
+  torch::Tensor nll(const torch::Tensor& nominal, const torch::Tensor& up, const torch::Tensor& down,
+                    const torch::Tensor& params, const torch::Tensor& observed) const;
+  // Hessian of the NLL on Asimov data (n = lambda at the nominal point, not
+  // detached), at the nominal point; differentiable in the templates.
+  torch::Tensor asimov_fisher(const torch::Tensor& nominal, const torch::Tensor& up, const torch::Tensor& down) const;
+  // sqrt(diag(F^-1)) of the POIs [n_pois]; with `stat_only` the nuisances
+  // are fixed (F restricted to the POIs).
+  torch::Tensor poi_uncertainties(const torch::Tensor& nominal, const torch::Tensor& up, const torch::Tensor& down,
+                                  bool stat_only = false) const;
+  const TemplateModelOptions& options() const { return o_; }
+
+ private:
+  TemplateModelOptions o_;
+};
+
+}  // namespace refinery

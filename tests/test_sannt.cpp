@@ -1,0 +1,173 @@
+// SANNT: the template likelihood's Fisher information against closed form,
+// the network gradient through histogram and Hessian, the INFERNO analytic
+// row, SANNT against cross entropy on INFERNO benchmark 2, and bad input.
+#include "testing.hpp"
+
+#include <cmath>
+
+#include "data/analytic/inferno.h"
+#include "data/random.h"
+#include "src/core/error.h"
+#include "src/likelihood/template_model.h"
+#include "train/sannt_inferno.h"
+#include "train/sannt_training.h"
+
+using namespace refinery;
+
+TEST_CASE("Template likelihood: Asimov Fisher information and sigma(mu) in closed form", "[sannt]") {
+  // Two bins, signal S, background B, one shape nuisance on the background
+  // with asymmetric up/down templates, constrained N(0, 0.5).
+  const double S[2] = {10.0, 40.0}, B[2] = {200.0, 60.0}, U[2] = {212.0, 57.0}, D[2] = {191.0, 64.0};
+  TemplateModelOptions o;
+  o.processes = {"s", "b"};
+  o.pois = {{"mu", {0}}};
+  o.shapes = {{"alpha", 0.5}};
+  o.empty_bin_floor = 0.0;
+  BinnedTemplateModel model(o);
+  torch::Tensor nominal = torch::tensor({{S[0], S[1]}, {B[0], B[1]}}, torch::kFloat64);
+  torch::Tensor up = torch::tensor({{{S[0], S[1]}, {U[0], U[1]}}}, torch::kFloat64);
+  torch::Tensor down = torch::tensor({{{S[0], S[1]}, {D[0], D[1]}}}, torch::kFloat64);
+  // Closed form: at the Asimov point F_ij = sum_b J_bi J_bj / lambda_b (+ 1/0.5^2),
+  // J_b = (S_b, (U_b - D_b)/2): code4p's slope at 0 is the mean of the two deltas.
+  double F[2][2] = {{0, 0}, {0, 4.0}};
+  for (int b = 0; b < 2; ++b) {
+    const double lam = S[b] + B[b], j[2] = {S[b], 0.5 * (U[b] - D[b])};
+    for (int i = 0; i < 2; ++i)
+      for (int k = 0; k < 2; ++k) F[i][k] += j[i] * j[k] / lam;
+  }
+  const double det = F[0][0] * F[1][1] - F[0][1] * F[1][0];
+  const double sigma = std::sqrt(F[1][1] / det), sigma_stat = std::sqrt(1.0 / F[0][0]);
+  torch::Tensor fisher = model.asimov_fisher(nominal, up, down);
+  for (int i = 0; i < 2; ++i)
+    for (int k = 0; k < 2; ++k) REQUIRE(fisher[i][k].item<double>() == Approx(F[i][k]).epsilon(1e-12));
+  REQUIRE(model.poi_uncertainties(nominal, up, down).item<double>() == Approx(sigma).epsilon(1e-8));
+  REQUIRE(model.poi_uncertainties(nominal, up, down, true).item<double>() == Approx(sigma_stat).epsilon(1e-8));
+  // A free nuisance (no penalty) and a linear normalisation: F_bb term from
+  // d lambda / d theta_n = 0.1 B.
+  o.shapes[0].constraint = 0.0;
+  o.norms = {{"bnorm", {1}, 0.1, true, 1.0}};
+  BinnedTemplateModel model2(o);
+  torch::Tensor f2 = model2.asimov_fisher(nominal, up, down);
+  double fnn = 1.0;
+  for (int b = 0; b < 2; ++b) fnn += std::pow(0.1 * B[b], 2) / (S[b] + B[b]);
+  REQUIRE(f2[2][2].item<double>() == Approx(fnn).epsilon(1e-12));
+  REQUIRE(f2[1][1].item<double>() == Approx(F[1][1] - 4.0).epsilon(1e-12));
+}
+
+TEST_CASE("SANNT loss: network gradient through histogram and Hessian matches finite differences", "[sannt]") {
+  SanntProblem prob = inferno_sannt_problem(3, 400, 800, 5);
+  BinnedTemplateModel model(prob.model);
+  torch::manual_seed(1);
+  MultiClassifier net(MultiClassifierOptions(3, 2).hidden({8}));
+  net->to(torch::kFloat64);
+  for (auto& s : prob.data.samples) s.x = s.x.to(torch::kFloat64);
+  SanntOptions o;
+  o.bins = 5;
+  std::vector<torch::Tensor> all;
+  for (const auto& s : prob.data.samples) all.push_back(torch::arange(s.x.size(0)));
+  // The surrogate templates make the whole loss smooth: autograd through the
+  // custom histogram backward and the double-backward Hessian against finite
+  // differences on one weight.
+  auto loss = [&]() {
+    Templates t = sannt_templates(net, prob.data, model, all, o, /*surrogate=*/true);
+    return model.poi_uncertainties(t.nominal, t.up, t.down).sum();
+  };
+  torch::Tensor weight = net->net->layers[0]->weight;
+  torch::Tensor l = loss();
+  torch::Tensor g = torch::autograd::grad({l}, {weight})[0];
+  // The exact-count histogram passes the same surrogate derivative backward.
+  auto exact_loss = [&]() {
+    Templates t = sannt_templates(net, prob.data, model, all, o, false);
+    return model.poi_uncertainties(t.nominal, t.up, t.down).sum();
+  };
+  torch::Tensor g_exact = torch::autograd::grad({exact_loss()}, {weight})[0];
+  REQUIRE(g_exact.abs().sum().item<double>() > 0);
+  const double eps = 1e-6;
+  for (int64_t j : {0, 5, 13}) {
+    torch::NoGradGuard guard;
+    const int64_t r = j / 3, c = j % 3;
+    const double w0 = weight[r][c].item<double>();
+    weight[r][c] = w0 + eps;
+    const double up = loss().item<double>();
+    weight[r][c] = w0 - eps;
+    const double down = loss().item<double>();
+    weight[r][c] = w0;
+    INFO("weight " << r << "," << c);
+    REQUIRE(g[r][c].item<double>() == Approx((up - down) / (2 * eps)).epsilon(1e-5).margin(1e-9));
+  }
+}
+
+TEST_CASE("INFERNO analytic likelihood reproduces the paper's row", "[sannt][inferno]") {
+  torch::Generator gen = make_generator(17);
+  const analytic::InfernoParameters p;
+  EventSet e = analytic::inferno_sample(200000, 2000000, p, gen);
+  torch::Tensor F = analytic::inferno_fisher(e.features, e.weights, p);
+  // de Castro & Dorigo (arXiv:1806.04743), table: analytic likelihood.
+  const double paper[5] = {14.71, 15.52, 15.65, 15.62, 16.89};
+  for (int bm = 0; bm < 5; ++bm) {
+    INFO("benchmark " << bm);
+    REQUIRE(analytic::inferno_sigma_s(F, bm) == Approx(paper[bm]).epsilon(0.005));
+  }
+}
+
+TEST_CASE("SANNT beats cross entropy on INFERNO benchmark 2 (CI budget)", "[sannt][inferno]") {
+  SanntProblem train_p = inferno_sannt_problem(2, 10000, 10000, 21);
+  SanntProblem test_p = inferno_sannt_problem(2, 50000, 50000, 22);
+  BinnedTemplateModel model(train_p.model);
+  torch::manual_seed(3);
+  MultiClassifier net(MultiClassifierOptions(3, 2).hidden({64, 64}));
+  SanntOptions o;
+  o.pretrain.epochs = 6;
+  o.pretrain.steps_per_epoch = 100;
+  o.pretrain.learning_rate = 3e-3;
+  o.pretrain.quiet = true;
+  o.train.epochs = 12;
+  o.train.steps_per_epoch = 10;
+  o.train.learning_rate = 1e-3;
+  o.train.lr_decay = 0.95;
+  o.train.patience = 0;
+  o.train.quiet = true;
+  double sigma_ce = 0;
+  SanntResult r = train_sannt(net, train_p.data, model, o, [&] { sigma_ce = 50 * sannt_sigma(net, test_p.data, model, o).first; });
+  const double sigma_sannt = 50 * sannt_sigma(net, test_p.data, model, o).first;
+  INFO("sigma(s) on the test sample: cross entropy " << sigma_ce << ", SANNT " << sigma_sannt);
+  REQUIRE(sigma_sannt < sigma_ce - 0.5);
+  REQUIRE(sigma_sannt > 15.5);  // never below the analytic likelihood's 15.65 (minus test-sample noise)
+}
+
+TEST_CASE("SANNT bad input: empty bins guarded, missing variation, non-finite loss", "[sannt][bad-input]") {
+  TemplateModelOptions o;
+  o.processes = {"s", "b"};
+  o.pois = {{"mu", {0}}};
+  BinnedTemplateModel model(o);
+  // An empty bin (no signal, no background): finite thanks to the floor.
+  torch::Tensor nominal = torch::tensor({{5.0, 0.0, 3.0}, {50.0, 0.0, 10.0}}, torch::kFloat64);
+  torch::Tensor none = torch::zeros({0}, torch::kFloat64);
+  REQUIRE(std::isfinite(model.poi_uncertainties(nominal, none, none).item<double>()));
+  // A nuisance whose down sample is missing.
+  SanntProblem p = inferno_sannt_problem(1, 100, 100, 1);
+  p.data.samples.pop_back();
+  REQUIRE_THROWS_WITH(p.data.validate(BinnedTemplateModel(p.model), "inferno"),
+                      "inferno: nuisance r: no down variation sample");
+  // A non-finite loss stops the training, naming where, and keeps the checkpoint.
+  refinery::testing::TempDir tmp("sannt_nan");
+  SanntProblem q = inferno_sannt_problem(0, 500, 500, 2);
+  BinnedTemplateModel m0(q.model);
+  MultiClassifier net(MultiClassifierOptions(3, 2).hidden({8}));
+  SanntOptions so;
+  so.pretrain.epochs = 1;
+  so.pretrain.steps_per_epoch = 5;
+  so.pretrain.quiet = true;
+  so.train.epochs = 3;
+  so.train.steps_per_epoch = 2;
+  so.train.quiet = true;
+  so.train.learning_rate = 1e30;  // the weights blow up after the first step
+  so.train.checkpoint = tmp.path("s.ckpt");
+  try {
+    train_sannt(net, q.data, m0, so);
+    FAIL("a non-finite loss went unnoticed");
+  } catch (const InputError& e) {
+    INFO(e.what());
+    REQUIRE(std::string(e.what()).find("non-finite loss at epoch") != std::string::npos);
+  }
+}

@@ -1,0 +1,188 @@
+#include "train/sannt_training.h"
+
+#include <cmath>
+
+#include "src/core/error.h"
+#include "train/classifier_training.h"
+
+namespace refinery {
+
+void SanntData::validate(const BinnedTemplateModel& model, const std::string& source) const {
+  const int64_t P = static_cast<int64_t>(model.options().processes.size());
+  const int64_t K = static_cast<int64_t>(model.options().shapes.size());
+  std::vector<int> nominal(P, 0), up(K, 0), down(K, 0);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const auto& s = samples[i];
+    const std::string where = "sample " + std::to_string(i);
+    if (s.process < 0 || s.process >= P) throw InputError(source, where, "process index out of range");
+    if (s.variation < -1 || s.variation >= 2 * K) throw InputError(source, where, "variation index out of range");
+    if (s.x.dim() != 2 || s.w.dim() != 1 || s.x.size(0) != s.w.size(0) || s.x.size(0) == 0)
+      throw InputError(source, where, "features [N,F] and weights [N] with N > 0 expected");
+    if (!torch::isfinite(s.x).all().item<bool>() || !torch::isfinite(s.w).all().item<bool>())
+      throw InputError(source, where, "non-finite features or weights");
+    if (s.variation == -1) ++nominal[s.process];
+    else (s.variation % 2 == 0 ? up : down)[s.variation / 2]++;
+  }
+  for (int64_t p = 0; p < P; ++p)
+    if (nominal[p] != 1)
+      throw InputError(source, "process " + model.options().processes[p],
+                       std::to_string(nominal[p]) + " nominal samples (exactly one needed)");
+  for (int64_t k = 0; k < K; ++k)
+    if (up[k] == 0 || down[k] == 0)
+      throw InputError(source, "nuisance " + model.options().shapes[k].name,
+                       std::string("no ") + (up[k] == 0 ? "up" : "down") + " variation sample");
+  if (signal_process < 0 || signal_process >= P) throw InputError(source, "signal process", "index out of range");
+}
+
+namespace {
+
+torch::Tensor hash_rows(int64_t n, double fraction, bool validation, uint64_t salt) {
+  std::vector<int64_t> out;
+  const uint64_t cut = static_cast<uint64_t>(fraction * 1e6);
+  for (int64_t i = 0; i < n; ++i)
+    if ((splitmix64(salt + static_cast<uint64_t>(i)) % 1000000ULL < cut) == validation) out.push_back(i);
+  return torch::tensor(out, torch::kLong);
+}
+
+}  // namespace
+
+Templates sannt_templates(MultiClassifier& net, const SanntData& data, const BinnedTemplateModel& model,
+                          const std::vector<torch::Tensor>& rows, const SanntOptions& o, bool surrogate) {
+  const int64_t P = static_cast<int64_t>(model.options().processes.size());
+  const int64_t K = static_cast<int64_t>(model.options().shapes.size());
+  const HistogramOptions ho = HistogramOptions(o.bins, 0.0, 1.0).width(o.kernel_width).kernel(o.kernel);
+  std::vector<torch::Tensor> nominal(P);
+  std::vector<std::vector<torch::Tensor>> up(K, std::vector<torch::Tensor>(P)), down = up;
+  for (size_t i = 0; i < data.samples.size(); ++i) {
+    const SanntSample& s = data.samples[i];
+    torch::Tensor x = s.x.index_select(0, rows[i]);
+    torch::Tensor w = s.w.index_select(0, rows[i]).to(torch::kFloat64);
+    w = w * (s.w.sum() / w.sum().clamp_min(1e-300)).item<double>();  // the subset stands for the sample
+    torch::Tensor score = torch::softmax(net->forward(x), 1).select(1, data.signal_process);
+    torch::Tensor h = surrogate ? surrogate_histogram(score, w, ho) : histogram(score, w, ho);
+    if (s.variation < 0) nominal[s.process] = h;
+    else (s.variation % 2 == 0 ? up : down)[s.variation / 2][s.process] = h;
+  }
+  Templates t;
+  t.nominal = torch::stack(nominal);
+  std::vector<torch::Tensor> ups, downs;
+  for (int64_t k = 0; k < K; ++k) {
+    for (int64_t p = 0; p < P; ++p) {
+      if (!up[k][p].defined()) up[k][p] = nominal[p];  // nuisance k does not act on p
+      if (!down[k][p].defined()) down[k][p] = nominal[p];
+    }
+    ups.push_back(torch::stack(up[k]));
+    downs.push_back(torch::stack(down[k]));
+  }
+  t.up = K > 0 ? torch::stack(ups) : torch::zeros({0}, torch::kFloat64);
+  t.down = K > 0 ? torch::stack(downs) : torch::zeros({0}, torch::kFloat64);
+  return t;
+}
+
+nlohmann::json SanntResult::to_json() const {
+  return {{"pretrain", pretrain.to_json()}, {"train", train.to_json()},
+          {"pretrain_sigma", pretrain_sigma}, {"sigma", sigma},
+          {"pretrain_sigma_stat_only", pretrain_sigma_stat}, {"sigma_stat_only", sigma_stat}};
+}
+
+namespace {
+
+double loss_value(const BinnedTemplateModel& model, const Templates& t, bool stat_only) {
+  return model.poi_uncertainties(t.nominal, t.up, t.down, stat_only).sum().item<double>();
+}
+
+}  // namespace
+
+std::pair<double, double> sannt_sigma(MultiClassifier& net, const SanntData& data, const BinnedTemplateModel& model,
+                                      const SanntOptions& o) {
+  torch::NoGradGuard guard;
+  net->eval();
+  std::vector<torch::Tensor> all;
+  for (const auto& s : data.samples) all.push_back(torch::arange(s.x.size(0)));
+  Templates t = sannt_templates(net, data, model, all, o);
+  return {loss_value(model, t, false), loss_value(model, t, true)};
+}
+
+SanntResult train_sannt(MultiClassifier& net, const SanntData& data, const BinnedTemplateModel& model,
+                        const SanntOptions& o, const std::function<void()>& after_pretrain) {
+  data.validate(model, "SANNT data");
+  if (net->options.n_classes() != 2) throw InputError("", "SANNT network", "two classes (signal, background) expected");
+  std::vector<torch::Tensor> train_rows, val_rows;
+  for (size_t i = 0; i < data.samples.size(); ++i) {
+    const int64_t n = data.samples[i].x.size(0);
+    train_rows.push_back(hash_rows(n, o.validation_fraction, false, 0x5a77000ULL + 7919ULL * i));
+    val_rows.push_back(hash_rows(n, o.validation_fraction, true, 0x5a77000ULL + 7919ULL * i));
+    if (train_rows.back().size(0) == 0 || val_rows.back().size(0) == 0)
+      throw InputError("", "sample " + std::to_string(i), "too few events to split into training and validation");
+  }
+  // Pretraining: cross entropy, signal against all other nominal events,
+  // class-balanced weights.
+  auto nominal_events = [&](const std::vector<torch::Tensor>& rows, torch::Tensor* x, torch::Tensor* y, torch::Tensor* w) {
+    std::vector<torch::Tensor> xs, ys, ws;
+    for (size_t i = 0; i < data.samples.size(); ++i) {
+      const auto& s = data.samples[i];
+      if (s.variation != -1) continue;
+      xs.push_back(s.x.index_select(0, rows[i]));
+      ws.push_back(s.w.index_select(0, rows[i]).to(torch::kFloat64));
+      ys.push_back(torch::full({rows[i].size(0)}, s.process == data.signal_process ? 0 : 1, torch::kLong));
+    }
+    *x = torch::cat(xs), *y = torch::cat(ys), *w = class_balanced_weights(*y, torch::cat(ws), 2);
+  };
+  torch::Tensor X, Y, W, Xv, Yv, Wv;
+  nominal_events(train_rows, &X, &Y, &W);
+  nominal_events(val_rows, &Xv, &Yv, &Wv);
+  {
+    torch::NoGradGuard g;
+    net->preprocess->fit(X, W);
+  }
+  const torch::Tensor cdf = torch::cumsum(W, 0);
+  const double wsum = cdf[-1].item<double>();
+  SanntResult result;
+  TrainingProblem pre;
+  pre.samples_per_step = o.pretrain_batch;
+  pre.batch_loss = [&](RandomStream& rng) {
+    torch::Tensor idx = torch::searchsorted(cdf, rng.uniform(o.pretrain_batch) * wsum).clamp_max(X.size(0) - 1);
+    return torch::nn::functional::cross_entropy(net->forward(X.index_select(0, idx)), Y.index_select(0, idx));
+  };
+  pre.validation_loss = [&]() {  // the weighted cross entropy: a plain classifier as the baseline
+    torch::Tensor logp = torch::log_softmax(net->forward(Xv), 1).gather(1, Yv.unsqueeze(1)).squeeze(1);
+    return -(logp.to(torch::kFloat64) * Wv).sum().item<double>() / Wv.sum().item<double>();
+  };
+  result.pretrain = train(*net, pre, o.pretrain);
+  if (result.pretrain.interrupted) return result;
+  {
+    torch::NoGradGuard g;
+    net->eval();
+    Templates t = sannt_templates(net, data, model, val_rows, o);
+    result.pretrain_sigma = loss_value(model, t, false);
+    result.pretrain_sigma_stat = loss_value(model, t, true);
+  }
+  if (after_pretrain) after_pretrain();
+  // SANNT stage: full batch of the training rows.
+  TrainingProblem sannt;
+  int64_t n_train = 0;
+  for (const auto& r : train_rows) n_train += r.size(0);
+  sannt.samples_per_step = n_train;
+  sannt.batch_loss = [&](RandomStream&) {
+    Templates t;
+    try {
+      t = sannt_templates(net, data, model, train_rows, o);
+    } catch (const InputError&) {  // non-finite network outputs: the trainer reports where
+      return torch::full({}, NAN, torch::kFloat64);
+    }
+    return model.poi_uncertainties(t.nominal, t.up, t.down, o.stat_only).sum();
+  };
+  sannt.validation_loss = [&]() {
+    return loss_value(model, sannt_templates(net, data, model, val_rows, o), o.stat_only);
+  };
+  result.train = train(*net, sannt, o.train);
+  if (result.train.interrupted) return result;
+  torch::NoGradGuard g;
+  net->eval();
+  Templates t = sannt_templates(net, data, model, val_rows, o);
+  result.sigma = loss_value(model, t, false);
+  result.sigma_stat = loss_value(model, t, true);
+  return result;
+}
+
+}  // namespace refinery
