@@ -98,3 +98,21 @@ TEST_CASE("Multiclass histogram: argmax class blocks, gradient through the binne
   REQUIRE(gp[2][0].item<double>() == 0.0);
   REQUIRE(gp[2][2].item<double>() != 0.0);
 }
+
+TEST_CASE("Softmax histogram: argmax counts forward, soft-assignment gradient backward", "[histogram]") {
+  torch::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  torch::Tensor logits = torch::randn({25, 4}, gen, torch::kFloat64).requires_grad_(true);
+  torch::Tensor w = torch::rand({25}, gen, torch::kFloat64) + 0.5;
+  torch::Tensor g = torch::randn({4}, gen, torch::kFloat64);
+  for (double t : {1.0, 0.5}) {
+    torch::Tensor h = softmax_histogram(logits, w, t);
+    torch::Tensor want = torch::zeros({4}, torch::kFloat64).index_add_(0, logits.detach().argmax(1), w);
+    REQUIRE(torch::equal(h, want));
+    torch::Tensor first = grad_of((h * g).sum(), logits, true);
+    torch::Tensor soft = torch::mv(torch::softmax(logits / t, 1).t(), w);
+    torch::Tensor first_ref = grad_of((soft * g).sum(), logits, true);
+    REQUIRE(torch::allclose(first, first_ref, 1e-12, 1e-14));
+    REQUIRE(torch::allclose(grad_of(first.pow(2).sum(), logits), grad_of(first_ref.pow(2).sum(), logits), 1e-10, 1e-12));
+  }
+  REQUIRE_THROWS_AS(softmax_histogram(logits, w, 0.0), InputError);
+}

@@ -114,25 +114,33 @@ TEST_CASE("SANNT beats cross entropy on INFERNO benchmark 2 (CI budget)", "[sann
   SanntProblem train_p = inferno_sannt_problem(2, 10000, 10000, 21);
   SanntProblem test_p = inferno_sannt_problem(2, 50000, 50000, 22);
   BinnedTemplateModel model(train_p.model);
+  // Cross entropy: a two-class network, its signal probability in 10 bins.
+  SanntOptions ce;
+  ce.pretrain.epochs = 6;
+  ce.pretrain.steps_per_epoch = 100;
+  ce.pretrain.learning_rate = 3e-3;
+  ce.pretrain.quiet = true;
+  ce.train.epochs = 0;
   torch::manual_seed(3);
-  MultiClassifier net(MultiClassifierOptions(3, 2).hidden({64, 64}));
+  MultiClassifier ce_net(MultiClassifierOptions(3, 2).hidden({64, 64}));
+  train_sannt(ce_net, train_p.data, model, ce);
+  const double sigma_ce = 50 * sannt_sigma(ce_net, test_p.data, model, ce).first;
+  // SANNT: 10 outputs as the bins.
   SanntOptions o;
-  o.pretrain.epochs = 6;
-  o.pretrain.steps_per_epoch = 100;
-  o.pretrain.learning_rate = 3e-3;
-  o.pretrain.quiet = true;
-  o.train.epochs = 12;
+  o.summary = SanntSummary::kSoftmaxBins;
+  o.pretrain.epochs = 0;
+  o.train.epochs = 10;
   o.train.steps_per_epoch = 10;
-  o.train.learning_rate = 1e-3;
-  o.train.lr_decay = 0.95;
+  o.train.learning_rate = 1e-2;
   o.train.patience = 0;
   o.train.quiet = true;
-  double sigma_ce = 0;
-  SanntResult r = train_sannt(net, train_p.data, model, o, [&] { sigma_ce = 50 * sannt_sigma(net, test_p.data, model, o).first; });
+  MultiClassifier net(MultiClassifierOptions(3, 10).hidden({64, 64}));
+  train_sannt(net, train_p.data, model, o);
   const double sigma_sannt = 50 * sannt_sigma(net, test_p.data, model, o).first;
   INFO("sigma(s) on the test sample: cross entropy " << sigma_ce << ", SANNT " << sigma_sannt);
-  REQUIRE(sigma_sannt < sigma_ce - 0.5);
-  REQUIRE(sigma_sannt > 15.5);  // never below the analytic likelihood's 15.65 (minus test-sample noise)
+  // Paper (median of 100): cross entropy 23.94, INFERNO 16.95, analytic 15.65.
+  REQUIRE(sigma_sannt < sigma_ce - 3.0);
+  REQUIRE(sigma_sannt > 15.4);  // never below the analytic likelihood (minus test-sample noise)
 }
 
 TEST_CASE("SANNT bad input: empty bins guarded, missing variation, non-finite loss", "[sannt][bad-input]") {

@@ -58,8 +58,15 @@ Templates sannt_templates(MultiClassifier& net, const SanntData& data, const Bin
     torch::Tensor x = s.x.index_select(0, rows[i]);
     torch::Tensor w = s.w.index_select(0, rows[i]).to(torch::kFloat64);
     w = w * (s.w.sum() / w.sum().clamp_min(1e-300)).item<double>();  // the subset stands for the sample
-    torch::Tensor score = torch::softmax(net->forward(x), 1).select(1, data.signal_process);
-    torch::Tensor h = surrogate ? surrogate_histogram(score, w, ho) : histogram(score, w, ho);
+    torch::Tensor h;
+    if (o.summary == SanntSummary::kSoftmaxBins) {
+      torch::Tensor logits = net->forward(x);
+      h = surrogate ? torch::mv(torch::softmax(logits.to(torch::kFloat64) / o.temperature, 1).t(), w)
+                    : softmax_histogram(logits, w, o.temperature);
+    } else {
+      torch::Tensor score = torch::softmax(net->forward(x), 1).select(1, data.signal_process);
+      h = surrogate ? surrogate_histogram(score, w, ho) : histogram(score, w, ho);
+    }
     if (s.variation < 0) nominal[s.process] = h;
     else (s.variation % 2 == 0 ? up : down)[s.variation / 2][s.process] = h;
   }
@@ -106,7 +113,12 @@ std::pair<double, double> sannt_sigma(MultiClassifier& net, const SanntData& dat
 SanntResult train_sannt(MultiClassifier& net, const SanntData& data, const BinnedTemplateModel& model,
                         const SanntOptions& o, const std::function<void()>& after_pretrain) {
   data.validate(model, "SANNT data");
-  if (net->options.n_classes() != 2) throw InputError("", "SANNT network", "two classes (signal, background) expected");
+  const int64_t outputs = o.summary == SanntSummary::kSoftmaxBins ? o.bins : 2;
+  if (net->options.n_classes() != outputs)
+    throw InputError("", "SANNT network", std::to_string(outputs) + " outputs expected, the network has " +
+                                              std::to_string(net->options.n_classes()));
+  if (o.summary == SanntSummary::kSoftmaxBins && o.pretrain.epochs > 0)
+    throw InputError("", "SANNT", "cross-entropy pretraining needs the two-class score summary");
   std::vector<torch::Tensor> train_rows, val_rows;
   for (size_t i = 0; i < data.samples.size(); ++i) {
     const int64_t n = data.samples[i].x.size(0);
@@ -148,8 +160,10 @@ SanntResult train_sannt(MultiClassifier& net, const SanntData& data, const Binne
     torch::Tensor logp = torch::log_softmax(net->forward(Xv), 1).gather(1, Yv.unsqueeze(1)).squeeze(1);
     return -(logp.to(torch::kFloat64) * Wv).sum().item<double>() / Wv.sum().item<double>();
   };
-  result.pretrain = train(*net, pre, o.pretrain);
-  if (result.pretrain.interrupted) return result;
+  if (o.pretrain.epochs > 0) {
+    result.pretrain = train(*net, pre, o.pretrain);
+    if (result.pretrain.interrupted) return result;
+  }
   {
     torch::NoGradGuard g;
     net->eval();
@@ -166,7 +180,10 @@ SanntResult train_sannt(MultiClassifier& net, const SanntData& data, const Binne
   sannt.batch_loss = [&](RandomStream&) {
     Templates t;
     try {
-      t = sannt_templates(net, data, model, train_rows, o);
+      // The softmax summary trains on the soft assignment itself (INFERNO's
+      // choice): with hard counts forward and the soft gradient backward the
+      // network collapsed into one bin (docs/sannt.md). Validation counts hard.
+      t = sannt_templates(net, data, model, train_rows, o, o.summary == SanntSummary::kSoftmaxBins);
     } catch (const InputError&) {  // non-finite network outputs: the trainer reports where
       return torch::full({}, NAN, torch::kFloat64);
     }
@@ -175,8 +192,10 @@ SanntResult train_sannt(MultiClassifier& net, const SanntData& data, const Binne
   sannt.validation_loss = [&]() {
     return loss_value(model, sannt_templates(net, data, model, val_rows, o), o.stat_only);
   };
-  result.train = train(*net, sannt, o.train);
-  if (result.train.interrupted) return result;
+  if (o.train.epochs > 0) {
+    result.train = train(*net, sannt, o.train);
+    if (result.train.interrupted) return result;
+  }
   torch::NoGradGuard g;
   net->eval();
   Templates t = sannt_templates(net, data, model, val_rows, o);

@@ -38,9 +38,18 @@ struct SanntData {
   void validate(const BinnedTemplateModel& model, const std::string& source) const;
 };
 
+// The summary the network produces:
+//   kScoreBins: a two-class network's signal probability in `bins` equal bins
+//               of [0, 1] (src/autograd/histogram.h histogram)
+//   kSoftmaxBins: a network with `bins` outputs, an event in the bin of its
+//               largest output (INFERNO's summary; softmax_histogram)
+enum class SanntSummary { kScoreBins, kSoftmaxBins };
+
 struct SanntOptions {
-  TrainOptions pretrain;  // cross-entropy stage
-  TrainOptions train;     // SANNT stage
+  TrainOptions pretrain;  // cross-entropy stage (kScoreBins only; epochs 0: none)
+  TrainOptions train;     // SANNT stage (epochs 0: none)
+  SanntSummary summary = SanntSummary::kScoreBins;
+  double temperature = 1.0;  // softmax of the soft assignment (kSoftmaxBins)
   int64_t bins = 10;
   double kernel_width = 1.0;
   HistogramKernel kernel = HistogramKernel::kGaussian;

@@ -89,7 +89,40 @@ class HistogramFunction : public torch::autograd::Function<HistogramFunction> {
   }
 };
 
+class SoftmaxHistogramFunction : public torch::autograd::Function<SoftmaxHistogramFunction> {
+ public:
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& logits, const torch::Tensor& w,
+                               double temperature) {
+    ctx->save_for_backward({logits, w});
+    ctx->saved_data["temperature"] = temperature;
+    return torch::zeros({logits.size(1)}, torch::kFloat64)
+        .index_add_(0, logits.detach().argmax(1), w.detach().to(torch::kFloat64));
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
+    auto saved = ctx->get_saved_variables();
+    const torch::Tensor& logits = saved[0];
+    const torch::Tensor& w = saved[1];
+    const double t = ctx->saved_data["temperature"].toDouble();
+    torch::Tensor g = grad_out[0].to(torch::kFloat64);                         // [C]
+    torch::Tensor p = torch::softmax(logits.to(torch::kFloat64) / t, 1);      // [N,C]
+    torch::Tensor pg = torch::mv(p, g).unsqueeze(1);                          // [N,1]
+    torch::Tensor grad_logits = (w.to(torch::kFloat64).unsqueeze(1) * p * (g.unsqueeze(0) - pg) / t);
+    torch::Tensor grad_w = g.index_select(0, logits.detach().argmax(1));
+    return {grad_logits.to(logits.scalar_type()), grad_w.to(w.scalar_type()), torch::Tensor()};
+  }
+};
+
 }  // namespace
+
+torch::Tensor softmax_histogram(const torch::Tensor& logits, const torch::Tensor& w, double temperature) {
+  if (logits.dim() != 2 || w.dim() != 1 || logits.size(0) != w.size(0))
+    throw InputError("", "histogram", "logits [N,C] and weights [N] expected");
+  if (!(temperature > 0)) throw InputError("", "histogram", "temperature must be positive");
+  if (!torch::isfinite(logits).all().item<bool>() || !torch::isfinite(w).all().item<bool>())
+    throw InputError("", "histogram", "non-finite value or weight (a diverged network?)");
+  return SoftmaxHistogramFunction::apply(logits, w, temperature);
+}
 
 torch::Tensor histogram(const torch::Tensor& s, const torch::Tensor& w, const HistogramOptions& o) {
   check(s, w, o);

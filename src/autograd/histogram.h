@@ -46,4 +46,11 @@ torch::Tensor surrogate_histogram(const torch::Tensor& s, const torch::Tensor& w
 torch::Tensor multiclass_histogram(const torch::Tensor& p, const torch::Tensor& w, int64_t bins_per_class,
                                    double width = 1.0, HistogramKernel kernel = HistogramKernel::kGaussian);
 
+// Bins chosen by the network itself (INFERNO's summary): an event falls in
+// the bin of its largest logit. Forward: the exact weighted counts of the
+// argmax [C]; backward: the gradient of the soft assignment
+// sum_j w_j softmax(logits_j / temperature), written in differentiable
+// operations (double backward works). logits [N,C], w [N].
+torch::Tensor softmax_histogram(const torch::Tensor& logits, const torch::Tensor& w, double temperature = 1.0);
+
 }  // namespace refinery
