@@ -8,7 +8,10 @@
 #include "data/analytic/inferno.h"
 #include "data/random.h"
 #include "src/core/error.h"
+#include "src/histfactory/hf_model.h"
+#include "src/histfactory/workspace.h"
 #include "src/likelihood/template_model.h"
+#include "src/likelihood/template_workspace.h"
 #include "train/sannt_inferno.h"
 #include "train/sannt_training.h"
 
@@ -178,4 +181,34 @@ TEST_CASE("SANNT bad input: empty bins guarded, missing variation, non-finite lo
     INFO(e.what());
     REQUIRE(std::string(e.what()).find("non-finite loss at epoch") != std::string::npos);
   }
+}
+
+TEST_CASE("SANNT templates as a pyhf workspace: the HistFactory model gives the same sigma(mu)", "[sannt][histfactory]") {
+  SanntProblem p = inferno_sannt_problem(3, 3000, 3000, 9);
+  BinnedTemplateModel model(p.model);
+  torch::manual_seed(2);
+  MultiClassifier net(MultiClassifierOptions(3, 10).hidden({16}));
+  SanntOptions o;
+  o.summary = SanntSummary::kSoftmaxBins;
+  std::vector<torch::Tensor> all;
+  for (const auto& s : p.data.samples) all.push_back(torch::arange(s.x.size(0)));
+  torch::NoGradGuard guard;
+  Templates t = sannt_templates(net, p.data, model, all, o);
+  const double sigma = model.poi_uncertainties(t.nominal, t.up, t.down).item<double>();
+  nlohmann::json doc = template_workspace(model, t.nominal, t.up, t.down);
+  histfactory::Workspace ws = histfactory::Workspace::from_json(doc, "sannt.json");
+  histfactory::HistFactoryModel hf(ws);
+  Eigen::VectorXd x = hf.init();
+  Eigen::VectorXd grad;
+  Eigen::MatrixXd hess;
+  hf.nll(x, hf.observed(), &grad, &hess);
+  const double hf_sigma = std::sqrt(hess.inverse()(hf.poi_index(), hf.poi_index()));
+  INFO("template model " << sigma << ", HistFactory " << hf_sigma);
+  REQUIRE(hf_sigma == Approx(sigma).epsilon(1e-9));
+  REQUIRE(grad.norm() < 1e-6);  // Asimov data: the nominal point is the minimum
+  // A free nuisance has no HistFactory form.
+  SanntProblem free_p = inferno_sannt_problem(2, 100, 100, 1);
+  BinnedTemplateModel free_model(free_p.model);
+  REQUIRE_THROWS_WITH(template_workspace(free_model, t.nominal, t.up, t.down),
+                      "nuisance r: HistFactory constrains every histosys by N(0, 1); this one is free");
 }

@@ -6,7 +6,9 @@
 // as median and 68% spread: sigma(s) of the cross-entropy network and of the
 // SANNT network (both binned the same way, evaluated on an independent test
 // sample), and the analytic likelihood's. The first network is exported as
-// TorchScript (OUT.pt, as the classifier).
+// TorchScript (OUT.pt, as the classifier) and, where its nuisances are
+// constrained (benchmarks 0, 3, 4), the binned model it defines as a pyhf
+// workspace (OUT.workspace.json).
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -18,6 +20,7 @@
 #include "src/cli/options.h"
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
+#include "src/likelihood/template_workspace.h"
 #include "train/sannt_inferno.h"
 
 namespace refinery::cli {
@@ -170,6 +173,19 @@ int run_train_sannt(int argc, char** argv) {
                               {"process_names", {"signal", "background"}}, {"bins", o.bins}, {"benchmark", bm},
                               {"summary", summary},
                               {"config_hash", config.hash}}, common.out + ".pt");
+        // The binned model this network defines (test-sample templates) as a
+        // pyhf workspace, where HistFactory can express it (constrained nuisances).
+        bool constrained = true;
+        for (const auto& sh : model.options().shapes) constrained = constrained && sh.constraint == 1.0;
+        if (constrained) {
+          torch::NoGradGuard guard;
+          net->eval();
+          std::vector<torch::Tensor> all;
+          for (const auto& smp : test.data.samples) all.push_back(torch::arange(smp.x.size(0)));
+          Templates t = sannt_templates(net, test.data, model, all, o);
+          write_text_atomically(common.out + ".workspace.json",
+                                template_workspace(model, t.nominal, t.up, t.down).dump(1) + "\n");
+        }
       }
     }
     const double analytic_sigma = analytic::inferno_sigma_s(fisher, bm);
