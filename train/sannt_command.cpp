@@ -1,5 +1,7 @@
 // `refinery train sannt`: systematic-aware training of a binned analysis.
+//   refinery train sannt --config experiments/inferno.json --out runs/inferno/sannt.json
 //   refinery train sannt --benchmark 2 --inits 20 --out runs/inferno/bm2.json
+// Settings from the config's `sannt` section; flags override them.
 // On an INFERNO benchmark (0-4, or "all"): M independently initialised
 // networks, each pretrained with cross entropy and then trained on the
 // expected sigma(s) of the binned profile likelihood; reports per network and
@@ -48,22 +50,21 @@ Spread spread(std::vector<double> v) {
 int run_train_sannt(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Systematic-aware training (SANNT) on the INFERNO benchmarks");
   options.add_options()("what", "sannt", cxxopts::value<std::string>())(
-      "benchmark", "INFERNO benchmark 0-4, or all", cxxopts::value<std::string>()->default_value("2"))(
-      "inits", "Independently initialised trainings per benchmark", cxxopts::value<int>()->default_value("20"))(
-      "events", "Training events per process (half for validation)", cxxopts::value<int64_t>()->default_value("20000"))(
-      "test-events", "Test events per process", cxxopts::value<int64_t>()->default_value("100000"))(
-      "bins", "Bins of the network output", cxxopts::value<int64_t>()->default_value("10"))(
-      "hidden", "Hidden layer sizes", cxxopts::value<std::string>()->default_value("100,100"))(
-      "kernel", "Surrogate kernel: gaussian or triangular", cxxopts::value<std::string>()->default_value("gaussian"))(
-      "width", "Kernel width in bins", cxxopts::value<double>()->default_value("1"))(
-      "pretrain-epochs", "Cross-entropy epochs", cxxopts::value<int>()->default_value("10"))(
-      "epochs", "SANNT epochs", cxxopts::value<int>()->default_value("30"))(
-      "steps", "SANNT full-batch steps per epoch", cxxopts::value<int64_t>()->default_value("10"))(
-      "lr", "SANNT learning rate", cxxopts::value<double>()->default_value("0.01"))(
+      "benchmark", "INFERNO benchmark 0-4, or all", cxxopts::value<std::string>())(
+      "inits", "Independently initialised trainings per benchmark", cxxopts::value<int>())(
+      "events", "Training events per process (half for validation)", cxxopts::value<int64_t>())(
+      "test-events", "Test events per process", cxxopts::value<int64_t>())(
+      "bins", "Bins of the network output", cxxopts::value<int64_t>())(
+      "hidden", "Hidden layer sizes", cxxopts::value<std::string>())(
+      "kernel", "Surrogate kernel: gaussian or triangular", cxxopts::value<std::string>())(
+      "width", "Kernel width in bins", cxxopts::value<double>())(
+      "pretrain-epochs", "Cross-entropy epochs", cxxopts::value<int>())(
+      "epochs", "SANNT epochs", cxxopts::value<int>())(
+      "steps", "SANNT full-batch steps per epoch", cxxopts::value<int64_t>())(
+      "lr", "SANNT learning rate", cxxopts::value<double>())(
       "summary", "softmax: the network's outputs are the bins (argmax; INFERNO's summary); score: a two-class "
-      "network's signal probability in equal bins, pretrained with cross entropy",
-      cxxopts::value<std::string>()->default_value("softmax"))(
-      "temperature", "Softmax temperature of the soft assignment (softmax summary)", cxxopts::value<double>()->default_value("1"))(
+      "network's signal probability in equal bins, pretrained with cross entropy", cxxopts::value<std::string>())(
+      "temperature", "Softmax temperature of the soft assignment (softmax summary)", cxxopts::value<double>())(
       "stat-only", "Train on the statistical-only sigma");
   add_common_options(options, true, true);
   options.parse_positional({"what"});
@@ -74,7 +75,13 @@ int run_train_sannt(int argc, char** argv) {
   ExperimentConfig config = setup_experiment(common);
   if (common.out.empty()) throw InputError("", "--out", "no output path given (results JSON)");
   const uint64_t seed = config.document.at("seed").get<uint64_t>();
-  const std::string which = (*r)["benchmark"].as<std::string>();
+  // Values: the flag if given, else the config's `sannt` section (defaults filled in).
+  const nlohmann::json& sc = config.document.at("sannt");
+  auto get = [&](const char* flag, const char* key, auto fallback) {
+    using T = decltype(fallback);
+    return r->count(flag) ? (*r)[flag].as<T>() : sc.at(key).get<T>();
+  };
+  const std::string which = get("benchmark", "benchmark", std::string());
   std::vector<int> benchmarks;
   if (which == "all") benchmarks = {0, 1, 2, 3, 4};
   else {
@@ -85,33 +92,34 @@ int run_train_sannt(int argc, char** argv) {
     }
     analytic::inferno_benchmark(benchmarks[0]);
   }
-  const int inits = (*r)["inits"].as<int>();
-  const int64_t events = (*r)["events"].as<int64_t>(), test_events = (*r)["test-events"].as<int64_t>();
+  const int inits = get("inits", "inits", 0);
+  const int64_t events = get("events", "events", int64_t{0}), test_events = get("test-events", "test_events", int64_t{0});
   if (inits < 1 || events < 100 || test_events < 100)
     throw InputError("", "--inits/--events", "need at least 1 init and 100 events");
-  const std::string kernel = (*r)["kernel"].as<std::string>();
+  const std::string kernel = get("kernel", "kernel", std::string());
   if (kernel != "gaussian" && kernel != "triangular") throw InputError("", "--kernel", "gaussian or triangular");
-  std::vector<int64_t> hidden = parse_layer_sizes((*r)["hidden"].as<std::string>(), "--hidden");
+  std::vector<int64_t> hidden = r->count("hidden") ? parse_layer_sizes((*r)["hidden"].as<std::string>(), "--hidden")
+                                                   : sc.at("hidden").get<std::vector<int64_t>>();
 
   SanntOptions o;
-  o.bins = (*r)["bins"].as<int64_t>();
-  o.kernel_width = (*r)["width"].as<double>();
+  o.bins = get("bins", "bins", int64_t{0});
+  o.kernel_width = get("width", "width", 0.0);
   o.kernel = kernel == "gaussian" ? HistogramKernel::kGaussian : HistogramKernel::kTriangular;
-  o.stat_only = r->count("stat-only") > 0;
-  o.pretrain.epochs = (*r)["pretrain-epochs"].as<int>();
+  o.stat_only = r->count("stat-only") > 0 || sc.at("stat_only").get<bool>();
+  o.pretrain.epochs = get("pretrain-epochs", "pretrain_epochs", 0);
   o.pretrain.steps_per_epoch = 100;
   o.pretrain.learning_rate = 3e-3;
   o.pretrain.quiet = true;
-  o.train.epochs = (*r)["epochs"].as<int>();
-  o.train.steps_per_epoch = (*r)["steps"].as<int64_t>();
-  o.train.learning_rate = (*r)["lr"].as<double>();
+  o.train.epochs = get("epochs", "epochs", 0);
+  o.train.steps_per_epoch = get("steps", "steps", int64_t{0});
+  o.train.learning_rate = get("lr", "learning_rate", 0.0);
   o.train.lr_decay = 0.97;
   o.train.patience = 10;
   o.train.quiet = true;
   if (o.bins < 2) throw InputError("", "--bins", "need at least 2 bins");
-  const std::string summary = (*r)["summary"].as<std::string>();
+  const std::string summary = get("summary", "summary", std::string());
   if (summary != "softmax" && summary != "score") throw InputError("", "--summary", "softmax or score, got '" + summary + "'");
-  o.temperature = (*r)["temperature"].as<double>();
+  o.temperature = get("temperature", "temperature", 0.0);
   // The cross-entropy baseline: a two-class network binned in `bins` equal
   // bins of its signal probability, trained with cross entropy only.
   SanntOptions ce_options = o;

@@ -51,6 +51,28 @@ Schema classifier_schema() {
   });
 }
 
+Schema sannt_schema() {
+  using S = Schema;
+  return S::object({
+      optional("benchmark", S::string({"0", "1", "2", "3", "4", "all"}), "2", "INFERNO benchmark(s) to train on."),
+      optional("inits", S::integer(1, 100000), 20, "Independently initialised trainings per benchmark."),
+      optional("events", S::integer(100, 1e9), 20000, "Training events per process (half for validation)."),
+      optional("test_events", S::integer(100, 1e9), 100000, "Test events per process."),
+      optional("bins", S::integer(2, 10000), 10, "Bins of the summary."),
+      optional("hidden", S::array(S::integer(1, 65536), 1), nlohmann::json::array({100, 100}), "Hidden layer sizes."),
+      optional("summary", S::string({"softmax", "score"}), "softmax",
+               "softmax: the network's outputs are the bins; score: a two-class network's signal probability in equal bins."),
+      optional("temperature", S::number(1e-6, 1e6), 1.0, "Softmax temperature of the soft assignment."),
+      optional("kernel", S::string({"gaussian", "triangular"}), "gaussian", "Surrogate kernel of the score histogram."),
+      optional("width", S::number(1e-6, 1e6), 1.0, "Kernel width in bins."),
+      optional("pretrain_epochs", S::integer(0, 100000), 10, "Cross-entropy epochs (score summary and the baseline)."),
+      optional("epochs", S::integer(1, 100000), 30, "SANNT epochs."),
+      optional("steps", S::integer(1, 1e9), 10, "Full-batch SANNT steps per epoch."),
+      optional("learning_rate", S::number(1e-9, 10), 0.01, "SANNT learning rate (Adam)."),
+      optional("stat_only", S::boolean(), false, "Train on the statistical-only uncertainty."),
+  });
+}
+
 }  // namespace
 
 const Schema& experiment_schema() {
@@ -66,6 +88,8 @@ const Schema& experiment_schema() {
                "The simulated samples (refinery simulate)."),
       optional("classifier", classifier_schema(), nlohmann::json::object(),
                "The calibrated multiclassifier (refinery train classifier)."),
+      optional("sannt", sannt_schema(), nlohmann::json::object(),
+               "Systematic-aware training (refinery train sannt)."),
   });
   return schema;
 }
