@@ -12,6 +12,7 @@
 #include "src/histfactory/workspace.h"
 #include "src/likelihood/template_model.h"
 #include "src/likelihood/template_workspace.h"
+#include "train/sannt_htautau.h"
 #include "train/sannt_inferno.h"
 #include "train/sannt_training.h"
 
@@ -45,6 +46,13 @@ TEST_CASE("Template likelihood: Asimov Fisher information and sigma(mu) in close
     for (int k = 0; k < 2; ++k) REQUIRE(fisher[i][k].item<double>() == Approx(F[i][k]).epsilon(1e-12));
   REQUIRE(model.poi_uncertainties(nominal, up, down).item<double>() == Approx(sigma).epsilon(1e-8));
   REQUIRE(model.poi_uncertainties(nominal, up, down, true).item<double>() == Approx(sigma_stat).epsilon(1e-8));
+  // Linearised impacts: C = F^-1, pre-fit C_01 / C_11, post-fit C_01 / sqrt(C_11).
+  const double C01 = -F[0][1] / det, C11 = F[0][0] / det;
+  auto impacts = model.impacts(nominal, up, down);
+  REQUIRE(impacts.size() == 1);
+  REQUIRE(impacts[0].prefit == Approx(C01 / C11).epsilon(1e-9));
+  REQUIRE(impacts[0].postfit == Approx(C01 / std::sqrt(C11)).epsilon(1e-9));
+  REQUIRE(impacts[0].postfit_error == Approx(std::sqrt(C11)).epsilon(1e-9));
   // A free nuisance (no penalty) and a linear normalisation: F_bb term from
   // d lambda / d theta_n = 0.1 B.
   o.shapes[0].constraint = 0.0;
@@ -155,11 +163,11 @@ TEST_CASE("SANNT bad input: empty bins guarded, missing variation, non-finite lo
   torch::Tensor nominal = torch::tensor({{5.0, 0.0, 3.0}, {50.0, 0.0, 10.0}}, torch::kFloat64);
   torch::Tensor none = torch::zeros({0}, torch::kFloat64);
   REQUIRE(std::isfinite(model.poi_uncertainties(nominal, none, none).item<double>()));
-  // A nuisance whose down sample is missing.
+  // A nuisance whose up sample is missing (a missing down sample is mirrored).
   SanntProblem p = inferno_sannt_problem(1, 100, 100, 1);
-  p.data.samples.pop_back();
+  p.data.samples.erase(p.data.samples.begin() + 2);
   REQUIRE_THROWS_WITH(p.data.validate(BinnedTemplateModel(p.model), "inferno"),
-                      "inferno: nuisance r: no down variation sample");
+                      "inferno: nuisance r: no up variation sample");
   // A non-finite loss stops the training, naming where, and keeps the checkpoint.
   refinery::testing::TempDir tmp("sannt_nan");
   SanntProblem q = inferno_sannt_problem(0, 500, 500, 2);
@@ -211,4 +219,25 @@ TEST_CASE("SANNT templates as a pyhf workspace: the HistFactory model gives the 
   BinnedTemplateModel free_model(free_p.model);
   REQUIRE_THROWS_WITH(template_workspace(free_model, t.nominal, t.up, t.down),
                       "nuisance r: HistFactory constrains every histosys by N(0, 1); this one is free");
+}
+
+TEST_CASE("htautau SANNT problem: samples, mirrored soft_met, six nuisances", "[sannt][htautau]") {
+  SanntProblem p = htautau_sannt_problem(40000, 10.0, 3);
+  BinnedTemplateModel model(p.model);
+  p.data.validate(model, "htautau");
+  REQUIRE(model.n_parameters() == 7);  // mu, tes, jes, soft_met, three normalisations
+  // 4 processes x (nominal, tes up/down, jes up/down, soft_met up).
+  REQUIRE(p.data.samples.size() == 24);
+  SanntOptions o;
+  MultiClassifier net(MultiClassifierOptions(28, 2).hidden({8}).n_indicators(count_indicator_columns(p.data.samples[0].x)));
+  std::vector<torch::Tensor> all;
+  for (const auto& s : p.data.samples) all.push_back(torch::arange(s.x.size(0)));
+  torch::NoGradGuard guard;
+  net->preprocess->fit(p.data.samples[1].x, p.data.samples[1].w);
+  Templates t = sannt_templates(net, p.data, model, all, o);
+  // soft_met (nuisance 2) has no down sample: its down template mirrors the up one.
+  REQUIRE(torch::allclose(t.down[2], 2.0 * t.nominal - t.up[2], 0, 1e-9));
+  // tes moves the Z yield; the POI and nuisances are all determined.
+  REQUIRE(!torch::equal(t.up[0][1], t.nominal[1]));
+  REQUIRE(std::isfinite(model.poi_uncertainties(t.nominal, t.up, t.down).item<double>()));
 }

@@ -17,12 +17,14 @@
 #include <sstream>
 
 #include "data/analytic/inferno.h"
+#include "data/htautau/htautau_simulation.h"
 #include "data/random.h"
 #include "models/torchscript_export.h"
 #include "src/cli/options.h"
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
 #include "src/likelihood/template_workspace.h"
+#include "train/sannt_htautau.h"
 #include "train/sannt_inferno.h"
 
 namespace refinery::cli {
@@ -65,6 +67,9 @@ int run_train_sannt(int argc, char** argv) {
       "summary", "softmax: the network's outputs are the bins (argmax; INFERNO's summary); score: a two-class "
       "network's signal probability in equal bins, pretrained with cross entropy", cxxopts::value<std::string>())(
       "temperature", "Softmax temperature of the soft assignment (softmax summary)", cxxopts::value<double>())(
+      "problem", "inferno (the benchmarks) or htautau (the binned H->tautau analysis, six systematics)",
+      cxxopts::value<std::string>())(
+      "produced", "htautau: produced events per sample (test sample: the same)", cxxopts::value<int64_t>())(
       "stat-only", "Train on the statistical-only sigma");
   add_common_options(options, true, true);
   options.parse_positional({"what"});
@@ -130,12 +135,6 @@ int run_train_sannt(int argc, char** argv) {
     o.pretrain.epochs = 0;
   }
 
-  // The analytic likelihood, from a large sample of the exact model.
-  torch::Generator gen = make_generator(stream_seed(seed, {0xa7a1}));
-  const analytic::InfernoParameters nominal;
-  EventSet big = analytic::inferno_sample(400000, 2000000, nominal, gen);
-  torch::Tensor fisher = analytic::inferno_fisher(big.features, big.weights, nominal);
-
   nlohmann::json out;
   out["config_hash"] = config.hash;
   out["seed"] = seed;
@@ -144,6 +143,103 @@ int run_train_sannt(int argc, char** argv) {
                      {"pretrain_epochs", o.pretrain.epochs}, {"epochs", o.train.epochs},
                      {"steps", o.train.steps_per_epoch}, {"lr", o.train.learning_rate}, {"stat_only", o.stat_only},
                      {"summary", summary}, {"temperature", o.temperature}};
+  out["settings"]["problem"] = get("problem", "problem", std::string());
+  const std::string problem = get("problem", "problem", std::string());
+  if (problem != "inferno" && problem != "htautau")
+    throw InputError("", "--problem", "inferno or htautau, got '" + problem + "'");
+  if (problem == "htautau") {
+    // The binned H->tautau analysis: cross entropy (the pretrained two-class
+    // network) against SANNT, sigma(mu) total and statistical-only on an
+    // independent test sample, median over the ensemble; impacts of the
+    // first network before and after.
+    const int64_t produced = get("produced", "produced", int64_t{0});
+    if (produced < 10000) throw InputError("", "--produced", "need at least 10000 produced events");
+    const double lumi = config.document.at("simulation").at("luminosity").get<double>();
+    if (o.summary == SanntSummary::kSoftmaxBins && summary == "softmax") {
+      o.summary = SanntSummary::kScoreBins;  // the signal probability, pretrained with cross entropy
+      o.pretrain.epochs = ce_options.pretrain.epochs;
+    }
+    SanntProblem test = htautau_sannt_problem(produced, lumi, stream_seed(seed, {0x7e57}));
+    BinnedTemplateModel model(test.model);
+    std::vector<double> ce, ce_stat, sn, sn_stat;
+    nlohmann::json runs = nlohmann::json::array();
+    std::ostringstream impacts_text;
+    for (int i = 0; i < inits; ++i) {
+      SanntProblem tp = htautau_sannt_problem(produced, lumi, stream_seed(seed, {0x7a1, (uint64_t)i}));
+      torch::manual_seed(stream_seed(seed, {0x1417, (uint64_t)i}));
+      MultiClassifier net(MultiClassifierOptions(tp.data.samples[0].x.size(1), 2)
+                              .hidden(hidden)
+                              .n_indicators(count_indicator_columns(tp.data.samples[0].x)));
+      o.pretrain.seed = o.train.seed = stream_seed(seed, {0x5eed, (uint64_t)i});
+      o.pretrain_batch = 1024;
+      std::pair<double, double> before;
+      Templates t_before;
+      auto eval_templates = [&] {
+        torch::NoGradGuard guard;
+        net->eval();
+        std::vector<torch::Tensor> all;
+        for (const auto& smp : test.data.samples) all.push_back(torch::arange(smp.x.size(0)));
+        return sannt_templates(net, test.data, model, all, o);
+      };
+      SanntResult res = train_sannt(net, tp.data, model, o, [&] {
+        before = sannt_sigma(net, test.data, model, o);
+        t_before = eval_templates();
+      });
+      auto after = sannt_sigma(net, test.data, model, o);
+      ce.push_back(before.first), ce_stat.push_back(before.second);
+      sn.push_back(after.first), sn_stat.push_back(after.second);
+      nlohmann::json run = {{"cross_entropy", {{"sigma_mu", before.first}, {"sigma_mu_stat_only", before.second}}},
+                            {"sannt", {{"sigma_mu", after.first}, {"sigma_mu_stat_only", after.second}}},
+                            {"training", res.to_json()}};
+      if (i == 0) {
+        Templates t_after = eval_templates();
+        auto ib = model.impacts(t_before.nominal, t_before.up, t_before.down);
+        auto ia = model.impacts(t_after.nominal, t_after.up, t_after.down);
+        impacts_text << "impacts on mu (first network; linearised, Asimov): nuisance  pre-fit  post-fit (post-fit error)\n";
+        for (const auto& [label, list] : {std::make_pair("cross entropy", ib), std::make_pair("SANNT", ia)}) {
+          impacts_text << "  " << label << ":\n";
+          for (const auto& im : list) {
+            char line[160];
+            std::snprintf(line, sizeof line, "    %-14s %+9.4f %+9.4f (%.3f)\n", im.name.c_str(), im.prefit, im.postfit,
+                          im.postfit_error);
+            impacts_text << line;
+            run[label == std::string("SANNT") ? "impacts_sannt" : "impacts_cross_entropy"].push_back(
+                {{"nuisance", im.name}, {"prefit", im.prefit}, {"postfit", im.postfit}, {"postfit_error", im.postfit_error}});
+          }
+        }
+        torch::jit::Module ts = classifier_to_torchscript(net);
+        save_torchscript(ts, {{"kind", "sannt"}, {"feature_names", htautau::event_meta({}, false).feature_names},
+                              {"process_names", {"signal", "background"}}, {"bins", o.bins}, {"problem", "htautau"},
+                              {"config_hash", config.hash}}, common.out + ".pt");
+        write_text_atomically(common.out + ".workspace.json",
+                              template_workspace(model, t_after.nominal, t_after.up, t_after.down).dump(1) + "\n");
+      }
+      runs.push_back(run);
+      if (!common.quiet)
+        std::fprintf(stderr, "htautau, network %d/%d: sigma(mu) cross entropy %.4f (stat %.4f), SANNT %.4f (stat %.4f)\n",
+                     i + 1, inits, before.first, before.second, after.first, after.second);
+    }
+    Spread a = spread(ce), as = spread(ce_stat), b = spread(sn), bs = spread(sn_stat);
+    auto js = [](const Spread& x) { return nlohmann::json{{"median", x.median}, {"q16", x.lo}, {"q84", x.hi}}; };
+    out["htautau"] = {{"cross_entropy", {{"sigma_mu", js(a)}, {"sigma_mu_stat_only", js(as)}}},
+                      {"sannt", {{"sigma_mu", js(b)}, {"sigma_mu_stat_only", js(bs)}}},
+                      {"produced", produced}, {"runs", runs}};
+    write_text_atomically(common.out, out.dump(2) + "\n");
+    if (!common.quiet) {
+      std::printf("htautau sigma(mu), median [16%%, 84%%] over %d networks:\n", inits);
+      std::printf("  cross entropy: total %.4f [%.4f, %.4f], stat-only %.4f\n", a.median, a.lo, a.hi, as.median);
+      std::printf("  SANNT:         total %.4f [%.4f, %.4f], stat-only %.4f\n", b.median, b.lo, b.hi, bs.median);
+      std::cout << impacts_text.str() << "wrote " << common.out << "\n";
+    }
+    return 0;
+  }
+
+  // The analytic likelihood, from a large sample of the exact model.
+  torch::Generator gen = make_generator(stream_seed(seed, {0xa7a1}));
+  const analytic::InfernoParameters nominal;
+  EventSet big = analytic::inferno_sample(400000, 2000000, nominal, gen);
+  torch::Tensor fisher = analytic::inferno_fisher(big.features, big.weights, nominal);
+
   std::ostringstream table;
   table << "benchmark  analytic  cross-entropy (median [16%, 84%])  SANNT (median [16%, 84%])\n";
   for (int bm : benchmarks) {

@@ -28,9 +28,8 @@ void SanntData::validate(const BinnedTemplateModel& model, const std::string& so
       throw InputError(source, "process " + model.options().processes[p],
                        std::to_string(nominal[p]) + " nominal samples (exactly one needed)");
   for (int64_t k = 0; k < K; ++k)
-    if (up[k] == 0 || down[k] == 0)
-      throw InputError(source, "nuisance " + model.options().shapes[k].name,
-                       std::string("no ") + (up[k] == 0 ? "up" : "down") + " variation sample");
+    if (up[k] == 0)
+      throw InputError(source, "nuisance " + model.options().shapes[k].name, "no up variation sample");
   if (signal_process < 0 || signal_process >= P) throw InputError(source, "signal process", "index out of range");
 }
 
@@ -76,7 +75,8 @@ Templates sannt_templates(MultiClassifier& net, const SanntData& data, const Bin
   for (int64_t k = 0; k < K; ++k) {
     for (int64_t p = 0; p < P; ++p) {
       if (!up[k][p].defined()) up[k][p] = nominal[p];  // nuisance k does not act on p
-      if (!down[k][p].defined()) down[k][p] = nominal[p];
+      // One-sided nuisance (soft_met >= 0): the down template mirrors the up one.
+      if (!down[k][p].defined()) down[k][p] = 2.0 * nominal[p] - up[k][p];
     }
     ups.push_back(torch::stack(up[k]));
     downs.push_back(torch::stack(down[k]));
@@ -180,10 +180,11 @@ SanntResult train_sannt(MultiClassifier& net, const SanntData& data, const Binne
   sannt.batch_loss = [&](RandomStream&) {
     Templates t;
     try {
-      // The softmax summary trains on the soft assignment itself (INFERNO's
-      // choice): with hard counts forward and the soft gradient backward the
-      // network collapsed into one bin (docs/sannt.md). Validation counts hard.
-      t = sannt_templates(net, data, model, train_rows, o, o.summary == SanntSummary::kSoftmaxBins);
+      // Training on the surrogate histogram itself (soft_forward, INFERNO's
+      // choice): with hard counts forward and the surrogate gradient backward
+      // the softmax summary collapsed into one bin (docs/sannt.md).
+      // Validation and evaluation count hard.
+      t = sannt_templates(net, data, model, train_rows, o, o.soft_forward);
     } catch (const InputError&) {  // non-finite network outputs: the trainer reports where
       return torch::full({}, NAN, torch::kFloat64);
     }

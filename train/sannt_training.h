@@ -22,7 +22,9 @@
 namespace refinery {
 
 // One sample: events of one process, at nominal (variation -1) or at the
-// up (2k) / down (2k + 1) variation of shape nuisance k.
+// up (2k) / down (2k + 1) variation of shape nuisance k. A process with an up
+// but no down sample gets the mirrored down template 2 nominal - up (one-sided
+// nuisances such as soft_met); one with neither is not affected.
 struct SanntSample {
   torch::Tensor x;  // float32 [N,F]
   torch::Tensor w;  // float64 [N], normalised to the expected yield
@@ -33,8 +35,8 @@ struct SanntSample {
 struct SanntData {
   std::vector<SanntSample> samples;
   int64_t signal_process = 0;  // the class the network's probability is taken of
-  // Every process has one nominal sample; every shape nuisance has both an up
-  // and a down sample of at least one process; no NaN; names `source`.
+  // Every process has one nominal sample; every shape nuisance has an up
+  // sample of at least one process; no NaN; names `source`.
   void validate(const BinnedTemplateModel& model, const std::string& source) const;
 };
 
@@ -50,6 +52,9 @@ struct SanntOptions {
   TrainOptions train;     // SANNT stage (epochs 0: none)
   SanntSummary summary = SanntSummary::kScoreBins;
   double temperature = 1.0;  // softmax of the soft assignment (kSoftmaxBins)
+  // Train on the surrogate histogram (soft counts) rather than on exact
+  // counts with surrogate gradients; validation always counts exactly.
+  bool soft_forward = true;
   int64_t bins = 10;
   double kernel_width = 1.0;
   HistogramKernel kernel = HistogramKernel::kGaussian;

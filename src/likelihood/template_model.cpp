@@ -1,5 +1,8 @@
 #include "src/likelihood/template_model.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "src/core/error.h"
 
 namespace refinery {
@@ -90,6 +93,22 @@ torch::Tensor BinnedTemplateModel::poi_uncertainties(const torch::Tensor& nomina
   if (stat_only) F = F.narrow(0, 0, n_pois()).narrow(1, 0, n_pois());
   torch::Tensor cov = torch::linalg::inv(F);
   return torch::sqrt(cov.diagonal().narrow(0, 0, n_pois()));
+}
+
+std::vector<BinnedTemplateModel::Impact> BinnedTemplateModel::impacts(const torch::Tensor& nominal,
+                                                                       const torch::Tensor& up,
+                                                                       const torch::Tensor& down) const {
+  torch::NoGradGuard guard;
+  torch::Tensor C = torch::linalg::inv(asimov_fisher(nominal, up, down).detach());
+  std::vector<Impact> out;
+  const int64_t K = static_cast<int64_t>(o_.shapes.size());
+  for (int64_t i = n_pois(); i < n_parameters(); ++i) {
+    const double ckk = C[i][i].item<double>(), c0k = C[0][i].item<double>();
+    const std::string& name = i - n_pois() < K ? o_.shapes[i - n_pois()].name : o_.norms[i - n_pois() - K].name;
+    out.push_back({name, c0k / ckk, c0k / std::sqrt(ckk), std::sqrt(ckk)});
+  }
+  std::sort(out.begin(), out.end(), [](const Impact& a, const Impact& b) { return std::abs(a.postfit) > std::abs(b.postfit); });
+  return out;
 }
 
 }  // namespace refinery

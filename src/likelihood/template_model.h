@@ -70,6 +70,14 @@ class BinnedTemplateModel {
   // are fixed (F restricted to the POIs).
   torch::Tensor poi_uncertainties(const torch::Tensor& nominal, const torch::Tensor& up, const torch::Tensor& down,
                                   bool stat_only = false) const;
+  // Linearised impacts on the first POI at the Asimov point, from the
+  // covariance C = F^-1: fixing nuisance k at +-1 (pre-fit) shifts the POI by
+  // C_0k / C_kk, at +- its post-fit error sqrt(C_kk) by C_0k / sqrt(C_kk).
+  struct Impact {
+    std::string name;
+    double prefit, postfit, postfit_error;
+  };
+  std::vector<Impact> impacts(const torch::Tensor& nominal, const torch::Tensor& up, const torch::Tensor& down) const;
   const TemplateModelOptions& options() const { return o_; }
 
  private:
