@@ -241,3 +241,35 @@ TEST_CASE("htautau SANNT problem: samples, mirrored soft_met, six nuisances", "[
   REQUIRE(!torch::equal(t.up[0][1], t.nominal[1]));
   REQUIRE(std::isfinite(model.poi_uncertainties(t.nominal, t.up, t.down).item<double>()));
 }
+
+TEST_CASE("SANNT training: resume after an interruption ends with the same weights", "[sannt][resume]") {
+  refinery::testing::TempDir tmp("sannt_resume");
+  SanntProblem p = inferno_sannt_problem(1, 800, 800, 4);
+  BinnedTemplateModel model(p.model);
+  auto run = [&](const std::string& tag, int interrupt, bool resume) {
+    torch::manual_seed(6);
+    MultiClassifier net(MultiClassifierOptions(3, 2).hidden({8}));
+    SanntOptions o;
+    o.pretrain.epochs = 2;
+    o.pretrain.steps_per_epoch = 5;
+    o.pretrain.quiet = true;
+    o.pretrain.checkpoint = tmp.path(tag + ".pre");
+    o.pretrain.resume = resume;
+    o.train.epochs = 4;
+    o.train.steps_per_epoch = 2;
+    o.train.quiet = true;
+    o.train.checkpoint = tmp.path(tag + ".sannt");
+    o.train.interrupt_after = interrupt;
+    o.train.resume = resume;
+    SanntResult r = train_sannt(net, p.data, model, o);
+    return std::make_pair(net, r);
+  };
+  auto [full, full_r] = run("a", 0, false);
+  auto [part, part_r] = run("b", 2, false);
+  REQUIRE(part_r.train.interrupted);
+  auto [resumed, resumed_r] = run("b", 0, true);
+  REQUIRE(resumed_r.train.epochs.size() == 4);
+  auto pa = full->parameters(), pb = resumed->parameters();
+  for (size_t i = 0; i < pa.size(); ++i) REQUIRE(torch::equal(pa[i], pb[i]));
+  REQUIRE(resumed_r.sigma == full_r.sigma);
+}

@@ -13,6 +13,7 @@
 // workspace (OUT.workspace.json).
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -70,7 +71,8 @@ int run_train_sannt(int argc, char** argv) {
       "problem", "inferno (the benchmarks) or htautau (the binned H->tautau analysis, six systematics)",
       cxxopts::value<std::string>())(
       "produced", "htautau: produced events per sample (test sample: the same)", cxxopts::value<int64_t>())(
-      "stat-only", "Train on the statistical-only sigma");
+      "stat-only", "Train on the statistical-only sigma")(
+      "resume", "Continue an interrupted run: networks with a checkpoint in OUT.ckpt/ resume from it (finished ones are not retrained)");
   add_common_options(options, true, true);
   options.parse_positional({"what"});
   options.positional_help("sannt");
@@ -79,6 +81,16 @@ int run_train_sannt(int argc, char** argv) {
   CommonOptions common = common_options(*r);
   ExperimentConfig config = setup_experiment(common);
   if (common.out.empty()) throw InputError("", "--out", "no output path given (results JSON)");
+  // Every network's stages checkpoint into OUT.ckpt/<name>.{pre,sannt}.
+  const std::filesystem::path ckpt_dir = common.out + ".ckpt";
+  std::filesystem::create_directories(ckpt_dir);
+  const bool resume = r->count("resume") > 0;
+  auto checkpoints = [&](SanntOptions& opt, const std::string& name) {
+    opt.pretrain.checkpoint = (ckpt_dir / (name + ".pre")).string();
+    opt.train.checkpoint = (ckpt_dir / (name + ".sannt")).string();
+    opt.pretrain.resume = resume && std::filesystem::exists(opt.pretrain.checkpoint);
+    opt.train.resume = resume && std::filesystem::exists(opt.train.checkpoint);
+  };
   const uint64_t seed = config.document.at("seed").get<uint64_t>();
   // Values: the flag if given, else the config's `sannt` section (defaults filled in).
   const nlohmann::json& sc = config.document.at("sannt");
@@ -171,6 +183,7 @@ int run_train_sannt(int argc, char** argv) {
                               .hidden(hidden)
                               .n_indicators(count_indicator_columns(tp.data.samples[0].x)));
       o.pretrain.seed = o.train.seed = stream_seed(seed, {0x5eed, (uint64_t)i});
+      checkpoints(o, "htautau_" + std::to_string(i));
       o.pretrain_batch = 1024;
       std::pair<double, double> before;
       Templates t_before;
@@ -253,6 +266,8 @@ int run_train_sannt(int argc, char** argv) {
       const int64_t outputs = o.summary == SanntSummary::kSoftmaxBins ? o.bins : 2;
       MultiClassifier net(MultiClassifierOptions(3, outputs).hidden(hidden));
       o.pretrain.seed = o.train.seed = ce_options.pretrain.seed = stream_seed(seed, {0x5eed, (uint64_t)bm, (uint64_t)i});
+      checkpoints(o, "bm" + std::to_string(bm) + "_" + std::to_string(i));
+      checkpoints(ce_options, "bm" + std::to_string(bm) + "_" + std::to_string(i) + "_ce");
       double sigma_ce = 0;
       if (o.summary == SanntSummary::kScoreBins) {
         // The pretrained network is the baseline.
