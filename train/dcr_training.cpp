@@ -141,7 +141,30 @@ TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainO
     }
     return total / norm_val;
   };
-  return train(*net, problem, o.train);
+  TrainReport report = train(*net, problem, o.train);
+  if (o.normalise && !report.interrupted) {
+    auto [before, after] = dcr_normalise(net, d);
+    report.normalisation_rms_before = before;
+    report.normalisation_rms_after = after;
+  }
+  return report;
+}
+
+std::pair<double, double> dcr_normalise(DCRNetwork& net, const DCRTrainingData& d) {
+  torch::NoGradGuard guard;
+  const int order = net->options.order();
+  const int64_t P = d.nu_points.size(0);
+  torch::Tensor coef = dcr_coefficients_cache(net, d.x0);
+  torch::Tensor learned = torch::log(dcr_inclusive_ratio(coef, d.w0, d.nu_points, order));  // [P]
+  torch::Tensor wv = d.wv.to(torch::kFloat64);
+  torch::Tensor totals = torch::zeros({P}, torch::kFloat64).index_add_(0, d.point, wv);
+  torch::Tensor target = torch::log(totals / d.w0.to(torch::kFloat64).sum());
+  torch::Tensor e = target - learned;                                                   // [P]
+  torch::Tensor phi = dcr_phi(d.nu_points.to(torch::kFloat64), order);                 // [P, C]
+  torch::Tensor c = std::get<0>(torch::linalg::lstsq(phi, e.unsqueeze(1), c10::nullopt, c10::nullopt)).squeeze(1);
+  net->net->layers.back()->bias.add_(c.to(torch::kFloat32));
+  torch::Tensor after = target - torch::log(dcr_inclusive_ratio(dcr_coefficients_cache(net, d.x0), d.w0, d.nu_points, order));
+  return {e.pow(2).mean().sqrt().item<double>(), after.pow(2).mean().sqrt().item<double>()};
 }
 
 torch::Tensor dcr_coefficients_cache(DCRNetwork& net, const torch::Tensor& x, int64_t block) {

@@ -68,6 +68,9 @@ nlohmann::json TrainReport::to_json() const {
   j["stop_reason"] = stop_reason;
   j["seconds"] = seconds;
   j["samples"] = samples;
+  if (normalisation_rms_before >= 0)
+    j["normalisation"] = {{"rms_log_inclusive_error_before", normalisation_rms_before},
+                          {"rms_log_inclusive_error_after", normalisation_rms_after}};
   return j;
 }
 

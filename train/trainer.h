@@ -52,6 +52,9 @@ struct TrainReport {
   double seconds = 0.0;
   int64_t samples = 0;  // training samples processed in this run
   bool interrupted = false;
+  // Set by trainings with a normalisation step (train_dcr): RMS of the log
+  // inclusive-ratio error at the training points before and after (-1: none).
+  double normalisation_rms_before = -1, normalisation_rms_after = -1;
   nlohmann::json to_json() const;
 };
 
