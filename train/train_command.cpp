@@ -122,6 +122,8 @@ int run_train_dcr(int argc, char** argv) {
       "nominal", "Nominal event file", cxxopts::value<std::string>())(
       "variations", "Variation event file (rows tagged with nu)", cxxopts::value<std::string>())(
       "process", "Process to train for", cxxopts::value<std::string>()->default_value(""))(
+      "region", "Name of the analysis region the event files were selected for (recorded in the model)",
+      cxxopts::value<std::string>()->default_value("inclusive"))(
       "nuisances", "Calibration nuisances of the ansatz", cxxopts::value<std::string>()->default_value("tes,jes,soft_met"))(
       "events", "Toy events per sample", cxxopts::value<int64_t>()->default_value("500000"))(
       "order", "Ansatz order: 1 linear, 2 quadratic", cxxopts::value<int>()->default_value("2"))(
@@ -192,6 +194,7 @@ int run_train_dcr(int argc, char** argv) {
   nlohmann::json out;
   out["training"] = report.to_json();
   out["process"] = process;
+  out["region"] = (*r)["region"].as<std::string>();
   out["nuisances"] = data.nuisance_names;
   out["order"] = net->options.order();
   out["nu_points"] = data.nu_points.size(0);
@@ -254,7 +257,8 @@ int run_train_dcr(int argc, char** argv) {
     out["validation"] = dcr_validation_report(net, data.x0, data.w0, points, key, meta0.feature_names);
     if (!common.quiet) std::cout << dcr_validation_table(out["validation"]);
   }
-  nlohmann::json meta = {{"kind", "dcr"}, {"process", process}, {"nuisances", data.nuisance_names},
+  nlohmann::json meta = {{"kind", "dcr"}, {"process", process}, {"region", (*r)["region"].as<std::string>()},
+                         {"nuisances", data.nuisance_names},
                          {"order", net->options.order()}, {"n_features", F}, {"config_hash", config.hash}};
   torch::jit::Module ts = dcr_to_torchscript(net);
   save_torchscript(ts, meta, common.out);
