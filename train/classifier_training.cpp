@@ -32,6 +32,13 @@ torch::Tensor class_balanced_weights(const torch::Tensor& y, const torch::Tensor
   return b * (static_cast<double>(b.size(0)) / b.sum());
 }
 
+WeightedRowSampler::WeightedRowSampler(const torch::Tensor& w)
+    : cdf_(torch::cumsum(w.to(torch::kFloat64), 0)), total_(cdf_[-1].item<double>()) {}
+
+torch::Tensor WeightedRowSampler::operator()(int64_t n, RandomStream& rng) const {
+  return torch::searchsorted(cdf_, rng.uniform(n) * total_).clamp_max(cdf_.size(0) - 1);
+}
+
 DataSplit split_by_hash(int64_t n, double vf, double tf) {
   if (!(vf > 0 && tf >= 0 && vf + tf < 1))
     throw InputError("", "validation/test fraction", "need validation > 0, test >= 0 and their sum < 1");
@@ -91,17 +98,15 @@ ClassifierTrainResult train_classifier(MultiClassifier& clf, const ClassifierDat
     torch::NoGradGuard g;
     clf->preprocess->fit(xt, wt);
   }
-  // Sampling distribution of training rows: proportional to balanced weight.
-  const torch::Tensor cdf = torch::cumsum(wt, 0);
-  const double wsum = cdf[-1].item<double>();
-  const int64_t nt = xt.size(0), B = o.batch_size;
+  const WeightedRowSampler sampler(wt);  // rows drawn proportionally to their balanced weight
+  const int64_t B = o.batch_size;
   const torch::Tensor wv32 = wv.to(torch::kFloat32);
   const double wv_sum = wv.sum().item<double>();
 
   TrainingProblem problem;
   problem.samples_per_step = B;
   problem.batch_loss = [&](RandomStream& rng) {
-    torch::Tensor idx = torch::searchsorted(cdf, rng.uniform(B) * wsum).clamp_max(nt - 1);
+    torch::Tensor idx = sampler(B, rng);
     return torch::nn::functional::cross_entropy(clf->forward(xt.index_select(0, idx)), yt.index_select(0, idx));
   };
   problem.validation_loss = [&]() {

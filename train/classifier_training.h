@@ -36,6 +36,18 @@ struct ClassifierData {
 // Weights rescaled so that every class has the same total and the mean is 1.
 torch::Tensor class_balanced_weights(const torch::Tensor& y, const torch::Tensor& w, int64_t n_classes);
 
+// Draws row indices with probability proportional to non-negative weights
+// (inverse CDF on a RandomStream's uniforms).
+class WeightedRowSampler {
+ public:
+  explicit WeightedRowSampler(const torch::Tensor& w);
+  torch::Tensor operator()(int64_t n, RandomStream& rng) const;
+
+ private:
+  torch::Tensor cdf_;
+  double total_;
+};
+
 struct DataSplit {
   torch::Tensor train, validation, test;  // row indices (int64)
 };

@@ -147,13 +147,12 @@ SanntResult train_sannt(MultiClassifier& net, const SanntData& data, const Binne
     torch::NoGradGuard g;
     net->preprocess->fit(X, W);
   }
-  const torch::Tensor cdf = torch::cumsum(W, 0);
-  const double wsum = cdf[-1].item<double>();
+  const WeightedRowSampler sampler(W);
   SanntResult result;
   TrainingProblem pre;
   pre.samples_per_step = o.pretrain_batch;
   pre.batch_loss = [&](RandomStream& rng) {
-    torch::Tensor idx = torch::searchsorted(cdf, rng.uniform(o.pretrain_batch) * wsum).clamp_max(X.size(0) - 1);
+    torch::Tensor idx = sampler(o.pretrain_batch, rng);
     return torch::nn::functional::cross_entropy(net->forward(X.index_select(0, idx)), Y.index_select(0, idx));
   };
   pre.validation_loss = [&]() {  // the weighted cross entropy: a plain classifier as the baseline
@@ -164,13 +163,15 @@ SanntResult train_sannt(MultiClassifier& net, const SanntData& data, const Binne
     result.pretrain = train(*net, pre, o.pretrain);
     if (result.pretrain.interrupted) return result;
   }
-  {
+  // sigma and its statistical-only part on the validation rows, exact counts.
+  auto evaluate = [&](double* sigma, double* stat) {
     torch::NoGradGuard g;
     net->eval();
     Templates t = sannt_templates(net, data, model, val_rows, o);
-    result.pretrain_sigma = loss_value(model, t, false);
-    result.pretrain_sigma_stat = loss_value(model, t, true);
-  }
+    *sigma = loss_value(model, t, false);
+    *stat = loss_value(model, t, true);
+  };
+  evaluate(&result.pretrain_sigma, &result.pretrain_sigma_stat);
   if (after_pretrain) after_pretrain();
   // SANNT stage: full batch of the training rows.
   TrainingProblem sannt;
@@ -197,11 +198,7 @@ SanntResult train_sannt(MultiClassifier& net, const SanntData& data, const Binne
     result.train = train(*net, sannt, o.train);
     if (result.train.interrupted) return result;
   }
-  torch::NoGradGuard g;
-  net->eval();
-  Templates t = sannt_templates(net, data, model, val_rows, o);
-  result.sigma = loss_value(model, t, false);
-  result.sigma_stat = loss_value(model, t, true);
+  evaluate(&result.sigma, &result.sigma_stat);
   return result;
 }
 
