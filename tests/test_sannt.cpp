@@ -273,3 +273,37 @@ TEST_CASE("SANNT training: resume after an interruption ends with the same weigh
   for (size_t i = 0; i < pa.size(); ++i) REQUIRE(torch::equal(pa[i], pb[i]));
   REQUIRE(resumed_r.sigma == full_r.sigma);
 }
+
+TEST_CASE("Multiclass SANNT: class bins and the cross-entropy constraint with a learned multiplier", "[sannt]") {
+  SanntProblem p = inferno_sannt_problem(2, 4000, 4000, 31);
+  BinnedTemplateModel model(p.model);
+  auto run = [&](double constraint_batch) {
+    torch::manual_seed(4);
+    MultiClassifier net(MultiClassifierOptions(3, 2).hidden({32, 32}));
+    SanntOptions o;
+    o.summary = SanntSummary::kClassBins;
+    o.bins = 5;
+    o.pretrain.epochs = 4;
+    o.pretrain.steps_per_epoch = 50;
+    o.pretrain.learning_rate = 3e-3;
+    o.pretrain.quiet = true;
+    o.train.epochs = 8;
+    o.train.steps_per_epoch = 10;
+    o.train.learning_rate = 3e-3;
+    o.train.patience = 0;
+    o.train.quiet = true;
+    o.ce_constraint_batch = constraint_batch;
+    return train_sannt(net, p.data, model, o);
+  };
+  SanntResult free = run(0), bound = run(2048);
+  INFO("sigma after pretraining " << free.pretrain_sigma << "; free " << free.sigma << " (CE " << free.ce_min << " -> "
+                                  << free.ce << "); constrained " << bound.sigma << " (CE -> " << bound.ce
+                                  << ", omega " << bound.omega << ")");
+  REQUIRE(free.sigma <= free.pretrain_sigma);  // the stage keeps the starting point if nothing beats it
+  REQUIRE(bound.sigma < bound.pretrain_sigma);
+  REQUIRE(free.omega == 0.0);
+  // The multiplier grew from softplus(-2) while the cross entropy exceeded
+  // its minimum, and the cross entropy stayed within 10% of it.
+  REQUIRE(bound.omega > std::log1p(std::exp(-2.0)));
+  REQUIRE(bound.ce - bound.ce_min < 0.1 * bound.ce_min);
+}

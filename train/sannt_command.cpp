@@ -66,11 +66,14 @@ int run_train_sannt(int argc, char** argv) {
       "steps", "SANNT full-batch steps per epoch", cxxopts::value<int64_t>())(
       "lr", "SANNT learning rate", cxxopts::value<double>())(
       "summary", "softmax: the network's outputs are the bins (argmax; INFERNO's summary); score: a two-class "
-      "network's signal probability in equal bins, pretrained with cross entropy", cxxopts::value<std::string>())(
+      "network's signal probability in equal bins, pretrained with cross entropy; class: a multiclassifier, "
+      "bins per most probable class", cxxopts::value<std::string>())(
       "temperature", "Softmax temperature of the soft assignment (softmax summary)", cxxopts::value<double>())(
       "problem", "inferno (the benchmarks) or htautau (the binned H->tautau analysis, six systematics)",
       cxxopts::value<std::string>())(
       "produced", "htautau: produced events per sample (test sample: the same)", cxxopts::value<int64_t>())(
+      "ce-constraint", "Class summary: mini-batch size of the cross-entropy constraint with a learned multiplier (0: off)",
+      cxxopts::value<int64_t>())(
       "stat-only", "Train on the statistical-only sigma")(
       "resume", "Continue an interrupted run: networks with a checkpoint in OUT.ckpt/ resume from it (finished ones are not retrained)");
   add_common_options(options, true, true);
@@ -135,14 +138,18 @@ int run_train_sannt(int argc, char** argv) {
   o.train.quiet = true;
   if (o.bins < 2) throw InputError("", "--bins", "need at least 2 bins");
   const std::string summary = get("summary", "summary", std::string());
-  if (summary != "softmax" && summary != "score") throw InputError("", "--summary", "softmax or score, got '" + summary + "'");
+  if (summary != "softmax" && summary != "score" && summary != "class")
+    throw InputError("", "--summary", "softmax, score or class, got '" + summary + "'");
   o.temperature = get("temperature", "temperature", 0.0);
   // The cross-entropy baseline: a two-class network binned in `bins` equal
   // bins of its signal probability, trained with cross entropy only.
   SanntOptions ce_options = o;
   ce_options.summary = SanntSummary::kScoreBins;
   ce_options.train.epochs = 0;
-  if (summary == "softmax") {
+  o.ce_constraint_batch = static_cast<double>(get("ce-constraint", "ce_constraint_batch", int64_t{0}));
+  if (summary == "class") {
+    o.summary = SanntSummary::kClassBins;
+  } else if (summary == "softmax") {
     o.summary = SanntSummary::kSoftmaxBins;
     o.pretrain.epochs = 0;
   }
@@ -179,7 +186,9 @@ int run_train_sannt(int argc, char** argv) {
     for (int i = 0; i < inits; ++i) {
       SanntProblem tp = htautau_sannt_problem(produced, lumi, stream_seed(seed, {0x7a1, (uint64_t)i}));
       torch::manual_seed(stream_seed(seed, {0x1417, (uint64_t)i}));
-      MultiClassifier net(MultiClassifierOptions(tp.data.samples[0].x.size(1), 2)
+      const int64_t n_outputs =
+          o.summary == SanntSummary::kClassBins ? static_cast<int64_t>(tp.model.processes.size()) : 2;
+      MultiClassifier net(MultiClassifierOptions(tp.data.samples[0].x.size(1), n_outputs)
                               .hidden(hidden)
                               .n_indicators(count_indicator_columns(tp.data.samples[0].x)));
       o.pretrain.seed = o.train.seed = stream_seed(seed, {0x5eed, (uint64_t)i});
@@ -263,13 +272,14 @@ int run_train_sannt(int argc, char** argv) {
     for (int i = 0; i < inits; ++i) {
       SanntProblem train_p = inferno_sannt_problem(bm, events, events, stream_seed(seed, {0x7a1, (uint64_t)bm, (uint64_t)i}));
       torch::manual_seed(stream_seed(seed, {0x1417, (uint64_t)bm, (uint64_t)i}));
-      const int64_t outputs = o.summary == SanntSummary::kSoftmaxBins ? o.bins : 2;
+      const int64_t outputs = o.summary == SanntSummary::kSoftmaxBins ? o.bins
+                              : o.summary == SanntSummary::kClassBins ? 2 : 2;
       MultiClassifier net(MultiClassifierOptions(3, outputs).hidden(hidden));
       o.pretrain.seed = o.train.seed = ce_options.pretrain.seed = stream_seed(seed, {0x5eed, (uint64_t)bm, (uint64_t)i});
       checkpoints(o, "bm" + std::to_string(bm) + "_" + std::to_string(i));
       checkpoints(ce_options, "bm" + std::to_string(bm) + "_" + std::to_string(i) + "_ce");
       double sigma_ce = 0;
-      if (o.summary == SanntSummary::kScoreBins) {
+      if (o.summary != SanntSummary::kSoftmaxBins) {
         // The pretrained network is the baseline.
       } else {
         MultiClassifier ce_net(MultiClassifierOptions(3, 2).hidden(hidden));
@@ -277,7 +287,7 @@ int run_train_sannt(int argc, char** argv) {
         sigma_ce = 50.0 * sannt_sigma(ce_net, test.data, model, ce_options).first;
       }
       SanntResult res = train_sannt(net, train_p.data, model, o, [&] {
-        if (o.summary == SanntSummary::kScoreBins) sigma_ce = 50.0 * sannt_sigma(net, test.data, model, o).first;
+        if (o.summary != SanntSummary::kSoftmaxBins) sigma_ce = 50.0 * sannt_sigma(net, test.data, model, o).first;
       });
       const double sigma = 50.0 * sannt_sigma(net, test.data, model, o).first;
       ce.push_back(sigma_ce);

@@ -62,6 +62,8 @@ Templates sannt_templates(MultiClassifier& net, const SanntData& data, const Bin
       torch::Tensor logits = net->forward(x);
       h = surrogate ? torch::mv(torch::softmax(logits.to(torch::kFloat64) / o.temperature, 1).t(), w)
                     : softmax_histogram(logits, w, o.temperature);
+    } else if (o.summary == SanntSummary::kClassBins) {
+      h = multiclass_histogram(torch::softmax(net->forward(x), 1), w, o.bins, o.kernel_width, o.kernel, surrogate);
     } else {
       torch::Tensor score = torch::softmax(net->forward(x), 1).select(1, data.signal_process);
       h = surrogate ? surrogate_histogram(score, w, ho) : histogram(score, w, ho);
@@ -89,7 +91,8 @@ Templates sannt_templates(MultiClassifier& net, const SanntData& data, const Bin
 nlohmann::json SanntResult::to_json() const {
   return {{"pretrain", pretrain.to_json()}, {"train", train.to_json()},
           {"pretrain_sigma", pretrain_sigma}, {"sigma", sigma},
-          {"pretrain_sigma_stat_only", pretrain_sigma_stat}, {"sigma_stat_only", sigma_stat}};
+          {"pretrain_sigma_stat_only", pretrain_sigma_stat}, {"sigma_stat_only", sigma_stat},
+          {"validation_cross_entropy", {{"after_pretraining", ce_min}, {"final", ce}}}, {"omega", omega}};
 }
 
 namespace {
@@ -113,12 +116,15 @@ std::pair<double, double> sannt_sigma(MultiClassifier& net, const SanntData& dat
 SanntResult train_sannt(MultiClassifier& net, const SanntData& data, const BinnedTemplateModel& model,
                         const SanntOptions& o, const std::function<void()>& after_pretrain) {
   data.validate(model, "SANNT data");
-  const int64_t outputs = o.summary == SanntSummary::kSoftmaxBins ? o.bins : 2;
+  const int64_t P = static_cast<int64_t>(model.options().processes.size());
+  const int64_t outputs = o.summary == SanntSummary::kSoftmaxBins ? o.bins : o.summary == SanntSummary::kClassBins ? P : 2;
   if (net->options.n_classes() != outputs)
     throw InputError("", "SANNT network", std::to_string(outputs) + " outputs expected, the network has " +
                                               std::to_string(net->options.n_classes()));
   if (o.summary == SanntSummary::kSoftmaxBins && o.pretrain.epochs > 0)
-    throw InputError("", "SANNT", "cross-entropy pretraining needs the two-class score summary");
+    throw InputError("", "SANNT", "cross-entropy pretraining needs a score or class summary");
+  if (o.ce_constraint_batch > 0 && o.summary != SanntSummary::kClassBins)
+    throw InputError("", "SANNT", "the cross-entropy constraint belongs to the multiclass summary");
   std::vector<torch::Tensor> train_rows, val_rows;
   for (size_t i = 0; i < data.samples.size(); ++i) {
     const int64_t n = data.samples[i].x.size(0);
@@ -136,9 +142,11 @@ SanntResult train_sannt(MultiClassifier& net, const SanntData& data, const Binne
       if (s.variation != -1) continue;
       xs.push_back(s.x.index_select(0, rows[i]));
       ws.push_back(s.w.index_select(0, rows[i]).to(torch::kFloat64));
-      ys.push_back(torch::full({rows[i].size(0)}, s.process == data.signal_process ? 0 : 1, torch::kLong));
+      // Two classes (signal, the rest), or every process its own class.
+      const int64_t label = o.summary == SanntSummary::kClassBins ? s.process : s.process == data.signal_process ? 0 : 1;
+      ys.push_back(torch::full({rows[i].size(0)}, label, torch::kLong));
     }
-    *x = torch::cat(xs), *y = torch::cat(ys), *w = class_balanced_weights(*y, torch::cat(ws), 2);
+    *x = torch::cat(xs), *y = torch::cat(ys), *w = class_balanced_weights(*y, torch::cat(ws), outputs);
   };
   torch::Tensor X, Y, W, Xv, Yv, Wv;
   nominal_events(train_rows, &X, &Y, &W);
@@ -173,12 +181,27 @@ SanntResult train_sannt(MultiClassifier& net, const SanntData& data, const Binne
   };
   evaluate(&result.pretrain_sigma, &result.pretrain_sigma_stat);
   if (after_pretrain) after_pretrain();
-  // SANNT stage: full batch of the training rows.
+  // SANNT stage: full batch of the training rows; for the multiclass
+  // constraint the network and the multiplier's rho train together.
+  double ce_min;
+  {
+    torch::NoGradGuard g;
+    ce_min = pre.validation_loss();
+  }
+  struct WithMultiplier : torch::nn::Module {
+    explicit WithMultiplier(MultiClassifier n) : net(register_module("net", n)) {
+      rho = register_parameter("rho", torch::full({1}, -2.0));
+    }
+    MultiClassifier net;
+    torch::Tensor rho;
+  };
+  WithMultiplier trained(net);
+  const bool constrained = o.ce_constraint_batch > 0;
   TrainingProblem sannt;
   int64_t n_train = 0;
   for (const auto& r : train_rows) n_train += r.size(0);
   sannt.samples_per_step = n_train;
-  sannt.batch_loss = [&](RandomStream&) {
+  sannt.batch_loss = [&](RandomStream& rng) {
     Templates t;
     try {
       // Training on the surrogate histogram itself (soft_forward, INFERNO's
@@ -189,16 +212,32 @@ SanntResult train_sannt(MultiClassifier& net, const SanntData& data, const Binne
     } catch (const InputError&) {  // non-finite network outputs: the trainer reports where
       return torch::full({}, NAN, torch::kFloat64);
     }
-    return model.poi_uncertainties(t.nominal, t.up, t.down, o.stat_only).sum();
+    torch::Tensor loss = model.poi_uncertainties(t.nominal, t.up, t.down, o.stat_only).sum();
+    if (!constrained) return loss;
+    torch::Tensor idx = sampler(static_cast<int64_t>(o.ce_constraint_batch), rng);
+    torch::Tensor ce = torch::nn::functional::cross_entropy(net->forward(X.index_select(0, idx)), Y.index_select(0, idx));
+    torch::Tensor excess = torch::relu(ce.to(torch::kFloat64) - ce_min);
+    torch::Tensor omega = torch::softplus(trained.rho.to(torch::kFloat64)).squeeze(0);
+    // Value sigma + omega * excess; gradients: the network descends on
+    // omega * excess, rho ascends (its gradient is reversed).
+    return loss + omega.detach() * excess - omega * excess.detach() + (omega * excess).detach();
   };
   sannt.validation_loss = [&]() {
     return loss_value(model, sannt_templates(net, data, model, val_rows, o), o.stat_only);
   };
   if (o.train.epochs > 0) {
-    result.train = train(*net, sannt, o.train);
+    TrainOptions stage = o.train;
+    stage.validate_initial = true;  // never end worse than the pretrained network
+    result.train = train(trained, sannt, stage);
     if (result.train.interrupted) return result;
   }
   evaluate(&result.sigma, &result.sigma_stat);
+  result.omega = constrained ? torch::softplus(trained.rho).item<double>() : 0.0;
+  result.ce_min = ce_min;
+  {
+    torch::NoGradGuard g;
+    result.ce = pre.validation_loss();
+  }
   return result;
 }
 

@@ -45,7 +45,10 @@ struct SanntData {
 //               of [0, 1] (src/autograd/histogram.h histogram)
 //   kSoftmaxBins: a network with `bins` outputs, an event in the bin of its
 //               largest output (INFERNO's summary; softmax_histogram)
-enum class SanntSummary { kScoreBins, kSoftmaxBins };
+//   kClassBins: a multiclassifier (one output per process), an event in the
+//               block of its most probable class, binned in that probability
+//               (`bins` per class; multiclass_histogram)
+enum class SanntSummary { kScoreBins, kSoftmaxBins, kClassBins };
 
 struct SanntOptions {
   TrainOptions pretrain;  // cross-entropy stage (kScoreBins only; epochs 0: none)
@@ -61,6 +64,12 @@ struct SanntOptions {
   double validation_fraction = 0.5;  // rows of every sample, by a hash of the index
   int64_t pretrain_batch = 1024;
   bool stat_only = false;  // the statistical-only loss (nuisances fixed)
+  // Multiclass (kClassBins) constraint: the SANNT loss becomes
+  //   sum_POI sigma + omega * max(CE - CE_min_pretrain, 0)
+  // with CE the cross entropy of a mini-batch of nominal events and omega >= 0
+  // a Lagrange multiplier learned by gradient ascent (omega = softplus(rho);
+  // rho is trained with the network, its gradient reversed). 0: off.
+  double ce_constraint_batch = 0;
 };
 
 // Templates (nominal [P,B], up/down [K,P,B]) of `data` through `net`, each
@@ -75,6 +84,8 @@ struct SanntResult {
   TrainReport pretrain, train;
   double pretrain_sigma = 0, sigma = 0;            // sum of POI uncertainties on validation rows, after each stage
   double pretrain_sigma_stat = 0, sigma_stat = 0;  // the same with nuisances fixed
+  double ce_min = 0, ce = 0;  // validation cross entropy after pretraining and at the end
+  double omega = 0;           // the multiplier of the multiclass constraint at the end
   nlohmann::json to_json() const;
 };
 

@@ -110,6 +110,12 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
     report.best_epoch = j["best_epoch"];
     report.best_val_loss = j["best_val_loss"].is_number() ? j["best_val_loss"].get<double>() : std::numeric_limits<double>::infinity();
   }
+  if (opt.validate_initial && !opt.resume) {
+    torch::NoGradGuard guard;
+    module.eval();
+    report.best_val_loss = problem.validation_loss();
+    report.best_epoch = -1;  // the starting point
+  }
   Progress progress(opt.label, opt.epochs, opt.quiet, 0.0);
   // Mini-batch steps are dominated by matrix products (threads.h).
   GemmBoundScope gemm_bound;

@@ -35,6 +35,10 @@ struct TrainOptions {
   // checkpoint stays; for tests of --resume). 0: run to the end.
   int interrupt_after = 0;
   bool quiet = false;
+  // Count the starting weights as a candidate for the best (validation loss
+  // evaluated before the first epoch): a fine-tuning stage never ends worse
+  // than it started. Ignored on resume (the checkpoint knows the best).
+  bool validate_initial = false;
   std::string label = "train";
   bool IsValid(std::string* error) const;
 };

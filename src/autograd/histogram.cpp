@@ -138,7 +138,7 @@ torch::Tensor surrogate_histogram(const torch::Tensor& s, const torch::Tensor& w
 }
 
 torch::Tensor multiclass_histogram(const torch::Tensor& p, const torch::Tensor& w, int64_t bins, double width,
-                                   HistogramKernel kernel) {
+                                   HistogramKernel kernel, bool surrogate) {
   if (p.dim() != 2 || p.size(1) < 2) throw InputError("", "histogram", "class outputs [N,C] with C >= 2 expected");
   const int64_t C = p.size(1);
   torch::Tensor assigned = p.detach().argmax(1);
@@ -146,7 +146,8 @@ torch::Tensor multiclass_histogram(const torch::Tensor& p, const torch::Tensor& 
   std::vector<torch::Tensor> parts;
   for (int64_t c = 0; c < C; ++c) {
     torch::Tensor mask = (assigned == c).to(w.scalar_type());
-    parts.push_back(histogram(value, w * mask, HistogramOptions(bins, 1.0 / C, 1.0).width(width).kernel(kernel)));
+    const HistogramOptions o = HistogramOptions(bins, 1.0 / C, 1.0).width(width).kernel(kernel);
+    parts.push_back(surrogate ? surrogate_histogram(value, w * mask, o) : histogram(value, w * mask, o));
   }
   return torch::cat(parts);
 }

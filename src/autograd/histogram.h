@@ -43,8 +43,10 @@ torch::Tensor surrogate_histogram(const torch::Tensor& s, const torch::Tensor& w
 // class of its largest output and binned in that output over [1/C, 1] with
 // `bins_per_class` bins; returns [C * bins_per_class]. The assignment is
 // piecewise constant; the gradient flows through the binned value.
+// With `surrogate`, the smooth surrogate of each class's histogram.
 torch::Tensor multiclass_histogram(const torch::Tensor& p, const torch::Tensor& w, int64_t bins_per_class,
-                                   double width = 1.0, HistogramKernel kernel = HistogramKernel::kGaussian);
+                                   double width = 1.0, HistogramKernel kernel = HistogramKernel::kGaussian,
+                                   bool surrogate = false);
 
 // Bins chosen by the network itself (INFERNO's summary): an event falls in
 // the bin of its largest logit. Forward: the exact weighted counts of the

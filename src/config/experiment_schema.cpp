@@ -63,8 +63,11 @@ Schema sannt_schema() {
       optional("test_events", S::integer(100, 1e9), 100000, "Test events per process."),
       optional("bins", S::integer(2, 10000), 10, "Bins of the summary."),
       optional("hidden", S::array(S::integer(1, 65536), 1), nlohmann::json::array({100, 100}), "Hidden layer sizes."),
-      optional("summary", S::string({"softmax", "score"}), "softmax",
-               "softmax: the network's outputs are the bins; score: a two-class network's signal probability in equal bins."),
+      optional("summary", S::string({"softmax", "score", "class"}), "softmax",
+               "softmax: the network's outputs are the bins; score: a two-class network's signal probability in equal "
+               "bins; class: a multiclassifier, bins per most probable class."),
+      optional("ce_constraint_batch", S::integer(0, 1e8), 0,
+               "class summary: mini-batch of the cross-entropy constraint with a learned multiplier (0: off)."),
       optional("temperature", S::number(1e-6, 1e6), 1.0, "Softmax temperature of the soft assignment."),
       optional("kernel", S::string({"gaussian", "triangular"}), "gaussian", "Surrogate kernel of the score histogram."),
       optional("width", S::number(1e-6, 1e6), 1.0, "Kernel width in bins."),
