@@ -5,10 +5,13 @@
 // parameters, code4p), the Hessian of the Asimov NLL by double backward,
 // sigma(mu), and the backward pass into the weights with an Adam step.
 // Compare with bench/bench_sannt_torch.py (same computation).
-// Usage: bench_sannt [threads=2] [steps=20]
+// Usage: bench_sannt [threads=2] [steps=20] [gemm_bound=0]
+// (gemm_bound 1: LibTorch 1 thread and BLAS n, as for mini-batch training;
+// 0: LibTorch n threads and BLAS 1, refinery's default; src/core/threads.h)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 
 #include "src/core/threads.h"
 #include "train/sannt_training.h"
@@ -18,6 +21,7 @@ using namespace refinery;
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   const int steps = argc > 2 ? std::atoi(argv[2]) : 20;
+  const bool gemm_bound = argc > 3 && std::atoi(argv[3]) != 0;
   set_threads(threads);
   torch::manual_seed(1);
   const int64_t K = 9, bins = 20;
@@ -45,7 +49,8 @@ int main(int argc, char** argv) {
   std::vector<torch::Tensor> all;
   for (const auto& s : data.samples) all.push_back(torch::arange(s.x.size(0)));
   torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
-  GemmBoundScope gemm_bound;  // as the trainer runs it
+  std::unique_ptr<GemmBoundScope> scope;
+  if (gemm_bound) scope = std::make_unique<GemmBoundScope>();
   auto step = [&] {
     adam.zero_grad();
     Templates t = sannt_templates(net, data, model, all, o, /*surrogate=*/true);
@@ -59,7 +64,7 @@ int main(int argc, char** argv) {
   double last = 0;
   for (int i = 0; i < steps; ++i) last = step();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("SANNT step (100,000 events, 20 bins, 10 parameters): %.1f ms per step (%d steps, %d threads, loss %.4f)\n",
-              1e3 * secs / steps, steps, threads, last);
+  std::printf("SANNT step (100,000 events, 20 bins, 10 parameters): %.1f ms per step (%d steps, %d threads, %s, loss %.4f)\n",
+              1e3 * secs / steps, steps, threads, gemm_bound ? "GEMM-bound scope" : "default threads", last);
   return 0;
 }
