@@ -1,0 +1,163 @@
+#include "src/config/selection.h"
+
+#include <cctype>
+#include <cstdlib>
+
+#include "src/core/error.h"
+
+namespace refinery {
+
+struct Selection::Node {
+  enum Kind { kAnd, kOr, kNot, kCompare } kind;
+  std::shared_ptr<const Node> a, b;  // operands of and/or/not
+  // Comparison: each side a feature column (>= 0) or a constant.
+  int64_t left_col = -1, right_col = -1;
+  double left_value = 0, right_value = 0;
+  std::string op;
+};
+
+namespace {
+
+using NodePtr = std::shared_ptr<const Selection::Node>;
+
+class Parser {
+ public:
+  Parser(const std::string& text, const std::vector<std::string>& names, const std::string& where)
+      : s_(text), names_(names), where_(where) {}
+
+  NodePtr parse() {
+    NodePtr n = parse_or();
+    skip();
+    if (pos_ != s_.size()) fail("unexpected '" + s_.substr(pos_, 12) + "'");
+    return n;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    throw InputError(where_, "column " + std::to_string(pos_ + 1), what + " in selection '" + s_ + "'");
+  }
+  void skip() {
+    while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+  }
+  // Consumes `word` (a keyword must end at a non-identifier character).
+  bool accept(const std::string& word) {
+    skip();
+    if (s_.compare(pos_, word.size(), word) != 0) return false;
+    const bool keyword = std::isalpha(static_cast<unsigned char>(word[0]));
+    const size_t end = pos_ + word.size();
+    if (keyword && end < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[end])) || s_[end] == '_')) return false;
+    pos_ = end;
+    return true;
+  }
+  NodePtr parse_or() {
+    NodePtr left = parse_and();
+    while (accept("or") || accept("||")) left = binary(Selection::Node::kOr, left, parse_and());
+    return left;
+  }
+  NodePtr parse_and() {
+    NodePtr left = parse_unary();
+    while (accept("and") || accept("&&")) left = binary(Selection::Node::kAnd, left, parse_unary());
+    return left;
+  }
+  NodePtr parse_unary() {
+    if (accept("not") || (peek_bang() && accept("!"))) {
+      auto n = std::make_shared<Selection::Node>();
+      n->kind = Selection::Node::kNot;
+      n->a = parse_unary();
+      return n;
+    }
+    if (accept("(")) {
+      NodePtr inner = parse_or();
+      if (!accept(")")) fail("expected ')'");
+      return inner;
+    }
+    return parse_comparison();
+  }
+  bool peek_bang() {
+    skip();
+    return pos_ < s_.size() && s_[pos_] == '!' && (pos_ + 1 >= s_.size() || s_[pos_ + 1] != '=');
+  }
+  NodePtr parse_comparison() {
+    auto n = std::make_shared<Selection::Node>();
+    n->kind = Selection::Node::kCompare;
+    operand(&n->left_col, &n->left_value);
+    skip();
+    for (const char* op : {"<=", ">=", "==", "!=", "<", ">"})
+      if (accept(op)) {
+        n->op = op;
+        break;
+      }
+    if (n->op.empty()) fail("expected a comparison (< <= > >= == !=)");
+    operand(&n->right_col, &n->right_value);
+    return n;
+  }
+  void operand(int64_t* col, double* value) {
+    skip();
+    if (pos_ >= s_.size()) fail("expected a feature name or a number");
+    const char c = s_[pos_];
+    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      size_t end = pos_;
+      while (end < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[end])) || s_[end] == '_')) ++end;
+      const std::string name = s_.substr(pos_, end - pos_);
+      for (size_t i = 0; i < names_.size(); ++i)
+        if (names_[i] == name) {
+          *col = static_cast<int64_t>(i);
+          pos_ = end;
+          return;
+        }
+      fail("unknown feature '" + name + "'");
+    }
+    const char* start = s_.c_str() + pos_;
+    char* stop = nullptr;
+    *value = std::strtod(start, &stop);
+    if (stop == start) fail("expected a feature name or a number");
+    pos_ += static_cast<size_t>(stop - start);
+  }
+  static NodePtr binary(Selection::Node::Kind kind, NodePtr a, NodePtr b) {
+    auto n = std::make_shared<Selection::Node>();
+    n->kind = kind;
+    n->a = std::move(a);
+    n->b = std::move(b);
+    return n;
+  }
+
+  const std::string& s_;
+  const std::vector<std::string>& names_;
+  const std::string& where_;
+  size_t pos_ = 0;
+};
+
+torch::Tensor eval_node(const Selection::Node& n, const torch::Tensor& x) {
+  switch (n.kind) {
+    case Selection::Node::kAnd: return eval_node(*n.a, x).logical_and(eval_node(*n.b, x));
+    case Selection::Node::kOr: return eval_node(*n.a, x).logical_or(eval_node(*n.b, x));
+    case Selection::Node::kNot: return eval_node(*n.a, x).logical_not();
+    case Selection::Node::kCompare: break;
+  }
+  auto side = [&](int64_t col, double value) {
+    return col >= 0 ? x.select(1, col).to(torch::kFloat64) : torch::full({x.size(0)}, value, torch::kFloat64);
+  };
+  torch::Tensor l = side(n.left_col, n.left_value), r = side(n.right_col, n.right_value);
+  if (n.op == "<") return l < r;
+  if (n.op == "<=") return l <= r;
+  if (n.op == ">") return l > r;
+  if (n.op == ">=") return l >= r;
+  if (n.op == "==") return l == r;
+  return l != r;
+}
+
+}  // namespace
+
+Selection Selection::parse(const std::string& text, const std::vector<std::string>& names, const std::string& where) {
+  Selection s;
+  s.text_ = text;
+  s.root_ = Parser(s.text_, names, where).parse();
+  return s;
+}
+
+torch::Tensor Selection::evaluate(const torch::Tensor& x) const {
+  if (x.dim() != 2) throw InputError("", "selection", "features [N,F] expected");
+  return eval_node(*root_, x);
+}
+
+}  // namespace refinery

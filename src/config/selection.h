@@ -1,0 +1,35 @@
+// Region selections written as expressions over event features, e.g.
+//   "PRI_jet_num >= 2 and DER_mass_jet_jet > 400"
+//   "(DER_mass_transverse_met_lep < 40) && !(PRI_jet_num == 0)"
+// Grammar: or-expressions of and-expressions of (possibly negated)
+// comparisons or parenthesised expressions; a comparison is operand op
+// operand with op one of < <= > >= == != and operands feature names or
+// numbers. `and`/`&&`, `or`/`||`, `not`/`!`. Parsed once against the feature
+// names, evaluated on feature tensors as one vectorised mask. Errors name
+// the source, the column and what was expected.
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace refinery {
+
+class Selection {
+ public:
+  // `where` names the source in errors (e.g. "htautau.json: regions/vbf/selection").
+  static Selection parse(const std::string& text, const std::vector<std::string>& feature_names,
+                         const std::string& where);
+  // Boolean mask [N] for features [N,F].
+  torch::Tensor evaluate(const torch::Tensor& features) const;
+  const std::string& text() const { return text_; }
+
+  struct Node;
+
+ private:
+  std::string text_;
+  std::shared_ptr<const Node> root_;
+};
+
+}  // namespace refinery
