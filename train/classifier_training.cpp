@@ -39,13 +39,13 @@ torch::Tensor WeightedRowSampler::operator()(int64_t n, RandomStream& rng) const
   return torch::searchsorted(cdf_, rng.uniform(n) * total_).clamp_max(cdf_.size(0) - 1);
 }
 
-DataSplit split_by_hash(int64_t n, double vf, double tf) {
+DataSplit split_by_hash(int64_t n, double vf, double tf, uint64_t salt) {
   if (!(vf > 0 && tf >= 0 && vf + tf < 1))
     throw InputError("", "validation/test fraction", "need validation > 0, test >= 0 and their sum < 1");
   std::vector<int64_t> tr, va, te;
   const uint64_t cut_v = static_cast<uint64_t>(vf * 1e6), cut_t = static_cast<uint64_t>((vf + tf) * 1e6);
   for (int64_t i = 0; i < n; ++i) {
-    const uint64_t h = splitmix64(0xc1a55000ULL + i) % 1000000ULL;
+    const uint64_t h = splitmix64(salt + static_cast<uint64_t>(i)) % 1000000ULL;
     (h < cut_v ? va : h < cut_t ? te : tr).push_back(i);
   }
   auto t = [](const std::vector<int64_t>& v) { return torch::tensor(v, torch::kLong); };

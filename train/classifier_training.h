@@ -51,7 +51,10 @@ class WeightedRowSampler {
 struct DataSplit {
   torch::Tensor train, validation, test;  // row indices (int64)
 };
-DataSplit split_by_hash(int64_t n, double validation_fraction, double test_fraction);
+// Row i goes to validation when splitmix64(salt + i) falls below the
+// validation fraction, to test below validation + test, else to training.
+DataSplit split_by_hash(int64_t n, double validation_fraction, double test_fraction,
+                        uint64_t salt = 0xc1a55000ULL);
 
 struct ClassifierTrainOptions {
   TrainOptions train;

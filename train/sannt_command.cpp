@@ -273,7 +273,7 @@ int run_train_sannt(int argc, char** argv) {
       SanntProblem train_p = inferno_sannt_problem(bm, events, events, stream_seed(seed, {0x7a1, (uint64_t)bm, (uint64_t)i}));
       torch::manual_seed(stream_seed(seed, {0x1417, (uint64_t)bm, (uint64_t)i}));
       const int64_t outputs = o.summary == SanntSummary::kSoftmaxBins ? o.bins
-                              : o.summary == SanntSummary::kClassBins ? 2 : 2;
+                              : static_cast<int64_t>(train_p.model.processes.size());  // score: 2; class: one per process
       MultiClassifier net(MultiClassifierOptions(3, outputs).hidden(hidden));
       o.pretrain.seed = o.train.seed = ce_options.pretrain.seed = stream_seed(seed, {0x5eed, (uint64_t)bm, (uint64_t)i});
       checkpoints(o, "bm" + std::to_string(bm) + "_" + std::to_string(i));

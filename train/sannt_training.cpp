@@ -33,18 +33,6 @@ void SanntData::validate(const BinnedTemplateModel& model, const std::string& so
   if (signal_process < 0 || signal_process >= P) throw InputError(source, "signal process", "index out of range");
 }
 
-namespace {
-
-torch::Tensor hash_rows(int64_t n, double fraction, bool validation, uint64_t salt) {
-  std::vector<int64_t> out;
-  const uint64_t cut = static_cast<uint64_t>(fraction * 1e6);
-  for (int64_t i = 0; i < n; ++i)
-    if ((splitmix64(salt + static_cast<uint64_t>(i)) % 1000000ULL < cut) == validation) out.push_back(i);
-  return torch::tensor(out, torch::kLong);
-}
-
-}  // namespace
-
 Templates sannt_templates(MultiClassifier& net, const SanntData& data, const BinnedTemplateModel& model,
                           const std::vector<torch::Tensor>& rows, const SanntOptions& o, bool surrogate) {
   const int64_t P = static_cast<int64_t>(model.options().processes.size());
@@ -128,8 +116,9 @@ SanntResult train_sannt(MultiClassifier& net, const SanntData& data, const Binne
   std::vector<torch::Tensor> train_rows, val_rows;
   for (size_t i = 0; i < data.samples.size(); ++i) {
     const int64_t n = data.samples[i].x.size(0);
-    train_rows.push_back(hash_rows(n, o.validation_fraction, false, 0x5a77000ULL + 7919ULL * i));
-    val_rows.push_back(hash_rows(n, o.validation_fraction, true, 0x5a77000ULL + 7919ULL * i));
+    const DataSplit split = split_by_hash(n, o.validation_fraction, 0.0, 0x5a77000ULL + 7919ULL * i);
+    train_rows.push_back(split.train);
+    val_rows.push_back(split.validation);
     if (train_rows.back().size(0) == 0 || val_rows.back().size(0) == 0)
       throw InputError("", "sample " + std::to_string(i), "too few events to split into training and validation");
   }
