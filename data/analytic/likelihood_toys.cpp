@@ -1,0 +1,136 @@
+#include "data/analytic/likelihood_toys.h"
+
+#include <cmath>
+
+#include "data/analytic/inferno.h"
+#include "data/random.h"
+
+namespace refinery::analytic {
+
+using namespace likelihood;
+
+namespace {
+constexpr double kS0 = 50.0, kB0 = 1000.0, kNormSize = 0.05, kShift = 0.2;
+auto f64() { return torch::TensorOptions().dtype(torch::kFloat64); }
+
+// Cells of a two-or-more-process model from events with fractions f [N,P]
+// and per-process coefficients [N,P,C].
+Cells cells_from(const torch::Tensor& w, const torch::Tensor& process, const torch::Tensor& f,
+                 const torch::Tensor& coef, YieldEstimate yields) {
+  const int64_t P = f.size(1);
+  if (yields == YieldEstimate::kLabels) {
+    torch::Tensor own = coef.gather(1, process.view({-1, 1, 1}).expand({-1, 1, coef.size(2)})).squeeze(1);
+    return Cells::build(process, int(P), w, own);
+  }
+  std::vector<torch::Tensor> cells, weights, coefs;
+  for (int64_t p = 0; p < P; ++p) {
+    cells.push_back(torch::full({w.size(0)}, p, torch::kInt64));
+    weights.push_back(w * f.select(1, p));
+    coefs.push_back(coef.select(1, p));
+  }
+  return Cells::build(torch::cat(cells), int(P), torch::cat(weights), torch::cat(coefs));
+}
+}  // namespace
+
+GaussianToy::GaussianToy(int64_t ns, int64_t nb, uint64_t seed, YieldEstimate yields) {
+  torch::Generator gen = make_generator(seed);
+  x_mc_ = torch::cat({2.0 + 0.5 * torch::randn({ns}, gen, f64()), torch::randn({nb}, gen, f64())});
+  w_mc_ = torch::cat({torch::full({ns}, kS0 / ns, f64()), torch::full({nb}, kB0 / nb, f64())});
+  p_mc_ = torch::cat({torch::zeros({ns}, torch::kInt64), torch::ones({nb}, torch::kInt64)});
+  EventData d = events_at(x_mc_);
+  torch::Tensor ls = std::log(kS0) - 0.5 * ((x_mc_ - 2.0) / 0.5).pow(2) - std::log(0.5);
+  torch::Tensor lb = std::log(kB0) - 0.5 * x_mc_.pow(2);
+  torch::Tensor f = torch::softmax(torch::stack({ls, lb}, 1), 1);
+  torch::Tensor coef = torch::zeros({x_mc_.size(0), 2, 2}, f64());
+  coef.select(1, 1).select(1, 0).copy_(kShift * x_mc_);
+  coef.select(1, 1).select(1, 1).fill_(-0.5 * kShift * kShift);
+  cells_ = cells_from(w_mc_, p_mc_, f, coef, yields);
+}
+
+ModelSpec GaussianToy::spec() const {
+  ModelSpec s;
+  s.processes = {"signal", "background"};
+  s.signal = {true, false};
+  s.parameters = {{"mu", ParameterKind::kPoi, Constraint::kNone, 0, 1, 1.0, 1e-4, 10},
+                  {"nu", ParameterKind::kCalibration, Constraint::kGaussian, 0, 1, 0, -5, 5},
+                  {"norm", ParameterKind::kNormalisation, Constraint::kGaussian, 0, 1, 0, -5, 5}};
+  s.modifiers = {{1, 2, kNormSize, false}};
+  s.calibration = {1};
+  return s;
+}
+
+EventData GaussianToy::events_at(const torch::Tensor& x_in, const torch::Tensor& weight) const {
+  torch::Tensor x = x_in.to(torch::kFloat64);
+  torch::Tensor ls = std::log(kS0) - 0.5 * ((x - 2.0) / 0.5).pow(2) - std::log(0.5);
+  torch::Tensor lb = std::log(kB0) - 0.5 * x.pow(2);
+  torch::Tensor f = torch::softmax(torch::stack({ls, lb}, 1), 1);
+  torch::Tensor coef = torch::zeros({x.size(0), 2, 2}, f64());
+  coef.select(1, 1).select(1, 0).copy_(kShift * x);
+  coef.select(1, 1).select(1, 1).fill_(-0.5 * kShift * kShift);
+  return EventData::build(f, coef, weight);
+}
+
+LikelihoodModel GaussianToy::model(EventData data) const {
+  LikelihoodModel m(spec());
+  Region r;
+  r.name = "sr";
+  r.expected = cells_;
+  r.events = std::move(data);
+  m.add_region(std::move(r));
+  return m;
+}
+
+EventData GaussianToy::asimov(double mu, double nu, double norm) const {
+  torch::Tensor ls = std::log(kS0) - 0.5 * ((x_mc_ - 2.0) / 0.5).pow(2) - std::log(0.5);
+  torch::Tensor lb = std::log(kB0) - 0.5 * x_mc_.pow(2);
+  torch::Tensor f = torch::softmax(torch::stack({ls, lb}, 1), 1);
+  torch::Tensor R = f.select(1, 0) * mu +
+                    f.select(1, 1) * std::pow(1.0 + kNormSize, norm) * torch::exp(kShift * nu * x_mc_ - 0.5 * kShift * kShift * nu * nu);
+  return events_at(x_mc_, w_mc_ * R);
+}
+
+EventData GaussianToy::pseudo_data(double mu, double nu, double norm, torch::Generator& gen) const {
+  const int64_t ns = torch::poisson(torch::full({1}, kS0 * mu, f64()), gen).item<double>();
+  const int64_t nb = torch::poisson(torch::full({1}, kB0 * std::pow(1.0 + kNormSize, norm), f64()), gen).item<double>();
+  torch::Tensor x = torch::cat({2.0 + 0.5 * torch::randn({ns}, gen, f64()), kShift * nu + torch::randn({nb}, gen, f64())});
+  return events_at(x);
+}
+
+// ---------------------------------------------------------------------------
+std::vector<bool> inferno_fixed(int bm) { return {false, bm < 1, bm < 2, bm < 4}; }
+
+LikelihoodModel inferno_asimov_model(int bm, int64_t n, torch::Generator& gen) {
+  inferno_benchmark(bm);  // validates the index
+  InfernoParameters p;
+  EventSet ev = inferno_sample(n, n, p, gen);
+  torch::Tensor x = ev.features.to(torch::kFloat64);
+  torch::Tensor ls = std::log(p.s) + inferno_log_pdf_signal(x);
+  torch::Tensor lb = std::log(p.b) + inferno_log_pdf_background(x, p.r, p.lambda);
+  torch::Tensor f = torch::softmax(torch::stack({ls, lb}, 1), 1);
+  const int64_t N = x.size(0);
+  torch::Tensor coef = torch::zeros({N, 2, 5}, f64());
+  torch::Tensor cb = coef.select(1, 1);
+  cb.select(1, 0).copy_(0.08 * (x.select(1, 0) - 2.0));  // d/d nu_r, r = 0.4 nu_r, var 5
+  cb.select(1, 1).copy_(1.0 / 3.0 - x.select(1, 2));     // d/d nu_lambda at lambda = 3
+  cb.select(1, 2).fill_(-0.016);                         // (1/2) d^2/d nu_r^2
+  cb.select(1, 4).fill_(-1.0 / 18.0);                    // (1/2) d^2/d nu_lambda^2
+  ModelSpec s;
+  s.processes = {"signal", "background"};
+  s.signal = {true, false};
+  const Constraint rc = bm >= 3 ? Constraint::kGaussian : Constraint::kNone;
+  s.parameters = {{"mu", ParameterKind::kPoi, Constraint::kNone, 0, 1, 1.0, 1e-4, 10},
+                  {"nu_r", ParameterKind::kCalibration, rc, 0, 1, 0, -5, 5},
+                  {"nu_lambda", ParameterKind::kCalibration, rc, 0, 1, 0, -2.5, 5},
+                  {"nu_b", ParameterKind::kNormalisation, Constraint::kGaussian, 0, 1, 0, -5, 5}};
+  s.modifiers = {{1, 3, 0.1, true}};
+  s.calibration = {1, 2};
+  LikelihoodModel m(s);
+  Region r;
+  r.name = "inferno";
+  r.expected = cells_from(ev.weights.to(torch::kFloat64), ev.process.to(torch::kInt64), f, coef, YieldEstimate::kFractions);
+  r.events = EventData::build(f, coef, ev.weights.to(torch::kFloat64));
+  m.add_region(std::move(r));
+  return m;
+}
+
+}  // namespace refinery::analytic

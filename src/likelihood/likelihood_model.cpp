@@ -1,0 +1,433 @@
+#include "src/likelihood/likelihood_model.h"
+
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "src/core/error.h"
+
+namespace refinery::likelihood {
+
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+}
+
+int ModelSpec::index(const std::string& name) const {
+  for (size_t i = 0; i < parameters.size(); ++i)
+    if (parameters[i].name == name) return int(i);
+  return -1;
+}
+
+Eigen::VectorXd ModelSpec::nominal() const {
+  Eigen::VectorXd x(n_params());
+  for (int i = 0; i < n_params(); ++i) {
+    const Parameter& p = parameters[i];
+    x[i] = (i == 0 || p.constraint == Constraint::kNone) ? p.init : p.centre;
+  }
+  return x;
+}
+
+void ModelSpec::validate() const {
+  if (parameters.empty() || parameters[0].kind != ParameterKind::kPoi)
+    throw InputError("model", "parameters", "parameter 0 must be the POI");
+  if (signal.size() != processes.size()) throw InputError("model", "signal", "one flag per process");
+  for (const auto& m : modifiers)
+    if (m.process < 0 || m.process >= P() || m.parameter <= 0 || m.parameter >= n_params())
+      throw InputError("model", "modifiers", "process or parameter index out of range");
+  for (int c : calibration)
+    if (c <= 0 || c >= n_params() || parameters[c].kind != ParameterKind::kCalibration)
+      throw InputError("model", "calibration", "not a calibration parameter");
+  for (const auto& p : parameters) {
+    if (!(p.lower < p.upper) || p.init < p.lower || p.init > p.upper)
+      throw InputError("model", p.name, "bounds must satisfy lower <= init <= upper, lower < upper");
+    if (p.constraint != Constraint::kNone && !(p.width > 0.0))
+      throw InputError("model", p.name, "constraint width must be positive");
+    if (p.constraint == Constraint::kLogNormal && !(p.centre > 0.0 && p.lower >= 0.0))
+      throw InputError("model", p.name, "a lognormal constraint needs centre > 0 and lower >= 0");
+  }
+}
+
+Cells Cells::build(const torch::Tensor& cell_in, int n_cells, const torch::Tensor& weight_in,
+                   const torch::Tensor& coef_in) {
+  torch::Tensor cell = cell_in.to(torch::kInt64).contiguous();
+  torch::Tensor weight = weight_in.to(torch::kFloat64).contiguous();
+  torch::Tensor coef = coef_in.to(torch::kFloat32);
+  const int64_t n = cell.numel();
+  if (weight.numel() != n || (coef.dim() != 2) || coef.size(0) != n)
+    throw InputError("cells", "shape", "cell, weight and coefficient rows differ");
+  if (n > 0 && (cell.min().item<int64_t>() < 0 || cell.max().item<int64_t>() >= n_cells))
+    throw InputError("cells", "cell", "cell index out of range");
+  if (n > 0 && !(weight > 0).all().item<bool>())
+    throw InputError("cells", "weight", "simulated weights must be positive");
+  torch::Tensor order = std::get<1>(cell.sort(/*stable=*/true, 0, false));
+  Cells c;
+  c.n_cells = n_cells;
+  torch::Tensor counts = torch::bincount(cell, {}, n_cells);
+  c.begin.assign(n_cells + 1, 0);
+  auto cnt = counts.accessor<int64_t, 1>();
+  for (int i = 0; i < n_cells; ++i) c.begin[i + 1] = c.begin[i] + cnt[i];
+  torch::Tensor lw = weight.index_select(0, order).log().contiguous();
+  c.log_weight.assign(lw.data_ptr<double>(), lw.data_ptr<double>() + n);
+  torch::Tensor co = coef.index_select(0, order).t().contiguous();  // [C, n]
+  c.coef.assign(co.data_ptr<float>(), co.data_ptr<float>() + co.numel());
+  return c;
+}
+
+EventData EventData::build(const torch::Tensor& fractions, const torch::Tensor& coef, const torch::Tensor& weight) {
+  EventData d;
+  torch::Tensor f = fractions.to(torch::kFloat64);
+  d.n = f.size(0);
+  if (!(f > 0).all().item<bool>() && d.n > 0)
+    throw InputError("events", "fractions", "process fractions must be positive (calibrated fractions are)");
+  torch::Tensor lf = f.log().t().contiguous();
+  d.log_fraction.assign(lf.data_ptr<double>(), lf.data_ptr<double>() + lf.numel());
+  if (coef.defined() && coef.numel() > 0) {
+    torch::Tensor co = coef.to(torch::kFloat32).permute({1, 2, 0}).contiguous();  // [P, C, n]
+    d.coef.assign(co.data_ptr<float>(), co.data_ptr<float>() + co.numel());
+  }
+  if (weight.defined() && weight.numel() > 0) {
+    torch::Tensor w = weight.to(torch::kFloat64).contiguous();
+    if (w.numel() != d.n) throw InputError("events", "weight", "one weight per event");
+    d.weight.assign(w.data_ptr<double>(), w.data_ptr<double>() + d.n);
+  }
+  return d;
+}
+
+double EventData::total_weight() const {
+  if (weight.empty()) return double(n);
+  double s = 0.0, c = 0.0;
+  for (double w : weight) {
+    const double y = w - c, t = s + y;
+    c = (t - s) - y;
+    s = t;
+  }
+  return s;
+}
+
+LikelihoodModel::LikelihoodModel(ModelSpec spec) : spec_(std::move(spec)) {
+  spec_.validate();
+  ansatz_ = Ansatz(int(spec_.calibration.size()), spec_.order);
+}
+
+void LikelihoodModel::add_region(Region region) {
+  const int P = spec_.P(), C = ansatz_.C;
+  const int cells = region.binned ? P * region.n_bins : P;
+  if (region.expected.n_cells != cells)
+    throw InputError(region.name, "expected", "cells do not match processes x bins");
+  if (int64_t(region.expected.coef.size()) != int64_t(C) * region.expected.n())
+    throw InputError(region.name, "expected", "coefficients do not match the ansatz");
+  if (region.binned && int(region.observed.size()) != region.n_bins)
+    throw InputError(region.name, "observed", "one count per bin");
+  if (!region.binned) {
+    if (int64_t(region.events.log_fraction.size()) != int64_t(P) * region.events.n ||
+        int64_t(region.events.coef.size()) != int64_t(P) * C * region.events.n)
+      throw InputError(region.name, "events", "fractions or coefficients do not match the model");
+  }
+  regions_.push_back(std::move(region));
+}
+
+// a_p = log N_p, n(:, p) = d a_p / d theta, l(:, p) = d^2 a_p / d theta^2 (diagonal).
+void LikelihoodModel::log_norms(const Eigen::VectorXd& theta, Eigen::MatrixXd* n, Eigen::MatrixXd* l,
+                                Eigen::VectorXd* a, bool* ok) const {
+  const int P = spec_.P(), D = spec_.n_params();
+  a->setZero(P);
+  n->setZero(D, P);
+  l->setZero(D, P);
+  *ok = true;
+  for (int p = 0; p < P; ++p)
+    if (spec_.signal[p]) {
+      const double mu = theta[0];
+      if (!(mu > 0.0)) {
+        *ok = false;
+        return;
+      }
+      (*a)[p] += std::log(mu);
+      (*n)(0, p) += 1.0 / mu;
+      (*l)(0, p) += -1.0 / (mu * mu);
+    }
+  for (const auto& m : spec_.modifiers) {
+    const double v = theta[m.parameter];
+    if (m.linear) {
+      const double q = 1.0 + m.size * v;
+      if (!(q > 0.0)) {
+        *ok = false;
+        return;
+      }
+      (*a)[m.process] += std::log(q);
+      (*n)(m.parameter, m.process) += m.size / q;
+      (*l)(m.parameter, m.process) += -(m.size * m.size) / (q * q);
+    } else {
+      const double lg = std::log1p(m.size);
+      (*a)[m.process] += v * lg;
+      (*n)(m.parameter, m.process) += lg;
+    }
+  }
+}
+
+namespace {
+// Adds N_p * (cell yields) and its derivatives: value T, gradient gT, Hessian hT.
+void add_yield(double Np, const Eigen::VectorXd& np, const Eigen::VectorXd& lp, double Y, const double* G,
+               const double* H, const std::vector<int>& cal, int derivatives, double* T, Eigen::VectorXd* gT,
+               Eigen::MatrixXd* hT) {
+  const int K = int(cal.size());
+  *T += Np * Y;
+  if (derivatives < 1) return;
+  Eigen::VectorXd eg = Eigen::VectorXd::Zero(np.size());
+  for (int k = 0; k < K; ++k) eg[cal[k]] = G[k];
+  *gT += Np * (Y * np + eg);
+  if (derivatives < 2) return;
+  Eigen::MatrixXd m = Y * (np * np.transpose());
+  m.diagonal() += Y * lp;
+  m += np * eg.transpose() + eg * np.transpose();
+  for (int a = 0; a < K; ++a)
+    for (int b = 0; b < K; ++b) m(cal[a], cal[b]) += H[a * K + b];
+  *hT += Np * m;
+}
+}  // namespace
+
+double LikelihoodModel::evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* grad, Eigen::MatrixXd* hess) const {
+  const int D = spec_.n_params(), P = spec_.P(), K = ansatz_.K;
+  const int deriv = hess ? 2 : (grad ? 1 : 0);
+  if (grad) grad->setZero(D);
+  if (hess) hess->setZero(D, D);
+  if (theta.size() != D) throw InputError("fit", "theta", "wrong number of parameters");
+  for (int i = 0; i < D; ++i)
+    if (!std::isfinite(theta[i])) return kInf;
+  Eigen::MatrixXd n, l;
+  Eigen::VectorXd a;
+  bool ok = true;
+  log_norms(theta, &n, &l, &a, &ok);
+  if (!ok) return kInf;
+  std::vector<double> nu_cal(K);
+  for (int k = 0; k < K; ++k) nu_cal[k] = theta[spec_.calibration[k]];
+  const std::vector<int>& cal = spec_.calibration;
+  Eigen::VectorXd g = Eigen::VectorXd::Zero(D);
+  Eigen::MatrixXd h = Eigen::MatrixXd::Zero(D, D);
+  double value = 0.0;
+  for (const Region& r : regions_) {
+    CellSums cs;
+    CellView cv{r.expected.n(), r.expected.n_cells, r.expected.log_weight.data(), r.expected.coef.data(),
+                r.expected.begin.data()};
+    cell_sums(ansatz_, cv, nu_cal.data(), deriv, &cs);
+    if (!r.binned) {
+      for (int p = 0; p < P; ++p)
+        add_yield(std::exp(a[p]), n.col(p), l.col(p), cs.Y[p], cs.G.data() + p * K, cs.H.data() + p * K * K,
+                  cal, deriv, &value, &g, &h);
+      DataSums ds;
+      DataView dv{r.events.n, P, r.events.weight.empty() ? nullptr : r.events.weight.data(),
+                  r.events.log_fraction.data(), r.events.coef.data()};
+      std::vector<double> an(a.data(), a.data() + P);
+      data_sums(ansatz_, dv, nu_cal.data(), an.data(), deriv, &ds);
+      if (!std::isfinite(ds.nll)) return kInf;
+      value += ds.nll;
+      if (deriv >= 1) {
+        Eigen::VectorXd gd = Eigen::VectorXd::Zero(D);
+        for (int p = 0; p < P; ++p) {
+          gd += ds.U[p] * n.col(p);
+          for (int k = 0; k < K; ++k) gd[cal[k]] += ds.W[p * K + k];
+        }
+        g -= gd;
+      }
+      if (deriv >= 2) {
+        Eigen::MatrixXd hd = Eigen::MatrixXd::Zero(D, D);
+        Eigen::MatrixXd EW = Eigen::MatrixXd::Zero(D, P);  // column p: E W_p
+        Eigen::MatrixXd EUV = Eigen::MatrixXd::Zero(D, P); // column p: E UV_p
+        for (int p = 0; p < P; ++p)
+          for (int k = 0; k < K; ++k) {
+            EW(cal[k], p) = ds.W[p * K + k];
+            EUV(cal[k], p) = ds.UV[p * K + k];
+          }
+        Eigen::MatrixXd UU = Eigen::Map<const Eigen::MatrixXd>(ds.UU.data(), P, P);
+        for (int p = 0; p < P; ++p) {
+          hd += ds.U[p] * (n.col(p) * n.col(p).transpose());
+          hd.diagonal() += ds.U[p] * l.col(p);
+          hd += n.col(p) * EW.col(p).transpose() + EW.col(p) * n.col(p).transpose();
+        }
+        for (int a1 = 0; a1 < K; ++a1)
+          for (int b1 = 0; b1 < K; ++b1) hd(cal[a1], cal[b1]) += ds.S[a1 * K + b1] - ds.VV[a1 * K + b1];
+        hd -= n * UU * n.transpose();
+        hd -= n * EUV.transpose() + EUV * n.transpose();
+        h -= hd;
+      }
+    } else {
+      for (int b = 0; b < r.n_bins; ++b) {
+        double lam = 0.0;
+        Eigen::VectorXd gl = Eigen::VectorXd::Zero(D);
+        Eigen::MatrixXd hl = Eigen::MatrixXd::Zero(D, D);
+        for (int p = 0; p < P; ++p) {
+          const int c = p * r.n_bins + b;
+          add_yield(std::exp(a[p]), n.col(p), l.col(p), cs.Y[c], cs.G.data() + c * K, cs.H.data() + c * K * K, cal,
+                    deriv, &lam, &gl, &hl);
+        }
+        const double obs = r.observed[b];
+        if (!(lam > 0.0)) {
+          if (obs > 0.0) return kInf;
+          value += lam;
+          if (deriv >= 1) g += gl;
+          if (deriv >= 2) h += hl;
+          continue;
+        }
+        value += lam - obs + (obs > 0.0 ? obs * std::log(obs / lam) : 0.0);
+        if (deriv >= 1) g += (1.0 - obs / lam) * gl;
+        if (deriv >= 2) h += (1.0 - obs / lam) * hl + (obs / (lam * lam)) * (gl * gl.transpose());
+      }
+    }
+  }
+  for (int i = 0; i < D; ++i) {
+    const Parameter& p = spec_.parameters[i];
+    const double s2 = p.width * p.width;
+    if (p.constraint == Constraint::kGaussian) {
+      const double d = theta[i] - p.centre;
+      value += 0.5 * d * d / s2;
+      g[i] += d / s2;
+      h(i, i) += 1.0 / s2;
+    } else if (p.constraint == Constraint::kLogNormal) {
+      if (!(theta[i] > 0.0)) return kInf;
+      const double lg = std::log(theta[i] / p.centre);
+      value += 0.5 * lg * lg / s2;
+      g[i] += lg / (s2 * theta[i]);
+      h(i, i) += (1.0 - lg) / (s2 * theta[i] * theta[i]);
+    }
+  }
+  if (!std::isfinite(value)) return kInf;
+  if (grad) *grad = g;
+  if (hess) *hess = h;
+  return value;
+}
+
+std::vector<std::vector<double>> LikelihoodModel::expected(const Eigen::VectorXd& theta) const {
+  const int P = spec_.P(), K = ansatz_.K;
+  Eigen::MatrixXd n, l;
+  Eigen::VectorXd a;
+  bool ok = true;
+  log_norms(theta, &n, &l, &a, &ok);
+  std::vector<double> nu_cal(K);
+  for (int k = 0; k < K; ++k) nu_cal[k] = theta[spec_.calibration[k]];
+  std::vector<std::vector<double>> out;
+  for (const Region& r : regions_) {
+    CellSums cs;
+    CellView cv{r.expected.n(), r.expected.n_cells, r.expected.log_weight.data(), r.expected.coef.data(),
+                r.expected.begin.data()};
+    cell_sums(ansatz_, cv, nu_cal.data(), 0, &cs);
+    std::vector<double> y(r.binned ? r.n_bins : 1, 0.0);
+    for (int c = 0; c < r.expected.n_cells; ++c) y[r.binned ? c % r.n_bins : 0] += ok ? std::exp(a[c / (r.binned ? r.n_bins : 1)]) * cs.Y[c] : NAN;
+    out.push_back(y);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The autograd reference.
+torch::Tensor LikelihoodModel::nll_torch(const torch::Tensor& theta_in) const {
+  const int P = spec_.P(), K = ansatz_.K, C = ansatz_.C;
+  torch::Tensor theta = theta_in.to(torch::kFloat64);
+  auto opt = torch::TensorOptions().dtype(torch::kFloat64);
+  std::vector<torch::Tensor> logn(P, torch::zeros({}, opt));
+  for (int p = 0; p < P; ++p)
+    if (spec_.signal[p]) logn[p] = logn[p] + theta[0].log();
+  for (const auto& m : spec_.modifiers)
+    logn[m.process] = logn[m.process] + (m.linear ? torch::log1p(m.size * theta[m.parameter])
+                                                  : theta[m.parameter] * std::log1p(m.size));
+  torch::Tensor log_norm = torch::stack(logn);  // [P]
+  std::vector<torch::Tensor> phis;
+  for (int k = 0; k < K; ++k) phis.push_back(theta[spec_.calibration[k]]);
+  if (spec_.order == 2)
+    for (int a = 0; a < K; ++a)
+      for (int b = a; b < K; ++b) phis.push_back(theta[spec_.calibration[a]] * theta[spec_.calibration[b]]);
+  torch::Tensor phi = C > 0 ? torch::stack(phis) : torch::zeros({0}, opt);  // [C]
+  auto cell_yields = [&](const Cells& c) {
+    const int64_t n = c.n();
+    torch::Tensor lw = torch::from_blob(const_cast<double*>(c.log_weight.data()), {n}, opt);
+    torch::Tensor z = lw;
+    if (C > 0) {
+      torch::Tensor co = torch::from_blob(const_cast<float*>(c.coef.data()), {C, n}, torch::kFloat32).to(torch::kFloat64);
+      z = z + torch::matmul(phi, co);
+    }
+    std::vector<int64_t> id(n);
+    for (int cell = 0; cell < c.n_cells; ++cell)
+      for (int64_t i = c.begin[cell]; i < c.begin[cell + 1]; ++i) id[i] = cell;
+    torch::Tensor idt = torch::tensor(id, torch::kInt64);
+    return torch::zeros({c.n_cells}, opt).index_add(0, idt, z.exp());
+  };
+  torch::Tensor total = torch::zeros({}, opt);
+  for (const Region& r : regions_) {
+    torch::Tensor y = cell_yields(r.expected);
+    if (!r.binned) {
+      total = total + (log_norm.exp() * y).sum();
+      const int64_t n = r.events.n;
+      torch::Tensor lf = torch::from_blob(const_cast<double*>(r.events.log_fraction.data()), {P, n}, opt);
+      torch::Tensor z = lf + log_norm.unsqueeze(1);
+      if (C > 0) {
+        torch::Tensor co =
+            torch::from_blob(const_cast<float*>(r.events.coef.data()), {P, C, n}, torch::kFloat32).to(torch::kFloat64);
+        z = z + torch::einsum("c,pcn->pn", {phi, co});
+      }
+      torch::Tensor logR = torch::logsumexp(z, 0);
+      torch::Tensor w = r.events.weight.empty()
+                            ? torch::ones({n}, opt)
+                            : torch::from_blob(const_cast<double*>(r.events.weight.data()), {n}, opt);
+      total = total - (w * logR).sum();
+    } else {
+      torch::Tensor lam = (log_norm.exp().unsqueeze(1) * y.view({P, r.n_bins})).sum(0);
+      torch::Tensor obs = torch::tensor(r.observed, opt);
+      torch::Tensor pos = obs > 0;
+      torch::Tensor safe_obs = torch::where(pos, obs, torch::ones_like(obs));
+      total = total + (lam - obs + torch::where(pos, obs * torch::log(safe_obs / lam), torch::zeros_like(obs))).sum();
+    }
+  }
+  for (int i = 0; i < spec_.n_params(); ++i) {
+    const Parameter& p = spec_.parameters[i];
+    if (p.constraint == Constraint::kGaussian)
+      total = total + 0.5 * (theta[i] - p.centre).pow(2) / (p.width * p.width);
+    else if (p.constraint == Constraint::kLogNormal)
+      total = total + 0.5 * torch::log(theta[i] / p.centre).pow(2) / (p.width * p.width);
+  }
+  return total;
+}
+
+namespace {
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+Eigen::VectorXd to_eigen(const torch::Tensor& t) {
+  torch::Tensor c = t.detach().to(torch::kFloat64).contiguous();
+  return Eigen::Map<const Eigen::VectorXd>(c.data_ptr<double>(), c.numel());
+}
+
+struct FusedGrad : public torch::autograd::Function<FusedGrad> {
+  static torch::Tensor forward(AutogradContext* ctx, torch::Tensor theta, int64_t model) {
+    ctx->save_for_backward({theta});
+    ctx->saved_data["model"] = model;
+    Eigen::VectorXd g;
+    reinterpret_cast<const LikelihoodModel*>(model)->evaluate(to_eigen(theta), &g, nullptr);
+    return torch::from_blob(g.data(), {g.size()}, torch::kFloat64).clone();
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
+    torch::Tensor theta = ctx->get_saved_variables()[0];
+    const auto* m = reinterpret_cast<const LikelihoodModel*>(ctx->saved_data["model"].toInt());
+    Eigen::VectorXd g;
+    Eigen::MatrixXd h;
+    m->evaluate(to_eigen(theta), &g, &h);
+    torch::Tensor ht = torch::from_blob(h.data(), {h.rows(), h.cols()}, torch::kFloat64).clone();
+    return {torch::mv(ht, grad_out[0]), torch::Tensor()};
+  }
+};
+
+struct FusedNLL : public torch::autograd::Function<FusedNLL> {
+  static torch::Tensor forward(AutogradContext* ctx, torch::Tensor theta, int64_t model) {
+    ctx->save_for_backward({theta});
+    ctx->saved_data["model"] = model;
+    return torch::tensor(reinterpret_cast<const LikelihoodModel*>(model)->evaluate(to_eigen(theta)), torch::kFloat64);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
+    torch::Tensor theta = ctx->get_saved_variables()[0];
+    return {FusedGrad::apply(theta, ctx->saved_data["model"].toInt()) * grad_out[0], torch::Tensor()};
+  }
+};
+}  // namespace
+
+torch::Tensor LikelihoodModel::nll_autograd(const torch::Tensor& theta) const {
+  return FusedNLL::apply(theta.to(torch::kFloat64), reinterpret_cast<int64_t>(this));
+}
+
+}  // namespace refinery::likelihood

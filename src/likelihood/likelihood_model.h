@@ -1,0 +1,133 @@
+// The profile likelihood of a measurement (design.md section 2): unbinned
+// regions (extended term), binned regions (Poisson term) and the nuisance
+// constraints, as one function of the parameter vector theta = (mu, nu).
+//
+//   N_p(theta)  = mu^[p is signal] * prod_k (1 + a_pk)^nu_k   (or 1 + a_pk nu_k, "linear")
+//   r_p(x|nu)   = exp(phi(nu_cal) . Delta_p(x))                 (DCR ansatz)
+//   unbinned:   NLL = sum_p N_p Y_p(nu) - sum_i w_i log sum_p f_p(x_i) N_p r_p(x_i|nu)
+//               Y_p(nu) = sum_{j in MC_p} w_j r_p(x_j|nu)
+//   binned:     NLL = sum_b lambda_b - n_b + n_b log(n_b / lambda_b),
+//               lambda_b = sum_p N_p sum_{j in MC_p, bin b} w_j r_p(x_j|nu)
+//   constraints: gaussian 0.5 ((nu - c)/s)^2, lognormal 0.5 (log(nu/c)/s)^2
+//               (the negative log of an auxiliary measurement c), or none.
+// (The binned form is the Poisson NLL minus that of the saturated model: the
+// same minimum and differences, values near the number of bins.)
+//
+// Evaluation: `evaluate` runs the fused kernels (fused_kernel.h) over the
+// cached coefficients and assembles value, gradient and Hessian in closed
+// form; `nll_torch` is the same likelihood written in LibTorch operations
+// (the autograd reference, and the form through which gradients reach
+// network weights when coefficients are not cached); `nll_autograd` wraps
+// `evaluate` as an autograd function (first and second derivatives).
+#pragma once
+#include <torch/torch.h>
+
+#include <Eigen/Dense>
+#include <string>
+#include <vector>
+
+#include "src/likelihood/fused_kernel.h"
+
+namespace refinery::likelihood {
+
+enum class ParameterKind { kPoi, kNormalisation, kCalibration };
+enum class Constraint { kNone, kGaussian, kLogNormal };
+
+struct Parameter {
+  std::string name;
+  ParameterKind kind = ParameterKind::kCalibration;
+  Constraint constraint = Constraint::kGaussian;
+  double centre = 0.0, width = 1.0;  // of the constraint
+  double init = 0.0, lower = -5.0, upper = 5.0;
+};
+
+// log N_p += nu log(1 + size) (exponential) or log(1 + size nu) (linear).
+struct NormModifier {
+  int process = 0, parameter = 0;
+  double size = 0.0;
+  bool linear = false;
+};
+
+struct ModelSpec {
+  std::vector<std::string> processes;
+  std::vector<bool> signal;                // multiplied by the POI
+  std::vector<Parameter> parameters;       // parameter 0 is the POI mu
+  std::vector<NormModifier> modifiers;
+  std::vector<int> calibration;            // parameter indices of the DCR's nuisances, ansatz order
+  int order = 2;                           // of the DCR ansatz
+  int n_params() const { return int(parameters.size()); }
+  int P() const { return int(processes.size()); }
+  int index(const std::string& name) const;  // -1 if absent
+  // The point where every constraint is at its minimum (mu at its init).
+  Eigen::VectorXd nominal() const;
+  void validate() const;  // throws InputError("model", ...) on inconsistencies
+};
+
+// Simulated events for expected yields, grouped into cells (events of a cell
+// contiguous); each event carries its own process's coefficients.
+struct Cells {
+  int n_cells = 0;
+  std::vector<int64_t> begin;      // [n_cells + 1]
+  std::vector<double> log_weight;  // [n]
+  std::vector<float> coef;         // [C][n]
+  int64_t n() const { return int64_t(log_weight.size()); }
+  // Builds the cells from per-event cell indices (any order), weights (> 0)
+  // and coefficients [n, C] (float32).
+  static Cells build(const torch::Tensor& cell, int n_cells, const torch::Tensor& weight,
+                     const torch::Tensor& coef);
+};
+
+// Observed events of an unbinned region: log fractions and every process's
+// coefficients at each event; weights 1 for real data, MC weights for
+// Asimov data.
+struct EventData {
+  int64_t n = 0;
+  std::vector<double> weight;        // [n] or empty (all 1)
+  std::vector<double> log_fraction;  // [P][n]
+  std::vector<float> coef;           // [P][C][n]
+  // From fractions [n, P] (float64, > 0), coefficients [n, P, C] and
+  // optional weights [n].
+  static EventData build(const torch::Tensor& fractions, const torch::Tensor& coef,
+                         const torch::Tensor& weight = {});
+  double total_weight() const;
+};
+
+struct Region {
+  std::string name;
+  bool binned = false;
+  int n_bins = 1;
+  Cells expected;                 // cell = process (unbinned) or process * n_bins + bin (binned)
+  EventData events;               // unbinned observation
+  std::vector<double> observed;   // binned observation [n_bins]
+};
+
+class LikelihoodModel {
+ public:
+  explicit LikelihoodModel(ModelSpec spec);
+  void add_region(Region region);
+  std::vector<Region>& regions() { return regions_; }
+  const std::vector<Region>& regions() const { return regions_; }
+  const ModelSpec& spec() const { return spec_; }
+  const Ansatz& ansatz() const { return ansatz_; }
+
+  // NLL (+inf outside the domain: mu <= 0, 1 + a nu <= 0, nu <= 0 for a
+  // lognormal constraint), gradient and Hessian when the pointers are set.
+  double evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* grad = nullptr,
+                  Eigen::MatrixXd* hess = nullptr) const;
+  // Expected yields per region and bin at theta (diagnostics, Asimov counts).
+  std::vector<std::vector<double>> expected(const Eigen::VectorXd& theta) const;
+
+  // The same NLL in LibTorch operations (float64 theta [D]).
+  torch::Tensor nll_torch(const torch::Tensor& theta) const;
+  // `evaluate` as an autograd function: differentiable twice.
+  torch::Tensor nll_autograd(const torch::Tensor& theta) const;
+
+ private:
+  void log_norms(const Eigen::VectorXd& theta, Eigen::MatrixXd* n, Eigen::MatrixXd* l, Eigen::VectorXd* a,
+                 bool* ok) const;
+  ModelSpec spec_;
+  Ansatz ansatz_;
+  std::vector<Region> regions_;
+};
+
+}  // namespace refinery::likelihood

@@ -1,0 +1,227 @@
+// The profile likelihood engine: fused evaluator against autograd, numerics
+// of the event sums, Asimov closure, coverage of profiled intervals on a
+// Gaussian toy with an exactly log-quadratic DCR, and the INFERNO analytic
+// closure (design.md sections 2, 6, 7).
+#include "tests/testing.hpp"
+
+#include <cmath>
+
+#include "data/analytic/inferno.h"
+#include "data/random.h"
+#include "src/fit/profile_fit.h"
+#include "src/likelihood/likelihood_model.h"
+#include "data/analytic/likelihood_toys.h"
+
+using namespace refinery;
+using namespace refinery::likelihood;
+
+namespace {
+
+double max_abs(const torch::Tensor& t) { return t.abs().max().item<double>(); }
+
+// Four processes, six parameters (exponential, linear and lognormal pieces),
+// one unbinned and one binned region with random coefficients.
+LikelihoodModel random_model(uint64_t seed) {
+  torch::Generator gen = make_generator(seed);
+  ModelSpec s;
+  s.processes = {"sig", "b1", "b2", "b3"};
+  s.signal = {true, false, false, false};
+  s.parameters = {{"mu", ParameterKind::kPoi, Constraint::kNone, 0, 1, 1.0, 1e-4, 10},
+                  {"norm_all", ParameterKind::kNormalisation, Constraint::kGaussian, 0, 1, 0, -5, 5},
+                  {"norm_b3", ParameterKind::kNormalisation, Constraint::kGaussian, 0, 1, 0, -3, 3},
+                  {"tes", ParameterKind::kCalibration, Constraint::kGaussian, 0, 1, 0, -5, 5},
+                  {"jes", ParameterKind::kCalibration, Constraint::kGaussian, 0, 1, 0, -5, 5},
+                  {"soft", ParameterKind::kCalibration, Constraint::kLogNormal, 1, 1, 1, 1e-3, 5}};
+  s.modifiers = {{1, 1, 0.05, false}, {2, 1, 0.05, false}, {3, 1, 0.05, false}, {3, 2, 0.25, true}};
+  s.calibration = {3, 4, 5};
+  LikelihoodModel m(s);
+  const int64_t P = 4, C = 9;
+  auto opt = torch::TensorOptions().dtype(torch::kFloat64);
+  Region u;
+  u.name = "sr";
+  {
+    const int64_t n = 3000, nmc = 8000;
+    torch::Tensor f = torch::softmax(torch::randn({n, P}, gen, opt), 1);
+    torch::Tensor co = 0.05 * torch::randn({n, P, C}, gen, opt);
+    u.events = EventData::build(f, co);
+    torch::Tensor cell = torch::randint(0, P, {nmc}, gen, torch::kInt64);
+    u.expected = Cells::build(cell, P, torch::rand({nmc}, gen, opt) * 0.5 + 0.05, 0.05 * torch::randn({nmc, C}, gen, opt));
+  }
+  m.add_region(std::move(u));
+  Region b;
+  b.name = "cr";
+  b.binned = true;
+  b.n_bins = 6;
+  {
+    const int64_t nmc = 4000;
+    torch::Tensor cell = torch::randint(0, P * 6, {nmc}, gen, torch::kInt64);
+    b.expected = Cells::build(cell, P * 6, torch::rand({nmc}, gen, opt) + 0.1, 0.05 * torch::randn({nmc, C}, gen, opt));
+    b.observed = {80, 95, 70, 0, 102, 77};
+  }
+  m.add_region(std::move(b));
+  return m;
+}
+
+torch::Tensor hessian_autograd(const std::function<torch::Tensor(const torch::Tensor&)>& f, const torch::Tensor& x0) {
+  torch::Tensor x = x0.clone().requires_grad_(true);
+  torch::Tensor g = torch::autograd::grad({f(x)}, {x}, {}, true, true)[0];
+  std::vector<torch::Tensor> rows;
+  for (int64_t i = 0; i < x.numel(); ++i) rows.push_back(torch::autograd::grad({g[i]}, {x}, {}, true)[0]);
+  return torch::stack(rows);
+}
+
+}  // namespace
+
+TEST_CASE("Fused likelihood evaluator equals LibTorch autograd (value, gradient, Hessian)", "[likelihood]") {
+  LikelihoodModel m = random_model(11);
+  for (const auto& point : std::vector<std::vector<double>>{{1.0, 0, 0, 0, 0, 1.0}, {1.3, 0.4, -0.5, 0.7, -1.1, 1.8}}) {
+    torch::Tensor theta = torch::tensor(point, torch::kFloat64);
+    Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(point.data(), point.size());
+    Eigen::VectorXd g;
+    Eigen::MatrixXd h;
+    const double v = m.evaluate(x, &g, &h);
+    torch::Tensor xr = theta.clone().requires_grad_(true);
+    torch::Tensor vr = m.nll_torch(xr);
+    torch::Tensor gr = torch::autograd::grad({vr}, {xr})[0];
+    torch::Tensor hr = hessian_autograd([&](const torch::Tensor& t) { return m.nll_torch(t); }, theta);
+    torch::Tensor gf = torch::from_blob(g.data(), {g.size()}, torch::kFloat64).clone();
+    torch::Tensor hf = torch::from_blob(h.data(), {h.rows(), h.cols()}, torch::kFloat64).clone();
+    INFO("value fused " << v << " autograd " << vr.item<double>());
+    REQUIRE(std::abs(v - vr.item<double>()) <= 1e-10 * std::abs(vr.item<double>()));
+    INFO("gradient fused " << gf << "\nautograd " << gr);
+    REQUIRE(max_abs(gf - gr) <= 1e-10 * max_abs(gr));
+    INFO("Hessian fused " << hf << "\nautograd " << hr);
+    REQUIRE(max_abs(hf - hr) <= 1e-10 * max_abs(hr));
+    // The fused evaluator as an autograd function: its first and second
+    // derivatives come from the closed forms.
+    torch::Tensor ha = hessian_autograd([&](const torch::Tensor& t) { return m.nll_autograd(t); }, theta);
+    REQUIRE(max_abs(ha - hr) <= 1e-10 * max_abs(hr));
+  }
+}
+
+TEST_CASE("Likelihood event sums: NLL differences over 1e6 events match a compensated long-double reference", "[likelihood]") {
+  // Two processes, one calibration nuisance: NLL values of order 1e6, their
+  // differences of order 1-100 must keep 9 significant digits.
+  torch::Generator gen = make_generator(5);
+  auto opt = torch::TensorOptions().dtype(torch::kFloat64);
+  ModelSpec s;
+  s.processes = {"sig", "bkg"};
+  s.signal = {true, false};
+  s.parameters = {{"mu", ParameterKind::kPoi, Constraint::kNone, 0, 1, 1.0, 1e-4, 10},
+                  {"nu", ParameterKind::kCalibration, Constraint::kNone, 0, 1, 0, -5, 5}};
+  s.calibration = {1};
+  LikelihoodModel m(s);
+  const int64_t n = 1000000;
+  // Fractions scaled by 3 so that the NLL itself is of order 1e6.
+  torch::Tensor f = 3.0 * torch::softmax(torch::randn({n, 2}, gen, opt), 1);
+  torch::Tensor co = 0.1 * torch::randn({n, 2, 2}, gen, opt).to(torch::kFloat32);
+  Region r;
+  r.name = "sr";
+  r.events = EventData::build(f, co);
+  r.expected = Cells::build(torch::tensor({0, 1}), 2, torch::ones({2}, opt), torch::zeros({2, 2}));
+  m.add_region(r);
+  auto reference = [&](double mu, double nu) {
+    // sum_i log(f_s mu r_s + f_b r_b) with std::exp/std::log in long double.
+    auto fa = f.accessor<double, 2>();
+    torch::Tensor cd = co.to(torch::kFloat64);
+    auto ca = cd.accessor<double, 3>();
+    long double sum = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const long double rs = std::exp((long double)(ca[i][0][0] * nu + ca[i][0][1] * nu * nu));
+      const long double rb = std::exp((long double)(ca[i][1][0] * nu + ca[i][1][1] * nu * nu));
+      sum += std::log(fa[i][0] * mu * rs + fa[i][1] * rb);
+    }
+    return -sum;
+  };
+  Eigen::Vector2d a(1.0, 0.0), b(1.02, 0.03);
+  // The expected-yield term is the same function in both (two cells of weight 1).
+  const double ya = m.expected(a)[0][0], yb = m.expected(b)[0][0];
+  const double fused = (m.evaluate(b) - yb) - (m.evaluate(a) - ya);
+  const long double ref = reference(1.02, 0.03) - reference(1.0, 0.0);
+  INFO("fused difference " << fused << " reference " << (double)ref << " NLL " << m.evaluate(a));
+  REQUIRE(std::abs(m.evaluate(a)) > 1e5);
+  REQUIRE(std::abs(fused - (double)ref) <= 1e-9 * std::abs((double)ref));
+}
+
+TEST_CASE("Asimov fit returns mu_true and the nominal nuisances; fully profiled interval", "[likelihood][fit]") {
+  analytic::GaussianToy toy;
+  for (double mu_true : {1.0, 2.0}) {
+    LikelihoodModel m = toy.model(toy.asimov(mu_true, 0.0, 0.0));
+    FitOptions opt;
+    FitResult r = fit_model(m, opt);
+    INFO(r.status);
+    REQUIRE(r.converged);
+    REQUIRE(std::abs(r.x[0] - mu_true) < 1e-6);
+    REQUIRE(std::abs(r.x[1]) < 1e-6);
+    REQUIRE(std::abs(r.x[2]) < 1e-6);
+    // Profiled interval: t at the crossings is the level, and it contains
+    // the Hessian error to within the asymmetry of a Poisson rate.
+    Interval in = profile_interval(m, r, 1.0, opt);
+    REQUIRE(in.lower.found);
+    REQUIRE(in.upper.found);
+    FitResult lo = fit_at_poi(m, in.lower.value, r.x, opt), hi = fit_at_poi(m, in.upper.value, r.x, opt);
+    REQUIRE(std::abs(2 * (lo.nll - r.nll) - 1.0) < 1e-3);
+    REQUIRE(std::abs(2 * (hi.nll - r.nll) - 1.0) < 1e-3);
+    const double half = 0.5 * (in.upper.value - in.lower.value);
+    INFO("interval [" << in.lower.value << ", " << in.upper.value << "], Hessian error " << r.error[0]);
+    REQUIRE(std::abs(half / r.error[0] - 1.0) < 0.05);
+  }
+}
+
+TEST_CASE("Coverage of the profiled 68.27% interval and pulls on a Gaussian toy (400 pseudo-experiments)", "[likelihood][fit][coverage]") {
+  analytic::GaussianToy toy;
+  const int n_toys = 400;
+  const double mu_true = 1.0;
+  int covered = 0, usable = 0;
+  std::vector<double> pulls;
+  torch::Generator gen = make_generator(20261123);
+  for (int t = 0; t < n_toys; ++t) {
+    const double nu_true = torch::randn({1}, gen, torch::kFloat64).item<double>();
+    const double norm_true = torch::randn({1}, gen, torch::kFloat64).item<double>();
+    LikelihoodModel m = toy.model(toy.pseudo_data(mu_true, nu_true, norm_true, gen));
+    FitOptions opt;
+    FitResult r = fit_model(m, opt);
+    if (!r.converged) {
+      WARN("toy " << t << ": " << r.status);
+      continue;
+    }
+    Interval in = profile_interval(m, r, 1.0, opt);
+    // An interval may end on the POI's bound (mu > 0): still an interval.
+    if (!in.lower.usable() || !in.upper.usable()) {
+      WARN("toy " << t << ": " << in.lower.status << " / " << in.upper.status << " mu_hat " << r.x[0]);
+      continue;
+    }
+    ++usable;
+    covered += (in.lower.value <= mu_true && mu_true <= in.upper.value);
+    if (r.error[0] > 0) pulls.push_back((r.x[0] - mu_true) / r.error[0]);
+  }
+  REQUIRE(usable >= n_toys - 2);
+  REQUIRE(pulls.size() >= usable - 4);  // fits ending on mu's bound have no Hessian error
+  const double c = double(covered) / usable, err = std::sqrt(0.6827 * 0.3173 / usable);
+  double mean = 0, var = 0;
+  for (double p : pulls) mean += p;
+  mean /= pulls.size();
+  for (double p : pulls) var += (p - mean) * (p - mean);
+  const double sd = std::sqrt(var / (pulls.size() - 1));
+  INFO("coverage " << c << " +- " << err << ", pull mean " << mean << " sd " << sd);
+  REQUIRE(std::abs(c - 0.6827) < 3 * err);
+  REQUIRE(std::abs(mean) < 3 * sd / std::sqrt(double(pulls.size())));
+  REQUIRE(std::abs(sd - 1.0) < 3 / std::sqrt(2.0 * pulls.size()));
+}
+
+TEST_CASE("INFERNO analytic closure: profiled sigma(s) from the unbinned likelihood with the exact densities", "[likelihood][inferno]") {
+  // Paper's analytic-likelihood row (de Castro & Dorigo, arXiv:1806.04743, Table 2).
+  const double paper[5] = {14.71, 15.52, 15.65, 15.62, 16.89};
+  torch::Generator gen = make_generator(77);
+  for (int bm = 0; bm < 5; ++bm) {
+    LikelihoodModel m = analytic::inferno_asimov_model(bm, 200000, gen);
+    FitOptions opt;
+    opt.fixed = analytic::inferno_fixed(bm);
+    FitResult r = fit_model(m, opt);
+    REQUIRE(r.converged);
+    REQUIRE(std::abs(r.x[0] - 1.0) < 1e-6);
+    const double sigma_s = 50.0 * r.error[0];
+    INFO("benchmark " << bm << ": sigma(s) " << sigma_s << " paper " << paper[bm]);
+    REQUIRE(std::abs(sigma_s / paper[bm] - 1.0) < 0.03);
+  }
+}
