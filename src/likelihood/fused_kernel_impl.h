@@ -172,6 +172,25 @@ void data_sums(const Ansatz& A, const DataView& d, const double* nu_cal, const d
         acc[oU + p] = U;
       }
       if (K == 0) continue;
+      if (deriv < 2) {
+        // Gradient only: W_pk = sum_c J_ck A_pc with A_pc = sum_i w_i u_ip
+        // Delta_ipc, dot products straight from the coefficient arrays.
+        for (int p = 0; p < P; ++p) {
+          const double* up = z.data() + p * kBlock;
+#pragma omp simd
+          for (int64_t i = 0; i < m; ++i) M[i] = w[i] * up[i];
+          for (int k = 0; k < K; ++k) acc[oW + p * K + k] = 0.0;
+          for (int c = 0; c < C; ++c) {
+            const float* co = d.coef + (int64_t(p) * C + c) * n + i0;
+            double Apc = 0.0;
+#pragma omp simd reduction(+ : Apc)
+            for (int64_t i = 0; i < m; ++i) Apc += M[i] * double(co[i]);
+            for (const auto& e : J)
+              if (e.c == c) acc[oW + p * K + e.k] += e.value * Apc;
+          }
+        }
+        continue;
+      }
       // h_pk = sum_c J_ck Delta_pc; W_pk = sum w u_p h_pk; v_k = sum_p u_p h_pk.
       std::fill(v.begin(), v.begin() + K * kBlock, 0.0);
       for (int p = 0; p < P; ++p) {
