@@ -8,9 +8,11 @@
 //       one Poisson pseudo-experiment (truth in f.h5.json)
 //   refinery simulate inferno|dcr_toy_1d|dcr_toy_3d|gaussian_latent --events N --out f.h5
 #include <filesystem>
+
 #include <iostream>
 
 #include "data/analytic/analytic_simulate.h"
+#include "data/random.h"
 #include "data/htautau/htautau_simulation.h"
 #include "src/cli/options.h"
 #include "src/core/atomic_file.h"
@@ -140,6 +142,16 @@ int run_simulate(int argc, char** argv) {
     report = htautau::simulate_samples(opt, points, common.out + "/nominal.h5",
                                        common.out + "/variations.h5");
     summary_path = common.out + "/simulation.json";
+    // An independent nominal sample for the likelihood's expected yields.
+    const int64_t mc_events = sim.at("mc_events").get<int64_t>();
+    if (mc_events > 0) {
+      htautau::SimulationOptions mc = opt;
+      mc.events = mc_events;
+      mc.seed = stream_seed(opt.seed, {0x3c5a3b1e});
+      htautau::SimulationReport r = htautau::simulate_samples(mc, {}, common.out + "/mc.h5", "");
+      if (!common.quiet)
+        std::cout << "expected-yield sample mc.h5: " << r.produced << " events produced in " << r.seconds << " s\n";
+    }
   }
   nlohmann::json j = report.to_json();
   j["config_hash"] = config.hash;

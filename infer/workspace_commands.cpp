@@ -70,8 +70,14 @@ HistFactoryModel model_of(const Workspace& ws, const cxxopts::ParseResult& r) {
 
 }  // namespace
 
+int run_measurement_fit(int argc, char** argv);  // measurement_commands.cpp
+
 int run_fit(int argc, char** argv) {
-  cxxopts::Options options(argv[0], "Maximum-likelihood fit of a HistFactory workspace");
+  // With --config: the experiment's profile-likelihood measurement.
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--config" || std::string(argv[i]).rfind("--config=", 0) == 0)
+      return run_measurement_fit(argc, argv);
+  cxxopts::Options options(argv[0], "Maximum-likelihood fit of a HistFactory workspace (refinery fit --config EXPERIMENT.json: the measurement)");
   add_workspace_options(options);
   add_common_options(options, false, false);
   auto r = parse(options, argc, argv);

@@ -16,6 +16,10 @@ int run_limit(int argc, char** argv);
 int inspect_workspace(const std::string& path);
 int run_train(int argc, char** argv);     // train/train_command.cpp
 int run_eval(int argc, char** argv);      // infer/eval_command.cpp
+int run_measurement_fit(int argc, char** argv);  // infer/measurement_commands.cpp
+int run_scan(int argc, char** argv);
+int run_impacts(int argc, char** argv);
+int run_toys(int argc, char** argv);
 
 namespace {
 
@@ -66,7 +70,10 @@ const std::vector<Command>& commands() {
       {"train", "Train a network (classifier: calibrated multiclassifier; dcr: parametric DCR networks)", run_train},
       {"eval", "Evaluate a trained model on events (classifier: probabilities and fractions)", run_eval},
       {"inspect", "Summarise an event file or a HistFactory workspace", run_inspect},
-      {"fit", "Maximum-likelihood fit of a HistFactory workspace", run_fit},
+      {"fit", "Profile-likelihood fit of mu (--config EXPERIMENT) or fit of a HistFactory workspace (WORKSPACE.json)", run_fit},
+      {"scan", "Profile-likelihood scan of mu with intervals (--config EXPERIMENT)", run_scan},
+      {"impacts", "Ranked nuisance impacts on mu (--config EXPERIMENT)", run_impacts},
+      {"toys", "Pseudo-experiments: coverage, width, bias, pulls; --shard i/N, --merge (--config EXPERIMENT)", run_toys},
       {"hypotest", "Asymptotic CLs test of a POI value (q~, q, q0) on a workspace", run_hypotest},
       {"limit", "95% CLs upper limit on the POI of a workspace", run_limit},
       {"config", "Validate an experiment config; print it with defaults, or the schema",

@@ -30,6 +30,79 @@ Schema simulation_schema() {
                             "Keep grid points whose absolute values sum to at most max_l1 (0: no grid)."),
                }),
                nlohmann::json::object(), "A grid of variation points added to `variations`."),
+      optional("mc_events", S::integer(0, 1e10), 0,
+               "Produced events of an independent nominal sample (mc.h5, its own seed stream) for the likelihood's "
+               "expected yields (0: none)."),
+  });
+}
+
+Schema dcr_schema() {
+  using S = Schema;
+  return S::object({
+      optional("processes", S::array(S::string()), nlohmann::json::array(),
+               "Processes to train a DCR network for (empty: every process of the nominal file)."),
+      optional("nuisances", S::array(S::string(), 1), nlohmann::json::array({"tes", "jes", "soft_met"}),
+               "Calibration nuisances of the ansatz."),
+      optional("hidden", S::array(S::integer(1, 65536), 1), nlohmann::json::array({128, 128}), "Hidden layer sizes."),
+      optional("epochs", S::integer(1, 100000), 8, "Epochs."),
+      optional("steps", S::integer(1, 1e9), 200, "Steps per epoch."),
+      optional("batch", S::integer(1, 1e8), 4096, "Events per step from each side."),
+      optional("learning_rate", S::number(1e-9, 10), 3e-3, "Adam's initial learning rate."),
+      optional("lr_decay", S::number(1e-6, 1), 0.88, "Learning-rate factor per epoch."),
+  });
+}
+
+nlohmann::json default_regions() {
+  // docs/htautau.md explains the choices.
+  return nlohmann::json::array({
+      {{"name", "vbf"}, {"type", "unbinned"},
+       {"selection", "DER_mass_transverse_met_lep < 40 and PRI_jet_num >= 2 and DER_mass_jet_jet > 400"}},
+      {{"name", "ggh"}, {"type", "unbinned"},
+       {"selection", "DER_mass_transverse_met_lep < 40 and not (PRI_jet_num >= 2 and DER_mass_jet_jet > 400) and "
+                     "DER_mass_vis >= 40"}},
+      {{"name", "low_mvis"}, {"type", "binned"}, {"variable", "DER_mass_vis"}, {"edges", {0.0, 40.0}},
+       {"selection", "DER_mass_transverse_met_lep < 40 and not (PRI_jet_num >= 2 and DER_mass_jet_jet > 400) and "
+                     "DER_mass_vis < 40"}},
+      {{"name", "ttbar_cr"}, {"type", "binned"}, {"variable", "DER_mass_vis"},
+       {"edges", {0.0, 60.0, 90.0, 130.0, 200.0, 1e6}},
+       {"selection", "DER_mass_transverse_met_lep >= 60 and PRI_jet_num >= 2"}},
+      {{"name", "diboson_cr"}, {"type", "binned"}, {"variable", "DER_mass_transverse_met_lep"},
+       {"edges", {60.0, 90.0, 120.0, 160.0, 1e6}},
+       {"selection", "DER_mass_transverse_met_lep >= 60 and PRI_jet_num < 2"}},
+  });
+}
+
+Schema measurement_schema() {
+  using S = Schema;
+  return S::object({
+      optional("regions",
+               S::array(S::object({
+                   required("name", S::string(), "Region name."),
+                   required("selection", S::string(), "Expression over the features (comparisons, and/or/not, parentheses)."),
+                   optional("type", S::string({"unbinned", "binned"}), "unbinned", "Likelihood of the region."),
+                   optional("variable", S::string(), "", "Binned: a feature, or p_<process> (calibrated class probability)."),
+                   optional("edges", S::array(S::number()), nlohmann::json::array(), "Binned: bin edges (events outside are dropped)."),
+               })),
+               default_regions(), "Analysis regions; they must not overlap."),
+      optional("reference",
+               S::object({
+                   optional("variable", S::string(), "p_htautau", "Variable of the binned reference analysis."),
+                   optional("edges", S::array(S::number()),
+                            nlohmann::json::array({0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001}),
+                            "Its bin edges."),
+               }),
+               nlohmann::json::object(), "Binned reference analysis (--reference): unbinned regions binned in this variable."),
+      optional("expected_yields", S::string({"fractions", "labels"}), "fractions",
+               "Expected yields from all simulated events weighted by the classifier's fractions (self-consistent with "
+               "R(x); Asimov exact) or from each process's own events (labels)."),
+      optional("mu_range", S::array(S::number(), 2), nlohmann::json::array({1e-3, 10.0}), "Bounds of mu (> 0)."),
+      optional("toys",
+               S::object({
+                   optional("n", S::integer(1, 1e9), 50, "Pseudo-experiments per mu_true."),
+                   optional("mu_true", S::array(S::number(0.001, 100), 1), nlohmann::json::array({1.0}), "True signal strengths."),
+                   optional("nu_true", S::string({"from-priors", "nominal"}), "from-priors", "True nuisances."),
+               }),
+               nlohmann::json::object(), "Coverage study (refinery toys)."),
   });
 }
 
@@ -96,6 +169,10 @@ const Schema& experiment_schema() {
                "The calibrated multiclassifier (refinery train classifier)."),
       optional("sannt", sannt_schema(), nlohmann::json::object(),
                "Systematic-aware training (refinery train sannt)."),
+      optional("dcr", dcr_schema(), nlohmann::json::object(),
+               "Parametric DCR networks (refinery train dcr --config)."),
+      optional("measurement", measurement_schema(), nlohmann::json::object(),
+               "The profile-likelihood measurement (refinery fit|scan|impacts|toys --config)."),
   });
   return schema;
 }

@@ -1,0 +1,315 @@
+#include "infer/measurement.h"
+
+#include <filesystem>
+#include <set>
+
+#include "data/htautau/nuisances.h"
+#include "models/torchscript_export.h"
+#include "src/core/block_eval.h"
+#include "src/core/error.h"
+#include "src/io/event_reader.h"
+
+namespace refinery {
+
+using namespace likelihood;
+using nlohmann::json;
+
+namespace {
+
+std::string region_key(size_t i, const std::string& key) {
+  return "measurement/regions/" + std::to_string(i) + "/" + key;
+}
+
+// log N_p(theta) [P] for the spec's modifiers (torch, float64).
+torch::Tensor log_norms(const ModelSpec& spec, const Eigen::VectorXd& theta) {
+  std::vector<double> a(spec.P(), 0.0);
+  for (int p = 0; p < spec.P(); ++p)
+    if (spec.signal[p]) a[p] += std::log(theta[0]);
+  for (const auto& m : spec.modifiers)
+    a[m.process] += m.linear ? std::log1p(m.size * theta[m.parameter]) : theta[m.parameter] * std::log1p(m.size);
+  return torch::tensor(a, torch::kFloat64);
+}
+
+torch::Tensor phi_of(const ModelSpec& spec, const Eigen::VectorXd& theta) {
+  std::vector<double> nu;
+  for (int c : spec.calibration) nu.push_back(theta[c]);
+  Ansatz A(int(nu.size()), spec.order);
+  std::vector<double> phi(A.C);
+  A.phi(nu.data(), phi.data());
+  return torch::tensor(phi, torch::kFloat64);
+}
+
+}  // namespace
+
+Eigen::VectorXd theta_of(const ModelSpec& spec, double mu, const std::vector<double>& nu_sim) {
+  Eigen::VectorXd x = spec.nominal();
+  x[0] = mu;
+  const auto names = htautau::nuisance_names();
+  for (size_t k = 0; k < names.size() && k < nu_sim.size(); ++k) {
+    const int i = spec.index(names[k]);
+    if (i > 0) x[i] = std::clamp(nu_sim[k], spec.parameters[i].lower, spec.parameters[i].upper);
+  }
+  return x;
+}
+
+Measurement::Measurement(const ExperimentConfig& config, const MeasurementOptions& options) {
+  const json& m = config.section("measurement");
+  const std::string dir = options.inputs.empty() ? config.document.at("output_dir").get<std::string>() : options.inputs;
+  labels_ = options.labels || m.at("expected_yields").get<std::string>() == "labels";
+  luminosity_ = config.section("simulation").at("luminosity").get<double>();
+  // Classifier: features and processes.
+  const std::string clf_path = dir + "/classifier.pt";
+  if (!std::filesystem::exists(clf_path))
+    throw InputError(clf_path, "file", "missing: train the classifier first (refinery train classifier --config ...)");
+  classifier_ = std::make_unique<ClassifierArchive>(clf_path);
+  features_ = classifier_->feature_names();
+  processes_ = classifier_->process_names();
+  // DCR networks, one per process, all with the same nuisances.
+  for (const auto& p : processes_) {
+    const std::string path = dir + "/dcr_" + p + ".pt";
+    if (!std::filesystem::exists(path))
+      throw InputError(path, "file", "missing: train the DCR networks first (refinery train dcr --config ...)");
+    json meta;
+    dcr_.push_back(load_torchscript(path, &meta));
+    dcr_.back().eval();
+    if (meta.value("kind", "") != "dcr") throw InputError(path, "metadata.json: kind", "not a DCR network");
+    if (meta.value("process", "") != p)
+      throw InputError(path, "metadata.json: process", "trained for '" + meta.value("process", "") + "', expected '" + p + "'");
+    if (meta.value("n_features", int64_t(0)) != int64_t(features_.size()))
+      throw InputError(path, "metadata.json: n_features", "does not match the classifier's " + std::to_string(features_.size()) + " features");
+    if (meta.value("order", 0) != 2) throw InputError(path, "metadata.json: order", "the measurement needs the quadratic ansatz");
+    auto nuis = meta.at("nuisances").get<std::vector<std::string>>();
+    if (dcr_nuisances_.empty()) dcr_nuisances_ = nuis;
+    else if (nuis != dcr_nuisances_) throw InputError(path, "metadata.json: nuisances", "differ from the other processes' DCR networks");
+  }
+  // Parameters: mu, then the simulator's nuisances.
+  ModelSpec& s = spec_;
+  s.processes = processes_;
+  for (const auto& p : processes_) s.signal.push_back(p == "htautau");
+  const auto range = m.at("mu_range").get<std::vector<double>>();
+  if (range.size() != 2 || !(range[0] > 0) || !(range[0] < range[1]))
+    throw ConfigError(config.file, "measurement/mu_range", "expected [low, high] with 0 < low < high (mu multiplies a rate)");
+  s.parameters.push_back({"mu", ParameterKind::kPoi, Constraint::kNone, 0, 1, std::clamp(1.0, range[0], range[1]), range[0], range[1]});
+  for (const auto& n : htautau::nuisance_specs()) {
+    Parameter par;
+    par.name = n.name;
+    if (n.calibration) {
+      if (std::find(dcr_nuisances_.begin(), dcr_nuisances_.end(), n.name) == dcr_nuisances_.end()) continue;
+      par.kind = ParameterKind::kCalibration;
+    } else {
+      par.kind = ParameterKind::kNormalisation;
+    }
+    if (std::string(n.prior) == "lognormal") {
+      // soft_met: an auxiliary measurement of 1 with log-normal resolution 1
+      // (the simulator's prior LogNormal(0,1)): 0.5 (log nu)^2, nu in (0, 5].
+      par.constraint = Constraint::kLogNormal;
+      par.centre = 1.0;
+      par.width = 1.0;
+      par.init = 1.0;
+      par.lower = 1e-2;
+      par.upper = n.max;
+    } else {
+      par.constraint = Constraint::kGaussian;
+      par.lower = std::max(n.min, -5.0);
+      par.upper = std::min(n.max, 5.0);
+    }
+    s.parameters.push_back(par);
+    const int idx = int(s.parameters.size()) - 1;
+    if (!n.calibration) {
+      const std::string name = n.name;
+      for (int p = 0; p < int(processes_.size()); ++p) {
+        const bool applies = name == "bkg_norm" ? !s.signal[p] : name == processes_[p] + "_norm";
+        if (applies) s.modifiers.push_back({p, idx, n.size, false});
+      }
+    }
+  }
+  for (const auto& n : dcr_nuisances_) {
+    const int i = s.index(n);
+    if (i < 0) throw InputError(dir + "/dcr_" + processes_[0] + ".pt", "metadata.json: nuisances", "unknown nuisance '" + n + "'");
+    s.calibration.push_back(i);
+  }
+  s.order = 2;
+  s.validate();
+
+  // Regions.
+  const json& regs = m.at("regions");
+  if (regs.empty()) throw ConfigError(config.file, "measurement/regions", "no regions");
+  std::set<std::string> names;
+  for (size_t i = 0; i < regs.size(); ++i) {
+    const json& r = regs[i];
+    RegionSpec rs;
+    rs.name = r.at("name").get<std::string>();
+    if (!names.insert(rs.name).second) throw ConfigError(config.file, region_key(i, "name"), "duplicate region '" + rs.name + "'");
+    rs.selection_text = r.at("selection").get<std::string>();
+    rs.selection = Selection::parse(rs.selection_text, features_, config.file + ": " + region_key(i, "selection"));
+    rs.binned = r.at("type").get<std::string>() == "binned";
+    rs.variable = r.at("variable").get<std::string>();
+    rs.edges = r.at("edges").get<std::vector<double>>();
+    if (!rs.binned && options.reference) {
+      rs.binned = true;
+      rs.variable = m.at("reference").at("variable").get<std::string>();
+      rs.edges = m.at("reference").at("edges").get<std::vector<double>>();
+    }
+    if (rs.binned) {
+      const std::string vkey = rs.binned && r.at("type") != "binned" ? "measurement/reference/variable" : region_key(i, "variable");
+      const bool is_prob = rs.variable.rfind("p_", 0) == 0 &&
+                           std::find(processes_.begin(), processes_.end(), rs.variable.substr(2)) != processes_.end();
+      if (!is_prob && std::find(features_.begin(), features_.end(), rs.variable) == features_.end())
+        throw ConfigError(config.file, vkey, "unknown variable '" + rs.variable + "' (a feature, or p_<process>)");
+      if (rs.edges.size() < 2) throw ConfigError(config.file, region_key(i, "edges"), "a binned region needs at least two edges");
+      for (size_t b = 1; b < rs.edges.size(); ++b)
+        if (!(rs.edges[b] > rs.edges[b - 1])) throw ConfigError(config.file, region_key(i, "edges"), "edges must increase");
+    }
+    regions_.push_back(rs);
+  }
+
+  // Simulated events for the expected yields.
+  const std::string mc_path = dir + "/mc.h5";
+  if (!std::filesystem::exists(mc_path))
+    throw InputError(mc_path, "file", "missing: simulate the expected-yield sample first (refinery simulate --config ...; simulation/mc_events > 0)");
+  EventSet mc = EventReader(mc_path).read_all();
+  classifier_->check_features(EventReader(mc_path).meta().feature_names, mc_path);
+  mc_ = evaluate(mc, mc_path);
+  torch::Tensor taken = torch::zeros({mc_.x.size(0)}, torch::kBool);
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    auto [mask, bin] = assign(regions_[i], mc_);
+    torch::Tensor overlap = mask & taken;
+    if (overlap.any().item<bool>()) {
+      size_t other = 0;
+      const int64_t row = overlap.nonzero()[0][0].item<int64_t>();
+      for (size_t j = 0; j < i; ++j)
+        if (assign(regions_[j], mc_).first[row].item<bool>()) other = j;
+      throw ConfigError(config.file, region_key(i, "selection"),
+                        "region '" + regions_[i].name + "' overlaps region '" + regions_[other].name + "' (event " +
+                            std::to_string(row) + " of " + mc_path + " passes both)");
+    }
+    taken |= mask;
+    torch::Tensor sel = (mask & (bin >= 0)).nonzero().view(-1);
+    if (sel.numel() == 0)
+      throw ConfigError(config.file, region_key(i, "selection"), "region '" + regions_[i].name + "' selects no simulated events");
+    const int nb = regions_[i].binned ? int(regions_[i].edges.size()) - 1 : 1;
+    const int P = int(processes_.size());
+    torch::Tensor b = bin.index_select(0, sel), w = mc_.weight.index_select(0, sel);
+    torch::Tensor coef = mc_.coef.index_select(0, sel);  // [n,P,C]
+    if (labels_) {
+      torch::Tensor p = mc_.process.index_select(0, sel);
+      torch::Tensor own = coef.gather(1, p.view({-1, 1, 1}).expand({-1, 1, coef.size(2)})).squeeze(1);
+      cells_.push_back(Cells::build(p * nb + b, P * nb, w, own));
+    } else {
+      torch::Tensor f = mc_.fractions.index_select(0, sel);
+      std::vector<torch::Tensor> cell, wt, co;
+      for (int p = 0; p < P; ++p) {
+        cell.push_back(p * nb + b);
+        wt.push_back(w * f.select(1, p));
+        co.push_back(coef.select(1, p));
+      }
+      cells_.push_back(Cells::build(torch::cat(cell), P * nb, torch::cat(wt), torch::cat(co)));
+    }
+  }
+}
+
+EvaluatedEvents Measurement::evaluate(const EventSet& events, const std::string& source) {
+  EvaluatedEvents e;
+  e.x = events.features.to(torch::kFloat32).contiguous();
+  if (e.x.dim() != 2 || e.x.size(1) != int64_t(features_.size()))
+    throw InputError(source, "features", "expected [N," + std::to_string(features_.size()) + "] features (the models')");
+  e.weight = events.weights.defined() ? events.weights.to(torch::kFloat64) : torch::ones({e.x.size(0)}, torch::kFloat64);
+  e.process = events.process.defined() ? events.process.to(torch::kInt64) : torch::full({e.x.size(0)}, -1, torch::kInt64);
+  e.fractions = classifier_->fractions(e.x);
+  e.prob = classifier_->probabilities(e.x);
+  std::vector<torch::Tensor> coefs;
+  for (auto& net : dcr_) {
+    torch::jit::Method fwd = net.get_method("forward");
+    if (e.x.size(0) == 0) {
+      coefs.push_back(torch::zeros({0, spec_.calibration.empty() ? 0 : int64_t(Ansatz(int(spec_.calibration.size()), 2).C)}));
+      continue;
+    }
+    {
+      torch::NoGradGuard g;
+      fwd({e.x.narrow(0, 0, 1)});
+    }
+    coefs.push_back(evaluate_in_blocks(e.x, 2048, [&](const torch::Tensor& xb) { return fwd({xb}).toTensor(); }).to(torch::kFloat32));
+  }
+  e.coef = torch::stack(coefs, 1).contiguous();  // [N,P,C]
+  if (!torch::isfinite(e.coef).all().item<bool>())
+    throw InputError(source, "features", "a DCR network gives non-finite coefficients on these events");
+  return e;
+}
+
+std::pair<torch::Tensor, torch::Tensor> Measurement::assign(const RegionSpec& r, const EvaluatedEvents& e) const {
+  torch::Tensor mask = r.selection.evaluate(e.x);
+  torch::Tensor bin = torch::zeros({e.x.size(0)}, torch::kInt64);
+  if (r.binned) {
+    torch::Tensor v;
+    if (r.variable.rfind("p_", 0) == 0 &&
+        std::find(processes_.begin(), processes_.end(), r.variable.substr(2)) != processes_.end()) {
+      const int64_t p = std::find(processes_.begin(), processes_.end(), r.variable.substr(2)) - processes_.begin();
+      v = e.prob.select(1, p).to(torch::kFloat64);
+    } else {
+      const int64_t f = std::find(features_.begin(), features_.end(), r.variable) - features_.begin();
+      v = e.x.select(1, f).to(torch::kFloat64);
+    }
+    torch::Tensor edges = torch::tensor(r.edges, torch::kFloat64);
+    bin = torch::bucketize(v, edges, /*out_int32=*/false, /*right=*/true) - 1;  // edges[b] <= v < edges[b+1]
+    bin = torch::where((bin >= 0) & (bin < int64_t(r.edges.size()) - 1), bin, torch::full_like(bin, -1));
+  }
+  return {mask, bin};
+}
+
+Region Measurement::observe(size_t i, const EvaluatedEvents& e, const std::string& source) const {
+  const RegionSpec& rs = regions_[i];
+  Region r;
+  r.name = rs.name;
+  r.binned = rs.binned;
+  r.n_bins = rs.binned ? int(rs.edges.size()) - 1 : 1;
+  r.expected = cells_[i];
+  auto [mask, bin] = assign(rs, e);
+  torch::Tensor sel = (mask & (bin >= 0)).nonzero().view(-1);
+  if (rs.binned) {
+    torch::Tensor counts = torch::zeros({r.n_bins}, torch::kFloat64)
+                               .index_add(0, bin.index_select(0, sel), e.weight.index_select(0, sel));
+    r.observed.assign(counts.data_ptr<double>(), counts.data_ptr<double>() + r.n_bins);
+  } else {
+    torch::Tensor w = e.weight.index_select(0, sel);
+    const bool unit = (w == 1.0).all().item<bool>();
+    r.events = EventData::build(e.fractions.index_select(0, sel), e.coef.index_select(0, sel), unit ? torch::Tensor() : w);
+  }
+  return r;
+}
+
+LikelihoodModel Measurement::model(const EvaluatedEvents& data, const std::string& source) const {
+  LikelihoodModel m(spec_);
+  for (size_t i = 0; i < regions_.size(); ++i) m.add_region(observe(i, data, source));
+  return m;
+}
+
+LikelihoodModel Measurement::asimov(const Eigen::VectorXd& theta) const {
+  // Unbinned regions observe the simulated events weighted by w R(x|theta).
+  torch::Tensor z = mc_.fractions.log() + log_norms(spec_, theta).unsqueeze(0) +
+                    torch::einsum("npc,c->np", {mc_.coef.to(torch::kFloat64), phi_of(spec_, theta)});
+  EvaluatedEvents e = mc_;
+  e.weight = mc_.weight * torch::logsumexp(z, 1).exp();
+  LikelihoodModel m(spec_);
+  for (size_t i = 0; i < regions_.size(); ++i) m.add_region(observe(i, e, "asimov"));
+  // Binned regions observe their expected counts.
+  auto expected = m.expected(theta);
+  for (size_t i = 0; i < regions_.size(); ++i)
+    if (m.regions()[i].binned) m.regions()[i].observed = expected[i];
+  return m;
+}
+
+std::vector<double> Measurement::observed_counts(const LikelihoodModel& model) const {
+  std::vector<double> out;
+  for (const auto& r : model.regions()) {
+    if (r.binned) {
+      double s = 0;
+      for (double v : r.observed) s += v;
+      out.push_back(s);
+    } else {
+      out.push_back(r.events.total_weight());
+    }
+  }
+  return out;
+}
+
+}  // namespace refinery

@@ -1,0 +1,93 @@
+// The H->tautau measurement as the experiment config declares it (section
+// `measurement`, docs/htautau.md): regions selected by expressions over the
+// features, each unbinned (extended likelihood with R(x|mu,nu) from the
+// classifier's fractions and the per-process DCR networks) or binned (a
+// variable and its edges; counts from simulated weights times the same
+// per-event DCRs), the six nuisances with their constraints.
+//
+// The networks are evaluated once per event set: the simulated events for
+// the expected yields (OUTPUT_DIR/mc.h5) when the measurement is built, and
+// each observed data set (pseudo-experiment or file) when it is observed.
+// The likelihood then runs on cached coefficients (fused kernels).
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/classifier_archive.h"
+#include "src/config/experiment_config.h"
+#include "src/config/selection.h"
+#include "src/io/event_set.h"
+#include "src/likelihood/likelihood_model.h"
+
+namespace refinery {
+
+struct RegionSpec {
+  std::string name;
+  std::string selection_text;
+  Selection selection;
+  bool binned = false;
+  std::string variable;        // feature name, or p_<process> (calibrated class probability)
+  std::vector<double> edges;
+};
+
+struct MeasurementOptions {
+  std::string inputs;          // directory with classifier.pt, dcr_<process>.pt, mc.h5
+  bool reference = false;      // binned reference analysis: unbinned regions binned in reference.variable
+  bool labels = false;         // expected yields from the process labels instead of the fractions
+};
+
+// Network outputs of a set of events.
+struct EvaluatedEvents {
+  torch::Tensor x;          // features [N,F] float32
+  torch::Tensor weight;     // [N] float64
+  torch::Tensor process;    // [N] int64 (truth labels, -1 if unknown)
+  torch::Tensor fractions;  // [N,P] float64
+  torch::Tensor prob;       // [N,P] float32 calibrated class probabilities
+  torch::Tensor coef;       // [N,P,C] float32
+};
+
+class Measurement {
+ public:
+  Measurement(const ExperimentConfig& config, const MeasurementOptions& options);
+
+  const likelihood::ModelSpec& spec() const { return spec_; }
+  const std::vector<RegionSpec>& regions() const { return regions_; }
+  const std::vector<std::string>& process_names() const { return processes_; }
+  const std::vector<std::string>& feature_names() const { return features_; }
+  double luminosity() const { return luminosity_; }
+
+  // Evaluates the networks on events (features checked against the models';
+  // `source` names the data in errors).
+  EvaluatedEvents evaluate(const EventSet& events, const std::string& source);
+  // The likelihood of an observed data set.
+  likelihood::LikelihoodModel model(const EvaluatedEvents& data, const std::string& source) const;
+  // The likelihood of the Asimov data set at theta (exact: unbinned regions
+  // observe the simulated events weighted by w R(x|theta), binned regions
+  // their expected counts).
+  likelihood::LikelihoodModel asimov(const Eigen::VectorXd& theta) const;
+  // Events selected per region (data), for reports.
+  std::vector<double> observed_counts(const likelihood::LikelihoodModel& model) const;
+
+ private:
+  // Per region: boolean mask and bin index (-1 outside the edges).
+  std::pair<torch::Tensor, torch::Tensor> assign(const RegionSpec& r, const EvaluatedEvents& e) const;
+  likelihood::Region observe(size_t region, const EvaluatedEvents& e, const std::string& source) const;
+
+  likelihood::ModelSpec spec_;
+  std::vector<RegionSpec> regions_;
+  std::vector<std::string> processes_, features_, dcr_nuisances_;
+  std::unique_ptr<ClassifierArchive> classifier_;
+  std::vector<torch::jit::Module> dcr_;
+  EvaluatedEvents mc_;
+  std::vector<likelihood::Cells> cells_;  // expected yields per region
+  double luminosity_ = 10.0;
+  bool labels_ = false;
+};
+
+// The measurement's parameter point for a truth (mu, nu) of the simulator.
+Eigen::VectorXd theta_of(const likelihood::ModelSpec& spec, double mu, const std::vector<double>& nu_simulator);
+
+}  // namespace refinery

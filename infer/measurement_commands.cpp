@@ -1,0 +1,375 @@
+// `refinery fit|scan|impacts|toys --config EXPERIMENT.json`: the profile
+// likelihood measurement of mu (infer/measurement.h) on Asimov data, a
+// pseudo-experiment from the simulator, or an event file.
+//   fit      MLE, Hessian errors, correlations, profiled 68.27% and 95% intervals
+//   scan     t(mu) on a grid, nuisances re-minimised at every point
+//   impacts  ranked nuisance impacts and the statistical-only error
+//   toys     pseudo-experiments with full fits and intervals: coverage, width,
+//            bias, pulls, the challenge score; --shard i/N and --merge
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "data/htautau/htautau_simulation.h"
+#include "data/random.h"
+#include "infer/measurement.h"
+#include "infer/toy_summary.h"
+#include "src/cli/options.h"
+#include "src/core/atomic_file.h"
+#include "src/core/error.h"
+#include "src/core/progress.h"
+#include "src/fit/profile_fit.h"
+#include "src/io/event_reader.h"
+
+namespace refinery::cli {
+
+using nlohmann::json;
+using likelihood::LikelihoodModel;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void add_data_options(cxxopts::Options& o) {
+  o.add_options("Data")("asimov", "Fit the Asimov data set at --mu-true and --nu-true (the default without --toy/--data)")(
+      "toy", "Fit pseudo-experiment number I from the simulator (seeded by the config's seed and I)",
+      cxxopts::value<int64_t>())("data", "Fit the events of an HDF5 event file", cxxopts::value<std::string>())(
+      "mu-true", "True mu of the Asimov data or pseudo-experiment", cxxopts::value<double>()->default_value("1"))(
+      "nu-true", "True nuisances: nominal, from-priors (toys only) or e.g. tes=1,jes=-0.5",
+      cxxopts::value<std::string>()->default_value("nominal"))(
+      "reference", "The binned reference analysis (unbinned regions binned in measurement/reference)")(
+      "labels", "Expected yields from each process's own simulated events instead of the fractions")(
+      "inputs", "Directory with classifier.pt, dcr_<process>.pt and mc.h5 (default: the config's output_dir)",
+      cxxopts::value<std::string>()->default_value(""));
+}
+
+MeasurementOptions measurement_options(const cxxopts::ParseResult& r) {
+  MeasurementOptions m;
+  m.inputs = r["inputs"].as<std::string>();
+  m.reference = r.count("reference") > 0;
+  m.labels = r.count("labels") > 0;
+  return m;
+}
+
+std::uint64_t toy_seed(std::uint64_t seed, double mu) {
+  return stream_seed(seed, {0x70e5, static_cast<std::uint64_t>(std::llround(mu * 1e6))});
+}
+
+// The simulator's nuisance vector for a truth option and a toy index.
+htautau::NuVector nu_truth(const std::string& spec, std::uint64_t seed, std::uint64_t index) {
+  if (spec == "nominal" || spec.empty()) {
+    htautau::NuVector nu{};
+    nu[htautau::kSoftMet] = 1.0;  // the constraint's centre: the measurement's nominal point
+    return nu;
+  }
+  if (spec == "from-priors") return htautau::draw_truth(stream_seed(seed, {0x7ea}), index).second;
+  return htautau::parse_nu(spec, "--nu-true");
+}
+
+struct Observed {
+  std::string description;
+  LikelihoodModel model;
+  Eigen::VectorXd truth;  // empty for a data file
+};
+
+Observed observe(Measurement& m, const ExperimentConfig& config, const cxxopts::ParseResult& r) {
+  const double mu = r["mu-true"].as<double>();
+  const std::string nus = r["nu-true"].as<std::string>();
+  const std::uint64_t seed = config.document.at("seed").get<std::uint64_t>();
+  if (r.count("data")) {
+    const std::string path = r["data"].as<std::string>();
+    EventReader reader(path);
+    if (reader.meta().feature_names != m.feature_names())
+      throw InputError(path, "attribute feature_names", "the file's features are not the models' (" +
+                                                           std::to_string(reader.meta().feature_names.size()) + " vs " +
+                                                           std::to_string(m.feature_names().size()) + " columns, or a different order)");
+    EvaluatedEvents e = m.evaluate(reader.read_all(), path);
+    return {"events of " + path, m.model(e, path), Eigen::VectorXd()};
+  }
+  if (r.count("toy")) {
+    const int64_t index = r["toy"].as<int64_t>();
+    if (index < 0) throw InputError("", "--toy", "must be >= 0");
+    htautau::NuVector nu = nu_truth(nus, seed, index);
+    htautau::PseudoExperiment pe = htautau::pseudo_experiment(mu, nu, m.luminosity(), toy_seed(seed, mu), index);
+    EvaluatedEvents e = m.evaluate(pe.events, "pseudo-experiment " + std::to_string(index));
+    return {"pseudo-experiment " + std::to_string(index) + " (mu " + std::to_string(mu) + ", " + htautau::format_nu(nu) + ")",
+            m.model(e, "pseudo-experiment"), theta_of(m.spec(), mu, std::vector<double>(nu.begin(), nu.end()))};
+  }
+  if (nus == "from-priors") throw InputError("", "--nu-true", "from-priors needs --toy (Asimov data take fixed nuisances)");
+  htautau::NuVector nu = nu_truth(nus, seed, 0);
+  Eigen::VectorXd theta = theta_of(m.spec(), mu, std::vector<double>(nu.begin(), nu.end()));
+  return {"Asimov data at mu " + std::to_string(mu) + " (" + htautau::format_nu(nu) + ")", m.asimov(theta), theta};
+}
+
+std::string default_out(const ExperimentConfig& config, const CommonOptions& common, const std::string& name) {
+  if (!common.out.empty()) return common.out;
+  const std::string dir = config.document.at("output_dir").get<std::string>();
+  std::filesystem::create_directories(dir);
+  return dir + "/" + name;
+}
+
+json header(const ExperimentConfig& config, const Observed& o, const Measurement& m, const cxxopts::ParseResult& r) {
+  json j;
+  j["config"] = config.file;
+  j["config_hash"] = config.hash;
+  j["seed"] = config.document.at("seed");
+  j["data"] = o.description;
+  j["analysis"] = r.count("reference") ? "binned reference" : "unbinned";
+  json regions = json::array();
+  auto counts = m.observed_counts(o.model);
+  for (size_t i = 0; i < m.regions().size(); ++i)
+    regions.push_back({{"name", m.regions()[i].name}, {"type", m.regions()[i].binned ? "binned" : "unbinned"},
+                       {"observed", counts[i]}});
+  j["regions"] = regions;
+  return j;
+}
+
+void print_fit(const FitResult& f, const likelihood::ModelSpec& spec, std::ostream& os) {
+  os << "fit: " << f.status << " (" << f.iterations << " iterations, EDM " << f.edm << "), NLL " << std::setprecision(10)
+     << f.nll << "\n"
+     << std::setprecision(5);
+  for (int i = 0; i < spec.n_params(); ++i)
+    os << "  " << std::left << std::setw(14) << spec.parameters[i].name << std::right << std::setw(11) << f.x[i] << " +- "
+       << f.error[i] << "\n";
+}
+
+}  // namespace
+
+int run_measurement_fit(int argc, char** argv) {
+  cxxopts::Options options(argv[0], "Profile-likelihood fit of mu: MLE, errors, correlations, profiled intervals");
+  add_data_options(options);
+  options.add_options()("no-interval", "Skip the profiled intervals");
+  add_common_options(options, true, true);
+  auto r = parse(options, argc, argv);
+  if (!r) return 0;
+  CommonOptions common = common_options(*r);
+  ExperimentConfig config = setup_experiment(common);
+  auto t0 = std::chrono::steady_clock::now();
+  Measurement m(config, measurement_options(*r));
+  const double setup = seconds_since(t0);
+  Observed o = observe(m, config, *r);
+  auto t1 = std::chrono::steady_clock::now();
+  FitOptions opt;
+  FitResult f = fit_model(o.model, opt);
+  json out = header(config, o, m, *r);
+  out["fit"] = f.to_json(m.spec());
+  if (f.converged && !r->count("no-interval")) {
+    for (double cl : {0.6827, 0.95}) {
+      Interval in = profile_interval(o.model, f, chi2_level(cl), opt);
+      out[cl < 0.9 ? "interval_68" : "interval_95"] = in.to_json();
+    }
+  }
+  out["seconds"] = {{"setup", setup}, {"fit_and_intervals", seconds_since(t1)}};
+  const std::string path = default_out(config, common, "fit.json");
+  write_text_atomically(path, out.dump(2) + "\n");
+  if (!common.quiet) {
+    std::cout << o.description << "\n";
+    print_fit(f, m.spec(), std::cout);
+    for (const char* key : {"interval_68", "interval_95"})
+      if (out.contains(key))
+        std::cout << "  " << (std::string(key) == "interval_68" ? "68.27%" : "95%   ") << " profiled interval: ["
+                  << out[key]["lower"]["value"].get<double>() << ", " << out[key]["upper"]["value"].get<double>() << "]\n";
+    std::cout << "fit and intervals in " << out["seconds"]["fit_and_intervals"].get<double>() << " s; wrote " << path << "\n";
+  }
+  return f.converged ? 0 : 1;
+}
+
+int run_scan(int argc, char** argv) {
+  cxxopts::Options options(argv[0], "Profile-likelihood scan of mu (nuisances re-minimised at every point)");
+  add_data_options(options);
+  options.add_options()("points", "Scan points", cxxopts::value<int>()->default_value("21"))(
+      "range", "Scan range lo:hi (default: mu_hat -+ 3 errors)", cxxopts::value<std::string>()->default_value(""));
+  add_common_options(options, true, true);
+  auto r = parse(options, argc, argv);
+  if (!r) return 0;
+  CommonOptions common = common_options(*r);
+  ExperimentConfig config = setup_experiment(common);
+  Measurement m(config, measurement_options(*r));
+  Observed o = observe(m, config, *r);
+  auto t0 = std::chrono::steady_clock::now();
+  FitOptions opt;
+  FitResult f = fit_model(o.model, opt);
+  if (!f.converged) throw std::runtime_error("scan: the fit did not converge: " + f.status);
+  const int n = (*r)["points"].as<int>();
+  if (n < 2) throw InputError("", "--points", "at least 2");
+  double lo = f.x[0] - 3 * f.error[0], hi = f.x[0] + 3 * f.error[0];
+  const std::string range = (*r)["range"].as<std::string>();
+  if (!range.empty()) {
+    const auto colon = range.find(':');
+    try {
+      if (colon == std::string::npos) throw std::invalid_argument("");
+      lo = std::stod(range.substr(0, colon));
+      hi = std::stod(range.substr(colon + 1));
+    } catch (const std::exception&) {
+      throw InputError("", "--range", "expected lo:hi, got '" + range + "'");
+    }
+    if (!(lo < hi)) throw InputError("", "--range", "needs lo < hi");
+  }
+  const auto& poi = m.spec().parameters[0];
+  lo = std::max(lo, poi.lower);
+  hi = std::min(hi, poi.upper);
+  std::vector<double> mus;
+  for (int i = 0; i < n; ++i) mus.push_back(lo + (hi - lo) * i / (n - 1));
+  auto points = profile_scan(o.model, f, mus, opt);
+  Interval i68 = profile_interval(o.model, f, 1.0, opt), i95 = profile_interval(o.model, f, chi2_level(0.95), opt);
+  json out = header(config, o, m, *r);
+  out["fit"] = f.to_json(m.spec());
+  json pts = json::array();
+  for (const auto& p : points) pts.push_back({{"mu", p.mu}, {"t", p.t}, {"converged", p.converged}});
+  out["scan"] = pts;
+  out["interval_68"] = i68.to_json();
+  out["interval_95"] = i95.to_json();
+  out["seconds"] = seconds_since(t0);
+  const std::string path = default_out(config, common, "scan.json");
+  write_text_atomically(path, out.dump(2) + "\n");
+  if (!common.quiet) {
+    std::cout << o.description << "\nmu_hat " << f.x[0] << " +- " << f.error[0] << "\n      mu        t(mu)\n";
+    for (const auto& p : points)
+      std::cout << std::setw(8) << std::setprecision(4) << p.mu << std::setw(13) << p.t << (p.converged ? "" : "  (not converged)") << "\n";
+    std::cout << "68.27%: [" << i68.lower.value << ", " << i68.upper.value << "]  95%: [" << i95.lower.value << ", "
+              << i95.upper.value << "]  (" << out["seconds"].get<double>() << " s); wrote " << path << "\n";
+  }
+  return 0;
+}
+
+int run_impacts(int argc, char** argv) {
+  cxxopts::Options options(argv[0], "Nuisance impacts on mu: refits with each nuisance fixed at nu_hat +- its errors");
+  add_data_options(options);
+  add_common_options(options, true, true);
+  auto r = parse(options, argc, argv);
+  if (!r) return 0;
+  CommonOptions common = common_options(*r);
+  ExperimentConfig config = setup_experiment(common);
+  Measurement m(config, measurement_options(*r));
+  Observed o = observe(m, config, *r);
+  FitOptions opt;
+  FitResult f = fit_model(o.model, opt);
+  if (!f.converged) throw std::runtime_error("impacts: the fit did not converge: " + f.status);
+  Impacts im = compute_impacts(o.model, f, opt);
+  json out = header(config, o, m, *r);
+  out["impacts"] = im.to_json();
+  const std::string path = default_out(config, common, "impacts.json");
+  write_text_atomically(path, out.dump(2) + "\n");
+  if (!common.quiet) std::cout << o.description << "\n" << im.table() << "wrote " << path << "\n";
+  return 0;
+}
+
+int run_toys(int argc, char** argv) {
+  cxxopts::Options options(argv[0],
+                           "Pseudo-experiments with full fits and profiled 68.27% intervals: coverage, width, bias, pulls");
+  add_data_options(options);
+  options.add_options()("n", "Pseudo-experiments per mu_true (default: measurement/toys/n)", cxxopts::value<int64_t>())(
+      "mu-values", "True mu values, comma separated (default: measurement/toys/mu_true; --mu-true gives one)",
+      cxxopts::value<std::string>()->default_value(""))(
+      "shard", "Run shard i of N (i/N, 0-based): toys with index % N == i", cxxopts::value<std::string>()->default_value("0/1"))(
+      "merge", "Merge toy CSV files (the positional arguments) into one summary", cxxopts::value<bool>()->default_value("false"))(
+      "files", "CSV files to merge", cxxopts::value<std::vector<std::string>>());
+  options.parse_positional({"files"});
+  add_common_options(options, true, true);
+  auto r = parse(options, argc, argv);
+  if (!r) return 0;
+  CommonOptions common = common_options(*r);
+  ExperimentConfig config = setup_experiment(common);
+  if ((*r)["merge"].as<bool>()) {
+    if (!r->count("files")) throw InputError("", "--merge", "give the CSV files to merge");
+    std::vector<ToyRow> rows;
+    for (const auto& f : (*r)["files"].as<std::vector<std::string>>()) {
+      auto part = read_toy_csv(f);
+      rows.insert(rows.end(), part.begin(), part.end());
+    }
+    const std::string path = default_out(config, common, "toys.csv");
+    write_toy_csv(path, rows);
+    json s = summarise_toys(rows);
+    write_text_atomically(path + ".json", s.dump(2) + "\n");
+    if (!common.quiet) std::cout << toy_table(s) << "merged " << rows.size() << " toys into " << path << "\n";
+    return 0;
+  }
+  const json& tc = config.section("measurement").at("toys");
+  const int64_t n = r->count("n") ? (*r)["n"].as<int64_t>() : tc.at("n").get<int64_t>();
+  if (n <= 0) throw InputError("", "--n", "must be positive");
+  std::vector<double> mus = tc.at("mu_true").get<std::vector<double>>();
+  if (r->count("mu-true")) mus = {(*r)["mu-true"].as<double>()};
+  if (!(*r)["mu-values"].as<std::string>().empty()) {
+    mus.clear();
+    std::stringstream ss((*r)["mu-values"].as<std::string>());
+    for (std::string item; std::getline(ss, item, ',');) {
+      try {
+        mus.push_back(std::stod(item));
+      } catch (const std::exception&) {
+        throw InputError("", "--mu-values", "not a number: '" + item + "'");
+      }
+    }
+  }
+  std::string nus = r->count("nu-true") ? (*r)["nu-true"].as<std::string>() : tc.at("nu_true").get<std::string>();
+  int shard = 0, shards = 1;
+  {
+    const std::string s = (*r)["shard"].as<std::string>();
+    const auto slash = s.find('/');
+    try {
+      if (slash == std::string::npos) throw std::invalid_argument("");
+      shard = std::stoi(s.substr(0, slash));
+      shards = std::stoi(s.substr(slash + 1));
+    } catch (const std::exception&) {
+      throw InputError("", "--shard", "expected i/N, got '" + s + "'");
+    }
+    if (shards < 1 || shard < 0 || shard >= shards) throw InputError("", "--shard", "needs 0 <= i < N");
+  }
+  Measurement m(config, measurement_options(*r));
+  const std::uint64_t seed = config.document.at("seed").get<std::uint64_t>();
+  const std::string path = default_out(config, common, shards > 1 ? "toys_" + std::to_string(shard) + "of" + std::to_string(shards) + ".csv" : "toys.csv");
+  std::vector<ToyRow> rows;
+  int64_t total = 0;
+  for (int64_t i = 0; i < n; ++i)
+    if (i % shards == shard) ++total;
+  Progress progress("toys", total * int64_t(mus.size()), common.quiet);
+  int64_t done = 0;
+  FitOptions opt;
+  for (double mu : mus) {
+    for (int64_t i = shard; i < n; i += shards) {
+      auto t0 = std::chrono::steady_clock::now();
+      htautau::NuVector nu = nu_truth(nus, seed, i);
+      htautau::PseudoExperiment pe = htautau::pseudo_experiment(mu, nu, m.luminosity(), toy_seed(seed, mu), i);
+      EvaluatedEvents e = m.evaluate(pe.events, "pseudo-experiment " + std::to_string(i));
+      LikelihoodModel model = m.model(e, "pseudo-experiment");
+      ToyRow row;
+      row.index = i;
+      row.mu_true = mu;
+      row.nu_true = std::vector<double>(nu.begin(), nu.end());
+      row.events = pe.events.features.size(0);
+      FitResult f = fit_model(model, opt);
+      row.converged = f.converged;
+      row.mu_hat = f.x[0];
+      row.mu_error = f.error[0];
+      if (f.converged) {
+        Interval in = profile_interval(model, f, 1.0, opt);
+        row.lower = in.lower.value;
+        row.upper = in.upper.value;
+        row.interval_ok = in.lower.usable() && in.upper.usable();
+      }
+      row.seconds = seconds_since(t0);
+      rows.push_back(row);
+      ++done;
+      progress.update(done, "mu_true " + std::to_string(mu));
+      // Rewritten after each toy: an interrupted run keeps what it finished.
+      write_toy_csv(path, rows);
+    }
+  }
+  progress.finish();
+  json s = summarise_toys(rows);
+  s["config_hash"] = config.hash;
+  s["seed"] = seed;
+  s["shard"] = std::to_string(shard) + "/" + std::to_string(shards);
+  s["nu_true"] = nus;
+  s["analysis"] = r->count("reference") ? "binned reference" : "unbinned";
+  write_text_atomically(path + ".json", s.dump(2) + "\n");
+  if (!common.quiet) std::cout << toy_table(s) << "wrote " << path << " and " << path << ".json\n";
+  return 0;
+}
+
+}  // namespace refinery::cli

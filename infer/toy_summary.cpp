@@ -1,0 +1,162 @@
+#include "infer/toy_summary.h"
+
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <sstream>
+
+#include "data/htautau/nuisances.h"
+#include "src/core/atomic_file.h"
+#include "src/core/error.h"
+
+namespace refinery {
+
+namespace {
+const char* kHeader = "index,mu_true,tes,jes,soft_met,bkg_norm,ttbar_norm,diboson_norm,events,converged,interval_ok,mu_hat,mu_error,lower,upper,seconds";
+constexpr int kColumns = 16;
+}  // namespace
+
+void write_toy_csv(const std::string& path, const std::vector<ToyRow>& rows) {
+  std::ostringstream s;
+  s << kHeader << "\n" << std::setprecision(10);
+  for (const auto& r : rows) {
+    s << r.index << "," << r.mu_true;
+    for (int k = 0; k < 6; ++k) s << "," << (k < int(r.nu_true.size()) ? r.nu_true[k] : 0.0);
+    s << "," << r.events << "," << int(r.converged) << "," << int(r.interval_ok) << "," << r.mu_hat << "," << r.mu_error << ","
+      << r.lower << "," << r.upper << "," << r.seconds << "\n";
+  }
+  write_text_atomically(path, s.str());
+}
+
+std::vector<ToyRow> read_toy_csv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path, "", "cannot open toy results");
+  std::string line;
+  if (!std::getline(in, line) || line != kHeader) throw InputError(path, "line 1", "not a refinery toys CSV (header differs)");
+  std::vector<ToyRow> rows;
+  for (int ln = 2; std::getline(in, line); ++ln) {
+    if (line.empty()) continue;
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string item; std::getline(ss, item, ',');) f.push_back(item);
+    if (int(f.size()) != kColumns)
+      throw InputError(path, "line " + std::to_string(ln), "expected " + std::to_string(kColumns) + " columns, got " + std::to_string(f.size()));
+    try {
+      ToyRow r;
+      r.index = std::stoll(f[0]);
+      r.mu_true = std::stod(f[1]);
+      for (int k = 0; k < 6; ++k) r.nu_true.push_back(std::stod(f[2 + k]));
+      r.events = std::stoll(f[8]);
+      r.converged = std::stoi(f[9]) != 0;
+      r.interval_ok = std::stoi(f[10]) != 0;
+      r.mu_hat = std::stod(f[11]);
+      r.mu_error = std::stod(f[12]);
+      r.lower = std::stod(f[13]);
+      r.upper = std::stod(f[14]);
+      r.seconds = std::stod(f[15]);
+      if (!std::isfinite(r.mu_true) || !std::isfinite(r.lower) || !std::isfinite(r.upper)) throw std::invalid_argument("nan");
+      rows.push_back(r);
+    } catch (const std::exception&) {
+      throw InputError(path, "line " + std::to_string(ln), "malformed or non-finite value");
+    }
+  }
+  return rows;
+}
+
+double coverage_penalty(double c, int64_t n) {
+  const double s68 = std::sqrt(0.68 * (1 - 0.68) * double(n)) / double(n);
+  if (c < 0.68 - 2 * s68) return 1 + std::pow(std::abs((c - (0.68 - 2 * s68)) / s68), 4);
+  if (c > 0.68 + 2 * s68) return 1 + std::pow(std::abs((c - (0.68 + 2 * s68)) / s68), 3);
+  return 1.0;
+}
+
+namespace {
+nlohmann::json summary_of(const std::vector<const ToyRow*>& rows) {
+  int64_t n = 0, covered = 0, failed = 0;
+  double width = 0, bias = 0, bias2 = 0;
+  std::vector<double> pulls;
+  for (const auto* r : rows) {
+    if (!r->converged || !r->interval_ok) {
+      ++failed;
+      continue;
+    }
+    ++n;
+    covered += r->covers();
+    width += r->upper - r->lower;
+    bias += r->mu_hat - r->mu_true;
+    bias2 += (r->mu_hat - r->mu_true) * (r->mu_hat - r->mu_true);
+    if (r->mu_error > 0) pulls.push_back((r->mu_hat - r->mu_true) / r->mu_error);
+  }
+  nlohmann::json j;
+  j["toys"] = rows.size();
+  j["usable"] = n;
+  j["failed"] = failed;
+  if (n == 0) return j;
+  const double c = double(covered) / n;
+  j["coverage"] = c;
+  j["coverage_error"] = std::sqrt(0.6827 * (1 - 0.6827) / n);
+  j["mean_width"] = width / n;
+  j["bias"] = bias / n;
+  j["bias_error"] = n > 1 ? std::sqrt(std::max(bias2 / n - (bias / n) * (bias / n), 0.0) / (n - 1)) : 0.0;
+  double pm = 0, pv = 0;
+  for (double p : pulls) pm += p;
+  if (!pulls.empty()) pm /= pulls.size();
+  for (double p : pulls) pv += (p - pm) * (p - pm);
+  j["pull_mean"] = pm;
+  j["pull_sd"] = pulls.size() > 1 ? std::sqrt(pv / (pulls.size() - 1)) : 0.0;
+  j["coverage_penalty"] = coverage_penalty(c, n);
+  j["score"] = -std::log((width / n + 1e-3) * coverage_penalty(c, n));
+  return j;
+}
+}  // namespace
+
+nlohmann::json summarise_toys(const std::vector<ToyRow>& rows) {
+  std::vector<const ToyRow*> all;
+  std::map<double, std::vector<const ToyRow*>> by_mu;
+  for (const auto& r : rows) {
+    all.push_back(&r);
+    by_mu[r.mu_true].push_back(&r);
+  }
+  nlohmann::json j;
+  j["overall"] = summary_of(all);
+  nlohmann::json per = nlohmann::json::array();
+  for (const auto& [mu, rs] : by_mu) {
+    nlohmann::json s = summary_of(rs);
+    s["mu_true"] = mu;
+    per.push_back(s);
+  }
+  j["per_mu_true"] = per;
+  double secs = 0;
+  for (const auto& r : rows) secs += r.seconds;
+  j["seconds_per_toy"] = rows.empty() ? 0.0 : secs / rows.size();
+  return j;
+}
+
+std::string toy_table(const nlohmann::json& s) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(4);
+  o << "mu_true   toys  coverage (+- binomial)  mean width     bias  pull mean  pull sd    score\n";
+  auto line = [&](const std::string& label, const nlohmann::json& r) {
+    o << std::left << std::setw(8) << label << std::right << std::setw(6) << r.value("usable", 0);
+    if (!r.contains("coverage")) {
+      o << "  (no usable toys)\n";
+      return;
+    }
+    o << std::setw(10) << r["coverage"].get<double>() << " +- " << std::setw(6) << r["coverage_error"].get<double>()
+      << std::setw(16) << r["mean_width"].get<double>() << std::setw(9) << r["bias"].get<double>() << std::setw(11)
+      << r["pull_mean"].get<double>() << std::setw(9) << r["pull_sd"].get<double>() << std::setw(9)
+      << r["score"].get<double>() << "\n";
+  };
+  for (const auto& r : s["per_mu_true"]) {
+    std::ostringstream l;
+    l << std::setprecision(3) << r["mu_true"].get<double>();
+    line(l.str(), r);
+  }
+  if (s["per_mu_true"].size() > 1) line("all", s["overall"]);
+  o << "failed fits or intervals: " << s["overall"].value("failed", 0) << ", " << std::setprecision(2)
+    << s.value("seconds_per_toy", 0.0) << " s per toy\n";
+  return o.str();
+}
+
+}  // namespace refinery

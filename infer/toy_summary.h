@@ -1,0 +1,34 @@
+// Results of pseudo-experiments (refinery toys): one CSV row per toy, and the
+// summary a physicist reads: coverage of the 68.27% interval with its
+// binomial error, mean width, bias and pulls of mu_hat, and the score of the
+// FAIR Universe HiggsML Uncertainty Challenge,
+//   s = -ln((w + 1e-3) f(c)),  f(c) = 1 inside 0.68 +- 2 sigma_68,
+//   1 + |(c - (0.68 - 2 sigma_68)) / sigma_68|^4 below, 1 + |(c - (0.68 + 2 sigma_68)) / sigma_68|^3 above,
+//   sigma_68 = sqrt(0.68 (1 - 0.68) N) / N
+// (w mean width, c coverage, N toys; FAIR-Universe/HEP-Challenge, pages/evaluation.md).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace refinery {
+
+struct ToyRow {
+  int64_t index = 0;
+  double mu_true = 1.0;
+  std::vector<double> nu_true;  // the simulator's six nuisances
+  int64_t events = 0;
+  bool converged = false, interval_ok = false;
+  double mu_hat = 0, mu_error = 0, lower = 0, upper = 0, seconds = 0;
+  bool covers() const { return interval_ok && lower <= mu_true && mu_true <= upper; }
+};
+
+void write_toy_csv(const std::string& path, const std::vector<ToyRow>& rows);  // atomic
+std::vector<ToyRow> read_toy_csv(const std::string& path);                      // InputError naming file and line
+double coverage_penalty(double coverage, int64_t n);
+nlohmann::json summarise_toys(const std::vector<ToyRow>& rows);                 // overall and per mu_true
+std::string toy_table(const nlohmann::json& summary);
+
+}  // namespace refinery
