@@ -144,7 +144,8 @@ void print_fit(const FitResult& f, const likelihood::ModelSpec& spec, std::ostre
 int run_measurement_fit(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Profile-likelihood fit of mu: MLE, errors, correlations, profiled intervals");
   add_data_options(options);
-  options.add_options()("no-interval", "Skip the profiled intervals");
+  options.add_options()("no-interval", "Skip the profiled intervals")(
+      "max-iterations", "Newton iterations allowed per fit", cxxopts::value<int>()->default_value("200"));
   add_common_options(options, true, true);
   auto r = parse(options, argc, argv);
   if (!r) return 0;
@@ -156,6 +157,8 @@ int run_measurement_fit(int argc, char** argv) {
   Observed o = observe(m, config, *r);
   auto t1 = std::chrono::steady_clock::now();
   FitOptions opt;
+  opt.minimizer.max_iterations = (*r)["max-iterations"].as<int>();
+  if (opt.minimizer.max_iterations < 1) throw InputError("", "--max-iterations", "must be >= 1");
   FitResult f = fit_model(o.model, opt);
   json out = header(config, o, m, *r);
   out["fit"] = f.to_json(m.spec());
@@ -177,6 +180,7 @@ int run_measurement_fit(int argc, char** argv) {
                   << out[key]["lower"]["value"].get<double>() << ", " << out[key]["upper"]["value"].get<double>() << "]\n";
     std::cout << "fit and intervals in " << out["seconds"]["fit_and_intervals"].get<double>() << " s; wrote " << path << "\n";
   }
+  if (!f.converged) std::cerr << "refinery fit: error: the fit did not converge: " << f.status << " (" << path << ")\n";
   return f.converged ? 0 : 1;
 }
 
@@ -260,11 +264,23 @@ int run_impacts(int argc, char** argv) {
   return 0;
 }
 
-int run_toys(int argc, char** argv) {
+int run_toys(int argc_in, char** argv_in) {
+  // `--n N` (the short spelling physicists type) is `--count N`: cxxopts
+  // takes one-letter names only after a single dash.
+  std::vector<std::string> args(argv_in, argv_in + argc_in);
+  for (auto& a : args) {
+    if (a == "--n") a = "--count";
+    else if (a.rfind("--n=", 0) == 0) a = "--count=" + a.substr(4);
+  }
+  std::vector<char*> av;
+  for (auto& a : args) av.push_back(a.data());
+  av.push_back(nullptr);
+  int argc = argc_in;
+  char** argv = av.data();
   cxxopts::Options options(argv[0],
                            "Pseudo-experiments with full fits and profiled 68.27% intervals: coverage, width, bias, pulls");
   add_data_options(options);
-  options.add_options()("n", "Pseudo-experiments per mu_true (default: measurement/toys/n)", cxxopts::value<int64_t>())(
+  options.add_options()("n,count", "Pseudo-experiments per mu_true (default: measurement/toys/n); also --n", cxxopts::value<int64_t>())(
       "mu-values", "True mu values, comma separated (default: measurement/toys/mu_true; --mu-true gives one)",
       cxxopts::value<std::string>()->default_value(""))(
       "shard", "Run shard i of N (i/N, 0-based): toys with index % N == i", cxxopts::value<std::string>()->default_value("0/1"))(
@@ -291,7 +307,7 @@ int run_toys(int argc, char** argv) {
     return 0;
   }
   const json& tc = config.section("measurement").at("toys");
-  const int64_t n = r->count("n") ? (*r)["n"].as<int64_t>() : tc.at("n").get<int64_t>();
+  const int64_t n = r->count("count") ? (*r)["count"].as<int64_t>() : tc.at("n").get<int64_t>();
   if (n <= 0) throw InputError("", "--n", "must be positive");
   std::vector<double> mus = tc.at("mu_true").get<std::vector<double>>();
   if (r->count("mu-true")) mus = {(*r)["mu-true"].as<double>()};
@@ -369,6 +385,66 @@ int run_toys(int argc, char** argv) {
   s["analysis"] = r->count("reference") ? "binned reference" : "unbinned";
   write_text_atomically(path + ".json", s.dump(2) + "\n");
   if (!common.quiet) std::cout << toy_table(s) << "wrote " << path << " and " << path << ".json\n";
+  return 0;
+}
+
+}  // namespace refinery::cli
+
+namespace refinery::cli {
+
+// `refinery report --config C`: the summary table of the main job from the
+// JSON files the measurement commands wrote into the output directory.
+int run_report(int argc, char** argv) {
+  cxxopts::Options options(argv[0], "Summary table of the measurement's results in the output directory");
+  add_common_options(options, true, false);
+  auto r = parse(options, argc, argv);
+  if (!r) return 0;
+  CommonOptions common = common_options(*r);
+  ExperimentConfig config = setup_experiment(common);
+  const std::string dir = config.document.at("output_dir").get<std::string>();
+  auto load = [&](const std::string& name) -> json {
+    std::ifstream in(dir + "/" + name);
+    if (!in) return json();
+    try {
+      return json::parse(in);
+    } catch (const json::exception&) {
+      throw InputError(dir + "/" + name, "", "malformed JSON");
+    }
+  };
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(4);
+  o << "analysis   data                   mu_hat   68.27% profiled interval   width   coverage (toys)        score\n";
+  for (const char* analysis : {"unbinned", "reference"}) {
+    const std::string suffix = std::string(analysis) == "reference" ? "_reference" : "";
+    for (const char* what : {"asimov", "toy"}) {
+      json f = load(std::string("fit_") + what + suffix + ".json");
+      if (f.is_null() || !f.contains("interval_68")) continue;
+      const double lo = f["interval_68"]["lower"]["value"], hi = f["interval_68"]["upper"]["value"];
+      o << std::left << std::setw(11) << analysis << std::setw(21) << (std::string(what) == "asimov" ? "Asimov (mu 1)" : "pseudo-experiment")
+        << std::right << std::setw(8) << f["fit"]["parameters"][0]["value"].get<double>() << "   [" << lo << ", " << hi
+        << "]" << std::setw(18) << hi - lo << "\n";
+    }
+    json t = load("toys" + suffix + ".csv.json");
+    if (!t.is_null())
+      for (const auto& s : t["per_mu_true"]) {
+        if (!s.contains("coverage")) continue;
+        std::ostringstream label;
+        label << s["usable"].get<int>() << " toys, mu " << std::setprecision(2) << s["mu_true"].get<double>();
+        o << std::left << std::setw(11) << analysis << std::setw(21) << label.str() << std::right << std::setw(8)
+          << "-" << std::setw(27) << "-" << std::setw(13) << s["mean_width"].get<double>() << std::setw(9)
+          << s["coverage"].get<double>() << " +- " << s["coverage_error"].get<double>() << std::setw(9)
+          << s["score"].get<double>() << "\n";
+      }
+  }
+  json im = load("impacts.json");
+  if (!im.is_null()) {
+    o << "\nimpacts on mu (Asimov), post-fit +1/-1 sigma; stat-only error "
+      << im["impacts"]["stat_only_error"].get<double>() << ", total " << im["impacts"]["mu_error"].get<double>() << "\n";
+    for (const auto& i : im["impacts"]["impacts"])
+      o << "  " << std::left << std::setw(14) << i["name"].get<std::string>() << std::right << std::setw(9)
+        << i["postfit_up"].get<double>() << std::setw(9) << i["postfit_down"].get<double>() << "\n";
+  }
+  std::cout << o.str();
   return 0;
 }
 

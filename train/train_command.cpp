@@ -115,8 +115,61 @@ int run_train(int argc, char** argv) {
   throw InputError("", "WHAT", "train what? 'classifier', 'dcr' or 'sannt', got '" + what + "'");
 }
 
+int run_train_dcr_one(int argc, char** argv);
+
+// `refinery train dcr --config EXPERIMENT.json` (no --nominal, no --toy):
+// one network per process from OUTPUT_DIR/nominal.h5 and variations.h5 into
+// OUTPUT_DIR/dcr_<process>.pt, options from the config's `dcr` section.
 int run_train_dcr(int argc, char** argv) {
-  cxxopts::Options options(argv[0], "Train a parametric DCR network");
+  bool config = false, files = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--config" || a.rfind("--config=", 0) == 0) config = true;
+    if (a == "--nominal" || a == "--toy" || a.rfind("--nominal=", 0) == 0 || a.rfind("--toy=", 0) == 0) files = true;
+    if (a == "-h" || a == "--help") files = true;
+  }
+  if (!config || files) return run_train_dcr_one(argc, argv);
+  std::string config_path;
+  std::vector<std::string> passthrough;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      config_path = a.substr(9);
+    } else {
+      passthrough.push_back(a);
+    }
+  }
+  ExperimentConfig cfg = ExperimentConfig::load(config_path);
+  const nlohmann::json& d = cfg.section("dcr");
+  const std::string dir = cfg.document.at("output_dir").get<std::string>();
+  std::vector<std::string> processes = d.at("processes").get<std::vector<std::string>>();
+  if (processes.empty()) processes = EventReader(dir + "/nominal.h5").meta().process_names;
+  auto join = [](const nlohmann::json& a) {
+    std::string s;
+    for (const auto& v : a) s += (s.empty() ? "" : ",") + (v.is_string() ? v.get<std::string>() : v.dump());
+    return s;
+  };
+  for (const auto& p : processes) {
+    std::vector<std::string> args = {argv[0], "dcr", "--config", config_path, "--nominal", dir + "/nominal.h5",
+                                     "--variations", dir + "/variations.h5", "--process", p, "--out", dir + "/dcr_" + p + ".pt",
+                                     "--nuisances", join(d.at("nuisances")), "--hidden", join(d.at("hidden")),
+                                     "--epochs", d.at("epochs").dump(), "--steps", d.at("steps").dump(),
+                                     "--batch", d.at("batch").dump(), "--lr", d.at("learning_rate").dump(),
+                                     "--lr-decay", d.at("lr_decay").dump()};
+    args.insert(args.end(), passthrough.begin(), passthrough.end());
+    std::vector<char*> av;
+    for (auto& a : args) av.push_back(a.data());
+    av.push_back(nullptr);
+    const int rc = run_train_dcr_one(int(args.size()), av.data());
+    if (rc != 0) return rc;
+  }
+  return 0;
+}
+
+int run_train_dcr_one(int argc, char** argv) {
+  cxxopts::Options options(argv[0], "Train a parametric DCR network (or, with --config alone, one per process of the experiment)");
   options.add_options()("what", "dcr", cxxopts::value<std::string>())(
       "toy", "Closed-form toy instead of files: dcr_toy_1d or dcr_toy_3d", cxxopts::value<std::string>())(
       "nominal", "Nominal event file", cxxopts::value<std::string>())(

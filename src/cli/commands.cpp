@@ -20,6 +20,7 @@ int run_measurement_fit(int argc, char** argv);  // infer/measurement_commands.c
 int run_scan(int argc, char** argv);
 int run_impacts(int argc, char** argv);
 int run_toys(int argc, char** argv);
+int run_report(int argc, char** argv);
 
 namespace {
 
@@ -47,7 +48,9 @@ int run_inspect(int argc, char** argv) {
 int run_config(int argc, char** argv) {
   cxxopts::Options options(argv[0],
                            "Validate an experiment config and print it with defaults and hash");
-  options.add_options()("schema", "Print the config schema (Markdown table)");
+  options.add_options()("schema", "Print the config schema (Markdown table)")(
+      "get", "Print one value of the validated config, e.g. output_dir or simulation/luminosity",
+      cxxopts::value<std::string>());
   add_common_options(options, true, false);
   auto result = parse(options, argc, argv);
   if (!result) return 0;
@@ -58,6 +61,14 @@ int run_config(int argc, char** argv) {
   }
   CommonOptions common = common_options(*result);
   ExperimentConfig config = setup_experiment(common);
+  if (result->count("get")) {
+    const std::string key = (*result)["get"].as<std::string>();
+    const nlohmann::json::json_pointer ptr("/" + key);
+    if (!config.document.contains(ptr)) throw InputError(config.file, key, "no such key");
+    const auto& v = config.document.at(ptr);
+    std::cout << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
+    return 0;
+  }
   std::cout << config.document.dump(2) << "\nconfig hash: " << config.hash << "\n";
   return 0;
 }
@@ -76,6 +87,7 @@ const std::vector<Command>& commands() {
       {"toys", "Pseudo-experiments: coverage, width, bias, pulls; --shard i/N, --merge (--config EXPERIMENT)", run_toys},
       {"hypotest", "Asymptotic CLs test of a POI value (q~, q, q0) on a workspace", run_hypotest},
       {"limit", "95% CLs upper limit on the POI of a workspace", run_limit},
+      {"report", "Summary table of the measurement results in the output directory (--config EXPERIMENT)", run_report},
       {"config", "Validate an experiment config; print it with defaults, or the schema",
        run_config},
   };

@@ -1,0 +1,125 @@
+// `refinery fit|scan|impacts|toys --config` on a small but complete chain
+// (simulate -> classifier -> DCR networks -> measurement), and the bad
+// inputs the issue lists: data with other features than the models, a
+// region selection naming an unknown feature, a region that selects nothing,
+// a fit that cannot converge.
+#include "tests/testing.hpp"
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+using namespace refinery::testing;
+using nlohmann::json;
+
+namespace {
+
+json small_config(const std::string& dir) {
+  json c = json::parse(read_file(source_path("experiments/htautau.json")));
+  c["output_dir"] = dir;
+  c["simulation"]["events"] = 150000;
+  c["simulation"]["mc_events"] = 300000;
+  c["simulation"]["luminosity"] = 1.0;
+  c["simulation"]["variation_grid"] = {{"nuisances", {"tes", "jes", "soft_met"}}, {"step", 1.0}, {"max_l1", 2.0}};
+  c["classifier"] = {{"epochs", 2}, {"steps_per_epoch", 20}};
+  c["dcr"] = {{"epochs", 1}, {"steps", 10}, {"batch", 1024}, {"hidden", {16}}};
+  c["measurement"]["toys"] = {{"n", 3}, {"mu_true", {1.0}}, {"nu_true", "nominal"}};
+  // The default regions, spelled out so that tests can edit them.
+  auto r = run_refinery("config --config " + source_path("experiments/htautau.json") + " --get measurement/regions");
+  c["measurement"]["regions"] = json::parse(r.output);
+  return c;
+}
+
+void write_json(const std::string& path, const json& j) { std::ofstream(path) << j.dump(2); }
+
+}  // namespace
+
+TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, impacts; bad inputs", "[cli][measurement]") {
+  TempDir tmp("measurement_cli");
+  const std::string cfg = tmp.path("c.json");
+  write_json(cfg, small_config(tmp.dir()));
+  for (const std::string& stage : {"simulate --config " + cfg + " --out " + tmp.dir(), "train classifier --config " + cfg,
+                                   "train dcr --config " + cfg}) {
+    auto r = run_refinery(stage + " --quiet --threads 2");
+    INFO(stage << "\n" << r.output);
+    REQUIRE(r.exit_code == 0);
+  }
+  // Asimov fit returns the truth; the JSON has what a physicist needs.
+  auto r = run_refinery("fit --config " + cfg + " --asimov --mu-true 1.5 --threads 2 --quiet --out " + tmp.path("f.json"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  json f = json::parse(read_file(tmp.path("f.json")));
+  REQUIRE(f["fit"]["status"] == "converged");
+  REQUIRE(std::abs(f["fit"]["parameters"][0]["value"].get<double>() - 1.5) < 1e-6);
+  for (int i = 1; i < 7; ++i) {
+    const double expect = f["fit"]["parameters"][i]["name"] == "soft_met" ? 1.0 : 0.0;
+    REQUIRE(std::abs(f["fit"]["parameters"][i]["value"].get<double>() - expect) < 1e-6);
+  }
+  REQUIRE(f["fit"]["correlation"].size() == 7);
+  REQUIRE(f.contains("config_hash"));
+  REQUIRE(f.contains("seed"));
+  const double lo = f["interval_68"]["lower"]["value"], hi = f["interval_68"]["upper"]["value"];
+  REQUIRE(lo < 1.5);
+  REQUIRE(hi > 1.5);
+  REQUIRE(f["interval_95"]["lower"]["value"].get<double>() < lo);
+
+  // Toys in two shards, merged, equal the unsharded run.
+  REQUIRE(run_refinery("toys --config " + cfg + " --n 3 --quiet --threads 2 --out " + tmp.path("all.csv")).exit_code == 0);
+  REQUIRE(run_refinery("toys --config " + cfg + " --n 3 --shard 0/2 --quiet --threads 2 --out " + tmp.path("s0.csv")).exit_code == 0);
+  REQUIRE(run_refinery("toys --config " + cfg + " --n 3 --shard 1/2 --quiet --threads 2 --out " + tmp.path("s1.csv")).exit_code == 0);
+  r = run_refinery("toys --merge " + tmp.path("s0.csv") + " " + tmp.path("s1.csv") + " --config " + cfg + " --out " + tmp.path("m.csv"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  json all = json::parse(read_file(tmp.path("all.csv.json"))), merged = json::parse(read_file(tmp.path("m.csv.json")));
+  REQUIRE(all["overall"]["usable"] == 3);
+  REQUIRE(merged["overall"]["usable"] == 3);
+  REQUIRE(std::abs(all["overall"]["mean_width"].get<double>() - merged["overall"]["mean_width"].get<double>()) < 1e-9);
+  REQUIRE(std::abs(all["overall"]["bias"].get<double>() - merged["overall"]["bias"].get<double>()) < 1e-9);
+
+  r = run_refinery("impacts --config " + cfg + " --asimov --quiet --threads 2 --out " + tmp.path("i.json"));
+  REQUIRE(r.exit_code == 0);
+  json im = json::parse(read_file(tmp.path("i.json")));
+  REQUIRE(im["impacts"]["impacts"].size() == 6);
+  REQUIRE(im["impacts"]["stat_only_error"].get<double>() <= im["impacts"]["mu_error"].get<double>() + 1e-12);
+
+  // Bad inputs: one line naming the file and the field, exit code 2.
+  {
+    // An event file with other features than the models'.
+    r = run_refinery("simulate inferno --events 1000 --out " + tmp.path("other.h5") + " --quiet");
+    REQUIRE(r.exit_code == 0);
+    r = run_refinery("fit --config " + cfg + " --data " + tmp.path("other.h5") + " --quiet");
+    INFO(r.output);
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find("other.h5") != std::string::npos);
+    REQUIRE(r.output.find("feature_names") != std::string::npos);
+  }
+  {
+    json c = small_config(tmp.dir());
+    c["measurement"]["regions"][0]["selection"] = "PRI_jet_numb >= 2";
+    write_json(tmp.path("bad1.json"), c);
+    r = run_refinery("fit --config " + tmp.path("bad1.json") + " --quiet");
+    INFO(r.output);
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find("measurement/regions/0/selection") != std::string::npos);
+    REQUIRE(r.output.find("PRI_jet_numb") != std::string::npos);
+  }
+  {
+    json c = small_config(tmp.dir());
+    c["measurement"]["regions"][1]["selection"] = "PRI_had_pt < 0";
+    write_json(tmp.path("bad2.json"), c);
+    r = run_refinery("fit --config " + tmp.path("bad2.json") + " --quiet");
+    INFO(r.output);
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find("selects no simulated events") != std::string::npos);
+  }
+  {
+    // A fit that cannot converge (one Newton iteration allowed): status in
+    // the JSON, non-zero exit.
+    r = run_refinery("fit --config " + cfg + " --toy 1 --max-iterations 1 --quiet --out " + tmp.path("nc.json"));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 1);
+    json nc = json::parse(read_file(tmp.path("nc.json")));
+    REQUIRE(nc["fit"]["converged"] == false);
+    REQUIRE(nc["fit"]["status"].get<std::string>().rfind("failed", 0) == 0);
+  }
+}
