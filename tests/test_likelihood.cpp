@@ -225,3 +225,33 @@ TEST_CASE("INFERNO analytic closure: profiled sigma(s) from the unbinned likelih
     REQUIRE(std::abs(sigma_s / paper[bm] - 1.0) < 0.03);
   }
 }
+
+TEST_CASE("Likelihood terms in LibTorch pass gradients to network outputs (training without a cache)", "[likelihood]") {
+  // Coefficients from a linear "network" Delta(x) = x * a: the derivative of
+  // the unbinned term with respect to a matches a central finite difference.
+  torch::Generator gen = make_generator(8);
+  auto opt = torch::TensorOptions().dtype(torch::kFloat64);
+  analytic::GaussianToy toy;
+  ModelSpec s = toy.spec();
+  const int64_t n = 500;
+  torch::Tensor x = torch::randn({n, 1}, gen, opt);
+  torch::Tensor lf = torch::log_softmax(torch::randn({n, 2}, gen, opt), 1);
+  torch::Tensor theta = torch::tensor({1.1, 0.7, -0.3}, opt);
+  torch::Tensor yields = torch::tensor({50.0, 1000.0}, opt);
+  auto nll_of = [&](const torch::Tensor& a) {
+    torch::Tensor coef = (x.unsqueeze(2) * a.view({1, 2, 2}));  // [n, P=2, C=2]
+    return likelihood::terms::unbinned(s, theta, yields, lf, coef, torch::Tensor()) + likelihood::terms::constraints(s, theta);
+  };
+  torch::Tensor a = torch::tensor({0.0, 0.0, 0.2, -0.02}, opt).requires_grad_(true);
+  torch::Tensor g = torch::autograd::grad({nll_of(a)}, {a})[0];
+  for (int i = 0; i < 4; ++i) {
+    const double h = 1e-6;
+    torch::Tensor ap = a.detach().clone(), am = a.detach().clone();
+    ap[i] += h;
+    am[i] -= h;
+    const double fd = (nll_of(ap).item<double>() - nll_of(am).item<double>()) / (2 * h);
+    INFO("coefficient " << i << ": autograd " << g[i].item<double>() << " finite difference " << fd);
+    REQUIRE(std::abs(g[i].item<double>() - fd) < 1e-5 * std::max(1.0, std::abs(fd)));
+  }
+  REQUIRE(g.abs().sum().item<double>() > 1.0);
+}

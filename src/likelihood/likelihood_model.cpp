@@ -317,70 +317,101 @@ std::vector<std::vector<double>> LikelihoodModel::expected(const Eigen::VectorXd
 }
 
 // ---------------------------------------------------------------------------
-// The autograd reference.
-torch::Tensor LikelihoodModel::nll_torch(const torch::Tensor& theta_in) const {
-  const int P = spec_.P(), K = ansatz_.K, C = ansatz_.C;
-  torch::Tensor theta = theta_in.to(torch::kFloat64);
+// The likelihood in LibTorch operations.
+namespace terms {
+
+torch::Tensor log_norms(const ModelSpec& spec, const torch::Tensor& theta) {
   auto opt = torch::TensorOptions().dtype(torch::kFloat64);
-  std::vector<torch::Tensor> logn(P, torch::zeros({}, opt));
-  for (int p = 0; p < P; ++p)
-    if (spec_.signal[p]) logn[p] = logn[p] + theta[0].log();
-  for (const auto& m : spec_.modifiers)
+  std::vector<torch::Tensor> logn(spec.P(), torch::zeros({}, opt));
+  for (int p = 0; p < spec.P(); ++p)
+    if (spec.signal[p]) logn[p] = logn[p] + theta[0].log();
+  for (const auto& m : spec.modifiers)
     logn[m.process] = logn[m.process] + (m.linear ? torch::log1p(m.size * theta[m.parameter])
                                                   : theta[m.parameter] * std::log1p(m.size));
-  torch::Tensor log_norm = torch::stack(logn);  // [P]
+  return torch::stack(logn);
+}
+
+torch::Tensor phi(const ModelSpec& spec, const torch::Tensor& theta) {
+  const int K = int(spec.calibration.size());
   std::vector<torch::Tensor> phis;
-  for (int k = 0; k < K; ++k) phis.push_back(theta[spec_.calibration[k]]);
-  if (spec_.order == 2)
+  for (int k = 0; k < K; ++k) phis.push_back(theta[spec.calibration[k]]);
+  if (spec.order == 2)
     for (int a = 0; a < K; ++a)
-      for (int b = a; b < K; ++b) phis.push_back(theta[spec_.calibration[a]] * theta[spec_.calibration[b]]);
-  torch::Tensor phi = C > 0 ? torch::stack(phis) : torch::zeros({0}, opt);  // [C]
-  auto cell_yields = [&](const Cells& c) {
-    const int64_t n = c.n();
-    torch::Tensor lw = torch::from_blob(const_cast<double*>(c.log_weight.data()), {n}, opt);
-    torch::Tensor z = lw;
-    if (C > 0) {
-      torch::Tensor co = torch::from_blob(const_cast<float*>(c.coef.data()), {C, n}, torch::kFloat32).to(torch::kFloat64);
-      z = z + torch::matmul(phi, co);
-    }
-    std::vector<int64_t> id(n);
-    for (int cell = 0; cell < c.n_cells; ++cell)
-      for (int64_t i = c.begin[cell]; i < c.begin[cell + 1]; ++i) id[i] = cell;
-    torch::Tensor idt = torch::tensor(id, torch::kInt64);
-    return torch::zeros({c.n_cells}, opt).index_add(0, idt, z.exp());
-  };
-  torch::Tensor total = torch::zeros({}, opt);
-  for (const Region& r : regions_) {
-    torch::Tensor y = cell_yields(r.expected);
-    if (!r.binned) {
-      total = total + (log_norm.exp() * y).sum();
-      const int64_t n = r.events.n;
-      torch::Tensor lf = torch::from_blob(const_cast<double*>(r.events.log_fraction.data()), {P, n}, opt);
-      torch::Tensor z = lf + log_norm.unsqueeze(1);
-      if (C > 0) {
-        torch::Tensor co =
-            torch::from_blob(const_cast<float*>(r.events.coef.data()), {P, C, n}, torch::kFloat32).to(torch::kFloat64);
-        z = z + torch::einsum("c,pcn->pn", {phi, co});
-      }
-      torch::Tensor logR = torch::logsumexp(z, 0);
-      torch::Tensor w = r.events.weight.empty()
-                            ? torch::ones({n}, opt)
-                            : torch::from_blob(const_cast<double*>(r.events.weight.data()), {n}, opt);
-      total = total - (w * logR).sum();
-    } else {
-      torch::Tensor lam = (log_norm.exp().unsqueeze(1) * y.view({P, r.n_bins})).sum(0);
-      torch::Tensor obs = torch::tensor(r.observed, opt);
-      torch::Tensor pos = obs > 0;
-      torch::Tensor safe_obs = torch::where(pos, obs, torch::ones_like(obs));
-      total = total + (lam - obs + torch::where(pos, obs * torch::log(safe_obs / lam), torch::zeros_like(obs))).sum();
-    }
-  }
-  for (int i = 0; i < spec_.n_params(); ++i) {
-    const Parameter& p = spec_.parameters[i];
+      for (int b = a; b < K; ++b) phis.push_back(theta[spec.calibration[a]] * theta[spec.calibration[b]]);
+  return phis.empty() ? torch::zeros({0}, torch::kFloat64) : torch::stack(phis);
+}
+
+torch::Tensor cell_yields(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& log_weight,
+                          const torch::Tensor& coef, const torch::Tensor& cell, int64_t n_cells) {
+  torch::Tensor z = log_weight.to(torch::kFloat64);
+  if (coef.numel() > 0) z = z + torch::matmul(coef.to(torch::kFloat64), phi(spec, theta));
+  return torch::zeros({n_cells}, torch::kFloat64).index_add(0, cell, z.exp());
+}
+
+torch::Tensor unbinned(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& yields,
+                       const torch::Tensor& log_fraction, const torch::Tensor& coef, const torch::Tensor& weight) {
+  torch::Tensor ln = log_norms(spec, theta);
+  torch::Tensor z = log_fraction.to(torch::kFloat64) + ln.unsqueeze(0);
+  if (coef.defined() && coef.numel() > 0) z = z + torch::einsum("npc,c->np", {coef.to(torch::kFloat64), phi(spec, theta)});
+  torch::Tensor logR = torch::logsumexp(z, 1);
+  torch::Tensor data = weight.defined() ? (weight.to(torch::kFloat64) * logR).sum() : logR.sum();
+  return (ln.exp() * yields).sum() - data;
+}
+
+torch::Tensor binned(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& yields,
+                     const torch::Tensor& observed) {
+  const int64_t B = observed.numel();
+  torch::Tensor lam = (log_norms(spec, theta).exp().unsqueeze(1) * yields.view({spec.P(), B})).sum(0);
+  torch::Tensor obs = observed.to(torch::kFloat64);
+  torch::Tensor pos = obs > 0;
+  torch::Tensor safe = torch::where(pos, obs, torch::ones_like(obs));
+  return (lam - obs + torch::where(pos, obs * torch::log(safe / lam), torch::zeros_like(obs))).sum();
+}
+
+torch::Tensor constraints(const ModelSpec& spec, const torch::Tensor& theta) {
+  torch::Tensor total = torch::zeros({}, torch::kFloat64);
+  for (int i = 0; i < spec.n_params(); ++i) {
+    const Parameter& p = spec.parameters[i];
     if (p.constraint == Constraint::kGaussian)
       total = total + 0.5 * (theta[i] - p.centre).pow(2) / (p.width * p.width);
     else if (p.constraint == Constraint::kLogNormal)
       total = total + 0.5 * torch::log(theta[i] / p.centre).pow(2) / (p.width * p.width);
+  }
+  return total;
+}
+
+}  // namespace terms
+
+torch::Tensor LikelihoodModel::nll_torch(const torch::Tensor& theta_in) const {
+  const int P = spec_.P(), C = ansatz_.C;
+  torch::Tensor theta = theta_in.to(torch::kFloat64);
+  auto opt = torch::TensorOptions().dtype(torch::kFloat64);
+  auto yields_of = [&](const Cells& c) {
+    const int64_t n = c.n();
+    torch::Tensor lw = torch::from_blob(const_cast<double*>(c.log_weight.data()), {n}, opt);
+    torch::Tensor co = C > 0 ? torch::from_blob(const_cast<float*>(c.coef.data()), {C, n}, torch::kFloat32).t()
+                             : torch::zeros({n, 0});
+    std::vector<int64_t> id(n);
+    for (int cell = 0; cell < c.n_cells; ++cell)
+      for (int64_t i = c.begin[cell]; i < c.begin[cell + 1]; ++i) id[i] = cell;
+    return terms::cell_yields(spec_, theta, lw, co, torch::tensor(id, torch::kInt64), c.n_cells);
+  };
+  torch::Tensor total = terms::constraints(spec_, theta);
+  for (const Region& r : regions_) {
+    torch::Tensor y = yields_of(r.expected);
+    if (!r.binned) {
+      const int64_t n = r.events.n;
+      torch::Tensor lf = torch::from_blob(const_cast<double*>(r.events.log_fraction.data()), {P, n}, opt).t();
+      torch::Tensor co = C > 0 ? torch::from_blob(const_cast<float*>(r.events.coef.data()), {P, C, n}, torch::kFloat32)
+                                     .permute({2, 0, 1})
+                               : torch::Tensor();
+      torch::Tensor w = r.events.weight.empty()
+                            ? torch::Tensor()
+                            : torch::from_blob(const_cast<double*>(r.events.weight.data()), {n}, opt);
+      total = total + terms::unbinned(spec_, theta, y, lf, co, w);
+    } else {
+      total = total + terms::binned(spec_, theta, y, torch::tensor(r.observed, opt));
+    }
   }
   return total;
 }

@@ -101,6 +101,26 @@ struct Region {
   std::vector<double> observed;   // binned observation [n_bins]
 };
 
+// The likelihood's terms as LibTorch functions of theta (float64 [D]) and of
+// per-event tensors, composable by summation. With coefficients or
+// fractions computed by networks (requires_grad) the gradients reach the
+// networks' weights: the form training uses when nothing is cached.
+namespace terms {
+torch::Tensor log_norms(const ModelSpec& spec, const torch::Tensor& theta);  // log N_p [P]
+torch::Tensor phi(const ModelSpec& spec, const torch::Tensor& theta);        // ansatz [C]
+// Expected yields per cell: sum over events of a cell of exp(log w + phi . Delta).
+torch::Tensor cell_yields(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& log_weight,
+                          const torch::Tensor& coef /*[m,C]*/, const torch::Tensor& cell /*[m] int64*/, int64_t n_cells);
+// sum_p N_p Y_p - sum_i w_i log sum_p f_ip N_p r_ip; yields [P], log_fraction
+// [n,P], coef [n,P,C], weight [n] (undefined: 1).
+torch::Tensor unbinned(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& yields,
+                       const torch::Tensor& log_fraction, const torch::Tensor& coef, const torch::Tensor& weight);
+// sum_b lambda_b - n_b + n_b log(n_b / lambda_b), lambda_b = sum_p N_p Y_pb; yields [P*B] (cell p*B+b).
+torch::Tensor binned(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& yields,
+                     const torch::Tensor& observed);
+torch::Tensor constraints(const ModelSpec& spec, const torch::Tensor& theta);
+}  // namespace terms
+
 class LikelihoodModel {
  public:
   explicit LikelihoodModel(ModelSpec spec);
