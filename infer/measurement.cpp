@@ -20,25 +20,6 @@ std::string region_key(size_t i, const std::string& key) {
   return "measurement/regions/" + std::to_string(i) + "/" + key;
 }
 
-// log N_p(theta) [P] for the spec's modifiers (torch, float64).
-torch::Tensor log_norms(const ModelSpec& spec, const Eigen::VectorXd& theta) {
-  std::vector<double> a(spec.P(), 0.0);
-  for (int p = 0; p < spec.P(); ++p)
-    if (spec.signal[p]) a[p] += std::log(theta[0]);
-  for (const auto& m : spec.modifiers)
-    a[m.process] += m.linear ? std::log1p(m.size * theta[m.parameter]) : theta[m.parameter] * std::log1p(m.size);
-  return torch::tensor(a, torch::kFloat64);
-}
-
-torch::Tensor phi_of(const ModelSpec& spec, const Eigen::VectorXd& theta) {
-  std::vector<double> nu;
-  for (int c : spec.calibration) nu.push_back(theta[c]);
-  Ansatz A(int(nu.size()), spec.order);
-  std::vector<double> phi(A.C);
-  A.phi(nu.data(), phi.data());
-  return torch::tensor(phi, torch::kFloat64);
-}
-
 }  // namespace
 
 Eigen::VectorXd theta_of(const ModelSpec& spec, double mu, const std::vector<double>& nu_sim) {
@@ -188,23 +169,9 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     if (sel.numel() == 0)
       throw ConfigError(config.file, region_key(i, "selection"), "region '" + regions_[i].name + "' selects no simulated events");
     const int nb = regions_[i].binned ? int(regions_[i].edges.size()) - 1 : 1;
-    const int P = int(processes_.size());
-    torch::Tensor b = bin.index_select(0, sel), w = mc_.weight.index_select(0, sel);
-    torch::Tensor coef = mc_.coef.index_select(0, sel);  // [n,P,C]
-    if (labels_) {
-      torch::Tensor p = mc_.process.index_select(0, sel);
-      torch::Tensor own = coef.gather(1, p.view({-1, 1, 1}).expand({-1, 1, coef.size(2)})).squeeze(1);
-      cells_.push_back(Cells::build(p * nb + b, P * nb, w, own));
-    } else {
-      torch::Tensor f = mc_.fractions.index_select(0, sel);
-      std::vector<torch::Tensor> cell, wt, co;
-      for (int p = 0; p < P; ++p) {
-        cell.push_back(p * nb + b);
-        wt.push_back(w * f.select(1, p));
-        co.push_back(coef.select(1, p));
-      }
-      cells_.push_back(Cells::build(torch::cat(cell), P * nb, torch::cat(wt), torch::cat(co)));
-    }
+    cells_.push_back(Cells::from_events(bin.index_select(0, sel), nb, mc_.weight.index_select(0, sel),
+                                        mc_.process.index_select(0, sel), mc_.fractions.index_select(0, sel),
+                                        mc_.coef.index_select(0, sel), labels_));
   }
 }
 
@@ -285,8 +252,9 @@ LikelihoodModel Measurement::model(const EvaluatedEvents& data, const std::strin
 
 LikelihoodModel Measurement::asimov(const Eigen::VectorXd& theta) const {
   // Unbinned regions observe the simulated events weighted by w R(x|theta).
-  torch::Tensor z = mc_.fractions.log() + log_norms(spec_, theta).unsqueeze(0) +
-                    torch::einsum("npc,c->np", {mc_.coef.to(torch::kFloat64), phi_of(spec_, theta)});
+  torch::Tensor t = torch::from_blob(const_cast<double*>(theta.data()), {theta.size()}, torch::kFloat64);
+  torch::Tensor z = mc_.fractions.log() + terms::log_norms(spec_, t).unsqueeze(0) +
+                    torch::einsum("npc,c->np", {mc_.coef.to(torch::kFloat64), terms::phi(spec_, t)});
   EvaluatedEvents e = mc_;
   e.weight = mc_.weight * torch::logsumexp(z, 1).exp();
   LikelihoodModel m(spec_);

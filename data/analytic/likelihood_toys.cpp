@@ -13,22 +13,15 @@ namespace {
 constexpr double kS0 = 50.0, kB0 = 1000.0, kNormSize = 0.05, kShift = 0.2;
 auto f64() { return torch::TensorOptions().dtype(torch::kFloat64); }
 
-// Cells of a two-or-more-process model from events with fractions f [N,P]
-// and per-process coefficients [N,P,C].
-Cells cells_from(const torch::Tensor& w, const torch::Tensor& process, const torch::Tensor& f,
-                 const torch::Tensor& coef, YieldEstimate yields) {
-  const int64_t P = f.size(1);
-  if (yields == YieldEstimate::kLabels) {
-    torch::Tensor own = coef.gather(1, process.view({-1, 1, 1}).expand({-1, 1, coef.size(2)})).squeeze(1);
-    return Cells::build(process, int(P), w, own);
-  }
-  std::vector<torch::Tensor> cells, weights, coefs;
-  for (int64_t p = 0; p < P; ++p) {
-    cells.push_back(torch::full({w.size(0)}, p, torch::kInt64));
-    weights.push_back(w * f.select(1, p));
-    coefs.push_back(coef.select(1, p));
-  }
-  return Cells::build(torch::cat(cells), int(P), torch::cat(weights), torch::cat(coefs));
+// Fractions [N,2] and coefficients [N,2,2] of the Gaussian toy at x [N].
+std::pair<torch::Tensor, torch::Tensor> gaussian_toy_terms(const torch::Tensor& x) {
+  torch::Tensor ls = std::log(kS0) - 0.5 * ((x - 2.0) / 0.5).pow(2) - std::log(0.5);
+  torch::Tensor lb = std::log(kB0) - 0.5 * x.pow(2);
+  torch::Tensor f = torch::softmax(torch::stack({ls, lb}, 1), 1);
+  torch::Tensor coef = torch::zeros({x.size(0), 2, 2}, f64());
+  coef.select(1, 1).select(1, 0).copy_(kShift * x);
+  coef.select(1, 1).select(1, 1).fill_(-0.5 * kShift * kShift);
+  return {f, coef};
 }
 }  // namespace
 
@@ -37,14 +30,8 @@ GaussianToy::GaussianToy(int64_t ns, int64_t nb, uint64_t seed, YieldEstimate yi
   x_mc_ = torch::cat({2.0 + 0.5 * torch::randn({ns}, gen, f64()), torch::randn({nb}, gen, f64())});
   w_mc_ = torch::cat({torch::full({ns}, kS0 / ns, f64()), torch::full({nb}, kB0 / nb, f64())});
   p_mc_ = torch::cat({torch::zeros({ns}, torch::kInt64), torch::ones({nb}, torch::kInt64)});
-  EventData d = events_at(x_mc_);
-  torch::Tensor ls = std::log(kS0) - 0.5 * ((x_mc_ - 2.0) / 0.5).pow(2) - std::log(0.5);
-  torch::Tensor lb = std::log(kB0) - 0.5 * x_mc_.pow(2);
-  torch::Tensor f = torch::softmax(torch::stack({ls, lb}, 1), 1);
-  torch::Tensor coef = torch::zeros({x_mc_.size(0), 2, 2}, f64());
-  coef.select(1, 1).select(1, 0).copy_(kShift * x_mc_);
-  coef.select(1, 1).select(1, 1).fill_(-0.5 * kShift * kShift);
-  cells_ = cells_from(w_mc_, p_mc_, f, coef, yields);
+  auto [f, coef] = gaussian_toy_terms(x_mc_);
+  cells_ = Cells::from_events(torch::zeros_like(p_mc_), 1, w_mc_, p_mc_, f, coef, yields == YieldEstimate::kLabels);
 }
 
 ModelSpec GaussianToy::spec() const {
@@ -60,13 +47,7 @@ ModelSpec GaussianToy::spec() const {
 }
 
 EventData GaussianToy::events_at(const torch::Tensor& x_in, const torch::Tensor& weight) const {
-  torch::Tensor x = x_in.to(torch::kFloat64);
-  torch::Tensor ls = std::log(kS0) - 0.5 * ((x - 2.0) / 0.5).pow(2) - std::log(0.5);
-  torch::Tensor lb = std::log(kB0) - 0.5 * x.pow(2);
-  torch::Tensor f = torch::softmax(torch::stack({ls, lb}, 1), 1);
-  torch::Tensor coef = torch::zeros({x.size(0), 2, 2}, f64());
-  coef.select(1, 1).select(1, 0).copy_(kShift * x);
-  coef.select(1, 1).select(1, 1).fill_(-0.5 * kShift * kShift);
+  auto [f, coef] = gaussian_toy_terms(x_in.to(torch::kFloat64));
   return EventData::build(f, coef, weight);
 }
 
@@ -81,9 +62,7 @@ LikelihoodModel GaussianToy::model(EventData data) const {
 }
 
 EventData GaussianToy::asimov(double mu, double nu, double norm) const {
-  torch::Tensor ls = std::log(kS0) - 0.5 * ((x_mc_ - 2.0) / 0.5).pow(2) - std::log(0.5);
-  torch::Tensor lb = std::log(kB0) - 0.5 * x_mc_.pow(2);
-  torch::Tensor f = torch::softmax(torch::stack({ls, lb}, 1), 1);
+  torch::Tensor f = gaussian_toy_terms(x_mc_).first;
   torch::Tensor R = f.select(1, 0) * mu +
                     f.select(1, 1) * std::pow(1.0 + kNormSize, norm) * torch::exp(kShift * nu * x_mc_ - 0.5 * kShift * kShift * nu * nu);
   return events_at(x_mc_, w_mc_ * R);
@@ -127,7 +106,8 @@ LikelihoodModel inferno_asimov_model(int bm, int64_t n, torch::Generator& gen) {
   LikelihoodModel m(s);
   Region r;
   r.name = "inferno";
-  r.expected = cells_from(ev.weights.to(torch::kFloat64), ev.process.to(torch::kInt64), f, coef, YieldEstimate::kFractions);
+  r.expected = Cells::from_events(torch::zeros({N}, torch::kInt64), 1, ev.weights.to(torch::kFloat64),
+                                  ev.process.to(torch::kInt64), f, coef, false);
   r.events = EventData::build(f, coef, ev.weights.to(torch::kFloat64));
   m.add_region(std::move(r));
   return m;

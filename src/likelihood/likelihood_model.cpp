@@ -73,6 +73,24 @@ Cells Cells::build(const torch::Tensor& cell_in, int n_cells, const torch::Tenso
   return c;
 }
 
+Cells Cells::from_events(const torch::Tensor& bin, int n_bins, const torch::Tensor& weight,
+                         const torch::Tensor& process, const torch::Tensor& fractions, const torch::Tensor& coef,
+                         bool labels) {
+  const int64_t P = fractions.size(1);
+  if (labels) {
+    torch::Tensor p = process.to(torch::kInt64);
+    torch::Tensor own = coef.gather(1, p.view({-1, 1, 1}).expand({-1, 1, coef.size(2)})).squeeze(1);
+    return build(p * n_bins + bin, int(P) * n_bins, weight, own);
+  }
+  std::vector<torch::Tensor> cell, wt, co;
+  for (int64_t p = 0; p < P; ++p) {
+    cell.push_back(p * n_bins + bin);
+    wt.push_back(weight * fractions.select(1, p));
+    co.push_back(coef.select(1, p));
+  }
+  return build(torch::cat(cell), int(P) * n_bins, torch::cat(wt), torch::cat(co));
+}
+
 EventData EventData::build(const torch::Tensor& fractions, const torch::Tensor& coef, const torch::Tensor& weight) {
   EventData d;
   torch::Tensor f = fractions.to(torch::kFloat64);

@@ -75,6 +75,14 @@ struct Cells {
   // and coefficients [n, C] (float32).
   static Cells build(const torch::Tensor& cell, int n_cells, const torch::Tensor& weight,
                      const torch::Tensor& coef);
+  // Expected-yield cells of a region from simulated events with bins [n]
+  // (0..n_bins-1), weights [n], process labels [n], fractions [n,P] and
+  // every process's coefficients [n,P,C]; cell = process * n_bins + bin.
+  // labels: each event counts for its own process (weight w); otherwise
+  // every event counts for every process p with weight w f_p(x).
+  static Cells from_events(const torch::Tensor& bin, int n_bins, const torch::Tensor& weight,
+                           const torch::Tensor& process, const torch::Tensor& fractions, const torch::Tensor& coef,
+                           bool labels);
 };
 
 // Observed events of an unbinned region: log fractions and every process's
