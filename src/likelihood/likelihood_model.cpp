@@ -314,7 +314,7 @@ double LikelihoodModel::evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* 
 }
 
 std::vector<std::vector<double>> LikelihoodModel::expected(const Eigen::VectorXd& theta) const {
-  const int P = spec_.P(), K = ansatz_.K;
+  const int K = ansatz_.K;
   Eigen::MatrixXd n, l;
   Eigen::VectorXd a;
   bool ok = true;
