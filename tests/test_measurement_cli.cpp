@@ -63,6 +63,20 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   REQUIRE(hi > 1.5);
   REQUIRE(f["interval_95"]["lower"]["value"].get<double>() < lo);
 
+  // Profile scan on the same Asimov data: t = 0 at mu_hat, rising on both
+  // sides, crossing 1 at the interval the fit found.
+  r = run_refinery("scan --config " + cfg + " --asimov --mu-true 1.5 --points 5 --range " + std::to_string(lo) + ":" +
+                   std::to_string(2 * 1.5 - lo) + " --threads 2 --quiet --out " + tmp.path("s.json"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  json sc = json::parse(read_file(tmp.path("s.json")));
+  REQUIRE(sc["scan"].size() == 5);
+  REQUIRE(std::abs(sc["scan"][0]["t"].get<double>() - 1.0) < 1e-3);  // the lower crossing
+  REQUIRE(std::abs(sc["scan"][2]["t"].get<double>()) < 1e-6);        // mu_hat = 1.5
+  REQUIRE(sc["scan"][1]["t"].get<double>() < sc["scan"][0]["t"].get<double>());
+  REQUIRE(sc["scan"][3]["t"].get<double>() < sc["scan"][4]["t"].get<double>());
+  REQUIRE(std::abs(sc["interval_68"]["lower"]["value"].get<double>() - lo) < 1e-4);
+
   // Toys in two shards, merged, equal the unsharded run.
   REQUIRE(run_refinery("toys --config " + cfg + " --n 3 --quiet --threads 2 --out " + tmp.path("all.csv")).exit_code == 0);
   REQUIRE(run_refinery("toys --config " + cfg + " --n 3 --shard 0/2 --quiet --threads 2 --out " + tmp.path("s0.csv")).exit_code == 0);
