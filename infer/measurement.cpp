@@ -37,6 +37,10 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   const json& m = config.section("measurement");
   const std::string dir = options.inputs.empty() ? config.document.at("output_dir").get<std::string>() : options.inputs;
   labels_ = options.labels || m.at("expected_yields").get<std::string>() == "labels";
+  const std::string recal = options.recalibration.empty() ? m.at("recalibration").get<std::string>() : options.recalibration;
+  if (recal != "isotonic" && recal != "closure" && recal != "none")
+    throw InputError("", "--recalibration", "expected isotonic, closure or none, got '" + recal + "'");
+  const bool closure = recal != "none";
   luminosity_ = config.section("simulation").at("luminosity").get<double>();
   // Classifier: features and processes.
   const std::string clf_path = dir + "/classifier.pt";
@@ -169,10 +173,50 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     if (sel.numel() == 0)
       throw ConfigError(config.file, region_key(i, "selection"), "region '" + regions_[i].name + "' selects no simulated events");
     const int nb = regions_[i].binned ? int(regions_[i].edges.size()) - 1 : 1;
-    cells_.push_back(Cells::from_events(bin.index_select(0, sel), nb, mc_.weight.index_select(0, sel),
-                                        mc_.process.index_select(0, sel), mc_.fractions.index_select(0, sel),
+    // Yield closure of the fractions (iterative proportional fitting).
+    const int64_t P = int64_t(processes_.size());
+    torch::Tensor w = mc_.weight.index_select(0, sel), f = mc_.fractions.index_select(0, sel);
+    torch::Tensor log_c = torch::zeros({P}, torch::kFloat64);
+    recalibration_.push_back(StagedCalibration(P, 1));
+    if (recal == "isotonic") {
+      recalibration_.back()->fit(f, mc_.process.index_select(0, sel), w);
+      f = recalibration_.back()->forward(f);
+    }
+    if (closure) {
+      torch::Tensor target = torch::zeros({P}, torch::kFloat64).index_add(0, mc_.process.index_select(0, sel), w);
+      for (int it = 0; it < 50; ++it) {
+        torch::Tensor g = f * log_c.exp().unsqueeze(0);
+        g = g / g.sum(1, true);
+        torch::Tensor have = (w.unsqueeze(1) * g).sum(0);
+        torch::Tensor step = torch::where(target > 0, (target / have).log(), torch::zeros_like(target));
+        log_c = log_c + step;
+        if (step.abs().max().item<double>() < 1e-12) break;
+      }
+    }
+    log_closure_.push_back(log_c);
+    cells_.push_back(Cells::from_events(bin.index_select(0, sel), nb, w, mc_.process.index_select(0, sel),
+                                        region_fractions(i, mc_.fractions.index_select(0, sel)),
                                         mc_.coef.index_select(0, sel), labels_));
   }
+}
+
+torch::Tensor Measurement::region_fractions(size_t i, const torch::Tensor& f_in) const {
+  torch::Tensor f = f_in;
+  if (recalibration_[i]->fitted()) {
+    torch::NoGradGuard guard;
+    f = recalibration_[i]->forward(f_in);
+  }
+  torch::Tensor g = f * log_closure_[i].exp().unsqueeze(0);
+  return g / g.sum(1, true);
+}
+
+std::vector<std::vector<double>> Measurement::closure_factors() const {
+  std::vector<std::vector<double>> out;
+  for (const auto& lc : log_closure_) {
+    torch::Tensor c = lc.exp().contiguous();
+    out.emplace_back(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+  }
+  return out;
 }
 
 EvaluatedEvents Measurement::evaluate(const EventSet& events, const std::string& source) {
@@ -223,7 +267,7 @@ std::pair<torch::Tensor, torch::Tensor> Measurement::assign(const RegionSpec& r,
   return {mask, bin};
 }
 
-Region Measurement::observe(size_t i, const EvaluatedEvents& e, const std::string& source) const {
+Region Measurement::observe(size_t i, const EvaluatedEvents& e, const Eigen::VectorXd* asimov_theta) const {
   const RegionSpec& rs = regions_[i];
   Region r;
   r.name = rs.name;
@@ -233,32 +277,37 @@ Region Measurement::observe(size_t i, const EvaluatedEvents& e, const std::strin
   auto [mask, bin] = assign(rs, e);
   torch::Tensor sel = (mask & (bin >= 0)).nonzero().view(-1);
   if (rs.binned) {
+    // Asimov: replaced by the expected counts by the caller.
     torch::Tensor counts = torch::zeros({r.n_bins}, torch::kFloat64)
                                .index_add(0, bin.index_select(0, sel), e.weight.index_select(0, sel));
     r.observed.assign(counts.data_ptr<double>(), counts.data_ptr<double>() + r.n_bins);
   } else {
     torch::Tensor w = e.weight.index_select(0, sel);
-    const bool unit = (w == 1.0).all().item<bool>();
-    r.events = EventData::build(e.fractions.index_select(0, sel), e.coef.index_select(0, sel), unit ? torch::Tensor() : w);
+    torch::Tensor f = region_fractions(i, e.fractions.index_select(0, sel));
+    torch::Tensor coef = e.coef.index_select(0, sel);
+    if (asimov_theta) {
+      // The simulated events weighted by w R(x|theta).
+      const Eigen::VectorXd& th = *asimov_theta;
+      torch::Tensor t = torch::from_blob(const_cast<double*>(th.data()), {th.size()}, torch::kFloat64);
+      torch::Tensor z = f.log() + terms::log_norms(spec_, t).unsqueeze(0) +
+                        torch::einsum("npc,c->np", {coef.to(torch::kFloat64), terms::phi(spec_, t)});
+      w = w * torch::logsumexp(z, 1).exp();
+    }
+    const bool unit = !asimov_theta && (w == 1.0).all().item<bool>();
+    r.events = EventData::build(f, coef, unit ? torch::Tensor() : w);
   }
   return r;
 }
 
 LikelihoodModel Measurement::model(const EvaluatedEvents& data, const std::string& source) const {
   LikelihoodModel m(spec_);
-  for (size_t i = 0; i < regions_.size(); ++i) m.add_region(observe(i, data, source));
+  for (size_t i = 0; i < regions_.size(); ++i) m.add_region(observe(i, data, nullptr));
   return m;
 }
 
 LikelihoodModel Measurement::asimov(const Eigen::VectorXd& theta) const {
-  // Unbinned regions observe the simulated events weighted by w R(x|theta).
-  torch::Tensor t = torch::from_blob(const_cast<double*>(theta.data()), {theta.size()}, torch::kFloat64);
-  torch::Tensor z = mc_.fractions.log() + terms::log_norms(spec_, t).unsqueeze(0) +
-                    torch::einsum("npc,c->np", {mc_.coef.to(torch::kFloat64), terms::phi(spec_, t)});
-  EvaluatedEvents e = mc_;
-  e.weight = mc_.weight * torch::logsumexp(z, 1).exp();
   LikelihoodModel m(spec_);
-  for (size_t i = 0; i < regions_.size(); ++i) m.add_region(observe(i, e, "asimov"));
+  for (size_t i = 0; i < regions_.size(); ++i) m.add_region(observe(i, mc_, &theta));
   // Binned regions observe their expected counts.
   auto expected = m.expected(theta);
   for (size_t i = 0; i < regions_.size(); ++i)

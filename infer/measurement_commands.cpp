@@ -45,6 +45,8 @@ void add_data_options(cxxopts::Options& o) {
       cxxopts::value<std::string>()->default_value("nominal"))(
       "reference", "The binned reference analysis (unbinned regions binned in measurement/reference)")(
       "labels", "Expected yields from each process's own simulated events instead of the fractions")(
+      "recalibration", "Per-region recalibration of the fractions: isotonic, closure or none (default: the config's)",
+      cxxopts::value<std::string>()->default_value(""))(
       "inputs", "Directory with classifier.pt, dcr_<process>.pt and mc.h5 (default: the config's output_dir)",
       cxxopts::value<std::string>()->default_value(""));
 }
@@ -54,6 +56,7 @@ MeasurementOptions measurement_options(const cxxopts::ParseResult& r) {
   m.inputs = r["inputs"].as<std::string>();
   m.reference = r.count("reference") > 0;
   m.labels = r.count("labels") > 0;
+  m.recalibration = r["recalibration"].as<std::string>();
   return m;
 }
 
@@ -123,9 +126,10 @@ json header(const ExperimentConfig& config, const Observed& o, const Measurement
   j["analysis"] = r.count("reference") ? "binned reference" : "unbinned";
   json regions = json::array();
   auto counts = m.observed_counts(o.model);
+  auto closure = m.closure_factors();
   for (size_t i = 0; i < m.regions().size(); ++i)
     regions.push_back({{"name", m.regions()[i].name}, {"type", m.regions()[i].binned ? "binned" : "unbinned"},
-                       {"observed", counts[i]}});
+                       {"observed", counts[i]}, {"fraction_closure", closure[i]}});
   j["regions"] = regions;
   return j;
 }

@@ -95,6 +95,9 @@ Schema measurement_schema() {
       optional("expected_yields", S::string({"fractions", "labels"}), "fractions",
                "Expected yields from all simulated events weighted by the classifier's fractions (self-consistent with "
                "R(x); Asimov exact) or from each process's own events (labels)."),
+      optional("recalibration", S::string({"isotonic", "closure", "none"}), "isotonic",
+               "Per region, recalibrate the classifier's fractions on the simulated events there: staged isotonic + "
+               "yield closure, yield closure only, or none (docs/htautau.md)."),
       optional("mu_range", S::array(S::number(), 2), nlohmann::json::array({1e-3, 10.0}), "Bounds of mu (> 0)."),
       optional("toys",
                S::object({
