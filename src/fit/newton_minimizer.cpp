@@ -1,5 +1,6 @@
 #include "src/fit/newton_minimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -62,7 +63,11 @@ MinimizerResult minimize(const Objective& f, Eigen::VectorXd x, const Eigen::Vec
       break;
     }
     r.edm = edm;
-    if (edm < opt.edm_tolerance) {
+    // The NLL itself is known to ~1 ulp: an EDM below ~10 ulp of |f| cannot
+    // be resolved (large unbinned fits, |f| ~ 1e5: ~2e-10), so the
+    // tolerance is never tighter than that.
+    const double resolvable = 10.0 * std::numeric_limits<double>::epsilon() * std::max(1.0, std::abs(fx));
+    if (edm < std::max(opt.edm_tolerance, resolvable)) {
       r.status = MinimizerStatus::kConverged;
       r.message = "converged: EDM " + std::to_string(edm);
       break;

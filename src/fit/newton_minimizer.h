@@ -2,7 +2,8 @@
 // (Levenberg damping when it is not positive definite), an active set for
 // parameters at their bounds, Armijo backtracking. Converges when the
 // estimated distance to the minimum, EDM = g^T H^-1 g / 2 over the free
-// parameters, falls below the tolerance. Knows nothing of physics.
+// parameters, falls below the tolerance (or below what the NLL's rounding
+// can resolve, 10 ulp of |f|). Knows nothing of physics.
 #pragma once
 #include <Eigen/Dense>
 
