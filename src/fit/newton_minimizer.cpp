@@ -106,6 +106,46 @@ MinimizerResult minimize(const Objective& f, Eigen::VectorXd x, const Eigen::Vec
     ++r.evaluations;
   }
   if (r.iterations >= opt.max_iterations) r.message = "maximum number of iterations reached";
+  // Polish: one full Newton step from the converged point, judged by the
+  // EDM (gradient and Hessian are accurate to far below the NLL value's
+  // rounding, which limits any comparison of values). Quadratic convergence
+  // takes an EDM of 1e-10 to ~1e-20: parameters then sit at the minimum to
+  // ~1e-10 of their errors.
+  if (r.status == MinimizerStatus::kConverged && std::isfinite(fx)) {
+    std::vector<int> free;
+    for (int i = 0; i < n; ++i)
+      if (!fixed[i] && !(x[i] <= lower[i] && g[i] > 0) && !(x[i] >= upper[i] && g[i] < 0)) free.push_back(i);
+    const int m = static_cast<int>(free.size());
+    Eigen::VectorXd gf(m);
+    Eigen::MatrixXd Hf(m, m);
+    for (int a = 0; a < m; ++a) {
+      gf[a] = g[free[a]];
+      for (int b = 0; b < m; ++b) Hf(a, b) = H(free[a], free[b]);
+    }
+    Eigen::LDLT<Eigen::MatrixXd> ldlt(Hf);
+    if (m > 0 && ldlt.info() == Eigen::Success && ldlt.isPositive() && (ldlt.vectorD().array() > 0).all()) {
+      const Eigen::VectorXd d = -ldlt.solve(gf);
+      Eigen::VectorXd xn = x;
+      for (int a = 0; a < m; ++a) xn[free[a]] = std::clamp(x[free[a]] + d[a], lower[free[a]], upper[free[a]]);
+      Eigen::VectorXd gn(n);
+      Eigen::MatrixXd Hn(n, n);
+      const double fn = f(xn, &gn, &Hn);
+      ++r.evaluations;
+      Eigen::VectorXd gnf(m);
+      Eigen::MatrixXd Hnf(m, m);
+      for (int a = 0; a < m; ++a) {
+        gnf[a] = gn[free[a]];
+        for (int b = 0; b < m; ++b) Hnf(a, b) = Hn(free[a], free[b]);
+      }
+      Eigen::LDLT<Eigen::MatrixXd> ln(Hnf);
+      const double edm_n = ln.info() == Eigen::Success ? 0.5 * gnf.dot(ln.solve(gnf)) : r.edm;
+      if (std::isfinite(fn) && std::isfinite(edm_n) && edm_n >= 0 && edm_n < r.edm) {
+        x = xn;
+        fx = fn;
+        r.edm = edm_n;
+      }
+    }
+  }
   r.x = x;
   r.f = fx;
   r.at_bound.resize(n);

@@ -22,13 +22,7 @@
 namespace refinery {
 
 struct FitOptions {
-  // EDM 1e-12: parameters within ~1.4e-6 of their errors of the minimum
-  // (Newton converges quadratically: at most one more iteration than 1e-10).
-  MinimizerOptions minimizer = [] {
-    MinimizerOptions m;
-    m.edm_tolerance = 1e-12;
-    return m;
-  }();
+  MinimizerOptions minimizer;
   // Parameters held at their start value (by index).
   std::vector<bool> fixed;
   // Scan/interval tolerance on t(mu) at a crossing.
