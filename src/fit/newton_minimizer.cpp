@@ -12,6 +12,20 @@ bool MinimizerOptions::IsValid(std::string* error) const {
   return true;
 }
 
+namespace {
+// Gradient and Hessian restricted to the free parameters.
+void restrict_to(const std::vector<int>& free, const Eigen::VectorXd& g, const Eigen::MatrixXd& H, Eigen::VectorXd* gf,
+                 Eigen::MatrixXd* Hf) {
+  const int m = static_cast<int>(free.size());
+  gf->resize(m);
+  Hf->resize(m, m);
+  for (int a = 0; a < m; ++a) {
+    (*gf)[a] = g[free[a]];
+    for (int b = 0; b < m; ++b) (*Hf)(a, b) = H(free[a], free[b]);
+  }
+}
+}  // namespace
+
 MinimizerResult minimize(const Objective& f, Eigen::VectorXd x, const Eigen::VectorXd& lower,
                          const Eigen::VectorXd& upper, const std::vector<bool>& fixed,
                          const MinimizerOptions& opt) {
@@ -38,12 +52,9 @@ MinimizerResult minimize(const Objective& f, Eigen::VectorXd x, const Eigen::Vec
       if (!at_lo && !at_hi) free.push_back(i);
     }
     const int m = static_cast<int>(free.size());
-    Eigen::VectorXd gf(m);
-    Eigen::MatrixXd Hf(m, m);
-    for (int a = 0; a < m; ++a) {
-      gf[a] = g[free[a]];
-      for (int b = 0; b < m; ++b) Hf(a, b) = H(free[a], free[b]);
-    }
+    Eigen::VectorXd gf;
+    Eigen::MatrixXd Hf;
+    restrict_to(free, g, H, &gf, &Hf);
     Eigen::VectorXd d;
     double edm = 0.0;
     for (int attempt = 0; attempt < 60; ++attempt) {
@@ -116,12 +127,9 @@ MinimizerResult minimize(const Objective& f, Eigen::VectorXd x, const Eigen::Vec
     for (int i = 0; i < n; ++i)
       if (!fixed[i] && !(x[i] <= lower[i] && g[i] > 0) && !(x[i] >= upper[i] && g[i] < 0)) free.push_back(i);
     const int m = static_cast<int>(free.size());
-    Eigen::VectorXd gf(m);
-    Eigen::MatrixXd Hf(m, m);
-    for (int a = 0; a < m; ++a) {
-      gf[a] = g[free[a]];
-      for (int b = 0; b < m; ++b) Hf(a, b) = H(free[a], free[b]);
-    }
+    Eigen::VectorXd gf;
+    Eigen::MatrixXd Hf;
+    restrict_to(free, g, H, &gf, &Hf);
     Eigen::LDLT<Eigen::MatrixXd> ldlt(Hf);
     if (m > 0 && ldlt.info() == Eigen::Success && ldlt.isPositive() && (ldlt.vectorD().array() > 0).all()) {
       const Eigen::VectorXd d = -ldlt.solve(gf);
@@ -131,12 +139,9 @@ MinimizerResult minimize(const Objective& f, Eigen::VectorXd x, const Eigen::Vec
       Eigen::MatrixXd Hn(n, n);
       const double fn = f(xn, &gn, &Hn);
       ++r.evaluations;
-      Eigen::VectorXd gnf(m);
-      Eigen::MatrixXd Hnf(m, m);
-      for (int a = 0; a < m; ++a) {
-        gnf[a] = gn[free[a]];
-        for (int b = 0; b < m; ++b) Hnf(a, b) = Hn(free[a], free[b]);
-      }
+      Eigen::VectorXd gnf;
+      Eigen::MatrixXd Hnf;
+      restrict_to(free, gn, Hn, &gnf, &Hnf);
       Eigen::LDLT<Eigen::MatrixXd> ln(Hnf);
       const double edm_n = ln.info() == Eigen::Success ? 0.5 * gnf.dot(ln.solve(gnf)) : r.edm;
       if (std::isfinite(fn) && std::isfinite(edm_n) && edm_n >= 0 && edm_n < r.edm) {
