@@ -194,9 +194,13 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
       }
     }
     log_closure_.push_back(log_c);
+    // Binned regions never use R(x): their templates come from the process
+    // labels (the fractions' residual miscalibration within a bin would
+    // otherwise distort the signal template). Unbinned regions follow
+    // measurement/expected_yields.
     cells_.push_back(Cells::from_events(bin.index_select(0, sel), nb, w, mc_.process.index_select(0, sel),
                                         region_fractions(i, mc_.fractions.index_select(0, sel)),
-                                        mc_.coef.index_select(0, sel), labels_));
+                                        mc_.coef.index_select(0, sel), labels_ || regions_[i].binned));
   }
 }
 

@@ -93,8 +93,9 @@ Schema measurement_schema() {
                }),
                nlohmann::json::object(), "Binned reference analysis (--reference): unbinned regions binned in this variable."),
       optional("expected_yields", S::string({"fractions", "labels"}), "fractions",
-               "Expected yields from all simulated events weighted by the classifier's fractions (self-consistent with "
-               "R(x); Asimov exact) or from each process's own events (labels)."),
+               "Expected yields of unbinned regions from all simulated events weighted by the classifier's fractions "
+               "(self-consistent with R(x); Asimov exact) or from each process's own events (labels); binned regions "
+               "always use the labels."),
       optional("recalibration", S::string({"isotonic", "closure", "none"}), "isotonic",
                "Per region, recalibrate the classifier's fractions on the simulated events there: staged isotonic + "
                "yield closure, yield closure only, or none (docs/htautau.md)."),
