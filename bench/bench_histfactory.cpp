@@ -13,20 +13,12 @@
 #include "src/core/threads.h"
 #include "src/histfactory/asymptotics.h"
 
+#include "bench/bench_timing.h"
+
 using namespace refinery;
 using namespace refinery::histfactory;
 
-namespace {
-double best_of(int repeats, const std::function<void()>& f) {
-  double best = 1e30;
-  for (int i = 0; i < repeats; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    f();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return best;
-}
-}  // namespace
+using bench::best_seconds;
 
 int main(int argc, char** argv) {
   const std::string dir = argc > 1 ? argv[1] : "../shared/data/pyhf";
@@ -43,17 +35,17 @@ int main(int argc, char** argv) {
     // exclude it too); the parse is timed separately for the ATLAS case.
     nlohmann::json doc = read_json_file(ws_file);
     for (const auto& p : patches) doc = apply_patch(doc, read_json_file(p), p);
-    double t_build = best_of(repeats, [&] { HistFactoryModel m(Workspace::from_json(doc, ws_file)); });
+    double t_build = best_seconds(repeats, [&] { HistFactoryModel m(Workspace::from_json(doc, ws_file)); });
     HistFactoryModel model(Workspace::from_json(doc, ws_file));
-    double t_fit = best_of(repeats, [&] { fit(model, model.observed()); });
-    double t_hypo = best_of(repeats, [&] {
+    double t_fit = best_seconds(repeats, [&] { fit(model, model.observed()); });
+    double t_hypo = best_seconds(repeats, [&] {
       AsymptoticCalculator calc(model, model.observed());
       calc.hypotest(1.0);
     });
     const auto& ps = c["pyhf_seconds"];
     double t_lim = -1;
     if (ps.contains("upper_limit"))
-      t_lim = best_of(1, [&] {
+      t_lim = best_seconds(1, [&] {
         AsymptoticCalculator calc(model, model.observed());
         calc.upper_limits();
       });
@@ -65,7 +57,7 @@ int main(int argc, char** argv) {
     else
       std::printf(" - | - | - |\n");
   }
-  double t_parse = best_of(repeats, [&] {
+  double t_parse = best_seconds(repeats, [&] {
     Workspace ws = Workspace::load(dir + "/atlas-susy-2018-04/BkgOnly.json", {dir + "/atlas-susy-2018-04/patch.DS_200_1_Staus.json"});
     HistFactoryModel m(ws);
   });

@@ -14,24 +14,14 @@
 #include <cstring>
 #include <vector>
 
+#include "bench/bench_timing.h"
 #include "src/core/threads.h"
 #include "src/likelihood/fused_kernel.h"
 
 using namespace refinery;
 using namespace refinery::likelihood;
 
-namespace {
-template <class F>
-double best_seconds(int repeats, F&& f) {
-  double best = 1e30;
-  for (int r = 0; r < repeats; ++r) {
-    auto t0 = std::chrono::steady_clock::now();
-    f();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return best;
-}
-}  // namespace
+using bench::best_seconds;
 
 int main(int argc, char** argv) {
   const int64_t n = argc > 1 ? std::atoll(argv[1]) : 4000000;
