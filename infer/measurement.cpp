@@ -152,9 +152,12 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   const std::string mc_path = dir + "/mc.h5";
   if (!std::filesystem::exists(mc_path))
     throw InputError(mc_path, "file", "missing: simulate the expected-yield sample first (refinery simulate --config ...; simulation/mc_events > 0)");
-  EventSet mc = EventReader(mc_path).read_all();
-  classifier_->check_features(EventReader(mc_path).meta().feature_names, mc_path);
-  mc_ = evaluate(mc, mc_path);
+  {
+    // One reader; the features are checked before the file is read.
+    EventReader reader(mc_path);
+    classifier_->check_features(reader.meta().feature_names, mc_path);
+    mc_ = evaluate(reader.read_all(), mc_path);
+  }
   torch::Tensor taken = torch::zeros({mc_.x.size(0)}, torch::kBool);
   for (size_t i = 0; i < regions_.size(); ++i) {
     auto [mask, bin] = assign(regions_[i], mc_);
