@@ -1,8 +1,8 @@
 // Benchmark of HistFactory inference against pyhf's recorded wall times
-// (../shared/data/pyhf/refs.json, "best of 3 in a warm process"): for every
+// (tests/data/pyhf/refs.json, "best of 3 in a warm process"): for every
 // reference case, model building, fit, hypotest and upper limits, best of
 // `repeats` in-process calls. Prints a Markdown table for docs/performance.md.
-// Usage: bench_histfactory [pyhf_dir=../shared/data/pyhf] [repeats=3] [threads=2]
+// Usage: bench_histfactory [pyhf_dir=tests/data/pyhf] [repeats=3] [threads=2]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -21,7 +21,7 @@ using namespace refinery::histfactory;
 using bench::best_seconds;
 
 int main(int argc, char** argv) {
-  const std::string dir = argc > 1 ? argv[1] : "../shared/data/pyhf";
+  const std::string dir = argc > 1 ? argv[1] : "tests/data/pyhf";
   const int repeats = argc > 2 ? std::atoi(argv[2]) : 3;
   set_threads(argc > 3 ? std::atoi(argv[3]) : 2);
   nlohmann::json refs = read_json_file(dir + "/refs.json");
