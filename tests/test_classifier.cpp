@@ -182,7 +182,11 @@ TEST_CASE("Classifier export: TorchScript in C++ and Python gives the module's n
   torch::Tensor g = clf->probabilities(x), f = clf->fractions(x);
   REQUIRE(torch::allclose(ts.forward({x}).toTensor(), g, 0, 1e-6));
   REQUIRE(torch::allclose(archive.probabilities(x), g, 0, 1e-6));
-  REQUIRE(torch::allclose(archive.fractions(x), f, 0, 1e-9));
+  // The fractions are double, but computed from float32 probabilities whose
+  // TorchScript and eager evaluations may round differently (6e-7 seen on an
+  // AMD EPYC): the probabilities' tolerance applies.
+  INFO("largest fraction difference " << (archive.fractions(x) - f).abs().max().item<double>());
+  REQUIRE(torch::allclose(archive.fractions(x), f, 0, 1e-6));
   // Python: torch.jit.load on the same inputs, passed as text.
   std::ofstream xs(tmp.path("x.txt"));
   auto a = x.accessor<float, 2>();

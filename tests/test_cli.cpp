@@ -14,7 +14,7 @@ int lines(const std::string& s) {
 }
 }  // namespace
 
-TEST_CASE("refinery --help lists the commands; --version names the libraries", "[cli]") {
+TEST_CASE("refinery --help lists the commands and --version names the libraries", "[cli]") {
   auto help = run_refinery("--help");
   REQUIRE(help.exit_code == 0);
   for (const char* c : {"simulate", "inspect", "config"}) REQUIRE(help.output.find(c) != std::string::npos);

@@ -143,7 +143,7 @@ TEST_CASE("Likelihood event sums: NLL differences over 1e6 events match a compen
   REQUIRE(std::abs(fused - (double)ref) <= 1e-9 * std::abs((double)ref));
 }
 
-TEST_CASE("Asimov fit returns mu_true and the nominal nuisances; fully profiled interval", "[likelihood][fit]") {
+TEST_CASE("Asimov fit returns mu_true and the nominal nuisances, with a fully profiled interval", "[likelihood][fit]") {
   analytic::GaussianToy toy;
   for (double mu_true : {1.0, 2.0}) {
     LikelihoodModel m = toy.model(toy.asimov(mu_true, 0.0, 0.0));

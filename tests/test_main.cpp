@@ -1,5 +1,8 @@
-// Catch2's main, plus the shared test helpers of testing.hpp.
-#define CATCH_CONFIG_MAIN
+// Catch2's main, plus the shared test helpers of testing.hpp. Every run
+// fails when its test spec matches no test case or a test case makes no
+// assertion (ctest runs one case per entry: an entry that tests nothing
+// must not pass).
+#define CATCH_CONFIG_RUNNER
 #include "testing.hpp"
 
 #include <sys/wait.h>
@@ -56,3 +59,13 @@ std::string read_file(const std::string& path) {
 bool file_exists(const std::string& path) { return std::filesystem::exists(path); }
 
 }  // namespace refinery::testing
+
+int main(int argc, char* argv[]) {
+  Catch::Session session;
+  const int parsed = session.applyCommandLine(argc, argv);
+  if (parsed != 0) return parsed;
+  auto& data = session.configData();
+  data.warnings = static_cast<Catch::WarnAbout::What>(data.warnings | Catch::WarnAbout::NoAssertions |
+                                                      Catch::WarnAbout::NoTests);
+  return session.run();
+}

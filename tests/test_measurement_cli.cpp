@@ -34,7 +34,7 @@ void write_json(const std::string& path, const json& j) { std::ofstream(path) <<
 
 }  // namespace
 
-TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, impacts; bad inputs", "[cli][measurement]") {
+TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, impacts, bad inputs", "[cli][measurement]") {
   TempDir tmp("measurement_cli");
   const std::string cfg = tmp.path("c.json");
   write_json(cfg, small_config(tmp.dir()));
