@@ -75,7 +75,7 @@ TEST_CASE("a missing config file is an input error", "[config][bad-input]") {
     ExperimentConfig::load("/no/such/config.json");
     FAIL("no error");
   } catch (const InputError& e) {
-    REQUIRE(std::string(e.what()) == "/no/such/config.json: cannot open file");
+    REQUIRE(std::string(e.what()) == "/no/such/config.json: no such file");
   }
 }
 

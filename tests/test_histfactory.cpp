@@ -1,5 +1,5 @@
 // HistFactory workspaces against pyhf's reference results
-// (../shared/data/pyhf/refs.json), the exact derivatives against LibTorch
+// (tests/data/pyhf/refs.json), the exact derivatives against LibTorch
 // autograd and finite differences, interpolation identities, analytic
 // truth, and bad input.
 #include "testing.hpp"
@@ -17,7 +17,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string pyhf_dir() { return refinery::testing::source_path("../shared/data/pyhf"); }
+std::string pyhf_dir() { return refinery::testing::source_path("tests/data/pyhf"); }
 
 const json& refs() {
   static const json r = read_json_file(pyhf_dir() + "/refs.json");
@@ -212,8 +212,14 @@ TEST_CASE("histfactory: bad workspaces name the file and the JSON path", "[histf
           "ws.json: /channels/0/samples/1/modifiers/2/data/hi_data: required key missing");
   REQUIRE(err([](json& d) { d["channels"][0]["samples"][0]["modifiers"][0]["type"] = "magic"; })
               .rfind("ws.json: /channels/0/samples/0/modifiers/0/type: unknown modifier type 'magic'", 0) == 0);
-  REQUIRE(err([](json& d) { d["measurements"][0]["config"]["poi"] = "nope"; }) ==
-          "ws.json: /measurements/0/config/poi: POI 'nope' is not defined by any modifier");
+  // A POI no modifier defines is a valid workspace (background-only, as in
+  // pyhf); the model refuses it where a POI is needed.
+  json no_poi = good;
+  no_poi["measurements"][0]["config"]["poi"] = "nope";
+  HistFactoryModel no_poi_model(Workspace::from_json(no_poi, "ws.json"));
+  REQUIRE(error_of([&] { no_poi_model.require_poi(); }) ==
+          "ws.json: /measurements (meas)/config/poi: POI 'nope' is not defined by any modifier "
+          "(a background-only workspace needs a signal patch)");
   // Malformed JSON: line and column.
   refinery::testing::TempDir tmp("hf_bad");
   std::ofstream(tmp.path("bad.json")) << "{\n  \"channels\": [\n    {\"name\": }\n  ]\n}\n";
@@ -255,5 +261,5 @@ TEST_CASE("histfactory: negative expected yields are guarded and reported", "[hi
   REQUIRE((model.expected_main(g.x).array() > 0).all());
   auto cli = refinery::testing::run_refinery("fit /nonexistent/ws.json");
   REQUIRE(cli.exit_code == 2);
-  REQUIRE(cli.output == "refinery fit: error: /nonexistent/ws.json: cannot open file\n");
+  REQUIRE(cli.output == "refinery fit: error: /nonexistent/ws.json: no such file\n");
 }

@@ -1,6 +1,7 @@
 // The schema of experiment configs (docs/formats.md prints it). Each stage
 // owns one section; adding a stage adds a section here.
 #include "src/config/experiment_config.h"
+#include "src/core/threads.h"
 
 namespace refinery {
 
@@ -165,7 +166,7 @@ const Schema& experiment_schema() {
       optional("description", S::string(), "", "Free text."),
       optional("seed", S::integer(0, 9007199254740991.0), 1,
                "Master random seed; every stage derives its own streams from it."),
-      optional("threads", S::integer(0, 4096), 0, "Threads (0: all cores)."),
+      optional("threads", S::integer(0, kMaxThreads), 0, "Threads (0: all cores)."),
       optional("output_dir", S::string(), "runs", "Directory where stages write their outputs."),
       optional("simulation", simulation_schema(), nlohmann::json::object(),
                "The simulated samples (refinery simulate)."),

@@ -1,6 +1,7 @@
 #include "src/config/schema.h"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -230,28 +231,71 @@ std::string Schema::describe(const std::string& prefix) const {
   return out;
 }
 
+namespace {
+
+// Line and column of a byte offset, for messages.
+std::string line_column(const std::string& text, std::size_t byte) {
+  std::size_t line = 1, col = 1;
+  for (std::size_t i = 0; i < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return "line " + std::to_string(line) + " column " + std::to_string(col);
+}
+
+// Offset where arrays and objects nest deeper than `limit`, or npos. Every
+// recursive walk of a document (copies, patches, dumps) then stays bounded.
+std::size_t too_deep_at(const std::string& text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return i;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return std::string::npos;
+}
+
+}  // namespace
+
+nlohmann::json parse_json_text(const std::string& text, const std::string& path) {
+  const std::size_t deep = too_deep_at(text, kMaxJsonDepth);
+  if (deep != std::string::npos)
+    throw InputError(path, line_column(text, deep),
+                     "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.byte is the 1-based offset of the error.
+    throw InputError(path, line_column(text, e.byte > 0 ? e.byte - 1 : 0), "malformed JSON");
+  } catch (const nlohmann::json::exception& e) {
+    // e.g. a number that overflows a double (1e400).
+    std::string what = e.what();
+    what = what.substr(std::min(what.size(), what.find(']') + 2));
+    throw InputError(path, "", "invalid JSON: " + what);
+  }
+}
+
 nlohmann::json read_json_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw InputError(path, "", "is a directory, not a JSON file");
   std::ifstream in(path);
-  if (!in) throw InputError(path, "", "cannot open file");
+  if (!in) throw InputError(path, "", std::filesystem::exists(path, ec) ? "cannot read file" : "no such file");
   std::stringstream buffer;
   buffer << in.rdbuf();
-  try {
-    return nlohmann::json::parse(buffer.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    // e.byte is the offset of the error; turn it into line:column.
-    const std::string text = buffer.str();
-    size_t line = 1, col = 1;
-    for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        col = 1;
-      } else {
-        ++col;
-      }
-    }
-    throw InputError(path, "line " + std::to_string(line) + " column " + std::to_string(col),
-                     "malformed JSON");
-  }
+  return parse_json_text(buffer.str(), path);
 }
 
 }  // namespace refinery

@@ -63,7 +63,15 @@ Schema::Field required(std::string name, Schema schema, std::string description)
 Schema::Field optional(std::string name, Schema schema, nlohmann::json default_value,
                        std::string description);
 
-// Parses a JSON file; malformed JSON is an error naming the file, line and column.
+// Deepest nesting of arrays and objects accepted in any JSON input (Python's
+// json module stops near 1000): deeper documents are refused before parsing.
+constexpr int kMaxJsonDepth = 1000;
+// Parses JSON text from `path` (for messages); errors name the file, line
+// and column; numbers that overflow a double, and nesting deeper than
+// kMaxJsonDepth, are input errors too.
+nlohmann::json parse_json_text(const std::string& text, const std::string& path);
+// Reads and parses a JSON file with the errors of parse_json_text; a missing
+// file or a directory is named as such.
 nlohmann::json read_json_file(const std::string& path);
 
 }  // namespace refinery

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <functional>
+#include <iomanip>
+#include <sstream>
 
 #include "src/core/error.h"
 
@@ -58,6 +60,20 @@ TestStat parse_test_stat(const std::string& name) {
   throw InputError("", "--test-stat", "unknown test statistic '" + name + "' (known: qtilde, q, q0)");
 }
 
+void check_poi_value(const HistFactoryModel& model, double value, const std::string& flag) {
+  const int poi = model.require_poi();
+  const Parameter& p = model.parameters()[poi];
+  std::ostringstream text;
+  text << std::setprecision(10) << value;
+  if (!std::isfinite(value)) throw InputError("", flag, "value " + text.str() + " is not a finite number");
+  if (value < p.lower || value > p.upper) {
+    std::ostringstream b;
+    b << std::setprecision(10) << "[" << p.lower << ", " << p.upper << "]";
+    throw InputError("", flag, "value " + text.str() + " lies outside the bounds " + b.str() + " of the POI '" +
+                                   p.name + "' (widen them with --poi-bounds LO,HI)");
+  }
+}
+
 FitResult fit(const HistFactoryModel& model, const Data& data, double poi_value,
               const Eigen::VectorXd* start, bool with_errors) {
   Eigen::VectorXd x0 = start ? *start : model.init();
@@ -75,7 +91,10 @@ FitResult fit(const HistFactoryModel& model, const Data& data, double poi_value,
     return model.nll(x, data, g, H);
   };
   FitResult r;
-  r.minimizer = minimize(objective, x0, lo, hi, fixed);
+  MinimizerOptions options;
+  options.multimodal = model.multimodal_parameters();
+  for (int i : model.kinked_parameters()) options.breakpoints.push_back({i, 0.0});
+  r.minimizer = minimize(objective, x0, lo, hi, fixed, options);
   r.x = r.minimizer.x;
   r.twice_nll = 2.0 * r.minimizer.f;
   if (with_errors) {
@@ -100,26 +119,33 @@ FitResult fit(const HistFactoryModel& model, const Data& data, double poi_value,
 
 AsymptoticCalculator::AsymptoticCalculator(const HistFactoryModel& model, const Data& data, TestStat stat)
     : model_(model), data_(data), stat_(stat) {
+  model.require_poi();
   free_data_ = fit(model, data);
-  converged_ = free_data_.minimizer.usable();
+  record(free_data_, "free fit to the data");
   // Asimov data: background-only (mu = 0) for q and q~, signal (mu = 1) for
   // q0, with the nuisances at their conditional fit to the observed data.
   const double asimov_mu = stat == TestStat::kQ0 ? 1.0 : 0.0;
   FitResult cond = fit(model, data, asimov_mu, &free_data_.x);
-  converged_ = converged_ && cond.minimizer.usable();
+  record(cond, "conditional fit for the Asimov data");
   asimov_ = model.expected_data(cond.x);
   free_asimov_ = fit(model, asimov_, std::numeric_limits<double>::quiet_NaN(), &cond.x);
-  converged_ = converged_ && free_asimov_.minimizer.usable();
+  record(free_asimov_, "free fit to the Asimov data");
   warm_data_ = free_data_.x;
   warm_asimov_ = free_asimov_.x;
 }
 
+void AsymptoticCalculator::record(const FitResult& f, const char* which) {
+  if (f.minimizer.usable()) return;
+  if (converged_) message_ = std::string(which) + ": " + f.minimizer.message;
+  converged_ = false;
+}
+
 double AsymptoticCalculator::test_statistic(const Data& data, const FitResult& free_fit, double mu,
                                             Eigen::VectorXd* warm) {
-  const int poi = model_.poi_index();
+  const int poi = model_.require_poi();
   const double muhat = free_fit.x[poi];
   FitResult cond = fit(model_, data, mu, warm);
-  converged_ = converged_ && cond.minimizer.usable();
+  record(cond, "conditional fit");
   *warm = cond.x;
   double t = std::max(0.0, cond.twice_nll - free_fit.twice_nll);
   if (stat_ == TestStat::kQ0) return muhat < mu ? 0.0 : t;  // mu = 0 here: q0 = 0 for muhat < 0
@@ -136,9 +162,12 @@ HypotestResult AsymptoticCalculator::hypotest(double mu) {
     r.clsb = 1.0 - Phi(sq);  // p0
     r.clb = 1.0;
     r.cls = r.clsb;
+    // Expected p0 where the data follow the signal hypothesis, at its
+    // +2, +1, 0, -1, -2 sigma quantiles: ascending, pyhf's order.
     const double ns[5] = {2, 1, 0, -1, -2};
-    for (int k = 0; k < 5; ++k) r.cls_exp[k] = 1.0 - Phi(sqa - ns[k]);
+    for (int k = 0; k < 5; ++k) r.cls_exp[k] = 1.0 - Phi(sqa + ns[k]);
     r.converged = converged_;
+    r.message = message_;
     return r;
   }
   r.q_obs = test_statistic(data_, free_data_, mu, &warm_data_);
@@ -155,11 +184,12 @@ HypotestResult AsymptoticCalculator::hypotest(double mu) {
   const double ns[5] = {2, 1, 0, -1, -2};
   for (int k = 0; k < 5; ++k) r.cls_exp[k] = (1.0 - Phi(ns[k] + sqa)) / (1.0 - Phi(ns[k]));
   r.converged = converged_;
+  r.message = message_;
   return r;
 }
 
 AsymptoticCalculator::Limits AsymptoticCalculator::upper_limits(double level) {
-  const int poi = model_.poi_index();
+  const int poi = model_.require_poi();
   const double lo = std::max(model_.lower()[poi], 0.0), hi = model_.upper()[poi];
   Limits out{};
   for (int which = -1; which < 5; ++which) {

@@ -14,6 +14,11 @@ namespace refinery::histfactory {
 enum class TestStat { kQtilde, kQ, kQ0 };
 TestStat parse_test_stat(const std::string& name);  // "qtilde", "q", "q0"
 
+// Refuses (InputError naming `flag`) a POI value that is not finite or lies
+// outside the POI's bounds, as pyhf does: the test would fit a model the
+// workspace does not define. Widen the bounds explicitly to test it.
+void check_poi_value(const HistFactoryModel& model, double value, const std::string& flag);
+
 struct FitResult {
   Eigen::VectorXd x;
   double twice_nll = 0.0;
@@ -31,8 +36,12 @@ struct HypotestResult {
   double mu = 1.0;
   double q_obs = 0.0, q_asimov = 0.0;
   double clsb = 0.0, clb = 0.0, cls = 0.0;  // for q0: clsb = p0
-  std::array<double, 5> cls_exp{};          // at -2, -1, 0, +1, +2 sigma of the background-only expectation (ascending CLs)
+  // q, q~: expected CLs at -2, -1, 0, +1, +2 sigma of the background-only
+  // expectation (ascending). q0: expected p0 in pyhf's order (ascending:
+  // +2 sigma of the signal expectation first).
+  std::array<double, 5> cls_exp{};
   bool converged = true;
+  std::string message;  // why a fit failed, when one did
 };
 
 // Asymptotic calculator for one model and data set: the free fits and the
@@ -57,6 +66,8 @@ class AsymptoticCalculator {
   FitResult free_data_, free_asimov_;
   Eigen::VectorXd warm_data_, warm_asimov_;
   bool converged_ = true;
+  std::string message_;
+  void record(const FitResult& f, const char* which);
 };
 
 }  // namespace refinery::histfactory

@@ -50,7 +50,19 @@ HistFactoryModel::HistFactoryModel(const Workspace& ws, const std::string& measu
           for (const auto& m : s.modifiers) mods.push_back(&m);
           std::stable_sort(mods.begin(), mods.end(), [](auto* a, auto* b) { return a->name < b->name; });
           for (const Modifier* m : mods) {
-            if (m->type != type || first_param.count(m->name)) continue;
+            if (m->type != type) continue;
+            if (first_param.count(m->name)) {
+              // A per-bin modifier shared by channels needs one parameter per
+              // bin in each: pyhf refuses different bin counts, so do we.
+              const int first = first_param[m->name];
+              size_t have = 0;
+              while (first + have < params_.size() && params_[first + have].name.rfind(m->name + "[", 0) == 0) ++have;
+              if (per_bin(type) && have != ch->bins())
+                throw InputError(file_, "/channels (" + ch->name + "/" + s.name + ")/modifiers (" + m->name + ")",
+                                 type + " modifier '" + m->name + "' acts on " + std::to_string(ch->bins()) +
+                                     " bins here but on " + std::to_string(have) + " bins in another channel");
+              continue;
+            }
             first_param[m->name] = static_cast<int>(params_.size());
             name_type[m->name] = type;
             const size_t n = per_bin(type) ? ch->bins() : 1;
@@ -79,10 +91,14 @@ HistFactoryModel::HistFactoryModel(const Workspace& ws, const std::string& measu
 
   // --- measurement config: inits, bounds, fixed, auxdata, sigmas.
   std::map<std::string, const ParameterConfig*> config;
+  notes_ = ws.notes;
   for (const auto& pc : meas.parameters) {
-    if (!first_param.count(pc.name))
-      throw InputError(file_, "/measurements (" + meas.name + ")/config/parameters",
-                       "parameter '" + pc.name + "' is not defined by any modifier");
+    if (!first_param.count(pc.name)) {
+      // pyhf ignores the configuration of a parameter no modifier defines.
+      notes_.push_back("measurement '" + meas.name + "': the configuration of parameter '" + pc.name +
+                       "' is ignored (no modifier defines it)");
+      continue;
+    }
     config[pc.name] = &pc;
     const int first = first_param[pc.name];
     size_t count = 1;
@@ -104,9 +120,14 @@ HistFactoryModel::HistFactoryModel(const Workspace& ws, const std::string& measu
       if (pc.fixed) p.fixed = *pc.fixed;
     }
   }
-  if (!first_param.count(meas.poi))
-    throw InputError(file_, "/measurements (" + meas.name + ")/config/poi", "POI '" + meas.poi + "' is not a parameter");
-  poi_ = first_param[meas.poi];
+  poi_name_ = meas.poi;
+  poi_path_ = "/measurements (" + meas.name + ")/config/poi";
+  if (first_param.count(meas.poi)) {
+    poi_ = first_param[meas.poi];
+  } else {
+    notes_.push_back("POI '" + meas.poi + "' is not defined by any modifier (a background-only workspace): "
+                     "fits run without a POI; hypothesis tests and limits need one");
+  }
 
   // --- constraints. Order of the auxiliary data: Gaussian terms in
   // parameter order, then Poisson terms.
@@ -167,6 +188,7 @@ HistFactoryModel::HistFactoryModel(const Workspace& ws, const std::string& measu
   for (size_t k = 0; k < pois_aux.size(); ++k) observed_.aux[gauss_aux.size() + k] = pois_aux[k];
 
   // --- sample-bin terms, bins in workspace channel order.
+  std::set<int> multimodal, kinked;
   int offset = 0;
   std::vector<double> main;
   for (const auto& ch : ws.channels) {
@@ -179,6 +201,18 @@ HistFactoryModel::HistFactoryModel(const Workspace& ws, const std::string& measu
         t.nominal = s.data[b];
         for (const auto& m : s.modifiers) {
           const int first = first_param[m.name];
+          const bool same_side = m.type == "histosys" ? (m.hi_data[b] - s.data[b]) * (s.data[b] - m.lo_data[b]) < 0
+                                 : m.type == "normsys" ? (m.hi - 1.0) * (1.0 - m.lo) < 0
+                                                       : false;
+          if (same_side) multimodal.insert(first);
+          // code1: d/dalpha at 0 is log(hi) from above, -log(lo) from below;
+          // code0: hi - nominal from above, nominal - lo from below.
+          const bool kink = m.type == "histosys" ? interp_.histosys == HistosysCode::kCode0 &&
+                                                       (m.hi_data[b] - s.data[b]) != (s.data[b] - m.lo_data[b])
+                            : m.type == "normsys" ? interp_.normsys == NormsysCode::kCode1 &&
+                                                        std::abs(std::log(m.hi) + std::log(m.lo)) > 1e-15
+                                                  : false;
+          if (kink) kinked.insert(first);
           if (m.type == "histosys") {
             t.deltas.push_back({first, m.hi_data[b] - s.data[b], s.data[b] - m.lo_data[b]});
           } else if (m.type == "normsys") {
@@ -196,7 +230,16 @@ HistFactoryModel::HistFactoryModel(const Workspace& ws, const std::string& measu
     offset += static_cast<int>(ch.bins());
   }
   std::stable_sort(terms_.begin(), terms_.end(), [](const SampleBin& a, const SampleBin& b) { return a.bin < b.bin; });
+  multimodal_.assign(multimodal.begin(), multimodal.end());
+  kinked_.assign(kinked.begin(), kinked.end());
   observed_.main = Eigen::Map<Eigen::VectorXd>(main.data(), main.size());
+}
+
+int HistFactoryModel::require_poi() const {
+  if (poi_ < 0)
+    throw InputError(file_, poi_path_, "POI '" + poi_name_ + "' is not defined by any modifier "
+                                       "(a background-only workspace needs a signal patch)");
+  return poi_;
 }
 
 std::vector<std::string> HistFactoryModel::parameter_names() const {
@@ -226,6 +269,14 @@ Eigen::VectorXd HistFactoryModel::upper() const {
   for (size_t i = 0; i < params_.size(); ++i) x[i] = params_[i].upper;
   return x;
 }
+void HistFactoryModel::set_bounds(int index, double lo, double hi) {
+  Parameter& p = params_.at(index);
+  if (!(lo < hi)) throw InputError(file_, p.name, "bounds need LO < HI");
+  p.lower = lo;
+  p.upper = hi;
+  p.init = std::clamp(p.init, lo, hi);
+}
+
 std::vector<bool> HistFactoryModel::fixed() const {
   std::vector<bool> f;
   for (const auto& p : params_) f.push_back(p.fixed);

@@ -52,12 +52,28 @@ class HistFactoryModel {
 
   const std::vector<Parameter>& parameters() const { return params_; }
   std::vector<std::string> parameter_names() const;
+  // Index of the POI, -1 where no modifier defines it (background-only
+  // workspace); require_poi() refuses that case with an InputError.
   int poi_index() const { return poi_; }
+  int require_poi() const;
+  // normsys / histosys parameters with a variation on the same side of the
+  // nominal yield for both signs in some sample and bin: the NLL may have a
+  // minimum on each side of 0 along them (the minimiser probes both).
+  const std::vector<int>& multimodal_parameters() const { return multimodal_; }
+  // normsys (code1) / histosys (code0) parameters whose up and down
+  // variations differ in size somewhere: the piecewise interpolation's first
+  // derivative jumps at 0 (a kink of the NLL).
+  const std::vector<int>& kinked_parameters() const { return kinked_; }
+  // What the workspace and measurement held that the model does not use.
+  const std::vector<std::string>& notes() const { return notes_; }
   int parameter_index(const std::string& name) const;  // -1 if absent
   Eigen::VectorXd init() const;
   Eigen::VectorXd lower() const;
   Eigen::VectorXd upper() const;
   std::vector<bool> fixed() const;
+  // Overrides one parameter's bounds (e.g. the POI's, --poi-bounds); the
+  // initial value is clamped into them. InputError if lo >= hi.
+  void set_bounds(int index, double lo, double hi);
   int bins() const { return static_cast<int>(observed_.main.size()); }
   const Data& observed() const { return observed_; }
   const std::string& file() const { return file_; }
@@ -106,6 +122,9 @@ class HistFactoryModel {
   InterpOptions interp_;
   std::vector<Parameter> params_;
   int poi_ = -1;
+  std::string poi_name_, poi_path_;
+  std::vector<std::string> notes_;
+  std::vector<int> multimodal_, kinked_;
   std::vector<SampleBin> terms_;
   std::vector<Gauss> gauss_;  // aux data: gauss_ first, then pois_
   std::vector<Pois> pois_;

@@ -4,6 +4,8 @@
 
 #include "src/config/schema.h"
 #include "src/core/error.h"
+#include "src/core/python_json.h"
+#include "src/core/sha256.h"
 
 namespace refinery::histfactory {
 
@@ -118,11 +120,21 @@ Workspace Workspace::from_json(const json& doc, const std::string& file) {
   for (std::size_t i = 0; i < observations.size(); ++i) {
     const std::string op = "/observations/" + std::to_string(i);
     std::string name = c.string(c.member(observations[i], "name", op), op + "/name");
+    const json& data = c.member(observations[i], "data", op);
     const Channel* ch = nullptr;
     for (const auto& x : ws.channels)
       if (x.name == name) ch = &x;
-    if (!ch) c.fail(op + "/name", "observation for unknown channel '" + name + "'");
-    ws.observations.push_back({name, c.numbers(c.member(observations[i], "data", op), op + "/data", ch->bins())});
+    if (!ch) {
+      // pyhf builds the model from the channels and takes only their
+      // observations; a patch that removes channels leaves theirs behind.
+      c.numbers(data, op + "/data");
+      ws.notes.push_back("observation " + op + " for channel '" + name +
+                         "', which the workspace does not have, is ignored");
+      continue;
+    }
+    for (const auto& o : ws.observations)
+      if (o.first == name) c.fail(op + "/name", "second observation for channel '" + name + "'");
+    ws.observations.push_back({name, c.numbers(data, op + "/data", ch->bins())});
   }
   for (const auto& ch : ws.channels) {
     bool found = false;
@@ -136,12 +148,11 @@ Workspace Workspace::from_json(const json& doc, const std::string& file) {
     Measurement m;
     m.name = c.string(c.member(measurements[i], "name", mp), mp + "/name");
     const json& config = c.member(measurements[i], "config", mp);
+    for (const auto& other : ws.measurements)
+      if (other.name == m.name) c.fail(mp + "/name", "second measurement named '" + m.name + "'");
+    // A POI that no modifier defines (a background-only workspace) is valid
+    // here, as in pyhf; the model refuses it where a POI is needed.
     m.poi = c.string(c.member(config, "poi", mp + "/config"), mp + "/config/poi");
-    bool defined = false;
-    for (const auto& ch : ws.channels)
-      for (const auto& s : ch.samples)
-        for (const auto& mod : s.modifiers) defined = defined || mod.name == m.poi;
-    if (!defined) c.fail(mp + "/config/poi", "POI '" + m.poi + "' is not defined by any modifier");
     if (config.contains("parameters")) {
       const json& pars = c.array(config.at("parameters"), mp + "/config/parameters");
       for (std::size_t k = 0; k < pars.size(); ++k) {
@@ -212,9 +223,14 @@ std::vector<std::string> patch_names(const json& patchset, const std::string& fi
   const json& patches = patchset.at("patches");
   for (std::size_t i = 0; i < patches.size(); ++i) {
     const json& p = patches[i];
-    if (!p.contains("metadata") || !p.at("metadata").contains("name"))
-      throw InputError(file, "/patches/" + std::to_string(i) + "/metadata/name", "required key missing");
+    const std::string where = "/patches/" + std::to_string(i);
+    if (!p.is_object()) throw InputError(file, where, "expected an object");
+    if (!p.contains("metadata") || !p.at("metadata").is_object() || !p.at("metadata").contains("name"))
+      throw InputError(file, where + "/metadata/name", "required key missing");
+    if (!p.at("metadata").at("name").is_string()) throw InputError(file, where + "/metadata/name", "expected a string");
     names.push_back(p.at("metadata").at("name").get<std::string>());
+    for (std::size_t k = 0; k + 1 < names.size(); ++k)
+      if (names[k] == names.back()) throw InputError(file, where + "/metadata/name", "second patch named '" + names.back() + "'");
   }
   return names;
 }
@@ -230,12 +246,39 @@ json patch_from_patchset(const json& patchset, const std::string& name, const st
   throw InputError(file, "/patches", "no patch named '" + name + "' (the patchset has " + std::to_string(names.size()) + " patches)");
 }
 
+void verify_patchset_digest(const json& patchset, const json& workspace, const std::string& patchset_file,
+                            const std::string& workspace_file) {
+  const std::string where = "/metadata/digests";
+  if (!patchset.is_object() || !patchset.contains("metadata") || !patchset.at("metadata").is_object() ||
+      !patchset.at("metadata").contains("digests"))
+    throw InputError(patchset_file, where, "required key missing (the digest of the background-only workspace)");
+  const json& digests = patchset.at("metadata").at("digests");
+  if (!digests.is_object() || digests.empty())
+    throw InputError(patchset_file, where, "expected an object of algorithm: hex digest");
+  if (!digests.contains("sha256")) {
+    std::string names;
+    for (auto it = digests.begin(); it != digests.end(); ++it) names += (names.empty() ? "" : ", ") + it.key();
+    throw InputError(patchset_file, where, "no sha256 digest (has: " + names +
+                                               "); refinery verifies sha256 only (--skip-digest-check applies the patch unverified)");
+  }
+  if (!digests.at("sha256").is_string()) throw InputError(patchset_file, where + "/sha256", "expected a string");
+  const std::string expected = digests.at("sha256").get<std::string>();
+  const std::string actual = sha256_hex(python_json_dumps(workspace));
+  if (expected != actual)
+    throw InputError(patchset_file, where + "/sha256",
+                     "the patchset was made for another background-only workspace: its digest " + expected +
+                         " differs from " + workspace_file + "'s " + actual +
+                         " (--skip-digest-check applies it anyway)");
+}
+
 Workspace Workspace::load(const std::string& path, const std::vector<std::string>& patch_files,
-                          const std::string& patchset_file, const std::string& patch_name) {
+                          const std::string& patchset_file, const std::string& patch_name, bool verify_digest) {
   json doc = read_json_file(path);
   if (!patchset_file.empty()) {
     if (patch_name.empty()) throw InputError(patchset_file, "--patch-name", "a patchset needs --patch-name");
-    doc = apply_patch(doc, patch_from_patchset(read_json_file(patchset_file), patch_name, patchset_file), patchset_file);
+    const json patchset = read_json_file(patchset_file);
+    if (verify_digest) verify_patchset_digest(patchset, doc, patchset_file, path);
+    doc = apply_patch(doc, patch_from_patchset(patchset, patch_name, patchset_file), patchset_file);
   }
   for (const auto& p : patch_files) doc = apply_patch(doc, read_json_file(p), p);
   return from_json(doc, path);

@@ -50,12 +50,20 @@ struct Workspace {
   std::vector<Channel> channels;
   std::vector<std::pair<std::string, std::vector<double>>> observations;
   std::vector<Measurement> measurements;
+  // What was accepted but not used, as pyhf does (e.g. observations of
+  // channels the workspace does not have, as left by patches that remove
+  // channels): shown by `inspect` and the commands' verbose output.
+  std::vector<std::string> notes;
 
   // Parses and validates a workspace document.
   static Workspace from_json(const nlohmann::json& doc, const std::string& file);
   // Reads a file, applies the JSON patches (RFC 6902) in order, validates.
+  // With a patchset, its digest of the background-only workspace is
+  // verified first (see verify_patchset_digest) unless `verify_digest` is
+  // false.
   static Workspace load(const std::string& path, const std::vector<std::string>& patch_files = {},
-                        const std::string& patchset_file = "", const std::string& patch_name = "");
+                        const std::string& patchset_file = "", const std::string& patch_name = "",
+                        bool verify_digest = true);
   const Measurement& measurement(const std::string& name = "") const;
   const std::vector<double>& observation(const std::string& channel) const;
 };
@@ -68,5 +76,12 @@ nlohmann::json apply_patch(const nlohmann::json& doc, const nlohmann::json& patc
 nlohmann::json patch_from_patchset(const nlohmann::json& patchset, const std::string& name,
                                    const std::string& patchset_file);
 std::vector<std::string> patch_names(const nlohmann::json& patchset, const std::string& file);
+// Checks, as pyhf's PatchSet.verify does, that the patchset was made for
+// this background-only workspace: /metadata/digests/sha256 must equal the
+// SHA-256 of the workspace serialised as Python's json.dumps(ws,
+// sort_keys=True). A mismatch, or digests of no supported algorithm, is an
+// InputError naming both files.
+void verify_patchset_digest(const nlohmann::json& patchset, const nlohmann::json& workspace,
+                            const std::string& patchset_file, const std::string& workspace_file);
 
 }  // namespace refinery::histfactory
