@@ -171,6 +171,13 @@ MinimizerAttempt newton(Search& s, const std::vector<bool>& fixed, Eigen::Vector
     }
     double step = 0.0;
     bool moved = line_search(s, free, d, g, x, fx, &step);
+    if (!moved && edm < 1e-6) {
+      // No decrease along the Newton direction and a tiny EDM: the minimum
+      // is reached to machine precision.
+      a.converged = true;
+      a.message = "converged at machine precision: EDM " + std::to_string(edm);
+      break;
+    }
     // Fallback 1: the parameters whose full step crosses a bound become
     // active; a clamped Newton step need not descend.
     if (!moved) {
@@ -197,14 +204,7 @@ MinimizerAttempt newton(Search& s, const std::vector<bool>& fixed, Eigen::Vector
       if (moved) lambda = lb, step = 0.5;
     }
     if (!moved) {
-      // No decrease in any direction tried: the minimum is reached to
-      // machine precision if the EDM is tiny, else the search stalled.
-      if (edm < 1e-6) {
-        a.converged = true;
-        a.message = "converged at machine precision: EDM " + std::to_string(edm);
-      } else {
-        a.message = "line search failed: EDM " + std::to_string(edm);
-      }
+      a.message = "line search failed: EDM " + std::to_string(edm);
       break;
     }
     lambda = step == 1.0 ? lambda * 0.1 : lambda;

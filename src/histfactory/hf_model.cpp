@@ -201,9 +201,16 @@ HistFactoryModel::HistFactoryModel(const Workspace& ws, const std::string& measu
         t.nominal = s.data[b];
         for (const auto& m : s.modifiers) {
           const int first = first_param[m.name];
-          const bool same_side = m.type == "histosys" ? (m.hi_data[b] - s.data[b]) * (s.data[b] - m.lo_data[b]) < 0
-                                 : m.type == "normsys" ? (m.hi - 1.0) * (1.0 - m.lo) < 0
-                                                       : false;
+          // Same-side variations with the piecewise interpolations (code0,
+          // code1) give a V-shaped yield: a minimum on each side is common
+          // (stau code1: the probes lower twice the NLL by 0.06-0.08). With
+          // the smooth code4/code4p the published points need no probes, and
+          // they would cost 5-10x in time.
+          const bool same_side =
+              m.type == "histosys" ? interp_.histosys == HistosysCode::kCode0 &&
+                                         (m.hi_data[b] - s.data[b]) * (s.data[b] - m.lo_data[b]) < 0
+              : m.type == "normsys" ? interp_.normsys == NormsysCode::kCode1 && (m.hi - 1.0) * (1.0 - m.lo) < 0
+                                    : false;
           if (same_side) multimodal.insert(first);
           // code1: d/dalpha at 0 is log(hi) from above, -log(lo) from below;
           // code0: hi - nominal from above, nominal - lo from below.

@@ -56,9 +56,10 @@ class HistFactoryModel {
   // workspace); require_poi() refuses that case with an InputError.
   int poi_index() const { return poi_; }
   int require_poi() const;
-  // normsys / histosys parameters with a variation on the same side of the
-  // nominal yield for both signs in some sample and bin: the NLL may have a
-  // minimum on each side of 0 along them (the minimiser probes both).
+  // normsys (code1) / histosys (code0) parameters with a variation on the
+  // same side of the nominal yield for both signs in some sample and bin:
+  // the NLL may have a minimum on each side of 0 along them (the minimiser
+  // probes both).
   const std::vector<int>& multimodal_parameters() const { return multimodal_; }
   // normsys (code1) / histosys (code0) parameters whose up and down
   // variations differ in size somewhere: the piecewise interpolation's first
