@@ -82,6 +82,15 @@ struct Observed {
 };
 
 Observed observe(Measurement& m, const ExperimentConfig& config, const cxxopts::ParseResult& r) {
+  // One data source: --asimov, --toy I or --data FILE.
+  std::string given;
+  for (const char* source : {"asimov", "toy", "data"})
+    if (r.count(source)) {
+      if (!given.empty())
+        throw InputError("", "--" + std::string(source), "conflicts with --" + given +
+                                                             " (give one data source: --asimov, --toy I or --data FILE)");
+      given = source;
+    }
   const double mu = r["mu-true"].as<double>();
   const std::string nus = r["nu-true"].as<std::string>();
   const std::uint64_t seed = config.document.at("seed").get<std::uint64_t>();

@@ -127,6 +127,12 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
     REQUIRE(r.output.find("selects no simulated events") != std::string::npos);
   }
   {
+    // Two data sources at once.
+    r = run_refinery("fit --config " + cfg + " --asimov --toy 3 --quiet");
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find("--toy: conflicts with --asimov") != std::string::npos);
+  }
+  {
     // A fit that cannot converge (one Newton iteration allowed): status in
     // the JSON, non-zero exit.
     r = run_refinery("fit --config " + cfg + " --toy 1 --max-iterations 1 --quiet --out " + tmp.path("nc.json"));

@@ -170,6 +170,50 @@ TEST_CASE("refused as pyhf refuses: per-bin modifiers over different bin counts,
   REQUIRE(error_of([] { read_json_file(data_dir()); }) == data_dir() + ": is a directory, not a JSON file");
 }
 
+TEST_CASE("bad workspace values are input errors with the key named", "[histfactory][bad-input]") {
+  const json good = read_json_file(data_dir() + "/workspaces/twobin_lumi_multi.json");
+  auto err = [&](const std::function<void(json&)>& mutate) {
+    json doc = good;
+    mutate(doc);
+    return error_of([&] { HistFactoryModel model(Workspace::from_json(doc, "ws.json")); });
+  };
+  REQUIRE(err([](json& d) { d["observations"][0]["data"][1] = -3.0; }) ==
+          "ws.json: /observations/0/data/1: an observed count must be >= 0");
+  REQUIRE(err([](json& d) { d["measurements"][0]["config"]["parameters"][0]["sigmas"] = {0.0}; }) ==
+          "ws.json: /measurements (meas)/config/parameters (lumi)/sigmas: the luminosity uncertainty must be > 0");
+  json with_normsys = good;
+  with_normsys["channels"][0]["samples"][1]["modifiers"].push_back(
+      {{"name", "huge"}, {"type", "normsys"}, {"data", {{"hi", 1e300}, {"lo", 0.9}}}});
+  REQUIRE(error_of([&] { Workspace::from_json(with_normsys, "ws.json"); }) ==
+          "ws.json: /channels/0/samples/1/modifiers/" +
+              std::to_string(with_normsys["channels"][0]["samples"][1]["modifiers"].size() - 1) +
+              "/data: normsys factors hi and lo must lie in [1e-10, 1e10], got 1e+300");
+  // Every sample of a bin at zero: fine while nothing is observed there (the
+  // Poisson term is then nu, as pyhf's xlogy makes it), refused otherwise.
+  json empty_bin = good;
+  for (auto& sample : empty_bin["channels"][0]["samples"]) sample["data"][1] = 0.0;
+  for (auto& sample : empty_bin["channels"][0]["samples"])
+    for (auto& m : sample["modifiers"])
+      if (m["type"] == "histosys") m["data"]["hi_data"][1] = 0.0, m["data"]["lo_data"][1] = 0.0;
+  empty_bin["observations"][0]["data"][1] = 0.0;
+  HistFactoryModel model(Workspace::from_json(empty_bin, "ws.json"));
+  const double nll = model.nll(model.init(), model.observed());
+  REQUIRE(std::isfinite(nll));
+  FitResult f = fit(model, model.observed());
+  REQUIRE(f.minimizer.usable());
+  empty_bin["observations"][0]["data"][1] = 4.0;
+  const std::string msg = error_of([&] { HistFactoryModel m(Workspace::from_json(empty_bin, "ws.json")); });
+  REQUIRE(msg.rfind("ws.json: /channels (", 0) == 0);
+  REQUIRE(msg.find("the Poisson likelihood is not defined there") != std::string::npos);
+  // A flag value that does not parse names the flag.
+  auto r = refinery::testing::run_refinery("fit " + data_dir() + "/workspaces/onebin_normsys.json --threads abc");
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(r.output == "refinery fit: usage error: --threads: 'abc' is not a valid value for this option (see refinery fit --help)\n");
+  r = refinery::testing::run_refinery("hypotest " + data_dir() + "/workspaces/onebin_normsys.json --mu=abc");
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(r.output.find("--mu: 'abc' is not a valid value") != std::string::npos);
+}
+
 TEST_CASE("q, q0 and code1/code0 agree with pyhf", "[histfactory][pyhf]") {
   // Where pyhf's best fit lies above refinery's by more than 1e-6 relative
   // (code1 on the stau points: pyhf stops 0.045-0.08 above the minimum), its

@@ -4,6 +4,8 @@
 #include <cxxopts.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "src/cli/command.h"
 #include "src/core/error.h"
@@ -26,6 +28,33 @@ void print_usage(std::ostream& os) {
   }
   os << "\nCommon options: --config FILE, --threads N, --seed S, --out PATH, --quiet\n"
         "Exit codes: 0 success, 2 usage or input error, 1 internal failure.\n";
+}
+
+// "--flag: 'value' is not a valid value for this option" from cxxopts'
+// message and the arguments (the flag is the one the value was given to:
+// "--flag value" or "--flag=value").
+std::string unparsable_value_message(const std::string& what, const std::vector<char*>& args) {
+  const std::string head = "Argument ", tail = " failed to parse";
+  std::string value = what;
+  if (what.rfind(head, 0) == 0 && what.size() > head.size() + tail.size() &&
+      what.compare(what.size() - tail.size(), tail.size(), tail) == 0)
+    value = what.substr(head.size(), what.size() - head.size() - tail.size());
+  // Strip the quotes (ASCII or the typographic ones cxxopts may use).
+  for (const std::string q : {"'", "\u2018", "\u2019"}) {
+    if (value.rfind(q, 0) == 0) value.erase(0, q.size());
+    if (value.size() >= q.size() && value.compare(value.size() - q.size(), q.size(), q) == 0)
+      value.erase(value.size() - q.size());
+  }
+  std::string flag;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string a = args[i];
+    const std::size_t eq = a.find('=');
+    if (a.rfind("-", 0) == 0 && eq != std::string::npos && a.substr(eq + 1) == value) flag = a.substr(0, eq);
+    else if (a == value && i > 1 && std::string(args[i - 1]).rfind("-", 0) == 0) flag = args[i - 1];
+    if (!flag.empty()) break;
+  }
+  if (flag.empty()) return "'" + value + "' is not a valid value for its option";
+  return flag + ": '" + value + "' is not a valid value for this option";
 }
 
 }  // namespace
@@ -59,6 +88,12 @@ int dispatch(int argc, char** argv) {
     return command->run(static_cast<int>(args.size()), args.data());
   } catch (const InputError& e) {
     std::cerr << "refinery " << command->name << ": error: " << e.what() << "\n";
+    return 2;
+  } catch (const cxxopts::exceptions::incorrect_argument_type& e) {
+    // cxxopts names the value only ("Argument 'abc' failed to parse"): name
+    // the flag it was given to.
+    std::cerr << "refinery " << command->name << ": usage error: " << unparsable_value_message(e.what(), args)
+              << " (see refinery " << command->name << " --help)\n";
     return 2;
   } catch (const cxxopts::exceptions::exception& e) {
     std::cerr << "refinery " << command->name << ": usage error: " << e.what()

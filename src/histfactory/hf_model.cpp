@@ -161,6 +161,9 @@ HistFactoryModel::HistFactoryModel(const Workspace& ws, const std::string& measu
       if (it == config.end() || it->second->auxdata.empty() || it->second->sigmas.empty())
         throw InputError(file_, "/measurements (" + meas.name + ")/config/parameters",
                          "lumi parameter '" + p.name + "' needs auxdata and sigmas");
+      if (!(it->second->sigmas[0] > 0))
+        throw InputError(file_, "/measurements (" + meas.name + ")/config/parameters (" + p.name + ")/sigmas",
+                         "the luminosity uncertainty must be > 0");
       gauss_.push_back({i, it->second->sigmas[0]});
       gauss_aux.push_back(it->second->auxdata[0]);
       if (it->second->inits.empty()) p.init = it->second->auxdata[0];
@@ -240,6 +243,20 @@ HistFactoryModel::HistFactoryModel(const Workspace& ws, const std::string& measu
   multimodal_.assign(multimodal.begin(), multimodal.end());
   kinked_.assign(kinked.begin(), kinked.end());
   observed_.main = Eigen::Map<Eigen::VectorXd>(main.data(), main.size());
+  // The likelihood must be defined at the initial parameters: a bin expected
+  // below zero, or empty while events are observed in it, has none.
+  const Eigen::VectorXd start = expected_main(init());
+  int first_bin = 0;
+  for (const auto& ch : ws.channels) {
+    for (size_t b = 0; b < ch.bins(); ++b) {
+      const double e = start[first_bin + static_cast<int>(b)], n = observed_.main[first_bin + static_cast<int>(b)];
+      if (!std::isfinite(e) || e < 0 || (e == 0 && n > 0))
+        throw InputError(file_, "/channels (" + ch.name + ")/bin " + std::to_string(b),
+                         "the expected count at the initial parameters is " + std::to_string(e) + " with " +
+                             std::to_string(n) + " observed: the Poisson likelihood is not defined there");
+    }
+    first_bin += static_cast<int>(ch.bins());
+  }
 }
 
 int HistFactoryModel::require_poi() const {
@@ -398,11 +415,13 @@ double HistFactoryModel::nll(const Eigen::VectorXd& x, const Data& data, Eigen::
       sample_bin(terms_[i], x, &v, grad ? &g : nullptr, hess ? &h : nullptr);
       nu += v;
     }
-    if (!(nu > 0.0)) return std::numeric_limits<double>::infinity();
     const double n = data.main[bin];
-    total += nu - n * std::log(nu) + std::lgamma(n + 1.0);
+    // Poisson(n | nu): for n = 0 the term is nu, defined for nu >= 0 (an
+    // empty bin expected and observed empty, as pyhf's xlogy gives it).
+    if (n == 0.0 ? !(nu >= 0.0) : !(nu > 0.0)) return std::numeric_limits<double>::infinity();
+    total += n == 0.0 ? nu : nu - n * std::log(nu) + std::lgamma(n + 1.0);
     if (!grad) continue;
-    const double w1 = 1.0 - n / nu, w2 = n / (nu * nu);
+    const double w1 = n == 0.0 ? 1.0 : 1.0 - n / nu, w2 = n == 0.0 ? 0.0 : n / (nu * nu);
     touched.clear();
     for (const auto& [p, val] : g) {
       if (!is_touched[p]) touched.push_back(p), is_touched[p] = 1;

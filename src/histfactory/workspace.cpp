@@ -62,7 +62,11 @@ Modifier parse_modifier(const Ctx& c, const json& m, const std::string& path, st
   if (mod.type == "normsys") {
     mod.hi = c.number(c.member(data, "hi", dp), dp + "/hi");
     mod.lo = c.number(c.member(data, "lo", dp), dp + "/lo");
-    if (!(mod.hi > 0) || !(mod.lo > 0)) c.fail(dp, "normsys factors hi and lo must be positive");
+    // Factors beyond 1e10 (or below 1e-10) are no systematic variation: at
+    // alpha = 5 they overflow a double.
+    for (double v : {mod.hi, mod.lo})
+      if (!(v >= 1e-10 && v <= 1e10))
+        c.fail(dp, "normsys factors hi and lo must lie in [1e-10, 1e10], got " + json(v).dump());
   } else if (mod.type == "histosys") {
     mod.hi_data = c.numbers(c.member(data, "hi_data", dp), dp + "/hi_data", bins);
     mod.lo_data = c.numbers(c.member(data, "lo_data", dp), dp + "/lo_data", bins);
@@ -134,7 +138,10 @@ Workspace Workspace::from_json(const json& doc, const std::string& file) {
     }
     for (const auto& o : ws.observations)
       if (o.first == name) c.fail(op + "/name", "second observation for channel '" + name + "'");
-    ws.observations.push_back({name, c.numbers(data, op + "/data", ch->bins())});
+    std::vector<double> counts = c.numbers(data, op + "/data", ch->bins());
+    for (std::size_t b = 0; b < counts.size(); ++b)
+      if (!(counts[b] >= 0)) c.fail(op + "/data/" + std::to_string(b), "an observed count must be >= 0");
+    ws.observations.push_back({name, std::move(counts)});
   }
   for (const auto& ch : ws.channels) {
     bool found = false;
