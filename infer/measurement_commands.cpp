@@ -307,14 +307,13 @@ int run_toys(int argc_in, char** argv_in) {
   ExperimentConfig config = setup_experiment(common);
   if ((*r)["merge"].as<bool>()) {
     if (!r->count("files")) throw InputError("", "--merge", "give the CSV files to merge");
-    std::vector<ToyRow> rows;
-    for (const auto& f : (*r)["files"].as<std::vector<std::string>>()) {
-      auto part = read_toy_csv(f);
-      rows.insert(rows.end(), part.begin(), part.end());
-    }
+    json provenance;
+    std::vector<ToyRow> rows = merge_toy_shards((*r)["files"].as<std::vector<std::string>>(), config.hash, &provenance);
     const std::string path = default_out(config, common, "toys.csv");
     write_toy_csv(path, rows);
     json s = summarise_toys(rows);
+    s.update(provenance);
+    s["shard"] = "0/1";
     write_text_atomically(path + ".json", s.dump(2) + "\n");
     if (!common.quiet) std::cout << toy_table(s) << "merged " << rows.size() << " toys into " << path << "\n";
     return 0;

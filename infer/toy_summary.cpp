@@ -1,6 +1,7 @@
 #include "infer/toy_summary.h"
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <iomanip>
 #include <map>
@@ -62,6 +63,63 @@ std::vector<ToyRow> read_toy_csv(const std::string& path) {
     }
   }
   return rows;
+}
+
+std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, const std::string& config_hash,
+                                     nlohmann::json* provenance) {
+  std::vector<ToyRow> all;
+  std::map<std::pair<double, int64_t>, std::string> seen_toys;
+  std::map<int, std::string> seen_shards;
+  int shard_count = -1;
+  nlohmann::json common;
+  for (const auto& file : files) {
+    std::vector<ToyRow> rows = read_toy_csv(file);
+    if (rows.empty()) throw InputError(file, "", "no toys in the file (header only): nothing to merge");
+    for (const auto& r : rows)
+      if (r.converged && (!std::isfinite(r.mu_hat) || !std::isfinite(r.mu_error)))
+        throw InputError(file, "toy " + std::to_string(r.index), "a converged toy with a non-finite mu_hat or error");
+    const std::string side = file + ".json";
+    std::ifstream in(side);
+    if (!in) throw InputError(side, "", "missing: a shard's summary (config hash, seed, shard) is needed to merge it");
+    nlohmann::json s;
+    try {
+      s = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception&) {
+      throw InputError(side, "", "malformed JSON");
+    }
+    for (const char* key : {"config_hash", "seed", "shard", "nu_true", "analysis"})
+      if (!s.is_object() || !s.contains(key)) throw InputError(side, key, "required key missing");
+    if (s["config_hash"] != config_hash)
+      throw InputError(side, "config_hash", "the shard was made with config " + s["config_hash"].dump() + ", not this config's \"" +
+                                                config_hash + "\"");
+    nlohmann::json key = {{"seed", s["seed"]}, {"nu_true", s["nu_true"]}, {"analysis", s["analysis"]}};
+    if (common.is_null()) common = key;
+    for (const auto& [k, v] : key.items())
+      if (common[k] != v)
+        throw InputError(side, k, "differs between the shards (" + v.dump() + " here, " + common[k].dump() + " in " + files.front() + ".json)");
+    int i = -1, n = -1;
+    if (!s["shard"].is_string() || std::sscanf(s["shard"].get<std::string>().c_str(), "%d/%d", &i, &n) != 2 || n < 1 || i < 0 || i >= n)
+      throw InputError(side, "shard", "expected i/N");
+    if (shard_count >= 0 && n != shard_count)
+      throw InputError(side, "shard", "shard of " + std::to_string(n) + " but the others are of " + std::to_string(shard_count));
+    shard_count = n;
+    if (seen_shards.count(i)) throw InputError(file, "", "shard " + std::to_string(i) + "/" + std::to_string(n) + " is also " + seen_shards[i]);
+    seen_shards[i] = file;
+    for (const auto& r : rows) {
+      auto [it, fresh] = seen_toys.insert({{r.mu_true, r.index}, file});
+      if (!fresh)
+        throw InputError(file, "toy " + std::to_string(r.index), "also in " + it->second + " (mu_true " + std::to_string(r.mu_true) + ")");
+      all.push_back(r);
+    }
+  }
+  for (int i = 0; i < shard_count; ++i)
+    if (!seen_shards.count(i))
+      throw InputError("", "--merge", "shard " + std::to_string(i) + "/" + std::to_string(shard_count) + " is missing");
+  if (provenance) {
+    *provenance = common;
+    (*provenance)["config_hash"] = config_hash;
+  }
+  return all;
 }
 
 double coverage_penalty(double c, int64_t n) {

@@ -27,6 +27,15 @@ struct ToyRow {
 
 void write_toy_csv(const std::string& path, const std::vector<ToyRow>& rows);  // atomic
 std::vector<ToyRow> read_toy_csv(const std::string& path);                      // InputError naming file and line
+// Reads toy shards for merging and refuses what would double count or mix
+// runs: a file without toys, a converged toy with a non-finite mu_hat, a
+// shard whose summary (<file>.json) is missing or names another config hash
+// (than `config_hash`), seed, truth or analysis, the same shard twice, a
+// missing shard of i/N, and a toy (mu_true, index) in two files. Each error
+// names the file. `provenance` gets the shards' common config hash, seed,
+// truth and analysis.
+std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, const std::string& config_hash,
+                                     nlohmann::json* provenance);
 double coverage_penalty(double coverage, int64_t n);
 nlohmann::json summarise_toys(const std::vector<ToyRow>& rows);                 // overall and per mu_true
 std::string toy_table(const nlohmann::json& summary);

@@ -84,7 +84,35 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   r = run_refinery("toys --merge " + tmp.path("s0.csv") + " " + tmp.path("s1.csv") + " --config " + cfg + " --out " + tmp.path("m.csv"));
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
+  // Bad merges: a shard twice, a missing shard, a header-only file, a shard
+  // of another config.
+  r = run_refinery("toys --merge " + tmp.path("s0.csv") + " " + tmp.path("s0.csv") + " --config " + cfg + " --out " + tmp.path("bad.csv"));
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(r.output.find("shard 0/2 is also " + tmp.path("s0.csv")) != std::string::npos);
+  r = run_refinery("toys --merge " + tmp.path("s1.csv") + " --config " + cfg + " --out " + tmp.path("bad.csv"));
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(r.output.find("shard 0/2 is missing") != std::string::npos);
+  {
+    std::ifstream in(tmp.path("s0.csv"));
+    std::string header;
+    std::getline(in, header);
+    std::ofstream(tmp.path("empty.csv")) << header << "\n";
+    std::ofstream(tmp.path("empty.csv.json")) << read_file(tmp.path("s0.csv.json"));
+  }
+  r = run_refinery("toys --merge " + tmp.path("empty.csv") + " --config " + cfg + " --out " + tmp.path("bad.csv"));
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(r.output.find("no toys in the file") != std::string::npos);
+  {
+    json other = json::parse(read_file(tmp.path("s1.csv.json")));
+    other["config_hash"] = "0000000000000000";
+    std::ofstream(tmp.path("s1.csv.json")) << other.dump();
+  }
+  r = run_refinery("toys --merge " + tmp.path("s0.csv") + " " + tmp.path("s1.csv") + " --config " + cfg + " --out " + tmp.path("bad.csv"));
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(r.output.find("config_hash: the shard was made with config") != std::string::npos);
+  REQUIRE_FALSE(refinery::testing::file_exists(tmp.path("bad.csv")));
   json all = json::parse(read_file(tmp.path("all.csv.json"))), merged = json::parse(read_file(tmp.path("m.csv.json")));
+  REQUIRE(merged["config_hash"] == all["config_hash"]);
   REQUIRE(all["overall"]["usable"] == 3);
   REQUIRE(merged["overall"]["usable"] == 3);
   REQUIRE(std::abs(all["overall"]["mean_width"].get<double>() - merged["overall"]["mean_width"].get<double>()) < 1e-9);

@@ -35,4 +35,18 @@ TEST_CASE("Selections: errors name the source and the column", "[selection][bad-
                       "s: column 3: expected a comparison (< <= > >= == !=) in selection 'a 1'");
   REQUIRE_THROWS_WITH(Selection::parse("a > 1 b", names, "s"), "s: column 7: unexpected 'b' in selection 'a > 1 b'");
   REQUIRE_THROWS_AS(Selection::parse("", names, "s"), InputError);
+  // Nesting and length bounded (20,000 levels overflowed the stack), the
+  // selection shown shortened.
+  const std::string deep = std::string(20000, '(') + "a > 1" + std::string(20000, ')');
+  REQUIRE_THROWS_WITH(Selection::parse(deep, names, "s"),
+                      "s: column 201: nested deeper than 200 levels in selection '" + std::string(77, '(') + "...'");
+  std::string nots;
+  for (int i = 0; i < 300; ++i) nots += "not ";
+  REQUIRE_THROWS_WITH(Selection::parse(nots + "a > 1", names, "s"),
+                      Catch::Contains("nested deeper than 200 levels"));
+  std::string chain = "a > 1";
+  for (int i = 0; i < 1001; ++i) chain += " and b < 2";
+  REQUIRE_THROWS_WITH(Selection::parse(chain, names, "s"), Catch::Contains("more than 1000 and/or operators"));
+  chain.resize(chain.size() - std::string(" and b < 2").size());
+  REQUIRE(Selection::parse(chain, names, "s").evaluate(torch::zeros({2, 2})).sum().item<int64_t>() == 0);
 }

@@ -34,7 +34,8 @@ class Parser {
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
-    throw InputError(where_, "column " + std::to_string(pos_ + 1), what + " in selection '" + s_ + "'");
+    const std::string shown = s_.size() > 80 ? s_.substr(0, 77) + "..." : s_;
+    throw InputError(where_, "column " + std::to_string(pos_ + 1), what + " in selection '" + shown + "'");
   }
   void skip() {
     while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
@@ -59,15 +60,30 @@ class Parser {
     while (accept("and") || accept("&&")) left = binary(Selection::Node::kAnd, left, parse_unary());
     return left;
   }
+  // Bounds that keep the recursive parser, evaluation and destruction far
+  // from the stack's end (a selection nested 20,000 deep overflowed it).
+  static constexpr int kMaxDepth = 200, kMaxOperators = 1000;
+  void enter(size_t at) {
+    if (++depth_ > kMaxDepth) {
+      pos_ = at;
+      fail("nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    }
+  }
   NodePtr parse_unary() {
+    skip();
+    const size_t at = pos_;
     if (accept("not") || (peek_bang() && accept("!"))) {
       auto n = std::make_shared<Selection::Node>();
       n->kind = Selection::Node::kNot;
+      enter(at);
       n->a = parse_unary();
+      --depth_;
       return n;
     }
     if (accept("(")) {
+      enter(at);
       NodePtr inner = parse_or();
+      --depth_;
       if (!accept(")")) fail("expected ')'");
       return inner;
     }
@@ -113,7 +129,8 @@ class Parser {
     if (stop == start) fail("expected a feature name or a number");
     pos_ += static_cast<size_t>(stop - start);
   }
-  static NodePtr binary(Selection::Node::Kind kind, NodePtr a, NodePtr b) {
+  NodePtr binary(Selection::Node::Kind kind, NodePtr a, NodePtr b) {
+    if (++operators_ > kMaxOperators) fail("more than " + std::to_string(kMaxOperators) + " and/or operators");
     auto n = std::make_shared<Selection::Node>();
     n->kind = kind;
     n->a = std::move(a);
@@ -125,6 +142,7 @@ class Parser {
   const std::vector<std::string>& names_;
   const std::string& where_;
   size_t pos_ = 0;
+  int depth_ = 0, operators_ = 0;
 };
 
 torch::Tensor eval_node(const Selection::Node& n, const torch::Tensor& x) {
