@@ -257,6 +257,7 @@ TEST_CASE("Classifier CLI: train, eval, and bad input", "[classifier][cli]") {
   REQUIRE(train.exit_code == 0);
   auto report = nlohmann::json::parse(refinery::testing::read_file(tmp.path("clf.pt.json")));
   REQUIRE(report["calibration"]["test_after"]["classes"].size() == 4);
+  REQUIRE_FALSE(refinery::testing::file_exists(tmp.path("clf.pt.ckpt")));  // served its purpose
   auto eval = run_refinery("eval classifier --quiet --model " + tmp.path("clf.pt") + " --events " + tmp.path("ev.h5") +
                            " --out " + tmp.path("scores.h5"));
   REQUIRE(eval.exit_code == 0);

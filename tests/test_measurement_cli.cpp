@@ -155,6 +155,21 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
     REQUIRE(r.output.find("selects no simulated events") != std::string::npos);
   }
   {
+    // report reads the fits under their default names (named after the
+    // data: an Asimov fit and a toy fit no longer overwrite each other); a
+    // result of the wrong kind is named, not read past its keys.
+    REQUIRE(run_refinery("fit --config " + cfg + " --asimov --threads 2 --quiet").exit_code == 0);
+    REQUIRE(refinery::testing::file_exists(tmp.path("fit_asimov.json")));
+    r = run_refinery("report --config " + cfg);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(r.output.find("Asimov (mu 1)") != std::string::npos);
+    std::ofstream(tmp.path("impacts.json")) << R"({"impacts": {"mu_error": 1}})";
+    r = run_refinery("report --config " + cfg);
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find(tmp.path("impacts.json") + ": not a refinery result of the expected kind") != std::string::npos);
+  }
+  {
     // Two data sources at once.
     r = run_refinery("fit --config " + cfg + " --asimov --toy 3 --quiet");
     REQUIRE(r.exit_code == 2);

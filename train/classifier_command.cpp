@@ -114,6 +114,9 @@ int run_train_classifier(int argc, char** argv) {
   torch::jit::Module ts = classifier_to_torchscript(clf);
   save_torchscript(ts, metadata, out);
   write_text_atomically(out + ".json", report.dump(2) + "\n");
+  // The model is written: its checkpoint has served (a rerun starts afresh).
+  std::error_code ignored;
+  std::filesystem::remove(opt.train.checkpoint, ignored);
   if (!common.quiet) {
     std::cout << "calibration on " << "the validation events (fit) and the test events (report):\n"
               << reliability_table(result.test_before, result.test_after, meta.process_names);

@@ -6,6 +6,7 @@
 // report, closure or validation); --checkpoint / --resume continue an
 // interrupted training.
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -316,6 +317,9 @@ int run_train_dcr_one(int argc, char** argv) {
   torch::jit::Module ts = dcr_to_torchscript(net);
   save_torchscript(ts, meta, common.out);
   write_text_atomically(common.out + ".json", out.dump(2) + "\n");
+  // The model is written: its checkpoint has served (a rerun starts afresh).
+  std::error_code ignored;
+  std::filesystem::remove(opt.train.checkpoint, ignored);
   if (!common.quiet) std::cout << "wrote " << common.out << " and " << common.out << ".json\n";
   return 0;
 }
