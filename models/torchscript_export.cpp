@@ -1,5 +1,7 @@
 #include "models/torchscript_export.h"
 
+#include <fstream>
+
 #include <sstream>
 
 #include "src/core/atomic_file.h"
@@ -122,7 +124,17 @@ torch::jit::Module classifier_to_torchscript(MultiClassifier& clf) {
 void save_torchscript(torch::jit::Module& module, const nlohmann::json& metadata, const std::string& path) {
   AtomicFile file(path);
   torch::jit::ExtraFilesMap extra{{"metadata.json", metadata.dump(2)}};
-  module.save(file.temp_path(), extra);
+  {
+    // Through a stream: the archive's inner folder is then always "archive"
+    // (saved to a path it is named after the temporary file, so identical
+    // models gave different bytes), and a failed write (a full disk) is a
+    // stream state to report, not an exception from LibTorch's writer.
+    std::ofstream out(file.temp_path(), std::ios::binary);
+    if (!out) throw InputError(path, "", "cannot open for writing");
+    module.save(out, extra);
+    out.flush();
+    if (!out) throw std::runtime_error(path + ": writing the model failed (disk full?)");
+  }
   file.commit();
 }
 

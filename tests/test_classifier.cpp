@@ -175,6 +175,10 @@ TEST_CASE("Classifier export: TorchScript in C++ and Python gives the module's n
   torch::jit::Module ts = classifier_to_torchscript(clf);
   nlohmann::json meta = {{"kind", "classifier"}, {"feature_names", {"x0", "x1"}}, {"process_names", {"a", "b", "c"}}};
   save_torchscript(ts, meta, tmp.path("clf.pt"));
+  // The same model saved twice gives the same bytes (the archive's inner
+  // folder is not named after a temporary file).
+  save_torchscript(ts, meta, tmp.path("clf_again.pt"));
+  REQUIRE(refinery::testing::read_file(tmp.path("clf.pt")) == refinery::testing::read_file(tmp.path("clf_again.pt")));
   ClassifierArchive archive(tmp.path("clf.pt"));
   torch::Tensor x = toy.sample(6, 0.05).x;
   torch::NoGradGuard guard;

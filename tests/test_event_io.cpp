@@ -271,6 +271,37 @@ TEST_CASE("an interrupted write leaves no file and keeps the older one", "[io][a
   }
 }
 
+TEST_CASE("signals and killed runs leave no temporary files behind", "[io][atomic]") {
+  // A long simulation killed by SIGTERM: the temporary file goes with it and
+  // the signal ends the process as it would have. Killed by SIGKILL (which
+  // no handler sees): the next write to the same destination removes it.
+  TempDir tmp("io_signals");
+  const std::string out = tmp.path("x.h5");
+  auto temporaries = [&] {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(tmp.dir()))
+      n += e.path().filename().string().rfind(".x.h5.tmp.", 0) == 0;
+    return n;
+  };
+  auto killed_run = [&](const char* signal) {
+    return refinery::testing::run_command(
+        "(" + std::string(REFINERY_BINARY) + " simulate htautau --events 20000000 --quiet --threads 1 --out " + out +
+        " & pid=$!; for i in $(seq 100); do ls -a " + tmp.dir() + " | grep -q '^.x.h5.tmp.' && break; sleep 0.1; done; "
+        "sleep 0.3; kill -" + signal + " $pid; wait $pid; echo rc=$?)");
+  };
+  auto r = killed_run("TERM");
+  INFO(r.output);
+  REQUIRE(r.output.find("rc=143") != std::string::npos);  // 128 + SIGTERM
+  REQUIRE(temporaries() == 0);
+  REQUIRE_FALSE(refinery::testing::file_exists(out));
+  r = killed_run("KILL");
+  REQUIRE(r.output.find("rc=137") != std::string::npos);
+  REQUIRE(temporaries() == 1);
+  REQUIRE(refinery::testing::run_refinery("simulate htautau --events 100 --quiet --out " + out).exit_code == 0);
+  REQUIRE(temporaries() == 0);
+  REQUIRE(refinery::testing::file_exists(out));
+}
+
 TEST_CASE("output to a missing or unwritable directory is an input error", "[io][bad-input]") {
   EventMeta meta = make_meta(3, 0);
   std::string msg = error_of([&] { EventWriter w("/nonexistent-dir/x.h5", meta); });

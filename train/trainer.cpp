@@ -1,5 +1,7 @@
 #include "train/trainer.h"
 
+#include <fstream>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -42,7 +44,13 @@ void save_checkpoint(const std::string& path, torch::nn::Module& module, torch::
   archive.write("next_epoch", torch::tensor(static_cast<int64_t>(next_epoch)));
   archive.write("report", torch::tensor(std::vector<uint8_t>(
                               [&] { auto s = report.to_json().dump(); return std::vector<uint8_t>(s.begin(), s.end()); }())));
-  archive.save_to(file.temp_path());
+  {
+    std::ofstream out(file.temp_path(), std::ios::binary);
+    if (!out) throw InputError(path, "", "cannot open the checkpoint for writing");
+    archive.save_to(out);
+    out.flush();
+    if (!out) throw std::runtime_error(path + ": writing the checkpoint failed (disk full?)");
+  }
   file.commit();
 }
 

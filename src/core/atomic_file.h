@@ -1,7 +1,10 @@
 // AtomicFile: write an output under a temporary name in the destination's
 // directory and rename it into place on commit(). A run interrupted or failing
 // before commit() leaves no file under the final name and never destroys an
-// older one (rename(2) within one file system is atomic).
+// older one (rename(2) within one file system is atomic). The temporary file
+// is removed by the destructor, by SIGINT/SIGTERM/SIGHUP/SIGQUIT (the signal
+// then takes its default action), and, after a SIGKILL, by the next
+// AtomicFile for the same destination (the files of dead processes).
 #pragma once
 #include <string>
 
@@ -27,6 +30,7 @@ class AtomicFile {
   std::string final_path_;
   std::string temp_path_;
   bool committed_ = false;
+  int slot_ = -1;  // in the signal handler's list
 };
 
 // Writes text (JSON results, CSV) atomically.
