@@ -270,6 +270,10 @@ TEST_CASE("Classifier CLI: train, eval, and bad input", "[classifier][cli]") {
                                            " -c \"import h5py; f = h5py.File('" + tmp.path("scores.h5") +
                                            "'); p = f['probabilities'][:]; print(p.shape[1], abs(p.sum(1) - 1).max() < 1e-5)\"");
   REQUIRE(py.output == "4 True\n");
+  // A training option out of range names the flag the user gave.
+  auto zero = run_refinery("train classifier --quiet --events " + tmp.path("ev.h5") + " --epochs 0 --out " + tmp.path("z.pt"));
+  REQUIRE(zero.exit_code == 2);
+  REQUIRE(zero.output == "refinery train: error: --epochs: must be >= 1, got 0\n");
   // An event file with other features than the model's.
   REQUIRE(run_refinery("simulate inferno --quiet --events 1000 --out " + tmp.path("inferno.h5")).exit_code == 0);
   auto wrong = run_refinery("eval classifier --quiet --model " + tmp.path("clf.pt") + " --events " +

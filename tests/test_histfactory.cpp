@@ -3,6 +3,7 @@
 // autograd and finite differences, interpolation identities, analytic
 // truth, and bad input.
 #include "testing.hpp"
+#include "input_error.hpp"
 
 #include <cmath>
 #include <fstream>
@@ -32,14 +33,7 @@ Workspace load_case(const json& c) {
 
 bool is_atlas(const std::string& name) { return name.rfind("stau", 0) == 0; }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+const auto error_of = refinery::testing::input_error_of;
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 // (tests/data/pyhf/atlas-susy-2018-31-regionB), and the command line's
 // refusals (POI values outside the bounds, bad patches in --all).
 #include "testing.hpp"
+#include "input_error.hpp"
 
 #include <cmath>
 #include <fstream>
@@ -26,14 +27,7 @@ namespace {
 
 std::string data_dir() { return refinery::testing::source_path("tests/data/pyhf"); }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+const auto error_of = refinery::testing::input_error_of;
 
 // Inverse of the standard normal's upper tail: z with 1 - Phi(z) = p.
 double z_of_tail(double p) {

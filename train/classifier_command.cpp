@@ -16,6 +16,7 @@
 #include "src/core/error.h"
 #include "src/io/event_reader.h"
 #include "train/classifier_training.h"
+#include "train/training_flags.h"
 
 namespace refinery::cli {
 
@@ -91,6 +92,7 @@ int run_train_classifier(int argc, char** argv) {
   opt.train.label = "train classifier";
   opt.train.checkpoint = r->count("checkpoint") ? (*r)["checkpoint"].as<std::string>() : out + ".ckpt";
   opt.train.resume = r->count("resume") > 0;
+  check_training_flags(opt.train, *r, config.file, "classifier");
   ClassifierTrainResult result = train_classifier(clf, data, opt);
   if (result.report.interrupted) return 0;
 

@@ -18,6 +18,7 @@
 #include "src/core/error.h"
 #include "src/io/event_reader.h"
 #include "train/dcr_training.h"
+#include "train/training_flags.h"
 #include "train/dcr_validation.h"
 #include "train/dcr_baseline.h"
 
@@ -243,6 +244,7 @@ int run_train_dcr_one(int argc, char** argv) {
   opt.train.label = "train dcr " + process;
   opt.train.checkpoint = r->count("checkpoint") ? (*r)["checkpoint"].as<std::string>() : common.out + ".ckpt";
   opt.train.resume = r->count("resume") > 0;
+  check_training_flags(opt.train, *r, "", "");
   TrainReport report = train_dcr(net, data, opt);
 
   nlohmann::json out;
