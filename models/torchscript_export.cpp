@@ -1,5 +1,6 @@
 #include "models/torchscript_export.h"
 
+#include <filesystem>
 #include <fstream>
 
 #include <sstream>
@@ -141,6 +142,9 @@ void save_torchscript(torch::jit::Module& module, const nlohmann::json& metadata
 torch::jit::Module load_torchscript(const std::string& path, nlohmann::json* metadata) {
   torch::jit::ExtraFilesMap extra{{"metadata.json", ""}};
   torch::jit::Module m;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw InputError(path, "", "no such file");
+  if (std::filesystem::is_directory(path, ec)) throw InputError(path, "", "is a directory, not a model file");
   try {
     m = torch::jit::load(path, c10::nullopt, extra);
   } catch (const c10::Error&) {

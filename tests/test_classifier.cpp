@@ -220,6 +220,7 @@ TEST_CASE("Classifier export: TorchScript in C++ and Python gives the module's n
   REQUIRE_THROWS_WITH(archive.probabilities(bad), tmp.path("clf.pt") + ": input: non-finite feature value in event 3");
   std::ofstream(tmp.path("junk.pt")) << "not a model";
   REQUIRE_THROWS_WITH(ClassifierArchive(tmp.path("junk.pt")), tmp.path("junk.pt") + ": not a TorchScript archive");
+  REQUIRE_THROWS_WITH(ClassifierArchive(tmp.path("missing.pt")), tmp.path("missing.pt") + ": no such file");
   save_torchscript(ts, {{"kind", "dcr"}}, tmp.path("dcr.pt"));
   REQUIRE_THROWS_WITH(ClassifierArchive(tmp.path("dcr.pt")),
                       tmp.path("dcr.pt") + ": metadata.json: kind: not a classifier archive (kind 'dcr')");

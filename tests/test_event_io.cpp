@@ -193,6 +193,15 @@ TEST_CASE("bad event files are rejected with the file and dataset named", "[io][
     std::string msg = error_of([&] { EventReader r(tmp.path("f64.h5")); });
     REQUIRE(msg == tmp.path("f64.h5") + ": features: dtype must be float32, found float64");
   }
+  SECTION("an unsigned process dtype is named as such") {
+    write_raw(tmp.path("u32.h5"), [](H5::H5File& f) {
+      raw_dataset<float>(f, "features", H5::PredType::NATIVE_FLOAT, {2, 3}, std::vector<float>(6));
+      raw_dataset<double>(f, "weights", H5::PredType::NATIVE_DOUBLE, {2}, {1, 1});
+      raw_dataset<unsigned>(f, "process", H5::PredType::NATIVE_UINT32, {2}, {0, 0});
+    });
+    std::string msg = error_of([&] { EventReader r(tmp.path("u32.h5")); });
+    REQUIRE(msg == tmp.path("u32.h5") + ": process: dtype must be int32, found uint32");
+  }
   SECTION("mismatched lengths of features and weights") {
     write_raw(tmp.path("len.h5"), [](H5::H5File& f) {
       raw_dataset<float>(f, "features", H5::PredType::NATIVE_FLOAT, {3, 3}, std::vector<float>(9));

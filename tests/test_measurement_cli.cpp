@@ -170,6 +170,16 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
     REQUIRE(r.output.find(tmp.path("impacts.json") + ": not a refinery result of the expected kind") != std::string::npos);
   }
   {
+    // A DCR process the simulated file does not have is blamed on the config key.
+    json c = small_config(tmp.dir());
+    c["dcr"]["processes"] = {"nope"};
+    write_json(tmp.path("bad3.json"), c);
+    r = run_refinery("train dcr --config " + tmp.path("bad3.json") + " --quiet");
+    INFO(r.output);
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find(tmp.path("bad3.json") + ": dcr/processes/0: no process 'nope' in ") != std::string::npos);
+  }
+  {
     // Two data sources at once.
     r = run_refinery("fit --config " + cfg + " --asimov --toy 3 --quiet");
     REQUIRE(r.exit_code == 2);

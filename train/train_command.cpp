@@ -5,6 +5,7 @@
 // Writes the TorchScript archive (metadata inside) and OUT.json (training
 // report, closure or validation); --checkpoint / --resume continue an
 // interrupted training.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -147,7 +148,15 @@ int run_train_dcr(int argc, char** argv) {
   const nlohmann::json& d = cfg.section("dcr");
   const std::string dir = cfg.document.at("output_dir").get<std::string>();
   std::vector<std::string> processes = d.at("processes").get<std::vector<std::string>>();
-  if (processes.empty()) processes = EventReader(dir + "/nominal.h5").meta().process_names;
+  const std::vector<std::string> in_file = EventReader(dir + "/nominal.h5").meta().process_names;
+  if (processes.empty()) processes = in_file;
+  for (std::size_t k = 0; k < processes.size(); ++k)
+    if (std::find(in_file.begin(), in_file.end(), processes[k]) == in_file.end()) {
+      std::string known;
+      for (const auto& p : in_file) known += (known.empty() ? "" : ", ") + p;
+      throw InputError(cfg.file, "dcr/processes/" + std::to_string(k),
+                       "no process '" + processes[k] + "' in " + dir + "/nominal.h5 (it has: " + known + ")");
+    }
   auto join = [](const nlohmann::json& a) {
     std::string s;
     for (const auto& v : a) s += (s.empty() ? "" : ",") + (v.is_string() ? v.get<std::string>() : v.dump());

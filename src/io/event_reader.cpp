@@ -31,7 +31,8 @@ constexpr DatasetSpec kNuisances{"nuisances", H5T_FLOAT, 4, true, 2, "float32"};
 std::string describe_type(const H5::DataSet& ds) {
   H5T_class_t c = ds.getTypeClass();
   size_t size = ds.getDataType().getSize();
-  std::string kind = c == H5T_FLOAT ? "float" : c == H5T_INTEGER ? "int" : "non-numeric";
+  if (c != H5T_FLOAT && c != H5T_INTEGER) return "a non-numeric type";
+  std::string kind = c == H5T_FLOAT ? "float" : ds.getIntType().getSign() == H5T_SGN_NONE ? "uint" : "int";
   return kind + std::to_string(8 * size);
 }
 
