@@ -193,6 +193,31 @@ TEST_CASE("bad event files are rejected with the file and dataset named", "[io][
     std::string msg = error_of([&] { EventReader r(tmp.path("f64.h5")); });
     REQUIRE(msg == tmp.path("f64.h5") + ": features: dtype must be float32, found float64");
   }
+  SECTION("a file declaring 10^9 rows it does not hold") {
+    // Chunked datasets whose extent says 10^9 rows, one chunk written: the
+    // reader refuses at open instead of reading fill values for minutes.
+    write_raw(tmp.path("huge.h5"), [](H5::H5File& f) {
+      auto chunked = [&](const char* name, const H5::PredType& type, std::vector<hsize_t> dims, std::vector<hsize_t> chunk) {
+        H5::DSetCreatPropList plist;
+        plist.setChunk(static_cast<int>(chunk.size()), chunk.data());
+        H5::DataSpace space(static_cast<int>(dims.size()), dims.data());
+        H5::DataSet ds = f.createDataSet(name, type, space, plist);
+        std::vector<char> zeros(64 * 1024 * 8, 0);
+        std::vector<hsize_t> count = chunk, offset(chunk.size(), 0);
+        H5::DataSpace file_space = ds.getSpace();
+        file_space.selectHyperslab(H5S_SELECT_SET, count.data(), offset.data());
+        H5::DataSpace mem(static_cast<int>(count.size()), count.data());
+        ds.write(zeros.data(), type, mem, file_space);
+      };
+      chunked("features", H5::PredType::NATIVE_FLOAT, {1000000000, 3}, {1024, 3});
+      chunked("weights", H5::PredType::NATIVE_DOUBLE, {1000000000}, {1024});
+      chunked("process", H5::PredType::NATIVE_INT32, {1000000000}, {1024});
+    });
+    REQUIRE(std::filesystem::file_size(tmp.path("huge.h5")) < 1000000);
+    std::string msg = error_of([&] { EventReader r(tmp.path("huge.h5")); });
+    REQUIRE(msg == tmp.path("huge.h5") + ": features: declares 1000000000 rows but only 1 of its 976563 chunks are written "
+                                         "(the rest holds no data)");
+  }
   SECTION("an unsigned process dtype is named as such") {
     write_raw(tmp.path("u32.h5"), [](H5::H5File& f) {
       raw_dataset<float>(f, "features", H5::PredType::NATIVE_FLOAT, {2, 3}, std::vector<float>(6));

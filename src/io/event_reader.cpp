@@ -1,5 +1,9 @@
 #include "src/io/event_reader.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+
 #include <H5Cpp.h>
 #include <torch/torch.h>
 
@@ -65,7 +69,40 @@ struct EventReader::Impl {
                            std::to_string(rank));
     dims->assign(rank, 0);
     space.getSimpleExtentDims(dims->data());
+    check_stored(ds, spec, *dims);
     return ds;
+  }
+
+  // The rows a dataset declares must be in the file: a chunked dataset whose
+  // extent was set to 10^9 rows with a few chunks written (or a contiguous
+  // one cut short) would otherwise read fill values for minutes or allocate
+  // memory for data that does not exist.
+  void check_stored(const H5::DataSet& ds, const DatasetSpec& spec, const std::vector<hsize_t>& dims) {
+    hsize_t elements = 1;
+    for (hsize_t d : dims) elements *= d;
+    if (elements == 0) return;
+    const hid_t id = ds.getId();
+    const hid_t plist = H5Dget_create_plist(id);
+    const H5D_layout_t layout = H5Pget_layout(plist);
+    std::vector<hsize_t> chunk(dims.size(), 0);
+    if (layout == H5D_CHUNKED) H5Pget_chunk(plist, static_cast<int>(chunk.size()), chunk.data());
+    H5Pclose(plist);
+    if (layout == H5D_CHUNKED) {
+      hsize_t needed = 1;
+      for (std::size_t k = 0; k < dims.size(); ++k) needed *= (dims[k] + chunk[k] - 1) / std::max<hsize_t>(chunk[k], 1);
+      hsize_t stored = 0;
+      const H5::DataSpace all = ds.getSpace();  // HDF5 1.10 refuses H5S_ALL here
+      if (H5Dget_num_chunks(id, all.getId(), &stored) >= 0 && stored < needed)
+        throw InputError(path, spec.name,
+                         "declares " + std::to_string(dims[0]) + " rows but only " + std::to_string(stored) + " of its " +
+                             std::to_string(needed) + " chunks are written (the rest holds no data)");
+    } else if (layout == H5D_CONTIGUOUS) {
+      const hsize_t stored = H5Dget_storage_size(id);
+      if (stored < elements * spec.type_size)
+        throw InputError(path, spec.name,
+                         "declares " + std::to_string(dims[0]) + " rows but holds " + std::to_string(stored) +
+                             " of their " + std::to_string(elements * spec.type_size) + " bytes");
+    }
   }
 
   std::vector<std::string> names(const char* attr) {
@@ -202,6 +239,16 @@ EventSet EventReader::read(int64_t start, int64_t count) const {
   start = std::clamp<int64_t>(start, 0, d.rows);
   count = std::clamp<int64_t>(count, 0, d.rows - start);
   const int64_t nf = static_cast<int64_t>(d.meta.feature_names.size());
+  const int64_t nk = d.has_nuisances ? static_cast<int64_t>(d.meta.nuisance_names.size()) : 0;
+  // Refuse a read that cannot fit in memory before allocating it.
+  const double bytes = double(count) * double(4 * nf + 8 + 4 + 4 * nk);
+  const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  if (memory > 0 && bytes > 0.8 * memory) {
+    char text[160];
+    std::snprintf(text, sizeof text, "reading %lld rows needs %.1f GiB, more than this machine's %.1f GiB of memory allows",
+                  static_cast<long long>(count), bytes / (1 << 30), memory / (1 << 30));
+    throw InputError(d.path, "", text);
+  }
   EventSet out;
   out.features = torch::empty({count, nf}, torch::kFloat32);
   out.weights = torch::empty({count}, torch::kFloat64);
@@ -213,7 +260,6 @@ EventSet EventReader::read(int64_t start, int64_t count) const {
   d.read_rows(d.process, H5::PredType::NATIVE_INT32, out.process.data_ptr(), start, count, 0,
               "process");
   if (d.has_nuisances) {
-    const int64_t nk = static_cast<int64_t>(d.meta.nuisance_names.size());
     out.nuisances = torch::empty({count, nk}, torch::kFloat32);
     d.read_rows(d.nuisances, H5::PredType::NATIVE_FLOAT, out.nuisances.data_ptr(), start, count,
                 nk, "nuisances");
