@@ -320,7 +320,7 @@ TEST_CASE("signals and killed runs leave no temporary files behind", "[io][atomi
   auto killed_run = [&](const char* signal) {
     return refinery::testing::run_command(
         "(" + std::string(REFINERY_BINARY) + " simulate htautau --events 20000000 --quiet --threads 1 --out " + out +
-        " & pid=$!; for i in $(seq 100); do ls -a " + tmp.dir() + " | grep -q '^.x.h5.tmp.' && break; sleep 0.1; done; "
+        " & pid=$!; for i in $(seq 300); do ls -a " + tmp.dir() + " | grep -q '^.x.h5.tmp.' && break; sleep 0.1; done; "
         "sleep 0.3; kill -" + signal + " $pid; wait $pid; echo rc=$?)");
   };
   auto r = killed_run("TERM");
