@@ -245,6 +245,9 @@ TEST_CASE("Classifier training: resume after an interruption ends with the same 
   REQUIRE(part_r.report.interrupted);
   auto [resumed, resumed_r] = run(tmp.path("b.ckpt"), 0, true);
   REQUIRE(resumed_r.report.epochs.size() == 4);
+  // The resumed report counts the interrupted run's samples and time too.
+  REQUIRE(resumed_r.report.samples == full_r.report.samples);
+  REQUIRE(resumed_r.report.seconds >= part_r.report.seconds);
   auto pa = full->parameters(), pb = resumed->parameters();
   for (size_t i = 0; i < pa.size(); ++i) REQUIRE(torch::equal(pa[i], pb[i]));
   auto ba = full->buffers(), bb = resumed->buffers();

@@ -180,6 +180,18 @@ TEST_CASE("DCR training: resume after an interruption ends with the same weights
   auto pa = full->parameters(), pb = resumed->parameters();
   REQUIRE(pa.size() == pb.size());
   for (size_t i = 0; i < pa.size(); ++i) REQUIRE(torch::equal(pa[i], pb[i]));
+  REQUIRE(resumed_report.samples == full_report.samples);
+  // A checkpoint of another architecture is bad input, found before training.
+  DCRNetwork wider(DCRNetworkOptions(1, 1).hidden({32}));
+  DCRTrainOptions opt;
+  opt.train.epochs = 4;
+  opt.train.steps_per_epoch = 20;
+  opt.train.quiet = true;
+  opt.train.checkpoint = tmp.path("a.ckpt");
+  opt.train.resume = true;
+  opt.batch_size = 512;
+  REQUIRE_THROWS_WITH(train_dcr(wider, data, opt),
+                      tmp.path("a.ckpt") + ": --resume: the checkpoint was written for a network of another architecture");
 }
 
 TEST_CASE("DCR training: bad input is explained", "[dcr][bad-input]") {

@@ -91,24 +91,37 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
   std::vector<torch::Tensor> best;
   copy_parameters(module, best);
   int first_epoch = 0;
+  double seconds_before = 0.0;  // of the interrupted run, when resuming
   report.best_val_loss = std::numeric_limits<double>::infinity();
   if (opt.resume) {
     if (!std::filesystem::exists(opt.checkpoint)) throw InputError(opt.checkpoint, "--resume", "no checkpoint to resume from");
     torch::serialize::InputArchive archive, m, o, b;
+    torch::Tensor next, rep;
     try {
+      // Everything read from the checkpoint inside: a checkpoint of another
+      // network (architecture or kind) fails here, as bad input.
       archive.load_from(opt.checkpoint);
       archive.read("module", m);
       archive.read("optimizer", o);
       archive.read("best", b);
+      // Module::load replaces each tensor with the archive's, whatever its
+      // shape: a checkpoint of another architecture would load silently.
+      std::vector<std::vector<int64_t>> shapes;
+      for (const auto& t : module.parameters()) shapes.push_back(t.sizes().vec());
+      module.load(m);
+      std::size_t k = 0;
+      for (const auto& t : module.parameters())
+        if (k >= shapes.size() || t.sizes().vec() != shapes[k++])
+          throw InputError(opt.checkpoint, "--resume", "the checkpoint was written for a network of another architecture");
+      if (k != shapes.size())
+        throw InputError(opt.checkpoint, "--resume", "the checkpoint was written for a network of another architecture");
+      adam.load(o);
+      for (size_t i = 0; i < best.size(); ++i) b.read("t" + std::to_string(i), best[i]);
+      archive.read("next_epoch", next);
+      archive.read("report", rep);
     } catch (const c10::Error&) {
       throw InputError(opt.checkpoint, "--resume", "not a refinery training checkpoint (or written for another network)");
     }
-    module.load(m);
-    adam.load(o);
-    for (size_t i = 0; i < best.size(); ++i) b.read("t" + std::to_string(i), best[i]);
-    torch::Tensor next, rep;
-    archive.read("next_epoch", next);
-    archive.read("report", rep);
     first_epoch = static_cast<int>(next.item<int64_t>());
     auto bytes = rep.contiguous();
     std::string text(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), bytes.numel());
@@ -116,6 +129,9 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
     for (const auto& e : j["epochs"])
       report.epochs.push_back({e["epoch"], e["train_loss"], e["val_loss"], e["learning_rate"], e["seconds"]});
     report.best_epoch = j["best_epoch"];
+    // The report covers the whole training, the interrupted part included.
+    report.samples = j.value("samples", int64_t{0});
+    seconds_before = j.value("seconds", 0.0);
     report.best_val_loss = j["best_val_loss"].is_number() ? j["best_val_loss"].get<double>() : std::numeric_limits<double>::infinity();
   }
   if (opt.validate_initial && !opt.resume) {
@@ -167,6 +183,7 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
                   sum / opt.steps_per_epoch, val, report.best_val_loss, report.best_epoch + 1, secs);
     progress.update(epoch + 1, detail);
     const bool stop_early = opt.patience > 0 && epoch - report.best_epoch >= opt.patience;
+    report.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     if (!opt.checkpoint.empty()) save_checkpoint(opt.checkpoint, module, adam, epoch + 1, best, report);
     if (stop_early) {
       report.stop_reason = "early stopping: no better validation loss in " + std::to_string(opt.patience) + " epochs";
@@ -176,13 +193,13 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
     if (opt.interrupt_after > 0 && epoch + 1 - first_epoch >= opt.interrupt_after && epoch + 1 < opt.epochs) {
       report.interrupted = true;
       report.stop_reason = "interrupted";
-      report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+      report.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
       return report;
     }
   }
   restore_parameters(module, best);
   progress.finish("best epoch " + std::to_string(report.best_epoch + 1) + ", val " + std::to_string(report.best_val_loss));
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  report.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   return report;
 }
 

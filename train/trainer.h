@@ -54,7 +54,7 @@ struct TrainReport {
   double best_val_loss = 0.0;
   std::string stop_reason;
   double seconds = 0.0;
-  int64_t samples = 0;  // training samples processed in this run
+  int64_t samples = 0;  // training samples processed (a resumed run counts the interrupted part too)
   bool interrupted = false;
   // Set by trainings with a normalisation step (train_dcr): RMS of the log
   // inclusive-ratio error at the training points before and after (-1: none).
