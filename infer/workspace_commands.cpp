@@ -122,11 +122,15 @@ void add_notes(json& out, const HistFactoryModel& model) {
   if (!model.notes().empty()) out["notes"] = model.notes();
 }
 
-// Prints a result (one JSON line with --json, indented otherwise) and writes
-// it to --out atomically.
+// Writes a result to --out atomically (when given).
+void write_out(const json& out, const CommonOptions& common) {
+  if (!common.out.empty()) write_text_atomically(common.out, out.dump(2) + "\n");
+}
+
+// Prints a result (one JSON line with --json, indented otherwise) and writes it to --out.
 void emit(const json& out, const cxxopts::ParseResult& r, const CommonOptions& common) {
   std::cout << (r.count("json") ? out.dump() : out.dump(2)) << "\n";
-  if (!common.out.empty()) write_text_atomically(common.out, out.dump(2) + "\n");
+  write_out(out, common);
 }
 
 }  // namespace
@@ -175,7 +179,7 @@ int run_fit(int argc, char** argv) {
     for (size_t i = 0; i < model.parameters().size(); ++i)
       std::cout << "  " << std::left << std::setw(40) << model.parameters()[i].name << std::right
                 << std::setw(14) << std::setprecision(6) << f.x[i] << " +- " << f.errors[i] << "\n";
-    if (!common.out.empty()) write_text_atomically(common.out, out.dump(2) + "\n");
+    write_out(out, common);
   }
   if (!f.minimizer.usable())
     std::cerr << "refinery fit: error: " << workspace_path(*r) << ": the fit did not converge: " << f.minimizer.message << "\n";
@@ -260,7 +264,7 @@ int run_hypotest(int argc, char** argv) {
       if (status == "error") bad_input.push_back(names[i]);
       else if (status != "converged") failed.push_back(names[i]);
     }
-    if (!common.out.empty()) write_text_atomically(common.out, all.dump(2) + "\n");
+    write_out(all, common);
     if (!common.quiet)
       std::cerr << "hypotest: " << names.size() << " patches in " << seconds_since(t0) << " s\n";
     auto list = [](const std::vector<std::string>& v) {
