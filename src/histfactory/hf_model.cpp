@@ -18,8 +18,6 @@ bool per_bin(const std::string& type) {
   return type == "staterror" || type == "shapesys" || type == "shapefactor";
 }
 
-const double kHalfLog2Pi = 0.5 * std::log(2.0 * M_PI);
-
 }  // namespace
 
 HistFactoryModel::HistFactoryModel(const Workspace& ws, const std::string& measurement_name,
@@ -395,6 +393,29 @@ Data HistFactoryModel::expected_data(const Eigen::VectorXd& x) const {
 
 double HistFactoryModel::nll(const Eigen::VectorXd& x, const Data& data, Eigen::VectorXd* grad,
                              Eigen::MatrixXd* hess) const {
+  double total = main_nll(x, data.main, grad, hess);
+  if (!std::isfinite(total)) return std::numeric_limits<double>::infinity();
+  const std::vector<ConstraintTerm> terms = constraint_terms();
+  for (size_t k = 0; k < terms.size(); ++k) {
+    const int p = terms[k].param;
+    const stats::ConstraintTerm t = stats::constraint_nll(terms[k].kind, x[p], data.aux[k], terms[k].width);
+    if (!std::isfinite(t.value)) return std::numeric_limits<double>::infinity();
+    total += t.value;
+    if (grad) (*grad)[p] += t.d1;
+    if (hess) (*hess)(p, p) += t.d2;
+  }
+  return total;
+}
+
+std::vector<HistFactoryModel::ConstraintTerm> HistFactoryModel::constraint_terms() const {
+  std::vector<ConstraintTerm> out;
+  for (const auto& g : gauss_) out.push_back({g.param, stats::Constraint::kGaussian, g.sigma});
+  for (const auto& p : pois_) out.push_back({p.param, stats::Constraint::kPoisson, p.tau});
+  return out;
+}
+
+double HistFactoryModel::main_nll(const Eigen::VectorXd& x, const Eigen::VectorXd& main, Eigen::VectorXd* grad,
+                                  Eigen::MatrixXd* hess) const {
   const int P = static_cast<int>(params_.size());
   if (grad) grad->setZero(P);
   if (hess) hess->setZero(P, P);
@@ -415,7 +436,7 @@ double HistFactoryModel::nll(const Eigen::VectorXd& x, const Data& data, Eigen::
       sample_bin(terms_[i], x, &v, grad ? &g : nullptr, hess ? &h : nullptr);
       nu += v;
     }
-    const double n = data.main[bin];
+    const double n = main[bin];
     // Poisson(n | nu): for n = 0 the term is nu, defined for nu >= 0 (an
     // empty bin expected and observed empty, as pyhf's xlogy gives it).
     if (n == 0.0 ? !(nu >= 0.0) : !(nu > 0.0)) return std::numeric_limits<double>::infinity();
@@ -434,20 +455,6 @@ double HistFactoryModel::nll(const Eigen::VectorXd& x, const Data& data, Eigen::
         for (int b : touched) (*hess)(a, b) += w2 * gb[a] * gb[b];
     }
     for (int p : touched) gb[p] = 0.0, is_touched[p] = 0;
-  }
-  for (size_t k = 0; k < gauss_.size(); ++k) {
-    const double s = gauss_[k].sigma, th = x[gauss_[k].param], z = (data.aux[k] - th) / s;
-    total += 0.5 * z * z + std::log(s) + kHalfLog2Pi;
-    if (grad) (*grad)[gauss_[k].param] += -z / s;
-    if (hess) (*hess)(gauss_[k].param, gauss_[k].param) += 1.0 / (s * s);
-  }
-  for (size_t k = 0; k < pois_.size(); ++k) {
-    const double tau = pois_[k].tau, gam = x[pois_[k].param], aux = data.aux[gauss_.size() + k];
-    const double lam = gam * tau;
-    if (!(lam > 0.0)) return std::numeric_limits<double>::infinity();
-    total += lam - aux * std::log(lam) + std::lgamma(aux + 1.0);
-    if (grad) (*grad)[pois_[k].param] += tau - aux / gam;
-    if (hess) (*hess)(pois_[k].param, pois_[k].param) += aux / (gam * gam);
   }
   return total;
 }

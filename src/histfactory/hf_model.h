@@ -24,6 +24,7 @@
 
 #include "src/histfactory/interpolation.h"
 #include "src/histfactory/workspace.h"
+#include "src/stats/constraint.h"
 
 namespace refinery::histfactory {
 
@@ -90,6 +91,19 @@ class HistFactoryModel {
   // gradient and Hessian. Returns +inf where an expected count is <= 0.
   double nll(const Eigen::VectorXd& x, const Data& data, Eigen::VectorXd* grad = nullptr,
              Eigen::MatrixXd* hess = nullptr) const;
+  // The Poisson terms of the main data alone (no constraints); gradient and
+  // Hessian set (sized) when given.
+  double main_nll(const Eigen::VectorXd& x, const Eigen::VectorXd& main, Eigen::VectorXd* grad = nullptr,
+                  Eigen::MatrixXd* hess = nullptr) const;
+  // The constraint terms in the order of the auxiliary data (Data::aux):
+  // Gaussian (normsys, histosys, lumi, staterror; width sigma), then Poisson
+  // (shapesys; width tau). Their arithmetic: src/stats/constraint.h.
+  struct ConstraintTerm {
+    int param;
+    stats::Constraint kind;
+    double width;
+  };
+  std::vector<ConstraintTerm> constraint_terms() const;
   // Expected main counts as a differentiable function of a float64 tensor [P].
   torch::Tensor expected_torch(const torch::Tensor& x) const;
 

@@ -203,7 +203,8 @@ void add_yield(double Np, const Eigen::VectorXd& np, const Eigen::VectorXd& lp, 
 }
 }  // namespace
 
-double LikelihoodModel::evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* grad, Eigen::MatrixXd* hess) const {
+double LikelihoodModel::evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* grad, Eigen::MatrixXd* hess,
+                                 bool constraints) const {
   const int D = spec_.n_params(), P = spec_.P(), K = ansatz_.K;
   const int deriv = hess ? 2 : (grad ? 1 : 0);
   if (grad) grad->setZero(D);
@@ -291,7 +292,7 @@ double LikelihoodModel::evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* 
       }
     }
   }
-  for (int i = 0; i < D; ++i) {
+  for (int i = 0; constraints && i < D; ++i) {
     const Parameter& p = spec_.parameters[i];
     const double s2 = p.width * p.width;
     if (p.constraint == Constraint::kGaussian) {

@@ -140,8 +140,10 @@ class LikelihoodModel {
 
   // NLL (+inf outside the domain: mu <= 0, 1 + a nu <= 0, nu <= 0 for a
   // lognormal constraint), gradient and Hessian when the pointers are set.
+  // `constraints` false: the data terms alone (the model interface,
+  // src/stats/region_model.h, adds the constraints).
   double evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* grad = nullptr,
-                  Eigen::MatrixXd* hess = nullptr) const;
+                  Eigen::MatrixXd* hess = nullptr, bool constraints = true) const;
   // Expected yields per region and bin at theta (diagnostics, Asimov counts).
   std::vector<std::vector<double>> expected(const Eigen::VectorXd& theta) const;
 

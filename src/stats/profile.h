@@ -1,0 +1,68 @@
+// Profile likelihood of any model along one or two of its parameters
+// (design.md section 6):
+//   t(mu) = 2 [NLL(mu, nu_hathat(mu)) - NLL(mu_hat, nu_hat)],
+// the other free parameters (other POIs included) re-minimised at every
+// point, warm-started from the neighbour.
+//   scan:      1D points visited outward from the MLE; 2D grid visited row
+//              by row in a serpentine, starting from the row nearest the MLE.
+//   interval:  MINOS-like: the crossings t(mu) = level found by secant steps
+//              on sqrt(t) (close to linear in mu), each a full profile fit.
+#pragma once
+#include <Eigen/Dense>
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "src/stats/fit.h"
+
+namespace refinery::stats {
+
+struct ProfileOptions {
+  FitOptions fit;
+  double crossing_tolerance = 1e-4;  // on t at a crossing
+  int max_crossing_steps = 30;
+};
+
+struct ScanPoint {
+  std::vector<double> values;  // of the scanned parameters
+  double t = 0.0, nll = 0.0;
+  bool converged = false;
+  std::string reason;  // of a failed fit
+  Eigen::VectorXd x;
+};
+
+// t at each value of parameter `index`.
+std::vector<ScanPoint> profile_scan(const Model& model, const FitResult& best, int index,
+                                    const std::vector<double>& values, const ProfileOptions& options = {});
+// t on the grid values_a x values_b of parameters a, b; result row-major
+// (a outer).
+std::vector<ScanPoint> profile_scan_2d(const Model& model, const FitResult& best, int a, int b,
+                                       const std::vector<double>& values_a, const std::vector<double>& values_b,
+                                       const ProfileOptions& options = {});
+
+struct Crossing {
+  double value = 0.0;     // at t = level
+  bool found = false;     // t(value) = level
+  bool at_bound = false;  // t stays below the level up to the parameter's bound: value = bound
+  bool usable() const { return found || at_bound; }
+  std::string status;
+  int fits = 0;
+};
+struct Interval {
+  std::string parameter;
+  double level = 1.0;  // t threshold: 1 (68.27%), 3.8415 (95%)
+  double cl = 0.6827;
+  Crossing lower, upper;
+  nlohmann::json to_json() const;
+};
+// Fully profiled interval {v : t(v) <= level} of parameter `index` around the
+// MLE `best`.
+Interval profile_interval(const Model& model, const FitResult& best, int index, double level,
+                          const ProfileOptions& options = {});
+
+// Quantile of t for a two-sided interval at confidence level cl (chi^2, 1 dof).
+double chi2_level(double cl);
+
+}  // namespace refinery::stats

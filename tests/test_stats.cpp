@@ -1,0 +1,268 @@
+// The model interface (src/stats/): constraint terms against their analytic
+// form and finite differences, a pyhf workspace behind the interface equal
+// to HistFactoryModel, a combination (a pyhf channel plus an unbinned region
+// sharing a nuisance) equal to the sum of its parts, and a model with two
+// POIs fitted, profiled and scanned in 2D against the analytic counting
+// likelihood.
+#include "tests/testing.hpp"
+#include "tests/input_error.hpp"
+
+#include <cmath>
+#include <functional>
+
+#include "data/random.h"
+#include "src/histfactory/workspace.h"
+#include "src/stats/combined_model.h"
+#include "src/stats/fit.h"
+#include "src/stats/hypotest.h"
+#include "src/stats/profile.h"
+#include "src/stats/region_model.h"
+#include "src/stats/workspace_model.h"
+
+using namespace refinery;
+using namespace refinery::stats;
+using nlohmann::json;
+
+namespace {
+
+const auto error_of = refinery::testing::input_error_of;
+
+std::shared_ptr<const histfactory::HistFactoryModel> load_workspace(const std::string& name) {
+  const std::string path = refinery::testing::source_path("tests/data/pyhf/workspaces/" + name);
+  return std::make_shared<const histfactory::HistFactoryModel>(histfactory::Workspace::load(path));
+}
+
+// A one-bin counting workspace: signal s scaled by the normfactor `poi`,
+// background b, n observed.
+std::shared_ptr<const histfactory::HistFactoryModel> counting(const std::string& channel, const std::string& poi,
+                                                              double s, double b, double n) {
+  const json doc = {
+      {"version", "1.0.0"},
+      {"channels",
+       {{{"name", channel},
+         {"samples",
+          {{{"name", "signal"}, {"data", {s}}, {"modifiers", {{{"name", poi}, {"type", "normfactor"}, {"data", nullptr}}}}},
+           {{"name", "background"}, {"data", {b}}, {"modifiers", json::array()}}}}}}},
+      {"observations", {{{"name", channel}, {"data", {n}}}}},
+      {"measurements", {{{"name", "meas"}, {"config", {{"poi", poi}, {"parameters", json::array()}}}}}}};
+  return std::make_shared<const histfactory::HistFactoryModel>(histfactory::Workspace::from_json(doc, channel + ".json"));
+}
+
+// mu, the shared normalisation `bkg_norm` and a calibration nuisance `jes`;
+// one unbinned region with random fractions and DCR coefficients.
+std::shared_ptr<const likelihood::LikelihoodModel> unbinned_region(uint64_t seed) {
+  using namespace refinery::likelihood;
+  torch::Generator gen = make_generator(seed);
+  ModelSpec s;
+  s.processes = {"sig", "bkg"};
+  s.signal = {true, false};
+  s.parameters = {{"mu", ParameterKind::kPoi, likelihood::Constraint::kNone, 0, 1, 1.0, 1e-4, 10},
+                  {"bkg_norm", ParameterKind::kNormalisation, likelihood::Constraint::kGaussian, 0, 1, 0, -5, 5},
+                  {"jes", ParameterKind::kCalibration, likelihood::Constraint::kGaussian, 0, 1, 0, -5, 5}};
+  s.modifiers = {{1, 1, 0.08, false}};
+  s.calibration = {2};
+  auto m = std::make_shared<LikelihoodModel>(s);
+  const int64_t P = 2, C = m->ansatz().C, n = 400, nmc = 3000;
+  auto opt = torch::TensorOptions().dtype(torch::kFloat64);
+  Region u;
+  u.name = "sr_unbinned";
+  u.events = EventData::build(torch::softmax(torch::randn({n, P}, gen, opt), 1), 0.05 * torch::randn({n, P, C}, gen, opt));
+  u.expected = Cells::build(torch::randint(0, P, {nmc}, gen, torch::kInt64), P,
+                            torch::rand({nmc}, gen, opt) * 0.2 + 0.03, 0.05 * torch::randn({nmc, C}, gen, opt));
+  m->add_region(std::move(u));
+  return m;
+}
+
+double relative(double a, double b) { return std::abs(a - b) / std::max(1.0, std::abs(b)); }
+
+}  // namespace
+
+TEST_CASE("stats: constraint terms equal their analytic form, derivatives equal finite differences", "[stats]") {
+  const double half_log_2pi = 0.5 * std::log(2.0 * M_PI);
+  // Gaussian N(aux = 0.5 | x = 0.2, 0.3).
+  ConstraintTerm g = constraint_nll(Constraint::kGaussian, 0.2, 0.5, 0.3);
+  CHECK(g.value == Approx(0.5 * 1.0 + std::log(0.3) + half_log_2pi).epsilon(1e-14));
+  // Poisson(47 | 1.2 * 50).
+  ConstraintTerm p = constraint_nll(Constraint::kPoisson, 1.2, 47.0, 50.0);
+  CHECK(p.value == Approx(60.0 - 47.0 * std::log(60.0) + std::lgamma(48.0)).epsilon(1e-14));
+  // log 1.3 ~ N(log 0.9, 0.4).
+  ConstraintTerm l = constraint_nll(Constraint::kLogNormal, 0.9, 1.3, 0.4);
+  const double z = std::log(1.3 / 0.9) / 0.4;
+  CHECK(l.value == Approx(0.5 * z * z + std::log(1.3 * 0.4) + half_log_2pi).epsilon(1e-14));
+  CHECK(std::isinf(constraint_nll(Constraint::kPoisson, -0.1, 3.0, 10.0).value));
+  CHECK(std::isinf(constraint_nll(Constraint::kLogNormal, 0.0, 1.0, 0.5).value));
+  for (auto c : {Constraint::kGaussian, Constraint::kPoisson, Constraint::kLogNormal}) {
+    for (double x : {0.4, 1.0, 1.7}) {
+      const double aux = c == Constraint::kPoisson ? 23.0 : 1.1, w = c == Constraint::kPoisson ? 20.0 : 0.35;
+      const double h = 1e-5;
+      const ConstraintTerm t = constraint_nll(c, x, aux, w);
+      const ConstraintTerm up = constraint_nll(c, x + h, aux, w), down = constraint_nll(c, x - h, aux, w);
+      INFO(constraint_name(c) << " at " << x);
+      CHECK(t.d1 == Approx((up.value - down.value) / (2 * h)).epsilon(1e-7).margin(1e-8));
+      CHECK(t.d2 == Approx((up.d1 - down.d1) / (2 * h)).epsilon(1e-7).margin(1e-8));
+    }
+  }
+  // Asimov auxiliary data are the constraints' expectations; toys scatter
+  // around them with the constraint's width.
+  CHECK(asimov_aux(Constraint::kPoisson, 1.1, 40.0) == Approx(44.0));
+  std::mt19937_64 rng(11);
+  double sum = 0, sum2 = 0;
+  const int N = 20000;
+  for (int i = 0; i < N; ++i) {
+    const double a = sample_aux(Constraint::kGaussian, 0.3, 0.5, rng);
+    sum += a, sum2 += a * a;
+  }
+  const double mean = sum / N, sd = std::sqrt(sum2 / N - mean * mean);
+  CHECK(std::abs(mean - 0.3) < 5 * 0.5 / std::sqrt(N));
+  CHECK(std::abs(sd - 0.5) < 5 * 0.5 / std::sqrt(2.0 * N));
+}
+
+TEST_CASE("stats: a pyhf workspace behind the model interface equals HistFactoryModel", "[stats][histfactory]") {
+  for (const char* name : {"threebin_histosys_staterror.json", "twobin_shapesys.json", "twobin_lumi_multi.json"}) {
+    INFO(name);
+    auto hf = load_workspace(name);
+    WorkspaceModel model(hf);
+    REQUIRE(model.size() == int(hf->parameters().size()));
+    CHECK(model.pois() == std::vector<int>{hf->poi_index()});
+    std::mt19937_64 rng(3);
+    for (int trial = 0; trial < 3; ++trial) {
+      Eigen::VectorXd x = hf->init();
+      for (int i = 0; i < x.size(); ++i)
+        x[i] += 0.1 * std::uniform_real_distribution<double>(-1, 1)(rng) * std::max(1.0, std::abs(x[i]));
+      Eigen::VectorXd g1, g2;
+      Eigen::MatrixXd h1, h2;
+      const double v1 = model.nll(x, &g1, &h1), v2 = hf->nll(x, hf->observed(), &g2, &h2);
+      CHECK(relative(v1, v2) < 1e-12);
+      CHECK((g1 - g2).norm() <= 1e-10 * std::max(1.0, g2.norm()));
+      CHECK((h1 - h2).norm() <= 1e-10 * std::max(1.0, h2.norm()));
+      // Asimov: main and auxiliary data at their expectation.
+      auto asimov = model.asimov(x);
+      const histfactory::Data expected = hf->expected_data(x);
+      const histfactory::Data got = static_cast<const WorkspaceModel&>(*asimov).data();
+      CHECK((got.main - expected.main).norm() <= 1e-12 * expected.main.norm());
+      CHECK((got.aux - expected.aux).norm() <= 1e-12 * std::max(1.0, expected.aux.norm()));
+      CHECK(relative(asimov->nll(x), hf->nll(x, expected)) < 1e-12);
+    }
+    // Toys: reproducible from the seed; their mean is the expectation.
+    const Eigen::VectorXd x = hf->init();
+    const Eigen::VectorXd mean_expected = hf->expected_main(x);
+    auto t1 = model.toy(x, 7), t2 = model.toy(x, 7);
+    CHECK(static_cast<const WorkspaceModel&>(*t1).main_data() == static_cast<const WorkspaceModel&>(*t2).main_data());
+    const int N = 2000;
+    Eigen::VectorXd sum = Eigen::VectorXd::Zero(mean_expected.size());
+    for (int k = 0; k < N; ++k) sum += static_cast<const WorkspaceModel&>(*model.toy(x, 100 + k)).main_data();
+    for (int b = 0; b < sum.size(); ++b)
+      CHECK(std::abs(sum[b] / N - mean_expected[b]) < 5.0 * std::sqrt(mean_expected[b] / N));
+  }
+}
+
+TEST_CASE("stats: a pyhf channel and an unbinned region sharing a nuisance: NLL, gradient and Hessian are the sum of the parts", "[stats][combination]") {
+  auto ws = std::make_shared<const WorkspaceModel>(load_workspace("onebin_normsys.json"));
+  auto region = std::make_shared<const RegionModel>(unbinned_region(5), "unbinned test region");
+  CombinedModel combined({ws, region});
+  // mu and bkg_norm shared, jes from the region alone.
+  REQUIRE(combined.size() == 3);
+  CHECK(combined.names() == std::vector<std::string>{"mu", "bkg_norm", "jes"});
+  CHECK(combined.pois() == std::vector<int>{0});
+  CHECK(combined.parameters()[0].lower == Approx(1e-4));  // the intersection of [0, 10] and [1e-4, 10]
+  const int shared = combined.index("bkg_norm");
+  for (const auto& x_values : {std::vector<double>{1.0, 0.0, 0.0}, {1.4, -0.6, 0.8}, {0.7, 1.2, -1.1}}) {
+    Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(x_values.data(), 3);
+    Eigen::VectorXd xw(ws->size()), xr(region->size());
+    for (int i = 0; i < ws->size(); ++i) xw[i] = x[combined.map(0, i)];
+    for (int i = 0; i < region->size(); ++i) xr[i] = x[combined.map(1, i)];
+    Eigen::VectorXd g, gw, gr;
+    Eigen::MatrixXd h, hw, hr;
+    const double v = combined.nll(x, &g, &h);
+    const double vw = ws->nll(xw, &gw, &hw), vr = region->nll(xr, &gr, &hr);
+    // The shared nuisance's constraint counted once.
+    const Parameter& p = combined.parameters()[shared];
+    const ConstraintTerm c = constraint_nll(p.constraint, x[shared], p.aux, p.width);
+    Eigen::VectorXd g_sum = Eigen::VectorXd::Zero(3);
+    Eigen::MatrixXd h_sum = Eigen::MatrixXd::Zero(3, 3);
+    for (int a = 0; a < ws->size(); ++a) {
+      g_sum[combined.map(0, a)] += gw[a];
+      for (int b = 0; b < ws->size(); ++b) h_sum(combined.map(0, a), combined.map(0, b)) += hw(a, b);
+    }
+    for (int a = 0; a < region->size(); ++a) {
+      g_sum[combined.map(1, a)] += gr[a];
+      for (int b = 0; b < region->size(); ++b) h_sum(combined.map(1, a), combined.map(1, b)) += hr(a, b);
+    }
+    g_sum[shared] -= c.d1;
+    h_sum(shared, shared) -= c.d2;
+    INFO("x = " << x.transpose());
+    CHECK(std::abs(v - (vw + vr - c.value)) <= 1e-10 * std::abs(v));
+    CHECK((g - g_sum).norm() <= 1e-10 * std::max(1.0, g_sum.norm()));
+    CHECK((h - h_sum).norm() <= 1e-10 * h_sum.norm());
+  }
+  // The combination fits (Newton on the summed Hessian) to a stationary point.
+  const FitResult f = fit(combined);
+  REQUIRE(f.ok());
+  Eigen::VectorXd g;
+  combined.nll(f.x, &g, nullptr);
+  CHECK(g.norm() < 1e-4);
+  CHECK(f.covariance_ok);
+}
+
+TEST_CASE("stats: a combination refuses a shared parameter constrained differently or a POI constrained elsewhere", "[stats][combination][bad-input]") {
+  auto ws = std::make_shared<const WorkspaceModel>(load_workspace("onebin_normsys.json"));
+  auto other = std::make_shared<WorkspaceModel>(load_workspace("onebin_normsys.json"));
+  // Shift the second part's auxiliary measurement of bkg_norm through a toy.
+  auto toy = other->toy(other->init(), 1);
+  CHECK_THAT(error_of([&] { CombinedModel({ws, std::shared_ptr<const Model>(std::move(toy))}); }),
+             Catch::Contains("parameter 'bkg_norm'") && Catch::Contains("constrained differently"));
+  auto a = std::make_shared<const WorkspaceModel>(counting("a", "mu", 10, 50, 70));
+  auto b = std::make_shared<const WorkspaceModel>(counting("b", "bkg_norm", 10, 50, 70));
+  CHECK_THAT(error_of([&] { CombinedModel({ws, b}); }),
+             Catch::Contains("parameter 'bkg_norm'") && Catch::Contains("parameter of interest"));
+  CHECK_THAT(error_of([&] { CombinedModel({}); }), Catch::Contains("no models to combine"));
+}
+
+TEST_CASE("stats: two POIs fit, profile each and scan in 2D as the analytic counting likelihood says", "[stats][fit]") {
+  // n_i ~ Poisson(mu_i s_i + b_i): mu_i_hat = (n_i - b_i) / s_i, and
+  // t(mu_1, mu_2) = t_1(mu_1) + t_2(mu_2), t_i = 2 [nll_i(mu_i) - nll_i(hat)].
+  const double s1 = 10, b1 = 50, n1 = 70, s2 = 20, b2 = 30, n2 = 45;
+  CombinedModel model({std::make_shared<const WorkspaceModel>(counting("a", "mu_a", s1, b1, n1)),
+                       std::make_shared<const WorkspaceModel>(counting("b", "mu_b", s2, b2, n2))});
+  REQUIRE(model.pois() == std::vector<int>{0, 1});
+  auto t_of = [](double mu, double s, double b, double n) {
+    auto nll = [&](double m) { return m * s + b - n * std::log(m * s + b); };
+    return 2.0 * (nll(mu) - nll((n - b) / s));
+  };
+  const FitResult best = fit(model);
+  REQUIRE(best.status == FitStatus::kConverged);
+  CHECK(best.x[0] == Approx((n1 - b1) / s1).epsilon(1e-7));
+  CHECK(best.x[1] == Approx((n2 - b2) / s2).epsilon(1e-7));
+  // Errors: 1 / sqrt(Fisher) = sqrt(n) / s at the MLE.
+  CHECK(best.error[0] == Approx(std::sqrt(n1) / s1).epsilon(1e-6));
+  CHECK(best.error[1] == Approx(std::sqrt(n2) / s2).epsilon(1e-6));
+  // Each POI profiled (the other re-minimised): its own t.
+  for (int k = 0; k < 2; ++k) {
+    const double s = k ? s2 : s1, b = k ? b2 : b1, n = k ? n2 : n1;
+    const Interval in = profile_interval(model, best, k, 1.0);
+    REQUIRE(in.lower.found);
+    REQUIRE(in.upper.found);
+    CHECK(std::abs(t_of(in.lower.value, s, b, n) - 1.0) < 2e-4);
+    CHECK(std::abs(t_of(in.upper.value, s, b, n) - 1.0) < 2e-4);
+    CHECK(in.parameter == (k ? "mu_b" : "mu_a"));
+    const auto scan = profile_scan(model, best, k, {0.5, 1.0, 2.5});
+    for (const auto& p : scan) CHECK(p.t == Approx(t_of(p.values[0], s, b, n)).margin(1e-7));
+  }
+  const std::vector<double> va = {1.0, 2.0, 3.0}, vb = {0.25, 0.75, 1.5, 2.0};
+  const auto grid = profile_scan_2d(model, best, 0, 1, va, vb);
+  REQUIRE(grid.size() == va.size() * vb.size());
+  for (size_t i = 0; i < va.size(); ++i)
+    for (size_t j = 0; j < vb.size(); ++j) {
+      const ScanPoint& p = grid[i * vb.size() + j];
+      CHECK(p.converged);
+      CHECK(p.values == std::vector<double>{va[i], vb[j]});
+      CHECK(p.t == Approx(t_of(va[i], s1, b1, n1) + t_of(vb[j], s2, b2, n2)).margin(1e-7));
+    }
+  // Hypotests on either POI with the other profiled: q~ at mu_a = 4 from the
+  // analytic t (the other POI's fit does not move it).
+  AsymptoticCalculator calc(model, 0, TestStat::kQtilde);
+  const HypotestResult h = calc.hypotest(4.0);
+  CHECK(h.converged);
+  CHECK(h.q_obs == Approx(t_of(4.0, s1, b1, n1)).epsilon(1e-7));
+  CHECK_THAT(error_of([&] { model.poi("mu_c"); }), Catch::Contains("no parameter 'mu_c'"));
+}
