@@ -11,7 +11,10 @@
 
 #include "src/config/schema.h"
 #include "src/core/threads.h"
-#include "src/histfactory/asymptotics.h"
+#include "src/histfactory/hf_model.h"
+#include "src/stats/fit.h"
+#include "src/stats/hypotest.h"
+#include "src/stats/workspace_model.h"
 
 #include "bench/bench_timing.h"
 
@@ -37,16 +40,17 @@ int main(int argc, char** argv) {
     for (const auto& p : patches) doc = apply_patch(doc, read_json_file(p), p);
     double t_build = best_seconds(repeats, [&] { HistFactoryModel m(Workspace::from_json(doc, ws_file)); });
     HistFactoryModel model(Workspace::from_json(doc, ws_file));
-    double t_fit = best_seconds(repeats, [&] { fit(model, model.observed()); });
+    const stats::WorkspaceModel ws_model(model);
+    double t_fit = best_seconds(repeats, [&] { stats::fit(ws_model); });
     double t_hypo = best_seconds(repeats, [&] {
-      AsymptoticCalculator calc(model, model.observed());
+      stats::AsymptoticCalculator calc(ws_model, ws_model.poi());
       calc.hypotest(1.0);
     });
     const auto& ps = c["pyhf_seconds"];
     double t_lim = -1;
     if (ps.contains("upper_limit"))
       t_lim = best_seconds(1, [&] {
-        AsymptoticCalculator calc(model, model.observed());
+        stats::AsymptoticCalculator calc(ws_model, ws_model.poi());
         calc.upper_limits();
       });
     std::printf("| %s | %.5f | %.5f | %.4f | %.0fx | %.5f | %.4f | %.0fx |", name.c_str(), t_build, t_fit,

@@ -15,7 +15,9 @@
 
 #include "data/random.h"
 #include "src/core/threads.h"
-#include "src/fit/profile_fit.h"
+#include "src/stats/fit.h"
+#include "src/stats/profile.h"
+#include "src/stats/region_model.h"
 #include "src/likelihood/likelihood_model.h"
 
 using namespace refinery;
@@ -74,6 +76,7 @@ int main(int argc, char** argv) {
   Eigen::MatrixXd h;
   model.evaluate(x, &g, &h);
   double best_eval = 1e30, best_grad = 1e30, best_interval = 1e30;
+  const stats::RegionModel region(std::make_shared<const likelihood::LikelihoodModel>(model), "bench model");
   int fits = 0, evals = 0;
   for (int rep = 0; rep < repeats; ++rep) {
     auto t0 = std::chrono::steady_clock::now();
@@ -83,9 +86,8 @@ int main(int argc, char** argv) {
     model.evaluate(x, &g, nullptr);
     best_grad = std::min(best_grad, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     t0 = std::chrono::steady_clock::now();
-    FitOptions fo;
-    FitResult fit = fit_model(model, fo);
-    Interval in = profile_interval(model, fit, 1.0, fo);
+    const stats::FitResult fit = stats::fit(region);
+    const stats::Interval in = stats::profile_interval(region, fit, 0, 1.0);
     best_interval = std::min(best_interval, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     fits = 1 + in.lower.fits + in.upper.fits;
     evals = fit.evaluations;

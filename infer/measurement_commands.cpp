@@ -22,7 +22,10 @@
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
 #include "src/core/progress.h"
-#include "src/fit/profile_fit.h"
+#include "src/stats/fit.h"
+#include "src/stats/impacts.h"
+#include "src/stats/profile.h"
+#include "src/stats/region_model.h"
 #include "src/io/event_reader.h"
 
 namespace refinery::cli {
@@ -77,9 +80,19 @@ htautau::NuVector nu_truth(const std::string& spec, std::uint64_t seed, std::uin
 
 struct Observed {
   std::string description;
-  LikelihoodModel model;
+  std::shared_ptr<const LikelihoodModel> likelihood;
   Eigen::VectorXd truth;  // empty for a data file
 };
+
+// The observed regions behind the model interface; Asimov data from the
+// measurement's simulated events.
+stats::RegionModel model_of(const Observed& o, const Measurement& m) {
+  return stats::RegionModel(o.likelihood, o.description, [&m](const Eigen::VectorXd& x) { return m.asimov(x); });
+}
+
+std::shared_ptr<const LikelihoodModel> share(LikelihoodModel model) {
+  return std::make_shared<const LikelihoodModel>(std::move(model));
+}
 
 Observed observe(Measurement& m, const ExperimentConfig& config, const cxxopts::ParseResult& r) {
   // One data source: --asimov, --toy I or --data FILE.
@@ -102,7 +115,7 @@ Observed observe(Measurement& m, const ExperimentConfig& config, const cxxopts::
                                                            std::to_string(reader.meta().feature_names.size()) + " vs " +
                                                            std::to_string(m.feature_names().size()) + " columns, or a different order)");
     EvaluatedEvents e = m.evaluate(reader.read_all(), path);
-    return {"events of " + path, m.model(e, path), Eigen::VectorXd()};
+    return {"events of " + path, share(m.model(e, path)), Eigen::VectorXd()};
   }
   if (r.count("toy")) {
     const int64_t index = r["toy"].as<int64_t>();
@@ -111,12 +124,12 @@ Observed observe(Measurement& m, const ExperimentConfig& config, const cxxopts::
     htautau::PseudoExperiment pe = htautau::pseudo_experiment(mu, nu, m.luminosity(), toy_seed(seed, mu), index);
     EvaluatedEvents e = m.evaluate(pe.events, "pseudo-experiment " + std::to_string(index));
     return {"pseudo-experiment " + std::to_string(index) + " (mu " + std::to_string(mu) + ", " + htautau::format_nu(nu) + ")",
-            m.model(e, "pseudo-experiment"), theta_of(m.spec(), mu, std::vector<double>(nu.begin(), nu.end()))};
+            share(m.model(e, "pseudo-experiment")), theta_of(m.spec(), mu, std::vector<double>(nu.begin(), nu.end()))};
   }
   if (nus == "from-priors") throw InputError("", "--nu-true", "from-priors needs --toy (Asimov data take fixed nuisances)");
   htautau::NuVector nu = nu_truth(nus, seed, 0);
   Eigen::VectorXd theta = theta_of(m.spec(), mu, std::vector<double>(nu.begin(), nu.end()));
-  return {"Asimov data at mu " + std::to_string(mu) + " (" + htautau::format_nu(nu) + ")", m.asimov(theta), theta};
+  return {"Asimov data at mu " + std::to_string(mu) + " (" + htautau::format_nu(nu) + ")", share(m.asimov(theta)), theta};
 }
 
 std::string default_out(const ExperimentConfig& config, const CommonOptions& common, const std::string& name) {
@@ -134,7 +147,7 @@ json header(const ExperimentConfig& config, const Observed& o, const Measurement
   j["data"] = o.description;
   j["analysis"] = r.count("reference") ? "binned reference" : "unbinned";
   json regions = json::array();
-  auto counts = m.observed_counts(o.model);
+  auto counts = m.observed_counts(*o.likelihood);
   auto closure = m.closure_factors();
   for (size_t i = 0; i < m.regions().size(); ++i)
     regions.push_back({{"name", m.regions()[i].name}, {"type", m.regions()[i].binned ? "binned" : "unbinned"},
@@ -143,12 +156,10 @@ json header(const ExperimentConfig& config, const Observed& o, const Measurement
   return j;
 }
 
-void print_fit(const FitResult& f, const likelihood::ModelSpec& spec, std::ostream& os) {
-  os << "fit: " << f.status << " (" << f.iterations << " iterations, EDM " << f.edm << "), NLL " << std::setprecision(10)
-     << f.nll << "\n"
-     << std::setprecision(5);
-  for (int i = 0; i < spec.n_params(); ++i)
-    os << "  " << std::left << std::setw(14) << spec.parameters[i].name << std::right << std::setw(11) << f.x[i] << " +- "
+void print_fit(const stats::FitResult& f, std::ostream& os) {
+  os << "fit: " << f.brief() << "\n" << std::setprecision(5);
+  for (int i = 0; i < f.x.size(); ++i)
+    os << "  " << std::left << std::setw(14) << f.names[i] << std::right << std::setw(11) << f.x[i] << " +- "
        << f.error[i] << "\n";
 }
 
@@ -169,15 +180,17 @@ int run_measurement_fit(int argc, char** argv) {
   const double setup = seconds_since(t0);
   Observed o = observe(m, config, *r);
   auto t1 = std::chrono::steady_clock::now();
-  FitOptions opt;
-  opt.minimizer.max_iterations = (*r)["max-iterations"].as<int>();
-  if (opt.minimizer.max_iterations < 1) throw InputError("", "--max-iterations", "must be >= 1");
-  FitResult f = fit_model(o.model, opt);
+  stats::ProfileOptions opt;
+  opt.fit.minimizer.max_iterations = (*r)["max-iterations"].as<int>();
+  if (opt.fit.minimizer.max_iterations < 1) throw InputError("", "--max-iterations", "must be >= 1");
+  const stats::RegionModel model = model_of(o, m);
+  const int poi = model.poi();
+  const stats::FitResult f = stats::fit(model, opt.fit);
   json out = header(config, o, m, *r);
-  out["fit"] = f.to_json(m.spec());
-  if (f.converged && !r->count("no-interval")) {
+  out["fit"] = f.to_json();
+  if (f.ok() && !r->count("no-interval")) {
     for (double cl : {0.6827, 0.95}) {
-      Interval in = profile_interval(o.model, f, chi2_level(cl), opt);
+      stats::Interval in = stats::profile_interval(model, f, poi, stats::chi2_level(cl), opt);
       out[cl < 0.9 ? "interval_68" : "interval_95"] = in.to_json();
     }
   }
@@ -190,15 +203,15 @@ int run_measurement_fit(int argc, char** argv) {
   write_text_atomically(path, out.dump(2) + "\n");
   if (!common.quiet) {
     std::cout << o.description << "\n";
-    print_fit(f, m.spec(), std::cout);
+    print_fit(f, std::cout);
     for (const char* key : {"interval_68", "interval_95"})
       if (out.contains(key))
         std::cout << "  " << (std::string(key) == "interval_68" ? "68.27%" : "95%   ") << " profiled interval: ["
                   << out[key]["lower"]["value"].get<double>() << ", " << out[key]["upper"]["value"].get<double>() << "]\n";
     std::cout << "fit and intervals in " << out["seconds"]["fit_and_intervals"].get<double>() << " s; wrote " << path << "\n";
   }
-  if (!f.converged) std::cerr << "refinery fit: error: the fit did not converge: " << f.status << " (" << path << ")\n";
-  return f.converged ? 0 : 1;
+  if (!f.ok()) std::cerr << "refinery fit: error: the fit did not converge: " << f.reason << " (" << path << ")\n";
+  return f.ok() ? 0 : 1;
 }
 
 int run_scan(int argc, char** argv) {
@@ -214,12 +227,13 @@ int run_scan(int argc, char** argv) {
   Measurement m(config, measurement_options(*r));
   Observed o = observe(m, config, *r);
   auto t0 = std::chrono::steady_clock::now();
-  FitOptions opt;
-  FitResult f = fit_model(o.model, opt);
-  if (!f.converged) throw std::runtime_error("scan: the fit did not converge: " + f.status);
+  const stats::RegionModel model = model_of(o, m);
+  const int poi_index = model.poi();
+  const stats::FitResult f = stats::fit(model);
+  if (!f.ok()) throw std::runtime_error("scan: the fit did not converge: " + f.reason);
   const int n = (*r)["points"].as<int>();
   if (n < 2) throw InputError("", "--points", "at least 2");
-  double lo = f.x[0] - 3 * f.error[0], hi = f.x[0] + 3 * f.error[0];
+  double lo = f.x[poi_index] - 3 * f.error[poi_index], hi = f.x[poi_index] + 3 * f.error[poi_index];
   const std::string range = (*r)["range"].as<std::string>();
   if (!range.empty()) {
     const auto colon = range.find(':');
@@ -232,17 +246,18 @@ int run_scan(int argc, char** argv) {
     }
     if (!(lo < hi)) throw InputError("", "--range", "needs lo < hi");
   }
-  const auto& poi = m.spec().parameters[0];
+  const auto& poi = model.parameters()[poi_index];
   lo = std::max(lo, poi.lower);
   hi = std::min(hi, poi.upper);
   std::vector<double> mus;
   for (int i = 0; i < n; ++i) mus.push_back(lo + (hi - lo) * i / (n - 1));
-  auto points = profile_scan(o.model, f, mus, opt);
-  Interval i68 = profile_interval(o.model, f, 1.0, opt), i95 = profile_interval(o.model, f, chi2_level(0.95), opt);
+  auto points = stats::profile_scan(model, f, poi_index, mus);
+  stats::Interval i68 = stats::profile_interval(model, f, poi_index, 1.0),
+                  i95 = stats::profile_interval(model, f, poi_index, stats::chi2_level(0.95));
   json out = header(config, o, m, *r);
-  out["fit"] = f.to_json(m.spec());
+  out["fit"] = f.to_json();
   json pts = json::array();
-  for (const auto& p : points) pts.push_back({{"mu", p.mu}, {"t", p.t}, {"converged", p.converged}});
+  for (const auto& p : points) pts.push_back({{"mu", p.values[0]}, {"t", p.t}, {"converged", p.converged}});
   out["scan"] = pts;
   out["interval_68"] = i68.to_json();
   out["interval_95"] = i95.to_json();
@@ -250,9 +265,9 @@ int run_scan(int argc, char** argv) {
   const std::string path = default_out(config, common, "scan.json");
   write_text_atomically(path, out.dump(2) + "\n");
   if (!common.quiet) {
-    std::cout << o.description << "\nmu_hat " << f.x[0] << " +- " << f.error[0] << "\n      mu        t(mu)\n";
+    std::cout << o.description << "\nmu_hat " << f.x[poi_index] << " +- " << f.error[poi_index] << "\n      mu        t(mu)\n";
     for (const auto& p : points)
-      std::cout << std::setw(8) << std::setprecision(4) << p.mu << std::setw(13) << p.t << (p.converged ? "" : "  (not converged)") << "\n";
+      std::cout << std::setw(8) << std::setprecision(4) << p.values[0] << std::setw(13) << p.t << (p.converged ? "" : "  (not converged)") << "\n";
     std::cout << "68.27%: [" << i68.lower.value << ", " << i68.upper.value << "]  95%: [" << i95.lower.value << ", "
               << i95.upper.value << "]  (" << out["seconds"].get<double>() << " s); wrote " << path << "\n";
   }
@@ -269,10 +284,10 @@ int run_impacts(int argc, char** argv) {
   ExperimentConfig config = setup_experiment(common);
   Measurement m(config, measurement_options(*r));
   Observed o = observe(m, config, *r);
-  FitOptions opt;
-  FitResult f = fit_model(o.model, opt);
-  if (!f.converged) throw std::runtime_error("impacts: the fit did not converge: " + f.status);
-  Impacts im = compute_impacts(o.model, f, opt);
+  const stats::RegionModel model = model_of(o, m);
+  const stats::FitResult f = stats::fit(model);
+  if (!f.ok()) throw std::runtime_error("impacts: the fit did not converge: " + f.reason);
+  const stats::Impacts im = stats::compute_impacts(model, f, model.poi());
   json out = header(config, o, m, *r);
   out["impacts"] = im.to_json();
   const std::string path = default_out(config, common, "impacts.json");
@@ -361,25 +376,25 @@ int run_toys(int argc_in, char** argv_in) {
     if (i % shards == shard) ++total;
   Progress progress("toys", total * int64_t(mus.size()), common.quiet);
   int64_t done = 0;
-  FitOptions opt;
   for (double mu : mus) {
     for (int64_t i = shard; i < n; i += shards) {
       auto t0 = std::chrono::steady_clock::now();
       htautau::NuVector nu = nu_truth(nus, seed, i);
       htautau::PseudoExperiment pe = htautau::pseudo_experiment(mu, nu, m.luminosity(), toy_seed(seed, mu), i);
       EvaluatedEvents e = m.evaluate(pe.events, "pseudo-experiment " + std::to_string(i));
-      LikelihoodModel model = m.model(e, "pseudo-experiment");
+      const stats::RegionModel model(share(m.model(e, "pseudo-experiment")), "pseudo-experiment");
+      const int poi = model.poi();
       ToyRow row;
       row.index = i;
       row.mu_true = mu;
       row.nu_true = std::vector<double>(nu.begin(), nu.end());
       row.events = pe.events.features.size(0);
-      FitResult f = fit_model(model, opt);
-      row.converged = f.converged;
-      row.mu_hat = f.x[0];
-      row.mu_error = f.error[0];
-      if (f.converged) {
-        Interval in = profile_interval(model, f, 1.0, opt);
+      const stats::FitResult f = stats::fit(model);
+      row.converged = f.ok();
+      row.mu_hat = f.x[poi];
+      row.mu_error = f.error[poi];
+      if (f.ok()) {
+        const stats::Interval in = stats::profile_interval(model, f, poi, 1.0);
         row.lower = in.lower.value;
         row.upper = in.upper.value;
         row.interval_ok = in.lower.usable() && in.upper.usable();

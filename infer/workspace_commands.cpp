@@ -16,12 +16,16 @@
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
 #include "src/core/threads.h"
-#include "src/histfactory/asymptotics.h"
+#include "src/histfactory/hf_model.h"
+#include "src/stats/fit.h"
+#include "src/stats/hypotest.h"
+#include "src/stats/workspace_model.h"
 
 namespace refinery::cli {
 
 using namespace refinery::histfactory;
 using nlohmann::json;
+using stats::TestStat;
 
 namespace {
 
@@ -106,9 +110,9 @@ HistFactoryModel model_of(const Workspace& ws, const cxxopts::ParseResult& r) {
 }
 
 // Every attempt of the minimiser's globalisation, as the result reports it.
-json attempts_json(const MinimizerResult& m) {
+json attempts_json(const stats::FitResult& f) {
   json out = json::array();
-  for (const auto& a : m.attempts)
+  for (const auto& a : f.attempts)
     out.push_back({{"strategy", a.strategy}, {"converged", a.converged}, {"twice_nll", 2.0 * a.f}, {"edm", a.edm},
                    {"iterations", a.iterations}, {"message", a.message}});
   return out;
@@ -153,37 +157,37 @@ int run_fit(int argc, char** argv) {
   CommonOptions common = common_options(*r);
   set_threads(common.threads);
   auto t0 = std::chrono::steady_clock::now();
-  HistFactoryModel model = model_of(load_workspace(*r), *r);
-  FitResult f = fit(model, model.observed(), std::numeric_limits<double>::quiet_NaN(), nullptr, true);
-  const double init_nll = 2.0 * model.nll(model.init(), model.observed());
+  const stats::WorkspaceModel model(std::make_shared<const HistFactoryModel>(model_of(load_workspace(*r), *r)));
+  const HistFactoryModel& hf = model.histfactory();
+  const stats::FitResult f = stats::fit(model);
+  const double init_nll = 2.0 * model.nll(model.init());
   const double secs = seconds_since(t0);
   json out;
-  out["poi"] = poi_name(model);
-  out["parameters"] = model.parameter_names();
+  out["poi"] = poi_name(hf);
+  out["parameters"] = hf.parameter_names();
   out["bestfit"] = vec(f.x);
-  out["errors"] = vec(f.errors);
-  out["twice_nll"] = f.twice_nll;
+  out["errors"] = vec(f.error);
+  out["twice_nll"] = f.twice_nll();
   out["twice_nll_init"] = init_nll;
-  out["status"] = status_of(f.minimizer.usable());
-  out["message"] = f.minimizer.message;
-  out["iterations"] = f.minimizer.iterations;
-  out["attempts"] = attempts_json(f.minimizer);
+  out["status"] = status_of(f.ok());
+  out["message"] = f.reason;
+  out["iterations"] = f.iterations;
+  out["attempts"] = attempts_json(f);
   out["seconds"] = secs;
-  add_notes(out, model);
+  add_notes(out, hf);
   if (r->count("json")) {
     emit(out, *r, common);
   } else {
-    std::cout << "fit " << out["status"].get<std::string>() << " (" << f.minimizer.message << ") in "
-              << f.minimizer.iterations << " iterations, " << secs << " s; -2 log L = "
-              << std::setprecision(10) << f.twice_nll << "\n";
-    for (size_t i = 0; i < model.parameters().size(); ++i)
-      std::cout << "  " << std::left << std::setw(40) << model.parameters()[i].name << std::right
-                << std::setw(14) << std::setprecision(6) << f.x[i] << " +- " << f.errors[i] << "\n";
+    std::cout << "fit " << f.brief() << ", " << secs << " s; -2 log L = " << std::setprecision(10) << f.twice_nll()
+              << "\n";
+    for (size_t i = 0; i < hf.parameters().size(); ++i)
+      std::cout << "  " << std::left << std::setw(40) << hf.parameters()[i].name << std::right
+                << std::setw(14) << std::setprecision(6) << f.x[i] << " +- " << f.error[i] << "\n";
     write_out(out, common);
   }
-  if (!f.minimizer.usable())
-    std::cerr << "refinery fit: error: " << workspace_path(*r) << ": the fit did not converge: " << f.minimizer.message << "\n";
-  return f.minimizer.usable() ? 0 : 1;
+  if (!f.ok())
+    std::cerr << "refinery fit: error: " << workspace_path(*r) << ": the fit did not converge: " << f.reason << "\n";
+  return f.ok() ? 0 : 1;
 }
 
 int run_hypotest(int argc, char** argv) {
@@ -198,15 +202,18 @@ int run_hypotest(int argc, char** argv) {
   CommonOptions common = common_options(*r);
   set_threads(common.threads);
   const double mu = (*r)["mu"].as<double>();
-  const TestStat stat = parse_test_stat((*r)["test-stat"].as<std::string>());
+  const TestStat stat = stats::parse_test_stat((*r)["test-stat"].as<std::string>());
   auto one = [&](const Workspace& ws) {
     auto t0 = std::chrono::steady_clock::now();
-    HistFactoryModel model = model_of(ws, *r);
-    check_poi_value(model, stat == TestStat::kQ0 ? 0.0 : mu, stat == TestStat::kQ0 ? "--test-stat q0 (tests mu = 0)" : "--mu");
-    AsymptoticCalculator calc(model, model.observed(), stat);
-    HypotestResult h = calc.hypotest(mu);
+    HistFactoryModel hf = model_of(ws, *r);
+    hf.require_poi();
+    const stats::WorkspaceModel model(std::make_shared<const HistFactoryModel>(std::move(hf)));
+    stats::check_poi_value(model, model.poi(), stat == TestStat::kQ0 ? 0.0 : mu,
+                           stat == TestStat::kQ0 ? "--test-stat q0 (tests mu = 0)" : "--mu");
+    stats::AsymptoticCalculator calc(model, model.poi(), stat);
+    const stats::HypotestResult h = calc.hypotest(mu);
     json out;
-    out["poi"] = poi_name(model);
+    out["poi"] = poi_name(model.histfactory());
     out["mu"] = mu;
     out["test_stat"] = (*r)["test-stat"].as<std::string>();
     out["q_obs"] = h.q_obs;
@@ -223,7 +230,7 @@ int run_hypotest(int argc, char** argv) {
     out["status"] = status_of(h.converged);
     if (!h.converged) out["message"] = h.message;
     out["seconds"] = seconds_since(t0);
-    add_notes(out, model);
+    add_notes(out, model.histfactory());
     return out;
   };
   if (r->count("all")) {
@@ -298,12 +305,13 @@ int run_limit(int argc, char** argv) {
   const double level = (*r)["level"].as<double>();
   if (!(level > 0 && level < 1)) throw InputError("", "--level", "must lie in (0, 1)");
   auto t0 = std::chrono::steady_clock::now();
-  HistFactoryModel model = model_of(load_workspace(*r), *r);
-  model.require_poi();
-  AsymptoticCalculator calc(model, model.observed(), TestStat::kQtilde);
+  HistFactoryModel hf = model_of(load_workspace(*r), *r);
+  hf.require_poi();
+  const stats::WorkspaceModel model(std::make_shared<const HistFactoryModel>(std::move(hf)));
+  stats::AsymptoticCalculator calc(model, model.poi(), TestStat::kQtilde);
   auto lim = calc.upper_limits(level);
   json out;
-  out["poi"] = poi_name(model);
+  out["poi"] = poi_name(model.histfactory());
   out["upper_limit_obs"] = lim.observed;
   out["upper_limit_exp"] = lim.expected;
   bool ok = std::isfinite(lim.observed);
@@ -311,7 +319,7 @@ int run_limit(int argc, char** argv) {
   out["status"] = ok ? "converged" : "failed";
   if (!ok) out["message"] = "no CLs crossing inside the POI bounds (widen them with --poi-bounds)";
   out["seconds"] = seconds_since(t0);
-  add_notes(out, model);
+  add_notes(out, model.histfactory());
   emit(out, *r, common);
   if (!ok) std::cerr << "refinery limit: error: " << workspace_path(*r) << ": " << out["message"].get<std::string>() << "\n";
   return ok ? 0 : 1;

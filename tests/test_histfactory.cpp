@@ -10,13 +10,22 @@
 
 #include "src/config/schema.h"
 #include "src/core/error.h"
-#include "src/histfactory/asymptotics.h"
+#include "src/histfactory/hf_model.h"
+#include "src/stats/fit.h"
+#include "src/stats/hypotest.h"
+#include "src/stats/workspace_model.h"
 
 using namespace refinery;
 using namespace refinery::histfactory;
 using nlohmann::json;
 
 namespace {
+
+stats::FitOptions start_at(const Eigen::VectorXd& x) {
+  stats::FitOptions o;
+  o.start = x;
+  return o;
+}
 
 std::string pyhf_dir() { return refinery::testing::source_path("tests/data/pyhf"); }
 
@@ -49,17 +58,17 @@ TEST_CASE("histfactory: fits agree with pyhf on every reference case", "[histfac
     REQUIRE(model.parameters()[model.poi_index()].name == c["poi"].get<std::string>());
     const double init = 2.0 * model.nll(model.init(), model.observed());
     REQUIRE(init == Approx(c["twice_nll_init"].get<double>()).epsilon(1e-9));
-    FitResult f = fit(model, model.observed(), std::numeric_limits<double>::quiet_NaN(), nullptr, true);
-    REQUIRE(f.minimizer.usable());
+    stats::FitResult f = stats::fit(stats::WorkspaceModel(model));
+    REQUIRE(f.ok());
     const double ref_nll = c["twice_nll_bestfit"].get<double>();
-    REQUIRE(f.twice_nll == Approx(ref_nll).epsilon(1e-6));
+    REQUIRE(f.twice_nll() == Approx(ref_nll).epsilon(1e-6));
     // Our minimum is never above pyhf's (to rounding): where parameters differ
     // by more than 1e-4, pyhf's minimiser stopped early along a flat direction.
-    REQUIRE(f.twice_nll <= ref_nll + 1e-9 * std::abs(ref_nll));
+    REQUIRE(f.twice_nll() <= ref_nll + 1e-9 * std::abs(ref_nll));
     auto best = c["bestfit"].get<std::vector<double>>();
     for (size_t i = 0; i < best.size(); ++i) {
-      INFO(model.parameters()[i].name << " ours " << f.x[i] << " pyhf " << best[i] << " error " << f.errors[i]);
-      const double tol = std::max(1e-4, 0.02 * f.errors[i]) * std::max(1.0, std::abs(best[i]));
+      INFO(model.parameters()[i].name << " ours " << f.x[i] << " pyhf " << best[i] << " error " << f.error[i]);
+      const double tol = std::max(1e-4, 0.02 * f.error[i]) * std::max(1.0, std::abs(best[i]));
       REQUIRE(std::abs(f.x[i] - best[i]) < tol);
     }
   }
@@ -69,8 +78,9 @@ TEST_CASE("histfactory: CLs and upper limits agree with pyhf", "[histfactory][py
   for (const auto& [name, c] : refs()["cases"].items()) {
     INFO(name);
     HistFactoryModel model(load_case(c));
-    AsymptoticCalculator calc(model, model.observed(), TestStat::kQtilde);
-    HypotestResult h = calc.hypotest(1.0);
+    stats::WorkspaceModel calc_model(model);
+    stats::AsymptoticCalculator calc(calc_model, calc_model.poi(), stats::TestStat::kQtilde);
+    stats::HypotestResult h = calc.hypotest(1.0);
     REQUIRE(h.converged);
     const double tol = is_atlas(name) ? 5e-4 : 1e-4;
     REQUIRE(std::abs(h.cls - c["cls_obs_mu1_qtilde"].get<double>()) < tol);
@@ -156,7 +166,7 @@ TEST_CASE("histfactory: one bin, one normsys: the analytic maximum", "[histfacto
   // One bin cannot separate mu from the background normalisation: the
   // constraint pins bkg_norm at 0 and mu makes the expectation equal the count.
   HistFactoryModel model(Workspace::load(pyhf_dir() + "/workspaces/onebin_normsys.json"));
-  FitResult f = fit(model, model.observed());
+  stats::FitResult f = stats::fit(stats::WorkspaceModel(model));
   const int nuis = 1 - model.poi_index();
   REQUIRE(std::abs(f.x[nuis]) < 1e-8);
   // The fit stops at EDM < 1e-10, i.e. within ~1e-5 standard deviations
@@ -245,13 +255,13 @@ TEST_CASE("histfactory: negative expected yields are guarded and reported", "[hi
   Eigen::VectorXd bad = model.init();
   bad[a] = -3.0;
   REQUIRE(std::isinf(model.nll(bad, model.observed())));
-  FitResult f = fit(model, model.observed(), std::numeric_limits<double>::quiet_NaN(), &bad);
-  REQUIRE_FALSE(f.minimizer.usable());
-  REQUIRE(f.minimizer.message == "objective not finite at the starting point (non-positive expected yield?)");
+  stats::FitResult f = stats::fit(stats::WorkspaceModel(model), start_at(bad));
+  REQUIRE_FALSE(f.ok());
+  REQUIRE(f.reason == "objective not finite at the starting point (non-positive expected yield?)");
   Eigen::VectorXd near = model.init();
   near[a] = -1.9;
-  FitResult g = fit(model, model.observed(), std::numeric_limits<double>::quiet_NaN(), &near);
-  REQUIRE(g.minimizer.usable());
+  stats::FitResult g = stats::fit(stats::WorkspaceModel(model), start_at(near));
+  REQUIRE(g.ok());
   REQUIRE((model.expected_main(g.x).array() > 0).all());
   auto cli = refinery::testing::run_refinery("fit /nonexistent/ws.json");
   REQUIRE(cli.exit_code == 2);

@@ -8,7 +8,9 @@
 
 #include "data/analytic/inferno.h"
 #include "data/random.h"
-#include "src/fit/profile_fit.h"
+#include "src/stats/fit.h"
+#include "src/stats/profile.h"
+#include "src/stats/region_model.h"
 #include "src/likelihood/likelihood_model.h"
 #include "data/analytic/likelihood_toys.h"
 
@@ -18,6 +20,13 @@ using namespace refinery::likelihood;
 namespace {
 
 double max_abs(const torch::Tensor& t) { return t.abs().max().item<double>(); }
+
+// A likelihood behind the model interface, with parameters held fixed.
+stats::RegionModel region_model(LikelihoodModel m, const std::vector<bool>& fixed = {}) {
+  stats::RegionModel out(std::make_shared<const LikelihoodModel>(std::move(m)), "test model");
+  for (size_t i = 0; i < fixed.size(); ++i) out.set_fixed(int(i), fixed[i]);
+  return out;
+}
 
 // Four processes, six parameters (exponential, linear and lognormal pieces),
 // one unbinned and one binned region with random coefficients.
@@ -146,20 +155,19 @@ TEST_CASE("Likelihood event sums: NLL differences over 1e6 events match a compen
 TEST_CASE("Asimov fit returns mu_true and the nominal nuisances, with a fully profiled interval", "[likelihood][fit]") {
   analytic::GaussianToy toy;
   for (double mu_true : {1.0, 2.0}) {
-    LikelihoodModel m = toy.model(toy.asimov(mu_true, 0.0, 0.0));
-    FitOptions opt;
-    FitResult r = fit_model(m, opt);
-    INFO(r.status);
-    REQUIRE(r.converged);
+    const stats::RegionModel m = region_model(toy.model(toy.asimov(mu_true, 0.0, 0.0)));
+    const stats::FitResult r = stats::fit(m);
+    INFO(r.brief());
+    REQUIRE(r.status == stats::FitStatus::kConverged);
     REQUIRE(std::abs(r.x[0] - mu_true) < 1e-6);
     REQUIRE(std::abs(r.x[1]) < 1e-6);
     REQUIRE(std::abs(r.x[2]) < 1e-6);
     // Profiled interval: t at the crossings is the level, and it contains
     // the Hessian error to within the asymmetry of a Poisson rate.
-    Interval in = profile_interval(m, r, 1.0, opt);
+    const stats::Interval in = stats::profile_interval(m, r, 0, 1.0);
     REQUIRE(in.lower.found);
     REQUIRE(in.upper.found);
-    FitResult lo = fit_at_poi(m, in.lower.value, r.x, opt), hi = fit_at_poi(m, in.upper.value, r.x, opt);
+    const stats::FitResult lo = stats::fit_at(m, 0, in.lower.value, r.x), hi = stats::fit_at(m, 0, in.upper.value, r.x);
     REQUIRE(std::abs(2 * (lo.nll - r.nll) - 1.0) < 1e-3);
     REQUIRE(std::abs(2 * (hi.nll - r.nll) - 1.0) < 1e-3);
     const double half = 0.5 * (in.upper.value - in.lower.value);
@@ -178,14 +186,13 @@ TEST_CASE("Coverage of the profiled 68.27% interval and pulls on a Gaussian toy 
   for (int t = 0; t < n_toys; ++t) {
     const double nu_true = torch::randn({1}, gen, torch::kFloat64).item<double>();
     const double norm_true = torch::randn({1}, gen, torch::kFloat64).item<double>();
-    LikelihoodModel m = toy.model(toy.pseudo_data(mu_true, nu_true, norm_true, gen));
-    FitOptions opt;
-    FitResult r = fit_model(m, opt);
-    if (!r.converged) {
-      WARN("toy " << t << ": " << r.status);
+    const stats::RegionModel m = region_model(toy.model(toy.pseudo_data(mu_true, nu_true, norm_true, gen)));
+    const stats::FitResult r = stats::fit(m);
+    if (!r.ok()) {
+      WARN("toy " << t << ": " << r.brief());
       continue;
     }
-    Interval in = profile_interval(m, r, 1.0, opt);
+    const stats::Interval in = stats::profile_interval(m, r, 0, 1.0);
     // An interval may end on the POI's bound (mu > 0): still an interval.
     if (!in.lower.usable() || !in.upper.usable()) {
       WARN("toy " << t << ": " << in.lower.status << " / " << in.upper.status << " mu_hat " << r.x[0]);
@@ -214,11 +221,9 @@ TEST_CASE("INFERNO analytic closure: profiled sigma(s) from the unbinned likelih
   const double paper[5] = {14.71, 15.52, 15.65, 15.62, 16.89};
   torch::Generator gen = make_generator(77);
   for (int bm = 0; bm < 5; ++bm) {
-    LikelihoodModel m = analytic::inferno_asimov_model(bm, 200000, gen);
-    FitOptions opt;
-    opt.fixed = analytic::inferno_fixed(bm);
-    FitResult r = fit_model(m, opt);
-    REQUIRE(r.converged);
+    const stats::RegionModel m = region_model(analytic::inferno_asimov_model(bm, 200000, gen), analytic::inferno_fixed(bm));
+    const stats::FitResult r = stats::fit(m);
+    REQUIRE(r.ok());
     REQUIRE(std::abs(r.x[0] - 1.0) < 1e-6);
     const double sigma_s = 50.0 * r.error[0];
     INFO("benchmark " << bm << ": sigma(s) " << sigma_s << " paper " << paper[bm]);

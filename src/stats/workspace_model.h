@@ -15,6 +15,8 @@ class WorkspaceModel : public Model {
  public:
   // The workspace's observed data.
   explicit WorkspaceModel(std::shared_ptr<const histfactory::HistFactoryModel> model);
+  explicit WorkspaceModel(const histfactory::HistFactoryModel& model)
+      : WorkspaceModel(std::make_shared<const histfactory::HistFactoryModel>(model)) {}
   WorkspaceModel(std::shared_ptr<const histfactory::HistFactoryModel> model, const histfactory::Data& data);
 
   const histfactory::HistFactoryModel& histfactory() const { return *model_; }
