@@ -1,11 +1,6 @@
-// `refinery fit|scan|impacts|toys --config EXPERIMENT.json`: the profile
-// likelihood measurement of mu (infer/measurement.h) on Asimov data, a
-// pseudo-experiment from the simulator, or an event file.
-//   fit      MLE, Hessian errors, correlations, profiled 68.27% and 95% intervals
-//   scan     t(mu) on a grid, nuisances re-minimised at every point
-//   impacts  ranked nuisance impacts and the statistical-only error
-//   toys     pseudo-experiments with full fits and intervals: coverage, width,
-//            bias, pulls, the challenge score; --shard i/N and --merge
+// `refinery toys --config EXPERIMENT.json`: pseudo-experiments from the
+// simulator with full fits and intervals (coverage, width, bias, pulls, the
+// challenge score; --shard i/N and --merge), and `refinery report`.
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -17,6 +12,7 @@
 #include "data/htautau/htautau_simulation.h"
 #include "data/random.h"
 #include "infer/measurement.h"
+#include "infer/model_source.h"
 #include "infer/toy_summary.h"
 #include "src/cli/options.h"
 #include "src/core/atomic_file.h"
@@ -39,262 +35,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-void add_data_options(cxxopts::Options& o) {
-  o.add_options("Data")("asimov", "Fit the Asimov data set at --mu-true and --nu-true (the default without --toy/--data)")(
-      "toy", "Fit pseudo-experiment number I from the simulator (seeded by the config's seed and I)",
-      cxxopts::value<int64_t>())("data", "Fit the events of an HDF5 event file", cxxopts::value<std::string>())(
-      "mu-true", "True mu of the Asimov data or pseudo-experiment", cxxopts::value<double>()->default_value("1"))(
-      "nu-true", "True nuisances: nominal, from-priors (toys only) or e.g. tes=1,jes=-0.5",
-      cxxopts::value<std::string>()->default_value("nominal"))(
-      "reference", "The binned reference analysis (unbinned regions binned in measurement/reference)")(
-      "labels", "Expected yields from each process's own simulated events instead of the fractions")(
-      "recalibration", "Per-region recalibration of the fractions: isotonic, closure or none (default: the config's)",
-      cxxopts::value<std::string>()->default_value(""))(
-      "inputs", "Directory with classifier.pt, dcr_<process>.pt and mc.h5 (default: the config's output_dir)",
-      cxxopts::value<std::string>()->default_value(""));
-}
-
-MeasurementOptions measurement_options(const cxxopts::ParseResult& r) {
-  MeasurementOptions m;
-  m.inputs = r["inputs"].as<std::string>();
-  m.reference = r.count("reference") > 0;
-  m.labels = r.count("labels") > 0;
-  m.recalibration = r["recalibration"].as<std::string>();
-  return m;
-}
-
-std::uint64_t toy_seed(std::uint64_t seed, double mu) {
-  return stream_seed(seed, {0x70e5, static_cast<std::uint64_t>(std::llround(mu * 1e6))});
-}
-
-// The simulator's nuisance vector for a truth option and a toy index.
-htautau::NuVector nu_truth(const std::string& spec, std::uint64_t seed, std::uint64_t index) {
-  if (spec == "nominal" || spec.empty()) {
-    htautau::NuVector nu{};
-    nu[htautau::kSoftMet] = 1.0;  // the constraint's centre: the measurement's nominal point
-    return nu;
-  }
-  if (spec == "from-priors") return htautau::draw_truth(stream_seed(seed, {0x7ea}), index).second;
-  return htautau::parse_nu(spec, "--nu-true");
-}
-
-struct Observed {
-  std::string description;
-  std::shared_ptr<const LikelihoodModel> likelihood;
-  Eigen::VectorXd truth;  // empty for a data file
-};
-
-// The observed regions behind the model interface; Asimov data from the
-// measurement's simulated events.
-stats::RegionModel model_of(const Observed& o, const Measurement& m) {
-  return stats::RegionModel(o.likelihood, o.description, [&m](const Eigen::VectorXd& x) { return m.asimov(x); });
-}
-
 std::shared_ptr<const LikelihoodModel> share(LikelihoodModel model) {
   return std::make_shared<const LikelihoodModel>(std::move(model));
 }
 
-Observed observe(Measurement& m, const ExperimentConfig& config, const cxxopts::ParseResult& r) {
-  // One data source: --asimov, --toy I or --data FILE.
-  std::string given;
-  for (const char* source : {"asimov", "toy", "data"})
-    if (r.count(source)) {
-      if (!given.empty())
-        throw InputError("", "--" + std::string(source), "conflicts with --" + given +
-                                                             " (give one data source: --asimov, --toy I or --data FILE)");
-      given = source;
-    }
-  const double mu = r["mu-true"].as<double>();
-  const std::string nus = r["nu-true"].as<std::string>();
-  const std::uint64_t seed = config.document.at("seed").get<std::uint64_t>();
-  if (r.count("data")) {
-    const std::string path = r["data"].as<std::string>();
-    EventReader reader(path);
-    if (reader.meta().feature_names != m.feature_names())
-      throw InputError(path, "attribute feature_names", "the file's features are not the models' (" +
-                                                           std::to_string(reader.meta().feature_names.size()) + " vs " +
-                                                           std::to_string(m.feature_names().size()) + " columns, or a different order)");
-    EvaluatedEvents e = m.evaluate(reader.read_all(), path);
-    return {"events of " + path, share(m.model(e, path)), Eigen::VectorXd()};
-  }
-  if (r.count("toy")) {
-    const int64_t index = r["toy"].as<int64_t>();
-    if (index < 0) throw InputError("", "--toy", "must be >= 0");
-    htautau::NuVector nu = nu_truth(nus, seed, index);
-    htautau::PseudoExperiment pe = htautau::pseudo_experiment(mu, nu, m.luminosity(), toy_seed(seed, mu), index);
-    EvaluatedEvents e = m.evaluate(pe.events, "pseudo-experiment " + std::to_string(index));
-    return {"pseudo-experiment " + std::to_string(index) + " (mu " + std::to_string(mu) + ", " + htautau::format_nu(nu) + ")",
-            share(m.model(e, "pseudo-experiment")), theta_of(m.spec(), mu, std::vector<double>(nu.begin(), nu.end()))};
-  }
-  if (nus == "from-priors") throw InputError("", "--nu-true", "from-priors needs --toy (Asimov data take fixed nuisances)");
-  htautau::NuVector nu = nu_truth(nus, seed, 0);
-  Eigen::VectorXd theta = theta_of(m.spec(), mu, std::vector<double>(nu.begin(), nu.end()));
-  return {"Asimov data at mu " + std::to_string(mu) + " (" + htautau::format_nu(nu) + ")", share(m.asimov(theta)), theta};
-}
-
-std::string default_out(const ExperimentConfig& config, const CommonOptions& common, const std::string& name) {
-  if (!common.out.empty()) return common.out;
-  const std::string dir = config.document.at("output_dir").get<std::string>();
-  std::filesystem::create_directories(dir);
-  return dir + "/" + name;
-}
-
-json header(const ExperimentConfig& config, const Observed& o, const Measurement& m, const cxxopts::ParseResult& r) {
-  json j;
-  j["config"] = config.file;
-  j["config_hash"] = config.hash;
-  j["seed"] = config.document.at("seed");
-  j["data"] = o.description;
-  j["analysis"] = r.count("reference") ? "binned reference" : "unbinned";
-  json regions = json::array();
-  auto counts = m.observed_counts(*o.likelihood);
-  auto closure = m.closure_factors();
-  for (size_t i = 0; i < m.regions().size(); ++i)
-    regions.push_back({{"name", m.regions()[i].name}, {"type", m.regions()[i].binned ? "binned" : "unbinned"},
-                       {"observed", counts[i]}, {"fraction_closure", closure[i]}});
-  j["regions"] = regions;
-  return j;
-}
-
-void print_fit(const stats::FitResult& f, std::ostream& os) {
-  os << "fit: " << f.brief() << "\n" << std::setprecision(5);
-  for (int i = 0; i < f.x.size(); ++i)
-    os << "  " << std::left << std::setw(14) << f.names[i] << std::right << std::setw(11) << f.x[i] << " +- "
-       << f.error[i] << "\n";
-}
-
 }  // namespace
-
-int run_measurement_fit(int argc, char** argv) {
-  cxxopts::Options options(argv[0], "Profile-likelihood fit of mu: MLE, errors, correlations, profiled intervals");
-  add_data_options(options);
-  options.add_options()("no-interval", "Skip the profiled intervals")(
-      "max-iterations", "Newton iterations allowed per fit", cxxopts::value<int>()->default_value("200"));
-  add_common_options(options, true, true);
-  auto r = parse(options, argc, argv);
-  if (!r) return 0;
-  CommonOptions common = common_options(*r);
-  ExperimentConfig config = setup_experiment(common);
-  auto t0 = std::chrono::steady_clock::now();
-  Measurement m(config, measurement_options(*r));
-  const double setup = seconds_since(t0);
-  Observed o = observe(m, config, *r);
-  auto t1 = std::chrono::steady_clock::now();
-  stats::ProfileOptions opt;
-  opt.fit.minimizer.max_iterations = (*r)["max-iterations"].as<int>();
-  if (opt.fit.minimizer.max_iterations < 1) throw InputError("", "--max-iterations", "must be >= 1");
-  const stats::RegionModel model = model_of(o, m);
-  const int poi = model.poi();
-  const stats::FitResult f = stats::fit(model, opt.fit);
-  json out = header(config, o, m, *r);
-  out["fit"] = f.to_json();
-  if (f.ok() && !r->count("no-interval")) {
-    for (double cl : {0.6827, 0.95}) {
-      stats::Interval in = stats::profile_interval(model, f, poi, stats::chi2_level(cl), opt);
-      out[cl < 0.9 ? "interval_68" : "interval_95"] = in.to_json();
-    }
-  }
-  out["seconds"] = {{"setup", setup}, {"fit_and_intervals", seconds_since(t1)}};
-  // Named after the data (and analysis), so that fits of Asimov data and of
-  // a pseudo-experiment do not overwrite each other and `report` finds both.
-  const std::string source = r->count("data") ? "data" : r->count("toy") ? "toy" : "asimov";
-  const std::string path =
-      default_out(config, common, "fit_" + source + (r->count("reference") ? "_reference" : "") + ".json");
-  write_text_atomically(path, out.dump(2) + "\n");
-  if (!common.quiet) {
-    std::cout << o.description << "\n";
-    print_fit(f, std::cout);
-    for (const char* key : {"interval_68", "interval_95"})
-      if (out.contains(key))
-        std::cout << "  " << (std::string(key) == "interval_68" ? "68.27%" : "95%   ") << " profiled interval: ["
-                  << out[key]["lower"]["value"].get<double>() << ", " << out[key]["upper"]["value"].get<double>() << "]\n";
-    std::cout << "fit and intervals in " << out["seconds"]["fit_and_intervals"].get<double>() << " s; wrote " << path << "\n";
-  }
-  if (!f.ok()) std::cerr << "refinery fit: error: the fit did not converge: " << f.reason << " (" << path << ")\n";
-  return f.ok() ? 0 : 1;
-}
-
-int run_scan(int argc, char** argv) {
-  cxxopts::Options options(argv[0], "Profile-likelihood scan of mu (nuisances re-minimised at every point)");
-  add_data_options(options);
-  options.add_options()("points", "Scan points", cxxopts::value<int>()->default_value("21"))(
-      "range", "Scan range lo:hi (default: mu_hat -+ 3 errors)", cxxopts::value<std::string>()->default_value(""));
-  add_common_options(options, true, true);
-  auto r = parse(options, argc, argv);
-  if (!r) return 0;
-  CommonOptions common = common_options(*r);
-  ExperimentConfig config = setup_experiment(common);
-  Measurement m(config, measurement_options(*r));
-  Observed o = observe(m, config, *r);
-  auto t0 = std::chrono::steady_clock::now();
-  const stats::RegionModel model = model_of(o, m);
-  const int poi_index = model.poi();
-  const stats::FitResult f = stats::fit(model);
-  if (!f.ok()) throw std::runtime_error("scan: the fit did not converge: " + f.reason);
-  const int n = (*r)["points"].as<int>();
-  if (n < 2) throw InputError("", "--points", "at least 2");
-  double lo = f.x[poi_index] - 3 * f.error[poi_index], hi = f.x[poi_index] + 3 * f.error[poi_index];
-  const std::string range = (*r)["range"].as<std::string>();
-  if (!range.empty()) {
-    const auto colon = range.find(':');
-    try {
-      if (colon == std::string::npos) throw std::invalid_argument("");
-      lo = std::stod(range.substr(0, colon));
-      hi = std::stod(range.substr(colon + 1));
-    } catch (const std::exception&) {
-      throw InputError("", "--range", "expected lo:hi, got '" + range + "'");
-    }
-    if (!(lo < hi)) throw InputError("", "--range", "needs lo < hi");
-  }
-  const auto& poi = model.parameters()[poi_index];
-  lo = std::max(lo, poi.lower);
-  hi = std::min(hi, poi.upper);
-  std::vector<double> mus;
-  for (int i = 0; i < n; ++i) mus.push_back(lo + (hi - lo) * i / (n - 1));
-  auto points = stats::profile_scan(model, f, poi_index, mus);
-  stats::Interval i68 = stats::profile_interval(model, f, poi_index, 1.0),
-                  i95 = stats::profile_interval(model, f, poi_index, stats::chi2_level(0.95));
-  json out = header(config, o, m, *r);
-  out["fit"] = f.to_json();
-  json pts = json::array();
-  for (const auto& p : points) pts.push_back({{"mu", p.values[0]}, {"t", p.t}, {"converged", p.converged}});
-  out["scan"] = pts;
-  out["interval_68"] = i68.to_json();
-  out["interval_95"] = i95.to_json();
-  out["seconds"] = seconds_since(t0);
-  const std::string path = default_out(config, common, "scan.json");
-  write_text_atomically(path, out.dump(2) + "\n");
-  if (!common.quiet) {
-    std::cout << o.description << "\nmu_hat " << f.x[poi_index] << " +- " << f.error[poi_index] << "\n      mu        t(mu)\n";
-    for (const auto& p : points)
-      std::cout << std::setw(8) << std::setprecision(4) << p.values[0] << std::setw(13) << p.t << (p.converged ? "" : "  (not converged)") << "\n";
-    std::cout << "68.27%: [" << i68.lower.value << ", " << i68.upper.value << "]  95%: [" << i95.lower.value << ", "
-              << i95.upper.value << "]  (" << out["seconds"].get<double>() << " s); wrote " << path << "\n";
-  }
-  return 0;
-}
-
-int run_impacts(int argc, char** argv) {
-  cxxopts::Options options(argv[0], "Nuisance impacts on mu: refits with each nuisance fixed at nu_hat +- its errors");
-  add_data_options(options);
-  add_common_options(options, true, true);
-  auto r = parse(options, argc, argv);
-  if (!r) return 0;
-  CommonOptions common = common_options(*r);
-  ExperimentConfig config = setup_experiment(common);
-  Measurement m(config, measurement_options(*r));
-  Observed o = observe(m, config, *r);
-  const stats::RegionModel model = model_of(o, m);
-  const stats::FitResult f = stats::fit(model);
-  if (!f.ok()) throw std::runtime_error("impacts: the fit did not converge: " + f.reason);
-  const stats::Impacts im = stats::compute_impacts(model, f, model.poi());
-  json out = header(config, o, m, *r);
-  out["impacts"] = im.to_json();
-  const std::string path = default_out(config, common, "impacts.json");
-  write_text_atomically(path, out.dump(2) + "\n");
-  if (!common.quiet) std::cout << o.description << "\n" << im.table() << "wrote " << path << "\n";
-  return 0;
-}
 
 int run_toys(int argc_in, char** argv_in) {
   // `--n N` (the short spelling physicists type) is `--count N`: cxxopts
@@ -379,7 +124,7 @@ int run_toys(int argc_in, char** argv_in) {
   for (double mu : mus) {
     for (int64_t i = shard; i < n; i += shards) {
       auto t0 = std::chrono::steady_clock::now();
-      htautau::NuVector nu = nu_truth(nus, seed, i);
+      htautau::NuVector nu = htautau::truth_option(nus, seed, i);
       htautau::PseudoExperiment pe = htautau::pseudo_experiment(mu, nu, m.luminosity(), toy_seed(seed, mu), i);
       EvaluatedEvents e = m.evaluate(pe.events, "pseudo-experiment " + std::to_string(i));
       const stats::RegionModel model(share(m.model(e, "pseudo-experiment")), "pseudo-experiment");

@@ -5,6 +5,7 @@
 // a fit that cannot converge.
 #include "tests/testing.hpp"
 
+#include <cmath>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -70,12 +71,44 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   json sc = json::parse(read_file(tmp.path("s.json")));
-  REQUIRE(sc["scan"].size() == 5);
-  REQUIRE(std::abs(sc["scan"][0]["t"].get<double>() - 1.0) < 1e-3);  // the lower crossing
-  REQUIRE(std::abs(sc["scan"][2]["t"].get<double>()) < 1e-6);        // mu_hat = 1.5
-  REQUIRE(sc["scan"][1]["t"].get<double>() < sc["scan"][0]["t"].get<double>());
-  REQUIRE(sc["scan"][3]["t"].get<double>() < sc["scan"][4]["t"].get<double>());
+  const json& pts = sc["scan"]["points"];
+  REQUIRE(sc["scan"]["parameters"] == json::array({"mu"}));
+  REQUIRE(pts.size() == 5);
+  REQUIRE(std::abs(pts[0]["t"].get<double>() - 1.0) < 1e-3);  // the lower crossing
+  REQUIRE(std::abs(pts[2]["t"].get<double>()) < 1e-6);        // mu_hat = 1.5
+  REQUIRE(pts[1]["t"].get<double>() < pts[0]["t"].get<double>());
+  REQUIRE(pts[3]["t"].get<double>() < pts[4]["t"].get<double>());
   REQUIRE(std::abs(sc["interval_68"]["lower"]["value"].get<double>() - lo) < 1e-4);
+
+  // The workspace commands run on the measurement too: an asymptotic test of
+  // the Asimov truth gives q = 0 (mu_hat = mu): CLs+b = 1/2, CLb = Phi(sqrt(q_A)).
+  r = run_refinery("hypotest --config " + cfg + " --asimov --mu-true 1.5 --mu 1.5 --threads 2 --quiet --out " +
+                   tmp.path("h.json"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  json h = json::parse(read_file(tmp.path("h.json")));
+  REQUIRE(h["status"] == "converged");
+  REQUIRE(h["kind"] == "experiment");
+  REQUIRE(h["q_obs"].get<double>() < 1e-6);
+  const double q_a = h["q_asimov"].get<double>();
+  REQUIRE(q_a > 1.0);
+  REQUIRE(h["clsb_obs"].get<double>() == Approx(0.5).epsilon(1e-9));
+  REQUIRE(h["clb_obs"].get<double>() == Approx(1.0 - 0.5 * std::erfc(std::sqrt(q_a / 2.0))).epsilon(1e-9));
+  // Limits on the background-only Asimov data (mu_true = 0, which the
+  // Asimov weights now allow): the observed limit is the median expected one
+  // (up to mu's lower bound 1e-3 in the fits).
+  r = run_refinery("limit --config " + cfg + " --asimov --mu-true 0 --threads 2 --quiet --out " + tmp.path("l.json"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  json l = json::parse(read_file(tmp.path("l.json")));
+  REQUIRE(l["status"] == "converged");
+  const double median = l["upper_limit_exp"][2].get<double>();
+  REQUIRE(l["upper_limit_exp"][1].get<double>() < median);
+  REQUIRE(std::abs(l["upper_limit_obs"].get<double>() / median - 1.0) < 0.01);
+  // Options of the other model kind are refused by name.
+  r = run_refinery("fit --config " + cfg + " --patchset ps.json --quiet");
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(r.output.find("--patchset: applies to a workspace") != std::string::npos);
 
   // Toys in two shards, merged, equal the unsharded run.
   REQUIRE(run_refinery("toys --config " + cfg + " --n 3 --quiet --threads 2 --out " + tmp.path("all.csv")).exit_code == 0);

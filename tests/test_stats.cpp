@@ -266,3 +266,58 @@ TEST_CASE("stats: two POIs fit, profile each and scan in 2D as the analytic coun
   CHECK(h.q_obs == Approx(t_of(4.0, s1, b1, n1)).epsilon(1e-7));
   CHECK_THAT(error_of([&] { model.poi("mu_c"); }), Catch::Contains("no parameter 'mu_c'"));
 }
+
+TEST_CASE("stats CLI: a workspace takes the experiment's data options (Asimov, toys), 2D scans and impacts", "[stats][cli]") {
+  using refinery::testing::run_refinery;
+  const std::string ws = refinery::testing::source_path("tests/data/pyhf/workspaces/sr_cr_coupled.json");
+  // Asimov data at a chosen truth: the fit returns it.
+  auto r = run_refinery("fit " + ws + " --asimov --mu-true 0.5 --nu-true k_bkg=1.2 --json");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  json f = json::parse(r.output);
+  REQUIRE(f["kind"] == "workspace");
+  REQUIRE(f["fit"]["status"] == "converged");
+  for (const auto& p : f["fit"]["parameters"]) {
+    const double truth = p["name"] == "mu" ? 0.5 : p["name"] == "k_bkg" ? 1.2 : 0.0;
+    CHECK(p["value"].get<double>() == Approx(truth).margin(1e-6));
+  }
+  REQUIRE(f["interval_68"]["lower"]["value"].get<double>() < 0.5);
+  REQUIRE(f["interval_68"]["upper"]["value"].get<double>() > 0.5);
+  // Toys: a pure function of (--seed, index).
+  auto t1 = run_refinery("fit " + ws + " --toy 3 --seed 5 --no-interval --json");
+  auto t2 = run_refinery("fit " + ws + " --toy 3 --seed 5 --no-interval --json");
+  auto t3 = run_refinery("fit " + ws + " --toy 4 --seed 5 --no-interval --json");
+  REQUIRE(t1.exit_code == 0);
+  const double nll1 = json::parse(t1.output)["fit"]["nll"].get<double>();
+  CHECK(nll1 == json::parse(t2.output)["fit"]["nll"].get<double>());
+  CHECK(nll1 != json::parse(t3.output)["fit"]["nll"].get<double>());
+  // A 2D scan: t >= 0 everywhere, 0 only at the MLE.
+  r = run_refinery("scan " + ws + " --poi mu --poi2 k_bkg --points 3 --points2 3 --json");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  json s = json::parse(r.output);
+  REQUIRE(s["scan"]["parameters"] == json::array({"mu", "k_bkg"}));
+  REQUIRE(s["scan"]["points"].size() == 9);
+  for (const auto& p : s["scan"]["points"]) {
+    CHECK(p["converged"] == true);
+    CHECK(p["t"].get<double>() > -1e-9);
+  }
+  // The middle of a symmetric grid is the MLE.
+  CHECK(std::abs(s["scan"]["points"][4]["t"].get<double>()) < 1e-6);
+  r = run_refinery("impacts " + ws + " --json");
+  REQUIRE(r.exit_code == 0);
+  json im = json::parse(r.output)["impacts"];
+  REQUIRE(im["poi"] == "mu");
+  REQUIRE(im["impacts"].size() == 2);
+  CHECK(im["stat_only_error"].get<double>() < im["mu_error"].get<double>());
+  // Options of the other kind, and truths naming no parameter.
+  r = run_refinery("fit " + ws + " --reference");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output == "refinery fit: error: --reference: applies to an experiment (--config), not to a workspace\n");
+  r = run_refinery("fit " + ws + " --asimov --nu-true ghost=1");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--nu-true: 'ghost=1' is not NAME=VALUE with a parameter of") != std::string::npos);
+  r = run_refinery("scan " + ws + " --poi2 mu");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--poi2: names the scanned parameter itself") != std::string::npos);
+}

@@ -269,4 +269,14 @@ std::pair<double, NuVector> draw_truth(std::uint64_t seed, std::uint64_t index) 
   return {mu, nu};
 }
 
+NuVector truth_option(const std::string& spec, std::uint64_t seed, std::uint64_t index) {
+  if (spec == "nominal" || spec.empty()) {
+    NuVector nu{};
+    nu[kSoftMet] = 1.0;  // the constraint's centre: the measurement's nominal point
+    return nu;
+  }
+  if (spec == "from-priors") return draw_truth(stream_seed(seed, {0x7ea}), index).second;
+  return parse_nu(spec, "--nu-true");
+}
+
 }  // namespace refinery::htautau

@@ -81,5 +81,9 @@ PseudoExperiment pseudo_experiment(double mu, const NuVector& nu, double luminos
 // mu ~ U(0.1, 3), tes, jes and the normalisations ~ N(0,1), soft_met ~
 // LogNormal(0,1) clipped to [0,5]; drawn from (seed, index).
 std::pair<double, NuVector> draw_truth(std::uint64_t seed, std::uint64_t index);
+// The nuisances of a --nu-true option: "nominal" (soft_met at its prior's
+// centre 1, the rest 0), "from-priors" (draw_truth of toy `index` under
+// stream (seed, 0x7ea)) or NAME=VALUE,... (InputError naming --nu-true).
+NuVector truth_option(const std::string& spec, std::uint64_t seed, std::uint64_t index);
 
 }  // namespace refinery::htautau

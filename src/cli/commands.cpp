@@ -10,16 +10,15 @@
 namespace refinery::cli {
 
 int run_simulate(int argc, char** argv);  // data/simulate_command.cpp
-int run_fit(int argc, char** argv);       // infer/workspace_commands.cpp
-int run_hypotest(int argc, char** argv);
-int run_limit(int argc, char** argv);
-int inspect_workspace(const std::string& path);
-int run_train(int argc, char** argv);     // train/train_command.cpp
-int run_eval(int argc, char** argv);      // infer/eval_command.cpp
-int run_measurement_fit(int argc, char** argv);  // infer/measurement_commands.cpp
+int run_fit(int argc, char** argv);       // infer/inference_commands.cpp
 int run_scan(int argc, char** argv);
 int run_impacts(int argc, char** argv);
-int run_toys(int argc, char** argv);
+int run_hypotest(int argc, char** argv);
+int run_limit(int argc, char** argv);
+int inspect_workspace(const std::string& path);  // infer/workspace_commands.cpp
+int run_train(int argc, char** argv);     // train/train_command.cpp
+int run_eval(int argc, char** argv);      // infer/eval_command.cpp
+int run_toys(int argc, char** argv);     // infer/measurement_commands.cpp
 int run_report(int argc, char** argv);
 
 namespace {
@@ -81,12 +80,12 @@ const std::vector<Command>& commands() {
       {"train", "Train a network (classifier: calibrated multiclassifier; dcr: parametric DCR networks)", run_train},
       {"eval", "Evaluate a trained model on events (classifier: probabilities and fractions)", run_eval},
       {"inspect", "Summarise an event file or a HistFactory workspace", run_inspect},
-      {"fit", "Profile-likelihood fit of mu (--config EXPERIMENT) or fit of a HistFactory workspace (WORKSPACE.json)", run_fit},
-      {"scan", "Profile-likelihood scan of mu with intervals (--config EXPERIMENT)", run_scan},
-      {"impacts", "Ranked nuisance impacts on mu (--config EXPERIMENT)", run_impacts},
+      {"fit", "Maximum-likelihood fit with profiled intervals (WORKSPACE.json or --config EXPERIMENT)", run_fit},
+      {"scan", "Profile-likelihood scan of the POI, or of two parameters (WORKSPACE.json or --config EXPERIMENT)", run_scan},
+      {"impacts", "Ranked nuisance impacts on the POI (WORKSPACE.json or --config EXPERIMENT)", run_impacts},
       {"toys", "Pseudo-experiments: coverage, width, bias, pulls; --shard i/N, --merge (--config EXPERIMENT)", run_toys},
-      {"hypotest", "Asymptotic CLs test of a POI value (q~, q, q0) on a workspace", run_hypotest},
-      {"limit", "95% CLs upper limit on the POI of a workspace", run_limit},
+      {"hypotest", "Asymptotic CLs test of a POI value (q~, q, q0) (WORKSPACE.json or --config EXPERIMENT)", run_hypotest},
+      {"limit", "95% CLs upper limits on the POI (WORKSPACE.json or --config EXPERIMENT)", run_limit},
       {"report", "Summary table of the measurement results in the output directory (--config EXPERIMENT)", run_report},
       {"config", "Validate an experiment config; print it with defaults, or the schema",
        run_config},

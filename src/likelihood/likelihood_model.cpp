@@ -146,7 +146,7 @@ void LikelihoodModel::add_region(Region region) {
 
 // a_p = log N_p, n(:, p) = d a_p / d theta, l(:, p) = d^2 a_p / d theta^2 (diagonal).
 void LikelihoodModel::log_norms(const Eigen::VectorXd& theta, Eigen::MatrixXd* n, Eigen::MatrixXd* l,
-                                Eigen::VectorXd* a, bool* ok) const {
+                                Eigen::VectorXd* a, bool* ok, int deriv) const {
   const int P = spec_.P(), D = spec_.n_params();
   a->setZero(P);
   n->setZero(D, P);
@@ -155,6 +155,12 @@ void LikelihoodModel::log_norms(const Eigen::VectorXd& theta, Eigen::MatrixXd* n
   for (int p = 0; p < P; ++p)
     if (spec_.signal[p]) {
       const double mu = theta[0];
+      // mu = 0: no signal (log N = -inf), a value without derivatives (the
+      // log-space derivatives 1/mu do not exist there).
+      if (mu == 0.0 && deriv == 0) {
+        (*a)[p] = -std::numeric_limits<double>::infinity();
+        continue;
+      }
       if (!(mu > 0.0)) {
         *ok = false;
         return;
@@ -215,7 +221,7 @@ double LikelihoodModel::evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* 
   Eigen::MatrixXd n, l;
   Eigen::VectorXd a;
   bool ok = true;
-  log_norms(theta, &n, &l, &a, &ok);
+  log_norms(theta, &n, &l, &a, &ok, deriv);
   if (!ok) return kInf;
   std::vector<double> nu_cal(K);
   for (int k = 0; k < K; ++k) nu_cal[k] = theta[spec_.calibration[k]];
@@ -319,7 +325,7 @@ std::vector<std::vector<double>> LikelihoodModel::expected(const Eigen::VectorXd
   Eigen::MatrixXd n, l;
   Eigen::VectorXd a;
   bool ok = true;
-  log_norms(theta, &n, &l, &a, &ok);
+  log_norms(theta, &n, &l, &a, &ok, 0);
   std::vector<double> nu_cal(K);
   for (int k = 0; k < K; ++k) nu_cal[k] = theta[spec_.calibration[k]];
   std::vector<std::vector<double>> out;

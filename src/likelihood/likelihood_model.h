@@ -153,8 +153,10 @@ class LikelihoodModel {
   torch::Tensor nll_autograd(const torch::Tensor& theta) const;
 
  private:
+  // log N_p and its first (n) and second (l) derivatives; deriv 0: the
+  // value alone, defined also at mu = 0 (N = 0 for the signal).
   void log_norms(const Eigen::VectorXd& theta, Eigen::MatrixXd* n, Eigen::MatrixXd* l, Eigen::VectorXd* a,
-                 bool* ok) const;
+                 bool* ok, int deriv) const;
   ModelSpec spec_;
   Ansatz ansatz_;
   std::vector<Region> regions_;

@@ -143,9 +143,15 @@ nlohmann::json FitResult::to_json() const {
   j["reason"] = reason;
   j["converged"] = ok();
   j["nll"] = std::isfinite(nll) ? nlohmann::json(nll) : nlohmann::json(nullptr);
+  j["twice_nll"] = std::isfinite(nll) ? nlohmann::json(2.0 * nll) : nlohmann::json(nullptr);
   j["edm"] = edm;
   j["iterations"] = iterations;
   j["evaluations"] = evaluations;
+  nlohmann::json tries = nlohmann::json::array();
+  for (const auto& a : attempts)
+    tries.push_back({{"strategy", a.strategy}, {"converged", a.converged}, {"nll", a.f}, {"edm", a.edm},
+                     {"iterations", a.iterations}, {"message", a.message}});
+  j["attempts"] = tries;
   nlohmann::json pars = nlohmann::json::array();
   for (int i = 0; i < x.size(); ++i)
     pars.push_back({{"name", names[i]}, {"value", x[i]}, {"error", error[i]}, {"fixed", bool(held[i])},

@@ -55,8 +55,9 @@ struct FitResult {
   std::string brief() const;
   // Parameters with errors, then the minimiser's attempts.
   std::string report() const;
-  // {status, reason, converged, nll, edm, iterations, evaluations,
-  //  parameters: [{name, value, error, fixed, at_bound}], correlation}.
+  // {status, reason, converged, nll, twice_nll, edm, iterations,
+  //  evaluations, attempts, parameters: [{name, value, error, fixed,
+  //  at_bound}], correlation}; nll null when not finite.
   nlohmann::json to_json() const;
 };
 

@@ -78,9 +78,10 @@ AsymptoticCalculator::AsymptoticCalculator(const Model& model, int poi, TestStat
   options_.covariance = false;
   free_data_ = fit(model, options_);
   record(free_data_, "free fit to the data");
-  // Asimov data: background-only (mu = 0) for q and q~, signal (mu = 1) for
-  // q0, with the nuisances at their conditional fit to the observed data.
-  const double asimov_mu = stat == TestStat::kQ0 ? 1.0 : 0.0;
+  // Asimov data: background-only (mu = 0, or the POI's lower bound where
+  // that is above 0) for q and q~, signal (mu = 1) for q0, with the
+  // nuisances at their conditional fit to the observed data.
+  const double asimov_mu = stat == TestStat::kQ0 ? 1.0 : std::max(0.0, model.parameters()[poi].lower);
   FitResult cond = fit_at(model, poi, asimov_mu, free_data_.x, options_);
   record(cond, "conditional fit for the Asimov data");
   asimov_ = model.asimov(cond.x);

@@ -1,0 +1,361 @@
+// `refinery fit|scan|impacts|hypotest|limit`: one set of inference commands
+// over the model interface, for a pyhf workspace (WORKSPACE.json) or an
+// experiment's measurement (--config EXPERIMENT.json), with the same options
+// and the same JSON keys (infer/model_source.h):
+//   fit       MLE, Hessian errors, correlations, profiled 68.27% and 95% intervals of the POI
+//   scan      t on a grid of the POI (or of two parameters: --poi2), the rest re-minimised
+//   impacts   ranked nuisance impacts on the POI and its statistical-only error
+//   hypotest  asymptotic CLs (q~, q) or p0 (q0), observed and expected
+//   limit     CLs upper limits on the POI, observed and expected
+// A fit that does not converge is a result with status "failed" and its
+// reason, exit 1 with one line on stderr.
+#include <chrono>
+#include <cmath>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <ATen/Parallel.h>
+
+#include "infer/model_source.h"
+#include "src/config/schema.h"
+#include "src/core/atomic_file.h"
+#include "src/core/error.h"
+#include "src/core/threads.h"
+#include "src/histfactory/hf_model.h"
+#include "src/stats/fit.h"
+#include "src/stats/hypotest.h"
+#include "src/stats/impacts.h"
+#include "src/stats/profile.h"
+#include "src/stats/workspace_model.h"
+
+namespace refinery::cli {
+
+using nlohmann::json;
+using stats::TestStat;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string fit_text(const ModelSource& s, const stats::FitResult& f) {
+  std::ostringstream os;
+  os << s.description << "\nfit: " << f.brief() << "\n" << std::setprecision(6);
+  size_t width = 14;
+  for (const auto& n : f.names) width = std::max(width, n.size() + 2);
+  for (int i = 0; i < f.x.size(); ++i)
+    os << "  " << std::left << std::setw(int(width)) << f.names[i] << std::right << std::setw(13) << f.x[i] << " +- "
+       << f.error[i] << (f.held[i] ? "  (fixed)" : f.at_bound[i] ? "  (at bound)" : "") << "\n";
+  return os.str();
+}
+
+// One line on stderr for a fit that failed; the exit code.
+int report_failure(const char* command, const ModelSource& s, const stats::FitResult& f) {
+  if (f.ok()) return 0;
+  std::cerr << "refinery " << command << ": error: " << s.file << ": the fit did not converge: " << f.reason
+            << (s.out.empty() ? "" : " (" + s.out + ")") << "\n";
+  return 1;
+}
+
+int require_poi(const ModelSource& s, const std::string& flag) {
+  if (s.poi >= 0) return s.poi;
+  if (s.workspace) static_cast<const stats::WorkspaceModel&>(*s.model).histfactory().require_poi();
+  return s.model->poi("", flag);
+}
+
+std::vector<double> grid(const cxxopts::ParseResult& r, const char* points_flag, const char* range_flag,
+                         const stats::Parameter& p, double centre, double error) {
+  const int n = r[points_flag].as<int>();
+  if (n < 2 || n > 100000) throw InputError("", std::string("--") + points_flag, "must lie in 2..100000");
+  double lo = centre - 3 * (error > 0 ? error : 1.0), hi = centre + 3 * (error > 0 ? error : 1.0);
+  const std::string range = r[range_flag].as<std::string>();
+  if (!range.empty()) {
+    const auto colon = range.find(':');
+    try {
+      if (colon == std::string::npos) throw std::invalid_argument("");
+      std::size_t a = 0, b = 0;
+      lo = std::stod(range.substr(0, colon), &a);
+      hi = std::stod(range.substr(colon + 1), &b);
+      if (a != colon || b != range.size() - colon - 1 || !std::isfinite(lo) || !std::isfinite(hi))
+        throw std::invalid_argument("");
+    } catch (const std::exception&) {
+      throw InputError("", std::string("--") + range_flag, "expected LO:HI, got '" + range + "'");
+    }
+    if (!(lo < hi)) throw InputError("", std::string("--") + range_flag, "needs LO < HI");
+  }
+  lo = std::max(lo, p.lower);
+  hi = std::min(hi, p.upper);
+  std::vector<double> v;
+  for (int i = 0; i < n; ++i) v.push_back(lo + (hi - lo) * i / (n - 1));
+  return v;
+}
+
+}  // namespace
+
+int run_fit(int argc, char** argv) {
+  cxxopts::Options options(argv[0],
+                           "Maximum-likelihood fit with profiled intervals of the POI: refinery fit WORKSPACE.json "
+                           "(a pyhf workspace) or refinery fit --config EXPERIMENT.json (the experiment's measurement)");
+  add_model_options(options);
+  options.add_options()("no-interval", "Skip the profiled intervals")(
+      "max-iterations", "Newton iterations allowed per fit", cxxopts::value<int>()->default_value("200"));
+  add_common_options(options, true, true);
+  auto r = parse(options, argc, argv);
+  if (!r) return 0;
+  CommonOptions common = common_options(*r);
+  auto t0 = std::chrono::steady_clock::now();
+  ModelSource s = load_model_source(*r, common, "fit");
+  const double setup = seconds_since(t0);
+  stats::ProfileOptions opt;
+  opt.fit.minimizer.max_iterations = (*r)["max-iterations"].as<int>();
+  if (opt.fit.minimizer.max_iterations < 1) throw InputError("", "--max-iterations", "must be >= 1");
+  auto t1 = std::chrono::steady_clock::now();
+  const stats::FitResult f = stats::fit(*s.model, opt.fit);
+  json out = s.header;
+  out["fit"] = f.to_json();
+  std::string text = fit_text(s, f);
+  if (f.ok() && s.poi >= 0 && !r->count("no-interval")) {
+    for (double cl : {0.6827, 0.95}) {
+      const stats::Interval in = stats::profile_interval(*s.model, f, s.poi, stats::chi2_level(cl), opt);
+      out[cl < 0.9 ? "interval_68" : "interval_95"] = in.to_json();
+      std::ostringstream line;
+      line << "  " << (cl < 0.9 ? "68.27%" : "95%   ") << " profiled interval of " << in.parameter << ": ["
+           << in.lower.value << ", " << in.upper.value << "]\n";
+      text += line.str();
+    }
+  }
+  out["seconds"] = {{"setup", setup}, {"fit_and_intervals", seconds_since(t1)}};
+  emit_result(out, s, *r, common, text);
+  return report_failure("fit", s, f);
+}
+
+int run_scan(int argc, char** argv) {
+  cxxopts::Options options(argv[0],
+                           "Profile-likelihood scan of the POI (or of two parameters with --poi2), the other free "
+                           "parameters re-minimised at every point, with the profiled intervals");
+  add_model_options(options);
+  options.add_options()("points", "Scan points", cxxopts::value<int>()->default_value("21"))(
+      "range", "Scan range LO:HI (default: the estimate -+ 3 errors)", cxxopts::value<std::string>()->default_value(""))(
+      "poi2", "A second parameter: scan the grid of both", cxxopts::value<std::string>())(
+      "points2", "Scan points of --poi2", cxxopts::value<int>()->default_value("11"))(
+      "range2", "Scan range of --poi2", cxxopts::value<std::string>()->default_value(""));
+  add_common_options(options, true, true);
+  auto r = parse(options, argc, argv);
+  if (!r) return 0;
+  CommonOptions common = common_options(*r);
+  ModelSource s = load_model_source(*r, common, "scan");
+  const int a = require_poi(s, "--poi");
+  const int b = r->count("poi2") ? s.model->poi((*r)["poi2"].as<std::string>(), "--poi2") : -1;
+  if (b == a) throw InputError("", "--poi2", "names the scanned parameter itself");
+  auto t0 = std::chrono::steady_clock::now();
+  const stats::FitResult f = stats::fit(*s.model);
+  json out = s.header;
+  out["fit"] = f.to_json();
+  if (!f.ok()) {
+    emit_result(out, s, *r, common, fit_text(s, f));
+    return report_failure("scan", s, f);
+  }
+  const auto& pars = s.model->parameters();
+  const std::vector<double> va = grid(*r, "points", "range", pars[a], f.x[a], f.error[a]);
+  std::ostringstream text;
+  text << s.description << "\n" << pars[a].name << "_hat " << f.x[a] << " +- " << f.error[a] << "\n";
+  if (b < 0) {
+    const auto points = stats::profile_scan(*s.model, f, a, va);
+    const stats::Interval i68 = stats::profile_interval(*s.model, f, a, 1.0),
+                          i95 = stats::profile_interval(*s.model, f, a, stats::chi2_level(0.95));
+    json pts = json::array();
+    text << std::setw(12) << pars[a].name << std::setw(13) << "t" << "\n";
+    for (const auto& p : points) {
+      pts.push_back({{"value", p.values[0]}, {"t", p.t}, {"converged", p.converged}});
+      text << std::setw(12) << std::setprecision(5) << p.values[0] << std::setw(13) << p.t
+           << (p.converged ? "" : "  (not converged: " + p.reason + ")") << "\n";
+    }
+    out["scan"] = {{"parameters", {pars[a].name}}, {"points", pts}};
+    out["interval_68"] = i68.to_json();
+    out["interval_95"] = i95.to_json();
+    text << "68.27%: [" << i68.lower.value << ", " << i68.upper.value << "]  95%: [" << i95.lower.value << ", "
+         << i95.upper.value << "]\n";
+  } else {
+    const std::vector<double> vb = grid(*r, "points2", "range2", pars[b], f.x[b], f.error[b]);
+    const auto points = stats::profile_scan_2d(*s.model, f, a, b, va, vb);
+    json pts = json::array();
+    int failed = 0;
+    for (const auto& p : points) {
+      pts.push_back({{"value", p.values}, {"t", p.t}, {"converged", p.converged}});
+      failed += !p.converged;
+    }
+    out["scan"] = {{"parameters", {pars[a].name, pars[b].name}}, {"points", pts}};
+    text << "2D scan of " << pars[a].name << " x " << pars[b].name << ": " << points.size() << " points"
+         << (failed ? ", " + std::to_string(failed) + " not converged" : "") << "\n";
+  }
+  out["seconds"] = seconds_since(t0);
+  emit_result(out, s, *r, common, text.str());
+  return 0;
+}
+
+int run_impacts(int argc, char** argv) {
+  cxxopts::Options options(argv[0], "Nuisance impacts on the POI: refits with each nuisance held at nu_hat +- its errors");
+  add_model_options(options);
+  add_common_options(options, true, true);
+  auto r = parse(options, argc, argv);
+  if (!r) return 0;
+  CommonOptions common = common_options(*r);
+  ModelSource s = load_model_source(*r, common, "impacts");
+  const int poi = require_poi(s, "--poi");
+  auto t0 = std::chrono::steady_clock::now();
+  const stats::FitResult f = stats::fit(*s.model);
+  json out = s.header;
+  out["fit"] = f.to_json();
+  if (!f.ok()) {
+    emit_result(out, s, *r, common, fit_text(s, f));
+    return report_failure("impacts", s, f);
+  }
+  const stats::Impacts im = stats::compute_impacts(*s.model, f, poi);
+  out["impacts"] = im.to_json();
+  out["seconds"] = seconds_since(t0);
+  emit_result(out, s, *r, common, s.description + "\n" + im.table());
+  return 0;
+}
+
+namespace {
+
+json hypotest_json(const ModelSource& s, double mu, TestStat stat, const std::string& stat_name) {
+  auto t0 = std::chrono::steady_clock::now();
+  const int poi = require_poi(s, "--poi");
+  stats::check_poi_value(*s.model, poi, stat == TestStat::kQ0 ? 0.0 : mu,
+                         stat == TestStat::kQ0 ? "--test-stat q0 (tests mu = 0)" : "--mu");
+  stats::AsymptoticCalculator calc(*s.model, poi, stat);
+  const stats::HypotestResult h = calc.hypotest(mu);
+  json out = s.header;
+  out["mu"] = mu;
+  out["test_stat"] = stat_name;
+  out["q_obs"] = h.q_obs;
+  out["q_asimov"] = h.q_asimov;
+  if (stat == TestStat::kQ0) {
+    out["p0_obs"] = h.clsb;
+    out["p0_exp"] = h.cls_exp;
+  } else {
+    out["cls_obs"] = h.cls;
+    out["clsb_obs"] = h.clsb;
+    out["clb_obs"] = h.clb;
+    out["cls_exp"] = h.cls_exp;
+  }
+  out["status"] = h.converged ? "converged" : "failed";
+  if (!h.converged) out["message"] = h.message;
+  out["seconds"] = seconds_since(t0);
+  return out;
+}
+
+}  // namespace
+
+int run_hypotest(int argc, char** argv) {
+  cxxopts::Options options(argv[0], "Asymptotic CLs hypothesis test of a POI value (pyhf's conventions)");
+  add_model_options(options);
+  options.add_options()("mu", "Tested POI value (inside the POI's bounds)", cxxopts::value<double>()->default_value("1"))(
+      "test-stat", "qtilde, q or q0", cxxopts::value<std::string>()->default_value("qtilde"))(
+      "all", "With --patchset: test every patch, one JSON line each, in parallel");
+  add_common_options(options, true, true);
+  auto r = parse(options, argc, argv);
+  if (!r) return 0;
+  CommonOptions common = common_options(*r);
+  const double mu = (*r)["mu"].as<double>();
+  const std::string stat_name = (*r)["test-stat"].as<std::string>();
+  const TestStat stat = stats::parse_test_stat(stat_name);
+  if (r->count("all")) {
+    if (!r->count("patchset")) throw InputError("", "--all", "needs --patchset");
+    if (r->count("patch-name")) throw InputError("", "--all", "tests every patch: give --patch-name or --all, not both");
+    for (const char* flag : {"asimov", "toy", "data"})
+      if (r->count(flag)) throw InputError("", std::string("--") + flag, "--all tests each patch's observed data");
+    set_threads(common.threads);
+    const std::string ps_file = (*r)["patchset"].as<std::string>();
+    json patchset = read_json_file(ps_file);
+    json base = read_json_file(workspace_path(*r));
+    if (verify_digest(*r)) histfactory::verify_patchset_digest(patchset, base, ps_file, workspace_path(*r));
+    auto names = histfactory::patch_names(patchset, ps_file);
+    std::vector<json> results(names.size());
+    auto t0 = std::chrono::steady_clock::now();
+    // One worker per thread, each with its own model (models are built in
+    // under a millisecond; fits dominate). Every point gets a result line:
+    // a bad patch or a failed fit is that point's status, not the batch's.
+    at::parallel_for(0, static_cast<int64_t>(names.size()), 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        json out;
+        try {
+          json doc = histfactory::apply_patch(base, histfactory::patch_from_patchset(patchset, names[i], ps_file), ps_file);
+          const ModelSource s = workspace_source(
+              histfactory::Workspace::from_json(doc, workspace_path(*r) + " + " + ps_file + " (" + names[i] + ")"), *r);
+          out = hypotest_json(s, mu, stat, stat_name);
+          out.erase("workspace");
+        } catch (const InputError& ex) {
+          out = json{{"status", "error"}, {"message", ex.what()}};
+        } catch (const std::exception& ex) {
+          out = json{{"status", "failed"}, {"message", std::string("internal error: ") + ex.what()}};
+        }
+        json line = {{"patch", names[i]}};
+        line.update(out);
+        results[i] = std::move(line);
+      }
+    });
+    std::vector<std::string> bad_input, failed;
+    json all = json::array();
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      std::cout << results[i].dump() << "\n";
+      all.push_back(results[i]);
+      const std::string status = results[i]["status"].get<std::string>();
+      if (status == "error") bad_input.push_back(names[i]);
+      else if (status != "converged") failed.push_back(names[i]);
+    }
+    if (!common.out.empty()) write_text_atomically(common.out, all.dump(2) + "\n");
+    if (!common.quiet) std::cerr << "hypotest: " << names.size() << " patches in " << seconds_since(t0) << " s\n";
+    auto list = [](const std::vector<std::string>& v) {
+      std::string s;
+      for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+      return s;
+    };
+    if (!bad_input.empty() || !failed.empty())
+      std::cerr << "refinery hypotest: error: " << bad_input.size() + failed.size() << " of " << names.size()
+                << " patches failed" << (bad_input.empty() ? "" : "; bad input: " + list(bad_input))
+                << (failed.empty() ? "" : "; fit failed: " + list(failed)) << "\n";
+    return !bad_input.empty() ? 2 : !failed.empty() ? 1 : 0;
+  }
+  ModelSource s = load_model_source(*r, common, "hypotest");
+  const json out = hypotest_json(s, mu, stat, stat_name);
+  emit_result(out, s, *r, common, "");
+  if (out["status"] != "converged")
+    std::cerr << "refinery hypotest: error: " << s.file << ": a fit did not converge: "
+              << out.value("message", std::string()) << "\n";
+  return out["status"] == "converged" ? 0 : 1;
+}
+
+int run_limit(int argc, char** argv) {
+  cxxopts::Options options(argv[0], "CLs upper limits on the POI (asymptotic, q~), observed and expected");
+  add_model_options(options);
+  options.add_options()("level", "CLs level (0.05: 95% CL)", cxxopts::value<double>()->default_value("0.05"));
+  add_common_options(options, true, true);
+  auto r = parse(options, argc, argv);
+  if (!r) return 0;
+  CommonOptions common = common_options(*r);
+  const double level = (*r)["level"].as<double>();
+  if (!(level > 0 && level < 1)) throw InputError("", "--level", "must lie in (0, 1)");
+  ModelSource s = load_model_source(*r, common, "limit");
+  const int poi = require_poi(s, "--poi");
+  auto t0 = std::chrono::steady_clock::now();
+  stats::AsymptoticCalculator calc(*s.model, poi, TestStat::kQtilde);
+  const auto lim = calc.upper_limits(level);
+  json out = s.header;
+  out["level"] = level;
+  out["upper_limit_obs"] = lim.observed;
+  out["upper_limit_exp"] = lim.expected;
+  bool ok = std::isfinite(lim.observed);
+  for (double v : lim.expected) ok = ok && std::isfinite(v);
+  out["status"] = ok ? "converged" : "failed";
+  if (!ok) out["message"] = "no CLs crossing inside the POI bounds (widen them with --poi-bounds)";
+  out["seconds"] = seconds_since(t0);
+  emit_result(out, s, *r, common, "");
+  if (!ok) std::cerr << "refinery limit: error: " << s.file << ": " << out["message"].get<std::string>() << "\n";
+  return ok ? 0 : 1;
+}
+
+}  // namespace refinery::cli

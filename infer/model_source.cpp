@@ -1,0 +1,345 @@
+#include "infer/model_source.h"
+
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <limits>
+#include <sstream>
+
+#include "data/htautau/htautau_simulation.h"
+#include "src/core/atomic_file.h"
+#include "src/core/error.h"
+#include "src/core/random_seed.h"
+#include "src/core/threads.h"
+#include "src/histfactory/hf_model.h"
+#include "src/io/event_reader.h"
+#include "src/stats/region_model.h"
+#include "src/stats/workspace_model.h"
+
+namespace refinery::cli {
+
+using nlohmann::json;
+using likelihood::LikelihoodModel;
+
+namespace {
+
+histfactory::InterpOptions interp_options(const std::string& s) {
+  using histfactory::HistosysCode;
+  using histfactory::NormsysCode;
+  if (s == "default" || s == "code4") return {NormsysCode::kCode4, HistosysCode::kCode4p};
+  if (s == "code1") return {NormsysCode::kCode1, HistosysCode::kCode0};
+  throw InputError("", "--interp", "unknown interpolation '" + s + "' (known: default, code4, code1)");
+}
+
+// "LO,HI" of --poi-bounds.
+std::pair<double, double> parse_bounds(const std::string& text) {
+  const std::size_t comma = text.find(',');
+  auto number = [&](const std::string& part) {
+    std::size_t used = 0;
+    double v = std::numeric_limits<double>::quiet_NaN();
+    try {
+      v = std::stod(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != part.size() || !std::isfinite(v))
+      throw InputError("", "--poi-bounds", "'" + text + "' is not LO,HI (two finite numbers)");
+    return v;
+  };
+  if (comma == std::string::npos) number("");
+  const double lo = number(text.substr(0, comma)), hi = number(text.substr(comma + 1));
+  if (!(lo < hi)) throw InputError("", "--poi-bounds", "'" + text + "': LO must be below HI");
+  return {lo, hi};
+}
+
+// One data source: --asimov, --toy I or --data FILE; "" for none.
+std::string data_source(const cxxopts::ParseResult& r) {
+  std::string given;
+  for (const char* source : {"asimov", "toy", "data"})
+    if (r.count(source)) {
+      if (!given.empty())
+        throw InputError("", "--" + std::string(source),
+                         "conflicts with --" + given + " (give one data source: --asimov, --toy I or --data FILE)");
+      given = source;
+    }
+  return given;
+}
+
+// The truth point of a workspace's Asimov data or toy: the parameters'
+// initial values, the POI at --mu-true, and --nu-true NAME=VALUE,... .
+Eigen::VectorXd workspace_truth(const stats::Model& model, int poi, const cxxopts::ParseResult& r,
+                                std::string* text) {
+  Eigen::VectorXd x = model.init();
+  std::ostringstream s;
+  s << std::setprecision(10);
+  if (poi >= 0) {
+    x[poi] = r["mu-true"].as<double>();
+    s << model.parameters()[poi].name << " = " << x[poi];
+  }
+  const std::string nus = r["nu-true"].as<std::string>();
+  if (nus == "from-priors")
+    throw InputError("", "--nu-true", "from-priors draws an experiment's nuisances; for a workspace give NAME=VALUE,...");
+  if (nus != "nominal" && !nus.empty()) {
+    std::stringstream items(nus);
+    for (std::string item; std::getline(items, item, ',');) {
+      const auto eq = item.find('=');
+      const std::string name = item.substr(0, eq);
+      const int i = model.index(name);
+      if (eq == std::string::npos || i < 0)
+        throw InputError("", "--nu-true", "'" + item + "' is not NAME=VALUE with a parameter of " + model.describe());
+      try {
+        std::size_t used = 0;
+        x[i] = std::stod(item.substr(eq + 1), &used);
+        if (used != item.size() - eq - 1 || !std::isfinite(x[i])) throw std::invalid_argument("");
+      } catch (const std::exception&) {
+        throw InputError("", "--nu-true", "'" + item + "': the value is not a finite number");
+      }
+      s << (s.tellp() > 0 ? ", " : "") << name << " = " << x[i];
+    }
+  }
+  *text = s.str();
+  return x;
+}
+
+std::shared_ptr<const LikelihoodModel> share(LikelihoodModel model) {
+  return std::make_shared<const LikelihoodModel>(std::move(model));
+}
+
+struct Observed {
+  std::string description, kind;
+  std::shared_ptr<const LikelihoodModel> likelihood;
+};
+
+Observed observe(Measurement& m, const ExperimentConfig& config, const cxxopts::ParseResult& r) {
+  const std::string given = data_source(r);
+  const double mu = r["mu-true"].as<double>();
+  const std::string nus = r["nu-true"].as<std::string>();
+  const std::uint64_t seed = config.document.at("seed").get<std::uint64_t>();
+  if (given == "data") {
+    const std::string path = r["data"].as<std::string>();
+    EventReader reader(path);
+    if (reader.meta().feature_names != m.feature_names())
+      throw InputError(path, "attribute feature_names",
+                       "the file's features are not the models' (" + std::to_string(reader.meta().feature_names.size()) +
+                           " vs " + std::to_string(m.feature_names().size()) + " columns, or a different order)");
+    EvaluatedEvents e = m.evaluate(reader.read_all(), path);
+    return {"events of " + path, "data", share(m.model(e, path))};
+  }
+  if (given == "toy") {
+    const int64_t index = r["toy"].as<int64_t>();
+    if (index < 0) throw InputError("", "--toy", "must be >= 0");
+    htautau::NuVector nu = htautau::truth_option(nus, seed, index);
+    htautau::PseudoExperiment pe = htautau::pseudo_experiment(mu, nu, m.luminosity(), toy_seed(seed, mu), index);
+    EvaluatedEvents e = m.evaluate(pe.events, "pseudo-experiment " + std::to_string(index));
+    return {"pseudo-experiment " + std::to_string(index) + " (mu " + std::to_string(mu) + ", " + htautau::format_nu(nu) + ")",
+            "toy", share(m.model(e, "pseudo-experiment"))};
+  }
+  if (nus == "from-priors") throw InputError("", "--nu-true", "from-priors needs --toy (Asimov data take fixed nuisances)");
+  htautau::NuVector nu = htautau::truth_option(nus, seed, 0);
+  Eigen::VectorXd theta = theta_of(m.spec(), mu, std::vector<double>(nu.begin(), nu.end()));
+  return {"Asimov data at mu " + std::to_string(mu) + " (" + htautau::format_nu(nu) + ")", "asimov", share(m.asimov(theta))};
+}
+
+json experiment_header(const ExperimentConfig& config, const Observed& o, const Measurement& m,
+                       const cxxopts::ParseResult& r) {
+  json j;
+  j["kind"] = "experiment";
+  j["config"] = config.file;
+  j["config_hash"] = config.hash;
+  j["seed"] = config.document.at("seed");
+  j["data"] = o.description;
+  j["analysis"] = r.count("reference") ? "binned reference" : "unbinned";
+  json regions = json::array();
+  auto counts = m.observed_counts(*o.likelihood);
+  auto closure = m.closure_factors();
+  for (size_t i = 0; i < m.regions().size(); ++i)
+    regions.push_back({{"name", m.regions()[i].name}, {"type", m.regions()[i].binned ? "binned" : "unbinned"},
+                       {"observed", counts[i]}, {"fraction_closure", closure[i]}});
+  j["regions"] = regions;
+  return j;
+}
+
+// The POI by --poi, with --poi-bounds applied.
+void choose_poi(ModelSource& s, const cxxopts::ParseResult& r) {
+  if (r.count("poi")) {
+    s.poi = s.model->poi(r["poi"].as<std::string>(), "--poi");
+  } else {
+    const auto pois = s.model->pois();
+    s.poi = pois.empty() ? -1 : pois.front();
+  }
+  if (r.count("poi-bounds")) {
+    const auto [lo, hi] = parse_bounds(r["poi-bounds"].as<std::string>());
+    if (s.poi < 0) s.model->poi("", "--poi-bounds");
+    s.model->set_bounds(s.poi, lo, hi);
+  }
+  s.header["poi"] = s.poi < 0 ? json(nullptr) : json(s.model->parameters()[s.poi].name);
+}
+
+}  // namespace
+
+void add_data_options(cxxopts::Options& o) {
+  o.add_options("Data")("asimov", "Fit the Asimov data set at --mu-true and --nu-true (an experiment's default)")(
+      "toy", "Pseudo-experiment number I (experiments: from the simulator, seeded by the config's seed and I; "
+             "workspaces: Poisson main and constraint-drawn auxiliary data, seeded by --seed and I)",
+      cxxopts::value<int64_t>())("data", "Fit the events of an HDF5 event file (experiments)", cxxopts::value<std::string>())(
+      "mu-true", "True POI value of the Asimov data or pseudo-experiment", cxxopts::value<double>()->default_value("1"))(
+      "nu-true", "True nuisances: nominal, from-priors (experiment toys) or NAME=VALUE,... (e.g. tes=1,jes=-0.5)",
+      cxxopts::value<std::string>()->default_value("nominal"))(
+      "reference", "Experiments: the binned reference analysis (unbinned regions binned in measurement/reference)")(
+      "labels", "Experiments: expected yields from each process's own simulated events instead of the fractions")(
+      "recalibration", "Experiments: per-region recalibration of the fractions: isotonic, closure or none (default: the config's)",
+      cxxopts::value<std::string>()->default_value(""))(
+      "inputs", "Experiments: directory with classifier.pt, dcr_<process>.pt and mc.h5 (default: the config's output_dir)",
+      cxxopts::value<std::string>()->default_value(""));
+}
+
+void add_model_options(cxxopts::Options& options) {
+  options.add_options("Workspace")("workspace", "pyhf JSON workspace", cxxopts::value<std::string>())(
+      "patch", "JSON patch file applied to the workspace (repeatable)", cxxopts::value<std::vector<std::string>>())(
+      "patchset", "HEPData patchset file", cxxopts::value<std::string>())(
+      "patch-name", "Name of the patch in --patchset", cxxopts::value<std::string>())(
+      "skip-digest-check", "Apply a --patchset even if its digest of the background-only workspace differs")(
+      "measurement", "Measurement name (default: the first)", cxxopts::value<std::string>()->default_value(""))(
+      "interp",
+      "Interpolation: default = code4 (pyhf's: normsys code4, histosys code4p) or code1 (normsys code1, histosys code0)",
+      cxxopts::value<std::string>()->default_value("default"))(
+      "verbose", "Print notes on what the workspace holds but the model does not use");
+  add_data_options(options);
+  options.add_options("Model")("poi", "The parameter of interest (default: the model's first POI)",
+                               cxxopts::value<std::string>())(
+      "poi-bounds", "Bounds of the POI as LO,HI (default: the model's)", cxxopts::value<std::string>())(
+      "json", "Print the result as one JSON line");
+  options.parse_positional({"workspace"});
+  options.positional_help("[WORKSPACE.json]");
+}
+
+MeasurementOptions measurement_options(const cxxopts::ParseResult& r) {
+  MeasurementOptions m;
+  m.inputs = r["inputs"].as<std::string>();
+  m.reference = r.count("reference") > 0;
+  m.labels = r.count("labels") > 0;
+  m.recalibration = r["recalibration"].as<std::string>();
+  return m;
+}
+
+std::uint64_t toy_seed(std::uint64_t seed, double mu) {
+  return stream_seed(seed, {0x70e5, static_cast<std::uint64_t>(std::llround(mu * 1e6))});
+}
+
+std::string default_out(const ExperimentConfig& config, const CommonOptions& common, const std::string& name) {
+  if (!common.out.empty()) return common.out;
+  const std::string dir = config.document.at("output_dir").get<std::string>();
+  std::filesystem::create_directories(dir);
+  return dir + "/" + name;
+}
+
+std::string workspace_path(const cxxopts::ParseResult& r) {
+  if (!r.count("workspace")) throw InputError("", "WORKSPACE", "no workspace file given");
+  return r["workspace"].as<std::string>();
+}
+
+bool verify_digest(const cxxopts::ParseResult& r) { return r.count("skip-digest-check") == 0; }
+
+histfactory::Workspace load_workspace(const cxxopts::ParseResult& r) {
+  std::vector<std::string> patches;
+  if (r.count("patch")) patches = r["patch"].as<std::vector<std::string>>();
+  std::string patchset = r.count("patchset") ? r["patchset"].as<std::string>() : "";
+  std::string name = r.count("patch-name") ? r["patch-name"].as<std::string>() : "";
+  if (!name.empty() && patchset.empty()) throw InputError("", "--patch-name", "needs --patchset");
+  return histfactory::Workspace::load(workspace_path(r), patches, patchset, name, verify_digest(r));
+}
+
+ModelSource workspace_source(const histfactory::Workspace& ws, const cxxopts::ParseResult& r) {
+  auto hf = std::make_shared<histfactory::HistFactoryModel>(ws, r["measurement"].as<std::string>(),
+                                                            interp_options(r["interp"].as<std::string>()));
+  // A background-only workspace's POI is undefined: --poi-bounds on it says why.
+  if (r.count("poi-bounds") && !r.count("poi")) hf->require_poi();
+  if (r.count("verbose"))
+    for (const auto& note : hf->notes()) std::cerr << "note: " << ws.file << ": " << note << "\n";
+  ModelSource s;
+  s.workspace = true;
+  s.file = ws.file;
+  s.model = std::make_unique<stats::WorkspaceModel>(hf);
+  s.header["kind"] = "workspace";
+  s.header["workspace"] = ws.file;
+  if (!hf->notes().empty()) s.header["notes"] = hf->notes();
+  choose_poi(s, r);
+  s.description = "observed data of " + ws.file;
+  s.data_kind = "observed";
+  return s;
+}
+
+ModelSource load_model_source(const cxxopts::ParseResult& r, CommonOptions& common, const std::string& result) {
+  if (r.count("workspace")) {
+    if (!common.config_path.empty())
+      throw InputError("", "--config", "give a workspace or an experiment config, not both");
+    for (const char* flag : {"data", "reference", "labels"})
+      if (r.count(flag))
+        throw InputError("", std::string("--") + flag, "applies to an experiment (--config), not to a workspace");
+    for (const char* flag : {"recalibration", "inputs"})
+      if (!r[flag].as<std::string>().empty())
+        throw InputError("", std::string("--") + flag, "applies to an experiment (--config), not to a workspace");
+    set_threads(common.threads);
+    ModelSource s = workspace_source(load_workspace(r), r);
+    const std::string given = data_source(r);
+    if (given == "asimov" || given == "toy") {
+      std::string truth;
+      const Eigen::VectorXd x = workspace_truth(*s.model, s.poi, r, &truth);
+      if (given == "asimov") {
+        s.model = s.model->asimov(x);
+        s.description = "Asimov data of " + s.file + " at " + truth;
+      } else {
+        const int64_t index = r["toy"].as<int64_t>();
+        if (index < 0) throw InputError("", "--toy", "must be >= 0");
+        const std::uint64_t seed = common.seed.value_or(0);
+        s.model = s.model->toy(x, stream_seed(seed, {0x70e5, static_cast<std::uint64_t>(index)}));
+        s.description = "pseudo-experiment " + std::to_string(index) + " (seed " + std::to_string(seed) + ") of " +
+                        s.file + " at " + truth;
+      }
+      s.data_kind = given;
+    }
+    s.header["data"] = s.description;
+    s.header["model"] = s.model->describe();
+    s.out = common.out;
+    return s;
+  }
+  for (const char* flag : {"patch", "patchset", "patch-name", "skip-digest-check", "verbose"})
+    if (r.count(flag))
+      throw InputError("", std::string("--") + flag, "applies to a workspace (WORKSPACE.json), not to an experiment");
+  if (!r["measurement"].as<std::string>().empty())
+    throw InputError("", "--measurement", "applies to a workspace (WORKSPACE.json), not to an experiment");
+  if (r["interp"].as<std::string>() != "default")
+    throw InputError("", "--interp", "applies to a workspace (WORKSPACE.json), not to an experiment");
+  ModelSource s;
+  s.config = setup_experiment(common);
+  s.file = s.config->file;
+  s.measurement = std::make_shared<Measurement>(*s.config, measurement_options(r));
+  Observed o = observe(*s.measurement, *s.config, r);
+  std::shared_ptr<const Measurement> m = s.measurement;
+  s.model = std::make_unique<stats::RegionModel>(o.likelihood, "the measurement of " + s.config->file,
+                                                 [m](const Eigen::VectorXd& x) { return m->asimov(x); });
+  s.header = experiment_header(*s.config, o, *s.measurement, r);
+  s.header["model"] = s.model->describe();
+  s.description = o.description;
+  s.data_kind = o.kind;
+  choose_poi(s, r);
+  const std::string name = result == "fit"
+                               ? "fit_" + o.kind + (r.count("reference") ? "_reference" : "") + ".json"
+                               : result + ".json";
+  s.out = default_out(*s.config, common, name);
+  return s;
+}
+
+void emit_result(const json& out, const ModelSource& source, const cxxopts::ParseResult& r,
+                 const CommonOptions& common, const std::string& text) {
+  if (!source.out.empty()) write_text_atomically(source.out, out.dump(2) + "\n");
+  if (r.count("json")) {
+    std::cout << out.dump() << "\n";
+  } else if (!common.quiet || source.out.empty()) {
+    std::cout << (text.empty() ? out.dump(2) + "\n" : text);
+    if (!source.out.empty()) std::cout << "wrote " << source.out << "\n";
+  }
+}
+
+}  // namespace refinery::cli

@@ -1,0 +1,74 @@
+// Where the inference commands (fit, scan, impacts, hypotest, limit) get
+// their model: a pyhf workspace (positional WORKSPACE.json, with patches) or
+// an experiment's measurement (--config EXPERIMENT.json, or the built-in
+// experiment), each with one data set, behind the model interface
+// (src/stats/model.h). Both kinds take the same options where they mean the
+// same thing:
+//   --asimov        the Asimov data set at --mu-true and --nu-true
+//   --toy I         pseudo-experiment I at --mu-true and --nu-true
+//   --data FILE     an event file (experiments)
+//   --poi NAME      the parameter of interest (default: the model's first)
+//   --poi-bounds    LO,HI for it
+// The default data set is the workspace's observations, or an experiment's
+// Asimov data at mu 1.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
+
+#include "infer/measurement.h"
+#include "src/cli/options.h"
+#include "src/histfactory/workspace.h"
+#include "src/stats/model.h"
+
+namespace refinery::cli {
+
+struct ModelSource {
+  std::unique_ptr<stats::Model> model;  // with its data set
+  int poi = -1;                         // index of --poi (or the first POI; -1 for none)
+  nlohmann::json header;  // what the model and the data are: {model, data, kind, ...}
+  std::string description;  // of the data, one line
+  std::string file;         // the workspace or config file (messages)
+  std::string out;          // where the result goes: --out, an experiment's output_dir/<name>, or "" (stdout only)
+  bool workspace = false;
+  std::string data_kind;  // "observed", "asimov", "toy", "data"
+  // Kept alive for the model's Asimov data (experiments).
+  std::shared_ptr<Measurement> measurement;
+  std::optional<ExperimentConfig> config;
+};
+
+// Workspace options (WORKSPACE, --patch, --patchset, --patch-name,
+// --skip-digest-check, --measurement, --interp, --verbose), data options
+// (--asimov, --toy, --data, --mu-true, --nu-true; experiments: --reference,
+// --labels, --recalibration, --inputs), --poi, --poi-bounds and --json.
+void add_model_options(cxxopts::Options& options);
+
+// The model a command runs on. `result` names the experiment's default
+// output file ("fit" -> fit_<asimov|toy|data>[_reference].json, others
+// <result>.json). InputError for options of the other kind.
+ModelSource load_model_source(const cxxopts::ParseResult& r, CommonOptions& common, const std::string& result);
+
+// Pieces the experiment's toys command shares.
+void add_data_options(cxxopts::Options& options);
+MeasurementOptions measurement_options(const cxxopts::ParseResult& r);
+std::uint64_t toy_seed(std::uint64_t seed, double mu);
+std::string default_out(const ExperimentConfig& config, const CommonOptions& common, const std::string& name);
+
+// Workspace pieces `hypotest --all` shares.
+histfactory::Workspace load_workspace(const cxxopts::ParseResult& r);
+std::string workspace_path(const cxxopts::ParseResult& r);
+bool verify_digest(const cxxopts::ParseResult& r);
+// A workspace's model with --measurement, --interp, --poi-bounds (notes to
+// stderr with --verbose); `header` gets {workspace, notes}.
+ModelSource workspace_source(const histfactory::Workspace& ws, const cxxopts::ParseResult& r);
+
+// Writes the result to source.out (atomically) when set; prints it as one
+// JSON line with --json, else `text` (or the indented JSON when empty).
+void emit_result(const nlohmann::json& out, const ModelSource& source, const cxxopts::ParseResult& r,
+                 const CommonOptions& common, const std::string& text);
+
+}  // namespace refinery::cli
