@@ -15,6 +15,7 @@
 
 #include "src/core/threads.h"
 #include "train/sannt_training.h"
+#include "src/stats/template_model.h"
 
 using namespace refinery;
 
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
   auto step = [&] {
     adam.zero_grad();
     Templates t = sannt_templates(net, data, model, all, o, /*surrogate=*/true);
-    torch::Tensor loss = model.poi_uncertainties(t.nominal, t.up, t.down).sum();
+    torch::Tensor loss = stats::TemplateModel(model, t.nominal, t.up, t.down).poi_uncertainties().sum();
     loss.backward();
     adam.step();
     return loss.item<double>();

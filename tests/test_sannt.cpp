@@ -7,6 +7,9 @@
 
 #include "data/analytic/inferno.h"
 #include "data/random.h"
+#include "src/stats/fit.h"
+#include "src/stats/hypotest.h"
+#include "src/stats/template_model.h"
 #include "src/core/error.h"
 #include "src/histfactory/hf_model.h"
 #include "src/histfactory/workspace.h"
@@ -41,14 +44,14 @@ TEST_CASE("Template likelihood: Asimov Fisher information and sigma(mu) in close
   }
   const double det = F[0][0] * F[1][1] - F[0][1] * F[1][0];
   const double sigma = std::sqrt(F[1][1] / det), sigma_stat = std::sqrt(1.0 / F[0][0]);
-  torch::Tensor fisher = model.asimov_fisher(nominal, up, down);
+  torch::Tensor fisher = stats::TemplateModel(model, nominal, up, down).asimov_fisher();
   for (int i = 0; i < 2; ++i)
     for (int k = 0; k < 2; ++k) REQUIRE(fisher[i][k].item<double>() == Approx(F[i][k]).epsilon(1e-12));
-  REQUIRE(model.poi_uncertainties(nominal, up, down).item<double>() == Approx(sigma).epsilon(1e-8));
-  REQUIRE(model.poi_uncertainties(nominal, up, down, true).item<double>() == Approx(sigma_stat).epsilon(1e-8));
+  REQUIRE(stats::TemplateModel(model, nominal, up, down).poi_uncertainties().item<double>() == Approx(sigma).epsilon(1e-8));
+  REQUIRE(stats::TemplateModel(model, nominal, up, down).poi_uncertainties(true).item<double>() == Approx(sigma_stat).epsilon(1e-8));
   // Linearised impacts: C = F^-1, pre-fit C_01 / C_11, post-fit C_01 / sqrt(C_11).
   const double C01 = -F[0][1] / det, C11 = F[0][0] / det;
-  auto impacts = model.impacts(nominal, up, down);
+  auto impacts = stats::TemplateModel(model, nominal, up, down).impacts();
   REQUIRE(impacts.size() == 1);
   REQUIRE(impacts[0].prefit == Approx(C01 / C11).epsilon(1e-9));
   REQUIRE(impacts[0].postfit == Approx(C01 / std::sqrt(C11)).epsilon(1e-9));
@@ -58,7 +61,7 @@ TEST_CASE("Template likelihood: Asimov Fisher information and sigma(mu) in close
   o.shapes[0].constraint = 0.0;
   o.norms = {{"bnorm", {1}, 0.1, true, 1.0}};
   BinnedTemplateModel model2(o);
-  torch::Tensor f2 = model2.asimov_fisher(nominal, up, down);
+  torch::Tensor f2 = stats::TemplateModel(model2, nominal, up, down).asimov_fisher();
   double fnn = 1.0;
   for (int b = 0; b < 2; ++b) fnn += std::pow(0.1 * B[b], 2) / (S[b] + B[b]);
   REQUIRE(f2[2][2].item<double>() == Approx(fnn).epsilon(1e-12));
@@ -81,7 +84,7 @@ TEST_CASE("SANNT loss: network gradient through histogram and Hessian matches fi
   // differences on one weight.
   auto loss = [&]() {
     Templates t = sannt_templates(net, prob.data, model, all, o, /*surrogate=*/true);
-    return model.poi_uncertainties(t.nominal, t.up, t.down).sum();
+    return stats::TemplateModel(model, t.nominal, t.up, t.down).poi_uncertainties().sum();
   };
   torch::Tensor weight = net->net->layers[0]->weight;
   torch::Tensor l = loss();
@@ -89,7 +92,7 @@ TEST_CASE("SANNT loss: network gradient through histogram and Hessian matches fi
   // The exact-count histogram passes the same surrogate derivative backward.
   auto exact_loss = [&]() {
     Templates t = sannt_templates(net, prob.data, model, all, o, false);
-    return model.poi_uncertainties(t.nominal, t.up, t.down).sum();
+    return stats::TemplateModel(model, t.nominal, t.up, t.down).poi_uncertainties().sum();
   };
   torch::Tensor g_exact = torch::autograd::grad({exact_loss()}, {weight})[0];
   REQUIRE(g_exact.abs().sum().item<double>() > 0);
@@ -162,7 +165,7 @@ TEST_CASE("SANNT bad input: empty bins guarded, missing variation, non-finite lo
   // An empty bin (no signal, no background): finite thanks to the floor.
   torch::Tensor nominal = torch::tensor({{5.0, 0.0, 3.0}, {50.0, 0.0, 10.0}}, torch::kFloat64);
   torch::Tensor none = torch::zeros({0}, torch::kFloat64);
-  REQUIRE(std::isfinite(model.poi_uncertainties(nominal, none, none).item<double>()));
+  REQUIRE(std::isfinite(stats::TemplateModel(model, nominal, none, none).poi_uncertainties().item<double>()));
   // A nuisance whose up sample is missing (a missing down sample is mirrored).
   SanntProblem p = inferno_sannt_problem(1, 100, 100, 1);
   p.data.samples.erase(p.data.samples.begin() + 2);
@@ -202,7 +205,7 @@ TEST_CASE("SANNT templates as a pyhf workspace: the HistFactory model gives the 
   for (const auto& s : p.data.samples) all.push_back(torch::arange(s.x.size(0)));
   torch::NoGradGuard guard;
   Templates t = sannt_templates(net, p.data, model, all, o);
-  const double sigma = model.poi_uncertainties(t.nominal, t.up, t.down).item<double>();
+  const double sigma = stats::TemplateModel(model, t.nominal, t.up, t.down).poi_uncertainties().item<double>();
   nlohmann::json doc = template_workspace(model, t.nominal, t.up, t.down);
   histfactory::Workspace ws = histfactory::Workspace::from_json(doc, "sannt.json");
   histfactory::HistFactoryModel hf(ws);
@@ -239,7 +242,7 @@ TEST_CASE("htautau SANNT problem: samples, mirrored soft_met, six nuisances", "[
   REQUIRE(torch::allclose(t.down[2], 2.0 * t.nominal - t.up[2], 0, 1e-9));
   // tes moves the Z yield; the POI and nuisances are all determined.
   REQUIRE(!torch::equal(t.up[0][1], t.nominal[1]));
-  REQUIRE(std::isfinite(model.poi_uncertainties(t.nominal, t.up, t.down).item<double>()));
+  REQUIRE(std::isfinite(stats::TemplateModel(model, t.nominal, t.up, t.down).poi_uncertainties().item<double>()));
 }
 
 TEST_CASE("SANNT training: resume after an interruption ends with the same weights", "[sannt][resume]") {
@@ -306,4 +309,64 @@ TEST_CASE("Multiclass SANNT: class bins and the cross-entropy constraint with a 
   // its minimum, and the cross entropy stayed within 10% of it.
   REQUIRE(bound.omega > std::log1p(std::exp(-2.0)));
   REQUIRE(bound.ce - bound.ce_min < 0.1 * bound.ce_min);
+}
+
+TEST_CASE("SANNT trains on the model hypotest fits: sigma(mu) from the Hessian of one stats::TemplateModel, its gradient reaching the network", "[sannt][stats]") {
+  SanntProblem prob = inferno_sannt_problem(3, 400, 800, 5);
+  const BinnedTemplateModel spec(prob.model);
+  torch::manual_seed(3);
+  MultiClassifier net(MultiClassifierOptions(3, 2).hidden({8}));
+  net->to(torch::kFloat64);
+  for (auto& s : prob.data.samples) s.x = s.x.to(torch::kFloat64);
+  SanntOptions o;
+  o.bins = 5;
+  std::vector<torch::Tensor> all;
+  for (const auto& s : prob.data.samples) all.push_back(torch::arange(s.x.size(0)));
+  auto model_of_net = [&]() {
+    Templates t = sannt_templates(net, prob.data, spec, all, o, /*surrogate=*/true);
+    return stats::TemplateModel(spec, t.nominal, t.up, t.down);
+  };
+  const stats::TemplateModel model = model_of_net();
+  const torch::Tensor sigma = model.poi_uncertainties();
+  // The loss's gradient reaches the network through the Hessian.
+  torch::Tensor weight = net->net->layers[0]->weight;
+  const torch::Tensor g = torch::autograd::grad({sigma.sum()}, {weight}, {}, true)[0];
+  REQUIRE(g.abs().sum().item<double>() > 0);
+  // The same object through the model interface (double, exact Hessian):
+  // on its Asimov data the fit returns the nominal point and the Hessian
+  // error is the sigma SANNT trains on.
+  const int poi = model.poi();
+  const stats::FitResult f = stats::fit(model);
+  REQUIRE(f.status == stats::FitStatus::kConverged);
+  CHECK(f.x[poi] == Approx(1.0).epsilon(1e-6));
+  for (int i = 0; i < model.size(); ++i)
+    if (i != poi) CHECK(std::abs(f.x[i]) < 1e-6);
+  Eigen::VectorXd grad;
+  Eigen::MatrixXd hess;
+  model.nll(model.init(), &grad, &hess);
+  CHECK(grad.norm() < 1e-8);
+  const double sigma_hessian = std::sqrt(hess.inverse()(poi, poi));
+  CHECK(sigma_hessian == Approx(sigma[0].item<double>()).epsilon(1e-9));
+  CHECK(f.error[poi] == Approx(sigma[0].item<double>()).epsilon(1e-6));
+  // hypotest on that object: the Asimov data of mu = 1 tested at mu = 1.
+  stats::AsymptoticCalculator calc(model, poi, stats::TestStat::kQtilde);
+  const stats::HypotestResult h = calc.hypotest(1.0);
+  CHECK(h.converged);
+  CHECK(h.q_obs < 1e-8);
+  // q_A at mu = 1 on background-only Asimov data: (1 / sigma)^2 to the
+  // accuracy of the asymptotic (quadratic) approximation.
+  CHECK(h.q_asimov == Approx(1.0 / (sigma_hessian * sigma_hessian)).epsilon(0.3));
+  // A few training steps on that loss lower it.
+  torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
+  const double before = sigma.sum().item<double>();
+  double after = before;
+  for (int step = 0; step < 3; ++step) {
+    adam.zero_grad();
+    torch::Tensor loss = model_of_net().poi_uncertainties().sum();
+    loss.backward();
+    adam.step();
+    after = model_of_net().poi_uncertainties().sum().item<double>();
+  }
+  INFO("sigma before " << before << " after 3 steps " << after);
+  CHECK(after < before);
 }

@@ -27,6 +27,7 @@
 #include "src/likelihood/template_workspace.h"
 #include "train/sannt_htautau.h"
 #include "train/sannt_inferno.h"
+#include "src/stats/template_model.h"
 
 namespace refinery::cli {
 
@@ -215,8 +216,8 @@ int run_train_sannt(int argc, char** argv) {
                             {"training", res.to_json()}};
       if (i == 0) {
         Templates t_after = eval_templates();
-        auto ib = model.impacts(t_before.nominal, t_before.up, t_before.down);
-        auto ia = model.impacts(t_after.nominal, t_after.up, t_after.down);
+        auto ib = stats::TemplateModel(model, t_before.nominal, t_before.up, t_before.down).impacts();
+        auto ia = stats::TemplateModel(model, t_after.nominal, t_after.up, t_after.down).impacts();
         impacts_text << "impacts on mu (first network; linearised, Asimov): nuisance  pre-fit  post-fit (post-fit error)\n";
         for (const auto& [label, list] : {std::make_pair("cross entropy", ib), std::make_pair("SANNT", ia)}) {
           impacts_text << "  " << label << ":\n";

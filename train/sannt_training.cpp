@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "src/core/error.h"
+#include "src/stats/template_model.h"
 #include "train/classifier_training.h"
 
 namespace refinery {
@@ -86,7 +87,7 @@ nlohmann::json SanntResult::to_json() const {
 namespace {
 
 double loss_value(const BinnedTemplateModel& model, const Templates& t, bool stat_only) {
-  return model.poi_uncertainties(t.nominal, t.up, t.down, stat_only).sum().item<double>();
+  return stats::TemplateModel(model, t.nominal, t.up, t.down).poi_uncertainties(stat_only).sum().item<double>();
 }
 
 }  // namespace
@@ -201,7 +202,7 @@ SanntResult train_sannt(MultiClassifier& net, const SanntData& data, const Binne
     } catch (const InputError&) {  // non-finite network outputs: the trainer reports where
       return torch::full({}, NAN, torch::kFloat64);
     }
-    torch::Tensor loss = model.poi_uncertainties(t.nominal, t.up, t.down, o.stat_only).sum();
+    torch::Tensor loss = stats::TemplateModel(model, t.nominal, t.up, t.down).poi_uncertainties(o.stat_only).sum();
     if (!constrained) return loss;
     torch::Tensor idx = sampler(static_cast<int64_t>(o.ce_constraint_batch), rng);
     torch::Tensor ce = torch::nn::functional::cross_entropy(net->forward(X.index_select(0, idx)), Y.index_select(0, idx));

@@ -1,6 +1,5 @@
 #include "src/likelihood/template_model.h"
 
-#include <algorithm>
 #include <cmath>
 
 #include "src/core/error.h"
@@ -59,56 +58,6 @@ torch::Tensor BinnedTemplateModel::expected(const torch::Tensor& nominal_in, con
   }
   torch::Tensor lambda = (torch::stack(factor).unsqueeze(1) * shaped).sum(0);
   return lambda + o_.empty_bin_floor;
-}
-
-torch::Tensor BinnedTemplateModel::nll(const torch::Tensor& nominal, const torch::Tensor& up, const torch::Tensor& down,
-                                       const torch::Tensor& params, const torch::Tensor& observed) const {
-  torch::Tensor lambda = expected(nominal, up, down, params);
-  torch::Tensor value = (lambda - observed.to(torch::kFloat64) * torch::log(lambda)).sum();
-  const int64_t K = static_cast<int64_t>(o_.shapes.size());
-  for (int64_t k = 0; k < K; ++k)
-    if (o_.shapes[k].constraint > 0) value = value + 0.5 * (params[n_pois() + k] / o_.shapes[k].constraint).pow(2);
-  for (size_t j = 0; j < o_.norms.size(); ++j)
-    if (o_.norms[j].constraint > 0)
-      value = value + 0.5 * (params[n_pois() + K + static_cast<int64_t>(j)] / o_.norms[j].constraint).pow(2);
-  return value;
-}
-
-torch::Tensor BinnedTemplateModel::asimov_fisher(const torch::Tensor& nominal, const torch::Tensor& up,
-                                                 const torch::Tensor& down) const {
-  torch::AutoGradMode grad_mode(true);  // a Hessian needs the graph, also under NoGradGuard
-  torch::Tensor x = nominal_parameters().requires_grad_(true);
-  torch::Tensor asimov = expected(nominal, up, down, nominal_parameters());
-  torch::Tensor value = nll(nominal, up, down, x, asimov);
-  torch::Tensor g = torch::autograd::grad({value}, {x}, {}, true, true)[0];
-  std::vector<torch::Tensor> rows;
-  for (int64_t i = 0; i < n_parameters(); ++i)
-    rows.push_back(torch::autograd::grad({g[i]}, {x}, {}, true, true, /*allow_unused=*/true)[0]);
-  return torch::stack(rows);
-}
-
-torch::Tensor BinnedTemplateModel::poi_uncertainties(const torch::Tensor& nominal, const torch::Tensor& up,
-                                                     const torch::Tensor& down, bool stat_only) const {
-  torch::Tensor F = asimov_fisher(nominal, up, down);
-  if (stat_only) F = F.narrow(0, 0, n_pois()).narrow(1, 0, n_pois());
-  torch::Tensor cov = torch::linalg::inv(F);
-  return torch::sqrt(cov.diagonal().narrow(0, 0, n_pois()));
-}
-
-std::vector<BinnedTemplateModel::Impact> BinnedTemplateModel::impacts(const torch::Tensor& nominal,
-                                                                       const torch::Tensor& up,
-                                                                       const torch::Tensor& down) const {
-  torch::NoGradGuard guard;
-  torch::Tensor C = torch::linalg::inv(asimov_fisher(nominal, up, down).detach());
-  std::vector<Impact> out;
-  const int64_t K = static_cast<int64_t>(o_.shapes.size());
-  for (int64_t i = n_pois(); i < n_parameters(); ++i) {
-    const double ckk = C[i][i].item<double>(), c0k = C[0][i].item<double>();
-    const std::string& name = i - n_pois() < K ? o_.shapes[i - n_pois()].name : o_.norms[i - n_pois() - K].name;
-    out.push_back({name, c0k / ckk, c0k / std::sqrt(ckk), std::sqrt(ckk)});
-  }
-  std::sort(out.begin(), out.end(), [](const Impact& a, const Impact& b) { return std::abs(a.postfit) > std::abs(b.postfit); });
-  return out;
 }
 
 }  // namespace refinery

@@ -6,11 +6,11 @@
 // by default: smooth at 0, so the Hessian there exists; code0, the talk's
 // piecewise-linear form, as an option), N_p the product of the POIs scaling
 // p and of its normalisation factors ((1 + a theta) or (1 + a)^theta).
-// NLL = sum_b (lambda_b - n_b log lambda_b) + sum of Gaussian penalties
-// 0.5 (theta / sigma)^2 over the constrained nuisances (free ones have none).
-// Everything is LibTorch operations in double, so the Fisher information at
-// the Asimov point is a Hessian by double backward, and the POI uncertainty
-// sqrt((F^-1)_{mu mu}) is differentiable in the templates.
+// This is the definition of the expected counts, in LibTorch operations in
+// double; the likelihood, its Fisher information at the Asimov point (a
+// Hessian by double backward) and the POI uncertainties sqrt((F^-1)_ii),
+// differentiable in the templates, are stats::TemplateModel's
+// (src/stats/template_model.h): the model fits and hypotests use too.
 #pragma once
 #include <torch/torch.h>
 
@@ -61,23 +61,6 @@ class BinnedTemplateModel {
   // lambda [B] for templates nominal [P,B], up/down [K,P,B] (K may be 0).
   torch::Tensor expected(const torch::Tensor& nominal, const torch::Tensor& up, const torch::Tensor& down,
                          const torch::Tensor& params) const;
-  torch::Tensor nll(const torch::Tensor& nominal, const torch::Tensor& up, const torch::Tensor& down,
-                    const torch::Tensor& params, const torch::Tensor& observed) const;
-  // Hessian of the NLL on Asimov data (n = lambda at the nominal point, not
-  // detached), at the nominal point; differentiable in the templates.
-  torch::Tensor asimov_fisher(const torch::Tensor& nominal, const torch::Tensor& up, const torch::Tensor& down) const;
-  // sqrt(diag(F^-1)) of the POIs [n_pois]; with `stat_only` the nuisances
-  // are fixed (F restricted to the POIs).
-  torch::Tensor poi_uncertainties(const torch::Tensor& nominal, const torch::Tensor& up, const torch::Tensor& down,
-                                  bool stat_only = false) const;
-  // Linearised impacts on the first POI at the Asimov point, from the
-  // covariance C = F^-1: fixing nuisance k at +-1 (pre-fit) shifts the POI by
-  // C_0k / C_kk, at +- its post-fit error sqrt(C_kk) by C_0k / sqrt(C_kk).
-  struct Impact {
-    std::string name;
-    double prefit, postfit, postfit_error;
-  };
-  std::vector<Impact> impacts(const torch::Tensor& nominal, const torch::Tensor& up, const torch::Tensor& down) const;
   const TemplateModelOptions& options() const { return o_; }
 
  private:
