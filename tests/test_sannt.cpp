@@ -243,6 +243,57 @@ TEST_CASE("htautau SANNT problem: samples, mirrored soft_met, six nuisances", "[
   // tes moves the Z yield; the POI and nuisances are all determined.
   REQUIRE(!torch::equal(t.up[0][1], t.nominal[1]));
   REQUIRE(std::isfinite(stats::TemplateModel(model, t.nominal, t.up, t.down).poi_uncertainties().item<double>()));
+  // The normalisations are the simulator's (1 + a)^nu exactly (normsys code1).
+  torch::Tensor x = model.nominal_parameters();
+  x[6] = 0.7;  // diboson_norm
+  const torch::Tensor ratio = model.expected(t.nominal, t.up, t.down, x) - model.expected(t.nominal, t.up, t.down, model.nominal_parameters());
+  const double a = p.model.norms[2].size;
+  REQUIRE(ratio.sum().item<double>() == Approx(t.nominal[3].sum().item<double>() * (std::pow(1.0 + a, 0.7) - 1.0)).epsilon(1e-10));
+  // Exported as a workspace, the HistFactory model gives the same sigma(mu)
+  // when read with the same normsys code: code1 here, and pyhf's default
+  // code4 for a template model in code4.
+  for (auto code : {histfactory::NormsysCode::kCode1, histfactory::NormsysCode::kCode4}) {
+    TemplateModelOptions options = p.model;
+    options.normsys = code;
+    const BinnedTemplateModel m(options);
+    const double sigma = stats::TemplateModel(m, t.nominal, t.up, t.down).poi_uncertainties().item<double>();
+    histfactory::HistFactoryModel hf(histfactory::Workspace::from_json(template_workspace(m, t.nominal, t.up, t.down), "sannt.json"),
+                                     "", histfactory::InterpOptions{code, histfactory::HistosysCode::kCode4p});
+    Eigen::VectorXd grad;
+    Eigen::MatrixXd hess;
+    hf.nll(hf.init(), hf.observed(), &grad, &hess);
+    const double hf_sigma = std::sqrt(hess.inverse()(hf.poi_index(), hf.poi_index()));
+    INFO("normsys code " << (code == histfactory::NormsysCode::kCode1 ? 1 : 4) << ": template model " << sigma
+                         << ", HistFactory " << hf_sigma);
+    REQUIRE(hf_sigma == Approx(sigma).epsilon(1e-9));
+  }
+}
+
+TEST_CASE("SANNT templates with a linear normalisation as a pyhf workspace: the same sigma(mu)", "[sannt][histfactory]") {
+  // INFERNO benchmark 4: the background yield b is a linear (1 + a theta)
+  // normalisation nuisance, exported as a symmetric histosys.
+  SanntProblem p = inferno_sannt_problem(4, 2000, 2000, 5);
+  REQUIRE(p.model.norms.size() == 1);
+  REQUIRE(p.model.norms[0].linear);
+  for (auto& s : p.model.shapes) s.constraint = 1.0;  // HistFactory constrains every histosys by N(0, 1)
+  const BinnedTemplateModel model(p.model);
+  torch::manual_seed(4);
+  MultiClassifier net(MultiClassifierOptions(3, 6).hidden({8}));
+  SanntOptions o;
+  o.summary = SanntSummary::kSoftmaxBins;
+  std::vector<torch::Tensor> all;
+  for (const auto& s : p.data.samples) all.push_back(torch::arange(s.x.size(0)));
+  torch::NoGradGuard guard;
+  const Templates t = sannt_templates(net, p.data, model, all, o);
+  const double sigma = stats::TemplateModel(model, t.nominal, t.up, t.down).poi_uncertainties().item<double>();
+  histfactory::HistFactoryModel hf(histfactory::Workspace::from_json(template_workspace(model, t.nominal, t.up, t.down), "sannt.json"));
+  Eigen::VectorXd grad;
+  Eigen::MatrixXd hess;
+  hf.nll(hf.init(), hf.observed(), &grad, &hess);
+  const double hf_sigma = std::sqrt(hess.inverse()(hf.poi_index(), hf.poi_index()));
+  INFO("template model " << sigma << ", HistFactory " << hf_sigma);
+  REQUIRE(hf_sigma == Approx(sigma).epsilon(1e-9));
+  REQUIRE(grad.norm() < 1e-6);
 }
 
 TEST_CASE("SANNT training: resume after an interruption ends with the same weights", "[sannt][resume]") {

@@ -35,6 +35,8 @@ SanntProblem htautau_sannt_problem(int64_t produced, double luminosity, uint64_t
     if (n != htautau::kSoftMet) add(htautau::simulate_in_memory(so, down), 2 * k + 1);
     ++k;
   }
+  // The simulator scales by (1 + a)^nu: normsys code1 is that exactly.
+  p.model.normsys = histfactory::NormsysCode::kCode1;
   p.model.norms.push_back({specs[htautau::kBkgNorm].name, {1, 2, 3}, specs[htautau::kBkgNorm].size, false, 1.0});
   p.model.norms.push_back({specs[htautau::kTtbarNorm].name, {2}, specs[htautau::kTtbarNorm].size, false, 1.0});
   p.model.norms.push_back({specs[htautau::kDibosonNorm].name, {3}, specs[htautau::kDibosonNorm].size, false, 1.0});

@@ -19,6 +19,10 @@ BinnedTemplateModel::BinnedTemplateModel(TemplateModelOptions o) : o_(std::move(
   for (const auto& s : o_.shapes)
     if (s.constraint < 0) throw InputError("", "nuisance " + s.name, "constraint width must be >= 0");
   if (!(o_.empty_bin_floor >= 0)) throw InputError("", "empty_bin_floor", "must be >= 0");
+  for (const auto& n : o_.norms) {
+    if (!(n.size > 0)) throw InputError("", "nuisance " + n.name, "size must be > 0");
+    code4_.push_back(histfactory::code4_coefficients(1.0 + n.size, 1.0 / (1.0 + n.size)));
+  }
 }
 
 int64_t BinnedTemplateModel::n_parameters() const {
@@ -53,7 +57,9 @@ torch::Tensor BinnedTemplateModel::expected(const torch::Tensor& nominal_in, con
   for (size_t j = 0; j < o_.norms.size(); ++j) {
     const auto& n = o_.norms[j];
     torch::Tensor th = params[n_pois() + K + static_cast<int64_t>(j)];
-    torch::Tensor f = n.linear ? 1.0 + n.size * th : torch::exp(th * std::log1p(n.size));
+    torch::Tensor f = n.linear ? 1.0 + n.size * th
+                               : histfactory::normsys_factor(o_.normsys, th, 1.0 + n.size, 1.0 / (1.0 + n.size),
+                                                             code4_[j]);
     for (int64_t p : n.processes) factor[p] = factor[p] * f;
   }
   torch::Tensor lambda = (torch::stack(factor).unsqueeze(1) * shaped).sum(0);

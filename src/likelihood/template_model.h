@@ -5,7 +5,9 @@
 // shape nuisance [K,P,B], I the HistFactory histosys interpolation (code4p
 // by default: smooth at 0, so the Hessian there exists; code0, the talk's
 // piecewise-linear form, as an option), N_p the product of the POIs scaling
-// p and of its normalisation factors ((1 + a theta) or (1 + a)^theta).
+// p and of its normalisation factors ((1 + a theta), or the HistFactory
+// normsys with hi = 1 + a, lo = 1 / (1 + a): code4 by default as in pyhf,
+// code1 = (1 + a)^theta).
 // This is the definition of the expected counts, in LibTorch operations in
 // double; the likelihood, its Fisher information at the Asimov point (a
 // Hessian by double backward) and the POI uncertainties sqrt((F^-1)_ii),
@@ -35,7 +37,10 @@ struct TemplateNormNuisance {
   std::string name;
   std::vector<int64_t> processes;
   double size = 0.1;      // relative 1-theta effect a
-  bool linear = true;     // (1 + a theta); false: (1 + a)^theta
+  // true: the factor 1 + a theta; false: HistFactory's normsys with
+  // hi = 1 + a, lo = 1 / (1 + a), interpolated with TemplateModelOptions::
+  // normsys (code1: exactly (1 + a)^theta; code4: pyhf's default).
+  bool linear = true;
   double constraint = 1.0;  // 0: free
 };
 
@@ -45,6 +50,7 @@ struct TemplateModelOptions {
   std::vector<TemplateShapeNuisance> shapes;
   std::vector<TemplateNormNuisance> norms;
   histfactory::HistosysCode interpolation = histfactory::HistosysCode::kCode4p;
+  histfactory::NormsysCode normsys = histfactory::NormsysCode::kCode4;
   // Added to every expected count: guards empty bins (log 0, 1/0 in the
   // Fisher information). In events; small against any populated bin.
   double empty_bin_floor = 1e-3;
@@ -65,6 +71,7 @@ class BinnedTemplateModel {
 
  private:
   TemplateModelOptions o_;
+  std::vector<std::array<double, 6>> code4_;  // per normalisation nuisance
 };
 
 }  // namespace refinery

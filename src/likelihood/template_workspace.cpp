@@ -36,9 +36,19 @@ nlohmann::json template_workspace(const BinnedTemplateModel& model, const torch:
                       {"type", "histosys"},
                       {"data", {{"hi_data", to_vector(up[k][p])}, {"lo_data", to_vector(down[k][p])}}}});
     }
-    for (const auto& n : o.norms)
-      if (std::find(n.processes.begin(), n.processes.end(), p) != n.processes.end())
-        mods.push_back({{"name", n.name}, {"type", "normsys"}, {"data", {{"hi", 1.0 + n.size}, {"lo", 1.0 - n.size}}}});
+    for (const auto& n : o.norms) {
+      if (std::find(n.processes.begin(), n.processes.end(), p) == n.processes.end()) continue;
+      if (n.linear) {
+        // 1 + a theta: a histosys with symmetric variations, linear under
+        // code0 and code4p alike.
+        mods.push_back({{"name", n.name},
+                        {"type", "histosys"},
+                        {"data", {{"hi_data", to_vector(nominal[p] * (1.0 + n.size))},
+                                  {"lo_data", to_vector(nominal[p] * (1.0 - n.size))}}}});
+      } else {
+        mods.push_back({{"name", n.name}, {"type", "normsys"}, {"data", {{"hi", 1.0 + n.size}, {"lo", 1.0 / (1.0 + n.size)}}}});
+      }
+    }
     samples.push_back({{"name", o.processes[p]}, {"data", to_vector(nominal[p])}, {"modifiers", mods}});
   }
   if (o.empty_bin_floor > 0)
