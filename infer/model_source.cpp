@@ -9,7 +9,9 @@
 
 #include "data/htautau/htautau_simulation.h"
 #include "src/core/atomic_file.h"
+#include "src/config/schema.h"
 #include "src/core/error.h"
+#include "src/core/hash.h"
 #include "src/core/random_seed.h"
 #include "src/core/threads.h"
 #include "src/histfactory/hf_model.h"
@@ -66,8 +68,8 @@ std::string data_source(const cxxopts::ParseResult& r) {
   return given;
 }
 
-// The truth point of a workspace's Asimov data or toy: the parameters'
-// initial values, the POI at --mu-true, and --nu-true NAME=VALUE,... .
+}  // namespace
+
 Eigen::VectorXd workspace_truth(const stats::Model& model, int poi, const cxxopts::ParseResult& r,
                                 std::string* text) {
   Eigen::VectorXd x = model.init();
@@ -101,6 +103,8 @@ Eigen::VectorXd workspace_truth(const stats::Model& model, int poi, const cxxopt
   *text = s.str();
   return x;
 }
+
+namespace {
 
 std::shared_ptr<const LikelihoodModel> share(LikelihoodModel model) {
   return std::make_shared<const LikelihoodModel>(std::move(model));
@@ -194,7 +198,7 @@ void add_data_options(cxxopts::Options& o) {
       cxxopts::value<std::string>()->default_value(""));
 }
 
-void add_model_options(cxxopts::Options& options) {
+void add_model_options(cxxopts::Options& options, bool positional_workspace) {
   options.add_options("Workspace")("workspace", "pyhf JSON workspace", cxxopts::value<std::string>())(
       "patch", "JSON patch file applied to the workspace (repeatable)", cxxopts::value<std::vector<std::string>>())(
       "patchset", "HEPData patchset file", cxxopts::value<std::string>())(
@@ -210,8 +214,10 @@ void add_model_options(cxxopts::Options& options) {
                                cxxopts::value<std::string>())(
       "poi-bounds", "Bounds of the POI as LO,HI (default: the model's)", cxxopts::value<std::string>())(
       "json", "Print the result as one JSON line");
-  options.parse_positional({"workspace"});
-  options.positional_help("[WORKSPACE.json]");
+  if (positional_workspace) {
+    options.parse_positional({"workspace"});
+    options.positional_help("[WORKSPACE.json]");
+  }
 }
 
 MeasurementOptions measurement_options(const cxxopts::ParseResult& r) {
@@ -241,13 +247,29 @@ std::string workspace_path(const cxxopts::ParseResult& r) {
 
 bool verify_digest(const cxxopts::ParseResult& r) { return r.count("skip-digest-check") == 0; }
 
-histfactory::Workspace load_workspace(const cxxopts::ParseResult& r) {
+histfactory::Workspace load_workspace(const cxxopts::ParseResult& r) { return load_workspace(r, workspace_path(r)); }
+
+std::string workspace_identity(const cxxopts::ParseResult& r, const std::string& path) {
+  json id;
+  id["workspace"] = json_hash(read_json_file(path));
+  if (r.count("patch"))
+    for (const auto& p : r["patch"].as<std::vector<std::string>>()) id["patches"].push_back(json_hash(read_json_file(p)));
+  if (r.count("patchset")) id["patchset"] = json_hash(read_json_file(r["patchset"].as<std::string>()));
+  if (r.count("patch-name")) id["patch_name"] = r["patch-name"].as<std::string>();
+  id["measurement"] = r["measurement"].as<std::string>();
+  id["interp"] = r["interp"].as<std::string>();
+  if (r.count("poi")) id["poi"] = r["poi"].as<std::string>();
+  if (r.count("poi-bounds")) id["poi_bounds"] = r["poi-bounds"].as<std::string>();
+  return json_hash(id);
+}
+
+histfactory::Workspace load_workspace(const cxxopts::ParseResult& r, const std::string& path) {
   std::vector<std::string> patches;
   if (r.count("patch")) patches = r["patch"].as<std::vector<std::string>>();
   std::string patchset = r.count("patchset") ? r["patchset"].as<std::string>() : "";
   std::string name = r.count("patch-name") ? r["patch-name"].as<std::string>() : "";
   if (!name.empty() && patchset.empty()) throw InputError("", "--patch-name", "needs --patchset");
-  return histfactory::Workspace::load(workspace_path(r), patches, patchset, name, verify_digest(r));
+  return histfactory::Workspace::load(path, patches, patchset, name, verify_digest(r));
 }
 
 ModelSource workspace_source(const histfactory::Workspace& ws, const cxxopts::ParseResult& r) {

@@ -45,7 +45,9 @@ struct ModelSource {
 // --skip-digest-check, --measurement, --interp, --verbose), data options
 // (--asimov, --toy, --data, --mu-true, --nu-true; experiments: --reference,
 // --labels, --recalibration, --inputs), --poi, --poi-bounds and --json.
-void add_model_options(cxxopts::Options& options);
+// positional_workspace false: --workspace only (the command's positional
+// arguments are its own).
+void add_model_options(cxxopts::Options& options, bool positional_workspace = true);
 
 // The model a command runs on. `result` names the experiment's default
 // output file ("fit" -> fit_<asimov|toy|data>[_reference].json, others
@@ -60,6 +62,14 @@ std::string default_out(const ExperimentConfig& config, const CommonOptions& com
 
 // Workspace pieces `hypotest --all` shares.
 histfactory::Workspace load_workspace(const cxxopts::ParseResult& r);
+histfactory::Workspace load_workspace(const cxxopts::ParseResult& r, const std::string& path);
+// A hash of what defines a workspace's model: the files' contents, the patch
+// name, measurement, interpolation, POI and its bounds.
+std::string workspace_identity(const cxxopts::ParseResult& r, const std::string& path);
+// The truth point of a workspace's Asimov data or toys: the parameters'
+// initial values, the POI at --mu-true, --nu-true NAME=VALUE,... applied;
+// `text` describes it.
+Eigen::VectorXd workspace_truth(const stats::Model& model, int poi, const cxxopts::ParseResult& r, std::string* text);
 std::string workspace_path(const cxxopts::ParseResult& r);
 bool verify_digest(const cxxopts::ParseResult& r);
 // A workspace's model with --measurement, --interp, --poi-bounds (notes to

@@ -7,55 +7,73 @@
 #include <map>
 #include <sstream>
 
-#include "data/htautau/nuisances.h"
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
 
 namespace refinery {
 
 namespace {
-const char* kHeader = "index,mu_true,tes,jes,soft_met,bkg_norm,ttbar_norm,diboson_norm,events,converged,interval_ok,mu_hat,mu_error,lower,upper,seconds";
-constexpr int kColumns = 16;
+// Columns around the truth's: index, mu_true, <truth names>, then these.
+const std::vector<std::string> kTail = {"events", "converged", "interval_ok", "mu_hat", "mu_error", "lower", "upper", "seconds"};
+
+std::string header_of(const std::vector<std::string>& truth_names) {
+  std::string h = "index,mu_true";
+  for (const auto& n : truth_names) h += "," + n;
+  for (const auto& t : kTail) h += "," + t;
+  return h;
+}
 }  // namespace
 
-void write_toy_csv(const std::string& path, const std::vector<ToyRow>& rows) {
+void write_toy_csv(const std::string& path, const std::vector<std::string>& truth_names, const std::vector<ToyRow>& rows) {
   std::ostringstream s;
-  s << kHeader << "\n" << std::setprecision(10);
+  s << header_of(truth_names) << "\n" << std::setprecision(10);
   for (const auto& r : rows) {
     s << r.index << "," << r.mu_true;
-    for (int k = 0; k < 6; ++k) s << "," << (k < int(r.nu_true.size()) ? r.nu_true[k] : 0.0);
+    for (size_t k = 0; k < truth_names.size(); ++k) s << "," << (k < r.nu_true.size() ? r.nu_true[k] : 0.0);
     s << "," << r.events << "," << int(r.converged) << "," << int(r.interval_ok) << "," << r.mu_hat << "," << r.mu_error << ","
       << r.lower << "," << r.upper << "," << r.seconds << "\n";
   }
   write_text_atomically(path, s.str());
 }
 
-std::vector<ToyRow> read_toy_csv(const std::string& path) {
+std::vector<ToyRow> read_toy_csv(const std::string& path, std::vector<std::string>* truth_names) {
   std::ifstream in(path);
   if (!in) throw InputError(path, "", "cannot open toy results");
   std::string line;
-  if (!std::getline(in, line) || line != kHeader) throw InputError(path, "line 1", "not a refinery toys CSV (header differs)");
+  std::vector<std::string> head;
+  if (std::getline(in, line)) {
+    std::stringstream ss(line);
+    for (std::string item; std::getline(ss, item, ',');) head.push_back(item);
+  }
+  const size_t n_tail = kTail.size();
+  bool ok = head.size() >= 2 + n_tail && head[0] == "index" && head[1] == "mu_true";
+  for (size_t k = 0; ok && k < n_tail; ++k) ok = head[head.size() - n_tail + k] == kTail[k];
+  if (!ok) throw InputError(path, "line 1", "not a refinery toys CSV (header differs)");
+  const std::vector<std::string> names(head.begin() + 2, head.end() - n_tail);
+  const int T = static_cast<int>(names.size()), columns = static_cast<int>(head.size());
+  if (truth_names) *truth_names = names;
   std::vector<ToyRow> rows;
   for (int ln = 2; std::getline(in, line); ++ln) {
     if (line.empty()) continue;
     std::vector<std::string> f;
     std::stringstream ss(line);
     for (std::string item; std::getline(ss, item, ',');) f.push_back(item);
-    if (int(f.size()) != kColumns)
-      throw InputError(path, "line " + std::to_string(ln), "expected " + std::to_string(kColumns) + " columns, got " + std::to_string(f.size()));
+    if (int(f.size()) != columns)
+      throw InputError(path, "line " + std::to_string(ln), "expected " + std::to_string(columns) + " columns, got " + std::to_string(f.size()));
     try {
       ToyRow r;
       r.index = std::stoll(f[0]);
       r.mu_true = std::stod(f[1]);
-      for (int k = 0; k < 6; ++k) r.nu_true.push_back(std::stod(f[2 + k]));
-      r.events = std::stoll(f[8]);
-      r.converged = std::stoi(f[9]) != 0;
-      r.interval_ok = std::stoi(f[10]) != 0;
-      r.mu_hat = std::stod(f[11]);
-      r.mu_error = std::stod(f[12]);
-      r.lower = std::stod(f[13]);
-      r.upper = std::stod(f[14]);
-      r.seconds = std::stod(f[15]);
+      for (int k = 0; k < T; ++k) r.nu_true.push_back(std::stod(f[2 + k]));
+      const int t = 2 + T;
+      r.events = std::stoll(f[t]);
+      r.converged = std::stoi(f[t + 1]) != 0;
+      r.interval_ok = std::stoi(f[t + 2]) != 0;
+      r.mu_hat = std::stod(f[t + 3]);
+      r.mu_error = std::stod(f[t + 4]);
+      r.lower = std::stod(f[t + 5]);
+      r.upper = std::stod(f[t + 6]);
+      r.seconds = std::stod(f[t + 7]);
       if (!std::isfinite(r.mu_true) || !std::isfinite(r.lower) || !std::isfinite(r.upper)) throw std::invalid_argument("nan");
       rows.push_back(r);
     } catch (const std::exception&) {
@@ -66,14 +84,19 @@ std::vector<ToyRow> read_toy_csv(const std::string& path) {
 }
 
 std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, const std::string& config_hash,
-                                     nlohmann::json* provenance) {
+                                     nlohmann::json* provenance, std::vector<std::string>* truth_names) {
   std::vector<ToyRow> all;
+  std::vector<std::string> names_first;
   std::map<std::pair<double, int64_t>, std::string> seen_toys;
   std::map<int, std::string> seen_shards;
   int shard_count = -1;
   nlohmann::json common;
   for (const auto& file : files) {
-    std::vector<ToyRow> rows = read_toy_csv(file);
+    std::vector<std::string> names;
+    std::vector<ToyRow> rows = read_toy_csv(file, &names);
+    if (file == files.front()) names_first = names;
+    else if (names != names_first)
+      throw InputError(file, "line 1", "its truth columns differ from those of " + files.front());
     if (rows.empty()) throw InputError(file, "", "no toys in the file (header only): nothing to merge");
     for (const auto& r : rows)
       if (r.converged && (!std::isfinite(r.mu_hat) || !std::isfinite(r.mu_error)))
@@ -115,6 +138,7 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
   for (int i = 0; i < shard_count; ++i)
     if (!seen_shards.count(i))
       throw InputError("", "--merge", "shard " + std::to_string(i) + "/" + std::to_string(shard_count) + " is missing");
+  if (truth_names) *truth_names = names_first;
   if (provenance) {
     *provenance = common;
     (*provenance)["config_hash"] = config_hash;

@@ -18,24 +18,30 @@ namespace refinery {
 struct ToyRow {
   int64_t index = 0;
   double mu_true = 1.0;
-  std::vector<double> nu_true;  // the simulator's six nuisances
+  std::vector<double> nu_true;  // the true values of the other parameters (the CSV's truth columns)
   int64_t events = 0;
   bool converged = false, interval_ok = false;
   double mu_hat = 0, mu_error = 0, lower = 0, upper = 0, seconds = 0;
   bool covers() const { return interval_ok && lower <= mu_true && mu_true <= upper; }
 };
 
-void write_toy_csv(const std::string& path, const std::vector<ToyRow>& rows);  // atomic
-std::vector<ToyRow> read_toy_csv(const std::string& path);                      // InputError naming file and line
+// CSV columns: index, mu_true, one per truth name (the model's parameters
+// other than the POI: the analysis' own names), events, converged,
+// interval_ok, mu_hat, mu_error, lower, upper, seconds.
+void write_toy_csv(const std::string& path, const std::vector<std::string>& truth_names,
+                   const std::vector<ToyRow>& rows);  // atomic
+// InputError naming file and line; `truth_names` gets the header's.
+std::vector<ToyRow> read_toy_csv(const std::string& path, std::vector<std::string>* truth_names = nullptr);
 // Reads toy shards for merging and refuses what would double count or mix
 // runs: a file without toys, a converged toy with a non-finite mu_hat, a
 // shard whose summary (<file>.json) is missing or names another config hash
 // (than `config_hash`), seed, truth or analysis, the same shard twice, a
-// missing shard of i/N, and a toy (mu_true, index) in two files. Each error
-// names the file. `provenance` gets the shards' common config hash, seed,
-// truth and analysis.
+// missing shard of i/N, a toy (mu_true, index) in two files, and truth
+// columns that differ. Each error names the file. `provenance` gets the
+// shards' common config hash, seed, truth and analysis; `truth_names` the
+// truth columns.
 std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, const std::string& config_hash,
-                                     nlohmann::json* provenance);
+                                     nlohmann::json* provenance, std::vector<std::string>* truth_names = nullptr);
 double coverage_penalty(double coverage, int64_t n);
 nlohmann::json summarise_toys(const std::vector<ToyRow>& rows);                 // overall and per mu_true
 std::string toy_table(const nlohmann::json& summary);

@@ -321,3 +321,42 @@ TEST_CASE("stats CLI: a workspace takes the experiment's data options (Asimov, t
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("--poi2: names the scanned parameter itself") != std::string::npos);
 }
+
+TEST_CASE("stats CLI: toys of a workspace cover, shard and merge, with the workspace's parameter names", "[stats][cli][toys]") {
+  using refinery::testing::run_refinery;
+  refinery::testing::TempDir tmp("workspace_toys");
+  const std::string ws = refinery::testing::source_path("tests/data/pyhf/workspaces/sr_cr_coupled.json");
+  auto r = run_refinery("toys " + ws + " --n 300 --mu-values 0.5,1.5 --seed 3 --quiet --out " + tmp.path("all.csv"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const std::string csv = refinery::testing::read_file(tmp.path("all.csv"));
+  REQUIRE(csv.rfind("index,mu_true,coupled_histo,k_bkg,events,converged,", 0) == 0);
+  json s = json::parse(refinery::testing::read_file(tmp.path("all.csv.json")));
+  // The model describes its toys exactly: the 68.27% intervals cover to
+  // within 3 binomial errors (600 toys), the pulls have unit width.
+  const json& all = s["overall"];
+  INFO(all.dump());
+  REQUIRE(all["usable"].get<int>() >= 598);
+  const double c = all["coverage"].get<double>(), err = std::sqrt(0.6827 * 0.3173 / all["usable"].get<double>());
+  CHECK(std::abs(c - 0.6827) < 3 * err);
+  CHECK(std::abs(all["pull_sd"].get<double>() - 1.0) < 0.1);
+  // Two shards merged are the unsharded run; a shard of another model is refused.
+  for (const char* shard : {"0/2", "1/2"})
+    REQUIRE(run_refinery("toys " + ws + " --n 300 --mu-values 0.5,1.5 --seed 3 --quiet --shard " + shard + " --out " +
+                         tmp.path(std::string("s") + shard[0] + ".csv"))
+                .exit_code == 0);
+  r = run_refinery("toys --merge " + tmp.path("s0.csv") + " " + tmp.path("s1.csv") + " --workspace " + ws + " --quiet --out " +
+                   tmp.path("m.csv"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  json m = json::parse(refinery::testing::read_file(tmp.path("m.csv.json")));
+  CHECK(m["overall"]["coverage"] == all["coverage"]);
+  CHECK(m["overall"]["mean_width"].get<double>() == Approx(all["mean_width"].get<double>()).epsilon(1e-9));
+  r = run_refinery("toys --merge " + tmp.path("s0.csv") + " " + tmp.path("s1.csv") + " --workspace " + ws +
+                   " --poi-bounds 0,5 --quiet --out " + tmp.path("bad.csv"));
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("config_hash: the shard was made with") != std::string::npos);
+  r = run_refinery("toys " + ws + " --quiet");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--n: how many pseudo-experiments") != std::string::npos);
+}

@@ -18,8 +18,8 @@ int run_limit(int argc, char** argv);
 int inspect_workspace(const std::string& path);  // infer/workspace_commands.cpp
 int run_train(int argc, char** argv);     // train/train_command.cpp
 int run_eval(int argc, char** argv);      // infer/eval_command.cpp
-int run_toys(int argc, char** argv);     // infer/measurement_commands.cpp
-int run_report(int argc, char** argv);
+int run_toys(int argc, char** argv);     // infer/toys_command.cpp
+int run_report(int argc, char** argv);   // infer/report_command.cpp
 
 namespace {
 
@@ -83,7 +83,7 @@ const std::vector<Command>& commands() {
       {"fit", "Maximum-likelihood fit with profiled intervals (WORKSPACE.json or --config EXPERIMENT)", run_fit},
       {"scan", "Profile-likelihood scan of the POI, or of two parameters (WORKSPACE.json or --config EXPERIMENT)", run_scan},
       {"impacts", "Ranked nuisance impacts on the POI (WORKSPACE.json or --config EXPERIMENT)", run_impacts},
-      {"toys", "Pseudo-experiments: coverage, width, bias, pulls; --shard i/N, --merge (--config EXPERIMENT)", run_toys},
+      {"toys", "Pseudo-experiments: coverage, width, bias, pulls; --shard i/N, --merge (WORKSPACE.json or --config EXPERIMENT)", run_toys},
       {"hypotest", "Asymptotic CLs test of a POI value (q~, q, q0) (WORKSPACE.json or --config EXPERIMENT)", run_hypotest},
       {"limit", "95% CLs upper limits on the POI (WORKSPACE.json or --config EXPERIMENT)", run_limit},
       {"report", "Summary table of the measurement results in the output directory (--config EXPERIMENT)", run_report},

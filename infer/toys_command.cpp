@@ -1,0 +1,249 @@
+// `refinery toys`: pseudo-experiments with full fits and profiled 68.27%
+// intervals of the POI (coverage, width, bias, pulls, the challenge score),
+// sharded (--shard i/N) and merged (--merge), for a pyhf workspace
+// (WORKSPACE.json: Poisson main data and auxiliary data drawn from the
+// constraints at the truth) or an experiment (--config: events from its
+// simulator). The CSV names the model's own parameters.
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <sstream>
+
+#include "data/htautau/htautau_simulation.h"
+#include "infer/measurement.h"
+#include "infer/model_source.h"
+#include "infer/toy_summary.h"
+#include "src/core/atomic_file.h"
+#include "src/core/error.h"
+#include "src/core/progress.h"
+#include "src/core/random_seed.h"
+#include "src/core/threads.h"
+#include "src/stats/fit.h"
+#include "src/stats/hypotest.h"
+#include "src/stats/profile.h"
+#include "src/stats/region_model.h"
+#include "src/stats/workspace_model.h"
+
+namespace refinery::cli {
+
+using nlohmann::json;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::vector<double> parse_mu_values(const std::string& text) {
+  std::vector<double> mus;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    std::size_t used = 0;
+    double v = NAN;
+    try {
+      v = std::stod(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || !std::isfinite(v)) throw InputError("", "--mu-values", "not a number: '" + item + "'");
+    mus.push_back(v);
+  }
+  return mus;
+}
+
+std::pair<int, int> parse_shard(const std::string& s) {
+  int shard = 0, shards = 1;
+  const auto slash = s.find('/');
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument("");
+    shard = std::stoi(s.substr(0, slash));
+    shards = std::stoi(s.substr(slash + 1));
+  } catch (const std::exception&) {
+    throw InputError("", "--shard", "expected i/N, got '" + s + "'");
+  }
+  if (shards < 1 || shard < 0 || shard >= shards) throw InputError("", "--shard", "needs 0 <= i < N");
+  return {shard, shards};
+}
+
+// Fit and interval of one pseudo-experiment.
+void fit_toy(const stats::Model& model, int poi, ToyRow* row) {
+  const stats::FitResult f = stats::fit(model);
+  row->converged = f.ok();
+  row->mu_hat = f.x[poi];
+  row->mu_error = f.error[poi];
+  if (f.ok()) {
+    const stats::Interval in = stats::profile_interval(model, f, poi, 1.0);
+    row->lower = in.lower.value;
+    row->upper = in.upper.value;
+    row->interval_ok = in.lower.usable() && in.upper.usable();
+  }
+}
+
+std::string shard_name(int shard, int shards) {
+  return shards > 1 ? "toys_" + std::to_string(shard) + "of" + std::to_string(shards) + ".csv" : "toys.csv";
+}
+
+void finish(const std::string& path, const std::vector<std::string>& names, const std::vector<ToyRow>& rows,
+            json provenance, const CommonOptions& common, const std::string& verb) {
+  write_toy_csv(path, names, rows);
+  json s = summarise_toys(rows);
+  s.update(provenance);
+  write_text_atomically(path + ".json", s.dump(2) + "\n");
+  if (!common.quiet) std::cout << toy_table(s) << verb << " " << path << " and " << path << ".json\n";
+}
+
+}  // namespace
+
+int run_toys(int argc_in, char** argv_in) {
+  // `--n N` (the short spelling physicists type) is `--count N`: cxxopts
+  // takes one-letter names only after a single dash.
+  std::vector<std::string> args(argv_in, argv_in + argc_in);
+  for (auto& a : args) {
+    if (a == "--n") a = "--count";
+    else if (a.rfind("--n=", 0) == 0) a = "--count=" + a.substr(4);
+  }
+  std::vector<char*> av;
+  for (auto& a : args) av.push_back(a.data());
+  av.push_back(nullptr);
+  int argc = argc_in;
+  char** argv = av.data();
+  cxxopts::Options options(argv[0],
+                           "Pseudo-experiments with full fits and profiled 68.27% intervals of the POI: coverage, width, "
+                           "bias, pulls; refinery toys WORKSPACE.json --n N, or refinery toys --config EXPERIMENT.json");
+  add_model_options(options, /*positional_workspace=*/false);
+  options.add_options()("n,count", "Pseudo-experiments per true POI value (experiments' default: measurement/toys/n); also --n",
+                        cxxopts::value<int64_t>())(
+      "mu-values", "True POI values, comma separated (default: measurement/toys/mu_true; --mu-true gives one)",
+      cxxopts::value<std::string>()->default_value(""))(
+      "shard", "Run shard i of N (i/N, 0-based): toys with index % N == i", cxxopts::value<std::string>()->default_value("0/1"))(
+      "merge", "Merge toy CSV files (the positional arguments) into one summary", cxxopts::value<bool>()->default_value("false"))(
+      "files", "WORKSPACE.json, or with --merge the CSV files", cxxopts::value<std::vector<std::string>>());
+  options.parse_positional({"files"});
+  options.positional_help("[WORKSPACE.json | CSV files with --merge]");
+  add_common_options(options, true, true);
+  auto r = parse(options, argc, argv);
+  if (!r) return 0;
+  CommonOptions common = common_options(*r);
+  std::vector<std::string> inputs;
+  if (r->count("files")) inputs = (*r)["files"].as<std::vector<std::string>>();
+  const bool merging = (*r)["merge"].as<bool>();
+  std::string workspace = r->count("workspace") ? (*r)["workspace"].as<std::string>() : "";
+  if (!merging && !inputs.empty()) {
+    if (inputs.size() > 1 || !workspace.empty())
+      throw InputError("", inputs.back(), "one workspace per run (CSV files are merged with --merge)");
+    workspace = inputs.front();
+  }
+  if (!workspace.empty() && !common.config_path.empty())
+    throw InputError("", "--config", "give a workspace or an experiment config, not both");
+
+  // The identity every shard records, and what the merge checks.
+  std::optional<ExperimentConfig> config;
+  std::string identity;
+  if (workspace.empty()) {
+    config = setup_experiment(common);
+    identity = config->hash;
+  } else {
+    set_threads(common.threads);
+    identity = workspace_identity(*r, workspace);
+  }
+  auto out_path = [&](const std::string& name) {
+    if (config) return default_out(*config, common, name);
+    return common.out.empty() ? name : common.out;
+  };
+  if (merging) {
+    if (inputs.empty()) throw InputError("", "--merge", "give the CSV files to merge");
+    json provenance;
+    std::vector<std::string> names;
+    std::vector<ToyRow> rows = merge_toy_shards(inputs, identity, &provenance, &names);
+    provenance["shard"] = "0/1";
+    finish(out_path("toys.csv"), names, rows, provenance, common, "merged " + std::to_string(rows.size()) + " toys into");
+    return 0;
+  }
+  const json* defaults = config ? &config->section("measurement").at("toys") : nullptr;
+  if (!r->count("count") && !defaults) throw InputError("", "--n", "how many pseudo-experiments per true POI value");
+  const int64_t n = r->count("count") ? (*r)["count"].as<int64_t>() : defaults->at("n").get<int64_t>();
+  if (n <= 0) throw InputError("", "--n", "must be positive");
+  std::vector<double> mus = defaults ? defaults->at("mu_true").get<std::vector<double>>() : std::vector<double>{1.0};
+  if (r->count("mu-true") || !defaults) mus = {(*r)["mu-true"].as<double>()};
+  if (!(*r)["mu-values"].as<std::string>().empty()) mus = parse_mu_values((*r)["mu-values"].as<std::string>());
+  const std::string nus = r->count("nu-true") || !defaults ? (*r)["nu-true"].as<std::string>()
+                                                            : defaults->at("nu_true").get<std::string>();
+  const auto [shard, shards] = parse_shard((*r)["shard"].as<std::string>());
+  for (const char* flag : {"asimov", "toy", "data"})
+    if (r->count(flag)) throw InputError("", std::string("--") + flag, "toys make their own data sets");
+  const std::string path = out_path(shard_name(shard, shards));
+  int64_t total = 0;
+  for (int64_t i = shard; i < n; i += shards) ++total;
+  Progress progress("toys", total * int64_t(mus.size()), common.quiet);
+  int64_t done = 0;
+  std::vector<ToyRow> rows;
+  std::vector<std::string> names;
+  json provenance = {{"config_hash", identity}, {"shard", std::to_string(shard) + "/" + std::to_string(shards)},
+                     {"nu_true", nus}};
+
+  if (!workspace.empty()) {
+    const ModelSource s = workspace_source(load_workspace(*r, workspace), *r);
+    if (s.poi < 0) static_cast<const stats::WorkspaceModel&>(*s.model).histfactory().require_poi();
+    const std::uint64_t seed = common.seed.value_or(0);
+    std::string truth_text;
+    const Eigen::VectorXd base = workspace_truth(*s.model, s.poi, *r, &truth_text);
+    for (int i = 0; i < s.model->size(); ++i)
+      if (i != s.poi) names.push_back(s.model->parameters()[i].name);
+    provenance["seed"] = seed;
+    provenance["analysis"] = "workspace " + workspace;
+    for (double mu : mus) {
+      stats::check_poi_value(*s.model, s.poi, mu, "--mu-values");
+      for (int64_t i = shard; i < n; i += shards) {
+        auto t0 = std::chrono::steady_clock::now();
+        Eigen::VectorXd x = base;
+        x[s.poi] = mu;
+        const auto toy = s.model->toy(x, stream_seed(seed, {0x70e5, static_cast<std::uint64_t>(std::llround(mu * 1e6)),
+                                                             static_cast<std::uint64_t>(i)}));
+        ToyRow row;
+        row.index = i;
+        row.mu_true = mu;
+        for (int k = 0; k < x.size(); ++k)
+          if (k != s.poi) row.nu_true.push_back(x[k]);
+        row.events = std::llround(static_cast<const stats::WorkspaceModel&>(*toy).main_data().sum());
+        fit_toy(*toy, s.poi, &row);
+        row.seconds = seconds_since(t0);
+        rows.push_back(row);
+        progress.update(++done, "mu_true " + std::to_string(mu));
+        write_toy_csv(path, names, rows);  // an interrupted run keeps what it finished
+      }
+    }
+  } else {
+    for (const char* flag : {"poi", "poi-bounds"})
+      if (r->count(flag)) throw InputError("", std::string("--") + flag, "experiment toys test the measurement's POI");
+    Measurement m(*config, measurement_options(*r));
+    const std::uint64_t seed = config->document.at("seed").get<std::uint64_t>();
+    names = htautau::nuisance_names();
+    provenance["seed"] = seed;
+    provenance["analysis"] = r->count("reference") ? "binned reference" : "unbinned";
+    for (double mu : mus) {
+      for (int64_t i = shard; i < n; i += shards) {
+        auto t0 = std::chrono::steady_clock::now();
+        htautau::NuVector nu = htautau::truth_option(nus, seed, i);
+        htautau::PseudoExperiment pe = htautau::pseudo_experiment(mu, nu, m.luminosity(), toy_seed(seed, mu), i);
+        EvaluatedEvents e = m.evaluate(pe.events, "pseudo-experiment " + std::to_string(i));
+        const stats::RegionModel model(std::make_shared<const likelihood::LikelihoodModel>(m.model(e, "pseudo-experiment")),
+                                       "pseudo-experiment");
+        ToyRow row;
+        row.index = i;
+        row.mu_true = mu;
+        row.nu_true = std::vector<double>(nu.begin(), nu.end());
+        row.events = pe.events.features.size(0);
+        fit_toy(model, model.poi(), &row);
+        row.seconds = seconds_since(t0);
+        rows.push_back(row);
+        progress.update(++done, "mu_true " + std::to_string(mu));
+        write_toy_csv(path, names, rows);  // an interrupted run keeps what it finished
+      }
+    }
+  }
+  progress.finish();
+  finish(path, names, rows, provenance, common, "wrote");
+  return 0;
+}
+
+}  // namespace refinery::cli
