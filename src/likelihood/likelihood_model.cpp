@@ -209,8 +209,7 @@ void add_yield(double Np, const Eigen::VectorXd& np, const Eigen::VectorXd& lp, 
 }
 }  // namespace
 
-double LikelihoodModel::evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* grad, Eigen::MatrixXd* hess,
-                                 bool constraints) const {
+double LikelihoodModel::evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* grad, Eigen::MatrixXd* hess) const {
   const int D = spec_.n_params(), P = spec_.P(), K = ansatz_.K;
   const int deriv = hess ? 2 : (grad ? 1 : 0);
   if (grad) grad->setZero(D);
@@ -298,22 +297,6 @@ double LikelihoodModel::evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* 
       }
     }
   }
-  for (int i = 0; constraints && i < D; ++i) {
-    const Parameter& p = spec_.parameters[i];
-    const double s2 = p.width * p.width;
-    if (p.constraint == Constraint::kGaussian) {
-      const double d = theta[i] - p.centre;
-      value += 0.5 * d * d / s2;
-      g[i] += d / s2;
-      h(i, i) += 1.0 / s2;
-    } else if (p.constraint == Constraint::kLogNormal) {
-      if (!(theta[i] > 0.0)) return kInf;
-      const double lg = std::log(theta[i] / p.centre);
-      value += 0.5 * lg * lg / s2;
-      g[i] += lg / (s2 * theta[i]);
-      h(i, i) += (1.0 - lg) / (s2 * theta[i] * theta[i]);
-    }
-  }
   if (!std::isfinite(value)) return kInf;
   if (grad) *grad = g;
   if (hess) *hess = h;
@@ -393,18 +376,6 @@ torch::Tensor binned(const ModelSpec& spec, const torch::Tensor& theta, const to
   return (lam - obs + torch::where(pos, obs * torch::log(safe / lam), torch::zeros_like(obs))).sum();
 }
 
-torch::Tensor constraints(const ModelSpec& spec, const torch::Tensor& theta) {
-  torch::Tensor total = torch::zeros({}, torch::kFloat64);
-  for (int i = 0; i < spec.n_params(); ++i) {
-    const Parameter& p = spec.parameters[i];
-    if (p.constraint == Constraint::kGaussian)
-      total = total + 0.5 * (theta[i] - p.centre).pow(2) / (p.width * p.width);
-    else if (p.constraint == Constraint::kLogNormal)
-      total = total + 0.5 * torch::log(theta[i] / p.centre).pow(2) / (p.width * p.width);
-  }
-  return total;
-}
-
 }  // namespace terms
 
 torch::Tensor LikelihoodModel::nll_torch(const torch::Tensor& theta_in) const {
@@ -421,7 +392,7 @@ torch::Tensor LikelihoodModel::nll_torch(const torch::Tensor& theta_in) const {
       for (int64_t i = c.begin[cell]; i < c.begin[cell + 1]; ++i) id[i] = cell;
     return terms::cell_yields(spec_, theta, lw, co, torch::tensor(id, torch::kInt64), c.n_cells);
   };
-  torch::Tensor total = terms::constraints(spec_, theta);
+  torch::Tensor total = torch::zeros({}, torch::kFloat64);
   for (const Region& r : regions_) {
     torch::Tensor y = yields_of(r.expected);
     if (!r.binned) {

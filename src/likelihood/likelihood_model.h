@@ -1,6 +1,8 @@
-// The profile likelihood of a measurement (design.md section 2): unbinned
-// regions (extended term), binned regions (Poisson term) and the nuisance
-// constraints, as one function of the parameter vector theta = (mu, nu).
+// The data terms of a measurement's likelihood (design.md section 2):
+// unbinned regions (extended term) and binned regions (Poisson term), as one
+// function of the parameter vector theta = (mu, nu). The constraints the
+// spec declares are evaluated by the model interface (src/stats/constraint.h,
+// src/stats/region_model.h), the one place they are written.
 //
 //   N_p(theta)  = mu^[p is signal] * prod_k (1 + a_pk)^nu_k   (or 1 + a_pk nu_k, "linear")
 //   r_p(x|nu)   = exp(phi(nu_cal) . Delta_p(x))                 (DCR ansatz)
@@ -8,8 +10,8 @@
 //               Y_p(nu) = sum_{j in MC_p} w_j r_p(x_j|nu)
 //   binned:     NLL = sum_b lambda_b - n_b + n_b log(n_b / lambda_b),
 //               lambda_b = sum_p N_p sum_{j in MC_p, bin b} w_j r_p(x_j|nu)
-//   constraints: gaussian 0.5 ((nu - c)/s)^2, lognormal 0.5 (log(nu/c)/s)^2
-//               (the negative log of an auxiliary measurement c), or none.
+//   constraints (declared here, evaluated by stats::Model): Gaussian or
+//               log-normal around the auxiliary measurement c, or none.
 // (The binned form is the Poisson NLL minus that of the saturated model: the
 // same minimum and differences, values near the number of bins.)
 //
@@ -126,7 +128,6 @@ torch::Tensor unbinned(const ModelSpec& spec, const torch::Tensor& theta, const 
 // sum_b lambda_b - n_b + n_b log(n_b / lambda_b), lambda_b = sum_p N_p Y_pb; yields [P*B] (cell p*B+b).
 torch::Tensor binned(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& yields,
                      const torch::Tensor& observed);
-torch::Tensor constraints(const ModelSpec& spec, const torch::Tensor& theta);
 }  // namespace terms
 
 class LikelihoodModel {
@@ -138,12 +139,11 @@ class LikelihoodModel {
   const ModelSpec& spec() const { return spec_; }
   const Ansatz& ansatz() const { return ansatz_; }
 
-  // NLL (+inf outside the domain: mu <= 0, 1 + a nu <= 0, nu <= 0 for a
-  // lognormal constraint), gradient and Hessian when the pointers are set.
-  // `constraints` false: the data terms alone (the model interface,
-  // src/stats/region_model.h, adds the constraints).
+  // The data terms' NLL (+inf outside the domain: mu < 0, mu = 0 with
+  // derivatives, 1 + a nu <= 0), gradient and Hessian when the pointers are
+  // set.
   double evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* grad = nullptr,
-                  Eigen::MatrixXd* hess = nullptr, bool constraints = true) const;
+                  Eigen::MatrixXd* hess = nullptr) const;
   // Expected yields per region and bin at theta (diagnostics, Asimov counts).
   std::vector<std::vector<double>> expected(const Eigen::VectorXd& theta) const;
 

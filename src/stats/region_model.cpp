@@ -24,7 +24,7 @@ RegionModel::RegionModel(std::shared_ptr<const likelihood::LikelihoodModel> mode
 }
 
 double RegionModel::data_nll(const Eigen::VectorXd& x, Eigen::VectorXd* grad, Eigen::MatrixXd* hess) const {
-  return model_->evaluate(x, grad, hess, /*constraints=*/false);
+  return model_->evaluate(x, grad, hess);
 }
 
 bool RegionModel::all_binned() const {
