@@ -59,6 +59,19 @@ int report_failure(const char* command, const ModelSource& s, const stats::FitRe
   return 1;
 }
 
+// The MLE a scan or impacts starts from, recorded in `out`; a failed fit is
+// written as the result (exit code in *exit_code) and false returned.
+bool best_fit(const char* command, const ModelSource& s, const cxxopts::ParseResult& r, const CommonOptions& common,
+              json* out, stats::FitResult* f, int* exit_code) {
+  *f = stats::fit(*s.model);
+  *out = s.header;
+  (*out)["fit"] = f->to_json();
+  if (f->ok()) return true;
+  emit_result(*out, s, r, common, fit_text(s, *f));
+  *exit_code = report_failure(command, s, *f);
+  return false;
+}
+
 int require_poi(const ModelSource& s, const std::string& flag) {
   if (s.poi >= 0) return s.poi;
   if (s.workspace) static_cast<const stats::WorkspaceModel&>(*s.model).histfactory().require_poi();
@@ -150,13 +163,10 @@ int run_scan(int argc, char** argv) {
   const int b = r->count("poi2") ? s.model->poi((*r)["poi2"].as<std::string>(), "--poi2") : -1;
   if (b == a) throw InputError("", "--poi2", "names the scanned parameter itself");
   auto t0 = std::chrono::steady_clock::now();
-  const stats::FitResult f = stats::fit(*s.model);
-  json out = s.header;
-  out["fit"] = f.to_json();
-  if (!f.ok()) {
-    emit_result(out, s, *r, common, fit_text(s, f));
-    return report_failure("scan", s, f);
-  }
+  json out;
+  stats::FitResult f;
+  int exit_code = 0;
+  if (!best_fit("scan", s, *r, common, &out, &f, &exit_code)) return exit_code;
   const auto& pars = s.model->parameters();
   const std::vector<double> va = grid(*r, "points", "range", pars[a], f.x[a], f.error[a]);
   std::ostringstream text;
@@ -205,13 +215,10 @@ int run_impacts(int argc, char** argv) {
   ModelSource s = load_model_source(*r, common, "impacts");
   const int poi = require_poi(s, "--poi");
   auto t0 = std::chrono::steady_clock::now();
-  const stats::FitResult f = stats::fit(*s.model);
-  json out = s.header;
-  out["fit"] = f.to_json();
-  if (!f.ok()) {
-    emit_result(out, s, *r, common, fit_text(s, f));
-    return report_failure("impacts", s, f);
-  }
+  json out;
+  stats::FitResult f;
+  int exit_code = 0;
+  if (!best_fit("impacts", s, *r, common, &out, &f, &exit_code)) return exit_code;
   const stats::Impacts im = stats::compute_impacts(*s.model, f, poi);
   out["impacts"] = im.to_json();
   out["seconds"] = seconds_since(t0);
