@@ -310,6 +310,14 @@ TEST_CASE("stats CLI: a workspace takes the experiment's data options (Asimov, t
   REQUIRE(im["poi"] == "mu");
   REQUIRE(im["impacts"].size() == 2);
   CHECK(im["stat_only_error"].get<double>() < im["mu_error"].get<double>());
+  // The table: k_bkg is free (a normfactor), so it has no pre-fit impact.
+  r = run_refinery("impacts " + ws);
+  REQUIRE(r.exit_code == 0);
+  const auto row = r.output.find("\nk_bkg");
+  REQUIRE(row != std::string::npos);
+  const std::string line = r.output.substr(row + 1, r.output.find('\n', row + 1) - row - 1);
+  INFO(line);
+  CHECK(line.find("          -          -") != std::string::npos);
   // Options of the other kind, and truths naming no parameter.
   r = run_refinery("fit " + ws + " --reference");
   CHECK(r.exit_code == 2);

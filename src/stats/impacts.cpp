@@ -72,10 +72,14 @@ std::string Impacts::table() const {
   s << std::left << std::setw(int(width)) << "nuisance" << std::right << std::setw(10) << "nu_hat" << std::setw(10)
     << "error" << std::setw(11) << "pre +" << std::setw(11) << "pre -" << std::setw(11) << "post +" << std::setw(11)
     << "post -" << "\n";
-  for (const auto& i : ranked)
+  for (const auto& i : ranked) {
     s << std::left << std::setw(int(width)) << i.name << std::right << std::setw(10) << i.nu_hat << std::setw(10)
-      << i.nu_error << std::setw(11) << i.prefit_up << std::setw(11) << i.prefit_down << std::setw(11) << i.postfit_up
-      << std::setw(11) << i.postfit_down << "\n";
+      << i.nu_error;
+    // A free parameter has no pre-fit uncertainty: no pre-fit impact.
+    if (i.prefit_error > 0) s << std::setw(11) << i.prefit_up << std::setw(11) << i.prefit_down;
+    else s << std::setw(11) << "-" << std::setw(11) << "-";
+    s << std::setw(11) << i.postfit_up << std::setw(11) << i.postfit_down << "\n";
+  }
   return s.str();
 }
 
