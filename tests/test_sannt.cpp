@@ -68,17 +68,34 @@ TEST_CASE("Template likelihood: Asimov Fisher information and sigma(mu) in close
   REQUIRE(f2[1][1].item<double>() == Approx(F[1][1] - 4.0).epsilon(1e-12));
 }
 
-TEST_CASE("SANNT loss: network gradient through histogram and Hessian matches finite differences", "[sannt]") {
+namespace {
+
+// INFERNO benchmark 3 (400 signal, 800 background events) in float64 with a
+// small two-class network seeded by `seed`: the loss-gradient tests' setup.
+struct SmallSannt {
   SanntProblem prob = inferno_sannt_problem(3, 400, 800, 5);
-  BinnedTemplateModel model(prob.model);
-  torch::manual_seed(1);
-  MultiClassifier net(MultiClassifierOptions(3, 2).hidden({8}));
-  net->to(torch::kFloat64);
-  for (auto& s : prob.data.samples) s.x = s.x.to(torch::kFloat64);
+  MultiClassifier net{nullptr};
   SanntOptions o;
-  o.bins = 5;
   std::vector<torch::Tensor> all;
-  for (const auto& s : prob.data.samples) all.push_back(torch::arange(s.x.size(0)));
+  explicit SmallSannt(uint64_t seed) {
+    torch::manual_seed(seed);
+    net = MultiClassifier(MultiClassifierOptions(3, 2).hidden({8}));
+    net->to(torch::kFloat64);
+    for (auto& s : prob.data.samples) s.x = s.x.to(torch::kFloat64);
+    o.bins = 5;
+    for (const auto& s : prob.data.samples) all.push_back(torch::arange(s.x.size(0)));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("SANNT loss: network gradient through histogram and Hessian matches finite differences", "[sannt]") {
+  SmallSannt setup(1);
+  SanntProblem& prob = setup.prob;
+  MultiClassifier& net = setup.net;
+  const SanntOptions& o = setup.o;
+  const std::vector<torch::Tensor>& all = setup.all;
+  BinnedTemplateModel model(prob.model);
   // The surrogate templates make the whole loss smooth: autograd through the
   // custom histogram backward and the double-backward Hessian against finite
   // differences on one weight.
@@ -363,16 +380,12 @@ TEST_CASE("Multiclass SANNT: class bins and the cross-entropy constraint with a 
 }
 
 TEST_CASE("SANNT trains on the model hypotest fits: sigma(mu) from the Hessian of one stats::TemplateModel, its gradient reaching the network", "[sannt][stats]") {
-  SanntProblem prob = inferno_sannt_problem(3, 400, 800, 5);
+  SmallSannt setup(3);
+  SanntProblem& prob = setup.prob;
+  MultiClassifier& net = setup.net;
+  const SanntOptions& o = setup.o;
+  const std::vector<torch::Tensor>& all = setup.all;
   const BinnedTemplateModel spec(prob.model);
-  torch::manual_seed(3);
-  MultiClassifier net(MultiClassifierOptions(3, 2).hidden({8}));
-  net->to(torch::kFloat64);
-  for (auto& s : prob.data.samples) s.x = s.x.to(torch::kFloat64);
-  SanntOptions o;
-  o.bins = 5;
-  std::vector<torch::Tensor> all;
-  for (const auto& s : prob.data.samples) all.push_back(torch::arange(s.x.size(0)));
   auto model_of_net = [&]() {
     Templates t = sannt_templates(net, prob.data, spec, all, o, /*surrogate=*/true);
     return stats::TemplateModel(spec, t.nominal, t.up, t.down);
