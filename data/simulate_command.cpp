@@ -13,6 +13,7 @@
 
 #include "data/analytic/analytic_simulate.h"
 #include "data/random.h"
+#include "data/generators.h"
 #include "data/htautau/htautau_simulation.h"
 #include "src/cli/options.h"
 #include "src/core/atomic_file.h"
@@ -62,7 +63,7 @@ std::vector<htautau::NuVector> config_variations(const ExperimentConfig& config)
 int run_simulate(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Generate events into HDF5 event files");
   options.add_options()("generator",
-                        "htautau (default), inferno, dcr_toy_1d, dcr_toy_3d, gaussian_latent",
+                        "htautau, inferno, dcr_toy_1d, dcr_toy_3d, gaussian_latent (default: the config's simulation.generator)",
                         cxxopts::value<std::string>())(
       "events", "Produced events (quick form; default: the config's simulation.events)",
       cxxopts::value<int64_t>())("nu", "Nuisance point, e.g. tes=1,jes=-0.5",
@@ -84,6 +85,8 @@ int run_simulate(int argc, char** argv) {
   const auto& sim = config.section("simulation");
   std::string generator = result->count("generator") ? (*result)["generator"].as<std::string>()
                                                       : sim.at("generator").get<std::string>();
+  if (result->count("generator")) generators::check(generator, "", "GENERATOR");
+  else generators::check(generator, config.file, "simulation.generator");
   htautau::SimulationOptions opt;
   opt.seed = config.document.at("seed").get<uint64_t>();
   opt.luminosity = result->count("luminosity") ? (*result)["luminosity"].as<double>()

@@ -3,7 +3,6 @@
 #include <filesystem>
 #include <set>
 
-#include "data/htautau/nuisances.h"
 #include "models/torchscript_export.h"
 #include "src/core/block_eval.h"
 #include "src/core/error.h"
@@ -20,17 +19,108 @@ std::string region_key(size_t i, const std::string& key) {
   return "measurement/regions/" + std::to_string(i) + "/" + key;
 }
 
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// Index of `name` among the classifier's processes; ConfigError at `key` if unknown.
+int process_index(const ExperimentConfig& config, const std::string& key, const std::string& name,
+                  const std::vector<std::string>& processes) {
+  const auto it = std::find(processes.begin(), processes.end(), name);
+  if (it == processes.end())
+    throw ConfigError(config.file, key, "unknown process '" + name + "' (the classifier's processes: " + join(processes) + ")");
+  return int(it - processes.begin());
+}
+
+// [low, high] with low < high.
+std::pair<double, double> range_of(const ExperimentConfig& config, const std::string& key, const json& j) {
+  const auto r = j.get<std::vector<double>>();
+  if (!(r[0] < r[1])) throw ConfigError(config.file, key, "expected [low, high] with low < high");
+  return {r[0], r[1]};
+}
+
 }  // namespace
 
-Eigen::VectorXd theta_of(const ModelSpec& spec, double mu, const std::vector<double>& nu_sim) {
-  Eigen::VectorXd x = spec.nominal();
-  x[0] = mu;
-  const auto names = htautau::nuisance_names();
-  for (size_t k = 0; k < names.size() && k < nu_sim.size(); ++k) {
-    const int i = spec.index(names[k]);
-    if (i > 0) x[i] = std::clamp(nu_sim[k], spec.parameters[i].lower, spec.parameters[i].upper);
+// The parameter table the config declares (measurement/poi, measurement/nuisances):
+// the POI, then the nuisances in the config's order; the DCR networks'
+// nuisances (in their ansatz order) must all be declared as calibration
+// nuisances, and a declared calibration nuisance must be one of them.
+ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::string>& processes,
+                        const std::vector<std::string>& dcr_nuisances, const std::string& dcr_file) {
+  const json& m = config.section("measurement");
+  ModelSpec s;
+  s.processes = processes;
+  s.signal.assign(processes.size(), false);
+  const json& poi = m.at("poi");
+  const std::string poi_name = poi.at("name").get<std::string>();
+  const auto poi_processes = poi.at("processes").get<std::vector<std::string>>();
+  if (poi_processes.empty())
+    throw ConfigError(config.file, "measurement/poi/processes",
+                      "the POI '" + poi_name + "' scales no process: name the signal process(es) (the classifier's: " +
+                          join(processes) + ")");
+  for (const auto& p : poi_processes) s.signal[process_index(config, "measurement/poi/processes", p, processes)] = true;
+  const auto [mu_lo, mu_hi] = range_of(config, "measurement/poi/range", poi.at("range"));
+  if (!(mu_lo > 0)) throw ConfigError(config.file, "measurement/poi/range", "expected 0 < low (the POI multiplies a rate)");
+  s.parameters.push_back({poi_name, ParameterKind::kPoi, Constraint::kNone, 0, 1,
+                          std::clamp(poi.at("init").get<double>(), mu_lo, mu_hi), mu_lo, mu_hi});
+  const json& nuisances = m.at("nuisances");
+  for (size_t i = 0; i < nuisances.size(); ++i) {
+    const json& n = nuisances[i];
+    auto key = [&](const std::string& k) { return "measurement/nuisances/" + std::to_string(i) + "/" + k; };
+    Parameter par;
+    par.name = n.at("name").get<std::string>();
+    const std::string type = n.at("type").get<std::string>();
+    const int earlier = s.index(par.name);
+    if (earlier >= 0) {
+      const std::string was = earlier == 0 ? "the POI" : s.parameters[earlier].kind == ParameterKind::kCalibration ? "calibration" : "normsys";
+      throw ConfigError(config.file, key("name"), "'" + par.name + "' is declared twice (as " + was + " and as " + type + ")");
+    }
+    par.kind = type == "calibration" ? ParameterKind::kCalibration : ParameterKind::kNormalisation;
+    const std::string constraint = n.at("constraint").get<std::string>();
+    par.constraint = constraint == "gaussian" ? Constraint::kGaussian : constraint == "lognormal" ? Constraint::kLogNormal : Constraint::kNone;
+    par.centre = n.at("centre").get<double>();
+    par.width = n.at("width").get<double>();
+    std::tie(par.lower, par.upper) = range_of(config, key("range"), n.at("range"));
+    par.init = n.contains("init") ? n.at("init").get<double>() : par.centre;
+    if (par.constraint != Constraint::kNone && !(par.width > 0))
+      throw ConfigError(config.file, key("width"), "a constraint needs a positive width");
+    if (par.constraint == Constraint::kLogNormal && !(par.centre > 0 && par.lower > 0))
+      throw ConfigError(config.file, key("centre"), "a lognormal constraint needs centre > 0 and range low > 0");
+    if (par.constraint != Constraint::kNone && !(par.lower <= par.centre && par.centre <= par.upper))
+      throw ConfigError(config.file, key("centre"), "the constraint's centre lies outside the range");
+    if (!(par.lower <= par.init && par.init <= par.upper))
+      throw ConfigError(config.file, key("init"), "the starting value lies outside the range");
+    const auto targets = n.at("processes").get<std::vector<std::string>>();
+    if (par.kind == ParameterKind::kCalibration) {
+      if (std::find(dcr_nuisances.begin(), dcr_nuisances.end(), par.name) == dcr_nuisances.end())
+        throw ConfigError(config.file, key("name"),
+                          "calibration nuisance '" + par.name + "' is not one of the DCR networks' nuisances (" +
+                              join(dcr_nuisances) + "): retrain them with it (dcr/nuisances) or declare it as normsys");
+      if (!targets.empty() || n.at("size").get<double>() != 0.0)
+        throw ConfigError(config.file, key(targets.empty() ? "size" : "processes"),
+                          "a calibration nuisance acts through the DCR networks of every process (no size, no processes)");
+    } else {
+      if (targets.empty()) throw ConfigError(config.file, key("processes"), "a normsys scales at least one process");
+      if (n.at("size").get<double>() == 0.0) throw ConfigError(config.file, key("size"), "a normsys needs a non-zero size");
+    }
+    s.parameters.push_back(par);
+    for (const auto& t : targets)
+      s.modifiers.push_back({process_index(config, key("processes"), t, processes), s.n_params() - 1,
+                             n.at("size").get<double>(), false});
   }
-  return x;
+  for (const auto& n : dcr_nuisances) {
+    const int i = s.index(n);
+    if (i < 0 || s.parameters[i].kind != ParameterKind::kCalibration)
+      throw InputError(dcr_file, "metadata.json: nuisances",
+                       "the DCR networks' nuisance '" + n + "' is not declared as a calibration nuisance in " + config.file +
+                           " (measurement/nuisances)");
+    s.calibration.push_back(i);
+  }
+  s.order = 2;
+  s.validate();
+  return s;
 }
 
 Measurement::Measurement(const ExperimentConfig& config, const MeasurementOptions& options) {
@@ -67,54 +157,7 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     if (dcr_nuisances_.empty()) dcr_nuisances_ = nuis;
     else if (nuis != dcr_nuisances_) throw InputError(path, "metadata.json: nuisances", "differ from the other processes' DCR networks");
   }
-  // Parameters: mu, then the simulator's nuisances.
-  ModelSpec& s = spec_;
-  s.processes = processes_;
-  for (const auto& p : processes_) s.signal.push_back(p == "htautau");
-  const auto range = m.at("mu_range").get<std::vector<double>>();
-  if (range.size() != 2 || !(range[0] > 0) || !(range[0] < range[1]))
-    throw ConfigError(config.file, "measurement/mu_range", "expected [low, high] with 0 < low < high (mu multiplies a rate)");
-  s.parameters.push_back({"mu", ParameterKind::kPoi, Constraint::kNone, 0, 1, std::clamp(1.0, range[0], range[1]), range[0], range[1]});
-  for (const auto& n : htautau::nuisance_specs()) {
-    Parameter par;
-    par.name = n.name;
-    if (n.calibration) {
-      if (std::find(dcr_nuisances_.begin(), dcr_nuisances_.end(), n.name) == dcr_nuisances_.end()) continue;
-      par.kind = ParameterKind::kCalibration;
-    } else {
-      par.kind = ParameterKind::kNormalisation;
-    }
-    if (std::string(n.prior) == "lognormal") {
-      // soft_met: an auxiliary measurement of 1 with log-normal resolution 1
-      // (the simulator's prior LogNormal(0,1)): 0.5 (log nu)^2, nu in (0, 5].
-      par.constraint = Constraint::kLogNormal;
-      par.centre = 1.0;
-      par.width = 1.0;
-      par.init = 1.0;
-      par.lower = 1e-2;
-      par.upper = n.max;
-    } else {
-      par.constraint = Constraint::kGaussian;
-      par.lower = std::max(n.min, -5.0);
-      par.upper = std::min(n.max, 5.0);
-    }
-    s.parameters.push_back(par);
-    const int idx = int(s.parameters.size()) - 1;
-    if (!n.calibration) {
-      const std::string name = n.name;
-      for (int p = 0; p < int(processes_.size()); ++p) {
-        const bool applies = name == "bkg_norm" ? !s.signal[p] : name == processes_[p] + "_norm";
-        if (applies) s.modifiers.push_back({p, idx, n.size, false});
-      }
-    }
-  }
-  for (const auto& n : dcr_nuisances_) {
-    const int i = s.index(n);
-    if (i < 0) throw InputError(dir + "/dcr_" + processes_[0] + ".pt", "metadata.json: nuisances", "unknown nuisance '" + n + "'");
-    s.calibration.push_back(i);
-  }
-  s.order = 2;
-  s.validate();
+  spec_ = analysis_spec(config, processes_, dcr_nuisances_, dir + "/dcr_" + processes_[0] + ".pt");
 
   // Regions.
   const json& regs = m.at("regions");
@@ -133,6 +176,10 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     if (!rs.binned && options.reference) {
       rs.binned = true;
       rs.variable = m.at("reference").at("variable").get<std::string>();
+      if (rs.variable.empty()) {  // the classifier's probability of the first signal process
+        const auto sig = std::find(spec_.signal.begin(), spec_.signal.end(), true) - spec_.signal.begin();
+        rs.variable = "p_" + processes_[sig];
+      }
       rs.edges = m.at("reference").at("edges").get<std::vector<double>>();
     }
     if (rs.binned) {
@@ -157,6 +204,13 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     EventReader reader(mc_path);
     classifier_->check_features(reader.meta().feature_names, mc_path);
     mc_ = evaluate(reader.read_all(), mc_path);
+  }
+  {
+    // Every process needs simulated events for its expected yields.
+    torch::Tensor counts = torch::bincount(mc_.process.clamp_min(0), {}, int64_t(processes_.size()));
+    for (size_t p = 0; p < processes_.size(); ++p)
+      if (counts[int64_t(p)].item<int64_t>() == 0)
+        throw InputError(mc_path, "process", "no simulated events of process '" + processes_[p] + "' (the expected yields need them)");
   }
   torch::Tensor taken = torch::zeros({mc_.x.size(0)}, torch::kBool);
   for (size_t i = 0; i < regions_.size(); ++i) {
@@ -292,18 +346,43 @@ Region Measurement::observe(size_t i, const EvaluatedEvents& e, const Eigen::Vec
     torch::Tensor w = e.weight.index_select(0, sel);
     torch::Tensor f = region_fractions(i, e.fractions.index_select(0, sel));
     torch::Tensor coef = e.coef.index_select(0, sel);
-    if (asimov_theta) {
-      // The simulated events weighted by w R(x|theta).
-      const Eigen::VectorXd& th = *asimov_theta;
-      torch::Tensor t = torch::from_blob(const_cast<double*>(th.data()), {th.size()}, torch::kFloat64);
-      torch::Tensor z = f.log() + terms::log_norms(spec_, t).unsqueeze(0) +
-                        torch::einsum("npc,c->np", {coef.to(torch::kFloat64), terms::phi(spec_, t)});
-      w = w * torch::logsumexp(z, 1).exp();
-    }
+    if (asimov_theta) w = w * ratio(i, f, coef, *asimov_theta);  // the simulated events weighted by w R(x|theta)
     const bool unit = !asimov_theta && (w == 1.0).all().item<bool>();
     r.events = EventData::build(f, coef, unit ? torch::Tensor() : w);
   }
   return r;
+}
+
+torch::Tensor Measurement::ratio(size_t region, const torch::Tensor& f, const torch::Tensor& coef,
+                                 const Eigen::VectorXd& theta) const {
+  torch::Tensor t = torch::from_blob(const_cast<double*>(theta.data()), {theta.size()}, torch::kFloat64);
+  torch::Tensor z = f.log() + terms::log_norms(spec_, t).unsqueeze(0) +
+                    torch::einsum("npc,c->np", {coef.to(torch::kFloat64), terms::phi(spec_, t)});
+  return torch::logsumexp(z, 1).exp();
+}
+
+EvaluatedEvents Measurement::resample(const EvaluatedEvents& e, const Eigen::VectorXd& theta, std::mt19937_64& rng) const {
+  torch::Tensor lambda = torch::zeros({e.x.size(0)}, torch::kFloat64);
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    auto [mask, bin] = assign(regions_[i], e);
+    torch::Tensor sel = (mask & (bin >= 0)).nonzero().view(-1);
+    torch::Tensor f = region_fractions(i, e.fractions.index_select(0, sel));
+    lambda.index_copy_(0, sel, e.weight.index_select(0, sel) * ratio(i, f, e.coef.index_select(0, sel), theta));
+  }
+  torch::Tensor k = torch::zeros_like(lambda);
+  auto l = lambda.accessor<double, 1>();
+  auto kk = k.accessor<double, 1>();
+  for (int64_t j = 0; j < lambda.size(0); ++j)
+    if (l[j] > 0) kk[j] = double(std::poisson_distribution<long long>(l[j])(rng));
+  torch::Tensor keep = (k > 0).nonzero().view(-1);
+  EvaluatedEvents out;
+  out.x = e.x.index_select(0, keep);
+  out.weight = k.index_select(0, keep);
+  out.process = e.process.index_select(0, keep);
+  out.fractions = e.fractions.index_select(0, keep);
+  out.prob = e.prob.index_select(0, keep);
+  out.coef = e.coef.index_select(0, keep);
+  return out;
 }
 
 LikelihoodModel Measurement::model(const EvaluatedEvents& data, const std::string& source) const {

@@ -1,9 +1,11 @@
-// The H->tautau measurement as the experiment config declares it (section
-// `measurement`, docs/htautau.md): regions selected by expressions over the
-// features, each unbinned (extended likelihood with R(x|mu,nu) from the
+// A measurement as the experiment config declares it (section `measurement`,
+// docs/formats.md): the parameter of interest
+// and the nuisances (calibration nuisances of the DCR networks, rate
+// systematics) with their constraints, regions selected by expressions over
+// the features, each unbinned (extended likelihood with R(x|mu,nu) from the
 // classifier's fractions and the per-process DCR networks) or binned (a
 // variable and its edges; counts from simulated weights times the same
-// per-event DCRs), the six nuisances with their constraints.
+// per-event DCRs).
 //
 // Region recalibration (`measurement/recalibration`): the classifier is
 // calibrated on the whole preselection; in a region selected on mT or m_jj
@@ -14,7 +16,7 @@
 // sum_j w_j f_p(x_j) over the region's simulated events equals process p's
 // simulated yield. A miscalibration of f_signal by 1e-3 on the ~90k Z
 // events of a region is 90 signal events: without it mu_hat is biased in
-// proportion to mu - 1 (docs/htautau.md).
+// proportion to mu - 1 (measured on the H->tautau example).
 //
 // The networks are evaluated once per event set: the simulated events for
 // the expected yields (OUTPUT_DIR/mc.h5) when the measurement is built, and
@@ -24,6 +26,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -84,6 +87,12 @@ class Measurement {
   // observe the simulated events weighted by w R(x|theta), binned regions
   // their expected counts).
   likelihood::LikelihoodModel asimov(const Eigen::VectorXd& theta) const;
+  // A pseudo-experiment resampled from simulated events (evaluated by
+  // `evaluate`, weights >= 0): each event selected by a region enters
+  // k ~ Poisson(w R(x|theta)) times (its weight k), with R the region's
+  // model at theta; events outside every region and those drawn 0 times are
+  // dropped. Independent of the expected-yield sample only if `sample` is.
+  EvaluatedEvents resample(const EvaluatedEvents& sample, const Eigen::VectorXd& theta, std::mt19937_64& rng) const;
   // Events selected per region (data), for reports.
   std::vector<double> observed_counts(const likelihood::LikelihoodModel& model) const;
 
@@ -92,6 +101,10 @@ class Measurement {
   std::pair<torch::Tensor, torch::Tensor> assign(const RegionSpec& r, const EvaluatedEvents& e) const;
   // theta set: Asimov weights w R(x|theta) from the region's fractions.
   likelihood::Region observe(size_t region, const EvaluatedEvents& e, const Eigen::VectorXd* asimov_theta) const;
+  // R(x|theta) = sum_p f_p(x) N_p(theta) r_p(x|nu) of the region's events
+  // (fractions after its recalibration) [n].
+  torch::Tensor ratio(size_t region, const torch::Tensor& fractions, const torch::Tensor& coef,
+                      const Eigen::VectorXd& theta) const;
   // The classifier's fractions with the region's yield closure applied.
   torch::Tensor region_fractions(size_t region, const torch::Tensor& fractions) const;
 
@@ -108,7 +121,10 @@ class Measurement {
   bool labels_ = false;
 };
 
-// The measurement's parameter point for a truth (mu, nu) of the simulator.
-Eigen::VectorXd theta_of(const likelihood::ModelSpec& spec, double mu, const std::vector<double>& nu_simulator);
+// The parameter table the config declares (measurement/poi, measurement/nuisances)
+// for the classifier's processes and the DCR networks' nuisances (ansatz order;
+// `dcr_file` names them in errors). Config errors name the file and key, exit 2.
+likelihood::ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::string>& processes,
+                                    const std::vector<std::string>& dcr_nuisances, const std::string& dcr_file);
 
 }  // namespace refinery

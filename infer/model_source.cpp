@@ -7,7 +7,7 @@
 #include <limits>
 #include <sstream>
 
-#include "data/htautau/htautau_simulation.h"
+#include "infer/experiment_toys.h"
 #include "src/core/atomic_file.h"
 #include "src/config/schema.h"
 #include "src/core/error.h"
@@ -70,26 +70,26 @@ std::string data_source(const cxxopts::ParseResult& r) {
 
 }  // namespace
 
-Eigen::VectorXd workspace_truth(const stats::Model& model, int poi, const cxxopts::ParseResult& r,
-                                std::string* text) {
-  Eigen::VectorXd x = model.init();
+Eigen::VectorXd parse_truth(const std::vector<std::string>& names, Eigen::VectorXd x, int poi, double mu,
+                            const std::string& nus, std::string* text) {
   std::ostringstream s;
   s << std::setprecision(10);
   if (poi >= 0) {
-    x[poi] = r["mu-true"].as<double>();
-    s << model.parameters()[poi].name << " = " << x[poi];
+    x[poi] = mu;
+    s << names[poi] << " = " << x[poi];
   }
-  const std::string nus = r["nu-true"].as<std::string>();
-  if (nus == "from-priors")
-    throw InputError("", "--nu-true", "from-priors draws an experiment's nuisances; for a workspace give NAME=VALUE,...");
   if (nus != "nominal" && !nus.empty()) {
     std::stringstream items(nus);
     for (std::string item; std::getline(items, item, ',');) {
       const auto eq = item.find('=');
       const std::string name = item.substr(0, eq);
-      const int i = model.index(name);
-      if (eq == std::string::npos || i < 0)
-        throw InputError("", "--nu-true", "'" + item + "' is not NAME=VALUE with a parameter of " + model.describe());
+      const auto it = std::find(names.begin(), names.end(), name);
+      if (eq == std::string::npos || it == names.end()) {
+        std::string known;
+        for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+        throw InputError("", "--nu-true", "'" + item + "' is not NAME=VALUE with a parameter of the model (" + known + ")");
+      }
+      const int i = int(it - names.begin());
       try {
         std::size_t used = 0;
         x[i] = std::stod(item.substr(eq + 1), &used);
@@ -104,58 +104,65 @@ Eigen::VectorXd workspace_truth(const stats::Model& model, int poi, const cxxopt
   return x;
 }
 
+Eigen::VectorXd workspace_truth(const stats::Model& model, int poi, const cxxopts::ParseResult& r,
+                                std::string* text) {
+  const std::string nus = r["nu-true"].as<std::string>();
+  if (nus == "from-priors")
+    throw InputError("", "--nu-true", "from-priors draws an experiment's nuisances; for a workspace give NAME=VALUE,...");
+  return parse_truth(model.names(), model.init(), poi, r["mu-true"].as<double>(), nus, text);
+}
+
 namespace {
 
 std::shared_ptr<const LikelihoodModel> share(LikelihoodModel model) {
   return std::make_shared<const LikelihoodModel>(std::move(model));
 }
 
-struct Observed {
-  std::string description, kind;
+// The data of an experiment's measurement (--data FILE or Asimov data; toys
+// come from ExperimentToys) as a model with the Asimov data source.
+std::unique_ptr<stats::Model> observe(const std::shared_ptr<Measurement>& m, const std::string& config_file,
+                                      const std::string& given, const cxxopts::ParseResult& r,
+                                      std::string* description) {
   std::shared_ptr<const LikelihoodModel> likelihood;
-};
-
-Observed observe(Measurement& m, const ExperimentConfig& config, const cxxopts::ParseResult& r) {
-  const std::string given = data_source(r);
-  const double mu = r["mu-true"].as<double>();
-  const std::string nus = r["nu-true"].as<std::string>();
-  const std::uint64_t seed = config.document.at("seed").get<std::uint64_t>();
+  Eigen::VectorXd theta;
   if (given == "data") {
     const std::string path = r["data"].as<std::string>();
     EventReader reader(path);
-    if (reader.meta().feature_names != m.feature_names())
+    if (reader.meta().feature_names != m->feature_names())
       throw InputError(path, "attribute feature_names",
                        "the file's features are not the models' (" + std::to_string(reader.meta().feature_names.size()) +
-                           " vs " + std::to_string(m.feature_names().size()) + " columns, or a different order)");
-    EvaluatedEvents e = m.evaluate(reader.read_all(), path);
-    return {"events of " + path, "data", share(m.model(e, path))};
+                           " vs " + std::to_string(m->feature_names().size()) + " columns, or a different order)");
+    EvaluatedEvents e = m->evaluate(reader.read_all(), path);
+    likelihood = share(m->model(e, path));
+    *description = "events of " + path;
+  } else {
+    const std::string nus = r["nu-true"].as<std::string>();
+    if (nus == "from-priors") throw InputError("", "--nu-true", "from-priors needs --toy (Asimov data take fixed nuisances)");
+    std::vector<std::string> names;
+    for (const auto& p : m->spec().parameters) names.push_back(p.name);
+    std::string text;
+    theta = parse_truth(names, m->spec().nominal(), 0, r["mu-true"].as<double>(), nus, &text);
+    likelihood = share(m->asimov(theta));
+    *description = "Asimov data at " + text;
   }
-  if (given == "toy") {
-    const int64_t index = r["toy"].as<int64_t>();
-    if (index < 0) throw InputError("", "--toy", "must be >= 0");
-    htautau::NuVector nu = htautau::truth_option(nus, seed, index);
-    htautau::PseudoExperiment pe = htautau::pseudo_experiment(mu, nu, m.luminosity(), toy_seed(seed, mu), index);
-    EvaluatedEvents e = m.evaluate(pe.events, "pseudo-experiment " + std::to_string(index));
-    return {"pseudo-experiment " + std::to_string(index) + " (mu " + std::to_string(mu) + ", " + htautau::format_nu(nu) + ")",
-            "toy", share(m.model(e, "pseudo-experiment"))};
-  }
-  if (nus == "from-priors") throw InputError("", "--nu-true", "from-priors needs --toy (Asimov data take fixed nuisances)");
-  htautau::NuVector nu = htautau::truth_option(nus, seed, 0);
-  Eigen::VectorXd theta = theta_of(m.spec(), mu, std::vector<double>(nu.begin(), nu.end()));
-  return {"Asimov data at mu " + std::to_string(mu) + " (" + htautau::format_nu(nu) + ")", "asimov", share(m.asimov(theta))};
+  std::shared_ptr<const Measurement> cm = m;
+  auto model = std::make_unique<stats::RegionModel>(likelihood, "the measurement of " + config_file,
+                                                    [cm](const Eigen::VectorXd& x) { return cm->asimov(x); });
+  if (given != "data") model->set_asimov_aux(theta);  // Asimov: the auxiliary data at the truth too
+  return model;
 }
 
-json experiment_header(const ExperimentConfig& config, const Observed& o, const Measurement& m,
-                       const cxxopts::ParseResult& r) {
+json experiment_header(const ExperimentConfig& config, const std::string& data, const Measurement& m,
+                       const stats::Model& model, const cxxopts::ParseResult& r) {
   json j;
   j["kind"] = "experiment";
   j["config"] = config.file;
   j["config_hash"] = config.hash;
   j["seed"] = config.document.at("seed");
-  j["data"] = o.description;
+  j["data"] = data;
   j["analysis"] = r.count("reference") ? "binned reference" : "unbinned";
   json regions = json::array();
-  auto counts = m.observed_counts(*o.likelihood);
+  auto counts = m.observed_counts(static_cast<const stats::RegionModel&>(model).likelihood());
   auto closure = m.closure_factors();
   for (size_t i = 0; i < m.regions().size(); ++i)
     regions.push_back({{"name", m.regions()[i].name}, {"type", m.regions()[i].binned ? "binned" : "unbinned"},
@@ -337,17 +344,23 @@ ModelSource load_model_source(const cxxopts::ParseResult& r, CommonOptions& comm
   s.config = setup_experiment(common);
   s.file = s.config->file;
   s.measurement = std::make_shared<Measurement>(*s.config, measurement_options(r));
-  Observed o = observe(*s.measurement, *s.config, r);
-  std::shared_ptr<const Measurement> m = s.measurement;
-  s.model = std::make_unique<stats::RegionModel>(o.likelihood, "the measurement of " + s.config->file,
-                                                 [m](const Eigen::VectorXd& x) { return m->asimov(x); });
-  s.header = experiment_header(*s.config, o, *s.measurement, r);
+  const std::string given = data_source(r);
+  s.data_kind = given.empty() ? "asimov" : given;
+  if (given == "toy") {
+    const int64_t index = r["toy"].as<int64_t>();
+    if (index < 0) throw InputError("", "--toy", "must be >= 0");
+    ExperimentToys toys(s.measurement, *s.config, r["nu-true"].as<std::string>());
+    ExperimentToys::Toy t = toys.draw(r["mu-true"].as<double>(), index);
+    s.model = std::move(t.model);
+    s.description = t.description;
+  } else {
+    s.model = observe(s.measurement, s.config->file, given, r, &s.description);
+  }
+  s.header = experiment_header(*s.config, s.description, *s.measurement, *s.model, r);
   s.header["model"] = s.model->describe();
-  s.description = o.description;
-  s.data_kind = o.kind;
   choose_poi(s, r);
   const std::string name = result == "fit"
-                               ? "fit_" + o.kind + (r.count("reference") ? "_reference" : "") + ".json"
+                               ? "fit_" + s.data_kind + (r.count("reference") ? "_reference" : "") + ".json"
                                : result + ".json";
   s.out = default_out(*s.config, common, name);
   return s;

@@ -60,6 +60,12 @@ MeasurementOptions measurement_options(const cxxopts::ParseResult& r);
 std::uint64_t toy_seed(std::uint64_t seed, double mu);
 std::string default_out(const ExperimentConfig& config, const CommonOptions& common, const std::string& name);
 
+// The truth point of Asimov data or toys: `start` with the POI (index `poi`,
+// -1 for none) at mu and `nus` ("nominal" or NAME=VALUE,...) applied over the
+// parameter `names`; `text` describes it. InputError at --nu-true.
+Eigen::VectorXd parse_truth(const std::vector<std::string>& names, Eigen::VectorXd start, int poi, double mu,
+                            const std::string& nus, std::string* text);
+
 // Workspace pieces `hypotest --all` shares.
 histfactory::Workspace load_workspace(const cxxopts::ParseResult& r);
 histfactory::Workspace load_workspace(const cxxopts::ParseResult& r, const std::string& path);

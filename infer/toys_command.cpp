@@ -3,13 +3,13 @@
 // sharded (--shard i/N) and merged (--merge), for a pyhf workspace
 // (WORKSPACE.json: Poisson main data and auxiliary data drawn from the
 // constraints at the truth) or an experiment (--config: events from its
-// simulator). The CSV names the model's own parameters.
+// generator or resampled from a simulated sample, experiment_toys.h). The CSV names the model's own parameters.
 #include <chrono>
 #include <cmath>
 #include <iostream>
 #include <sstream>
 
-#include "data/htautau/htautau_simulation.h"
+#include "infer/experiment_toys.h"
 #include "infer/measurement.h"
 #include "infer/model_source.h"
 #include "infer/toy_summary.h"
@@ -215,25 +215,24 @@ int run_toys(int argc_in, char** argv_in) {
   } else {
     for (const char* flag : {"poi", "poi-bounds"})
       if (r->count(flag)) throw InputError("", std::string("--") + flag, "experiment toys test the measurement's POI");
-    Measurement m(*config, measurement_options(*r));
-    const std::uint64_t seed = config->document.at("seed").get<std::uint64_t>();
-    names = htautau::nuisance_names();
-    provenance["seed"] = seed;
+    auto m = std::make_shared<Measurement>(*config, measurement_options(*r));
+    const ExperimentToys toys(m, *config, nus);
+    const stats::Model& base = toys.model();
+    for (int i = 1; i < base.size(); ++i) names.push_back(base.parameters()[i].name);
+    provenance["seed"] = config->document.at("seed").get<std::uint64_t>();
     provenance["analysis"] = r->count("reference") ? "binned reference" : "unbinned";
+    provenance["events"] = toys.source();
     for (double mu : mus) {
+      stats::check_poi_value(base, 0, mu, "--mu-values");
       for (int64_t i = shard; i < n; i += shards) {
         auto t0 = std::chrono::steady_clock::now();
-        htautau::NuVector nu = htautau::truth_option(nus, seed, i);
-        htautau::PseudoExperiment pe = htautau::pseudo_experiment(mu, nu, m.luminosity(), toy_seed(seed, mu), i);
-        EvaluatedEvents e = m.evaluate(pe.events, "pseudo-experiment " + std::to_string(i));
-        const stats::RegionModel model(std::make_shared<const likelihood::LikelihoodModel>(m.model(e, "pseudo-experiment")),
-                                       "pseudo-experiment");
+        ExperimentToys::Toy toy = toys.draw(mu, i);
         ToyRow row;
         row.index = i;
         row.mu_true = mu;
-        row.nu_true = std::vector<double>(nu.begin(), nu.end());
-        row.events = pe.events.features.size(0);
-        fit_toy(model, model.poi(), &row);
+        row.nu_true.assign(toy.truth.data() + 1, toy.truth.data() + toy.truth.size());
+        row.events = std::llround(toy.events);
+        fit_toy(*toy.model, 0, &row);
         row.seconds = seconds_since(t0);
         rows.push_back(row);
         progress.update(++done, "mu_true " + std::to_string(mu));

@@ -38,7 +38,7 @@ TEST_CASE("config defaults are filled in and hashed", "[config]") {
 }
 
 TEST_CASE("the shipped experiment configs validate", "[config]") {
-  for (const char* f : {"experiments/htautau.json"}) {
+  for (const char* f : {"experiments/htautau.json", "experiments/htautau_full.json", "experiments/inferno.json"}) {
     INFO(f);
     ExperimentConfig c = ExperimentConfig::load(refinery::testing::source_path(f));
     REQUIRE(c.document.contains("simulation"));
@@ -59,9 +59,8 @@ TEST_CASE("bad configs name the file and the key", "[config][bad-input]") {
   REQUIRE(load_error(tmp, R"({"name": "x", "simulation": {"events": 2.5}})") ==
           f + ": simulation.events: expected integer, got 2.5");
   REQUIRE(load_error(tmp, R"({"seed": 3})") == f + ": name: required key missing");
-  REQUIRE(load_error(tmp, R"({"name": "x", "simulation": {"generator": "pythia"}})") ==
-          f + ": simulation.generator: 'pythia' is not one of: htautau, inferno, dcr_toy_1d, "
-              "dcr_toy_3d, gaussian_latent");
+  REQUIRE(load_error(tmp, R"({"name": "x", "measurement": {"nuisances": [{"name": "a", "type": "shapesys"}]}})") ==
+          f + ": measurement.nuisances[0].type: 'shapesys' is not one of: calibration, normsys");
   REQUIRE(load_error(tmp, R"({"name": "x", "simulation": {"variations": [{"tes": 1}, {"jes": "a"}]}})") ==
           f + ": simulation.variations[1].jes: expected number, got string");
   REQUIRE(load_error(tmp, "[1, 2]") == f + ": (top level): expected object, got array");

@@ -294,21 +294,35 @@ TEST_CASE("simulate CLI: bad input exits 2 with one line", "[htautau][cli][bad-i
   REQUIRE(path.output == "refinery simulate: error: /nonexistent/dir/x.h5: output directory '/nonexistent/dir' does not exist\n");
   auto gen = run_refinery("simulate pythia --events 100 --out /tmp/x.h5");
   REQUIRE(gen.exit_code == 2);
+  REQUIRE(gen.output == "refinery simulate: error: GENERATOR: unknown generator 'pythia' (built in: htautau, inferno, "
+                        "dcr_toy_1d, dcr_toy_3d, gaussian_latent)\n");
   // Nuisances named in a config: the file and the key path.
   refinery::testing::TempDir tmp("simulate_bad_config");
-  std::ofstream(tmp.path("v.json")) << R"({"name": "x", "simulation": {"events": 1000, "variations": [{"tes": 1}, {"foo": 2}]}})";
+  std::ofstream(tmp.path("n.json")) << R"({"name": "x", "simulation": {"events": 1000}})";
+  auto none = run_refinery("simulate --quiet --config " + tmp.path("n.json") + " --out " + tmp.path("o"));
+  REQUIRE(none.exit_code == 2);
+  REQUIRE(none.output == "refinery simulate: error: " + tmp.path("n.json") +
+                             ": simulation.generator: no generator set (built in: htautau, inferno, dcr_toy_1d, "
+                             "dcr_toy_3d, gaussian_latent; or write the event files yourself, docs/formats.md)\n");
+  std::ofstream(tmp.path("p.json")) << R"({"name": "x", "simulation": {"generator": "pythia"}})";
+  auto unknown = run_refinery("simulate --quiet --config " + tmp.path("p.json") + " --out " + tmp.path("o"));
+  REQUIRE(unknown.exit_code == 2);
+  REQUIRE(unknown.output == "refinery simulate: error: " + tmp.path("p.json") +
+                                ": simulation.generator: unknown generator 'pythia' (built in: htautau, inferno, "
+                                "dcr_toy_1d, dcr_toy_3d, gaussian_latent)\n");
+  std::ofstream(tmp.path("v.json")) << R"({"name": "x", "simulation": {"generator": "htautau", "events": 1000, "variations": [{"tes": 1}, {"foo": 2}]}})";
   auto var = run_refinery("simulate --quiet --config " + tmp.path("v.json") + " --out " + tmp.path("o"));
   REQUIRE(var.exit_code == 2);
   REQUIRE(var.output == "refinery simulate: error: " + tmp.path("v.json") +
                             ": simulation.variations[1]: unknown nuisance 'foo' (known: tes, jes, soft_met, "
                             "bkg_norm, ttbar_norm, diboson_norm)\n");
-  std::ofstream(tmp.path("g.json")) << R"({"name": "x", "simulation": {"events": 1000, "variation_grid": {"nuisances": ["tes", "bar"], "max_l1": 1}}})";
+  std::ofstream(tmp.path("g.json")) << R"({"name": "x", "simulation": {"generator": "htautau", "events": 1000, "variation_grid": {"nuisances": ["tes", "bar"], "max_l1": 1}}})";
   auto grid = run_refinery("simulate --quiet --config " + tmp.path("g.json") + " --out " + tmp.path("o"));
   REQUIRE(grid.exit_code == 2);
   REQUIRE(grid.output == "refinery simulate: error: " + tmp.path("g.json") +
                              ": simulation.variation_grid.nuisances: unknown nuisance 'bar' (known: tes, jes, "
                              "soft_met, bkg_norm, ttbar_norm, diboson_norm)\n");
-  std::ofstream(tmp.path("r.json")) << R"({"name": "x", "simulation": {"events": 1000, "variations": [{"soft_met": -1}]}})";
+  std::ofstream(tmp.path("r.json")) << R"({"name": "x", "simulation": {"generator": "htautau", "events": 1000, "variations": [{"soft_met": -1}]}})";
   auto range = run_refinery("simulate --quiet --config " + tmp.path("r.json") + " --out " + tmp.path("o"));
   REQUIRE(range.exit_code == 2);
   REQUIRE(range.output == "refinery simulate: error: " + tmp.path("r.json") +
@@ -318,7 +332,7 @@ TEST_CASE("simulate CLI: bad input exits 2 with one line", "[htautau][cli][bad-i
 TEST_CASE("simulate CLI: config form writes nominal, variations and a summary", "[htautau][cli]") {
   refinery::testing::TempDir tmp("simulate_cli");
   std::ofstream(tmp.path("c.json")) << R"({"name": "t", "seed": 3,
-    "simulation": {"events": 20000, "chunk_events": 8192,
+    "simulation": {"generator": "htautau", "events": 20000, "chunk_events": 8192,
                    "variations": [{"tes": 1}], "variation_grid": {"nuisances": ["jes"], "max_l1": 1}}})";
   auto r = refinery::testing::run_refinery("simulate --quiet --config " + tmp.path("c.json") + " --out " + tmp.path("out"));
   INFO(r.output);

@@ -1,5 +1,5 @@
 // `refinery train classifier`: the calibrated multiclassifier.
-//   refinery train classifier --config experiments/htautau.json
+//   refinery train classifier --config EXPERIMENT.json
 //       (events: OUTPUT_DIR/nominal.h5, model: OUTPUT_DIR/classifier.pt)
 //   refinery train classifier --events nominal.h5 --out classifier.pt
 // Hyper-parameters come from the config's `classifier` section; flags

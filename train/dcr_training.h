@@ -50,7 +50,7 @@ TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& data, const DCRTra
 // Normalisation of a trained DCR: a DCR's nominal-sample average is the
 // inclusive ratio, sum_0 w r(x|nu_k) = W_k (the variation sample's total),
 // which the likelihood's expected yields rest on, but the logistic loss
-// does not enforce it for a network of finite accuracy (htautau: ~1% off at
+// does not enforce it for a network of finite accuracy (H->tautau: ~1% off at
 // the training points). Adding a constant c to the coefficients multiplies
 // sum_0 w r(x|nu_k) by exp(phi(nu_k) . c) exactly, so the weighted least
 // squares solution of phi(nu_k) . c = log W_k - log sum_0 w r(x|nu_k) over the

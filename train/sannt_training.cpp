@@ -66,7 +66,7 @@ Templates sannt_templates(MultiClassifier& net, const SanntData& data, const Bin
   for (int64_t k = 0; k < K; ++k) {
     for (int64_t p = 0; p < P; ++p) {
       if (!up[k][p].defined()) up[k][p] = nominal[p];  // nuisance k does not act on p
-      // One-sided nuisance (soft_met >= 0): the down template mirrors the up one.
+      // One-sided nuisance (nu >= 0): the down template mirrors the up one.
       if (!down[k][p].defined()) down[k][p] = 2.0 * nominal[p] - up[k][p];
     }
     ups.push_back(torch::stack(up[k]));

@@ -24,7 +24,7 @@ namespace refinery {
 // One sample: events of one process, at nominal (variation -1) or at the
 // up (2k) / down (2k + 1) variation of shape nuisance k. A process with an up
 // but no down sample gets the mirrored down template 2 nominal - up (one-sided
-// nuisances such as soft_met); one with neither is not affected.
+// nuisances such as a resolution that cannot shrink); one with neither is not affected.
 struct SanntSample {
   torch::Tensor x;  // float32 [N,F]
   torch::Tensor w;  // float64 [N], normalised to the expected yield

@@ -1,7 +1,7 @@
 // `refinery train WHAT`: dispatch, and `refinery train dcr` (parametric DCR networks).
 //   refinery train dcr --toy dcr_toy_3d --out dcr.pt          (closed-form toy: closure report)
 //   refinery train dcr --nominal runs/h/nominal.h5 --variations runs/h/variations.h5
-//                      --process ztautau --out dcr_ztautau.pt
+//                      --process PROCESS --out dcr_PROCESS.pt
 // Writes the TorchScript archive (metadata inside) and OUT.json (training
 // report, closure or validation); --checkpoint / --resume continue an
 // interrupted training.
@@ -47,7 +47,9 @@ DCRTrainingData file_training_data(const std::string& nominal_path, const std::s
     throw InputError(file, "--process", "no process '" + process + "' in the file");
   };
   std::vector<int64_t> cols;
-  for (const auto& n : nuisances) {
+  const std::vector<std::string> names = nuisances.empty() ? mv.nuisance_names : nuisances;
+  if (names.empty()) throw InputError(variations_path, "attribute nuisance_names", "the variation samples name no nuisance");
+  for (const auto& n : names) {
     auto it = std::find(mv.nuisance_names.begin(), mv.nuisance_names.end(), n);
     if (it == mv.nuisance_names.end()) throw InputError(variations_path, "attribute nuisance_names", "no nuisance '" + n + "'");
     cols.push_back(it - mv.nuisance_names.begin());
@@ -63,11 +65,11 @@ DCRTrainingData file_training_data(const std::string& nominal_path, const std::s
   auto unique = torch::unique_dim(nu, 0, true, true);
   d.nu_points = std::get<0>(unique).contiguous();
   d.point = std::get<1>(unique).contiguous();
-  d.nuisance_names = nuisances;
+  d.nuisance_names = names;
   return d;
 }
 
-// Moves the nu-points named in `spec` ("tes=1,jes=0.5;soft_met=1.5") out of
+// Moves the nu-points named in `spec` ("a=1,b=0.5;c=1.5") out of
 // the training data into validation points.
 std::vector<DCRValidationPoint> split_holdout(DCRTrainingData& d, const std::string& spec) {
   std::vector<DCRValidationPoint> held;
@@ -162,10 +164,16 @@ int run_train_dcr(int argc, char** argv) {
     for (const auto& v : a) s += (s.empty() ? "" : ",") + (v.is_string() ? v.get<std::string>() : v.dump());
     return s;
   };
+  // The ansatz's nuisances: dcr/nuisances, else the calibration nuisances the
+  // measurement declares, else every nuisance of the variation samples.
+  nlohmann::json nuisances = d.at("nuisances");
+  if (nuisances.empty())
+    for (const auto& n : cfg.section("measurement").at("nuisances"))
+      if (n.at("type") == "calibration") nuisances.push_back(n.at("name"));
   for (const auto& p : processes) {
     std::vector<std::string> args = {argv[0], "dcr", "--config", config_path, "--nominal", dir + "/nominal.h5",
                                      "--variations", dir + "/variations.h5", "--process", p, "--out", dir + "/dcr_" + p + ".pt",
-                                     "--nuisances", join(d.at("nuisances")), "--hidden", join(d.at("hidden")),
+                                     "--nuisances", join(nuisances), "--hidden", join(d.at("hidden")),
                                      "--epochs", d.at("epochs").dump(), "--steps", d.at("steps").dump(),
                                      "--batch", d.at("batch").dump(), "--lr", d.at("learning_rate").dump(),
                                      "--lr-decay", d.at("lr_decay").dump()};
@@ -188,7 +196,8 @@ int run_train_dcr_one(int argc, char** argv) {
       "process", "Process to train for", cxxopts::value<std::string>()->default_value(""))(
       "region", "Name of the analysis region the event files were selected for (recorded in the model)",
       cxxopts::value<std::string>()->default_value("inclusive"))(
-      "nuisances", "Calibration nuisances of the ansatz", cxxopts::value<std::string>()->default_value("tes,jes,soft_met"))(
+      "nuisances", "Calibration nuisances of the ansatz, e.g. a,b (default: every nuisance of the variations file)",
+      cxxopts::value<std::string>()->default_value(""))(
       "events", "Toy events per sample", cxxopts::value<int64_t>()->default_value("500000"))(
       "order", "Ansatz order: 1 linear, 2 quadratic", cxxopts::value<int>()->default_value("2"))(
       "hidden", "Hidden layer sizes", cxxopts::value<std::string>()->default_value(""))(
@@ -197,7 +206,7 @@ int run_train_dcr_one(int argc, char** argv) {
       "batch", "Events per step from each side", cxxopts::value<int64_t>()->default_value("8192"))(
       "lr", "Initial learning rate", cxxopts::value<double>()->default_value("0.003"))(
       "lr-decay", "Learning-rate factor per epoch", cxxopts::value<double>()->default_value("0.88"))(
-      "holdout", "nu-points held out of training for validation, e.g. 'tes=1,jes=0.5;soft_met=1.5'",
+      "holdout", "nu-points held out of training for validation, e.g. 'a=1,b=0.5;c=1.5'",
       cxxopts::value<std::string>()->default_value(""))(
       "baseline", "Also train per-nu-point classifiers (plain likelihood-ratio trick) and compare (toys)")(
       "checkpoint", "Checkpoint file (default: OUT.ckpt)", cxxopts::value<std::string>())(

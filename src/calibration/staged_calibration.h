@@ -3,7 +3,7 @@
 // the observed frequency of c; the row is then renormalised by scaling the
 // *other* classes to share 1 - p_c, so the stage's calibrated p_c is kept
 // exactly (scaling the whole row instead moved the signal yield of the
-// htautau fractions by 2.5% after its own, exact, stage). The stages run from
+// H->tautau fractions by 2.5% after its own, exact, stage). The stages run from
 // the class with the largest total weight to the smallest: a later stage
 // rescales the earlier classes by (1 - p_c') / (1 - p_c), which is closest to
 // one when the later class is rare. A module whose buffers are the tables

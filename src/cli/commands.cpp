@@ -76,7 +76,7 @@ int run_config(int argc, char** argv) {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> list = {
-      {"simulate", "Generate events (htautau or analytic toys) into HDF5 files", run_simulate},
+      {"simulate", "Generate events with a built-in simulator into HDF5 files", run_simulate},
       {"train", "Train a network (classifier: calibrated multiclassifier; dcr: parametric DCR networks)", run_train},
       {"eval", "Evaluate a trained model on events (classifier: probabilities and fractions)", run_eval},
       {"inspect", "Summarise an event file or a HistFactory workspace", run_inspect},

@@ -18,7 +18,7 @@ ExperimentConfig ExperimentConfig::load(const std::string& path) {
 }
 
 ExperimentConfig ExperimentConfig::default_experiment() {
-  return from_json(nlohmann::json{{"name", "htautau"}}, "<default>");
+  return from_json(nlohmann::json{{"name", "default"}}, "<default>");
 }
 
 const nlohmann::json& ExperimentConfig::section(const std::string& key) const {

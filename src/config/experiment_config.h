@@ -19,7 +19,7 @@ struct ExperimentConfig {
   // Reads, validates and fills defaults; errors name the file and key path.
   static ExperimentConfig load(const std::string& path);
   static ExperimentConfig from_json(const nlohmann::json& raw, const std::string& source);
-  // The built-in default experiment (all defaults; the htautau measurement).
+  // The built-in default experiment (all defaults: no generator, no analysis).
   static ExperimentConfig default_experiment();
 
   // Section accessor: document[key] (throws ConfigError if absent).

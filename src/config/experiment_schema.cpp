@@ -10,9 +10,9 @@ namespace {
 Schema simulation_schema() {
   using S = Schema;
   return S::object({
-      optional("generator", S::string({"htautau", "inferno", "dcr_toy_1d", "dcr_toy_3d",
-                                       "gaussian_latent"}),
-               "htautau", "Which simulator produces the events."),
+      optional("generator", S::string(), "",
+               "The built-in simulator that produces the events (`refinery simulate --help` lists them); empty: "
+               "the event files come from another program (docs/formats.md)."),
       optional("luminosity", S::number(1e-6, 1e6), 10.0,
                "Integrated luminosity in fb^-1 the weights are normalised to."),
       optional("events", S::integer(1, 1e10), 1000000,
@@ -23,8 +23,7 @@ Schema simulation_schema() {
                "Systematic-variation samples: a list of nu points, e.g. {\"tes\": 1, \"jes\": -0.5}."),
       optional("variation_grid",
                S::object({
-                   optional("nuisances", S::array(S::string(), 1),
-                            nlohmann::json::array({"tes", "jes", "soft_met"}),
+                   optional("nuisances", S::array(S::string()), nlohmann::json::array(),
                             "Nuisances spanned by the grid."),
                    optional("step", S::number(1e-3, 10), 0.5, "Grid step in units of sigma."),
                    optional("max_l1", S::number(0, 100), 0.0,
@@ -42,34 +41,14 @@ Schema dcr_schema() {
   return S::object({
       optional("processes", S::array(S::string()), nlohmann::json::array(),
                "Processes to train a DCR network for (empty: every process of the nominal file)."),
-      optional("nuisances", S::array(S::string(), 1), nlohmann::json::array({"tes", "jes", "soft_met"}),
-               "Calibration nuisances of the ansatz."),
+      optional("nuisances", S::array(S::string()), nlohmann::json::array(),
+               "Calibration nuisances of the ansatz (empty: every nuisance of the variation samples)."),
       optional("hidden", S::array(S::integer(1, 65536), 1), nlohmann::json::array({128, 128}), "Hidden layer sizes."),
       optional("epochs", S::integer(1, 100000), 8, "Epochs."),
       optional("steps", S::integer(1, 1e9), 200, "Steps per epoch."),
       optional("batch", S::integer(1, 1e8), 4096, "Events per step from each side."),
       optional("learning_rate", S::number(1e-9, 10), 3e-3, "Adam's initial learning rate."),
       optional("lr_decay", S::number(1e-6, 1), 0.88, "Learning-rate factor per epoch."),
-  });
-}
-
-nlohmann::json default_regions() {
-  // docs/htautau.md explains the choices.
-  return nlohmann::json::array({
-      {{"name", "vbf"}, {"type", "unbinned"},
-       {"selection", "DER_mass_transverse_met_lep < 40 and PRI_jet_num >= 2 and DER_mass_jet_jet > 400"}},
-      {{"name", "ggh"}, {"type", "unbinned"},
-       {"selection", "DER_mass_transverse_met_lep < 40 and not (PRI_jet_num >= 2 and DER_mass_jet_jet > 400) and "
-                     "DER_mass_vis >= 40"}},
-      {{"name", "low_mvis"}, {"type", "binned"}, {"variable", "DER_mass_vis"}, {"edges", {0.0, 40.0}},
-       {"selection", "DER_mass_transverse_met_lep < 40 and not (PRI_jet_num >= 2 and DER_mass_jet_jet > 400) and "
-                     "DER_mass_vis < 40"}},
-      {{"name", "ttbar_cr"}, {"type", "binned"}, {"variable", "DER_mass_vis"},
-       {"edges", {0.0, 60.0, 90.0, 130.0, 200.0, 1e6}},
-       {"selection", "DER_mass_transverse_met_lep >= 60 and PRI_jet_num >= 2"}},
-      {{"name", "diboson_cr"}, {"type", "binned"}, {"variable", "DER_mass_transverse_met_lep"},
-       {"edges", {60.0, 90.0, 120.0, 160.0, 1e6}},
-       {"selection", "DER_mass_transverse_met_lep >= 60 and PRI_jet_num < 2"}},
   });
 }
 
@@ -84,10 +63,11 @@ Schema measurement_schema() {
                    optional("variable", S::string(), "", "Binned: a feature, or p_<process> (calibrated class probability)."),
                    optional("edges", S::array(S::number()), nlohmann::json::array(), "Binned: bin edges (events outside are dropped)."),
                })),
-               default_regions(), "Analysis regions; they must not overlap."),
+               nlohmann::json::array(), "Analysis regions; they must not overlap."),
       optional("reference",
                S::object({
-                   optional("variable", S::string(), "p_htautau", "Variable of the binned reference analysis."),
+                   optional("variable", S::string(), "",
+                            "Variable of the binned reference analysis (empty: p_<the POI's first process>)."),
                    optional("edges", S::array(S::number()),
                             nlohmann::json::array({0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0001}),
                             "Its bin edges."),
@@ -99,13 +79,51 @@ Schema measurement_schema() {
                "always use the labels."),
       optional("recalibration", S::string({"isotonic", "closure", "none"}), "isotonic",
                "Per region, recalibrate the classifier's fractions on the simulated events there: staged isotonic + "
-               "yield closure, yield closure only, or none (docs/htautau.md)."),
-      optional("mu_range", S::array(S::number(), 2), nlohmann::json::array({1e-3, 10.0}), "Bounds of mu (> 0)."),
+               "yield closure, yield closure only, or none."),
+      optional("poi",
+               S::object({
+                   optional("name", S::string(), "mu", "Name of the parameter of interest."),
+                   optional("processes", S::array(S::string()), nlohmann::json::array(),
+                            "Processes whose rate it multiplies (at least one)."),
+                   optional("range", S::array(S::number(), 2), nlohmann::json::array({1e-3, 10.0}),
+                            "Its bounds [low, high], 0 < low (it multiplies a rate)."),
+                   optional("init", S::number(), 1.0, "Starting value of fits (clamped into the range)."),
+               }),
+               nlohmann::json::object(), "The parameter of interest: a signal strength."),
+      optional("nuisances",
+               S::array(S::object({
+                   required("name", S::string(), "Parameter name (unique)."),
+                   required("type", S::string({"calibration", "normsys"}),
+                            "calibration: a nuisance of the DCR networks (changes the shapes, learned from the "
+                            "variation samples); normsys: a rate factor (1 + size)^nu of `processes`."),
+                   optional("constraint", S::string({"gaussian", "lognormal", "none"}), "gaussian",
+                            "Constraint term: gaussian N(centre, width), lognormal (log nu ~ N(log centre, width)) "
+                            "or none (free)."),
+                   optional("centre", S::number(), 0.0, "The auxiliary measurement (nominal value)."),
+                   optional("width", S::number(0, 1e9), 1.0, "Width of the constraint."),
+                   optional("range", S::array(S::number(), 2), nlohmann::json::array({-5.0, 5.0}),
+                            "Bounds [low, high] of the parameter."),
+                   optional("init", S::number(), nullptr, "Starting value (default: the centre)."),
+                   optional("size", S::number(-1, 1e6), 0.0, "normsys: relative rate change per unit of nu."),
+                   optional("processes", S::array(S::string()), nlohmann::json::array(),
+                            "normsys: the processes it scales."),
+               })),
+               nlohmann::json::array(),
+               "Nuisance parameters of the measurement: the DCR networks' calibration nuisances (each must be "
+               "declared) and rate systematics."),
       optional("toys",
                S::object({
                    optional("n", S::integer(1, 1e9), 50, "Pseudo-experiments per mu_true."),
                    optional("mu_true", S::array(S::number(0.001, 100), 1), nlohmann::json::array({1.0}), "True signal strengths."),
-                   optional("nu_true", S::string({"from-priors", "nominal"}), "from-priors", "True nuisances."),
+                   optional("nu_true", S::string({"from-priors", "nominal"}), "from-priors",
+                            "True nuisances: drawn from their constraints (auxiliary data at their centres) or at "
+                            "the centres (auxiliary data drawn)."),
+                   optional("events", S::string({"auto", "generator", "resample"}), "auto",
+                            "Where toys' events come from: the simulation's generator, or a Poisson resampling of "
+                            "`sample` weighted by w R(x|theta_true); auto: the generator when one is set."),
+                   optional("sample", S::string(), "toys.h5",
+                            "resample: an independent simulated sample (relative to the output directory; not the "
+                            "expected-yield sample mc.h5)."),
                }),
                nlohmann::json::object(), "Coverage study (refinery toys)."),
   });

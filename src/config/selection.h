@@ -18,7 +18,7 @@ namespace refinery {
 
 class Selection {
  public:
-  // `where` names the source in errors (e.g. "htautau.json: regions/vbf/selection").
+  // `where` names the source in errors (e.g. "analysis.json: measurement/regions/0/selection").
   static Selection parse(const std::string& text, const std::vector<std::string>& feature_names,
                          const std::string& where);
   // Boolean mask [N] for features [N,F].

@@ -18,7 +18,7 @@ struct EventMeta {
   std::vector<std::string> process_names;
   std::vector<std::string> nuisance_names;  // empty: no nuisances dataset
   double luminosity = 0.0;                  // fb^-1
-  std::string generator;                    // e.g. "htautau"
+  std::string generator;                    // the simulator that wrote the events
   std::string generator_version;
   std::uint64_t seed = 0;
   std::string config_hash;  // hash of the experiment config that produced the file

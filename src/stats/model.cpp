@@ -98,11 +98,15 @@ double Model::nll(const Eigen::VectorXd& x, Eigen::VectorXd* grad, Eigen::Matrix
 
 std::unique_ptr<Model> Model::asimov(const Eigen::VectorXd& x) const {
   std::unique_ptr<Model> m = with_asimov_data(x);
+  m->set_asimov_aux(x);
+  return m;
+}
+
+void Model::set_asimov_aux(const Eigen::VectorXd& x) {
   for (int i = 0; i < size(); ++i) {
-    Parameter& p = m->parameters_[i];
+    Parameter& p = parameters_[i];
     if (p.constraint != Constraint::kNone) p.aux = asimov_aux(p.constraint, x[i], p.width);
   }
-  return m;
 }
 
 std::unique_ptr<Model> Model::toy(const Eigen::VectorXd& x, std::uint64_t seed) const {

@@ -75,6 +75,9 @@ class Model {
   // A pseudo-experiment drawn at x: main data, then auxiliary data, from one
   // stream seeded by `seed`.
   std::unique_ptr<Model> toy(const Eigen::VectorXd& x, std::uint64_t seed) const;
+  // The auxiliary data alone set to their Asimov values at x (for a model
+  // built on main data that are already Asimov at x).
+  void set_asimov_aux(const Eigen::VectorXd& x);
   // The main data alone replaced (auxiliary data as in this model).
   virtual std::unique_ptr<Model> with_asimov_data(const Eigen::VectorXd& x) const = 0;
   virtual std::unique_ptr<Model> with_toy_data(const Eigen::VectorXd& x, std::mt19937_64& rng) const = 0;

@@ -1,0 +1,35 @@
+#include "data/generators.h"
+
+#include <algorithm>
+
+#include "data/htautau/htautau_simulation.h"
+#include "data/htautau/nuisances.h"
+#include "src/core/error.h"
+
+namespace refinery::generators {
+
+const std::vector<std::string>& names() {
+  static const std::vector<std::string> list = {"htautau", "inferno", "dcr_toy_1d", "dcr_toy_3d", "gaussian_latent"};
+  return list;
+}
+
+void check(const std::string& generator, const std::string& file, const std::string& where) {
+  if (std::find(names().begin(), names().end(), generator) != names().end()) return;
+  std::string known;
+  for (const auto& n : names()) known += (known.empty() ? "" : ", ") + n;
+  throw InputError(file, where,
+                   generator.empty() ? "no generator set (built in: " + known + "; or write the event files yourself, docs/formats.md)"
+                                     : "unknown generator '" + generator + "' (built in: " + known + ")");
+}
+
+bool has_pseudo_data(const std::string& generator) { return generator == "htautau"; }
+
+EventSet pseudo_data(const std::string& generator, double mu, const std::map<std::string, double>& nuisances,
+                     double luminosity, std::uint64_t seed, std::uint64_t index, const std::string& where) {
+  if (!has_pseudo_data(generator))
+    throw InputError("", where, "generator '" + generator + "' draws no pseudo-experiments at a truth point");
+  const htautau::NuVector nu = htautau::nu_from_map(nuisances, where);
+  return htautau::pseudo_experiment(mu, nu, luminosity, seed, index).events;
+}
+
+}  // namespace refinery::generators

@@ -1,0 +1,112 @@
+#include "infer/experiment_toys.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <iomanip>
+#include <map>
+#include <sstream>
+
+#include "data/generators.h"
+#include "infer/model_source.h"
+#include "src/core/error.h"
+#include "src/core/random_seed.h"
+#include "src/io/event_reader.h"
+
+namespace refinery::cli {
+
+struct ExperimentToys::Source {
+  std::shared_ptr<Measurement> measurement;
+  std::string generator;    // empty: resample `sample`
+  std::string config_file;  // errors
+  EvaluatedEvents sample;
+  std::vector<std::string> names;
+
+  likelihood::LikelihoodModel events(const Eigen::VectorXd& x, std::mt19937_64& rng) {
+    Measurement& m = *measurement;
+    if (generator.empty()) return m.model(m.resample(sample, x, rng), "pseudo-experiment");
+    std::map<std::string, double> nuisances;
+    for (size_t i = 1; i < names.size(); ++i) nuisances[names[i]] = x[i];
+    const std::uint64_t seed = rng();
+    EventSet e = generators::pseudo_data(generator, x[0], nuisances, m.luminosity(), seed, 0,
+                                         config_file + ": measurement/nuisances (generator " + generator + ")");
+    return m.model(m.evaluate(e, "pseudo-experiment"), "pseudo-experiment");
+  }
+};
+
+ExperimentToys::ExperimentToys(std::shared_ptr<Measurement> measurement, const ExperimentConfig& config,
+                               const std::string& nu_true, const std::string& events_option) {
+  const nlohmann::json& toys = config.section("measurement").at("toys");
+  const std::string generator = config.section("simulation").at("generator").get<std::string>();
+  std::string events = events_option.empty() ? toys.at("events").get<std::string>() : events_option;
+  if (events == "auto") events = generators::has_pseudo_data(generator) ? "generator" : "resample";
+  state_ = std::make_shared<Source>();
+  state_->measurement = measurement;
+  state_->config_file = config.file;
+  for (const auto& p : measurement->spec().parameters) state_->names.push_back(p.name);
+  if (events == "generator") {
+    if (!generators::has_pseudo_data(generator))
+      throw ConfigError(config.file, "measurement/toys/events",
+                        "generator toys need simulation/generator set to a simulator that draws pseudo-experiments "
+                        "(got '" + generator + "'); use resample");
+    state_->generator = generator;
+    source_ = "generator " + generator;
+  } else {
+    const std::string dir = config.document.at("output_dir").get<std::string>();
+    std::string path = toys.at("sample").get<std::string>();
+    if (std::filesystem::path(path).is_relative()) path = dir + "/" + path;
+    if (!std::filesystem::exists(path))
+      throw InputError(path, "file",
+                       "missing: resampled toys need an independent simulated sample (measurement/toys/sample of " +
+                           config.file + ")");
+    EventReader reader(path);
+    if (reader.meta().feature_names != measurement->feature_names())
+      throw InputError(path, "attribute feature_names", "the file's features are not the models'");
+    EventSet e = reader.read_all();
+    if (e.weights.defined()) {
+      torch::Tensor negative = (e.weights < 0).nonzero();
+      if (negative.numel() > 0)
+        throw InputError(path, "weights",
+                         "negative weight in row " + std::to_string(negative[0][0].item<int64_t>()) +
+                             ": toys draw each event Poisson(w R) times, which needs w >= 0");
+    }
+    state_->sample = measurement->evaluate(e, path);
+    source_ = "resampled " + path;
+  }
+  auto state = state_;
+  base_ = std::make_unique<stats::RegionModel>(
+      std::make_shared<const likelihood::LikelihoodModel>(measurement->asimov(measurement->spec().nominal())),
+      "the measurement of " + config.file,
+      [state](const Eigen::VectorXd& x) { return state->measurement->asimov(x); },
+      [state](const Eigen::VectorXd& x, std::mt19937_64& rng) { return state->events(x, rng); });
+  from_priors_ = nu_true == "from-priors";
+  std::string text;
+  truth_ = parse_truth(state_->names, measurement->spec().nominal(), 0, 1.0, from_priors_ ? "nominal" : nu_true, &text);
+  seed_ = config.document.at("seed").get<std::uint64_t>();
+}
+
+ExperimentToys::Toy ExperimentToys::draw(double mu, std::int64_t index) const {
+  std::mt19937_64 rng(stream_seed(toy_seed(seed_, mu), {static_cast<std::uint64_t>(index)}));
+  Toy t;
+  t.truth = truth_;
+  t.truth[0] = mu;
+  if (from_priors_) {
+    for (int i = 1; i < base_->size(); ++i) {
+      const stats::Parameter& p = base_->parameters()[i];
+      if (p.constraint != stats::Constraint::kNone)
+        t.truth[i] = std::clamp(stats::sample_aux(p.constraint, p.aux, p.width, rng), p.lower, p.upper);
+    }
+    t.model = base_->with_toy_data(t.truth, rng);
+  } else {
+    t.model = base_->toy(t.truth, rng());
+  }
+  const auto& lik = static_cast<const stats::RegionModel&>(*t.model).likelihood();
+  for (double n : state_->measurement->observed_counts(lik)) t.events += n;
+  std::ostringstream s;
+  s << std::setprecision(6) << "pseudo-experiment " << index << " (" << source_;
+  for (int i = 0; i < base_->size(); ++i) s << ", " << base_->parameters()[i].name << " = " << t.truth[i];
+  s << ")";
+  t.description = s.str();
+  return t;
+}
+
+}  // namespace refinery::cli

@@ -1,0 +1,63 @@
+// Pseudo-experiments of an experiment's measurement (`refinery toys
+// --config`, `fit|scan|... --config --toy I`), for any analysis the config
+// declares. The events come from (measurement/toys/events):
+//   generator  the config's simulator (simulation/generator), run at the
+//              truth: the honest check of the learned pieces;
+//   resample   an independent simulated sample (measurement/toys/sample,
+//              not mc.h5), each event entering k ~ Poisson(w R(x|theta))
+//              times, R the measurement's own model at the truth: toys for
+//              an analysis without a generator. Weights must be >= 0 (an
+//              event cannot be drawn a negative number of times): a sample
+//              with negative weights is refused, naming the file and row.
+// The truth (measurement/toys/nu_true or --nu-true):
+//   nominal      the nuisances at their constraints' centres, NAME=VALUE,...
+//                overrides: auxiliary data drawn around the truth (the
+//                frequentist ensemble);
+//   from-priors  each constrained nuisance drawn from its constraint,
+//                auxiliary data kept at the centres (the challenge's
+//                ensemble).
+// Toy I at POI value mu is seeded by (config seed, mu, I): shards and reruns
+// reproduce it.
+#pragma once
+#include <Eigen/Dense>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "infer/measurement.h"
+#include "src/config/experiment_config.h"
+#include "src/stats/region_model.h"
+
+namespace refinery::cli {
+
+class ExperimentToys {
+ public:
+  // `nu_true` as above; `events` "auto", "generator" or "resample" (auto:
+  // the generator when the config sets one that draws pseudo-experiments).
+  ExperimentToys(std::shared_ptr<Measurement> measurement, const ExperimentConfig& config, const std::string& nu_true,
+                 const std::string& events = "");
+
+  // The measurement's parameter table (the POI is parameter 0).
+  const stats::Model& model() const { return *base_; }
+  // Where the events come from, one line.
+  const std::string& source() const { return source_; }
+
+  struct Toy {
+    Eigen::VectorXd truth;
+    std::unique_ptr<stats::Model> model;  // its data: the toy's events and auxiliary data
+    double events = 0;                    // observed events, all regions
+    std::string description;
+  };
+  Toy draw(double mu, std::int64_t index) const;
+
+ private:
+  struct Source;
+  std::shared_ptr<Source> state_;
+  std::unique_ptr<stats::RegionModel> base_;
+  Eigen::VectorXd truth_;
+  bool from_priors_ = false;
+  std::uint64_t seed_ = 0;
+  std::string source_;
+};
+
+}  // namespace refinery::cli
