@@ -37,7 +37,7 @@ int process_index(const ExperimentConfig& config, const std::string& key, const 
 // [low, high] with low < high.
 std::pair<double, double> range_of(const ExperimentConfig& config, const std::string& key, const json& j) {
   const auto r = j.get<std::vector<double>>();
-  if (!(r[0] < r[1])) throw ConfigError(config.file, key, "expected [low, high] with low < high");
+  if (r.size() != 2 || !(r[0] < r[1])) throw ConfigError(config.file, key, "expected [low, high] with low < high");
   return {r[0], r[1]};
 }
 
@@ -103,7 +103,9 @@ ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::s
                           "a calibration nuisance acts through the DCR networks of every process (no size, no processes)");
     } else {
       if (targets.empty()) throw ConfigError(config.file, key("processes"), "a normsys scales at least one process");
-      if (n.at("size").get<double>() == 0.0) throw ConfigError(config.file, key("size"), "a normsys needs a non-zero size");
+      const double size = n.at("size").get<double>();
+      if (size == 0.0 || !(size > -1.0))
+        throw ConfigError(config.file, key("size"), "a normsys needs a non-zero size above -1 (its factor is (1 + size)^nu)");
     }
     s.parameters.push_back(par);
     for (const auto& t : targets)

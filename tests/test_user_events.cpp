@@ -171,7 +171,13 @@ TEST_CASE("User events written by h5py: train, fit, scan, impacts and resampled 
               "of the DCR networks' nuisances (energy_scale): retrain them with it (dcr/nuisances) or declare it as "
               "normsys\n");
   CHECK(with([](json& c) { c["measurement"]["nuisances"][1]["size"] = 0.0; }) ==
-        "refinery fit: error: " + bad + ": measurement/nuisances/1/size: a normsys needs a non-zero size\n");
+        "refinery fit: error: " + bad + ": measurement/nuisances/1/size: a normsys needs a non-zero size above -1 (its "
+        "factor is (1 + size)^nu)\n");
+  CHECK(with([](json& c) { c["measurement"]["nuisances"][0]["range"] = {2.0, -2.0}; }) ==
+        "refinery fit: error: " + bad + ": measurement/nuisances/0/range: expected [low, high] with low < high\n");
+  CHECK(with([](json& c) { c["measurement"]["nuisances"][0]["centre"] = 7.0; }) ==
+        "refinery fit: error: " + bad + ": measurement/nuisances/0/centre: the constraint's centre lies outside the "
+        "range\n");
   CHECK(with([](json& c) { c["measurement"]["nuisances"][1]["type"] = "shapesys"; }) ==
         "refinery fit: error: " + bad + ": measurement.nuisances[1].type: 'shapesys' is not one of: calibration, "
         "normsys\n");
