@@ -17,7 +17,19 @@ int lines(const std::string& s) {
 TEST_CASE("refinery --help lists the commands and --version names the libraries", "[cli]") {
   auto help = run_refinery("--help");
   REQUIRE(help.exit_code == 0);
-  for (const char* c : {"simulate", "inspect", "config"}) REQUIRE(help.output.find(c) != std::string::npos);
+  for (const char* c : {"simulate", "inspect", "config", "train classifier", "train dcr", "train sannt", "toys"})
+    REQUIRE(help.output.find(c) != std::string::npos);
+  // A group of commands (registered by its stage as "train SUB"): its own
+  // help, and one line for a missing or unknown member.
+  auto group = run_refinery("train --help");
+  REQUIRE(group.exit_code == 0);
+  REQUIRE(group.output.rfind("Usage: refinery train WHAT [options]\n  classifier  ", 0) == 0);
+  auto missing = run_refinery("train");
+  REQUIRE(missing.exit_code == 2);
+  REQUIRE(missing.output == "refinery train: error: WHAT: train what? 'classifier', 'dcr' or 'sannt', got ''\n");
+  auto member = run_refinery("train dcr --help");
+  REQUIRE(member.exit_code == 0);
+  REQUIRE(member.output.find("--nominal") != std::string::npos);
   auto version = run_refinery("--version");
   REQUIRE(version.exit_code == 0);
   REQUIRE(version.output.find("LibTorch 1.13") != std::string::npos);

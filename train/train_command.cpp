@@ -1,4 +1,4 @@
-// `refinery train WHAT`: dispatch, and `refinery train dcr` (parametric DCR networks).
+// `refinery train dcr` (parametric DCR networks).
 //   refinery train dcr --toy dcr_toy_3d --out dcr.pt          (closed-form toy: closure report)
 //   refinery train dcr --nominal runs/h/nominal.h5 --variations runs/h/variations.h5
 //                      --process PROCESS --out dcr_PROCESS.pt
@@ -26,8 +26,6 @@
 namespace refinery::cli {
 
 std::vector<int64_t> parse_layer_sizes(const std::string& text, const std::string& flag);  // classifier_command.cpp
-int run_train_classifier(int argc, char** argv);
-int run_train_sannt(int argc, char** argv);  // sannt_command.cpp
 
 namespace {
 
@@ -105,20 +103,6 @@ std::vector<DCRValidationPoint> split_holdout(DCRTrainingData& d, const std::str
 
 }  // namespace
 
-int run_train_dcr(int argc, char** argv);
-
-int run_train(int argc, char** argv) {
-  const std::string what = argc > 1 ? argv[1] : "";
-  if (what == "classifier") return run_train_classifier(argc, argv);
-  if (what == "dcr") return run_train_dcr(argc, argv);
-  if (what == "sannt") return run_train_sannt(argc, argv);
-  if (what == "-h" || what == "--help") {
-    std::cout << "Usage: refinery train WHAT [options]\n  classifier  the calibrated multiclassifier\n"
-                 "  dcr         parametric DCR networks\n  sannt       systematic-aware training (INFERNO benchmarks)\n(refinery train WHAT --help for the options)\n";
-    return 0;
-  }
-  throw InputError("", "WHAT", "train what? 'classifier', 'dcr' or 'sannt', got '" + what + "'");
-}
 
 int run_train_dcr_one(int argc, char** argv);
 

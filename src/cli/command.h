@@ -1,5 +1,8 @@
-// Subcommands of the `refinery` executable. Each command parses its own
-// arguments (cxxopts) and returns an exit code; errors are thrown as
+// Subcommands of the `refinery` executable. Each stage registers its own
+// commands (data/commands.h, train/commands.h, infer/commands.h; the core's
+// in src/cli/commands.cpp); the executable (app/main.cpp) registers them all
+// and dispatches, so the core names no stage's command. Each command parses
+// its own arguments (cxxopts) and returns an exit code; errors are thrown as
 // exceptions and turned into one line by the dispatcher:
 //   0 success, 2 usage or input error (InputError, bad option), 1 internal.
 #pragma once
@@ -9,15 +12,24 @@
 namespace refinery::cli {
 
 struct Command {
-  const char* name;     // "simulate", "train", ...
-  const char* summary;  // one line for `refinery --help`
-  int (*run)(int argc, char** argv);  // argv[0] is "refinery <name>"
+  // "simulate", or "GROUP SUB" ("train dcr"): a group's command is run as
+  // `refinery GROUP SUB ...` and gets argv = {"refinery GROUP", SUB, ...}.
+  std::string name;
+  std::string summary;                // one line for `refinery --help`
+  int (*run)(int argc, char** argv);  // argv[0] is "refinery <name>" (or "refinery GROUP")
 };
 
-// All commands, in the order `refinery --help` lists them.
+// Adds a command (InputError-free: a duplicate name is a programming error,
+// std::logic_error). `refinery --help` lists them in registration order.
+void register_command(Command command);
+// All registered commands.
 const std::vector<Command>& commands();
 
-// Runs the executable: dispatches argv[1] to a command. Never throws.
+// The core's own commands (inspect of event files, config).
+void register_core_commands();
+
+// Runs the executable: dispatches argv[1] (and argv[2] for a group) to a
+// registered command. Never throws.
 int dispatch(int argc, char** argv);
 
 }  // namespace refinery::cli

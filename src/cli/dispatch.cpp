@@ -1,5 +1,6 @@
 #include <H5Cpp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <cxxopts.hpp>
 #include <cstdlib>
@@ -23,7 +24,7 @@ void print_usage(std::ostream& os) {
         "Commands:\n";
   for (const auto& c : commands()) {
     std::string name = c.name;
-    name.resize(12, ' ');
+    name.resize(std::max<std::size_t>(name.size() + 2, 18), ' ');
     os << "  " << name << c.summary << "\n";
   }
   os << "\nCommon options: --config FILE, --threads N, --seed S, --out PATH, --quiet\n"
@@ -57,6 +58,20 @@ std::string unparsable_value_message(const std::string& what, const std::vector<
   return flag + ": '" + value + "' is not a valid value for this option";
 }
 
+const Command* find_command(const std::string& name) {
+  for (const auto& c : commands())
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+// The sub-command names of a group ("train" -> classifier, dcr, sannt).
+std::vector<std::string> group_members(const std::string& group) {
+  std::vector<std::string> subs;
+  for (const auto& c : commands())
+    if (c.name.rfind(group + " ", 0) == 0) subs.push_back(c.name.substr(group.size() + 1));
+  return subs;
+}
+
 }  // namespace
 
 int dispatch(int argc, char** argv) {
@@ -73,34 +88,56 @@ int dispatch(int argc, char** argv) {
     std::cout << version_banner() << std::endl;
     return 0;
   }
-  const Command* command = nullptr;
-  for (const auto& c : commands())
-    if (first == c.name) command = &c;
+  const Command* command = find_command(first);
   if (!command) {
-    std::cerr << "refinery: error: unknown command '" << first << "' (see refinery --help)\n";
-    return 2;
+    const std::vector<std::string> subs = group_members(first);
+    if (subs.empty()) {
+      std::cerr << "refinery: error: unknown command '" << first << "' (see refinery --help)\n";
+      return 2;
+    }
+    // A group: `refinery GROUP SUB ...` runs the command "GROUP SUB" with
+    // argv {"refinery GROUP", SUB, ...}.
+    const std::string sub = argc > 2 ? argv[2] : "";
+    if (sub == "-h" || sub == "--help") {
+      std::cout << "Usage: refinery " << first << " WHAT [options]\n";
+      for (const auto& name : subs) {
+        std::string padded = name;
+        padded.resize(std::max<std::size_t>(name.size() + 2, 12), ' ');
+        std::cout << "  " << padded << find_command(first + " " + name)->summary << "\n";
+      }
+      std::cout << "(refinery " << first << " WHAT --help for the options)\n";
+      return 0;
+    }
+    command = find_command(first + " " + sub);
+    if (!command) {
+      std::string known;
+      for (std::size_t i = 0; i < subs.size(); ++i)
+        known += (i == 0 ? "" : i + 1 == subs.size() ? " or " : ", ") + ("'" + subs[i] + "'");
+      std::cerr << "refinery " << first << ": error: WHAT: " << first << " what? " << known << ", got '" << sub << "'\n";
+      return 2;
+    }
   }
-  std::string program = std::string("refinery ") + command->name;
+  std::string program = std::string("refinery ") + first;
   std::vector<char*> args;
   args.push_back(program.data());
   for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
   try {
     return command->run(static_cast<int>(args.size()), args.data());
   } catch (const InputError& e) {
-    std::cerr << "refinery " << command->name << ": error: " << e.what() << "\n";
+    std::cerr << "refinery " << first << ": error: " << e.what() << "\n";
     return 2;
   } catch (const cxxopts::exceptions::incorrect_argument_type& e) {
     // cxxopts names the value only ("Argument 'abc' failed to parse"): name
     // the flag it was given to.
-    std::cerr << "refinery " << command->name << ": usage error: " << unparsable_value_message(e.what(), args)
-              << " (see refinery " << command->name << " --help)\n";
+    std::cerr << "refinery " << first << ": usage error: " << unparsable_value_message(e.what(), args)
+              << " (see refinery " << first << " --help)\n";
     return 2;
   } catch (const cxxopts::exceptions::exception& e) {
-    std::cerr << "refinery " << command->name << ": usage error: " << e.what()
-              << " (see refinery " << command->name << " --help)\n";
+    std::cerr << "refinery " << first << ": usage error: " << e.what()
+              << " (see refinery " << first << " --help)\n";
     return 2;
   } catch (const H5::Exception& e) {
-    std::cerr << "refinery " << command->name << ": HDF5 error: " << e.getDetailMsg() << "\n";
+    std::cerr << "refinery " << first << ": HDF5 error: " << e.getDetailMsg() << "\n";
     return 1;
   } catch (const std::exception& e) {
     std::string what = e.what();
@@ -108,7 +145,7 @@ int dispatch(int argc, char** argv) {
     // LibTorch errors carry a backtrace: keep the first non-empty line.
     what = what.substr(std::min(what.find_first_not_of("\n "), what.size()));
     what = what.substr(0, what.find('\n'));
-    std::cerr << "refinery " << command->name << ": internal error: " << what << "\n";
+    std::cerr << "refinery " << first << ": internal error: " << what << "\n";
     return 1;
   }
 }

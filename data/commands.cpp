@@ -1,0 +1,13 @@
+#include "data/commands.h"
+
+#include "src/cli/command.h"
+
+namespace refinery::cli {
+
+int run_simulate(int argc, char** argv);  // simulate_command.cpp
+
+void register_data_commands() {
+  register_command({"simulate", "Generate events with a built-in simulator into HDF5 files", run_simulate});
+}
+
+}  // namespace refinery::cli

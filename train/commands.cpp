@@ -1,0 +1,19 @@
+#include "train/commands.h"
+
+#include "src/cli/command.h"
+
+namespace refinery::cli {
+
+int run_train_classifier(int argc, char** argv);  // classifier_command.cpp
+int run_train_dcr(int argc, char** argv);         // train_command.cpp
+int run_train_sannt(int argc, char** argv);       // sannt_command.cpp
+
+void register_train_commands() {
+  register_command({"train classifier", "Train the calibrated multiclassifier", run_train_classifier});
+  register_command({"train dcr", "Train parametric DCR networks (one file, a toy, or every process of --config)",
+                    run_train_dcr});
+  register_command({"train sannt", "Systematic-aware training (INFERNO benchmarks, the binned H->tautau analysis)",
+                    run_train_sannt});
+}
+
+}  // namespace refinery::cli
