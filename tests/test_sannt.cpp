@@ -15,7 +15,7 @@
 #include "src/histfactory/workspace.h"
 #include "src/likelihood/template_model.h"
 #include "src/likelihood/template_workspace.h"
-#include "train/sannt_htautau.h"
+#include "train/sannt_analysis.h"
 #include "train/sannt_inferno.h"
 #include "train/sannt_training.h"
 
@@ -242,7 +242,11 @@ TEST_CASE("SANNT templates as a pyhf workspace: the HistFactory model gives the 
 }
 
 TEST_CASE("htautau SANNT problem: samples, mirrored soft_met, six nuisances", "[sannt][htautau]") {
-  SanntProblem p = htautau_sannt_problem(40000, 10.0, 3);
+  SanntProblem p = sannt_problem(sannt_analysis("htautau", 40000, 10.0, 3, "test"));
+  // An analysis no simulator provides: the flag and the names that exist.
+  auto unknown = refinery::testing::run_refinery("train sannt --problem lhc --out x.json");
+  REQUIRE(unknown.exit_code == 2);
+  REQUIRE(unknown.output == "refinery train: error: --problem: inferno or a built-in binned analysis (htautau), got 'lhc'\n");
   BinnedTemplateModel model(p.model);
   p.data.validate(model, "htautau");
   REQUIRE(model.n_parameters() == 7);  // mu, tes, jes, soft_met, three normalisations

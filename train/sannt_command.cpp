@@ -18,14 +18,14 @@
 #include <sstream>
 
 #include "data/analytic/inferno.h"
-#include "data/htautau/htautau_simulation.h"
+#include "data/sannt_analyses.h"
 #include "data/random.h"
 #include "models/torchscript_export.h"
 #include "src/cli/options.h"
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
 #include "src/likelihood/template_workspace.h"
-#include "train/sannt_htautau.h"
+#include "train/sannt_analysis.h"
 #include "train/sannt_inferno.h"
 #include "src/stats/template_model.h"
 
@@ -49,6 +49,12 @@ Spread spread(std::vector<double> v) {
   return {q(0.5), q(0.16), q(0.84)};
 }
 
+std::string analysis_names() {
+  std::string names;
+  for (const auto& n : sannt_analysis_names()) names += (names.empty() ? "" : ", ") + n;
+  return names;
+}
+
 }  // namespace
 
 int run_train_sannt(int argc, char** argv) {
@@ -70,9 +76,9 @@ int run_train_sannt(int argc, char** argv) {
       "network's signal probability in equal bins, pretrained with cross entropy; class: a multiclassifier, "
       "bins per most probable class", cxxopts::value<std::string>())(
       "temperature", "Softmax temperature of the soft assignment (softmax summary)", cxxopts::value<double>())(
-      "problem", "inferno (the benchmarks) or htautau (the binned H->tautau analysis, six systematics)",
+      "problem", "inferno (the benchmarks) or a built-in binned analysis (" + analysis_names() + ")",
       cxxopts::value<std::string>())(
-      "produced", "htautau: produced events per sample (test sample: the same)", cxxopts::value<int64_t>())(
+      "produced", "Binned analysis: produced events per sample (test sample: the same)", cxxopts::value<int64_t>())(
       "ce-constraint", "Class summary: mini-batch size of the cross-entropy constraint with a learned multiplier (0: off)",
       cxxopts::value<int64_t>())(
       "stat-only", "Train on the statistical-only sigma")(
@@ -165,10 +171,11 @@ int run_train_sannt(int argc, char** argv) {
                      {"summary", summary}, {"temperature", o.temperature}};
   out["settings"]["problem"] = get("problem", "problem", std::string());
   const std::string problem = get("problem", "problem", std::string());
-  if (problem != "inferno" && problem != "htautau")
-    throw InputError("", "--problem", "inferno or htautau, got '" + problem + "'");
-  if (problem == "htautau") {
-    // The binned H->tautau analysis: cross entropy (the pretrained two-class
+  const auto& analyses = sannt_analysis_names();
+  if (problem != "inferno" && std::find(analyses.begin(), analyses.end(), problem) == analyses.end())
+    throw InputError("", "--problem", "inferno or a built-in binned analysis (" + analysis_names() + "), got '" + problem + "'");
+  if (problem != "inferno") {
+    // A binned analysis: cross entropy (the pretrained two-class
     // network) against SANNT, sigma(mu) total and statistical-only on an
     // independent test sample, median over the ensemble; impacts of the
     // first network before and after.
@@ -179,13 +186,14 @@ int run_train_sannt(int argc, char** argv) {
       o.summary = SanntSummary::kScoreBins;  // the signal probability, pretrained with cross entropy
       o.pretrain.epochs = ce_options.pretrain.epochs;
     }
-    SanntProblem test = htautau_sannt_problem(produced, lumi, stream_seed(seed, {0x7e57}));
+    const SanntAnalysis test_analysis = sannt_analysis(problem, produced, lumi, stream_seed(seed, {0x7e57}), "--problem");
+    SanntProblem test = sannt_problem(test_analysis);
     BinnedTemplateModel model(test.model);
     std::vector<double> ce, ce_stat, sn, sn_stat;
     nlohmann::json runs = nlohmann::json::array();
     std::ostringstream impacts_text;
     for (int i = 0; i < inits; ++i) {
-      SanntProblem tp = htautau_sannt_problem(produced, lumi, stream_seed(seed, {0x7a1, (uint64_t)i}));
+      SanntProblem tp = sannt_problem(sannt_analysis(problem, produced, lumi, stream_seed(seed, {0x7a1, (uint64_t)i}), "--problem"));
       torch::manual_seed(stream_seed(seed, {0x1417, (uint64_t)i}));
       const int64_t n_outputs =
           o.summary == SanntSummary::kClassBins ? static_cast<int64_t>(tp.model.processes.size()) : 2;
@@ -193,7 +201,7 @@ int run_train_sannt(int argc, char** argv) {
                               .hidden(hidden)
                               .n_indicators(count_indicator_columns(tp.data.samples[0].x)));
       o.pretrain.seed = o.train.seed = stream_seed(seed, {0x5eed, (uint64_t)i});
-      checkpoints(o, "htautau_" + std::to_string(i));
+      checkpoints(o, problem + "_" + std::to_string(i));
       o.pretrain_batch = 1024;
       std::pair<double, double> before;
       Templates t_before;
@@ -231,25 +239,25 @@ int run_train_sannt(int argc, char** argv) {
           }
         }
         torch::jit::Module ts = classifier_to_torchscript(net);
-        save_torchscript(ts, {{"kind", "sannt"}, {"feature_names", htautau::event_meta({}, false).feature_names},
-                              {"process_names", {"signal", "background"}}, {"bins", o.bins}, {"problem", "htautau"},
+        save_torchscript(ts, {{"kind", "sannt"}, {"feature_names", test_analysis.feature_names},
+                              {"process_names", {"signal", "background"}}, {"bins", o.bins}, {"problem", problem},
                               {"config_hash", config.hash}}, common.out + ".pt");
         write_text_atomically(common.out + ".workspace.json",
                               template_workspace(model, t_after.nominal, t_after.up, t_after.down).dump(1) + "\n");
       }
       runs.push_back(run);
       if (!common.quiet)
-        std::fprintf(stderr, "htautau, network %d/%d: sigma(mu) cross entropy %.4f (stat %.4f), SANNT %.4f (stat %.4f)\n",
-                     i + 1, inits, before.first, before.second, after.first, after.second);
+        std::fprintf(stderr, "%s, network %d/%d: sigma(mu) cross entropy %.4f (stat %.4f), SANNT %.4f (stat %.4f)\n",
+                     problem.c_str(), i + 1, inits, before.first, before.second, after.first, after.second);
     }
     Spread a = spread(ce), as = spread(ce_stat), b = spread(sn), bs = spread(sn_stat);
     auto js = [](const Spread& x) { return nlohmann::json{{"median", x.median}, {"q16", x.lo}, {"q84", x.hi}}; };
-    out["htautau"] = {{"cross_entropy", {{"sigma_mu", js(a)}, {"sigma_mu_stat_only", js(as)}}},
+    out[problem] = {{"cross_entropy", {{"sigma_mu", js(a)}, {"sigma_mu_stat_only", js(as)}}},
                       {"sannt", {{"sigma_mu", js(b)}, {"sigma_mu_stat_only", js(bs)}}},
                       {"produced", produced}, {"runs", runs}};
     write_text_atomically(common.out, out.dump(2) + "\n");
     if (!common.quiet) {
-      std::printf("htautau sigma(mu), median [16%%, 84%%] over %d networks:\n", inits);
+      std::printf("%s sigma(mu), median [16%%, 84%%] over %d networks:\n", problem.c_str(), inits);
       std::printf("  cross entropy: total %.4f [%.4f, %.4f], stat-only %.4f\n", a.median, a.lo, a.hi, as.median);
       std::printf("  SANNT:         total %.4f [%.4f, %.4f], stat-only %.4f\n", b.median, b.lo, b.hi, bs.median);
       std::cout << impacts_text.str() << "wrote " << common.out << "\n";

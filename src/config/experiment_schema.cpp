@@ -150,10 +150,11 @@ Schema classifier_schema() {
 Schema sannt_schema() {
   using S = Schema;
   return S::object({
-      optional("problem", S::string({"inferno", "htautau"}), "inferno",
-               "inferno: the INFERNO benchmarks; htautau: the binned H->tautau analysis with six systematics."),
+      optional("problem", S::string(), "inferno",
+               "inferno: the INFERNO benchmarks; otherwise a binned analysis of a built-in simulator "
+               "(`refinery train sannt --help` lists them)."),
       optional("benchmark", S::string({"0", "1", "2", "3", "4", "all"}), "2", "INFERNO benchmark(s) to train on."),
-      optional("produced", S::integer(10000, 1e10), 400000, "htautau: produced events per sample."),
+      optional("produced", S::integer(10000, 1e10), 400000, "Binned analysis: produced events per sample."),
       optional("inits", S::integer(1, 100000), 20, "Independently initialised trainings per benchmark."),
       optional("events", S::integer(100, 1e9), 20000, "Training events per process (half for validation)."),
       optional("test_events", S::integer(100, 1e9), 100000, "Test events per process."),
