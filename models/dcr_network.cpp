@@ -1,6 +1,7 @@
 #include "models/dcr_network.h"
 
 #include "src/core/error.h"
+#include "src/likelihood/dcr_ansatz.h"
 
 namespace refinery {
 
@@ -10,18 +11,7 @@ int64_t dcr_coefficients(int64_t k, int order) {
   throw InputError("", "order", "ansatz order must be 1 (linear) or 2 (quadratic), got " + std::to_string(order));
 }
 
-torch::Tensor dcr_phi(const torch::Tensor& nu_in, int order) {
-  const bool single = nu_in.dim() == 1;
-  torch::Tensor nu = single ? nu_in.unsqueeze(0) : nu_in;
-  std::vector<torch::Tensor> cols;
-  const int64_t k = nu.size(1);
-  for (int64_t i = 0; i < k; ++i) cols.push_back(nu.select(1, i));
-  if (order == 2)
-    for (int64_t i = 0; i < k; ++i)
-      for (int64_t j = i; j < k; ++j) cols.push_back(nu.select(1, i) * nu.select(1, j));
-  torch::Tensor phi = torch::stack(cols, 1);
-  return single ? phi.squeeze(0) : phi;
-}
+torch::Tensor dcr_phi(const torch::Tensor& nu, int order) { return likelihood::dcr_ansatz(nu, order); }
 
 DCRNetworkImpl::DCRNetworkImpl(const DCRNetworkOptions& o) : options(o) {
   dcr_coefficients(o.n_nuisances(), o.order());  // validates the order

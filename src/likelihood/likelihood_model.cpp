@@ -1,5 +1,7 @@
 #include "src/likelihood/likelihood_model.h"
 
+#include "src/likelihood/dcr_ansatz.h"
+
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -340,13 +342,9 @@ torch::Tensor log_norms(const ModelSpec& spec, const torch::Tensor& theta) {
 }
 
 torch::Tensor phi(const ModelSpec& spec, const torch::Tensor& theta) {
-  const int K = int(spec.calibration.size());
-  std::vector<torch::Tensor> phis;
-  for (int k = 0; k < K; ++k) phis.push_back(theta[spec.calibration[k]]);
-  if (spec.order == 2)
-    for (int a = 0; a < K; ++a)
-      for (int b = a; b < K; ++b) phis.push_back(theta[spec.calibration[a]] * theta[spec.calibration[b]]);
-  return phis.empty() ? torch::zeros({0}, torch::kFloat64) : torch::stack(phis);
+  if (spec.calibration.empty()) return torch::zeros({0}, torch::kFloat64);
+  const torch::Tensor index = torch::tensor(std::vector<int64_t>(spec.calibration.begin(), spec.calibration.end()));
+  return dcr_ansatz(theta.index_select(0, index), spec.order);
 }
 
 torch::Tensor cell_yields(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& log_weight,
