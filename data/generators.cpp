@@ -5,6 +5,7 @@
 #include "data/htautau/htautau_simulation.h"
 #include "data/htautau/nuisances.h"
 #include "src/core/error.h"
+#include "src/core/text.h"
 
 namespace refinery::generators {
 
@@ -15,8 +16,7 @@ const std::vector<std::string>& names() {
 
 void check(const std::string& generator, const std::string& file, const std::string& where) {
   if (std::find(names().begin(), names().end(), generator) != names().end()) return;
-  std::string known;
-  for (const auto& n : names()) known += (known.empty() ? "" : ", ") + n;
+  const std::string known = join(names());
   throw InputError(file, where,
                    generator.empty() ? "no generator set (built in: " + known + "; or write the event files yourself, docs/formats.md)"
                                      : "unknown generator '" + generator + "' (built in: " + known + ")");

@@ -3,6 +3,7 @@
 #include "data/htautau/htautau_simulation.h"
 #include "data/htautau/nuisances.h"
 #include "src/core/error.h"
+#include "src/core/text.h"
 
 namespace refinery {
 
@@ -53,9 +54,7 @@ const std::vector<std::string>& sannt_analysis_names() {
 SanntAnalysis sannt_analysis(const std::string& name, int64_t produced, double luminosity, uint64_t seed,
                              const std::string& where) {
   if (name == "htautau") return lephad(produced, luminosity, seed);
-  std::string known;
-  for (const auto& n : sannt_analysis_names()) known += (known.empty() ? "" : ", ") + n;
-  throw InputError("", where, "unknown analysis '" + name + "' (built in: inferno, " + known + ")");
+  throw InputError("", where, "unknown analysis '" + name + "' (built in: inferno, " + join(sannt_analysis_names()) + ")");
 }
 
 }  // namespace refinery

@@ -7,6 +7,7 @@
 #include "src/core/block_eval.h"
 #include "src/core/error.h"
 #include "src/io/event_reader.h"
+#include "src/core/text.h"
 
 namespace refinery {
 
@@ -17,12 +18,6 @@ namespace {
 
 std::string region_key(size_t i, const std::string& key) {
   return "measurement/regions/" + std::to_string(i) + "/" + key;
-}
-
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
 }
 
 // Index of `name` among the classifier's processes; ConfigError at `key` if unknown.

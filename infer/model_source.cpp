@@ -18,6 +18,7 @@
 #include "src/io/event_reader.h"
 #include "src/stats/region_model.h"
 #include "src/stats/workspace_model.h"
+#include "src/core/text.h"
 
 namespace refinery::cli {
 
@@ -84,11 +85,8 @@ Eigen::VectorXd parse_truth(const std::vector<std::string>& names, Eigen::Vector
       const auto eq = item.find('=');
       const std::string name = item.substr(0, eq);
       const auto it = std::find(names.begin(), names.end(), name);
-      if (eq == std::string::npos || it == names.end()) {
-        std::string known;
-        for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-        throw InputError("", "--nu-true", "'" + item + "' is not NAME=VALUE with a parameter of the model (" + known + ")");
-      }
+      if (eq == std::string::npos || it == names.end())
+        throw InputError("", "--nu-true", "'" + item + "' is not NAME=VALUE with a parameter of the model (" + join(names) + ")");
       const int i = int(it - names.begin());
       try {
         std::size_t used = 0;

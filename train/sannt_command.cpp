@@ -28,6 +28,7 @@
 #include "train/sannt_analysis.h"
 #include "train/sannt_inferno.h"
 #include "src/stats/template_model.h"
+#include "src/core/text.h"
 
 namespace refinery::cli {
 
@@ -49,11 +50,7 @@ Spread spread(std::vector<double> v) {
   return {q(0.5), q(0.16), q(0.84)};
 }
 
-std::string analysis_names() {
-  std::string names;
-  for (const auto& n : sannt_analysis_names()) names += (names.empty() ? "" : ", ") + n;
-  return names;
-}
+std::string analysis_names() { return join(sannt_analysis_names()); }
 
 }  // namespace
 

@@ -18,6 +18,7 @@
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
 #include "src/io/event_reader.h"
+#include "src/core/text.h"
 #include "train/dcr_training.h"
 #include "train/training_flags.h"
 #include "train/dcr_validation.h"
@@ -138,10 +139,8 @@ int run_train_dcr(int argc, char** argv) {
   if (processes.empty()) processes = in_file;
   for (std::size_t k = 0; k < processes.size(); ++k)
     if (std::find(in_file.begin(), in_file.end(), processes[k]) == in_file.end()) {
-      std::string known;
-      for (const auto& p : in_file) known += (known.empty() ? "" : ", ") + p;
       throw InputError(cfg.file, "dcr/processes/" + std::to_string(k),
-                       "no process '" + processes[k] + "' in " + dir + "/nominal.h5 (it has: " + known + ")");
+                       "no process '" + processes[k] + "' in " + dir + "/nominal.h5 (it has: " + join(in_file) + ")");
     }
   auto join = [](const nlohmann::json& a) {
     std::string s;

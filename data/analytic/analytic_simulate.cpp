@@ -11,6 +11,7 @@
 #include "data/random.h"
 #include "src/core/error.h"
 #include "src/io/event_writer.h"
+#include "src/core/text.h"
 
 namespace refinery::analytic {
 
@@ -27,9 +28,7 @@ std::map<std::string, double> parse_values(const std::string& text,
     std::string name = item.substr(0, eq);
     bool ok = false;
     for (const auto& a : allowed) ok = ok || a == name;
-    std::string known;
-    for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
-    if (!ok) throw InputError("", "--nu", "unknown parameter '" + name + "' (known: " + known + ")");
+    if (!ok) throw InputError("", "--nu", "unknown parameter '" + name + "' (known: " + join(allowed) + ")");
     if (eq == std::string::npos) throw InputError("", "--nu", "expected name=value, got '" + item + "'");
     try {
       out[name] = std::stod(item.substr(eq + 1));

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "src/core/error.h"
+#include "src/core/text.h"
 
 namespace refinery::htautau {
 
@@ -31,11 +32,7 @@ NuVector nu_from_map(const std::map<std::string, double>& values, const std::str
     int k = -1;
     for (int i = 0; i < kNumNuisances; ++i)
       if (name == nuisance_specs()[i].name) k = i;
-    if (k < 0) {
-      std::string known;
-      for (const auto& s : nuisance_specs()) known += std::string(known.empty() ? "" : ", ") + s.name;
-      throw InputError("", where, "unknown nuisance '" + name + "' (known: " + known + ")");
-    }
+    if (k < 0) throw InputError("", where, "unknown nuisance '" + name + "' (known: " + join(nuisance_names()) + ")");
     const auto& s = nuisance_specs()[k];
     if (!std::isfinite(value) || value < s.min || value > s.max) {
       std::ostringstream os;

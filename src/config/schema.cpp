@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "src/core/error.h"
+#include "src/core/text.h"
 
 namespace refinery {
 
@@ -32,12 +33,6 @@ std::string kind_name(Schema::Kind k) {
     case Schema::Kind::Boolean: return "boolean";
   }
   return "?";
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + v[i];
-  return s;
 }
 
 std::string fmt(double x) {

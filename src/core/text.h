@@ -1,0 +1,11 @@
+// Small text helpers for messages.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace refinery {
+
+// "a, b, c" (items joined by `separator`; "" for none).
+std::string join(const std::vector<std::string>& items, const std::string& separator = ", ");
+
+}  // namespace refinery
