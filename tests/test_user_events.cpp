@@ -190,4 +190,17 @@ TEST_CASE("User events written by h5py: train, fit, scan, impacts and resampled 
   CHECK(error_line("fit --config " + cfg + " --toy 0 --quiet") ==
         "refinery fit: error: " + tmp.path("toys.h5") + ": weights: negative weight in row 5: toys draw each event "
         "Poisson(w R) times, which needs w >= 0\n");
+  // An expected-yield sample without events of a process the networks know.
+  const std::string drop = "/usr/bin/python3 -c \"import h5py\n"
+                           "with h5py.File('" + tmp.path("mc.h5") + "', 'r') as f:\n"
+                           "    keep = f['process'][:] != 2\n"
+                           "    data = {k: f[k][:][keep] for k in ('features', 'weights', 'process')}\n"
+                           "    attrs = dict(f.attrs)\n"
+                           "with h5py.File('" + tmp.path("mc.h5") + "', 'w') as g:\n"
+                           "    for k, v in data.items(): g.create_dataset(k, data=v)\n"
+                           "    for k, v in attrs.items(): g.attrs[k] = v\n\"";
+  REQUIRE(std::system(drop.c_str()) == 0);
+  CHECK(error_line("fit --config " + cfg + " --asimov --quiet") ==
+        "refinery fit: error: " + tmp.path("mc.h5") + ": process: no simulated events of process 'top' (the expected "
+        "yields need them)\n");
 }
