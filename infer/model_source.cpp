@@ -193,7 +193,9 @@ void add_data_options(cxxopts::Options& o) {
              "workspaces: Poisson main and constraint-drawn auxiliary data, seeded by --seed and I)",
       cxxopts::value<int64_t>())("data", "Fit the events of an HDF5 event file (experiments)", cxxopts::value<std::string>())(
       "mu-true", "True POI value of the Asimov data or pseudo-experiment", cxxopts::value<double>()->default_value("1"))(
-      "nu-true", "True nuisances: nominal, from-priors (experiment toys) or NAME=VALUE,... (e.g. tes=1,jes=-0.5)",
+      "nu-true",
+      "True nuisances: nominal, from-priors (experiment toys) or NAME=VALUE,... with the model's parameters "
+      "(e.g. alpha=1,beta=-0.5)",
       cxxopts::value<std::string>()->default_value("nominal"))(
       "reference", "Experiments: the binned reference analysis (unbinned regions binned in measurement/reference)")(
       "labels", "Experiments: expected yields from each process's own simulated events instead of the fractions")(

@@ -20,7 +20,8 @@ Schema simulation_schema() {
       optional("chunk_events", S::integer(1024, 1e8), 262144,
                "Events generated and written per block (bounds memory)."),
       optional("variations", S::array(S::map(S::number())), nlohmann::json::array(),
-               "Systematic-variation samples: a list of nu points, e.g. {\"tes\": 1, \"jes\": -0.5}."),
+               "Systematic-variation samples: a list of nu points of the generator's nuisances, e.g. "
+               "{\"a\": 1, \"b\": -0.5}."),
       optional("variation_grid",
                S::object({
                    optional("nuisances", S::array(S::string()), nlohmann::json::array(),
