@@ -70,6 +70,13 @@ TEST_CASE("Template likelihood: Asimov Fisher information and sigma(mu) in close
 
 namespace {
 
+// Every row of every sample (the index sets sannt_templates takes).
+std::vector<torch::Tensor> all_rows(const SanntData& data) {
+  std::vector<torch::Tensor> all;
+  for (const auto& s : data.samples) all.push_back(torch::arange(s.x.size(0)));
+  return all;
+}
+
 // INFERNO benchmark 3 (400 signal, 800 background events) in float64 with a
 // small two-class network seeded by `seed`: the loss-gradient tests' setup.
 struct SmallSannt {
@@ -83,7 +90,7 @@ struct SmallSannt {
     net->to(torch::kFloat64);
     for (auto& s : prob.data.samples) s.x = s.x.to(torch::kFloat64);
     o.bins = 5;
-    for (const auto& s : prob.data.samples) all.push_back(torch::arange(s.x.size(0)));
+    all = all_rows(prob.data);
   }
 };
 
@@ -218,8 +225,7 @@ TEST_CASE("SANNT templates as a pyhf workspace: the HistFactory model gives the 
   MultiClassifier net(MultiClassifierOptions(3, 10).hidden({16}));
   SanntOptions o;
   o.summary = SanntSummary::kSoftmaxBins;
-  std::vector<torch::Tensor> all;
-  for (const auto& s : p.data.samples) all.push_back(torch::arange(s.x.size(0)));
+  const std::vector<torch::Tensor> all = all_rows(p.data);
   torch::NoGradGuard guard;
   Templates t = sannt_templates(net, p.data, model, all, o);
   const double sigma = stats::TemplateModel(model, t.nominal, t.up, t.down).poi_uncertainties().item<double>();
@@ -254,8 +260,7 @@ TEST_CASE("htautau SANNT problem: samples, mirrored soft_met, six nuisances", "[
   REQUIRE(p.data.samples.size() == 24);
   SanntOptions o;
   MultiClassifier net(MultiClassifierOptions(28, 2).hidden({8}).n_indicators(count_indicator_columns(p.data.samples[0].x)));
-  std::vector<torch::Tensor> all;
-  for (const auto& s : p.data.samples) all.push_back(torch::arange(s.x.size(0)));
+  const std::vector<torch::Tensor> all = all_rows(p.data);
   torch::NoGradGuard guard;
   net->preprocess->fit(p.data.samples[1].x, p.data.samples[1].w);
   Templates t = sannt_templates(net, p.data, model, all, o);
@@ -302,8 +307,7 @@ TEST_CASE("SANNT templates with a linear normalisation as a pyhf workspace: the 
   MultiClassifier net(MultiClassifierOptions(3, 6).hidden({8}));
   SanntOptions o;
   o.summary = SanntSummary::kSoftmaxBins;
-  std::vector<torch::Tensor> all;
-  for (const auto& s : p.data.samples) all.push_back(torch::arange(s.x.size(0)));
+  const std::vector<torch::Tensor> all = all_rows(p.data);
   torch::NoGradGuard guard;
   const Templates t = sannt_templates(net, p.data, model, all, o);
   const double sigma = stats::TemplateModel(model, t.nominal, t.up, t.down).poi_uncertainties().item<double>();
