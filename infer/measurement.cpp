@@ -1,5 +1,7 @@
 #include "infer/measurement.h"
 
+#include "src/likelihood/mc_statistics.h"
+
 #include <filesystem>
 #include <set>
 
@@ -8,6 +10,7 @@
 #include "src/core/error.h"
 #include "src/io/event_reader.h"
 #include "src/core/text.h"
+#include "src/likelihood/mc_statistics.h"
 
 namespace refinery {
 
@@ -156,6 +159,25 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   }
   spec_ = analysis_spec(config, processes_, dcr_nuisances_, dir + "/dcr_" + processes_[0] + ".pt");
 
+  // Simulated-sample statistics; the reference variable (the binned
+  // reference analysis' and the unbinned cells').
+  const json& mcs = m.at("mc_statistics");
+  if (!options.mc_statistics.empty() && options.mc_statistics != "on" && options.mc_statistics != "off")
+    throw InputError("", "--mc-statistics", "expected on or off, got '" + options.mc_statistics + "'");
+  mc_statistics_ = options.mc_statistics.empty() ? mcs.at("enabled").get<bool>() : options.mc_statistics == "on";
+  const int n_cells = mcs.at("cells").get<int>();
+  const int64_t signal_process = std::find(spec_.signal.begin(), spec_.signal.end(), true) - spec_.signal.begin();
+  std::string reference_variable = m.at("reference").at("variable").get<std::string>();
+  if (reference_variable.empty()) reference_variable = "p_" + processes_[signal_process];
+  auto known_variable = [&](const std::string& v) {
+    const bool is_prob = v.rfind("p_", 0) == 0 && std::find(processes_.begin(), processes_.end(), v.substr(2)) != processes_.end();
+    return is_prob || std::find(features_.begin(), features_.end(), v) != features_.end();
+  };
+  if ((options.reference || mc_statistics_) && !known_variable(reference_variable))
+    throw ConfigError(config.file, "measurement/reference/variable",
+                      "unknown variable '" + reference_variable + "' (a feature, or p_<process>)");
+  cell_variable_ = reference_variable;
+
   // Regions.
   const json& regs = m.at("regions");
   if (regs.empty()) throw ConfigError(config.file, "measurement/regions", "no regions");
@@ -172,18 +194,12 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     rs.edges = r.at("edges").get<std::vector<double>>();
     if (!rs.binned && options.reference) {
       rs.binned = true;
-      rs.variable = m.at("reference").at("variable").get<std::string>();
-      if (rs.variable.empty()) {  // the classifier's probability of the first signal process
-        const auto sig = std::find(spec_.signal.begin(), spec_.signal.end(), true) - spec_.signal.begin();
-        rs.variable = "p_" + processes_[sig];
-      }
+      rs.variable = reference_variable;
       rs.edges = m.at("reference").at("edges").get<std::vector<double>>();
     }
     if (rs.binned) {
       const std::string vkey = rs.binned && r.at("type") != "binned" ? "measurement/reference/variable" : region_key(i, "variable");
-      const bool is_prob = rs.variable.rfind("p_", 0) == 0 &&
-                           std::find(processes_.begin(), processes_.end(), rs.variable.substr(2)) != processes_.end();
-      if (!is_prob && std::find(features_.begin(), features_.end(), rs.variable) == features_.end())
+      if (!known_variable(rs.variable))
         throw ConfigError(config.file, vkey, "unknown variable '" + rs.variable + "' (a feature, or p_<process>)");
       if (rs.edges.size() < 2) throw ConfigError(config.file, region_key(i, "edges"), "a binned region needs at least two edges");
       for (size_t b = 1; b < rs.edges.size(); ++b)
@@ -226,7 +242,6 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     torch::Tensor sel = (mask & (bin >= 0)).nonzero().view(-1);
     if (sel.numel() == 0)
       throw ConfigError(config.file, region_key(i, "selection"), "region '" + regions_[i].name + "' selects no simulated events");
-    const int nb = regions_[i].binned ? int(regions_[i].edges.size()) - 1 : 1;
     // Yield closure of the fractions (iterative proportional fitting).
     const int64_t P = int64_t(processes_.size());
     torch::Tensor w = mc_.weight.index_select(0, sel), f = mc_.fractions.index_select(0, sel);
@@ -248,11 +263,21 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
       }
     }
     log_closure_.push_back(log_c);
+    // Unbinned cells of the simulated-sample statistics: equal shares of
+    // the expected signal in the reference variable.
+    torch::Tensor region_bin = bin.index_select(0, sel);
+    if (!regions_[i].binned && mc_statistics_ && n_cells > 1) {
+      const torch::Tensor v = values(cell_variable_, mc_).index_select(0, sel);
+      const torch::Tensor fs = region_fractions(i, mc_.fractions.index_select(0, sel)).select(1, signal_process);
+      regions_[i].cell_edges = equal_share_edges(v, w * fs, n_cells);
+      region_bin = cell_index(v, regions_[i].cell_edges);
+    }
+    const int nb = regions_[i].binned ? int(regions_[i].edges.size()) - 1 : int(regions_[i].cell_edges.size()) + 1;
     // Binned regions never use R(x): their templates come from the process
     // labels (the fractions' residual miscalibration within a bin would
     // otherwise distort the signal template). Unbinned regions follow
     // measurement/expected_yields.
-    cells_.push_back(Cells::from_events(bin.index_select(0, sel), nb, w, mc_.process.index_select(0, sel),
+    cells_.push_back(Cells::from_events(region_bin, nb, w, mc_.process.index_select(0, sel),
                                         region_fractions(i, mc_.fractions.index_select(0, sel)),
                                         mc_.coef.index_select(0, sel), labels_ || regions_[i].binned));
   }
@@ -305,22 +330,23 @@ EvaluatedEvents Measurement::evaluate(const EventSet& events, const std::string&
   return e;
 }
 
+torch::Tensor Measurement::values(const std::string& variable, const EvaluatedEvents& e) const {
+  const auto proc = variable.rfind("p_", 0) == 0 ? std::find(processes_.begin(), processes_.end(), variable.substr(2))
+                                                 : processes_.end();
+  if (proc != processes_.end()) return e.prob.select(1, proc - processes_.begin()).to(torch::kFloat64);
+  const int64_t f = std::find(features_.begin(), features_.end(), variable) - features_.begin();
+  return e.x.select(1, f).to(torch::kFloat64);
+}
+
 std::pair<torch::Tensor, torch::Tensor> Measurement::assign(const RegionSpec& r, const EvaluatedEvents& e) const {
   torch::Tensor mask = r.selection.evaluate(e.x);
   torch::Tensor bin = torch::zeros({e.x.size(0)}, torch::kInt64);
   if (r.binned) {
-    torch::Tensor v;
-    if (r.variable.rfind("p_", 0) == 0 &&
-        std::find(processes_.begin(), processes_.end(), r.variable.substr(2)) != processes_.end()) {
-      const int64_t p = std::find(processes_.begin(), processes_.end(), r.variable.substr(2)) - processes_.begin();
-      v = e.prob.select(1, p).to(torch::kFloat64);
-    } else {
-      const int64_t f = std::find(features_.begin(), features_.end(), r.variable) - features_.begin();
-      v = e.x.select(1, f).to(torch::kFloat64);
-    }
     torch::Tensor edges = torch::tensor(r.edges, torch::kFloat64);
-    bin = torch::bucketize(v, edges, /*out_int32=*/false, /*right=*/true) - 1;  // edges[b] <= v < edges[b+1]
+    bin = torch::bucketize(values(r.variable, e), edges, /*out_int32=*/false, /*right=*/true) - 1;  // edges[b] <= v < edges[b+1]
     bin = torch::where((bin >= 0) & (bin < int64_t(r.edges.size()) - 1), bin, torch::full_like(bin, -1));
+  } else if (!r.cell_edges.empty()) {
+    bin = cell_index(values(cell_variable_, e), r.cell_edges);
   }
   return {mask, bin};
 }
@@ -330,7 +356,8 @@ Region Measurement::observe(size_t i, const EvaluatedEvents& e, const Eigen::Vec
   Region r;
   r.name = rs.name;
   r.binned = rs.binned;
-  r.n_bins = rs.binned ? int(rs.edges.size()) - 1 : 1;
+  r.n_bins = rs.binned ? int(rs.edges.size()) - 1 : int(rs.cell_edges.size()) + 1;
+  r.mc_stat = mc_statistics_;
   r.expected = cells_[i];
   auto [mask, bin] = assign(rs, e);
   torch::Tensor sel = (mask & (bin >= 0)).nonzero().view(-1);
@@ -346,6 +373,10 @@ Region Measurement::observe(size_t i, const EvaluatedEvents& e, const Eigen::Vec
     if (asimov_theta) w = w * ratio(i, f, coef, *asimov_theta);  // the simulated events weighted by w R(x|theta)
     const bool unit = !asimov_theta && (w == 1.0).all().item<bool>();
     r.events = EventData::build(f, coef, unit ? torch::Tensor() : w);
+    if (r.n_bins > 1) {
+      torch::Tensor b = bin.index_select(0, sel).to(torch::kInt32).contiguous();
+      r.events.bin.assign(b.data_ptr<int>(), b.data_ptr<int>() + b.numel());
+    }
   }
   return r;
 }

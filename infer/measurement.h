@@ -46,6 +46,9 @@ struct RegionSpec {
   bool binned = false;
   std::string variable;        // feature name, or p_<process> (calibrated class probability)
   std::vector<double> edges;
+  // Unbinned: interior edges in the reference variable of the cells of the
+  // simulated-sample statistics (empty: one cell).
+  std::vector<double> cell_edges;
 };
 
 struct MeasurementOptions {
@@ -53,6 +56,7 @@ struct MeasurementOptions {
   bool reference = false;      // binned reference analysis: unbinned regions binned in reference.variable
   bool labels = false;         // expected yields from the process labels instead of the fractions
   std::string recalibration;   // "isotonic", "closure" or "none"; empty: the config's
+  std::string mc_statistics;   // "on" or "off"; empty: the config's measurement/mc_statistics/enabled
 };
 
 // Network outputs of a set of events.
@@ -97,7 +101,10 @@ class Measurement {
   std::vector<double> observed_counts(const likelihood::LikelihoodModel& model) const;
 
  private:
-  // Per region: boolean mask and bin index (-1 outside the edges).
+  // The values of a feature or of p_<process> at the events (float64 [n]).
+  torch::Tensor values(const std::string& variable, const EvaluatedEvents& e) const;
+  // Per region: boolean mask and bin index (-1 outside the edges; unbinned:
+  // the cell of the simulated-sample statistics).
   std::pair<torch::Tensor, torch::Tensor> assign(const RegionSpec& r, const EvaluatedEvents& e) const;
   // theta set: Asimov weights w R(x|theta) from the region's fractions.
   likelihood::Region observe(size_t region, const EvaluatedEvents& e, const Eigen::VectorXd* asimov_theta) const;
@@ -119,6 +126,8 @@ class Measurement {
   mutable std::vector<StagedCalibration> recalibration_;  // per region (unfitted: none); forward is not const
   double luminosity_ = 10.0;
   bool labels_ = false;
+  bool mc_statistics_ = false;   // the simulated-sample statistics term in every region
+  std::string cell_variable_;    // p_<process>: the reference variable, in which unbinned cells are cut
 };
 
 // The parameter table the config declares (measurement/poi, measurement/nuisances)

@@ -162,9 +162,18 @@ json experiment_header(const ExperimentConfig& config, const std::string& data, 
   json regions = json::array();
   auto counts = m.observed_counts(static_cast<const stats::RegionModel&>(model).likelihood());
   auto closure = m.closure_factors();
-  for (size_t i = 0; i < m.regions().size(); ++i)
-    regions.push_back({{"name", m.regions()[i].name}, {"type", m.regions()[i].binned ? "binned" : "unbinned"},
-                       {"observed", counts[i]}, {"fraction_closure", closure[i]}});
+  const auto& lregions = static_cast<const stats::RegionModel&>(model).likelihood().regions();
+  for (size_t i = 0; i < m.regions().size(); ++i) {
+    json region = {{"name", m.regions()[i].name}, {"type", m.regions()[i].binned ? "binned" : "unbinned"},
+                   {"observed", counts[i]}, {"fraction_closure", closure[i]}};
+    // Simulated-sample statistics: per bin (cell) the relative error of the
+    // simulated yield, and the unbinned cells' edges in the reference variable.
+    if (lregions[i].mc_stat) {
+      region["mc_statistics"] = {{"rel_error", lregions[i].expected.rel_error}};
+      if (!m.regions()[i].binned) region["mc_statistics"]["cell_edges"] = m.regions()[i].cell_edges;
+    }
+    regions.push_back(region);
+  }
   j["regions"] = regions;
   return j;
 }
@@ -201,6 +210,8 @@ void add_data_options(cxxopts::Options& o) {
       "labels", "Experiments: expected yields from each process's own simulated events instead of the fractions")(
       "recalibration", "Experiments: per-region recalibration of the fractions: isotonic, closure or none (default: the config's)",
       cxxopts::value<std::string>()->default_value(""))(
+      "mc-statistics", "Experiments: the simulated-sample statistics term, on or off (default: measurement/mc_statistics/enabled)",
+      cxxopts::value<std::string>()->default_value(""))(
       "inputs", "Experiments: directory with classifier.pt, dcr_<process>.pt and mc.h5 (default: the config's output_dir)",
       cxxopts::value<std::string>()->default_value(""));
 }
@@ -233,6 +244,7 @@ MeasurementOptions measurement_options(const cxxopts::ParseResult& r) {
   m.reference = r.count("reference") > 0;
   m.labels = r.count("labels") > 0;
   m.recalibration = r["recalibration"].as<std::string>();
+  m.mc_statistics = r["mc-statistics"].as<std::string>();
   return m;
 }
 
@@ -306,7 +318,7 @@ ModelSource load_model_source(const cxxopts::ParseResult& r, CommonOptions& comm
     for (const char* flag : {"data", "reference", "labels"})
       if (r.count(flag))
         throw InputError("", std::string("--") + flag, "applies to an experiment (--config), not to a workspace");
-    for (const char* flag : {"recalibration", "inputs"})
+    for (const char* flag : {"recalibration", "inputs", "mc-statistics"})
       if (!r[flag].as<std::string>().empty())
         throw InputError("", std::string("--") + flag, "applies to an experiment (--config), not to a workspace");
     set_threads(common.threads);

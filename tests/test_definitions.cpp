@@ -15,6 +15,7 @@
 #include "src/likelihood/dcr_ansatz.h"
 #include "src/likelihood/fused_kernel.h"
 #include "src/likelihood/likelihood_model.h"
+#include "src/likelihood/mc_statistics.h"
 
 using namespace refinery;
 using histfactory::HistosysCode;
@@ -160,4 +161,48 @@ TEST_CASE("DCR ansatz: the fused kernel's phi, Jacobian and Hessian equal the Li
         }
     }
   }
+}
+
+TEST_CASE("Simulated-sample statistics: the profiled Barlow-Beeston-lite term equals its LibTorch definition and minimises over gamma",
+          "[definitions][likelihood][mcstat]") {
+  // Bins with many and few simulated events (delta 0.005-0.8: 40000 to 1.6
+  // effective events), no observed events, data far above and below the
+  // expectation.
+  for (double lambda : {0.3, 4.0, 87.5, 1e3, 2.5e5})
+    for (double n : {0.0, 1.0, 3.0, 90.0, 1.2e3, 2.49e5})
+      for (double delta : {0.005, 0.05, 0.3, 0.8}) {
+        INFO("lambda " << lambda << ", n " << n << ", delta " << delta);
+        const likelihood::McStatisticsBin backend = likelihood::profile_mc_statistics(lambda, n, delta);
+        const Derivatives definition = by_autograd(
+            [&](const torch::Tensor& l) {
+              return likelihood::mc_statistics(l.view({1}), torch::tensor({n}, torch::kFloat64),
+                                               torch::tensor({delta}, torch::kFloat64));
+            },
+            lambda);
+        const double scale = std::max({1.0, lambda, n, 1.0 / (delta * delta)});
+        require_close(backend.value, definition.value, scale, "value");
+        require_close(backend.d1, definition.d1, 1.0, "first derivative");
+        require_close(backend.d2, definition.d2, std::max(1e-12, std::abs(definition.d2)), "second derivative");
+        // gamma is the minimum of the unprofiled term: the Poisson main term
+        // (gamma - 1) lambda - n log gamma and the constraint, tau simulated
+        // events observed where gamma tau are expected, relative to gamma = 1.
+        const double g = backend.gamma, tau = 1.0 / (delta * delta);
+        auto term = [&](double x) { return (x - 1) * lambda - (n > 0 ? n * std::log(x) : 0.0) + tau * (x - 1) - tau * std::log(x); };
+        REQUIRE(g > 0.0);
+        require_close(backend.value, term(g), std::max(scale, tau), "m = g(gamma)");
+        {
+          const double slope = lambda - n / g + tau - tau / g;
+          REQUIRE(std::abs(slope) <= 1e-9 * std::max({lambda, n / g, tau}));
+          for (double step : {1e-4, 1e-2}) {
+            REQUIRE(term(g * (1 + step)) >= backend.value - 1e-12 * scale);
+            REQUIRE(term(g * (1 - step)) >= backend.value - 1e-12 * scale);
+          }
+        }
+        // A bin whose expectation is what it observes adds nothing.
+        REQUIRE(std::abs(likelihood::profile_mc_statistics(n + 0.0, n, delta).value) <= 1e-12 * std::max(1.0, n));
+      }
+  // delta = 0: no term (the bin has no simulated-sample error).
+  REQUIRE(likelihood::mc_statistics(torch::tensor({5.0}, torch::kFloat64), torch::tensor({9.0}, torch::kFloat64),
+                                    torch::tensor({0.0}, torch::kFloat64))
+              .item<double>() == 0.0);
 }

@@ -29,8 +29,10 @@ stats::RegionModel region_model(LikelihoodModel m, const std::vector<bool>& fixe
 }
 
 // Four processes, six parameters (exponential, linear and lognormal pieces),
-// one unbinned and one binned region with random coefficients.
-LikelihoodModel random_model(uint64_t seed) {
+// one unbinned and one binned region with random coefficients; with
+// mc_stat, the simulated-sample statistics in both (the unbinned region in
+// three cells).
+LikelihoodModel random_model(uint64_t seed, bool mc_stat = false) {
   torch::Generator gen = make_generator(seed);
   ModelSpec s;
   s.processes = {"sig", "b1", "b2", "b3"};
@@ -53,8 +55,16 @@ LikelihoodModel random_model(uint64_t seed) {
     torch::Tensor f = torch::softmax(torch::randn({n, P}, gen, opt), 1);
     torch::Tensor co = 0.05 * torch::randn({n, P, C}, gen, opt);
     u.events = EventData::build(f, co);
-    torch::Tensor cell = torch::randint(0, P, {nmc}, gen, torch::kInt64);
-    u.expected = Cells::build(cell, P, torch::rand({nmc}, gen, opt) * 0.5 + 0.05, 0.05 * torch::randn({nmc, C}, gen, opt));
+    const int cells = mc_stat ? 3 : 1;
+    torch::Tensor cell = torch::randint(0, P * cells, {nmc}, gen, torch::kInt64);
+    u.expected = Cells::build(cell, P * cells, torch::rand({nmc}, gen, opt) * 0.5 + 0.05, 0.05 * torch::randn({nmc, C}, gen, opt));
+    if (mc_stat) {
+      u.n_bins = cells;
+      u.mc_stat = true;
+      u.expected.rel_error = {0.03, 0.08, 0.0};  // the last cell without the term
+      torch::Tensor eb = torch::randint(0, cells, {n}, gen, torch::kInt64).to(torch::kInt32).contiguous();
+      u.events.bin.assign(eb.data_ptr<int>(), eb.data_ptr<int>() + n);
+    }
   }
   m.add_region(std::move(u));
   Region b;
@@ -66,6 +76,10 @@ LikelihoodModel random_model(uint64_t seed) {
     torch::Tensor cell = torch::randint(0, P * 6, {nmc}, gen, torch::kInt64);
     b.expected = Cells::build(cell, P * 6, torch::rand({nmc}, gen, opt) + 0.1, 0.05 * torch::randn({nmc, C}, gen, opt));
     b.observed = {80, 95, 70, 0, 102, 77};
+    if (mc_stat) {
+      b.mc_stat = true;
+      b.expected.rel_error = {0.05, 0.2, 0.01, 0.1, 0.0, 0.5};
+    }
   }
   m.add_region(std::move(b));
   return m;
@@ -82,7 +96,9 @@ torch::Tensor hessian_autograd(const std::function<torch::Tensor(const torch::Te
 }  // namespace
 
 TEST_CASE("Fused likelihood evaluator equals LibTorch autograd (value, gradient, Hessian)", "[likelihood]") {
-  LikelihoodModel m = random_model(11);
+  const bool mc_stat = GENERATE(false, true);
+  INFO("simulated-sample statistics " << (mc_stat ? "on" : "off"));
+  LikelihoodModel m = random_model(11, mc_stat);
   for (const auto& point : std::vector<std::vector<double>>{{1.0, 0, 0, 0, 0, 1.0}, {1.3, 0.4, -0.5, 0.7, -1.1, 1.8}}) {
     torch::Tensor theta = torch::tensor(point, torch::kFloat64);
     Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(point.data(), point.size());

@@ -4,6 +4,7 @@
 
 #include "data/analytic/inferno.h"
 #include "data/random.h"
+#include "src/likelihood/mc_statistics.h"
 
 namespace refinery::analytic {
 
@@ -13,25 +14,43 @@ namespace {
 constexpr double kS0 = 50.0, kB0 = 1000.0, kNormSize = 0.05, kShift = 0.2;
 auto f64() { return torch::TensorOptions().dtype(torch::kFloat64); }
 
-// Fractions [N,2] and coefficients [N,2,2] of the Gaussian toy at x [N].
-std::pair<torch::Tensor, torch::Tensor> gaussian_toy_terms(const torch::Tensor& x) {
+// Fractions [N,2] and coefficients [N,2,2] of the Gaussian toy at x [N]
+// (the background's from `dcr` when set).
+std::pair<torch::Tensor, torch::Tensor> gaussian_toy_terms(const torch::Tensor& x, const DcrCoefficients& dcr = {}) {
   torch::Tensor ls = std::log(kS0) - 0.5 * ((x - 2.0) / 0.5).pow(2) - std::log(0.5);
   torch::Tensor lb = std::log(kB0) - 0.5 * x.pow(2);
   torch::Tensor f = torch::softmax(torch::stack({ls, lb}, 1), 1);
   torch::Tensor coef = torch::zeros({x.size(0), 2, 2}, f64());
-  coef.select(1, 1).select(1, 0).copy_(kShift * x);
-  coef.select(1, 1).select(1, 1).fill_(-0.5 * kShift * kShift);
+  if (dcr) {
+    coef.select(1, 1).copy_(dcr(x).to(torch::kFloat64));
+  } else {
+    coef.select(1, 1).select(1, 0).copy_(kShift * x);
+    coef.select(1, 1).select(1, 1).fill_(-0.5 * kShift * kShift);
+  }
   return {f, coef};
 }
 }  // namespace
 
-GaussianToy::GaussianToy(int64_t ns, int64_t nb, uint64_t seed, YieldEstimate yields) {
+DcrToy GaussianToy::background_variations() {
+  DcrToy t;
+  t.M = torch::full({1, 1}, kShift, f64());
+  t.c = torch::zeros({1}, f64());
+  t.sigma0 = kB0;
+  return t;
+}
+
+GaussianToy::GaussianToy(int64_t ns, int64_t nb, uint64_t seed, YieldEstimate yields, int mc_stat_cells,
+                         DcrCoefficients background_dcr)
+    : dcr_(std::move(background_dcr)), mc_stat_(mc_stat_cells > 0) {
   torch::Generator gen = make_generator(seed);
   x_mc_ = torch::cat({2.0 + 0.5 * torch::randn({ns}, gen, f64()), torch::randn({nb}, gen, f64())});
   w_mc_ = torch::cat({torch::full({ns}, kS0 / ns, f64()), torch::full({nb}, kB0 / nb, f64())});
   p_mc_ = torch::cat({torch::zeros({ns}, torch::kInt64), torch::ones({nb}, torch::kInt64)});
-  auto [f, coef] = gaussian_toy_terms(x_mc_);
-  cells_ = Cells::from_events(torch::zeros_like(p_mc_), 1, w_mc_, p_mc_, f, coef, yields == YieldEstimate::kLabels);
+  auto [f, coef] = gaussian_toy_terms(x_mc_, dcr_);
+  const torch::Tensor fs = f.select(1, 0);
+  if (mc_stat_) edges_ = equal_share_edges(fs, w_mc_ * fs, mc_stat_cells);
+  cells_ = Cells::from_events(cell_index(fs, edges_), int(edges_.size()) + 1, w_mc_, p_mc_, f, coef,
+                              yields == YieldEstimate::kLabels);
 }
 
 ModelSpec GaussianToy::spec() const {
@@ -47,14 +66,21 @@ ModelSpec GaussianToy::spec() const {
 }
 
 EventData GaussianToy::events_at(const torch::Tensor& x_in, const torch::Tensor& weight) const {
-  auto [f, coef] = gaussian_toy_terms(x_in.to(torch::kFloat64));
-  return EventData::build(f, coef, weight);
+  auto [f, coef] = gaussian_toy_terms(x_in.to(torch::kFloat64), dcr_);
+  EventData d = EventData::build(f, coef, weight);
+  if (!edges_.empty()) {
+    torch::Tensor b = cell_index(f.select(1, 0), edges_).to(torch::kInt32).contiguous();
+    d.bin.assign(b.data_ptr<int>(), b.data_ptr<int>() + b.numel());
+  }
+  return d;
 }
 
 LikelihoodModel GaussianToy::model(EventData data) const {
   LikelihoodModel m(spec());
   Region r;
   r.name = "sr";
+  r.n_bins = int(edges_.size()) + 1;
+  r.mc_stat = mc_stat_;
   r.expected = cells_;
   r.events = std::move(data);
   m.add_region(std::move(r));

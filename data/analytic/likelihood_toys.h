@@ -16,7 +16,10 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <functional>
 #include <vector>
+
+#include "data/analytic/dcr_toy.h"
 
 #include "src/likelihood/likelihood_model.h"
 
@@ -28,10 +31,23 @@ namespace refinery::analytic {
 //               with R(x): Asimov data then give the true point exactly).
 enum class YieldEstimate { kLabels, kFractions };
 
+// The background's DCR coefficients Delta(x) (ansatz order 2, one nuisance:
+// float64 [N, 2] for x [N]), e.g. from a trained network.
+using DcrCoefficients = std::function<torch::Tensor(const torch::Tensor& x)>;
+
+// mc_stat_cells > 0: the simulated-sample statistics term (mc_statistics.h)
+// in that many cells of the signal fraction, each with an equal share of the
+// expected signal; 0: no term (the simulated yields taken as exact).
+// background_dcr: the coefficients the likelihood uses for the background
+// (default: the exact (0.2 x, -0.02)); pseudo-data stay exact draws.
 class GaussianToy {
  public:
   explicit GaussianToy(int64_t mc_signal = 10000, int64_t mc_background = 40000, uint64_t seed = 99,
-                       YieldEstimate yields = YieldEstimate::kFractions);
+                       YieldEstimate yields = YieldEstimate::kFractions, int mc_stat_cells = 0,
+                       DcrCoefficients background_dcr = {});
+  // The background's nu-dependence as a closed-form DCR toy (x ~ N(0.2 nu, 1),
+  // rate independent of nu), whose variation samples train a DCR network.
+  static DcrToy background_variations();
   likelihood::ModelSpec spec() const;
   likelihood::LikelihoodModel model(likelihood::EventData data) const;
   // Asimov data at (mu, nu, norm): the simulated events weighted by
@@ -44,6 +60,9 @@ class GaussianToy {
  private:
   torch::Tensor x_mc_, w_mc_, p_mc_;
   likelihood::Cells cells_;
+  DcrCoefficients dcr_;
+  bool mc_stat_ = false;
+  std::vector<double> edges_;  // of the cells in the signal fraction
 };
 
 // Asimov model of INFERNO benchmark `bm` (0-4) from n simulated events per

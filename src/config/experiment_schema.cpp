@@ -78,6 +78,18 @@ Schema measurement_schema() {
                "Expected yields of unbinned regions from all simulated events weighted by the classifier's fractions "
                "(self-consistent with R(x); Asimov exact) or from each process's own events (labels); binned regions "
                "always use the labels."),
+      optional("mc_statistics",
+               S::object({
+                   optional("enabled", S::boolean(), false,
+                            "Put the statistical error of the simulated expected yields in the likelihood."),
+                   optional("cells", S::integer(1, 1000), 10,
+                            "Unbinned regions: cells of the reference variable, each with an equal share of the "
+                            "expected signal."),
+               }),
+               nlohmann::json::object(),
+               "Simulated-sample statistics (Barlow-Beeston lite, profiled analytically): one factor per bin of a "
+               "binned region and per cell of an unbinned one, multiplying every process there, constrained by the "
+               "simulated sample as (sum w)^2 / sum w^2 effective events (Poisson)."),
       optional("recalibration", S::string({"isotonic", "closure", "none"}), "isotonic",
                "Per region, recalibrate the classifier's fractions on the simulated events there: staged isotonic + "
                "yield closure, yield closure only, or none."),

@@ -1,6 +1,7 @@
 #include "src/likelihood/likelihood_model.h"
 
 #include "src/likelihood/dcr_ansatz.h"
+#include "src/likelihood/mc_statistics.h"
 
 #include <cmath>
 #include <limits>
@@ -79,18 +80,29 @@ Cells Cells::from_events(const torch::Tensor& bin, int n_bins, const torch::Tens
                          const torch::Tensor& process, const torch::Tensor& fractions, const torch::Tensor& coef,
                          bool labels) {
   const int64_t P = fractions.size(1);
+  Cells c;
   if (labels) {
     torch::Tensor p = process.to(torch::kInt64);
     torch::Tensor own = coef.gather(1, p.view({-1, 1, 1}).expand({-1, 1, coef.size(2)})).squeeze(1);
-    return build(p * n_bins + bin, int(P) * n_bins, weight, own);
+    c = build(p * n_bins + bin, int(P) * n_bins, weight, own);
+  } else {
+    std::vector<torch::Tensor> cell, wt, co;
+    for (int64_t p = 0; p < P; ++p) {
+      cell.push_back(p * n_bins + bin);
+      wt.push_back(weight * fractions.select(1, p));
+      co.push_back(coef.select(1, p));
+    }
+    c = build(torch::cat(cell), int(P) * n_bins, torch::cat(wt), torch::cat(co));
   }
-  std::vector<torch::Tensor> cell, wt, co;
-  for (int64_t p = 0; p < P; ++p) {
-    cell.push_back(p * n_bins + bin);
-    wt.push_back(weight * fractions.select(1, p));
-    co.push_back(coef.select(1, p));
-  }
-  return build(torch::cat(cell), int(P) * n_bins, torch::cat(wt), torch::cat(co));
+  // Each simulated event enters its bin once with weight w, whatever the
+  // process it counts for: sum_p w f_p = w.
+  torch::Tensor w = weight.to(torch::kFloat64);
+  torch::Tensor b = bin.to(torch::kInt64);
+  torch::Tensor sw = torch::zeros({n_bins}, torch::kFloat64).index_add(0, b, w);
+  torch::Tensor sw2 = torch::zeros({n_bins}, torch::kFloat64).index_add(0, b, w * w);
+  torch::Tensor rel = torch::where(sw > 0, sw2.sqrt() / sw.clamp_min(1e-300), torch::zeros_like(sw)).contiguous();
+  c.rel_error.assign(rel.data_ptr<double>(), rel.data_ptr<double>() + n_bins);
+  return c;
 }
 
 EventData EventData::build(const torch::Tensor& fractions, const torch::Tensor& coef, const torch::Tensor& weight) {
@@ -130,10 +142,11 @@ LikelihoodModel::LikelihoodModel(ModelSpec spec) : spec_(std::move(spec)) {
 }
 
 void LikelihoodModel::add_region(Region region) {
-  const int P = spec_.P(), C = ansatz_.C;
-  const int cells = region.binned ? P * region.n_bins : P;
-  if (region.expected.n_cells != cells)
+  const int P = spec_.P(), C = ansatz_.C, B = region.n_bins;
+  if (B < 1 || region.expected.n_cells != P * B)
     throw InputError(region.name, "expected", "cells do not match processes x bins");
+  if (region.mc_stat && int(region.expected.rel_error.size()) != B)
+    throw InputError(region.name, "expected", "the simulated-sample statistics need each bin's relative error");
   if (int64_t(region.expected.coef.size()) != int64_t(C) * region.expected.n())
     throw InputError(region.name, "expected", "coefficients do not match the ansatz");
   if (region.binned && int(region.observed.size()) != region.n_bins)
@@ -142,6 +155,19 @@ void LikelihoodModel::add_region(Region region) {
     if (int64_t(region.events.log_fraction.size()) != int64_t(P) * region.events.n ||
         int64_t(region.events.coef.size()) != int64_t(P) * C * region.events.n)
       throw InputError(region.name, "events", "fractions or coefficients do not match the model");
+    const EventData& e = region.events;
+    if (B > 1 && int64_t(e.bin.size()) != e.n)
+      throw InputError(region.name, "events", "a region of several cells needs each event's cell");
+    // The observed events per cell (weighted for Asimov data), Kahan sums.
+    std::vector<double> sum(B, 0.0), comp(B, 0.0);
+    for (int64_t i = 0; i < e.n; ++i) {
+      const int b = B > 1 ? e.bin[i] : 0;
+      if (b < 0 || b >= B) throw InputError(region.name, "events", "an event's cell is out of range");
+      const double y = (e.weight.empty() ? 1.0 : e.weight[i]) - comp[b], t = sum[b] + y;
+      comp[b] = (t - sum[b]) - y;
+      sum[b] = t;
+    }
+    region.observed = sum;
   }
   regions_.push_back(std::move(region));
 }
@@ -235,10 +261,38 @@ double LikelihoodModel::evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* 
     CellView cv{r.expected.n(), r.expected.n_cells, r.expected.log_weight.data(), r.expected.coef.data(),
                 r.expected.begin.data()};
     cell_sums(ansatz_, cv, nu_cal.data(), deriv, &cs);
+    // Per bin (binned) or cell (unbinned): the expected count lambda_b, the
+    // Poisson term (binned) or its share of the extended term (unbinned),
+    // and the simulated-sample statistics.
+    for (int b = 0; b < r.n_bins; ++b) {
+      double lam = 0.0;
+      Eigen::VectorXd gl = Eigen::VectorXd::Zero(D);
+      Eigen::MatrixXd hl = Eigen::MatrixXd::Zero(D, D);
+      for (int p = 0; p < P; ++p) {
+        const int c = p * r.n_bins + b;
+        add_yield(std::exp(a[p]), n.col(p), l.col(p), cs.Y[c], cs.G.data() + c * K, cs.H.data() + c * K * K, cal,
+                  deriv, &lam, &gl, &hl);
+      }
+      const double obs = r.observed[b];
+      if (r.binned && lam > 0.0) {
+        value += lam - obs + (obs > 0.0 ? obs * std::log(obs / lam) : 0.0);
+        if (deriv >= 1) g += (1.0 - obs / lam) * gl;
+        if (deriv >= 2) h += (1.0 - obs / lam) * hl + (obs / (lam * lam)) * (gl * gl.transpose());
+      } else {
+        if (r.binned && obs > 0.0) return kInf;
+        value += lam;
+        if (deriv >= 1) g += gl;
+        if (deriv >= 2) h += hl;
+      }
+      const double delta = r.mc_stat ? r.expected.rel_error[b] : 0.0;
+      if (delta > 0.0) {
+        const McStatisticsBin m = profile_mc_statistics(lam, obs, delta);
+        value += m.value;
+        if (deriv >= 1) g += m.d1 * gl;
+        if (deriv >= 2) h += m.d1 * hl + m.d2 * (gl * gl.transpose());
+      }
+    }
     if (!r.binned) {
-      for (int p = 0; p < P; ++p)
-        add_yield(std::exp(a[p]), n.col(p), l.col(p), cs.Y[p], cs.G.data() + p * K, cs.H.data() + p * K * K,
-                  cal, deriv, &value, &g, &h);
       DataSums ds;
       DataView dv{r.events.n, P, r.events.weight.empty() ? nullptr : r.events.weight.data(),
                   r.events.log_fraction.data(), r.events.coef.data()};
@@ -275,28 +329,6 @@ double LikelihoodModel::evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* 
         hd -= n * EUV.transpose() + EUV * n.transpose();
         h -= hd;
       }
-    } else {
-      for (int b = 0; b < r.n_bins; ++b) {
-        double lam = 0.0;
-        Eigen::VectorXd gl = Eigen::VectorXd::Zero(D);
-        Eigen::MatrixXd hl = Eigen::MatrixXd::Zero(D, D);
-        for (int p = 0; p < P; ++p) {
-          const int c = p * r.n_bins + b;
-          add_yield(std::exp(a[p]), n.col(p), l.col(p), cs.Y[c], cs.G.data() + c * K, cs.H.data() + c * K * K, cal,
-                    deriv, &lam, &gl, &hl);
-        }
-        const double obs = r.observed[b];
-        if (!(lam > 0.0)) {
-          if (obs > 0.0) return kInf;
-          value += lam;
-          if (deriv >= 1) g += gl;
-          if (deriv >= 2) h += hl;
-          continue;
-        }
-        value += lam - obs + (obs > 0.0 ? obs * std::log(obs / lam) : 0.0);
-        if (deriv >= 1) g += (1.0 - obs / lam) * gl;
-        if (deriv >= 2) h += (1.0 - obs / lam) * hl + (obs / (lam * lam)) * (gl * gl.transpose());
-      }
     }
   }
   if (!std::isfinite(value)) return kInf;
@@ -320,7 +352,7 @@ std::vector<std::vector<double>> LikelihoodModel::expected(const Eigen::VectorXd
                 r.expected.begin.data()};
     cell_sums(ansatz_, cv, nu_cal.data(), 0, &cs);
     std::vector<double> y(r.binned ? r.n_bins : 1, 0.0);
-    for (int c = 0; c < r.expected.n_cells; ++c) y[r.binned ? c % r.n_bins : 0] += ok ? std::exp(a[c / (r.binned ? r.n_bins : 1)]) * cs.Y[c] : NAN;
+    for (int c = 0; c < r.expected.n_cells; ++c) y[r.binned ? c % r.n_bins : 0] += ok ? std::exp(a[c / r.n_bins]) * cs.Y[c] : NAN;
     out.push_back(y);
   }
   return out;
@@ -364,10 +396,13 @@ torch::Tensor unbinned(const ModelSpec& spec, const torch::Tensor& theta, const 
   return (ln.exp() * yields).sum() - data;
 }
 
+torch::Tensor bin_counts(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& yields, int64_t B) {
+  return (log_norms(spec, theta).exp().unsqueeze(1) * yields.view({spec.P(), B})).sum(0);
+}
+
 torch::Tensor binned(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& yields,
                      const torch::Tensor& observed) {
-  const int64_t B = observed.numel();
-  torch::Tensor lam = (log_norms(spec, theta).exp().unsqueeze(1) * yields.view({spec.P(), B})).sum(0);
+  torch::Tensor lam = bin_counts(spec, theta, yields, observed.numel());
   torch::Tensor obs = observed.to(torch::kFloat64);
   torch::Tensor pos = obs > 0;
   torch::Tensor safe = torch::where(pos, obs, torch::ones_like(obs));
@@ -393,6 +428,10 @@ torch::Tensor LikelihoodModel::nll_torch(const torch::Tensor& theta_in) const {
   torch::Tensor total = torch::zeros({}, torch::kFloat64);
   for (const Region& r : regions_) {
     torch::Tensor y = yields_of(r.expected);
+    const torch::Tensor observed = torch::tensor(r.observed, opt);
+    if (r.mc_stat)
+      total = total + mc_statistics(terms::bin_counts(spec_, theta, y, r.n_bins), observed,
+                                    torch::tensor(r.expected.rel_error, opt));
     if (!r.binned) {
       const int64_t n = r.events.n;
       torch::Tensor lf = torch::from_blob(const_cast<double*>(r.events.log_fraction.data()), {P, n}, opt).t();
@@ -402,9 +441,9 @@ torch::Tensor LikelihoodModel::nll_torch(const torch::Tensor& theta_in) const {
       torch::Tensor w = r.events.weight.empty()
                             ? torch::Tensor()
                             : torch::from_blob(const_cast<double*>(r.events.weight.data()), {n}, opt);
-      total = total + terms::unbinned(spec_, theta, y, lf, co, w);
+      total = total + terms::unbinned(spec_, theta, y.view({P, r.n_bins}).sum(1), lf, co, w);
     } else {
-      total = total + terms::binned(spec_, theta, y, torch::tensor(r.observed, opt));
+      total = total + terms::binned(spec_, theta, y, observed);
     }
   }
   return total;

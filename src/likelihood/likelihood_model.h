@@ -10,6 +10,10 @@
 //               Y_p(nu) = sum_{j in MC_p} w_j r_p(x_j|nu)
 //   binned:     NLL = sum_b lambda_b - n_b + n_b log(n_b / lambda_b),
 //               lambda_b = sum_p N_p sum_{j in MC_p, bin b} w_j r_p(x_j|nu)
+//   simulated-sample statistics (Region::mc_stat; mc_statistics.h): plus
+//               sum_b m(lambda_b; n_b, delta_b), over the bins of a binned
+//               region or the cells of an unbinned one (Y_p = sum_b Y_pb,
+//               n_b the events in cell b), each factor profiled analytically
 //   constraints (declared here, evaluated by stats::Model): Gaussian or
 //               log-normal around the auxiliary measurement c, or none.
 // (The binned form is the Poisson NLL minus that of the saturated model: the
@@ -72,6 +76,10 @@ struct Cells {
   std::vector<int64_t> begin;      // [n_cells + 1]
   std::vector<double> log_weight;  // [n]
   std::vector<float> coef;         // [C][n]
+  // Relative statistical error of each bin's simulated yield, sqrt(sum w^2)
+  // / sum w over the simulated events in the bin (from_events; 0 for an
+  // empty bin); empty when built from cells directly.
+  std::vector<double> rel_error;   // [n_bins]
   int64_t n() const { return int64_t(log_weight.size()); }
   // Builds the cells from per-event cell indices (any order), weights (> 0)
   // and coefficients [n, C] (float32).
@@ -80,6 +88,8 @@ struct Cells {
   // Expected-yield cells of a region from simulated events with bins [n]
   // (0..n_bins-1), weights [n], process labels [n], fractions [n,P] and
   // every process's coefficients [n,P,C]; cell = process * n_bins + bin.
+  // (A bin of an unbinned region is a cell of the classifier output for the
+  // simulated-sample statistics.)
   // labels: each event counts for its own process (weight w); otherwise
   // every event counts for every process p with weight w f_p(x).
   static Cells from_events(const torch::Tensor& bin, int n_bins, const torch::Tensor& weight,
@@ -95,6 +105,7 @@ struct EventData {
   std::vector<double> weight;        // [n] or empty (all 1)
   std::vector<double> log_fraction;  // [P][n]
   std::vector<float> coef;           // [P][C][n]
+  std::vector<int> bin;              // [n] each event's cell (regions with n_bins > 1), else empty
   // From fractions [n, P] (float64, > 0), coefficients [n, P, C] and
   // optional weights [n].
   static EventData build(const torch::Tensor& fractions, const torch::Tensor& coef,
@@ -105,10 +116,11 @@ struct EventData {
 struct Region {
   std::string name;
   bool binned = false;
-  int n_bins = 1;
-  Cells expected;                 // cell = process (unbinned) or process * n_bins + bin (binned)
+  int n_bins = 1;                 // binned: bins; unbinned: cells of the simulated-sample statistics
+  Cells expected;                 // cell = process * n_bins + bin
   EventData events;               // unbinned observation
-  std::vector<double> observed;   // binned observation [n_bins]
+  std::vector<double> observed;   // binned observation [n_bins]; unbinned: set by add_region (events per cell)
+  bool mc_stat = false;           // the simulated-sample statistics term (expected.rel_error)
 };
 
 // The likelihood's terms as LibTorch functions of theta (float64 [D]) and of
@@ -125,7 +137,9 @@ torch::Tensor cell_yields(const ModelSpec& spec, const torch::Tensor& theta, con
 // [n,P], coef [n,P,C], weight [n] (undefined: 1).
 torch::Tensor unbinned(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& yields,
                        const torch::Tensor& log_fraction, const torch::Tensor& coef, const torch::Tensor& weight);
-// sum_b lambda_b - n_b + n_b log(n_b / lambda_b), lambda_b = sum_p N_p Y_pb; yields [P*B] (cell p*B+b).
+// lambda_b = sum_p N_p Y_pb [B]; yields [P*B] (cell p*B+b).
+torch::Tensor bin_counts(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& yields, int64_t B);
+// sum_b lambda_b - n_b + n_b log(n_b / lambda_b).
 torch::Tensor binned(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& yields,
                      const torch::Tensor& observed);
 }  // namespace terms
