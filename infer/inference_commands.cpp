@@ -105,6 +105,23 @@ std::vector<double> grid(const cxxopts::ParseResult& r, const char* points_flag,
   return v;
 }
 
+// Expected yields per region and process: pre-fit (at the initial values)
+// and, when the fit converged, post-fit (at the best fit).
+json yields_json(const stats::Model& model, const stats::FitResult& f) {
+  auto listing = [](const std::vector<stats::ProcessYields>& yields) {
+    json a = json::array();
+    for (const auto& y : yields) {
+      double total = 0.0;
+      for (double v : y.bins) total += v;
+      a.push_back({{"region", y.region}, {"process", y.process}, {"bins", y.bins}, {"total", total}});
+    }
+    return a;
+  };
+  json j = {{"prefit", listing(model.expected_yields(model.init()))}};
+  if (f.ok()) j["postfit"] = listing(model.expected_yields(f.x));
+  return j;
+}
+
 }  // namespace
 
 int run_fit(int argc, char** argv) {
@@ -128,6 +145,7 @@ int run_fit(int argc, char** argv) {
   const stats::FitResult f = stats::fit(*s.model, opt.fit);
   json out = s.header;
   out["fit"] = f.to_json();
+  out["yields"] = yields_json(*s.model, f);
   std::string text = fit_text(s, f);
   if (f.ok() && s.poi >= 0 && !r->count("no-interval")) {
     for (double cl : {0.6827, 0.95}) {

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <functional>
+#include <map>
 
 #include "data/random.h"
 #include "src/histfactory/workspace.h"
@@ -204,6 +205,82 @@ TEST_CASE("stats: a pyhf channel and an unbinned region sharing a nuisance: NLL,
   CHECK(f.covariance_ok);
 }
 
+TEST_CASE("stats: expected yields per region and process, pre- and post-fit, for every kind of model", "[stats][yields]") {
+  // A workspace: per sample, in its channel's bins; the samples of a channel
+  // add up to the expected main counts.
+  for (const std::string name : {"sr_cr_coupled.json", "threebin_histosys_staterror.json", "twobin_lumi_multi.json"}) {
+    const WorkspaceModel ws(load_workspace(name));
+    Eigen::VectorXd x = ws.init();
+    for (int i = 0; i < x.size(); ++i)
+      if (!ws.parameters()[i].fixed) x[i] += 0.1 * ((i % 3) - 1);  // away from the nominal point
+    const auto yields = ws.expected_yields(x);
+    const Eigen::VectorXd main = ws.histfactory().expected_main(x);
+    std::vector<double> sum(main.size(), 0.0);
+    const auto channels = ws.histfactory().channel_names();
+    for (const auto& y : yields) {
+      int offset = 0;  // bins of the channels before this one
+      for (const auto& c : channels) {
+        if (c == y.region) break;
+        for (const auto& z : yields)
+          if (z.region == c) {
+            offset += int(z.bins.size());
+            break;
+          }
+      }
+      for (size_t b = 0; b < y.bins.size(); ++b) sum[offset + b] += y.bins[b];
+    }
+    INFO(name);
+    for (int b = 0; b < main.size(); ++b) REQUIRE(std::abs(sum[b] - main[b]) <= 1e-12 * std::max(1.0, main[b]));
+  }
+  // By hand: signal 12 scaled by mu, background 50 with a normsys of +-10%
+  // (pyhf's code4 meets hi and lo exactly at alpha = +-1).
+  const WorkspaceModel onebin(load_workspace("onebin_normsys.json"));
+  {
+    Eigen::VectorXd x = onebin.init();
+    x[onebin.index("mu")] = 2.0;
+    x[onebin.index("bkg_norm")] = 1.0;
+    const auto y = onebin.expected_yields(x);
+    REQUIRE(y.size() == 2);
+    CHECK(y[0].region == "sr");
+    CHECK(y[0].process == "signal");
+    CHECK(y[0].bins == std::vector<double>{24.0});
+    CHECK(y[1].process == "bkg");
+    REQUIRE(y[1].bins.size() == 1);
+    CHECK(std::abs(y[1].bins[0] - 55.0) < 1e-12);
+  }
+  // A region model: per process, adding up to the region's total; the
+  // signal scales with mu, the background with (1 + 0.08)^bkg_norm.
+  auto region = std::make_shared<const RegionModel>(unbinned_region(5), "unbinned test region");
+  Eigen::VectorXd xr(3);
+  xr << 1.7, 0.4, 0.0;
+  const auto yr = region->expected_yields(xr);
+  REQUIRE(yr.size() == 2);
+  CHECK(yr[0].region == "sr_unbinned");
+  CHECK(yr[0].process == "sig");
+  CHECK(yr[1].process == "bkg");
+  const auto totals = region->likelihood().expected(xr);
+  CHECK(std::abs(yr[0].bins[0] + yr[1].bins[0] - totals[0][0]) <= 1e-12 * totals[0][0]);
+  // The signal scales with mu, the background with 1.08^bkg_norm.
+  Eigen::VectorXd x2 = xr;
+  x2[0] = 3.4;
+  x2[1] = 1.4;
+  const auto y2 = region->expected_yields(x2);
+  CHECK(std::abs(y2[0].bins[0] / yr[0].bins[0] - 2.0) < 1e-12);
+  CHECK(std::abs(y2[1].bins[0] / yr[1].bins[0] - 1.08) < 1e-12);
+  // A combination: its parts' yields, in part order, at the parts' values.
+  auto ws = std::make_shared<const WorkspaceModel>(load_workspace("onebin_normsys.json"));
+  const CombinedModel combined({ws, region});
+  Eigen::VectorXd xc(3);
+  xc << 1.7, 0.4, 0.0;
+  const auto yc = combined.expected_yields(xc);
+  Eigen::VectorXd xw(ws->size());
+  for (int i = 0; i < ws->size(); ++i) xw[i] = xc[combined.map(0, i)];
+  const auto yw = ws->expected_yields(xw);
+  REQUIRE(yc.size() == yw.size() + yr.size());
+  for (size_t i = 0; i < yw.size(); ++i) CHECK(yc[i].bins == yw[i].bins);
+  for (size_t i = 0; i < yr.size(); ++i) CHECK(yc[yw.size() + i].bins == yr[i].bins);
+}
+
 TEST_CASE("stats: a combination refuses a shared parameter constrained differently or a POI constrained elsewhere", "[stats][combination][bad-input]") {
   auto ws = std::make_shared<const WorkspaceModel>(load_workspace("onebin_normsys.json"));
   auto other = std::make_shared<WorkspaceModel>(load_workspace("onebin_normsys.json"));
@@ -283,6 +360,28 @@ TEST_CASE("stats CLI: a workspace takes the experiment's data options (Asimov, t
   }
   REQUIRE(f["interval_68"]["lower"]["value"].get<double>() < 0.5);
   REQUIRE(f["interval_68"]["upper"]["value"].get<double>() > 0.5);
+  // Pre- and post-fit yields per channel and sample: on Asimov data the
+  // post-fit yields add up to the observed (Asimov) counts.
+  REQUIRE(f["yields"]["prefit"].size() == f["yields"]["postfit"].size());
+  REQUIRE(f["yields"]["postfit"].size() >= 3);
+  {
+    r = run_refinery("fit " + ws + " --asimov --mu-true 0.5 --nu-true k_bkg=1.2 --no-interval --json");
+    json again = json::parse(r.output);
+    CHECK(again["yields"] == f["yields"]);
+    std::map<std::string, double> fitted;
+    for (const auto& y : f["yields"]["postfit"]) {
+      double bins = 0.0;
+      for (const auto& v : y["bins"]) bins += v.get<double>();
+      CHECK(y["total"].get<double>() == Approx(bins).epsilon(1e-12));
+      fitted[y["region"].get<std::string>()] += bins;
+    }
+    const histfactory::HistFactoryModel hf(histfactory::Workspace::load(ws));
+    Eigen::VectorXd truth = hf.init();
+    truth[hf.parameter_index("mu")] = 0.5;
+    truth[hf.parameter_index("k_bkg")] = 1.2;
+    const Eigen::VectorXd expected = hf.expected_main(truth);
+    CHECK(expected.sum() == Approx(fitted["sr"] + fitted["cr"]).epsilon(1e-6));
+  }
   // Toys: a pure function of (--seed, index).
   auto t1 = run_refinery("fit " + ws + " --toy 3 --seed 5 --no-interval --json");
   auto t2 = run_refinery("fit " + ws + " --toy 3 --seed 5 --no-interval --json");

@@ -195,9 +195,11 @@ HistFactoryModel::HistFactoryModel(const Workspace& ws, const std::string& measu
   for (const auto& ch : ws.channels) {
     channel_names_.push_back(ch.name);
     sample_count_ += ch.samples.size();
-    for (const auto& s : ch.samples)
+    for (const auto& s : ch.samples) {
+      samples_.push_back({static_cast<int>(channel_names_.size()) - 1, offset, static_cast<int>(ch.bins()), s.name});
       for (size_t b = 0; b < ch.bins(); ++b) {
         SampleBin t;
+        t.sample = static_cast<int>(samples_.size()) - 1;
         t.bin = offset + static_cast<int>(b);
         t.nominal = s.data[b];
         for (const auto& m : s.modifiers) {
@@ -233,6 +235,7 @@ HistFactoryModel::HistFactoryModel(const Workspace& ws, const std::string& measu
         }
         terms_.push_back(std::move(t));
       }
+    }
     const auto& obs = ws.observation(ch.name);
     main.insert(main.end(), obs.begin(), obs.end());
     offset += static_cast<int>(ch.bins());
@@ -380,6 +383,17 @@ Eigen::VectorXd HistFactoryModel::expected_main(const Eigen::VectorXd& x) const 
     nu[t.bin] += v;
   }
   return nu;
+}
+
+std::vector<HistFactoryModel::SampleYields> HistFactoryModel::expected_per_sample(const Eigen::VectorXd& x) const {
+  std::vector<SampleYields> out;
+  for (const auto& s : samples_) out.push_back({channel_names_[s.channel], s.name, Eigen::VectorXd::Zero(s.bins)});
+  for (const auto& t : terms_) {
+    double v;
+    sample_bin(t, x, &v, nullptr, nullptr);
+    out[t.sample].bins[t.bin - samples_[t.sample].first_bin] += v;
+  }
+  return out;
 }
 
 Data HistFactoryModel::expected_data(const Eigen::VectorXd& x) const {

@@ -84,6 +84,13 @@ class HistFactoryModel {
 
   // Expected main counts per bin (channels in workspace order).
   Eigen::VectorXd expected_main(const Eigen::VectorXd& x) const;
+  // The same per sample: each sample's counts in its channel's bins
+  // (channels in workspace order, samples in each channel's order).
+  struct SampleYields {
+    std::string channel, sample;
+    Eigen::VectorXd bins;
+  };
+  std::vector<SampleYields> expected_per_sample(const Eigen::VectorXd& x) const;
   // Expected data at x: main counts and the auxiliary data the constraints
   // expect (Gaussian: the parameter; Poisson: gamma tau). Asimov data.
   Data expected_data(const Eigen::VectorXd& x) const;
@@ -119,6 +126,7 @@ class HistFactoryModel {
     double up, down;
   };
   struct SampleBin {
+    int sample;  // index into samples_
     int bin;
     double nominal;
     std::vector<Delta> deltas;
@@ -146,6 +154,11 @@ class HistFactoryModel {
   Data observed_;
   std::vector<std::string> channel_names_;
   std::size_t sample_count_ = 0;
+  struct SampleInfo {
+    int channel, first_bin, bins;
+    std::string name;
+  };
+  std::vector<SampleInfo> samples_;
 
   void sample_bin(const SampleBin& t, const Eigen::VectorXd& x, double* value,
                   std::vector<std::pair<int, double>>* grad,

@@ -337,23 +337,38 @@ double LikelihoodModel::evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* 
   return value;
 }
 
-std::vector<std::vector<double>> LikelihoodModel::expected(const Eigen::VectorXd& theta) const {
-  const int K = ansatz_.K;
+std::vector<std::vector<std::vector<double>>> LikelihoodModel::expected_per_process(const Eigen::VectorXd& theta) const {
+  const int K = ansatz_.K, P = spec_.P();
   Eigen::MatrixXd n, l;
   Eigen::VectorXd a;
   bool ok = true;
   log_norms(theta, &n, &l, &a, &ok, 0);
   std::vector<double> nu_cal(K);
   for (int k = 0; k < K; ++k) nu_cal[k] = theta[spec_.calibration[k]];
-  std::vector<std::vector<double>> out;
+  std::vector<std::vector<std::vector<double>>> out;
   for (const Region& r : regions_) {
     CellSums cs;
     CellView cv{r.expected.n(), r.expected.n_cells, r.expected.log_weight.data(), r.expected.coef.data(),
                 r.expected.begin.data()};
     cell_sums(ansatz_, cv, nu_cal.data(), 0, &cs);
-    std::vector<double> y(r.binned ? r.n_bins : 1, 0.0);
-    for (int c = 0; c < r.expected.n_cells; ++c) y[r.binned ? c % r.n_bins : 0] += ok ? std::exp(a[c / r.n_bins]) * cs.Y[c] : NAN;
-    out.push_back(y);
+    const int B = r.binned ? r.n_bins : 1;
+    std::vector<std::vector<double>> y(P, std::vector<double>(B, 0.0));
+    for (int c = 0; c < r.expected.n_cells; ++c) {
+      const int p = c / r.n_bins;
+      y[p][r.binned ? c % r.n_bins : 0] += ok ? std::exp(a[p]) * cs.Y[c] : NAN;
+    }
+    out.push_back(std::move(y));
+  }
+  return out;
+}
+
+std::vector<std::vector<double>> LikelihoodModel::expected(const Eigen::VectorXd& theta) const {
+  std::vector<std::vector<double>> out;
+  for (const auto& region : expected_per_process(theta)) {
+    std::vector<double> y(region.front().size(), 0.0);
+    for (const auto& process : region)
+      for (size_t b = 0; b < y.size(); ++b) y[b] += process[b];
+    out.push_back(std::move(y));
   }
   return out;
 }

@@ -158,8 +158,11 @@ class LikelihoodModel {
   // set.
   double evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* grad = nullptr,
                   Eigen::MatrixXd* hess = nullptr) const;
-  // Expected yields per region and bin at theta (diagnostics, Asimov counts).
+  // Expected yields per region and bin at theta (diagnostics, Asimov counts;
+  // one total for an unbinned region).
   std::vector<std::vector<double>> expected(const Eigen::VectorXd& theta) const;
+  // The same per region, process and bin [region][process][bin].
+  std::vector<std::vector<std::vector<double>>> expected_per_process(const Eigen::VectorXd& theta) const;
 
   // The same NLL in LibTorch operations (float64 theta [D]).
   torch::Tensor nll_torch(const torch::Tensor& theta) const;

@@ -35,8 +35,13 @@ torch::Tensor BinnedTemplateModel::nominal_parameters() const {
   return x;
 }
 
-torch::Tensor BinnedTemplateModel::expected(const torch::Tensor& nominal_in, const torch::Tensor& up_in,
-                                            const torch::Tensor& down_in, const torch::Tensor& params) const {
+torch::Tensor BinnedTemplateModel::expected(const torch::Tensor& nominal, const torch::Tensor& up,
+                                            const torch::Tensor& down, const torch::Tensor& params) const {
+  return expected_per_process(nominal, up, down, params).sum(0) + o_.empty_bin_floor;
+}
+
+torch::Tensor BinnedTemplateModel::expected_per_process(const torch::Tensor& nominal_in, const torch::Tensor& up_in,
+                                                        const torch::Tensor& down_in, const torch::Tensor& params) const {
   const int64_t P = static_cast<int64_t>(o_.processes.size()), K = static_cast<int64_t>(o_.shapes.size());
   if (nominal_in.dim() != 2 || nominal_in.size(0) != P)
     throw InputError("", "templates", "nominal templates must be [" + std::to_string(P) + ", bins]");
@@ -62,8 +67,7 @@ torch::Tensor BinnedTemplateModel::expected(const torch::Tensor& nominal_in, con
                                                              code4_[j]);
     for (int64_t p : n.processes) factor[p] = factor[p] * f;
   }
-  torch::Tensor lambda = (torch::stack(factor).unsqueeze(1) * shaped).sum(0);
-  return lambda + o_.empty_bin_floor;
+  return torch::stack(factor).unsqueeze(1) * shaped;
 }
 
 }  // namespace refinery

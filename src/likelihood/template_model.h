@@ -67,6 +67,10 @@ class BinnedTemplateModel {
   // lambda [B] for templates nominal [P,B], up/down [K,P,B] (K may be 0).
   torch::Tensor expected(const torch::Tensor& nominal, const torch::Tensor& up, const torch::Tensor& down,
                          const torch::Tensor& params) const;
+  // Per process [P,B] (without the empty-bin floor, which `expected` adds
+  // to the sum).
+  torch::Tensor expected_per_process(const torch::Tensor& nominal, const torch::Tensor& up, const torch::Tensor& down,
+                                     const torch::Tensor& params) const;
   const TemplateModelOptions& options() const { return o_; }
 
  private:

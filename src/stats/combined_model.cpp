@@ -77,6 +77,13 @@ double CombinedModel::data_nll(const Eigen::VectorXd& x, Eigen::VectorXd* grad, 
   return total;
 }
 
+std::vector<ProcessYields> CombinedModel::expected_yields(const Eigen::VectorXd& x) const {
+  std::vector<ProcessYields> out;
+  for (int k = 0; k < parts(); ++k)
+    for (auto& y : parts_[k]->expected_yields(part_x(k, x))) out.push_back(std::move(y));
+  return out;
+}
+
 std::unique_ptr<Model> CombinedModel::with_asimov_data(const Eigen::VectorXd& x) const {
   auto m = std::make_unique<CombinedModel>(*this);
   for (int k = 0; k < parts(); ++k) m->parts_[k] = parts_[k]->with_asimov_data(part_x(k, x));

@@ -36,6 +36,13 @@ struct Parameter {
   double aux = 0.0;    // the auxiliary measurement (observed, Asimov or toy)
 };
 
+// The expected yield of one process in one region: per bin (a binned region,
+// a workspace channel) or one total (an unbinned region).
+struct ProcessYields {
+  std::string region, process;
+  std::vector<double> bins;
+};
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -68,6 +75,11 @@ class Model {
   double constraint_nll(const Eigen::VectorXd& x, Eigen::VectorXd* grad, Eigen::MatrixXd* hess) const;
   // The data term alone: sets grad [size] and hess [size, size] when given.
   virtual double data_nll(const Eigen::VectorXd& x, Eigen::VectorXd* grad, Eigen::MatrixXd* hess) const = 0;
+
+  // Expected yields per region and process at x (pre-fit at init(), post-fit
+  // at the best fit): the expectation of the main data, with the
+  // simulated-sample statistics' factors at 1.
+  virtual std::vector<ProcessYields> expected_yields(const Eigen::VectorXd& x) const = 0;
 
   // --- data sets
   // The same model observing its expectation at x (main and auxiliary).

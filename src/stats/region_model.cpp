@@ -27,6 +27,15 @@ double RegionModel::data_nll(const Eigen::VectorXd& x, Eigen::VectorXd* grad, Ei
   return model_->evaluate(x, grad, hess);
 }
 
+std::vector<ProcessYields> RegionModel::expected_yields(const Eigen::VectorXd& x) const {
+  std::vector<ProcessYields> out;
+  const auto per_process = model_->expected_per_process(x);
+  for (size_t r = 0; r < per_process.size(); ++r)
+    for (int p = 0; p < model_->spec().P(); ++p)
+      out.push_back({model_->regions()[r].name, model_->spec().processes[p], per_process[r][p]});
+  return out;
+}
+
 bool RegionModel::all_binned() const {
   for (const auto& r : model_->regions())
     if (!r.binned) return false;

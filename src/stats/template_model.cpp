@@ -64,6 +64,18 @@ torch::Tensor TemplateModel::expected_torch(const torch::Tensor& x) const {
   return model_->expected(nominal_, up_, down_, x);
 }
 
+std::vector<ProcessYields> TemplateModel::expected_yields(const Eigen::VectorXd& x) const {
+  torch::NoGradGuard guard;
+  const torch::Tensor t = torch::from_blob(const_cast<double*>(x.data()), {x.size()}, torch::kFloat64).clone();
+  const torch::Tensor y = model_->expected_per_process(nominal_d_, up_d_, down_d_, t).contiguous();
+  std::vector<ProcessYields> out;
+  const int64_t B = y.size(1);
+  for (int64_t p = 0; p < y.size(0); ++p)
+    out.push_back({"templates", model_->options().processes[p],
+                   std::vector<double>(y.data_ptr<double>() + p * B, y.data_ptr<double>() + (p + 1) * B)});
+  return out;
+}
+
 torch::Tensor TemplateModel::data_term(const torch::Tensor& x, const torch::Tensor& nominal, const torch::Tensor& up,
                                        const torch::Tensor& down, const torch::Tensor& observed) const {
   const torch::Tensor lambda = model_->expected(nominal, up, down, x);

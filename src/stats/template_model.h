@@ -53,6 +53,8 @@ class TemplateModel : public Model {
   std::vector<Impact> impacts() const;
 
   double data_nll(const Eigen::VectorXd& x, Eigen::VectorXd* grad, Eigen::MatrixXd* hess) const override;
+  // One region, "templates", with the model's processes.
+  std::vector<ProcessYields> expected_yields(const Eigen::VectorXd& x) const override;
   std::unique_ptr<Model> with_asimov_data(const Eigen::VectorXd& x) const override;
   std::unique_ptr<Model> with_toy_data(const Eigen::VectorXd& x, std::mt19937_64& rng) const override;
   std::string describe() const override { return "binned template model"; }

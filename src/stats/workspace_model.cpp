@@ -47,6 +47,13 @@ double WorkspaceModel::data_nll(const Eigen::VectorXd& x, Eigen::VectorXd* grad,
   return model_->main_nll(x, main_, grad, hess);
 }
 
+std::vector<ProcessYields> WorkspaceModel::expected_yields(const Eigen::VectorXd& x) const {
+  std::vector<ProcessYields> out;
+  for (const auto& s : model_->expected_per_sample(x))
+    out.push_back({s.channel, s.sample, std::vector<double>(s.bins.data(), s.bins.data() + s.bins.size())});
+  return out;
+}
+
 std::unique_ptr<Model> WorkspaceModel::with_asimov_data(const Eigen::VectorXd& x) const {
   auto m = std::make_unique<WorkspaceModel>(*this);
   m->main_ = model_->expected_main(x);
