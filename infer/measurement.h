@@ -97,6 +97,8 @@ class Measurement {
   // model at theta; events outside every region and those drawn 0 times are
   // dropped. Independent of the expected-yield sample only if `sample` is.
   EvaluatedEvents resample(const EvaluatedEvents& sample, const Eigen::VectorXd& theta, std::mt19937_64& rng) const;
+  // Whether the regions carry the simulated-sample statistics term.
+  bool mc_statistics() const { return mc_statistics_; }
   // Events selected per region (data), for reports.
   std::vector<double> observed_counts(const likelihood::LikelihoodModel& model) const;
 

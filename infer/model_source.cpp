@@ -159,6 +159,7 @@ json experiment_header(const ExperimentConfig& config, const std::string& data, 
   j["seed"] = config.document.at("seed");
   j["data"] = data;
   j["analysis"] = r.count("reference") ? "binned reference" : "unbinned";
+  j["mc_statistics"] = m.mc_statistics();
   json regions = json::array();
   auto counts = m.observed_counts(static_cast<const stats::RegionModel&>(model).likelihood());
   auto closure = m.closure_factors();

@@ -115,7 +115,8 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
     if (s["config_hash"] != config_hash)
       throw InputError(side, "config_hash", "the shard was made with config " + s["config_hash"].dump() + ", not this config's \"" +
                                                 config_hash + "\"");
-    nlohmann::json key = {{"seed", s["seed"]}, {"nu_true", s["nu_true"]}, {"analysis", s["analysis"]}};
+    nlohmann::json key = {{"seed", s["seed"]}, {"nu_true", s["nu_true"]}, {"analysis", s["analysis"]},
+                          {"mc_statistics", s.value("mc_statistics", nlohmann::json(false))}};
     if (common.is_null()) common = key;
     for (const auto& [k, v] : key.items())
       if (common[k] != v)

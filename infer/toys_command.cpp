@@ -221,6 +221,7 @@ int run_toys(int argc_in, char** argv_in) {
     for (int i = 1; i < base.size(); ++i) names.push_back(base.parameters()[i].name);
     provenance["seed"] = config->document.at("seed").get<std::uint64_t>();
     provenance["analysis"] = r->count("reference") ? "binned reference" : "unbinned";
+    provenance["mc_statistics"] = m->mc_statistics();
     provenance["events"] = toys.source();
     for (double mu : mus) {
       stats::check_poi_value(base, 0, mu, "--mu-values");

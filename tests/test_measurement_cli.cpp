@@ -25,6 +25,7 @@ json small_config(const std::string& dir) {
   c["classifier"] = {{"epochs", 2}, {"steps_per_epoch", 20}};
   c["dcr"] = {{"epochs", 1}, {"steps", 10}, {"batch", 1024}, {"hidden", {16}}};
   c["measurement"]["toys"] = {{"n", 3}, {"mu_true", {1.0}}, {"nu_true", "nominal"}};
+  c["measurement"]["mc_statistics"]["enabled"] = false;  // --mc-statistics on turns it on
   // The default regions, spelled out so that tests can edit them.
   auto r = run_refinery("config --config " + source_path("experiments/htautau.json") + " --get measurement/regions");
   c["measurement"]["regions"] = json::parse(r.output);
@@ -63,6 +64,35 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   REQUIRE(lo < 1.5);
   REQUIRE(hi > 1.5);
   REQUIRE(f["interval_95"]["lower"]["value"].get<double>() < lo);
+
+  // The simulated-sample statistics: Asimov data still return the truth (the
+  // cells observe their expectation, every factor is 1), the POI's error
+  // grows, and each region reports its bins' (cells') relative errors.
+  r = run_refinery("fit --config " + cfg + " --asimov --mu-true 1.5 --mc-statistics on --threads 2 --quiet --out " +
+                   tmp.path("fm.json"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  json fm = json::parse(read_file(tmp.path("fm.json")));
+  for (int i = 0; i < 7; ++i)
+    REQUIRE(std::abs(fm["fit"]["parameters"][i]["value"].get<double>() - f["fit"]["parameters"][i]["value"].get<double>()) < 1e-6);
+  REQUIRE(fm["fit"]["parameters"][0]["error"].get<double>() > 1.02 * f["fit"]["parameters"][0]["error"].get<double>());
+  for (const json& region : fm["regions"]) {
+    INFO(region.dump());
+    REQUIRE(region.contains("mc_statistics"));
+    const json& rel = region["mc_statistics"]["rel_error"];
+    if (region["type"] == "unbinned") {  // measurement/mc_statistics/cells = 10 (fewer if values repeat)
+      REQUIRE(rel.size() == region["mc_statistics"]["cell_edges"].size() + 1);
+      REQUIRE(rel.size() >= 5);
+      REQUIRE(rel.size() <= 10);
+    }
+    for (const json& e : rel) REQUIRE((e.get<double>() > 0.0 && e.get<double>() <= 1.0));
+  }
+  REQUIRE(!f["regions"][0].contains("mc_statistics"));
+  REQUIRE(fm["mc_statistics"] == true);
+  REQUIRE(f["mc_statistics"] == false);
+  r = run_refinery("fit --config " + cfg + " --asimov --mc-statistics maybe --quiet");
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(r.output.find("--mc-statistics: expected on or off, got 'maybe'") != std::string::npos);
 
   // Profile scan on the same Asimov data: t = 0 at mu_hat, rising on both
   // sides, crossing 1 at the interval the fit found.
@@ -135,6 +165,19 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   r = run_refinery("toys --merge " + tmp.path("empty.csv") + " --config " + cfg + " --out " + tmp.path("bad.csv"));
   REQUIRE(r.exit_code == 2);
   REQUIRE(r.output.find("no toys in the file") != std::string::npos);
+  {
+    // A shard fitted with the simulated-sample statistics term does not merge
+    // with one fitted without it.
+    const std::string original = read_file(tmp.path("s1.csv.json"));
+    json other = json::parse(original);
+    REQUIRE(other["mc_statistics"] == false);
+    other["mc_statistics"] = true;
+    std::ofstream(tmp.path("s1.csv.json")) << other.dump();
+    r = run_refinery("toys --merge " + tmp.path("s0.csv") + " " + tmp.path("s1.csv") + " --config " + cfg + " --out " + tmp.path("bad.csv"));
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find("mc_statistics: differs between the shards") != std::string::npos);
+    std::ofstream(tmp.path("s1.csv.json")) << original;
+  }
   {
     json other = json::parse(read_file(tmp.path("s1.csv.json")));
     other["config_hash"] = "0000000000000000";
