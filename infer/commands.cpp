@@ -13,6 +13,7 @@ int run_hypotest(int argc, char** argv);
 int run_limit(int argc, char** argv);
 int run_toys(int argc, char** argv);      // toys_command.cpp
 int run_report(int argc, char** argv);    // report_command.cpp
+int run_yields(int argc, char** argv);    // yields_command.cpp
 
 void register_infer_commands() {
   register_command({"eval", "Evaluate a trained model on events (classifier: probabilities and fractions)", run_eval});
@@ -20,6 +21,10 @@ void register_infer_commands() {
   register_command({"fit", "Maximum-likelihood fit with profiled intervals (WORKSPACE.json or --config EXPERIMENT)", run_fit});
   register_command({"scan", "Profile-likelihood scan of the POI, or of two parameters (WORKSPACE.json or --config EXPERIMENT)",
                     run_scan});
+  register_command({"yields",
+                    "Expected yields per region and process, pre- and post-fit with errors, and the data "
+                    "(WORKSPACE.json or --config EXPERIMENT)",
+                    run_yields});
   register_command({"impacts", "Ranked nuisance impacts on the POI (WORKSPACE.json or --config EXPERIMENT)", run_impacts});
   register_command({"toys",
                     "Pseudo-experiments: coverage, width, bias, pulls; --shard i/N, --merge (WORKSPACE.json or --config "

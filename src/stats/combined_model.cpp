@@ -77,6 +77,13 @@ double CombinedModel::data_nll(const Eigen::VectorXd& x, Eigen::VectorXd* grad, 
   return total;
 }
 
+std::vector<ProcessYields> CombinedModel::observed_yields() const {
+  std::vector<ProcessYields> out;
+  for (int k = 0; k < parts(); ++k)
+    for (auto& y : parts_[k]->observed_yields()) out.push_back(std::move(y));
+  return out;
+}
+
 std::vector<ProcessYields> CombinedModel::expected_yields(const Eigen::VectorXd& x) const {
   std::vector<ProcessYields> out;
   for (int k = 0; k < parts(); ++k)

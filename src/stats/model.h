@@ -80,6 +80,9 @@ class Model {
   // at the best fit): the expectation of the main data, with the
   // simulated-sample statistics' factors at 1.
   virtual std::vector<ProcessYields> expected_yields(const Eigen::VectorXd& x) const = 0;
+  // The observed main data in the same layout, process "data" (an unbinned
+  // region: its number of events, weighted for Asimov data).
+  virtual std::vector<ProcessYields> observed_yields() const = 0;
 
   // --- data sets
   // The same model observing its expectation at x (main and auxiliary).

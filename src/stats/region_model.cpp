@@ -27,6 +27,13 @@ double RegionModel::data_nll(const Eigen::VectorXd& x, Eigen::VectorXd* grad, Ei
   return model_->evaluate(x, grad, hess);
 }
 
+std::vector<ProcessYields> RegionModel::observed_yields() const {
+  std::vector<ProcessYields> out;
+  for (const auto& r : model_->regions())
+    out.push_back({r.name, "data", r.binned ? r.observed : std::vector<double>{r.events.total_weight()}});
+  return out;
+}
+
 std::vector<ProcessYields> RegionModel::expected_yields(const Eigen::VectorXd& x) const {
   std::vector<ProcessYields> out;
   const auto per_process = model_->expected_per_process(x);

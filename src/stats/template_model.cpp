@@ -64,6 +64,11 @@ torch::Tensor TemplateModel::expected_torch(const torch::Tensor& x) const {
   return model_->expected(nominal_, up_, down_, x);
 }
 
+std::vector<ProcessYields> TemplateModel::observed_yields() const {
+  const torch::Tensor n = observed_d_.to(torch::kFloat64).contiguous();
+  return {{"templates", "data", std::vector<double>(n.data_ptr<double>(), n.data_ptr<double>() + n.numel())}};
+}
+
 std::vector<ProcessYields> TemplateModel::expected_yields(const Eigen::VectorXd& x) const {
   torch::NoGradGuard guard;
   const torch::Tensor t = torch::from_blob(const_cast<double*>(x.data()), {x.size()}, torch::kFloat64).clone();

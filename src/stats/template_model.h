@@ -54,6 +54,7 @@ class TemplateModel : public Model {
 
   double data_nll(const Eigen::VectorXd& x, Eigen::VectorXd* grad, Eigen::MatrixXd* hess) const override;
   // One region, "templates", with the model's processes.
+  std::vector<ProcessYields> observed_yields() const override;
   std::vector<ProcessYields> expected_yields(const Eigen::VectorXd& x) const override;
   std::unique_ptr<Model> with_asimov_data(const Eigen::VectorXd& x) const override;
   std::unique_ptr<Model> with_toy_data(const Eigen::VectorXd& x, std::mt19937_64& rng) const override;

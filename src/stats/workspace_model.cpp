@@ -47,6 +47,17 @@ double WorkspaceModel::data_nll(const Eigen::VectorXd& x, Eigen::VectorXd* grad,
   return model_->main_nll(x, main_, grad, hess);
 }
 
+std::vector<ProcessYields> WorkspaceModel::observed_yields() const {
+  std::vector<ProcessYields> out;
+  int offset = 0;
+  for (const auto& s : model_->expected_per_sample(model_->init())) {
+    if (!out.empty() && out.back().region == s.channel) continue;  // one entry per channel
+    out.push_back({s.channel, "data", std::vector<double>(main_.data() + offset, main_.data() + offset + s.bins.size())});
+    offset += static_cast<int>(s.bins.size());
+  }
+  return out;
+}
+
 std::vector<ProcessYields> WorkspaceModel::expected_yields(const Eigen::VectorXd& x) const {
   std::vector<ProcessYields> out;
   for (const auto& s : model_->expected_per_sample(x))
