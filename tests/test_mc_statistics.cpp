@@ -163,6 +163,20 @@ TEST_CASE("Simulated-sample statistics: an unbinned region split into cells has 
   double sum_obs = 0.0;
   for (double v : b.regions()[0].observed) sum_obs += v;
   REQUIRE(sum_obs == double(b.regions()[0].events.n));
+  // The model's yields of the region come per cell (the region binned in
+  // the signal fraction), adding up to its total; the data per cell too.
+  const stats::RegionModel cells(std::make_shared<const LikelihoodModel>(b), "ten cells");
+  const auto yields = cells.expected_yields(x);
+  REQUIRE(yields.size() == 2);
+  double total = 0.0;
+  for (const auto& y : yields) {
+    REQUIRE(y.bins.size() == 10);
+    for (double v : y.bins) total += v;
+  }
+  REQUIRE(std::abs(total - b.expected(x)[0][0]) <= 1e-10 * total);
+  const auto data = cells.observed_yields();
+  REQUIRE(data.size() == 1);
+  REQUIRE(data[0].bins == b.regions()[0].observed);
   // Cells of equal share: 0..999 with unit weights in four cells are cut
   // midway between 249 and 250, 499 and 500, 749 and 750; doubling the
   // weights above 500 moves the cuts to equal weight, not equal count.

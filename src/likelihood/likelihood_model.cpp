@@ -351,11 +351,10 @@ std::vector<std::vector<std::vector<double>>> LikelihoodModel::expected_per_proc
     CellView cv{r.expected.n(), r.expected.n_cells, r.expected.log_weight.data(), r.expected.coef.data(),
                 r.expected.begin.data()};
     cell_sums(ansatz_, cv, nu_cal.data(), 0, &cs);
-    const int B = r.binned ? r.n_bins : 1;
-    std::vector<std::vector<double>> y(P, std::vector<double>(B, 0.0));
+    std::vector<std::vector<double>> y(P, std::vector<double>(r.n_bins, 0.0));
     for (int c = 0; c < r.expected.n_cells; ++c) {
       const int p = c / r.n_bins;
-      y[p][r.binned ? c % r.n_bins : 0] += ok ? std::exp(a[p]) * cs.Y[c] : NAN;
+      y[p][c % r.n_bins] += ok ? std::exp(a[p]) * cs.Y[c] : NAN;
     }
     out.push_back(std::move(y));
   }
@@ -364,10 +363,13 @@ std::vector<std::vector<std::vector<double>>> LikelihoodModel::expected_per_proc
 
 std::vector<std::vector<double>> LikelihoodModel::expected(const Eigen::VectorXd& theta) const {
   std::vector<std::vector<double>> out;
-  for (const auto& region : expected_per_process(theta)) {
-    std::vector<double> y(region.front().size(), 0.0);
-    for (const auto& process : region)
-      for (size_t b = 0; b < y.size(); ++b) y[b] += process[b];
+  const auto per_process = expected_per_process(theta);
+  for (size_t r = 0; r < per_process.size(); ++r) {
+    // An unbinned region: one total over its cells.
+    const bool binned = regions_[r].binned;
+    std::vector<double> y(binned ? per_process[r].front().size() : 1, 0.0);
+    for (const auto& process : per_process[r])
+      for (size_t b = 0; b < process.size(); ++b) y[binned ? b : 0] += process[b];
     out.push_back(std::move(y));
   }
   return out;

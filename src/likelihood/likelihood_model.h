@@ -161,7 +161,8 @@ class LikelihoodModel {
   // Expected yields per region and bin at theta (diagnostics, Asimov counts;
   // one total for an unbinned region).
   std::vector<std::vector<double>> expected(const Eigen::VectorXd& theta) const;
-  // The same per region, process and bin [region][process][bin].
+  // Per region, process and bin [region][process][bin]; an unbinned region's
+  // bins are its cells of the simulated-sample statistics (one without).
   std::vector<std::vector<std::vector<double>>> expected_per_process(const Eigen::VectorXd& theta) const;
 
   // The same NLL in LibTorch operations (float64 theta [D]).

@@ -23,8 +23,9 @@
 // bin shared by the processes ("lite"): J. S. Conway, arXiv:1103.0354, and
 // CMS Combine's autoMCStats. The Poisson constraint rather than the Gaussian
 // N(1, delta) of pyhf's staterror: with few simulated events in a bin the
-// Gaussian biases the fit (cells with fewer events get wider constraints),
-// measured in docs/htautau.md.
+// Gaussian biases the fit (cells with fewer events get wider constraints);
+// measured on the Gaussian toy over six seeds (REFINERY_MCSTAT_SEEDS in
+// tests/test_mc_statistics.cpp), figures in the H->tautau document.
 //
 // `mc_statistics` (LibTorch) is the definition: gradients reach lambda and,
 // through it, parameters and networks. `profile_mc_statistics` is the

@@ -37,7 +37,8 @@ struct Parameter {
 };
 
 // The expected yield of one process in one region: per bin (a binned region,
-// a workspace channel) or one total (an unbinned region).
+// a workspace channel) or per cell of the classifier output (an unbinned
+// region with the simulated-sample statistics; one total without).
 struct ProcessYields {
   std::string region, process;
   std::vector<double> bins;
@@ -81,7 +82,7 @@ class Model {
   // simulated-sample statistics' factors at 1.
   virtual std::vector<ProcessYields> expected_yields(const Eigen::VectorXd& x) const = 0;
   // The observed main data in the same layout, process "data" (an unbinned
-  // region: its number of events, weighted for Asimov data).
+  // region: its events per cell, weighted for Asimov data).
   virtual std::vector<ProcessYields> observed_yields() const = 0;
 
   // --- data sets

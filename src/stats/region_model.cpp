@@ -30,7 +30,7 @@ double RegionModel::data_nll(const Eigen::VectorXd& x, Eigen::VectorXd* grad, Ei
 std::vector<ProcessYields> RegionModel::observed_yields() const {
   std::vector<ProcessYields> out;
   for (const auto& r : model_->regions())
-    out.push_back({r.name, "data", r.binned ? r.observed : std::vector<double>{r.events.total_weight()}});
+    out.push_back({r.name, "data", r.observed});
   return out;
 }
 
