@@ -150,6 +150,50 @@ TEST_CASE("event file without nuisances, and an empty file", "[io]") {
   REQUIRE(EventReader(tmp.path("empty.h5")).size() == 0);
 }
 
+TEST_CASE("event numbers: written when the blocks carry them, read back, sliced and joined", "[io][paired]") {
+  TempDir tmp("io_event");
+  EventMeta meta = make_meta(3, 1);
+  EventSet a = make_events(5, meta), b = make_events(4, meta, 5);
+  a.event = torch::tensor({7, 3, 11, 20, 21}, torch::kInt64);
+  b.event = torch::tensor({100, 2, 5, 6}, torch::kInt64);
+  {
+    EventWriter w(tmp.path("numbered.h5"), meta, EventWriterOptions{});
+    w.append(a);
+    w.append(b);
+    w.close();
+  }
+  EventReader reader(tmp.path("numbered.h5"));
+  EventSet all = reader.read_all();
+  REQUIRE(all.has_event_numbers());
+  REQUIRE(torch::equal(all.event, torch::cat({a.event, b.event})));
+  REQUIRE(torch::equal(reader.read(4, 3).event, torch::tensor({21, 100, 2}, torch::kInt64)));
+  REQUIRE(torch::equal(EventSet::concat({b, a}).event, torch::cat({b.event, a.event})));
+  REQUIRE(torch::equal(all.slice(2, 2).event, torch::tensor({11, 20}, torch::kInt64)));
+  // A file without them reads without them.
+  write_events(tmp.path("plain.h5"), make_events(3, meta), meta);
+  REQUIRE_FALSE(EventReader(tmp.path("plain.h5")).read_all().has_event_numbers());
+  // Every block carries them or none does.
+  {
+    EventWriter w(tmp.path("mixed.h5"), meta, EventWriterOptions{});
+    w.append(a);
+    EventSet plain = make_events(2, meta, 5);
+    REQUIRE(error_of([&] { w.append(plain); }) ==
+            tmp.path("mixed.h5") + ": event: a block without event numbers after blocks with them");
+  }
+  REQUIRE_FALSE(std::filesystem::exists(tmp.path("mixed.h5")));
+  EventSet wrong = make_events(2, meta);
+  wrong.event = torch::tensor({1, 2}, torch::kInt32);
+  REQUIRE(error_of([&] { write_events(tmp.path("wrong.h5"), wrong, meta); }) ==
+          tmp.path("wrong.h5") + ": event: dtype must be int64");
+  // Written by another program with another integer type.
+  write_events(tmp.path("raw.h5"), make_events(2, meta), meta);
+  {
+    H5::H5File f(tmp.path("raw.h5"), H5F_ACC_RDWR);
+    raw_dataset<int>(f, "event", H5::PredType::NATIVE_INT32, {2}, {4, 5});
+  }
+  REQUIRE(error_of([&] { EventReader r(tmp.path("raw.h5")); }) == tmp.path("raw.h5") + ": event: dtype must be int64, found int32");
+}
+
 TEST_CASE("bad event files are rejected with the file and dataset named", "[io][bad-input]") {
   TempDir tmp("io_bad");
   EventMeta meta = make_meta(3, 0);

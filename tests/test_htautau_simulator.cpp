@@ -66,6 +66,40 @@ TEST_CASE("htautau: files from the same seed are identical", "[htautau][io]") {
   REQUIRE(v.read(0, 1).nuisances[0][kTes].item<float>() == 1.0f);
 }
 
+TEST_CASE("htautau: nominal and variation samples pair up by event number", "[htautau][paired]") {
+  refinery::testing::TempDir tmp("htautau_pairs");
+  SimulationOptions opt;
+  opt.events = 30000;
+  opt.chunk_events = 8192;
+  opt.quiet = true;
+  simulate_samples(opt, {nu_of({{"tes", 1.0}})}, tmp.path("n.h5"), tmp.path("v.h5"));
+  EventSet n = EventReader(tmp.path("n.h5")).read_all(), v = EventReader(tmp.path("v.h5")).read_all();
+  REQUIRE(n.has_event_numbers());
+  REQUIRE(v.has_event_numbers());
+  // Numbers are the produced events: unique, below the produced count.
+  REQUIRE(std::get<0>(torch::_unique(n.event)).size(0) == n.size());
+  REQUIRE(n.event.max().item<int64_t>() < opt.events);
+  // The same numbers in memory.
+  REQUIRE(torch::equal(simulate_in_memory(opt).event, n.event));
+  // Pairs: the variation of an event is the event with its tau 1% harder,
+  // its lepton untouched.
+  torch::Tensor pos = torch::searchsorted(n.event, v.event).clamp_max(n.size() - 1);
+  torch::Tensor both = n.event.index_select(0, pos).eq(v.event);
+  const int64_t pairs = both.sum().item<int64_t>();
+  INFO(pairs << " pairs of " << v.size() << " variation events");
+  REQUIRE(pairs > 0.97 * v.size());
+  REQUIRE(pairs < v.size());  // tau-pT threshold: a few migrate in
+  auto column = [&](const EventSet& e, const torch::Tensor& rows, const char* name) {
+    const auto& f = feature_names();
+    const int64_t c = std::find(f.begin(), f.end(), name) - f.begin();
+    return e.features.index_select(0, rows).select(1, c).to(torch::kFloat64);
+  };
+  torch::Tensor nrows = pos.index({both}), vrows = both.nonzero().squeeze(1);
+  REQUIRE(torch::equal(column(n, nrows, "PRI_lep_pt"), column(v, vrows, "PRI_lep_pt")));
+  REQUIRE(torch::allclose(column(v, vrows, "PRI_had_pt"), 1.01 * column(n, nrows, "PRI_had_pt"), 1e-6, 0.0));
+  REQUIRE(torch::equal(n.process.index_select(0, nrows), v.process.index_select(0, vrows)));
+}
+
 TEST_CASE("htautau: visible mass peaks are ordered, Z below H", "[htautau][physics]") {
   ObjectSet z = base_events(kZtautau, 200000, 1), h = base_events(kHtautau, 100000, 2);
   FeatureResult fz = compute_features(z), fh = compute_features(h);

@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <functional>
+#include <iostream>
+#include <optional>
 
 #include "src/core/error.h"
 
@@ -11,13 +13,49 @@ namespace refinery {
 
 namespace {
 
-// Deterministic split: row i is held out when its hash falls below fraction.
-torch::Tensor holdout_mask(int64_t n, double fraction) {
+// Deterministic split: row i (or, given event numbers, the row of event
+// number k) is held out when its hash falls below fraction.
+torch::Tensor holdout_mask(int64_t n, double fraction, const torch::Tensor& event = {}) {
   torch::Tensor m = torch::empty({n}, torch::kBool);
   auto a = m.accessor<bool, 1>();
   const uint64_t cut = static_cast<uint64_t>(fraction * 1e6);
-  for (int64_t i = 0; i < n; ++i) a[i] = splitmix64(0x5eed0000ULL + i) % 1000000ULL < cut;
+  if (event.defined()) {
+    torch::Tensor e = event.to(torch::kInt64).contiguous();
+    auto k = e.accessor<int64_t, 1>();
+    for (int64_t i = 0; i < n; ++i) a[i] = splitmix64(0x5eed0000ULL + static_cast<uint64_t>(k[i])) % 1000000ULL < cut;
+  } else {
+    for (int64_t i = 0; i < n; ++i) a[i] = splitmix64(0x5eed0000ULL + i) % 1000000ULL < cut;
+  }
   return m;
+}
+
+// Nominal and variation events paired by event number.
+struct Pairing {
+  torch::Tensor table;      // int64 [N0, P]: the variation row of nominal row i at point p, or -1
+  torch::Tensor unmatched;  // int64: variation rows without a nominal partner
+  double fraction = 0.0;    // variation rows with a partner
+};
+
+// Empty when the numbers do not pair (a number twice in the nominal sample or
+// twice at one point).
+std::optional<Pairing> pair_events(const torch::Tensor& e0, const torch::Tensor& ev, const torch::Tensor& point,
+                                   int64_t P) {
+  const int64_t n0 = e0.size(0), nv = ev.size(0);
+  if (n0 == 0 || nv == 0) return std::nullopt;
+  auto [sorted, order] = e0.sort();
+  if (n0 > 1 && sorted.narrow(0, 1, n0 - 1).eq(sorted.narrow(0, 0, n0 - 1)).any().item<bool>()) return std::nullopt;
+  torch::Tensor pos = torch::searchsorted(sorted, ev).clamp_max(n0 - 1);
+  torch::Tensor found = sorted.index_select(0, pos).eq(ev);
+  torch::Tensor rows = torch::arange(nv, torch::kInt64).index({found});
+  torch::Tensor flat = order.index_select(0, pos).index({found}) * P + point.index({found});
+  if (std::get<0>(torch::_unique(flat)).size(0) != flat.size(0)) return std::nullopt;
+  Pairing out;
+  out.table = torch::full({n0 * P}, -1, torch::kInt64);
+  out.table.index_put_({flat}, rows);
+  out.table = out.table.view({n0, P});
+  out.unmatched = found.logical_not().nonzero().squeeze(1);
+  out.fraction = static_cast<double>(rows.size(0)) / static_cast<double>(nv);
+  return out;
 }
 
 }  // namespace
@@ -70,16 +108,18 @@ DCRTrainingData dcr_toy_training_data(const analytic::DcrToy& toy, int64_t n, do
   EventSet nominal = toy.sample_at(base, torch::zeros({toy.dim()}, torch::kFloat64));
   d.x0 = nominal.features;
   d.w0 = nominal.weights;
+  d.e0 = torch::arange(n, torch::kInt64);  // one base draw per event: paired samples
   auto points = l1_grid(toy.dim(), step, max_l1);
-  std::vector<torch::Tensor> xs, ws, ps;
+  std::vector<torch::Tensor> xs, ws, ps, es;
   d.nu_points = torch::zeros({(int64_t)points.size(), toy.dim()});
   for (size_t p = 0; p < points.size(); ++p) {
     torch::Tensor nu = torch::tensor(points[p], torch::kFloat64);
     d.nu_points[p] = nu.to(torch::kFloat32);
     EventSet s = toy.sample_at(base, nu);
     xs.push_back(s.features), ws.push_back(s.weights), ps.push_back(torch::full({n}, (int64_t)p, torch::kLong));
+    es.push_back(d.e0);
   }
-  d.xv = torch::cat(xs), d.wv = torch::cat(ws), d.point = torch::cat(ps);
+  d.xv = torch::cat(xs), d.wv = torch::cat(ws), d.point = torch::cat(ps), d.ev = torch::cat(es);
   for (int64_t k = 0; k < toy.dim(); ++k) d.nuisance_names.push_back("nu" + std::to_string(k));
   return d;
 }
@@ -90,8 +130,9 @@ TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainO
     torch::NoGradGuard g;
     net->preprocess->fit(torch::cat({d.x0, d.xv}), torch::cat({d.w0, d.wv}));
   }
-  torch::Tensor hold0 = holdout_mask(d.x0.size(0), o.validation_fraction);
-  torch::Tensor holdv = holdout_mask(d.xv.size(0), o.validation_fraction);
+  const bool by_event = o.paired && d.paired();
+  torch::Tensor hold0 = holdout_mask(d.x0.size(0), o.validation_fraction, by_event ? d.e0 : torch::Tensor());
+  torch::Tensor holdv = holdout_mask(d.xv.size(0), o.validation_fraction, by_event ? d.ev : torch::Tensor());
   auto pick = [](const torch::Tensor& t, const torch::Tensor& m) { return t.index({m}).contiguous(); };
   const torch::Tensor tr0 = hold0.logical_not(), trv = holdv.logical_not();
   const torch::Tensor x0 = pick(d.x0, tr0), w0 = pick(d.w0, tr0).to(torch::kFloat32);
@@ -116,16 +157,57 @@ TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainO
   const double norm_val = wvh.sum().item<double>() + P * w0h.sum().item<double>();
   const int64_t n0 = x0.size(0), nv = xv.size(0), B = o.batch_size;
 
+  std::optional<Pairing> pairing;
+  if (by_event) {
+    pairing = pair_events(pick(d.e0, tr0), pick(d.ev, trv), pv, P);
+    if (!pairing)
+      std::cerr << "train dcr: the event numbers do not pair the samples (a number repeats); training unpaired\n";
+  }
+
   TrainingProblem problem;
   problem.samples_per_step = 2 * B;
-  problem.batch_loss = [&](RandomStream& rng) {
-    torch::Tensor i0 = (rng.uniform(B) * n0).to(torch::kLong).clamp_max(n0 - 1);
-    torch::Tensor iv = (rng.uniform(B) * nv).to(torch::kLong).clamp_max(nv - 1);
-    auto [sv, s0] = loss_terms(xv.index_select(0, iv), wv.index_select(0, iv), pv.index_select(0, iv),
-                               x0.index_select(0, i0), w0.index_select(0, i0));
-    // Unbiased estimate of the full-sample loss.
-    return (sv * (static_cast<double>(nv) / B) + s0 * (static_cast<double>(n0) / B)) / norm_train;
-  };
+  if (pairing) {
+    const int64_t n_unmatched = pairing->unmatched.size(0);
+    const int64_t Bu = n_unmatched == 0 ? 0
+                                        : std::min<int64_t>(B, std::max<int64_t>(64, (2 * B * n_unmatched + nv - 1) / nv));
+    problem.samples_per_step = 2 * B + Bu;
+    problem.batch_loss = [&, Bu, n_unmatched](RandomStream& rng) {
+      torch::Tensor i0 = (rng.uniform(B) * n0).to(torch::kLong).clamp_max(n0 - 1);
+      torch::Tensor pp = (rng.uniform(B) * P).to(torch::kLong).clamp_max(P - 1);
+      torch::Tensor j = pairing->table.view({-1}).index_select(0, i0 * P + pp);
+      torch::Tensor has = j.ge(0);
+      torch::Tensor jv = j.index({has}), pj = pp.index({has});
+      std::vector<torch::Tensor> xs = {x0.index_select(0, i0), xv.index_select(0, jv)};
+      std::vector<torch::Tensor> ps = {pp, pj};
+      torch::Tensor iu;
+      if (Bu > 0) {
+        torch::Tensor u = (rng.uniform(Bu) * n_unmatched).to(torch::kLong).clamp_max(n_unmatched - 1);
+        iu = pairing->unmatched.index_select(0, u);
+        xs.push_back(xv.index_select(0, iu));
+        ps.push_back(pv.index_select(0, iu));
+      }
+      torch::Tensor lr = (net->forward(torch::cat(xs)) * phi_points.index_select(0, torch::cat(ps))).sum(1);
+      const int64_t nj = jv.size(0);
+      // A pair: the nominal event at its drawn point and its variation there,
+      // each standing for n0 P / B such terms of L.
+      torch::Tensor pairs = (w0.index_select(0, i0) * torch::softplus(lr.narrow(0, 0, B))).sum() +
+                            (wv.index_select(0, jv) * torch::softplus(-lr.narrow(0, B, nj))).sum();
+      torch::Tensor loss = pairs * (static_cast<double>(n0) * P / B);
+      if (Bu > 0)
+        loss = loss + (wv.index_select(0, iu) * torch::softplus(-lr.narrow(0, B + nj, Bu))).sum() *
+                          (static_cast<double>(n_unmatched) / Bu);
+      return loss / norm_train;
+    };
+  } else {
+    problem.batch_loss = [&](RandomStream& rng) {
+      torch::Tensor i0 = (rng.uniform(B) * n0).to(torch::kLong).clamp_max(n0 - 1);
+      torch::Tensor iv = (rng.uniform(B) * nv).to(torch::kLong).clamp_max(nv - 1);
+      auto [sv, s0] = loss_terms(xv.index_select(0, iv), wv.index_select(0, iv), pv.index_select(0, iv),
+                                 x0.index_select(0, i0), w0.index_select(0, i0));
+      // Unbiased estimate of the full-sample loss.
+      return (sv * (static_cast<double>(nv) / B) + s0 * (static_cast<double>(n0) / B)) / norm_train;
+    };
+  }
   problem.validation_loss = [&]() {
     double total = 0.0;
     const int64_t block = 65536;
@@ -142,6 +224,7 @@ TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainO
     return total / norm_val;
   };
   TrainReport report = train(*net, problem, o.train);
+  if (pairing) report.paired_fraction = pairing->fraction;
   if (o.normalise && !report.interrupted) {
     auto [before, after] = dcr_normalise(net, d);
     report.normalisation_rms_before = before;

@@ -65,6 +65,10 @@ DCRTrainingData file_training_data(const std::string& nominal_path, const std::s
   d.nu_points = std::get<0>(unique).contiguous();
   d.point = std::get<1>(unique).contiguous();
   d.nuisance_names = names;
+  if (nominal.has_event_numbers() && varied.has_event_numbers()) {  // paired samples
+    d.e0 = nominal.event.index({sel0}).contiguous();
+    d.ev = varied.event.index({selv}).contiguous();
+  }
   return d;
 }
 
@@ -97,6 +101,7 @@ std::vector<DCRValidationPoint> split_holdout(DCRTrainingData& d, const std::str
   torch::Tensor keep_rows = keep_point.index_select(0, d.point);
   d.xv = d.xv.index({keep_rows});
   d.wv = d.wv.index({keep_rows});
+  if (d.ev.defined()) d.ev = d.ev.index({keep_rows});
   d.point = new_index.index_select(0, d.point.index({keep_rows}));
   d.nu_points = d.nu_points.index({keep_point});
   return held;
@@ -160,6 +165,7 @@ int run_train_dcr(int argc, char** argv) {
                                      "--epochs", d.at("epochs").dump(), "--steps", d.at("steps").dump(),
                                      "--batch", d.at("batch").dump(), "--lr", d.at("learning_rate").dump(),
                                      "--lr-decay", d.at("lr_decay").dump()};
+    if (!d.at("paired").get<bool>()) args.push_back("--unpaired");
     args.insert(args.end(), passthrough.begin(), passthrough.end());
     std::vector<char*> av;
     for (auto& a : args) av.push_back(a.data());
@@ -192,6 +198,7 @@ int run_train_dcr_one(int argc, char** argv) {
       "holdout", "nu-points held out of training for validation, e.g. 'a=1,b=0.5;c=1.5'",
       cxxopts::value<std::string>()->default_value(""))(
       "baseline", "Also train per-nu-point classifiers (plain likelihood-ratio trick) and compare (toys)")(
+      "unpaired", "Draw nominal and variation events independently even where event numbers pair them")(
       "checkpoint", "Checkpoint file (default: OUT.ckpt)", cxxopts::value<std::string>())(
       "resume", "Continue from the checkpoint");
   add_common_options(options, true, true);
@@ -245,6 +252,7 @@ int run_train_dcr_one(int argc, char** argv) {
   opt.train.label = "train dcr " + process;
   opt.train.checkpoint = r->count("checkpoint") ? (*r)["checkpoint"].as<std::string>() : common.out + ".ckpt";
   opt.train.resume = r->count("resume") > 0;
+  opt.paired = r->count("unpaired") == 0;
   check_training_flags(opt.train, *r, "", "");
   TrainReport report = train_dcr(net, data, opt);
 

@@ -76,6 +76,8 @@ nlohmann::json TrainReport::to_json() const {
   j["stop_reason"] = stop_reason;
   j["seconds"] = seconds;
   j["samples"] = samples;
+  j["paired"] = paired_fraction >= 0;
+  if (paired_fraction >= 0) j["paired_fraction"] = paired_fraction;
   if (normalisation_rms_before >= 0)
     j["normalisation"] = {{"rms_log_inclusive_error_before", normalisation_rms_before},
                           {"rms_log_inclusive_error_after", normalisation_rms_after}};

@@ -59,6 +59,9 @@ struct TrainReport {
   // Set by trainings with a normalisation step (train_dcr): RMS of the log
   // inclusive-ratio error at the training points before and after (-1: none).
   double normalisation_rms_before = -1, normalisation_rms_after = -1;
+  // train_dcr with paired samples: the fraction of variation events whose
+  // nominal event is in the sample (-1: unpaired training).
+  double paired_fraction = -1;
   nlohmann::json to_json() const;
 };
 

@@ -29,13 +29,18 @@ torch::Tensor nu_rows(const NuVector& nu, int64_t n) {
   return row.unsqueeze(0).expand({n, kNumNuisances}).contiguous();
 }
 
-EventSet to_events(const ObjectSet& objects, const FeatureResult& fr, const NuVector* nu) {
+// The preselected events; simulated samples number them by their produced
+// event (first_event + row of the block), so that the nominal sample and
+// every variation of one seed pair up by number.
+EventSet to_events(const ObjectSet& objects, const FeatureResult& fr, const NuVector* nu,
+                   int64_t first_event = -1) {
   torch::Tensor idx = fr.selected.nonzero().squeeze(1);
   EventSet e;
   e.features = fr.features.index_select(0, idx);
   e.weights = objects.weight.index_select(0, idx);
   e.process = objects.process.index_select(0, idx);
   if (nu) e.nuisances = nu_rows(*nu, idx.size(0));
+  if (first_event >= 0) e.event = idx.to(torch::kInt64) + first_event;
   return e;
 }
 
@@ -137,13 +142,13 @@ SimulationReport simulate_samples(const SimulationOptions& opt, const std::vecto
       const double weight = cross_section_fb(p) * opt.luminosity / static_cast<double>(totals[p]);
       ObjectSet base = generate_process(p, n, weight, gen);
       FeatureResult fr = compute_features(base);
-      EventSet events = to_events(base, fr, &report.nominal.nu);
+      EventSet events = to_events(base, fr, &report.nominal.nu, done);
       book(report.nominal, events);
       if (nominal) nominal->append(events);
       for (size_t v = 0; v < variations.size(); ++v) {
         ObjectSet shifted = apply_systematics(base, variations[v]);
         FeatureResult fv = compute_features(shifted);
-        EventSet ev = to_events(shifted, fv, &variations[v]);
+        EventSet ev = to_events(shifted, fv, &variations[v], done);
         book(report.variations[v], ev);
         report.variations[v].migrated_out += fr.selected.logical_and(fv.selected.logical_not()).sum().item<int64_t>();
         report.variations[v].migrated_in += fv.selected.logical_and(fr.selected.logical_not()).sum().item<int64_t>();
@@ -164,6 +169,7 @@ SimulationReport simulate_samples(const SimulationOptions& opt, const std::vecto
 EventSet simulate_in_memory(const SimulationOptions& opt, const NuVector& nu) {
   std::vector<EventSet> parts;
   const int64_t blocks = (opt.events + opt.chunk_events - 1) / opt.chunk_events;
+  int64_t done = 0;
   for (int64_t c = 0; c < blocks; ++c)
     for (int p = 0; p < kNumProcesses; ++p) {
       const int64_t total = std::llround(opt.events * process_shares()[p]);
@@ -172,7 +178,8 @@ EventSet simulate_in_memory(const SimulationOptions& opt, const NuVector& nu) {
       RandomStream gen(stream_seed(opt.seed, {kSampleStream, (uint64_t)p, (uint64_t)c}));
       ObjectSet base = apply_systematics(
           generate_process(p, n, cross_section_fb(p) * opt.luminosity / total, gen), nu);
-      parts.push_back(to_events(base, compute_features(base), &nu));
+      parts.push_back(to_events(base, compute_features(base), &nu, done));
+      done += n;
     }
   return EventSet::concat(parts);
 }

@@ -50,6 +50,9 @@ Schema dcr_schema() {
       optional("batch", S::integer(1, 1e8), 4096, "Events per step from each side."),
       optional("learning_rate", S::number(1e-9, 10), 3e-3, "Adam's initial learning rate."),
       optional("lr_decay", S::number(1e-6, 1), 0.88, "Learning-rate factor per epoch."),
+      optional("paired", S::boolean(), true,
+               "Pair each variation event with its nominal event by the files' event numbers (when both carry them): "
+               "far less gradient noise for small shape effects."),
   });
 }
 

@@ -31,6 +31,7 @@ constexpr DatasetSpec kFeatures{"features", H5T_FLOAT, 4, true, 2, "float32"};
 constexpr DatasetSpec kWeights{"weights", H5T_FLOAT, 8, true, 1, "float64"};
 constexpr DatasetSpec kProcess{"process", H5T_INTEGER, 4, true, 1, "int32"};
 constexpr DatasetSpec kNuisances{"nuisances", H5T_FLOAT, 4, true, 2, "float32"};
+constexpr DatasetSpec kEvent{"event", H5T_INTEGER, 8, true, 1, "int64"};
 
 std::string describe_type(const H5::DataSet& ds) {
   H5T_class_t c = ds.getTypeClass();
@@ -45,8 +46,8 @@ std::string describe_type(const H5::DataSet& ds) {
 struct EventReader::Impl {
   std::string path;
   H5::H5File file;
-  H5::DataSet features, weights, process, nuisances;
-  bool has_nuisances = false;
+  H5::DataSet features, weights, process, nuisances, event;
+  bool has_nuisances = false, has_event = false;
   EventMeta meta;
   int64_t rows = 0;
   int64_t chunk = 16384;
@@ -191,6 +192,14 @@ EventReader::EventReader(const std::string& path) : impl_(std::make_unique<Impl>
     } else if (!d.meta.nuisance_names.empty()) {
       throw InputError(path, "nuisances", "dataset missing although nuisance_names is set");
     }
+    if (d.file.nameExists("event")) {
+      std::vector<hsize_t> edims;
+      d.event = d.open_checked(kEvent, &edims);
+      d.has_event = true;
+      if (edims[0] != wdims[0])
+        throw InputError(path, "event",
+                         std::to_string(edims[0]) + " rows but weights has " + std::to_string(wdims[0]));
+    }
     H5::Group root = d.file.openGroup("/");
     auto num = [&](const char* name) -> std::optional<double> {
       try {
@@ -241,7 +250,7 @@ EventSet EventReader::read(int64_t start, int64_t count) const {
   const int64_t nf = static_cast<int64_t>(d.meta.feature_names.size());
   const int64_t nk = d.has_nuisances ? static_cast<int64_t>(d.meta.nuisance_names.size()) : 0;
   // Refuse a read that cannot fit in memory before allocating it.
-  const double bytes = double(count) * double(4 * nf + 8 + 4 + 4 * nk);
+  const double bytes = double(count) * double(4 * nf + 8 + 4 + 4 * nk + (d.has_event ? 8 : 0));
   const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
   if (memory > 0 && bytes > 0.8 * memory) {
     char text[160];
@@ -263,6 +272,10 @@ EventSet EventReader::read(int64_t start, int64_t count) const {
     out.nuisances = torch::empty({count, nk}, torch::kFloat32);
     d.read_rows(d.nuisances, H5::PredType::NATIVE_FLOAT, out.nuisances.data_ptr(), start, count,
                 nk, "nuisances");
+  }
+  if (d.has_event) {
+    out.event = torch::empty({count}, torch::kInt64);
+    d.read_rows(d.event, H5::PredType::NATIVE_INT64, out.event.data_ptr(), start, count, 0, "event");
   }
   out.validate(d.meta, d.path, start);
   return out;

@@ -61,6 +61,11 @@ void EventSet::validate(const EventMeta& meta, const std::string& source,
     require(meta.nuisance_names.empty(), source, "nuisances",
             "missing although nuisance names are given");
   }
+  if (event.defined()) {
+    require(event.scalar_type() == torch::kInt64, source, "event", "dtype must be int64");
+    require(event.dim() == 1 && event.size(0) == n, source, "event",
+            "must have shape [N] with N = " + std::to_string(n) + ", got " + shape_of(event));
+  }
   if (n == 0) return;
   int64_t row = first_nonfinite_row(features);
   if (row >= 0)
@@ -93,17 +98,19 @@ EventSet EventSet::slice(int64_t start, int64_t count) const {
   out.weights = weights.narrow(0, start, count);
   out.process = process.narrow(0, start, count);
   if (nuisances.defined()) out.nuisances = nuisances.narrow(0, start, count);
+  if (event.defined()) out.event = event.narrow(0, start, count);
   return out;
 }
 
 EventSet EventSet::concat(const std::vector<EventSet>& parts) {
   if (parts.empty()) return {};
-  std::vector<torch::Tensor> f, w, p, nu;
+  std::vector<torch::Tensor> f, w, p, nu, ev;
   for (const auto& part : parts) {
     f.push_back(part.features);
     w.push_back(part.weights);
     p.push_back(part.process);
     if (part.nuisances.defined()) nu.push_back(part.nuisances);
+    if (part.event.defined()) ev.push_back(part.event);
   }
   EventSet out;
   out.features = torch::cat(f);
@@ -113,6 +120,11 @@ EventSet EventSet::concat(const std::vector<EventSet>& parts) {
     if (nu.size() != parts.size())
       throw std::invalid_argument("EventSet::concat: some parts lack nuisances");
     out.nuisances = torch::cat(nu);
+  }
+  if (!ev.empty()) {
+    if (ev.size() != parts.size())
+      throw std::invalid_argument("EventSet::concat: some parts lack event numbers");
+    out.event = torch::cat(ev);
   }
   return out;
 }

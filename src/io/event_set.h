@@ -4,6 +4,10 @@
 //   weights    float64 [N]    simulation weights, normalised to the luminosity
 //   process    int32   [N]    index into EventMeta::process_names
 //   nuisances  float32 [N,K]  optional: the nu each event was simulated at
+//   event      int64   [N]    optional: the simulated event's number; rows of
+//                             a nominal and a variation sample with the same
+//                             number are one event before and after the
+//                             systematic shift (paired samples)
 #pragma once
 #include <cstdint>
 #include <string>
@@ -29,9 +33,11 @@ struct EventSet {
   torch::Tensor weights;
   torch::Tensor process;
   torch::Tensor nuisances;  // undefined when the file has none
+  torch::Tensor event;      // undefined when the file has none
 
   std::int64_t size() const { return weights.defined() ? weights.size(0) : 0; }
   bool has_nuisances() const { return nuisances.defined(); }
+  bool has_event_numbers() const { return event.defined(); }
 
   // Checks dtypes, shapes and lengths against `meta`, finite features and
   // weights, process indices in range. `source` (a file name) and

@@ -59,9 +59,10 @@ struct EventWriter::Impl {
   EventWriterOptions options;
   AtomicFile target;
   H5::H5File file;
-  GrowingDataset features, weights, process, nuisances;
+  GrowingDataset features, weights, process, nuisances, event;
   int64_t rows = 0;
   bool open = false;
+  bool event_numbers = false;  // decided by the first block: every block carries them or none
 
   Impl(const std::string& path, EventMeta m, EventWriterOptions o)
       : meta(std::move(m)), options(o), target(path) {}
@@ -120,12 +121,21 @@ void EventWriter::append(const EventSet& events) {
   auto& d = *impl_;
   if (!d.open) throw std::logic_error("EventWriter::append after close");
   events.validate(d.meta, d.target.final_path(), d.rows);
+  if (d.rows == 0 && !d.event_numbers && events.has_event_numbers()) {
+    d.event.create(d.file, "event", H5::PredType::STD_I64LE, H5::PredType::NATIVE_INT64, 0, d.options);
+    d.event_numbers = true;
+  }
+  if (events.size() > 0 && events.has_event_numbers() != d.event_numbers)
+    throw InputError(d.target.final_path(), "event",
+                     "a block " + std::string(d.event_numbers ? "without" : "with") +
+                         " event numbers after blocks " + (d.event_numbers ? "with" : "without") + " them");
   try {
     const hsize_t offset = static_cast<hsize_t>(d.rows);
     d.features.append(events.features, offset);
     d.weights.append(events.weights, offset);
     d.process.append(events.process, offset);
     if (events.has_nuisances()) d.nuisances.append(events.nuisances, offset);
+    if (d.event_numbers) d.event.append(events.event, offset);
   } catch (const H5::Exception& e) {
     throw InputError(d.target.final_path(), "", "HDF5 write failed: " + e.getDetailMsg());
   }
