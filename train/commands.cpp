@@ -7,6 +7,7 @@ namespace refinery::cli {
 int run_train_classifier(int argc, char** argv);  // classifier_command.cpp
 int run_train_dcr(int argc, char** argv);         // train_command.cpp
 int run_train_sannt(int argc, char** argv);       // sannt_command.cpp
+int run_closure(int argc, char** argv);           // closure_command.cpp
 
 void register_train_commands() {
   register_command({"train classifier", "Train the calibrated multiclassifier", run_train_classifier});
@@ -14,6 +15,8 @@ void register_train_commands() {
                     run_train_dcr});
   register_command({"train sannt", "Systematic-aware training (INFERNO benchmarks, the binned H->tautau analysis)",
                     run_train_sannt});
+  register_command({"closure", "Shape closure of a DCR network on paired samples (chi2/ndf per nu-point and feature)",
+                    run_closure});
 }
 
 }  // namespace refinery::cli
