@@ -9,6 +9,7 @@
 #include "data/analytic/dcr_toy.h"
 #include "data/htautau/htautau_simulation.h"
 #include "data/random.h"
+#include "models/dcr_ensemble.h"
 #include "models/dcr_network.h"
 #include "models/torchscript_export.h"
 #include "src/core/error.h"
@@ -267,6 +268,64 @@ TEST_CASE("DCR training: bad input is explained", "[dcr][bad-input]") {
   REQUIRE(cli.output == "refinery train: error: /no/file.h5: no such file\n");
 }
 
+
+TEST_CASE("DCR ensemble: one network whose coefficients are the members' mean", "[dcr][ensemble]") {
+  DcrToy toy = DcrToy::three_nuisances();
+  DCRTrainingData data = dcr_toy_training_data(toy, 2000, 1.0, 2.0, 8);
+  std::vector<DCRNetwork> members;
+  for (int m = 0; m < 3; ++m) {
+    torch::manual_seed(100 + m);
+    DCRNetwork net(DCRNetworkOptions(3, 3).hidden({16, 8, 8}));
+    torch::NoGradGuard g;
+    net->preprocess->fit(torch::cat({data.x0, data.xv}), torch::cat({data.w0, data.wv}));
+    members.push_back(net);
+  }
+  DCRNetwork merged = merge_dcr_ensemble(members);
+  REQUIRE(merged->options.hidden() == std::vector<int64_t>{48, 24, 24});
+  torch::NoGradGuard g;
+  torch::Tensor mean = (members[0]->forward(data.x0) + members[1]->forward(data.x0) + members[2]->forward(data.x0)) / 3.0;
+  REQUIRE(torch::allclose(merged->forward(data.x0), mean, 1e-5, 1e-6));
+  // One member is itself.
+  REQUIRE(torch::allclose(merge_dcr_ensemble({members[1]})->forward(data.x0), members[1]->forward(data.x0), 1e-6, 1e-7));
+  // Without hidden layers, too.
+  std::vector<DCRNetwork> linear;
+  for (int m = 0; m < 2; ++m) {
+    torch::manual_seed(200 + m);
+    linear.push_back(DCRNetwork(DCRNetworkOptions(3, 3).hidden({})));
+  }
+  REQUIRE(torch::allclose(merge_dcr_ensemble(linear)->forward(data.x0),
+                          (linear[0]->forward(data.x0) + linear[1]->forward(data.x0)) / 2.0, 1e-5, 1e-6));
+  // Members of another layout or preprocessing are refused.
+  DCRNetwork other(DCRNetworkOptions(3, 3).hidden({16, 8}));
+  REQUIRE_THROWS_AS(merge_dcr_ensemble({members[0], other}), std::invalid_argument);
+  DCRNetwork unfitted(DCRNetworkOptions(3, 3).hidden({16, 8, 8}));
+  REQUIRE_THROWS_AS(merge_dcr_ensemble({members[0], unfitted}), std::invalid_argument);
+}
+
+TEST_CASE("train dcr --ensemble: members from their own seeds, their spread reported, no checkpoints left",
+          "[dcr][ensemble][cli]") {
+  refinery::testing::TempDir tmp("dcr_ensemble");
+  const std::string out = tmp.path("e.pt");
+  auto run = refinery::testing::run_refinery("train dcr --toy dcr_toy_1d --events 20000 --epochs 2 --steps 10 --batch 512 "
+                                             "--hidden 8 --ensemble 3 --quiet --out " + out);
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  nlohmann::json j = nlohmann::json::parse(refinery::testing::read_file(out + ".json"));
+  REQUIRE(j["ensemble"]["members"] == 3);
+  REQUIRE(j["ensemble"]["seeds"].size() == 3);
+  REQUIRE(j["ensemble"]["seeds"][0] != j["ensemble"]["seeds"][1]);
+  const double sd = j["ensemble"]["max_inclusive_ratio_sd"].get<double>();
+  REQUIRE(sd > 0.0);  // independent members differ
+  REQUIRE(sd < 0.5);
+  REQUIRE(j["training"]["paired"] == true);
+  for (const char* suffix : {".ckpt", ".ckpt.1", ".ckpt.2"}) REQUIRE_FALSE(refinery::testing::file_exists(out + suffix));
+  nlohmann::json meta;
+  load_torchscript(out, &meta);
+  REQUIRE(meta["kind"] == "dcr");
+  auto bad = refinery::testing::run_refinery("train dcr --toy dcr_toy_1d --ensemble 0 --quiet --out " + out);
+  REQUIRE(bad.exit_code == 2);
+  REQUIRE(bad.output.find("--ensemble: must be in [1, 32]") != std::string::npos);
+}
 
 TEST_CASE("DCR inclusive ratio and validation bookkeeping on exact coefficients", "[dcr]") {
   // 1-nuisance toy: the exact coefficients are Delta = (0.1 + 0.5 x, -0.125),

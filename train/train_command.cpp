@@ -22,6 +22,7 @@
 #include "train/dcr_training.h"
 #include "train/training_flags.h"
 #include "train/dcr_validation.h"
+#include "models/dcr_ensemble.h"
 #include "train/dcr_baseline.h"
 
 namespace refinery::cli {
@@ -166,6 +167,7 @@ int run_train_dcr(int argc, char** argv) {
                                      "--batch", d.at("batch").dump(), "--lr", d.at("learning_rate").dump(),
                                      "--lr-decay", d.at("lr_decay").dump()};
     if (!d.at("paired").get<bool>()) args.push_back("--unpaired");
+    args.push_back("--ensemble"), args.push_back(d.at("ensemble").dump());
     args.insert(args.end(), passthrough.begin(), passthrough.end());
     std::vector<char*> av;
     for (auto& a : args) av.push_back(a.data());
@@ -199,6 +201,8 @@ int run_train_dcr_one(int argc, char** argv) {
       cxxopts::value<std::string>()->default_value(""))(
       "baseline", "Also train per-nu-point classifiers (plain likelihood-ratio trick) and compare (toys)")(
       "unpaired", "Draw nominal and variation events independently even where event numbers pair them")(
+      "ensemble", "Train this many networks (seeds from the config's) and average their coefficients per event",
+      cxxopts::value<int>()->default_value("1"))(
       "checkpoint", "Checkpoint file (default: OUT.ckpt)", cxxopts::value<std::string>())(
       "resume", "Continue from the checkpoint");
   add_common_options(options, true, true);
@@ -237,10 +241,12 @@ int run_train_dcr_one(int argc, char** argv) {
   const int64_t F = data.x0.size(1), K = data.nu_points.size(1);
   std::vector<int64_t> hidden = parse_layer_sizes((*r)["hidden"].as<std::string>(), "--hidden");
   if (hidden.empty()) hidden = toy ? std::vector<int64_t>{64, 64} : std::vector<int64_t>{256, 256};
-  DCRNetwork net(DCRNetworkOptions(F, K)
-                     .order((*r)["order"].as<int>())
-                     .hidden(hidden)
-                     .n_indicators(count_indicator_columns(torch::cat({data.x0, data.xv}))));
+  const int members = (*r)["ensemble"].as<int>();
+  if (members < 1 || members > 32) throw InputError("", "--ensemble", "must be in [1, 32]");
+  const DCRNetworkOptions net_options = DCRNetworkOptions(F, K)
+                                            .order((*r)["order"].as<int>())
+                                            .hidden(hidden)
+                                            .n_indicators(count_indicator_columns(torch::cat({data.x0, data.xv})));
   DCRTrainOptions opt;
   opt.train.epochs = (*r)["epochs"].as<int>();
   opt.train.steps_per_epoch = (*r)["steps"].as<int64_t>();
@@ -254,10 +260,48 @@ int run_train_dcr_one(int argc, char** argv) {
   opt.train.resume = r->count("resume") > 0;
   opt.paired = r->count("unpaired") == 0;
   check_training_flags(opt.train, *r, "", "");
-  TrainReport report = train_dcr(net, data, opt);
+  // Members: member 0 is the single network of the same seed; member m > 0
+  // its own seed stream and checkpoint (OUT.ckpt.m).
+  std::vector<DCRNetwork> trained;
+  std::vector<uint64_t> member_seeds;
+  TrainReport report;
+  for (int m = 0; m < members; ++m) {
+    const uint64_t member_seed = m == 0 ? seed : stream_seed(seed, {0xe45e, static_cast<uint64_t>(m)});
+    torch::manual_seed(member_seed);
+    DCRNetwork member(net_options);
+    DCRTrainOptions mo = opt;
+    mo.train.seed = member_seed;
+    if (m > 0) mo.train.checkpoint = opt.train.checkpoint + "." + std::to_string(m);
+    if (members > 1) mo.train.label += " (member " + std::to_string(m + 1) + "/" + std::to_string(members) + ")";
+    TrainReport member_report = train_dcr(member, data, mo);
+    if (m == 0) report = member_report;
+    else report.samples += member_report.samples, report.seconds += member_report.seconds;
+    trained.push_back(member);
+    member_seeds.push_back(member_seed);
+  }
+  DCRNetwork net = trained.front();
+  nlohmann::json ensemble;
+  if (members > 1) {
+    net = merge_dcr_ensemble(trained);
+    auto [before, after] = dcr_normalise(net, data);  // the average's own inclusive normalisation
+    report.normalisation_rms_before = before;
+    report.normalisation_rms_after = after;
+    // The members' spread of the inclusive ratio at the training points.
+    std::vector<torch::Tensor> ratios;
+    for (auto& m : trained) ratios.push_back(dcr_inclusive_ratio(dcr_coefficients_cache(m, data.x0), data.w0, data.nu_points, m->options.order()));
+    torch::Tensor R = torch::stack(ratios);  // [M, P]
+    ensemble = {{"members", members},
+                {"seeds", member_seeds},
+                {"inclusive_ratio_sd", std::vector<double>(R.std(0).data_ptr<double>(), R.std(0).data_ptr<double>() + R.size(1))},
+                {"max_inclusive_ratio_sd", R.std(0).max().item<double>()}};
+    if (!common.quiet)
+      std::cout << "ensemble of " << members << ": largest spread of the inclusive ratio over the training points "
+                << ensemble["max_inclusive_ratio_sd"].get<double>() << "\n";
+  }
 
   nlohmann::json out;
   out["training"] = report.to_json();
+  if (!ensemble.is_null()) out["ensemble"] = ensemble;
   out["process"] = process;
   out["region"] = (*r)["region"].as<std::string>();
   out["nuisances"] = data.nuisance_names;
@@ -331,6 +375,7 @@ int run_train_dcr_one(int argc, char** argv) {
   // The model is written: its checkpoint has served (a rerun starts afresh).
   std::error_code ignored;
   std::filesystem::remove(opt.train.checkpoint, ignored);
+  for (int m = 1; m < members; ++m) std::filesystem::remove(opt.train.checkpoint + "." + std::to_string(m), ignored);
   if (!common.quiet) std::cout << "wrote " << common.out << " and " << common.out << ".json\n";
   return 0;
 }

@@ -53,6 +53,9 @@ Schema dcr_schema() {
       optional("paired", S::boolean(), true,
                "Pair each variation event with its nominal event by the files' event numbers (when both carry them): "
                "far less gradient noise for small shape effects."),
+      optional("ensemble", S::integer(1, 32), 1,
+               "Networks per process, trained from their own seeds; their coefficients are averaged per event in "
+               "one archive, and the members' spread of the inclusive ratios is reported."),
   });
 }
 
