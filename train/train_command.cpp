@@ -289,11 +289,11 @@ int run_train_dcr_one(int argc, char** argv) {
     // The members' spread of the inclusive ratio at the training points.
     std::vector<torch::Tensor> ratios;
     for (auto& m : trained) ratios.push_back(dcr_inclusive_ratio(dcr_coefficients_cache(m, data.x0), data.w0, data.nu_points, m->options.order()));
-    torch::Tensor R = torch::stack(ratios);  // [M, P]
+    const torch::Tensor sd = torch::stack(ratios).std(0).to(torch::kFloat64).contiguous();  // over members, [P]
     ensemble = {{"members", members},
                 {"seeds", member_seeds},
-                {"inclusive_ratio_sd", std::vector<double>(R.std(0).data_ptr<double>(), R.std(0).data_ptr<double>() + R.size(1))},
-                {"max_inclusive_ratio_sd", R.std(0).max().item<double>()}};
+                {"inclusive_ratio_sd", std::vector<double>(sd.data_ptr<double>(), sd.data_ptr<double>() + sd.size(0))},
+                {"max_inclusive_ratio_sd", sd.max().item<double>()}};
     if (!common.quiet)
       std::cout << "ensemble of " << members << ": largest spread of the inclusive ratio over the training points "
                 << ensemble["max_inclusive_ratio_sd"].get<double>() << "\n";
