@@ -1,6 +1,7 @@
 // Parametric DCR networks: the ansatz, closure on the closed-form toys, the
 // coefficient cache and inclusive ratio, resume, and bad input.
 #include "testing.hpp"
+#include "dcr_testing.hpp"
 
 #include <cmath>
 #include <fstream>
@@ -64,13 +65,7 @@ TEST_CASE("DCR closure on the one-nuisance toy", "[dcr][closure]") {
   DCRTrainingData data = dcr_toy_training_data(toy, 500000, 0.5, 2.0, 11);
   torch::manual_seed(1);
   DCRNetwork net(DCRNetworkOptions(1, 1).hidden({64, 64}));
-  DCRTrainOptions opt;
-  opt.train.epochs = 20;
-  opt.train.steps_per_epoch = 200;
-  opt.train.learning_rate = 3e-3;
-  opt.train.lr_decay = 0.85;
-  opt.batch_size = 4096;
-  opt.train.quiet = true;
+  DCRTrainOptions opt = refinery::testing::dcr_test_options(20, 200, 4096, 0.85);
   // Shifts of half the width per unit nu: pairing gains nothing here, and the
   // unpaired estimate uses every nominal event at every point (paired, the
   // same budget reaches 0.0116).
@@ -102,13 +97,7 @@ TEST_CASE("DCR on paired samples learns a percent-level shift better than unpair
   auto trained = [&](bool paired, double* samples) {
     torch::manual_seed(3);
     DCRNetwork net(DCRNetworkOptions(1, 1).hidden({32, 32}));
-    DCRTrainOptions opt;
-    opt.train.epochs = 6;
-    opt.train.steps_per_epoch = 100;
-    opt.train.learning_rate = 3e-3;
-    opt.train.lr_decay = 0.8;
-    opt.train.quiet = true;
-    opt.batch_size = 2048;
+    DCRTrainOptions opt = refinery::testing::dcr_test_options(6, 100, 2048, 0.8);
     opt.paired = paired;
     TrainReport report = train_dcr(net, data, opt);
     *samples = static_cast<double>(report.samples);
@@ -132,13 +121,7 @@ TEST_CASE("DCR closure on the three-nuisance toy", "[dcr][closure]") {
   REQUIRE(data.nu_points.size(0) == 24);
   torch::manual_seed(2);
   DCRNetwork net(DCRNetworkOptions(3, 3).hidden({64, 64}));
-  DCRTrainOptions opt;
-  opt.train.epochs = 20;
-  opt.train.steps_per_epoch = 200;
-  opt.train.learning_rate = 3e-3;
-  opt.train.lr_decay = 0.85;
-  opt.train.quiet = true;
-  opt.batch_size = 4096;
+  DCRTrainOptions opt = refinery::testing::dcr_test_options(20, 200, 4096, 0.85);
   opt.paired = false;  // large shifts, as above
   TrainReport report = train_dcr(net, data, opt);
   // nu drawn uniformly in the ball |nu| <= 2.
@@ -390,13 +373,7 @@ TEST_CASE("DCR on htautau: the inclusive ratio at held-out nu-points matches the
   d.nuisance_names = {"tes", "jes", "soft_met"};
   torch::manual_seed(12);
   DCRNetwork net(DCRNetworkOptions(28, 3).hidden({64, 64}).n_indicators(count_indicator_columns(torch::cat({d.x0, d.xv}))));
-  DCRTrainOptions opt;
-  opt.train.epochs = 5;
-  opt.train.steps_per_epoch = 100;
-  opt.train.learning_rate = 3e-3;
-  opt.train.lr_decay = 0.8;
-  opt.train.quiet = true;
-  opt.batch_size = 2048;
+  DCRTrainOptions opt = refinery::testing::dcr_test_options(5, 100, 2048, 0.8);
   TrainReport rep = train_dcr(net, d, opt);
   REQUIRE(rep.normalisation_rms_after < rep.normalisation_rms_before);
   // Held out: off-grid points, on 8 independent samples; per sample the

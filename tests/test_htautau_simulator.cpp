@@ -31,6 +31,17 @@ double median_of(const torch::Tensor& t) { return t.median().item<double>(); }
 
 NuVector nu_of(std::map<std::string, double> m) { return nu_from_map(m, "test"); }
 
+// 30k produced events in chunks of 8192: a nominal file and its tes = +1
+// variation from the same events.
+SimulationOptions write_tes_pair(const std::string& nominal, const std::string& variation) {
+  SimulationOptions opt;
+  opt.events = 30000;
+  opt.chunk_events = 8192;
+  opt.quiet = true;
+  simulate_samples(opt, {nu_of({{"tes", 1.0}})}, nominal, variation);
+  return opt;
+}
+
 }  // namespace
 
 TEST_CASE("htautau: same seed gives identical samples, another seed differs", "[htautau]") {
@@ -49,12 +60,8 @@ TEST_CASE("htautau: same seed gives identical samples, another seed differs", "[
 
 TEST_CASE("htautau: files from the same seed are identical", "[htautau][io]") {
   refinery::testing::TempDir tmp("htautau_files");
-  SimulationOptions opt;
-  opt.events = 30000;
-  opt.chunk_events = 8192;
-  opt.quiet = true;
-  simulate_samples(opt, {nu_of({{"tes", 1.0}})}, tmp.path("a.h5"), tmp.path("av.h5"));
-  simulate_samples(opt, {nu_of({{"tes", 1.0}})}, tmp.path("b.h5"), tmp.path("bv.h5"));
+  write_tes_pair(tmp.path("a.h5"), tmp.path("av.h5"));
+  write_tes_pair(tmp.path("b.h5"), tmp.path("bv.h5"));
   for (auto [x, y] : {std::pair{"a.h5", "b.h5"}, std::pair{"av.h5", "bv.h5"}}) {
     EventSet ea = EventReader(tmp.path(x)).read_all(), eb = EventReader(tmp.path(y)).read_all();
     REQUIRE(torch::equal(ea.features, eb.features));
@@ -68,11 +75,7 @@ TEST_CASE("htautau: files from the same seed are identical", "[htautau][io]") {
 
 TEST_CASE("htautau: nominal and variation samples pair up by event number", "[htautau][paired]") {
   refinery::testing::TempDir tmp("htautau_pairs");
-  SimulationOptions opt;
-  opt.events = 30000;
-  opt.chunk_events = 8192;
-  opt.quiet = true;
-  simulate_samples(opt, {nu_of({{"tes", 1.0}})}, tmp.path("n.h5"), tmp.path("v.h5"));
+  const SimulationOptions opt = write_tes_pair(tmp.path("n.h5"), tmp.path("v.h5"));
   EventSet n = EventReader(tmp.path("n.h5")).read_all(), v = EventReader(tmp.path("v.h5")).read_all();
   REQUIRE(n.has_event_numbers());
   REQUIRE(v.has_event_numbers());

@@ -5,6 +5,7 @@
 // pyhf in test_pyhf_conformance), and the coverage it restores when the
 // expected yields come from a simulated sample as small as the data.
 #include "tests/testing.hpp"
+#include "tests/dcr_testing.hpp"
 
 #include <cmath>
 #include <cstdlib>
@@ -229,13 +230,7 @@ TEST_CASE("The learned chain covers with simulated-sample statistics: variation 
   DCRTrainingData data = dcr_toy_training_data(variations, 100000, 1.0, 2.0, 17);
   torch::manual_seed(3);
   DCRNetwork net(DCRNetworkOptions(1, 1).hidden({32, 32}));
-  DCRTrainOptions opt;
-  opt.train.epochs = 8;
-  opt.train.steps_per_epoch = 100;
-  opt.train.learning_rate = 3e-3;
-  opt.train.lr_decay = 0.85;
-  opt.train.quiet = true;
-  opt.batch_size = 4096;
+  DCRTrainOptions opt = refinery::testing::dcr_test_options(8, 100, 4096, 0.85);
   train_dcr(net, data, opt);
   const analytic::DcrCoefficients learned = [&](const torch::Tensor& x) {
     return dcr_coefficients_cache(net, x.view({-1, 1}).to(torch::kFloat32));

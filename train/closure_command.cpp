@@ -5,7 +5,7 @@
 // weighted by the learned r(x|nu), in each feature (and in the classifier's
 // probabilities with --classifier), with chi2/ndf against the errors of the
 // paired differences. Points the network was not trained at (another
-// variations file, e.g. from `refinery simulate htautau --nu ...` with the
+// variations file, e.g. from `refinery simulate GENERATOR --nu ...` with the
 // nominal's seed) make it a held-out test.
 #include <algorithm>
 #include <cstdio>

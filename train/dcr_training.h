@@ -13,7 +13,7 @@
 // step draws nominal events, one nu-point per event, and that event's
 // variation at the point; the two terms of a pair nearly cancel in the
 // gradient, so its noise scales with the shift instead of the spread of the
-// events, which percent-level shape effects need (docs/htautau.md). Variation
+// events, which percent-level shape effects need (docs/dcr.md). Variation
 // events without a nominal partner (migrated in) are drawn on their own. The
 // estimate of L stays unbiased; hold-out is by event number, so a pair is on
 // one side.
