@@ -37,7 +37,8 @@ int run_report(int argc, char** argv) {
   };
   std::ostringstream o;
   o << std::fixed << std::setprecision(4);
-  o << "analysis   data                   mu_hat   68.27% profiled interval   width   coverage (toys)        score\n";
+  o << "analysis   data                   mu_hat   68.27% profiled interval   width   coverage (toys)      "
+       "bias of mu_hat  pull sd     score\n";
   // A result file without the keys read here is not a result of the command
   // that writes it: one error naming the file (never a read of a missing key).
   try {
@@ -61,7 +62,8 @@ int run_report(int argc, char** argv) {
         o << std::left << std::setw(11) << analysis << std::setw(21) << label.str() << std::right << std::setw(8)
           << "-" << std::setw(27) << "-" << std::setw(13) << s.at("mean_width").get<double>() << std::setw(9)
           << s.at("coverage").get<double>() << " +- " << s.at("coverage_error").get<double>() << std::setw(9)
-          << s.at("score").get<double>() << "\n";
+          << s.at("bias").get<double>() << " +- " << s.at("bias_error").get<double>() << std::setw(9)
+          << s.at("pull_sd").get<double>() << std::setw(10) << s.at("score").get<double>() << "\n";
       }
   }
   json im = load("impacts.json");

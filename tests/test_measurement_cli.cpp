@@ -240,6 +240,16 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
     REQUIRE(r.output.find("Asimov (mu 1)") != std::string::npos);
+    // A toy summary: coverage, width, bias and pull width of each mu_true.
+    std::ofstream(tmp.path("toys.csv.json"))
+        << R"({"per_mu_true": [{"usable": 40, "mu_true": 1.0, "mean_width": 0.25, "coverage": 0.675, "coverage_error": 0.074,)"
+        << R"( "bias": -0.0123, "bias_error": 0.0211, "pull_sd": 1.0456, "score": 0.5}]})";
+    r = run_refinery("report --config " + cfg);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(r.output.find("40 toys, mu 1") != std::string::npos);
+    REQUIRE(r.output.find("0.6750 +- 0.0740  -0.0123 +- 0.0211   1.0456") != std::string::npos);
+    std::filesystem::remove(tmp.path("toys.csv.json"));
     std::ofstream(tmp.path("impacts.json")) << R"({"impacts": {"mu_error": 1}})";
     r = run_refinery("report --config " + cfg);
     REQUIRE(r.exit_code == 2);
