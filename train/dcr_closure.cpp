@@ -56,15 +56,13 @@ nlohmann::json dcr_shape_closure(const ClosureSide& learned, const ClosureSide& 
     for (int64_t k = 0; k < B; ++k) {
       const double S = b.simulated[k].item<double>(), L = b.learned[k].item<double>(), V = b.variance[k].item<double>();
       if (V > 0) chi2 += (S - L) * (S - L) / V, ++ndf;
-      rows.push_back({{"low", k == 0 ? -INFINITY : edges[k - 1]},
-                      {"high", k + 1 == B ? INFINITY : edges[k]},
+      // Open ends (JSON has no infinities) as null.
+      rows.push_back({{"low", k == 0 ? nlohmann::json(nullptr) : nlohmann::json(edges[k - 1])},
+                      {"high", k + 1 == B ? nlohmann::json(nullptr) : nlohmann::json(edges[k])},
                       {"simulated", S},
                       {"learned", L},
                       {"error", std::sqrt(V)}});
     }
-    for (auto& r : rows)  // JSON has no infinities: open ends as null
-      for (const char* key : {"low", "high"})
-        if (std::isinf(r[key].get<double>())) r[key] = nullptr;
     out["features"].push_back({{"name", feature_names[f]},
                                {"chi2", chi2},
                                {"ndf", ndf},

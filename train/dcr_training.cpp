@@ -19,13 +19,9 @@ torch::Tensor holdout_mask(int64_t n, double fraction, const torch::Tensor& even
   torch::Tensor m = torch::empty({n}, torch::kBool);
   auto a = m.accessor<bool, 1>();
   const uint64_t cut = static_cast<uint64_t>(fraction * 1e6);
-  if (event.defined()) {
-    torch::Tensor e = event.to(torch::kInt64).contiguous();
-    auto k = e.accessor<int64_t, 1>();
-    for (int64_t i = 0; i < n; ++i) a[i] = splitmix64(0x5eed0000ULL + static_cast<uint64_t>(k[i])) % 1000000ULL < cut;
-  } else {
-    for (int64_t i = 0; i < n; ++i) a[i] = splitmix64(0x5eed0000ULL + i) % 1000000ULL < cut;
-  }
+  const torch::Tensor key = (event.defined() ? event.to(torch::kInt64) : torch::arange(n, torch::kInt64)).contiguous();
+  auto k = key.accessor<int64_t, 1>();
+  for (int64_t i = 0; i < n; ++i) a[i] = splitmix64(0x5eed0000ULL + static_cast<uint64_t>(k[i])) % 1000000ULL < cut;
   return m;
 }
 
