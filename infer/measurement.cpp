@@ -3,12 +3,14 @@
 #include "src/likelihood/mc_statistics.h"
 
 #include <filesystem>
+#include <optional>
 #include <set>
 
 #include "models/torchscript_export.h"
 #include "src/core/block_eval.h"
 #include "src/core/error.h"
 #include "src/io/event_reader.h"
+#include "src/io/tensor_cache.h"
 #include "src/core/text.h"
 #include "src/likelihood/mc_statistics.h"
 
@@ -37,6 +39,63 @@ std::pair<double, double> range_of(const ExperimentConfig& config, const std::st
   const auto r = j.get<std::vector<double>>();
   if (r.size() != 2 || !(r[0] < r[1])) throw ConfigError(config.file, key, "expected [low, high] with low < high");
   return {r[0], r[1]};
+}
+
+// Yield closure by iterative proportional fitting: log c_p such that the
+// fractions f_p c_p / sum_q f_q c_q summed with the weights over the events
+// give each process its simulated yield (the weights of its own events).
+// Plain loops over the events: 50 sweeps of [n,P] tensor arithmetic cost
+// more than the rest of a cached set-up. Sums are Kahan-compensated.
+torch::Tensor yield_closure(const torch::Tensor& fractions, const torch::Tensor& weight, const torch::Tensor& process) {
+  const torch::Tensor f = fractions.to(torch::kFloat64).contiguous();
+  const torch::Tensor w = weight.to(torch::kFloat64).contiguous();
+  const torch::Tensor proc = process.to(torch::kInt64).contiguous();
+  const int64_t n = f.size(0), P = f.size(1);
+  const double* pf = f.data_ptr<double>();
+  const double* pw = w.data_ptr<double>();
+  const int64_t* pp = proc.data_ptr<int64_t>();
+  auto kahan_add = [](double& s, double& comp, double x) {
+    const double y = x - comp, t = s + y;
+    comp = (t - s) - y;
+    s = t;
+  };
+  std::vector<double> target(P, 0.0), target_c(P, 0.0);
+  for (int64_t j = 0; j < n; ++j)
+    if (pp[j] >= 0 && pp[j] < P) kahan_add(target[pp[j]], target_c[pp[j]], pw[j]);
+  std::vector<double> log_c(P, 0.0), c(P), have(P), have_c(P);
+  for (int it = 0; it < 50; ++it) {
+    for (int64_t p = 0; p < P; ++p) c[p] = std::exp(log_c[p]);
+    std::fill(have.begin(), have.end(), 0.0);
+    std::fill(have_c.begin(), have_c.end(), 0.0);
+    for (int64_t j = 0; j < n; ++j) {
+      const double* fj = pf + j * P;
+      double norm = 0.0;
+      for (int64_t p = 0; p < P; ++p) norm += fj[p] * c[p];
+      const double scale = pw[j] / norm;
+      for (int64_t p = 0; p < P; ++p) kahan_add(have[p], have_c[p], scale * fj[p] * c[p]);
+    }
+    double largest = 0.0;
+    for (int64_t p = 0; p < P; ++p) {
+      const double step = target[p] > 0 ? std::log(target[p] / have[p]) : 0.0;
+      log_c[p] += step;
+      largest = std::max(largest, std::abs(step));
+    }
+    if (largest < 1e-12) break;
+  }
+  return torch::tensor(log_c, torch::kFloat64);
+}
+
+// Whether cached network outputs have the shapes and types evaluate() gives.
+bool consistent(const EvaluatedEvents& e, int64_t n_features, int64_t n_processes, int64_t n_coefficients) {
+  if (e.x.dim() != 2) return false;
+  const int64_t n = e.x.size(0);
+  return e.x.size(1) == n_features && e.x.scalar_type() == torch::kFloat32 && e.weight.dim() == 1 &&
+         e.weight.size(0) == n && e.weight.scalar_type() == torch::kFloat64 && e.process.dim() == 1 &&
+         e.process.size(0) == n && e.process.scalar_type() == torch::kInt64 && e.fractions.dim() == 2 &&
+         e.fractions.size(0) == n && e.fractions.size(1) == n_processes && e.fractions.scalar_type() == torch::kFloat64 &&
+         e.prob.sizes() == e.fractions.sizes() && e.prob.scalar_type() == torch::kFloat32 && e.coef.dim() == 3 &&
+         e.coef.size(0) == n && e.coef.size(1) == n_processes && e.coef.size(2) == n_coefficients &&
+         e.coef.scalar_type() == torch::kFloat32;
 }
 
 }  // namespace
@@ -130,7 +189,6 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   const std::string recal = options.recalibration.empty() ? m.at("recalibration").get<std::string>() : options.recalibration;
   if (recal != "isotonic" && recal != "closure" && recal != "none")
     throw InputError("", "--recalibration", "expected isotonic, closure or none, got '" + recal + "'");
-  const bool closure = recal != "none";
   luminosity_ = config.section("simulation").at("luminosity").get<double>();
   // Classifier: features and processes.
   const std::string clf_path = dir + "/classifier.pt";
@@ -212,7 +270,28 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   const std::string mc_path = dir + "/mc.h5";
   if (!std::filesystem::exists(mc_path))
     throw InputError(mc_path, "file", "missing: simulate the expected-yield sample first (refinery simulate --config ...; simulation/mc_events > 0)");
-  {
+  // The set-up's two costly steps, each cached by content hash in
+  // INPUTS/cache (src/io/tensor_cache.h): the networks' outputs on mc.h5
+  // (key: the bytes of mc.h5 and of the networks), and the regions' state
+  // fitted on them (key: that key, the measurement section and the options).
+  std::vector<std::string> inputs = {mc_path, clf_path}, ordered_by = processes_;
+  for (const auto& p : processes_) inputs.push_back(dir + "/dcr_" + p + ".pt");
+  ordered_by.insert(ordered_by.end(), features_.begin(), features_.end());
+  ordered_by.insert(ordered_by.end(), dcr_nuisances_.begin(), dcr_nuisances_.end());
+  const std::string cache_dir = dir + "/cache";
+  const std::string events_key = options.cache ? TensorCache::key_of("refinery evaluated events v1", inputs, ordered_by) : "";
+  bool events_cached = false, regions_cached = false;
+  if (options.cache) {
+    const TensorCache cache(cache_dir, "evaluated", events_key);
+    if (auto t = cache.load(); t && t->size() == 6) {
+      EvaluatedEvents e{(*t)[0], (*t)[1], (*t)[2], (*t)[3], (*t)[4], (*t)[5]};
+      if (consistent(e, int64_t(features_.size()), int64_t(processes_.size()), Ansatz(int(dcr_nuisances_.size()), 2).C)) {
+        mc_ = std::move(e);
+        events_cached = true;
+      }
+    }
+  }
+  if (!events_cached) {
     // One reader; the features are checked before the file is read.
     EventReader reader(mc_path);
     classifier_->check_features(reader.meta().feature_names, mc_path);
@@ -225,6 +304,33 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
       if (counts[int64_t(p)].item<int64_t>() == 0)
         throw InputError(mc_path, "process", "no simulated events of process '" + processes_[p] + "' (the expected yields need them)");
   }
+  const std::string regions_key =
+      options.cache ? TensorCache::key_of("refinery measurement regions v1", {},
+                                          {events_key, m.dump(), recal, labels_ ? "labels" : "fractions",
+                                           mc_statistics_ ? "mc statistics" : "", options.reference ? "reference" : ""})
+                    : "";
+  if (options.cache) {
+    const TensorCache cache(cache_dir, "regions", regions_key, 8);
+    if (auto t = cache.load()) regions_cached = restore_regions(*t);
+  }
+  if (!regions_cached) prepare_regions(config, mc_path, recal, n_cells, signal_process);
+  if (!options.cache) {
+    setup_source_ = "evaluated, not cached";
+  } else {
+    bool stored = true;
+    if (!events_cached)
+      stored = TensorCache(cache_dir, "evaluated", events_key)
+                   .store({mc_.x, mc_.weight, mc_.process, mc_.fractions, mc_.prob, mc_.coef});
+    if (!regions_cached && stored) stored = TensorCache(cache_dir, "regions", regions_key, 8).store(region_state());
+    setup_source_ = events_cached && regions_cached ? "cache"
+                    : stored                        ? (events_cached ? "networks from the cache, regions fitted" : "evaluated")
+                                                    : "evaluated, not cached";
+  }
+}
+
+void Measurement::prepare_regions(const ExperimentConfig& config, const std::string& mc_path, const std::string& recal,
+                                  int n_cells, int64_t signal_process) {
+  const bool closure = recal != "none";
   torch::Tensor taken = torch::zeros({mc_.x.size(0)}, torch::kBool);
   for (size_t i = 0; i < regions_.size(); ++i) {
     auto [mask, bin] = assign(regions_[i], mc_);
@@ -251,17 +357,7 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
       recalibration_.back()->fit(f, mc_.process.index_select(0, sel), w);
       f = recalibration_.back()->forward(f);
     }
-    if (closure) {
-      torch::Tensor target = torch::zeros({P}, torch::kFloat64).index_add(0, mc_.process.index_select(0, sel), w);
-      for (int it = 0; it < 50; ++it) {
-        torch::Tensor g = f * log_c.exp().unsqueeze(0);
-        g = g / g.sum(1, true);
-        torch::Tensor have = (w.unsqueeze(1) * g).sum(0);
-        torch::Tensor step = torch::where(target > 0, (target / have).log(), torch::zeros_like(target));
-        log_c = log_c + step;
-        if (step.abs().max().item<double>() < 1e-12) break;
-      }
-    }
+    if (closure) log_c = yield_closure(f, w, mc_.process.index_select(0, sel));
     log_closure_.push_back(log_c);
     // Unbinned cells of the simulated-sample statistics: equal shares of
     // the expected signal in the reference variable.
@@ -281,6 +377,77 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
                                         region_fractions(i, mc_.fractions.index_select(0, sel)),
                                         mc_.coef.index_select(0, sel), labels_ || regions_[i].binned));
   }
+}
+
+namespace {
+constexpr size_t kRegionTensors = 11;
+torch::Tensor doubles(const std::vector<double>& v) { return torch::tensor(v, torch::kFloat64); }
+}  // namespace
+
+std::vector<torch::Tensor> Measurement::region_state() const {
+  std::vector<torch::Tensor> t;
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    const auto& cal = recalibration_[i];
+    const Cells& c = cells_[i];
+    t.insert(t.end(), {cal->knots_x, cal->knots_y, cal->counts, cal->stage_order, cal->fitted_flag, log_closure_[i],
+                       doubles(regions_[i].cell_edges), torch::tensor(c.begin, torch::kInt64), doubles(c.log_weight),
+                       torch::from_blob(const_cast<float*>(c.coef.data()), {int64_t(c.coef.size())}, torch::kFloat32).clone(),
+                       doubles(c.rel_error)});
+  }
+  return t;
+}
+
+bool Measurement::restore_regions(const std::vector<torch::Tensor>& t) {
+  const int64_t P = int64_t(processes_.size());
+  const int64_t C = Ansatz(int(dcr_nuisances_.size()), 2).C;
+  if (t.size() != kRegionTensors * regions_.size()) return false;
+  std::vector<StagedCalibration> calibrations;
+  std::vector<torch::Tensor> closures;
+  std::vector<std::vector<double>> edges;
+  std::vector<Cells> cells;
+  auto to_vector = [](const torch::Tensor& x, auto* type) {
+    using T = std::remove_pointer_t<decltype(type)>;
+    const torch::Tensor y = x.contiguous();
+    return std::vector<T>(y.data_ptr<T>(), y.data_ptr<T>() + y.numel());
+  };
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    const torch::Tensor* r = t.data() + kRegionTensors * i;
+    const int64_t n_bins = regions_[i].binned ? int64_t(regions_[i].edges.size()) - 1 : r[6].numel() + 1;
+    const bool ok = r[0].dim() == 2 && r[0].size(0) == P && r[0].sizes() == r[1].sizes() &&
+                    r[0].scalar_type() == torch::kFloat64 && r[1].scalar_type() == torch::kFloat64 &&
+                    r[2].sizes() == torch::IntArrayRef{P} && r[2].scalar_type() == torch::kLong &&
+                    r[3].sizes() == torch::IntArrayRef{P} && r[3].scalar_type() == torch::kLong &&
+                    r[4].dim() == 0 && r[4].scalar_type() == torch::kBool &&
+                    r[5].sizes() == torch::IntArrayRef{P} && r[5].scalar_type() == torch::kFloat64 &&
+                    r[6].dim() == 1 && r[6].scalar_type() == torch::kFloat64 &&
+                    r[7].dim() == 1 && r[7].scalar_type() == torch::kInt64 && r[7].numel() == P * n_bins + 1 &&
+                    r[8].dim() == 1 && r[8].scalar_type() == torch::kFloat64 &&
+                    r[9].dim() == 1 && r[9].scalar_type() == torch::kFloat32 && r[9].numel() == C * r[8].numel() &&
+                    r[10].dim() == 1 && r[10].scalar_type() == torch::kFloat64 && r[10].numel() == n_bins &&
+                    r[7][-1].item<int64_t>() == r[8].numel();
+    if (!ok) return false;
+    StagedCalibration cal(P, 1);
+    cal->knots_x.set_(r[0].clone());
+    cal->knots_y.set_(r[1].clone());
+    cal->counts.set_(r[2].clone());
+    cal->stage_order.set_(r[3].clone());
+    cal->fitted_flag.set_(r[4].clone());
+    calibrations.push_back(cal);
+    closures.push_back(r[5].clone());
+    edges.push_back(to_vector(r[6], (double*)nullptr));
+    Cells c;
+    c.n_cells = int(P * n_bins);
+    c.begin = to_vector(r[7], (int64_t*)nullptr);
+    c.log_weight = to_vector(r[8], (double*)nullptr);
+    c.coef = to_vector(r[9], (float*)nullptr);
+    c.rel_error = to_vector(r[10], (double*)nullptr);
+    cells.push_back(std::move(c));
+  }
+  recalibration_ = std::move(calibrations);
+  log_closure_ = std::move(closures);
+  cells_ = std::move(cells);
+  for (size_t i = 0; i < regions_.size(); ++i) regions_[i].cell_edges = edges[i];
+  return true;
 }
 
 torch::Tensor Measurement::region_fractions(size_t i, const torch::Tensor& f_in) const {

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "infer/evaluated_events.h"
 #include "models/classifier_archive.h"
 #include "src/calibration/staged_calibration.h"
 #include "src/config/experiment_config.h"
@@ -57,17 +58,11 @@ struct MeasurementOptions {
   bool labels = false;         // expected yields from the process labels instead of the fractions
   std::string recalibration;   // "isotonic", "closure" or "none"; empty: the config's
   std::string mc_statistics;   // "on" or "off"; empty: the config's measurement/mc_statistics/enabled
+  // The set-up from INPUTS/cache when the inputs' bytes and the settings are
+  // unchanged (src/io/tensor_cache.h); false: evaluate, write nothing.
+  bool cache = true;
 };
 
-// Network outputs of a set of events.
-struct EvaluatedEvents {
-  torch::Tensor x;          // features [N,F] float32
-  torch::Tensor weight;     // [N] float64
-  torch::Tensor process;    // [N] int64 (truth labels, -1 if unknown)
-  torch::Tensor fractions;  // [N,P] float64
-  torch::Tensor prob;       // [N,P] float32 calibrated class probabilities
-  torch::Tensor coef;       // [N,P,C] float32
-};
 
 class Measurement {
  public:
@@ -99,6 +94,11 @@ class Measurement {
   EvaluatedEvents resample(const EvaluatedEvents& sample, const Eigen::VectorXd& theta, std::mt19937_64& rng) const;
   // Whether the regions carry the simulated-sample statistics term.
   bool mc_statistics() const { return mc_statistics_; }
+  // Where the set-up came from: "cache" (the networks' outputs on the
+  // simulated events and the regions fitted on them), "evaluated" (and
+  // written to the cache), "networks from the cache, regions fitted" or
+  // "evaluated, not cached" (--no-cache, or a directory not writable).
+  const std::string& setup_source() const { return setup_source_; }
   // Events selected per region (data), for reports.
   std::vector<double> observed_counts(const likelihood::LikelihoodModel& model) const;
 
@@ -116,6 +116,14 @@ class Measurement {
                       const Eigen::VectorXd& theta) const;
   // The classifier's fractions with the region's yield closure applied.
   torch::Tensor region_fractions(size_t region, const torch::Tensor& fractions) const;
+  // Per region, on the simulated events: the overlap checks, the
+  // recalibration and yield closure, the cells and their expected yields.
+  void prepare_regions(const ExperimentConfig& config, const std::string& mc_path, const std::string& recal,
+                       int n_cells, int64_t signal_process);
+  // What prepare_regions fitted, as tensors (11 per region), and back; false
+  // (nothing changed) where the tensors do not fit the regions.
+  std::vector<torch::Tensor> region_state() const;
+  bool restore_regions(const std::vector<torch::Tensor>& tensors);
 
   likelihood::ModelSpec spec_;
   std::vector<RegionSpec> regions_;
@@ -129,6 +137,7 @@ class Measurement {
   double luminosity_ = 10.0;
   bool labels_ = false;
   bool mc_statistics_ = false;   // the simulated-sample statistics term in every region
+  std::string setup_source_;
   std::string cell_variable_;    // p_<process>: the reference variable, in which unbinned cells are cut
 };
 

@@ -160,6 +160,7 @@ json experiment_header(const ExperimentConfig& config, const std::string& data, 
   j["data"] = data;
   j["analysis"] = r.count("reference") ? "binned reference" : "unbinned";
   j["mc_statistics"] = m.mc_statistics();
+  j["setup"] = m.setup_source();
   json regions = json::array();
   auto counts = m.observed_counts(static_cast<const stats::RegionModel&>(model).likelihood());
   auto closure = m.closure_factors();
@@ -214,7 +215,9 @@ void add_data_options(cxxopts::Options& o) {
       "mc-statistics", "Experiments: the simulated-sample statistics term, on or off (default: measurement/mc_statistics/enabled)",
       cxxopts::value<std::string>()->default_value(""))(
       "inputs", "Experiments: directory with classifier.pt, dcr_<process>.pt and mc.h5 (default: the config's output_dir)",
-      cxxopts::value<std::string>()->default_value(""));
+      cxxopts::value<std::string>()->default_value(""))(
+      "no-cache", "Experiments: evaluate the networks on mc.h5 afresh and write no cache (default: reuse INPUTS/cache "
+                  "while the inputs' bytes are unchanged)");
 }
 
 void add_model_options(cxxopts::Options& options, bool positional_workspace) {
@@ -246,6 +249,7 @@ MeasurementOptions measurement_options(const cxxopts::ParseResult& r) {
   m.labels = r.count("labels") > 0;
   m.recalibration = r["recalibration"].as<std::string>();
   m.mc_statistics = r["mc-statistics"].as<std::string>();
+  m.cache = r.count("no-cache") == 0;
   return m;
 }
 
@@ -316,7 +320,7 @@ ModelSource load_model_source(const cxxopts::ParseResult& r, CommonOptions& comm
   if (r.count("workspace")) {
     if (!common.config_path.empty())
       throw InputError("", "--config", "give a workspace or an experiment config, not both");
-    for (const char* flag : {"data", "reference", "labels"})
+    for (const char* flag : {"data", "reference", "labels", "no-cache"})
       if (r.count(flag))
         throw InputError("", std::string("--") + flag, "applies to an experiment (--config), not to a workspace");
     for (const char* flag : {"recalibration", "inputs", "mc-statistics"})

@@ -5,7 +5,9 @@
 // a fit that cannot converge.
 #include "tests/testing.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -52,6 +54,7 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   REQUIRE(r.exit_code == 0);
   json f = json::parse(read_file(tmp.path("f.json")));
   REQUIRE(f["fit"]["status"] == "converged");
+  REQUIRE(f["setup"] == "evaluated");  // and cached: see the end
   REQUIRE(std::abs(f["fit"]["parameters"][0]["value"].get<double>() - 1.5) < 1e-6);
   for (int i = 1; i < 7; ++i) {
     const double expect = f["fit"]["parameters"][i]["name"] == "soft_met" ? 1.0 : 0.0;
@@ -73,6 +76,7 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   json fm = json::parse(read_file(tmp.path("fm.json")));
+  REQUIRE(fm["setup"] == "networks from the cache, regions fitted");  // other settings, same networks and mc.h5
   for (int i = 0; i < 7; ++i)
     REQUIRE(std::abs(fm["fit"]["parameters"][i]["value"].get<double>() - f["fit"]["parameters"][i]["value"].get<double>()) < 1e-6);
   REQUIRE(fm["fit"]["parameters"][0]["error"].get<double>() > 1.02 * f["fit"]["parameters"][0]["error"].get<double>());
@@ -280,5 +284,46 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
     json nc = json::parse(read_file(tmp.path("nc.json")));
     REQUIRE(nc["fit"]["converged"] == false);
     REQUIRE(nc["fit"]["status"].get<std::string>().rfind("failed", 0) == 0);
+  }
+  {
+    // The cached set-up (issue 14 item 5): the same fit from the cache, with
+    // --no-cache, and after a damaged cache entry gives the same numbers to
+    // the last bit; another mc.h5 (same name, other bytes) is evaluated afresh.
+    const std::string fit = "fit --config " + cfg + " --asimov --mu-true 1.5 --threads 2 --quiet --out ";
+    auto numbers = [](const json& j) {
+      return std::vector<double>{j["fit"]["parameters"][0]["error"], j["fit"]["nll"], j["interval_68"]["lower"]["value"],
+                                 j["interval_68"]["upper"]["value"]};
+    };
+    for (const auto& [option, source] : std::vector<std::pair<std::string, std::string>>{
+             {"", "cache"}, {" --no-cache", "evaluated, not cached"}, {"", "cache"}}) {
+      r = run_refinery(fit + tmp.path("again.json") + option);
+      INFO(option << "\n" << r.output);
+      REQUIRE(r.exit_code == 0);
+      json again = json::parse(read_file(tmp.path("again.json")));
+      REQUIRE(again["setup"] == source);
+      REQUIRE(numbers(again) == numbers(f));
+    }
+    // One entry of the networks' outputs; the regions with and without the
+    // MC-statistics term (and of the other configs here) beside it.
+    std::vector<std::string> evaluated, regions;
+    for (const auto& e : std::filesystem::directory_iterator(tmp.path("cache"))) {
+      const std::string name = e.path().filename().string();
+      (name.rfind("evaluated_", 0) == 0 ? evaluated : regions).push_back(e.path().string());
+    }
+    REQUIRE(evaluated.size() == 1);
+    REQUIRE(regions.size() >= 2);
+    std::filesystem::resize_file(evaluated[0], std::filesystem::file_size(evaluated[0]) / 2);
+    r = run_refinery(fit + tmp.path("again.json"));
+    REQUIRE(r.exit_code == 0);
+    json again = json::parse(read_file(tmp.path("again.json")));
+    REQUIRE(again["setup"] == "evaluated");  // the damaged entry read as absent, and rewritten
+    REQUIRE(numbers(again) == numbers(f));
+    r = run_refinery("simulate htautau --events 300000 --luminosity 1 --seed 99 --quiet --out " + tmp.path("mc.h5"));
+    REQUIRE(r.exit_code == 0);
+    r = run_refinery(fit + tmp.path("again.json"));
+    REQUIRE(r.exit_code == 0);
+    again = json::parse(read_file(tmp.path("again.json")));
+    REQUIRE(again["setup"] == "evaluated");
+    REQUIRE(again["fit"]["parameters"][0]["error"].get<double>() != f["fit"]["parameters"][0]["error"].get<double>());
   }
 }

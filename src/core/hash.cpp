@@ -1,7 +1,11 @@
 #include "src/core/hash.h"
 
 #include <cstdio>
+#include <fstream>
+#include <vector>
 #include <nlohmann/json.hpp>
+
+#include "src/core/error.h"
 
 namespace refinery {
 
@@ -11,6 +15,23 @@ std::uint64_t fnv1a64(const std::string& bytes) {
     h ^= c;
     h *= 0x100000001b3ULL;  // FNV prime
   }
+  return h;
+}
+
+std::uint64_t fnv1a64_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "file", "cannot be read");
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  std::vector<char> block(1 << 20);
+  while (in) {
+    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+    const std::streamsize n = in.gcount();
+    for (std::streamsize i = 0; i < n; ++i) {
+      h ^= static_cast<unsigned char>(block[i]);
+      h *= 0x100000001b3ULL;
+    }
+  }
+  if (in.bad()) throw InputError(path, "file", "read error");
   return h;
 }
 

@@ -1,0 +1,60 @@
+#include "src/io/tensor_cache.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "src/core/atomic_file.h"
+#include "src/core/hash.h"
+
+namespace refinery {
+
+namespace fs = std::filesystem;
+
+TensorCache::TensorCache(std::string directory, std::string prefix, std::string key, int keep)
+    : directory_(std::move(directory)), prefix_(std::move(prefix)), keep_(std::max(keep, 1)) {
+  path_ = directory_ + "/" + prefix_ + "_" + key + ".pt";
+}
+
+std::string TensorCache::key_of(const std::string& format, const std::vector<std::string>& files,
+                                const std::vector<std::string>& settings) {
+  std::string digest = format;
+  for (const auto& f : files) digest += "\nfile " + hex64(fnv1a64_file(f));
+  for (const auto& s : settings) digest += "\nsetting " + std::to_string(s.size()) + " " + s;
+  return hex64(fnv1a64(digest));
+}
+
+std::optional<std::vector<torch::Tensor>> TensorCache::load() const {
+  std::error_code ec;
+  if (!fs::is_regular_file(path_, ec)) return std::nullopt;
+  std::vector<torch::Tensor> tensors;
+  try {
+    torch::load(tensors, path_);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  return tensors;
+}
+
+bool TensorCache::store(const std::vector<torch::Tensor>& tensors) const {
+  std::error_code ec;
+  fs::create_directories(directory_, ec);
+  try {
+    AtomicFile out(path_);
+    torch::save(tensors, out.temp_path());
+    out.commit();
+  } catch (const std::exception&) {
+    return false;
+  }
+  // Keep the newest `keep_` entries of this prefix (this one among them).
+  std::vector<std::pair<fs::file_time_type, fs::path>> entries;
+  for (const auto& entry : fs::directory_iterator(directory_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix_ + "_", 0) == 0 && entry.path().extension() == ".pt" && entry.path() != fs::path(path_))
+      entries.emplace_back(fs::last_write_time(entry.path(), ec), entry.path());
+  }
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t i = size_t(keep_ - 1); i < entries.size(); ++i) fs::remove(entries[i].second, ec);
+  return true;
+}
+
+}  // namespace refinery

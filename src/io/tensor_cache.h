@@ -1,0 +1,40 @@
+// A content-addressed cache of tensors on disk: work that a command would
+// repeat on unchanged inputs (the networks' outputs on a simulated sample,
+// the recalibrations fitted on it) is stored under a key that hashes the
+// bytes of every input file and the settings the work depends on, so that a
+// stale entry is never read: any change gives another key.
+//
+// Entries are written atomically (a run stopped while writing leaves none);
+// after a write only the `keep` newest entries with the same prefix stay. An
+// entry that cannot be read (truncated, another LibTorch) reads as absent;
+// callers check the shapes of what they load before they trust it.
+#pragma once
+#include <torch/torch.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace refinery {
+
+class TensorCache {
+ public:
+  // Entry `<directory>/<prefix>_<key>.pt`.
+  TensorCache(std::string directory, std::string prefix, std::string key, int keep = 1);
+
+  // FNV-1a (src/core/hash.h) over a format tag, the bytes of each file
+  // (InputError naming a file that cannot be read) and each setting's text.
+  static std::string key_of(const std::string& format, const std::vector<std::string>& files,
+                            const std::vector<std::string>& settings);
+
+  const std::string& path() const { return path_; }
+  std::optional<std::vector<torch::Tensor>> load() const;
+  // False, writing nothing, if the directory cannot be created or written.
+  bool store(const std::vector<torch::Tensor>& tensors) const;
+
+ private:
+  std::string directory_, prefix_, path_;
+  int keep_;
+};
+
+}  // namespace refinery
