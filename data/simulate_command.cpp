@@ -141,6 +141,9 @@ int run_simulate(int argc, char** argv) {
     if (!std::filesystem::is_directory(common.out))
       throw InputError(common.out, "--out", "cannot create output directory");
     auto points = config_variations(config);
+    // Checked before anything is simulated.
+    const std::vector<double> mc_shares = htautau::parse_shares(sim.at("mc_shares"), config.file, "simulation.mc_shares");
+    opt.shares = htautau::parse_shares(sim.at("shares"), config.file, "simulation.shares");
     if (!htautau::is_nominal(nu)) points.insert(points.begin(), nu);
     report = htautau::simulate_samples(opt, points, common.out + "/nominal.h5",
                                        common.out + "/variations.h5");
@@ -151,6 +154,7 @@ int run_simulate(int argc, char** argv) {
       htautau::SimulationOptions mc = opt;
       mc.events = mc_events;
       mc.seed = stream_seed(opt.seed, {0x3c5a3b1e});
+      mc.shares = mc_shares;
       htautau::SimulationReport r = htautau::simulate_samples(mc, {}, common.out + "/mc.h5", "");
       if (!common.quiet)
         std::cout << "expected-yield sample mc.h5: " << r.produced << " events produced in " << r.seconds << " s\n";

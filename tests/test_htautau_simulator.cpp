@@ -383,3 +383,47 @@ TEST_CASE("simulate CLI: config form writes nominal, variations and a summary", 
   REQUIRE(summary["variations"].size() == 5);
   REQUIRE(summary["config_hash"] == EventReader(tmp.path("out/nominal.h5")).meta().config_hash);
 }
+
+TEST_CASE("simulate CLI: shares and mc_shares put more of a sample's events where they matter", "[htautau][cli]") {
+  using refinery::testing::run_refinery;
+  refinery::testing::TempDir tmp("simulate_shares");
+  auto config = [&](const std::string& name, const std::string& shares) {
+    std::ofstream(tmp.path(name)) << R"({"name": "t", "seed": 5, "simulation": {"generator": "htautau", "events": 400000,
+      "mc_events": 400000, "mc_shares": )" << shares << R"(, "shares": )" << shares << "}}";
+    return tmp.path(name);
+  };
+  auto run = [&](const std::string& cfg, const std::string& out) {
+    return run_refinery("simulate --quiet --config " + cfg + " --out " + tmp.path(out));
+  };
+  REQUIRE(run(config("d.json", "{}"), "d").exit_code == 0);
+  REQUIRE(run(config("s.json", R"({"htautau": 1, "ztautau": 7, "ttbar": 1, "diboson": 1})"), "s").exit_code == 0);
+  for (const std::string file : {"mc.h5", "nominal.h5"}) {
+    EventSet d = EventReader(tmp.path("d/" + file)).read_all(), s = EventReader(tmp.path("s/" + file)).read_all();
+    for (int p = 0; p < kNumProcesses; ++p) {
+      const torch::Tensor in_d = d.process == p, in_s = s.process == p;
+      const double n_d = in_d.sum().item<double>(), n_s = in_s.sum().item<double>();
+      // Events follow the shares (default 0.2, 0.5, 0.2, 0.1; here 0.1, 0.7,
+      // 0.1, 0.1), within 4 binomial-Poisson errors of the ratio.
+      const double expect = std::vector<double>{0.5, 1.4, 0.5, 1.0}[p];
+      INFO(file << ", " << process_names()[p] << ": " << n_d << " -> " << n_s << " events");
+      REQUIRE(std::abs(n_s / n_d - expect) < 4.0 * expect * std::sqrt(1.0 / n_d + 1.0 / n_s));
+      // The weights undo them: the yields agree within 4 statistical errors.
+      const torch::Tensor w_d = d.weights.index({in_d}), w_s = s.weights.index({in_s});
+      const double y_d = w_d.sum().item<double>(), y_s = w_s.sum().item<double>();
+      const double err = std::sqrt((w_d * w_d).sum().item<double>() + (w_s * w_s).sum().item<double>());
+      REQUIRE(std::abs(y_s - y_d) < 4.0 * err);
+    }
+  }
+  // Bad shares name the file and the key, before anything is simulated.
+  auto bad = run(config("b1.json", R"({"htautau": 1, "zz": 1})"), "b1");
+  REQUIRE(bad.exit_code == 2);
+  REQUIRE(bad.output == "refinery simulate: error: " + tmp.path("b1.json") +
+                            ": simulation.mc_shares.zz: unknown process (the simulator's: htautau, ztautau, ttbar, diboson)\n");
+  bad = run(config("b2.json", R"({"htautau": 1, "ztautau": 1, "ttbar": 1})"), "b2");
+  REQUIRE(bad.exit_code == 2);
+  REQUIRE(bad.output.find("simulation.mc_shares: no share for process 'diboson'") != std::string::npos);
+  REQUIRE(!refinery::testing::file_exists(tmp.path("b2/nominal.h5")));
+  bad = run(config("b3.json", R"({"htautau": 0, "ztautau": 1, "ttbar": 1, "diboson": 1})"), "b3");
+  REQUIRE(bad.exit_code == 2);
+  REQUIRE(bad.output.find("simulation.mc_shares.htautau: a share must be positive") != std::string::npos);
+}

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -13,6 +14,7 @@
 #include "data/random.h"
 #include "src/core/error.h"
 #include "src/core/progress.h"
+#include "src/core/text.h"
 #include "src/io/event_writer.h"
 
 namespace refinery::htautau {
@@ -63,6 +65,32 @@ int64_t block_count(int64_t total, int64_t blocks, int64_t c) {
 const std::vector<double>& process_shares() {
   static const std::vector<double> shares = {0.2, 0.5, 0.2, 0.1};
   return shares;
+}
+
+double SimulationOptions::share(int process) const {
+  const std::vector<double>& s = shares.empty() ? process_shares() : shares;
+  return s.at(static_cast<size_t>(process));
+}
+
+std::vector<double> parse_shares(const nlohmann::json& shares, const std::string& file, const std::string& key) {
+  if (shares.empty()) return process_shares();
+  const auto& names = process_names();
+  std::vector<double> out(names.size(), 0.0);
+  double total = 0.0;
+  for (const auto& [name, value] : shares.items()) {
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end())
+      throw ConfigError(file, key + "." + name, "unknown process (the simulator's: " + join(names) + ")");
+    const double v = value.get<double>();
+    if (!(v > 0.0) || !std::isfinite(v)) throw ConfigError(file, key + "." + name, "a share must be positive");
+    out[it - names.begin()] = v;
+    total += v;
+  }
+  for (size_t p = 0; p < names.size(); ++p)
+    if (out[p] == 0.0)
+      throw ConfigError(file, key, "no share for process '" + names[p] + "' (every process needs simulated events)");
+  for (double& v : out) v /= total;
+  return out;
 }
 
 EventMeta event_meta(const SimulationOptions& options, bool with_nuisances) {
@@ -131,7 +159,7 @@ SimulationReport simulate_samples(const SimulationOptions& opt, const std::vecto
   const int64_t blocks = (opt.events + opt.chunk_events - 1) / opt.chunk_events;
   std::vector<int64_t> totals(kNumProcesses);
   for (int p = 0; p < kNumProcesses; ++p)
-    totals[p] = std::llround(opt.events * process_shares()[p]);
+    totals[p] = std::llround(opt.events * opt.share(p));
   Progress progress("simulate htautau", opt.events, opt.quiet);
   int64_t done = 0;
   for (int64_t c = 0; c < blocks; ++c) {
@@ -172,7 +200,7 @@ EventSet simulate_in_memory(const SimulationOptions& opt, const NuVector& nu) {
   int64_t done = 0;
   for (int64_t c = 0; c < blocks; ++c)
     for (int p = 0; p < kNumProcesses; ++p) {
-      const int64_t total = std::llround(opt.events * process_shares()[p]);
+      const int64_t total = std::llround(opt.events * opt.share(p));
       const int64_t n = block_count(total, blocks, c);
       if (n == 0) continue;
       RandomStream gen(stream_seed(opt.seed, {kSampleStream, (uint64_t)p, (uint64_t)c}));

@@ -20,10 +20,19 @@ struct SimulationOptions {
   std::int64_t chunk_events = 262144; // produced events per block
   std::string config_hash;
   bool quiet = false;
+  // Share of the produced events per process (process_names() order,
+  // normalised to sum 1); empty: process_shares().
+  std::vector<double> shares;
+  double share(int process) const;
 };
 
-// Share of the produced events given to each process (the weights undo it).
+// Share of the produced events given to each process by default (the
+// weights undo it).
 const std::vector<double>& process_shares();
+// The shares of a config's {process: share} object (simulation.mc_shares):
+// every process named once, shares > 0, normalised; ConfigError naming
+// `file` and `key` otherwise. An empty object gives the defaults.
+std::vector<double> parse_shares(const nlohmann::json& shares, const std::string& file, const std::string& key);
 
 // Metadata of an htautau event file (names, luminosity, provenance).
 EventMeta event_meta(const SimulationOptions& options, bool with_nuisances);

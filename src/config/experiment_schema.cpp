@@ -31,9 +31,17 @@ Schema simulation_schema() {
                             "Keep grid points whose absolute values sum to at most max_l1 (0: no grid)."),
                }),
                nlohmann::json::object(), "A grid of variation points added to `variations`."),
+      optional("shares", S::map(S::number(0, 1e6)), nlohmann::json::object(),
+               "Share of the produced events per process in the nominal and variation samples (the training "
+               "samples), {process: share} naming every process of the generator (normalised; the weights undo "
+               "it). Empty: the generator's own shares."),
       optional("mc_events", S::integer(0, 1e10), 0,
                "Produced events of an independent nominal sample (mc.h5, its own seed stream) for the likelihood's "
                "expected yields (0: none)."),
+      optional("mc_shares", S::map(S::number(0, 1e6)), nlohmann::json::object(),
+               "Share of mc.h5's produced events per process, {process: share} naming every process of the "
+               "generator (normalised; the weights undo it): more events where the expected yields' statistical "
+               "error matters. Empty: the generator's own shares."),
   });
 }
 
