@@ -1,5 +1,8 @@
 #include "infer/toy_summary.h"
 
+#include <Eigen/Dense>
+#include <limits>
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -192,9 +195,65 @@ nlohmann::json summary_of(const std::vector<const ToyRow*>& rows) {
   j["score"] = -std::log((width / n + 1e-3) * coverage_penalty(c, n));
   return j;
 }
+
+
+nlohmann::json nuisance_response(const std::vector<ToyRow>& rows, const std::vector<std::string>& names) {
+  std::vector<const ToyRow*> use;
+  for (const auto& r : rows)
+    if (r.converged && r.interval_ok && r.mu_error > 0 && r.nu_true.size() >= names.size()) use.push_back(&r);
+  const int64_t n = int64_t(use.size());
+  // The truth columns that vary over the toys.
+  std::vector<size_t> cols;
+  for (size_t k = 0; k < names.size(); ++k) {
+    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+    for (const auto* r : use) lo = std::min(lo, r->nu_true[k]), hi = std::max(hi, r->nu_true[k]);
+    if (hi > lo) cols.push_back(k);
+  }
+  const int64_t p = int64_t(cols.size()) + 1;
+  if (cols.empty() || n < p + 2) return nullptr;
+  Eigen::MatrixXd X(n, p);
+  Eigen::VectorXd y(n), pull(n);
+  double mean_error = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    X(i, 0) = 1.0;
+    for (size_t c = 0; c < cols.size(); ++c) X(i, int64_t(c) + 1) = use[i]->nu_true[cols[c]];
+    y[i] = use[i]->mu_hat - use[i]->mu_true;
+    pull[i] = y[i] / use[i]->mu_error;
+    mean_error += use[i]->mu_error / double(n);
+  }
+  const Eigen::MatrixXd xtx = X.transpose() * X;
+  const Eigen::LDLT<Eigen::MatrixXd> ldlt(xtx);
+  if (ldlt.info() != Eigen::Success || !(ldlt.vectorD().array() > 0).all()) return nullptr;
+  const Eigen::VectorXd b = ldlt.solve(X.transpose() * y);
+  const Eigen::VectorXd res = y - X * b;
+  const double s2 = res.squaredNorm() / double(n - p);
+  const Eigen::MatrixXd cov = ldlt.solve(Eigen::MatrixXd::Identity(p, p)) * s2;
+  auto correlation = [&](const Eigen::VectorXd& a, const Eigen::VectorXd& v) {
+    const Eigen::ArrayXd da = a.array() - a.mean(), dv = v.array() - v.mean();
+    const double d = std::sqrt((da * da).sum() * (dv * dv).sum());
+    return d > 0 ? (da * dv).sum() / d : 0.0;
+  };
+  nlohmann::json j;
+  j["toys"] = n;
+  j["intercept"] = b[0];
+  j["intercept_error"] = std::sqrt(cov(0, 0));
+  nlohmann::json per = nlohmann::json::array();
+  for (size_t c = 0; c < cols.size(); ++c) {
+    const int64_t i = int64_t(c) + 1;
+    per.push_back({{"name", names[cols[c]]},
+                   {"slope", b[i]},
+                   {"slope_error", std::sqrt(cov(i, i))},
+                   {"pull_correlation", correlation(pull, X.col(i))}});
+  }
+  j["nuisances"] = per;
+  j["residual_sd"] = std::sqrt(s2);
+  j["mean_error"] = mean_error;
+  return j;
+}
+
 }  // namespace
 
-nlohmann::json summarise_toys(const std::vector<ToyRow>& rows) {
+nlohmann::json summarise_toys(const std::vector<ToyRow>& rows, const std::vector<std::string>& truth_names) {
   std::vector<const ToyRow*> all;
   std::map<double, std::vector<const ToyRow*>> by_mu;
   for (const auto& r : rows) {
@@ -213,6 +272,10 @@ nlohmann::json summarise_toys(const std::vector<ToyRow>& rows) {
   double secs = 0;
   for (const auto& r : rows) secs += r.seconds;
   j["seconds_per_toy"] = rows.empty() ? 0.0 : secs / rows.size();
+  if (!truth_names.empty()) {
+    nlohmann::json response = nuisance_response(rows, truth_names);
+    if (!response.is_null()) j["nuisance_response"] = response;
+  }
   return j;
 }
 
@@ -237,6 +300,17 @@ std::string toy_table(const nlohmann::json& s) {
     line(l.str(), r);
   }
   if (s["per_mu_true"].size() > 1) line("all", s["overall"]);
+  if (s.contains("nuisance_response")) {
+    const nlohmann::json& r = s["nuisance_response"];
+    o << "mu_hat - mu_true per unit of the true nuisances (joint least squares over " << r["toys"].get<int64_t>()
+      << " toys):\n";
+    for (const auto& k : r["nuisances"])
+      o << "  " << std::left << std::setw(16) << k["name"].get<std::string>() << std::right << std::showpos
+        << std::setw(9) << k["slope"].get<double>() << std::noshowpos << " +- " << k["slope_error"].get<double>()
+        << "   pull correlation " << std::showpos << k["pull_correlation"].get<double>() << std::noshowpos << "\n";
+    o << "  residual sd " << r["residual_sd"].get<double>() << " (mean error " << r["mean_error"].get<double>()
+      << ")\n";
+  }
   o << "failed fits or intervals: " << s["overall"].value("failed", 0) << ", " << std::setprecision(2)
     << s.value("seconds_per_toy", 0.0) << " s per toy\n";
   return o.str();

@@ -43,7 +43,15 @@ std::vector<ToyRow> read_toy_csv(const std::string& path, std::vector<std::strin
 std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, const std::string& config_hash,
                                      nlohmann::json* provenance, std::vector<std::string>* truth_names = nullptr);
 double coverage_penalty(double coverage, int64_t n);
-nlohmann::json summarise_toys(const std::vector<ToyRow>& rows);                 // overall and per mu_true
+// Overall and per mu_true. With the truth columns' names, also
+// `nuisance_response`: a least-squares fit over the usable toys of
+//   mu_hat - mu_true = b_0 + sum_k b_k nu_true_k
+// to the truth columns that vary (nuisances drawn from their priors), with
+// each slope's error, the pull's correlation with each, and the residual
+// spread against the mean Hessian error. A slope that is many errors from 0
+// names a nuisance whose effect the fit does not absorb; a residual spread
+// equal to the mean error says the rest of the pull width is statistical.
+nlohmann::json summarise_toys(const std::vector<ToyRow>& rows, const std::vector<std::string>& truth_names = {});
 std::string toy_table(const nlohmann::json& summary);
 
 }  // namespace refinery

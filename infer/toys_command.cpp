@@ -86,7 +86,7 @@ std::string shard_name(int shard, int shards) {
 void finish(const std::string& path, const std::vector<std::string>& names, const std::vector<ToyRow>& rows,
             json provenance, const CommonOptions& common, const std::string& verb) {
   write_toy_csv(path, names, rows);
-  json s = summarise_toys(rows);
+  json s = summarise_toys(rows, names);
   s.update(provenance);
   write_text_atomically(path + ".json", s.dump(2) + "\n");
   if (!common.quiet) std::cout << toy_table(s) << verb << " " << path << " and " << path << ".json\n";
