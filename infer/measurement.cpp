@@ -1,7 +1,5 @@
 #include "infer/measurement.h"
 
-#include "src/likelihood/mc_statistics.h"
-
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -304,9 +302,12 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
       if (counts[int64_t(p)].item<int64_t>() == 0)
         throw InputError(mc_path, "process", "no simulated events of process '" + processes_[p] + "' (the expected yields need them)");
   }
+  // The regions depend on the whole measurement section except its toys.
+  json regions_settings = m;
+  regions_settings.erase("toys");
   const std::string regions_key =
       options.cache ? TensorCache::key_of("refinery measurement regions v1", {},
-                                          {events_key, m.dump(), recal, labels_ ? "labels" : "fractions",
+                                          {events_key, regions_settings.dump(), recal, labels_ ? "labels" : "fractions",
                                            mc_statistics_ ? "mc statistics" : "", options.reference ? "reference" : ""})
                     : "";
   if (options.cache) {

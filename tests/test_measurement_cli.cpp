@@ -309,6 +309,14 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
       REQUIRE(again["setup"] == source);
       REQUIRE(numbers(again) == numbers(f));
     }
+    // Another number of toys leaves the regions as they were: from the cache.
+    json other_toys = json::parse(read_file(cfg));
+    other_toys["measurement"]["toys"]["n"] = 7;
+    write_json(tmp.path("other_toys.json"), other_toys);
+    r = run_refinery("fit --config " + tmp.path("other_toys.json") +
+                     " --asimov --mu-true 1.5 --threads 2 --quiet --out " + tmp.path("again.json"));
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(json::parse(read_file(tmp.path("again.json")))["setup"] == "cache");
     // One entry of the networks' outputs; the regions with and without the
     // MC-statistics term (and of the other configs here) beside it.
     std::vector<std::string> evaluated, regions;
