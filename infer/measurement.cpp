@@ -276,12 +276,13 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   for (const auto& p : processes_) inputs.push_back(dir + "/dcr_" + p + ".pt");
   ordered_by.insert(ordered_by.end(), features_.begin(), features_.end());
   ordered_by.insert(ordered_by.end(), dcr_nuisances_.begin(), dcr_nuisances_.end());
-  const std::string cache_dir = dir + "/cache";
-  const std::string events_key = options.cache ? TensorCache::key_of("refinery evaluated events v1", inputs, ordered_by) : "";
+  // One cache object per entry (absent with --no-cache).
+  std::optional<TensorCache> events_cache, regions_cache;
+  if (options.cache)
+    events_cache.emplace(dir + "/cache", "evaluated", TensorCache::key_of("refinery evaluated events v1", inputs, ordered_by));
   bool events_cached = false, regions_cached = false;
-  if (options.cache) {
-    const TensorCache cache(cache_dir, "evaluated", events_key);
-    if (auto t = cache.load(); t && t->size() == 6) {
+  if (events_cache) {
+    if (auto t = events_cache->load(); t && t->size() == 6) {
       EvaluatedEvents e{(*t)[0], (*t)[1], (*t)[2], (*t)[3], (*t)[4], (*t)[5]};
       if (consistent(e, int64_t(features_.size()), int64_t(processes_.size()), Ansatz(int(dcr_nuisances_.size()), 2).C)) {
         mc_ = std::move(e);
@@ -302,31 +303,28 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
       if (counts[int64_t(p)].item<int64_t>() == 0)
         throw InputError(mc_path, "process", "no simulated events of process '" + processes_[p] + "' (the expected yields need them)");
   }
-  // The regions depend on the whole measurement section except its toys.
-  json regions_settings = m;
-  regions_settings.erase("toys");
-  const std::string regions_key =
-      options.cache ? TensorCache::key_of("refinery measurement regions v1", {},
-                                          {events_key, regions_settings.dump(), recal, labels_ ? "labels" : "fractions",
-                                           mc_statistics_ ? "mc statistics" : "", options.reference ? "reference" : ""})
-                    : "";
-  if (options.cache) {
-    const TensorCache cache(cache_dir, "regions", regions_key, 8);
-    if (auto t = cache.load()) regions_cached = restore_regions(*t);
+  if (events_cache) {
+    // The regions depend on the whole measurement section except its toys.
+    json regions_settings = m;
+    regions_settings.erase("toys");
+    regions_cache.emplace(dir + "/cache", "regions",
+                          TensorCache::key_of("refinery measurement regions v1", {},
+                                              {events_cache->key(), regions_settings.dump(), recal,
+                                               labels_ ? "labels" : "fractions", mc_statistics_ ? "mc statistics" : "",
+                                               options.reference ? "reference" : ""}),
+                          8);
+    if (auto t = regions_cache->load()) regions_cached = restore_regions(*t);
   }
   if (!regions_cached) prepare_regions(config, mc_path, recal, n_cells, signal_process);
-  if (!options.cache) {
-    setup_source_ = "evaluated, not cached";
-  } else {
-    bool stored = true;
-    if (!events_cached)
-      stored = TensorCache(cache_dir, "evaluated", events_key)
-                   .store({mc_.x, mc_.weight, mc_.process, mc_.fractions, mc_.prob, mc_.coef});
-    if (!regions_cached && stored) stored = TensorCache(cache_dir, "regions", regions_key, 8).store(region_state());
-    setup_source_ = events_cached && regions_cached ? "cache"
-                    : stored                        ? (events_cached ? "networks from the cache, regions fitted" : "evaluated")
-                                                    : "evaluated, not cached";
+  bool stored = false;
+  if (events_cache) {
+    stored = events_cached || events_cache->store({mc_.x, mc_.weight, mc_.process, mc_.fractions, mc_.prob, mc_.coef});
+    stored = stored && (regions_cached || regions_cache->store(region_state()));
   }
+  setup_source_ = !stored                           ? "evaluated, not cached"
+                  : events_cached && regions_cached ? "cache"
+                  : events_cached                   ? "networks from the cache, regions fitted"
+                                                    : "evaluated";
 }
 
 void Measurement::prepare_regions(const ExperimentConfig& config, const std::string& mc_path, const std::string& recal,

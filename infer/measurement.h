@@ -63,7 +63,6 @@ struct MeasurementOptions {
   bool cache = true;
 };
 
-
 class Measurement {
  public:
   Measurement(const ExperimentConfig& config, const MeasurementOptions& options);

@@ -11,8 +11,8 @@ namespace refinery {
 namespace fs = std::filesystem;
 
 TensorCache::TensorCache(std::string directory, std::string prefix, std::string key, int keep)
-    : directory_(std::move(directory)), prefix_(std::move(prefix)), keep_(std::max(keep, 1)) {
-  path_ = directory_ + "/" + prefix_ + "_" + key + ".pt";
+    : directory_(std::move(directory)), prefix_(std::move(prefix)), key_(std::move(key)), keep_(std::max(keep, 1)) {
+  path_ = directory_ + "/" + prefix_ + "_" + key_ + ".pt";
 }
 
 std::string TensorCache::key_of(const std::string& format, const std::vector<std::string>& files,

@@ -27,13 +27,14 @@ class TensorCache {
   static std::string key_of(const std::string& format, const std::vector<std::string>& files,
                             const std::vector<std::string>& settings);
 
+  const std::string& key() const { return key_; }
   const std::string& path() const { return path_; }
   std::optional<std::vector<torch::Tensor>> load() const;
   // False, writing nothing, if the directory cannot be created or written.
   bool store(const std::vector<torch::Tensor>& tensors) const;
 
  private:
-  std::string directory_, prefix_, path_;
+  std::string directory_, prefix_, key_, path_;
   int keep_;
 };
 
