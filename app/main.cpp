@@ -1,8 +1,16 @@
-// The `refinery` executable: one binary, many subcommands. Each stage
+// `refinery-full`: every command of refinery, LibTorch loaded. Users run
+// `refinery` (app/front_end.cpp), which runs the commands on pyhf workspaces
+// itself and hands every other command line to this executable. Each stage
 // registers its own commands; the core dispatches (src/cli/command.h).
+#include <H5Cpp.h>
+
+#include <iostream>
+#include <string>
+
 #include "data/commands.h"
 #include "infer/commands.h"
 #include "src/cli/command.h"
+#include "src/core/version.h"
 #include "train/commands.h"
 
 int main(int argc, char** argv) {
@@ -11,5 +19,19 @@ int main(int argc, char** argv) {
   register_train_commands();
   register_infer_commands();
   register_core_commands();
-  return dispatch(argc, argv);
+  // The banner names the libraries this executable links (the front end
+  // links neither LibTorch nor HDF5, so it hands --version over).
+  if (argc >= 2 && (std::string(argv[1]) == "--version" || std::string(argv[1]) == "version")) {
+    std::cout << refinery::version_banner() << std::endl;
+    return 0;
+  }
+  try {
+    return dispatch(argc, argv);
+  } catch (const H5::Exception& e) {  // HDF5's exceptions are not std::exceptions
+    std::cerr << "refinery " << argv[1] << ": HDF5 error: " << e.getDetailMsg() << "\n";
+    return 1;
+  } catch (...) {
+    std::cerr << "refinery " << argv[1] << ": internal error: an exception of unknown type\n";
+    return 1;
+  }
 }

@@ -1,4 +1,4 @@
-// The built-in simulators by name (the config's simulation/generator): the
+// The built-in simulators by name (the config's simulation.generator): the
 // one place that maps a name to a simulator, so that infer/ and the config
 // schema name none. A simulator that can draw pseudo-experiments at a truth
 // point serves `refinery toys --config` and `fit --toy I`.

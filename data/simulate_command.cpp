@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include <iostream>
+#include <optional>
 
 #include "data/analytic/analytic_simulate.h"
 #include "data/random.h"
@@ -18,6 +19,7 @@
 #include "src/cli/options.h"
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
+#include "src/core/output_directory.h"
 #include "src/io/event_writer.h"
 
 namespace refinery::cli {
@@ -125,6 +127,7 @@ int run_simulate(int argc, char** argv) {
   const bool quick = result->count("events") || result->count("generator") || !(*result)["nu"].as<std::string>().empty();
   htautau::SimulationReport report;
   std::string summary_path;
+  std::optional<OutputDirectory> out_dir;  // removed again if empty when the simulation fails
   if (quick && common.config_path.empty()) {
     // One sample at one nu point.
     if (htautau::is_nominal(nu)) {
@@ -136,14 +139,11 @@ int run_simulate(int argc, char** argv) {
     }
     summary_path = common.out + ".json";
   } else {
-    std::error_code ec;
-    std::filesystem::create_directories(common.out, ec);
-    if (!std::filesystem::is_directory(common.out))
-      throw InputError(common.out, "--out", "cannot create output directory");
     auto points = config_variations(config);
-    // Checked before anything is simulated.
+    // Checked before anything is simulated or created.
     const std::vector<double> mc_shares = htautau::parse_shares(sim.at("mc_shares"), config.file, "simulation.mc_shares");
     opt.shares = htautau::parse_shares(sim.at("shares"), config.file, "simulation.shares");
+    out_dir.emplace(common.out, "--out");
     if (!htautau::is_nominal(nu)) points.insert(points.begin(), nu);
     report = htautau::simulate_samples(opt, points, common.out + "/nominal.h5",
                                        common.out + "/variations.h5");
@@ -165,6 +165,7 @@ int run_simulate(int argc, char** argv) {
   j["seed"] = opt.seed;
   j["luminosity"] = opt.luminosity;
   write_text_atomically(summary_path, j.dump(2) + "\n");
+  if (out_dir) out_dir->commit();
   if (!common.quiet) {
     std::cout << "yields after preselection at " << opt.luminosity << " fb^-1 (" << report.produced
               << " events produced in " << report.seconds << " s)\n"

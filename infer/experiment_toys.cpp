@@ -28,7 +28,7 @@ struct ExperimentToys::Source {
     for (size_t i = 1; i < names.size(); ++i) nuisances[names[i]] = x[i];
     const std::uint64_t seed = rng();
     EventSet e = generators::pseudo_data(generator, x[0], nuisances, m.luminosity(), seed, 0,
-                                         config_file + ": measurement/nuisances (generator " + generator + ")");
+                                         config_file + ": measurement.nuisances (generator " + generator + ")");
     return m.model(m.evaluate(e, "pseudo-experiment"), "pseudo-experiment");
   }
 };
@@ -45,8 +45,8 @@ ExperimentToys::ExperimentToys(std::shared_ptr<Measurement> measurement, const E
   for (const auto& p : measurement->spec().parameters) state_->names.push_back(p.name);
   if (events == "generator") {
     if (!generators::has_pseudo_data(generator))
-      throw ConfigError(config.file, "measurement/toys/events",
-                        "generator toys need simulation/generator set to a simulator that draws pseudo-experiments "
+      throw ConfigError(config.file, "measurement.toys.events",
+                        "generator toys need simulation.generator set to a simulator that draws pseudo-experiments "
                         "(got '" + generator + "'); use resample");
     state_->generator = generator;
     source_ = "generator " + generator;
@@ -56,7 +56,7 @@ ExperimentToys::ExperimentToys(std::shared_ptr<Measurement> measurement, const E
     if (std::filesystem::path(path).is_relative()) path = dir + "/" + path;
     if (!std::filesystem::exists(path))
       throw InputError(path, "file",
-                       "missing: resampled toys need an independent simulated sample (measurement/toys/sample of " +
+                       "missing: resampled toys need an independent simulated sample (measurement.toys.sample of " +
                            config.file + ")");
     EventReader reader(path);
     if (reader.meta().feature_names != measurement->feature_names())

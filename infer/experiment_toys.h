@@ -1,15 +1,15 @@
 // Pseudo-experiments of an experiment's measurement (`refinery toys
 // --config`, `fit|scan|... --config --toy I`), for any analysis the config
-// declares. The events come from (measurement/toys/events):
-//   generator  the config's simulator (simulation/generator), run at the
+// declares. The events come from (measurement.toys.events):
+//   generator  the config's simulator (simulation.generator), run at the
 //              truth: the honest check of the learned pieces;
-//   resample   an independent simulated sample (measurement/toys/sample,
+//   resample   an independent simulated sample (measurement.toys.sample,
 //              not mc.h5), each event entering k ~ Poisson(w R(x|theta))
 //              times, R the measurement's own model at the truth: toys for
 //              an analysis without a generator. Weights must be >= 0 (an
 //              event cannot be drawn a negative number of times): a sample
 //              with negative weights is refused, naming the file and row.
-// The truth (measurement/toys/nu_true or --nu-true):
+// The truth (measurement.toys.nu_true or --nu-true):
 //   nominal      the nuisances at their constraints' centres, NAME=VALUE,...
 //                overrides: auxiliary data drawn around the truth (the
 //                frequentist ensemble);

@@ -15,13 +15,12 @@
 #include <iostream>
 #include <sstream>
 
-#include <ATen/Parallel.h>
 
 #include "infer/model_source.h"
 #include "src/config/schema.h"
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
-#include "src/core/threads.h"
+#include "src/core/worker_threads.h"
 #include "src/histfactory/hf_model.h"
 #include "src/stats/fit.h"
 #include "src/stats/hypotest.h"
@@ -293,7 +292,7 @@ int run_hypotest(int argc, char** argv) {
     if (r->count("patch-name")) throw InputError("", "--all", "tests every patch: give --patch-name or --all, not both");
     for (const char* flag : {"asimov", "toy", "data"})
       if (r->count(flag)) throw InputError("", std::string("--") + flag, "--all tests each patch's observed data");
-    set_threads(common.threads);
+    set_worker_threads(common.threads);
     const std::string ps_file = (*r)["patchset"].as<std::string>();
     json patchset = read_json_file(ps_file);
     json base = read_json_file(workspace_path(*r));
@@ -304,24 +303,22 @@ int run_hypotest(int argc, char** argv) {
     // One worker per thread, each with its own model (models are built in
     // under a millisecond; fits dominate). Every point gets a result line:
     // a bad patch or a failed fit is that point's status, not the batch's.
-    at::parallel_for(0, static_cast<int64_t>(names.size()), 1, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        json out;
-        try {
-          json doc = histfactory::apply_patch(base, histfactory::patch_from_patchset(patchset, names[i], ps_file), ps_file);
-          const ModelSource s = workspace_source(
-              histfactory::Workspace::from_json(doc, workspace_path(*r) + " + " + ps_file + " (" + names[i] + ")"), *r);
-          out = hypotest_json(s, mu, stat, stat_name);
-          out.erase("workspace");
-        } catch (const InputError& ex) {
-          out = json{{"status", "error"}, {"message", ex.what()}};
-        } catch (const std::exception& ex) {
-          out = json{{"status", "failed"}, {"message", std::string("internal error: ") + ex.what()}};
-        }
-        json line = {{"patch", names[i]}};
-        line.update(out);
-        results[i] = std::move(line);
+    parallel_for(static_cast<std::int64_t>(names.size()), [&](std::int64_t i) {
+      json out;
+      try {
+        json doc = histfactory::apply_patch(base, histfactory::patch_from_patchset(patchset, names[i], ps_file), ps_file);
+        const ModelSource s = workspace_source(
+            histfactory::Workspace::from_json(doc, workspace_path(*r) + " + " + ps_file + " (" + names[i] + ")"), *r);
+        out = hypotest_json(s, mu, stat, stat_name);
+        out.erase("workspace");
+      } catch (const InputError& ex) {
+        out = json{{"status", "error"}, {"message", ex.what()}};
+      } catch (const std::exception& ex) {
+        out = json{{"status", "failed"}, {"message", std::string("internal error: ") + ex.what()}};
       }
+      json line = {{"patch", names[i]}};
+      line.update(out);
+      results[i] = std::move(line);
     });
     std::vector<std::string> bad_input, failed;
     json all = json::array();

@@ -20,7 +20,7 @@ using nlohmann::json;
 namespace {
 
 std::string region_key(size_t i, const std::string& key) {
-  return "measurement/regions/" + std::to_string(i) + "/" + key;
+  return "measurement.regions[" + std::to_string(i) + "]." + key;
 }
 
 // Index of `name` among the classifier's processes; ConfigError at `key` if unknown.
@@ -98,7 +98,7 @@ bool consistent(const EvaluatedEvents& e, int64_t n_features, int64_t n_processe
 
 }  // namespace
 
-// The parameter table the config declares (measurement/poi, measurement/nuisances):
+// The parameter table the config declares (measurement.poi, measurement.nuisances):
 // the POI, then the nuisances in the config's order; the DCR networks'
 // nuisances (in their ansatz order) must all be declared as calibration
 // nuisances, and a declared calibration nuisance must be one of them.
@@ -112,18 +112,18 @@ ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::s
   const std::string poi_name = poi.at("name").get<std::string>();
   const auto poi_processes = poi.at("processes").get<std::vector<std::string>>();
   if (poi_processes.empty())
-    throw ConfigError(config.file, "measurement/poi/processes",
+    throw ConfigError(config.file, "measurement.poi.processes",
                       "the POI '" + poi_name + "' scales no process: name the signal process(es) (the classifier's: " +
                           join(processes) + ")");
-  for (const auto& p : poi_processes) s.signal[process_index(config, "measurement/poi/processes", p, processes)] = true;
-  const auto [mu_lo, mu_hi] = range_of(config, "measurement/poi/range", poi.at("range"));
-  if (!(mu_lo > 0)) throw ConfigError(config.file, "measurement/poi/range", "expected 0 < low (the POI multiplies a rate)");
+  for (const auto& p : poi_processes) s.signal[process_index(config, "measurement.poi.processes", p, processes)] = true;
+  const auto [mu_lo, mu_hi] = range_of(config, "measurement.poi.range", poi.at("range"));
+  if (!(mu_lo > 0)) throw ConfigError(config.file, "measurement.poi.range", "expected 0 < low (the POI multiplies a rate)");
   s.parameters.push_back({poi_name, ParameterKind::kPoi, Constraint::kNone, 0, 1,
                           std::clamp(poi.at("init").get<double>(), mu_lo, mu_hi), mu_lo, mu_hi});
   const json& nuisances = m.at("nuisances");
   for (size_t i = 0; i < nuisances.size(); ++i) {
     const json& n = nuisances[i];
-    auto key = [&](const std::string& k) { return "measurement/nuisances/" + std::to_string(i) + "/" + k; };
+    auto key = [&](const std::string& k) { return "measurement.nuisances[" + std::to_string(i) + "]." + k; };
     Parameter par;
     par.name = n.at("name").get<std::string>();
     const std::string type = n.at("type").get<std::string>();
@@ -152,7 +152,7 @@ ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::s
       if (std::find(dcr_nuisances.begin(), dcr_nuisances.end(), par.name) == dcr_nuisances.end())
         throw ConfigError(config.file, key("name"),
                           "calibration nuisance '" + par.name + "' is not one of the DCR networks' nuisances (" +
-                              join(dcr_nuisances) + "): retrain them with it (dcr/nuisances) or declare it as normsys");
+                              join(dcr_nuisances) + "): retrain them with it (dcr.nuisances) or declare it as normsys");
       if (!targets.empty() || n.at("size").get<double>() != 0.0)
         throw ConfigError(config.file, key(targets.empty() ? "size" : "processes"),
                           "a calibration nuisance acts through the DCR networks of every process (no size, no processes)");
@@ -172,7 +172,7 @@ ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::s
     if (i < 0 || s.parameters[i].kind != ParameterKind::kCalibration)
       throw InputError(dcr_file, "metadata.json: nuisances",
                        "the DCR networks' nuisance '" + n + "' is not declared as a calibration nuisance in " + config.file +
-                           " (measurement/nuisances)");
+                           " (measurement.nuisances)");
     s.calibration.push_back(i);
   }
   s.order = 2;
@@ -230,13 +230,13 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     return is_prob || std::find(features_.begin(), features_.end(), v) != features_.end();
   };
   if ((options.reference || mc_statistics_) && !known_variable(reference_variable))
-    throw ConfigError(config.file, "measurement/reference/variable",
+    throw ConfigError(config.file, "measurement.reference.variable",
                       "unknown variable '" + reference_variable + "' (a feature, or p_<process>)");
   cell_variable_ = reference_variable;
 
   // Regions.
   const json& regs = m.at("regions");
-  if (regs.empty()) throw ConfigError(config.file, "measurement/regions", "no regions");
+  if (regs.empty()) throw ConfigError(config.file, "measurement.regions", "no regions");
   std::set<std::string> names;
   for (size_t i = 0; i < regs.size(); ++i) {
     const json& r = regs[i];
@@ -254,7 +254,7 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
       rs.edges = m.at("reference").at("edges").get<std::vector<double>>();
     }
     if (rs.binned) {
-      const std::string vkey = rs.binned && r.at("type") != "binned" ? "measurement/reference/variable" : region_key(i, "variable");
+      const std::string vkey = rs.binned && r.at("type") != "binned" ? "measurement.reference.variable" : region_key(i, "variable");
       if (!known_variable(rs.variable))
         throw ConfigError(config.file, vkey, "unknown variable '" + rs.variable + "' (a feature, or p_<process>)");
       if (rs.edges.size() < 2) throw ConfigError(config.file, region_key(i, "edges"), "a binned region needs at least two edges");
@@ -267,7 +267,7 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   // Simulated events for the expected yields.
   const std::string mc_path = dir + "/mc.h5";
   if (!std::filesystem::exists(mc_path))
-    throw InputError(mc_path, "file", "missing: simulate the expected-yield sample first (refinery simulate --config ...; simulation/mc_events > 0)");
+    throw InputError(mc_path, "file", "missing: simulate the expected-yield sample first (refinery simulate --config ...; simulation.mc_events > 0)");
   // The set-up's two costly steps, each cached by content hash in
   // INPUTS/cache (src/io/tensor_cache.h): the networks' outputs on mc.h5
   // (key: the bytes of mc.h5 and of the networks), and the regions' state
@@ -296,6 +296,9 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     classifier_->check_features(reader.meta().feature_names, mc_path);
     mc_ = evaluate(reader.read_all(), mc_path);
   }
+  // An empty sample is the file's fault, not the regions' selections'.
+  if (mc_.weight.size(0) == 0)
+    throw InputError(mc_path, "events", "holds no events: the expected yields need simulated events (simulation.mc_events)");
   {
     // Every process needs simulated events for its expected yields.
     torch::Tensor counts = torch::bincount(mc_.process.clamp_min(0), {}, int64_t(processes_.size()));

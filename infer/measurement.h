@@ -7,7 +7,7 @@
 // variable and its edges; counts from simulated weights times the same
 // per-event DCRs).
 //
-// Region recalibration (`measurement/recalibration`): the classifier is
+// Region recalibration (`measurement.recalibration`): the classifier is
 // calibrated on the whole preselection; in a region selected on mT or m_jj
 // its fractions need not be. "isotonic" fits a staged isotonic calibration
 // of the fractions per region on the simulated events there (labels,
@@ -57,7 +57,7 @@ struct MeasurementOptions {
   bool reference = false;      // binned reference analysis: unbinned regions binned in reference.variable
   bool labels = false;         // expected yields from the process labels instead of the fractions
   std::string recalibration;   // "isotonic", "closure" or "none"; empty: the config's
-  std::string mc_statistics;   // "on" or "off"; empty: the config's measurement/mc_statistics/enabled
+  std::string mc_statistics;   // "on" or "off"; empty: the config's measurement.mc_statistics.enabled
   // The set-up from INPUTS/cache when the inputs' bytes and the settings are
   // unchanged (src/io/tensor_cache.h); false: evaluate, write nothing.
   bool cache = true;
@@ -140,7 +140,7 @@ class Measurement {
   std::string cell_variable_;    // p_<process>: the reference variable, in which unbinned cells are cut
 };
 
-// The parameter table the config declares (measurement/poi, measurement/nuisances)
+// The parameter table the config declares (measurement.poi, measurement.nuisances)
 // for the classifier's processes and the DCR networks' nuisances (ansatz order;
 // `dcr_file` names them in errors). Config errors name the file and key, exit 2.
 likelihood::ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::string>& processes,

@@ -7,25 +7,23 @@
 #include <limits>
 #include <sstream>
 
-#include "infer/experiment_toys.h"
 #include "src/core/atomic_file.h"
 #include "src/config/schema.h"
 #include "src/core/error.h"
 #include "src/core/hash.h"
 #include "src/core/random_seed.h"
-#include "src/core/threads.h"
+#include "src/core/worker_threads.h"
 #include "src/histfactory/hf_model.h"
-#include "src/io/event_reader.h"
-#include "src/stats/region_model.h"
 #include "src/stats/workspace_model.h"
 #include "src/core/text.h"
 
 namespace refinery::cli {
 
 using nlohmann::json;
-using likelihood::LikelihoodModel;
 
 namespace {
+
+ExperimentLoader g_experiment_loader = nullptr;
 
 histfactory::InterpOptions interp_options(const std::string& s) {
   using histfactory::HistosysCode;
@@ -56,7 +54,8 @@ std::pair<double, double> parse_bounds(const std::string& text) {
   return {lo, hi};
 }
 
-// One data source: --asimov, --toy I or --data FILE; "" for none.
+}  // namespace
+
 std::string data_source(const cxxopts::ParseResult& r) {
   std::string given;
   for (const char* source : {"asimov", "toy", "data"})
@@ -68,8 +67,6 @@ std::string data_source(const cxxopts::ParseResult& r) {
     }
   return given;
 }
-
-}  // namespace
 
 Eigen::VectorXd parse_truth(const std::vector<std::string>& names, Eigen::VectorXd x, int poi, double mu,
                             const std::string& nus, std::string* text) {
@@ -110,77 +107,6 @@ Eigen::VectorXd workspace_truth(const stats::Model& model, int poi, const cxxopt
   return parse_truth(model.names(), model.init(), poi, r["mu-true"].as<double>(), nus, text);
 }
 
-namespace {
-
-std::shared_ptr<const LikelihoodModel> share(LikelihoodModel model) {
-  return std::make_shared<const LikelihoodModel>(std::move(model));
-}
-
-// The data of an experiment's measurement (--data FILE or Asimov data; toys
-// come from ExperimentToys) as a model with the Asimov data source.
-std::unique_ptr<stats::Model> observe(const std::shared_ptr<Measurement>& m, const std::string& config_file,
-                                      const std::string& given, const cxxopts::ParseResult& r,
-                                      std::string* description) {
-  std::shared_ptr<const LikelihoodModel> likelihood;
-  Eigen::VectorXd theta;
-  if (given == "data") {
-    const std::string path = r["data"].as<std::string>();
-    EventReader reader(path);
-    if (reader.meta().feature_names != m->feature_names())
-      throw InputError(path, "attribute feature_names",
-                       "the file's features are not the models' (" + std::to_string(reader.meta().feature_names.size()) +
-                           " vs " + std::to_string(m->feature_names().size()) + " columns, or a different order)");
-    EvaluatedEvents e = m->evaluate(reader.read_all(), path);
-    likelihood = share(m->model(e, path));
-    *description = "events of " + path;
-  } else {
-    const std::string nus = r["nu-true"].as<std::string>();
-    if (nus == "from-priors") throw InputError("", "--nu-true", "from-priors needs --toy (Asimov data take fixed nuisances)");
-    std::vector<std::string> names;
-    for (const auto& p : m->spec().parameters) names.push_back(p.name);
-    std::string text;
-    theta = parse_truth(names, m->spec().nominal(), 0, r["mu-true"].as<double>(), nus, &text);
-    likelihood = share(m->asimov(theta));
-    *description = "Asimov data at " + text;
-  }
-  std::shared_ptr<const Measurement> cm = m;
-  auto model = std::make_unique<stats::RegionModel>(likelihood, "the measurement of " + config_file,
-                                                    [cm](const Eigen::VectorXd& x) { return cm->asimov(x); });
-  if (given != "data") model->set_asimov_aux(theta);  // Asimov: the auxiliary data at the truth too
-  return model;
-}
-
-json experiment_header(const ExperimentConfig& config, const std::string& data, const Measurement& m,
-                       const stats::Model& model, const cxxopts::ParseResult& r) {
-  json j;
-  j["kind"] = "experiment";
-  j["config"] = config.file;
-  j["config_hash"] = config.hash;
-  j["seed"] = config.document.at("seed");
-  j["data"] = data;
-  j["analysis"] = r.count("reference") ? "binned reference" : "unbinned";
-  j["mc_statistics"] = m.mc_statistics();
-  j["setup"] = m.setup_source();
-  json regions = json::array();
-  auto counts = m.observed_counts(static_cast<const stats::RegionModel&>(model).likelihood());
-  auto closure = m.closure_factors();
-  const auto& lregions = static_cast<const stats::RegionModel&>(model).likelihood().regions();
-  for (size_t i = 0; i < m.regions().size(); ++i) {
-    json region = {{"name", m.regions()[i].name}, {"type", m.regions()[i].binned ? "binned" : "unbinned"},
-                   {"observed", counts[i]}, {"fraction_closure", closure[i]}};
-    // Simulated-sample statistics: per bin (cell) the relative error of the
-    // simulated yield, and the unbinned cells' edges in the reference variable.
-    if (lregions[i].mc_stat) {
-      region["mc_statistics"] = {{"rel_error", lregions[i].expected.rel_error}};
-      if (!m.regions()[i].binned) region["mc_statistics"]["cell_edges"] = m.regions()[i].cell_edges;
-    }
-    regions.push_back(region);
-  }
-  j["regions"] = regions;
-  return j;
-}
-
-// The POI by --poi, with --poi-bounds applied.
 void choose_poi(ModelSource& s, const cxxopts::ParseResult& r) {
   if (r.count("poi")) {
     s.poi = s.model->poi(r["poi"].as<std::string>(), "--poi");
@@ -196,8 +122,6 @@ void choose_poi(ModelSource& s, const cxxopts::ParseResult& r) {
   s.header["poi"] = s.poi < 0 ? json(nullptr) : json(s.model->parameters()[s.poi].name);
 }
 
-}  // namespace
-
 void add_data_options(cxxopts::Options& o) {
   o.add_options("Data")("asimov", "Fit the Asimov data set at --mu-true and --nu-true (an experiment's default)")(
       "toy", "Pseudo-experiment number I (experiments: from the simulator, seeded by the config's seed and I; "
@@ -208,11 +132,11 @@ void add_data_options(cxxopts::Options& o) {
       "True nuisances: nominal, from-priors (experiment toys) or NAME=VALUE,... with the model's parameters "
       "(e.g. alpha=1,beta=-0.5)",
       cxxopts::value<std::string>()->default_value("nominal"))(
-      "reference", "Experiments: the binned reference analysis (unbinned regions binned in measurement/reference)")(
+      "reference", "Experiments: the binned reference analysis (unbinned regions binned in measurement.reference)")(
       "labels", "Experiments: expected yields from each process's own simulated events instead of the fractions")(
       "recalibration", "Experiments: per-region recalibration of the fractions: isotonic, closure or none (default: the config's)",
       cxxopts::value<std::string>()->default_value(""))(
-      "mc-statistics", "Experiments: the simulated-sample statistics term, on or off (default: measurement/mc_statistics/enabled)",
+      "mc-statistics", "Experiments: the simulated-sample statistics term, on or off (default: measurement.mc_statistics.enabled)",
       cxxopts::value<std::string>()->default_value(""))(
       "inputs", "Experiments: directory with classifier.pt, dcr_<process>.pt and mc.h5 (default: the config's output_dir)",
       cxxopts::value<std::string>()->default_value(""))(
@@ -240,17 +164,6 @@ void add_model_options(cxxopts::Options& options, bool positional_workspace) {
     options.parse_positional({"workspace"});
     options.positional_help("[WORKSPACE.json]");
   }
-}
-
-MeasurementOptions measurement_options(const cxxopts::ParseResult& r) {
-  MeasurementOptions m;
-  m.inputs = r["inputs"].as<std::string>();
-  m.reference = r.count("reference") > 0;
-  m.labels = r.count("labels") > 0;
-  m.recalibration = r["recalibration"].as<std::string>();
-  m.mc_statistics = r["mc-statistics"].as<std::string>();
-  m.cache = r.count("no-cache") == 0;
-  return m;
 }
 
 std::uint64_t toy_seed(std::uint64_t seed, double mu) {
@@ -316,6 +229,8 @@ ModelSource workspace_source(const histfactory::Workspace& ws, const cxxopts::Pa
   return s;
 }
 
+void set_experiment_loader(ExperimentLoader loader) { g_experiment_loader = loader; }
+
 ModelSource load_model_source(const cxxopts::ParseResult& r, CommonOptions& common, const std::string& result) {
   if (r.count("workspace")) {
     if (!common.config_path.empty())
@@ -326,7 +241,7 @@ ModelSource load_model_source(const cxxopts::ParseResult& r, CommonOptions& comm
     for (const char* flag : {"recalibration", "inputs", "mc-statistics"})
       if (!r[flag].as<std::string>().empty())
         throw InputError("", std::string("--") + flag, "applies to an experiment (--config), not to a workspace");
-    set_threads(common.threads);
+    set_worker_threads(common.threads);
     ModelSource s = workspace_source(load_workspace(r), r);
     const std::string given = data_source(r);
     if (given == "asimov" || given == "toy") {
@@ -350,37 +265,8 @@ ModelSource load_model_source(const cxxopts::ParseResult& r, CommonOptions& comm
     s.out = common.out;
     return s;
   }
-  for (const char* flag : {"patch", "patchset", "patch-name", "skip-digest-check", "verbose"})
-    if (r.count(flag))
-      throw InputError("", std::string("--") + flag, "applies to a workspace (WORKSPACE.json), not to an experiment");
-  if (!r["measurement"].as<std::string>().empty())
-    throw InputError("", "--measurement", "applies to a workspace (WORKSPACE.json), not to an experiment");
-  if (r["interp"].as<std::string>() != "default")
-    throw InputError("", "--interp", "applies to a workspace (WORKSPACE.json), not to an experiment");
-  ModelSource s;
-  s.config = setup_experiment(common);
-  s.file = s.config->file;
-  s.measurement = std::make_shared<Measurement>(*s.config, measurement_options(r));
-  const std::string given = data_source(r);
-  s.data_kind = given.empty() ? "asimov" : given;
-  if (given == "toy") {
-    const int64_t index = r["toy"].as<int64_t>();
-    if (index < 0) throw InputError("", "--toy", "must be >= 0");
-    ExperimentToys toys(s.measurement, *s.config, r["nu-true"].as<std::string>());
-    ExperimentToys::Toy t = toys.draw(r["mu-true"].as<double>(), index);
-    s.model = std::move(t.model);
-    s.description = t.description;
-  } else {
-    s.model = observe(s.measurement, s.config->file, given, r, &s.description);
-  }
-  s.header = experiment_header(*s.config, s.description, *s.measurement, *s.model, r);
-  s.header["model"] = s.model->describe();
-  choose_poi(s, r);
-  const std::string name = result == "fit"
-                               ? "fit_" + s.data_kind + (r.count("reference") ? "_reference" : "") + ".json"
-                               : result + ".json";
-  s.out = default_out(*s.config, common, name);
-  return s;
+  if (!g_experiment_loader) throw NeedsFullProcess{};
+  return g_experiment_loader(r, common, result);
 }
 
 void emit_result(const json& out, const ModelSource& source, const cxxopts::ParseResult& r,

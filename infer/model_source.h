@@ -11,6 +11,13 @@
 //   --poi-bounds    LO,HI for it
 // The default data set is the workspace's observations, or an experiment's
 // Asimov data at mu 1.
+//
+// This file and model_source.cpp are LibTorch-free: the `refinery` front end
+// runs the commands on workspaces without loading LibTorch. An experiment's
+// measurement is loaded by the function that infer/experiment_source.h
+// registers (set_experiment_loader); where none is registered, the command
+// throws NeedsFullProcess and the front end hands the command line to the
+// full executable (app/front_end.cpp).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -20,7 +27,6 @@
 #include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
-#include "infer/measurement.h"
 #include "src/cli/options.h"
 #include "src/histfactory/workspace.h"
 #include "src/stats/model.h"
@@ -36,10 +42,21 @@ struct ModelSource {
   std::string out;          // where the result goes: --out, an experiment's output_dir/<name>, or "" (stdout only)
   bool workspace = false;
   std::string data_kind;  // "observed", "asimov", "toy", "data"
-  // Kept alive for the model's Asimov data (experiments).
-  std::shared_ptr<Measurement> measurement;
+  // What the model's Asimov data need alive (an experiment's measurement).
+  std::shared_ptr<const void> keep_alive;
   std::optional<ExperimentConfig> config;
 };
+
+// Thrown (not a std::exception: no command catches it) where a command needs
+// what this process does not hold, an experiment's measurement in the
+// LibTorch-free front end; nothing has been written when it is thrown.
+struct NeedsFullProcess {};
+
+// Loads an experiment's model source (infer/experiment_source.cpp), with the
+// same arguments as load_model_source.
+using ExperimentLoader = ModelSource (*)(const cxxopts::ParseResult& r, CommonOptions& common,
+                                         const std::string& result);
+void set_experiment_loader(ExperimentLoader loader);
 
 // Workspace options (WORKSPACE, --patch, --patchset, --patch-name,
 // --skip-digest-check, --measurement, --interp, --verbose), data options
@@ -51,12 +68,12 @@ void add_model_options(cxxopts::Options& options, bool positional_workspace = tr
 
 // The model a command runs on. `result` names the experiment's default
 // output file ("fit" -> fit_<asimov|toy|data>[_reference].json, others
-// <result>.json). InputError for options of the other kind.
+// <result>.json). InputError for options of the other kind; NeedsFullProcess
+// for an experiment where no loader is registered.
 ModelSource load_model_source(const cxxopts::ParseResult& r, CommonOptions& common, const std::string& result);
 
 // Pieces the experiment's toys command shares.
 void add_data_options(cxxopts::Options& options);
-MeasurementOptions measurement_options(const cxxopts::ParseResult& r);
 std::uint64_t toy_seed(std::uint64_t seed, double mu);
 std::string default_out(const ExperimentConfig& config, const CommonOptions& common, const std::string& name);
 
@@ -78,6 +95,12 @@ std::string workspace_identity(const cxxopts::ParseResult& r, const std::string&
 Eigen::VectorXd workspace_truth(const stats::Model& model, int poi, const cxxopts::ParseResult& r, std::string* text);
 std::string workspace_path(const cxxopts::ParseResult& r);
 bool verify_digest(const cxxopts::ParseResult& r);
+// One data source: --asimov, --toy I or --data FILE; "" for none (InputError
+// for two).
+std::string data_source(const cxxopts::ParseResult& r);
+// Sets s.poi by --poi (default: the model's first POI) and applies --poi-bounds.
+void choose_poi(ModelSource& s, const cxxopts::ParseResult& r);
+
 // A workspace's model with --measurement, --interp, --poi-bounds (notes to
 // stderr with --verbose); `header` gets {workspace, notes}.
 ModelSource workspace_source(const histfactory::Workspace& ws, const cxxopts::ParseResult& r);

@@ -11,7 +11,7 @@
 
 #include "infer/experiment_toys.h"
 #include "infer/measurement.h"
-#include "infer/model_source.h"
+#include "infer/experiment_source.h"
 #include "infer/toy_summary.h"
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
@@ -111,9 +111,9 @@ int run_toys(int argc_in, char** argv_in) {
                            "Pseudo-experiments with full fits and profiled 68.27% intervals of the POI: coverage, width, "
                            "bias, pulls; refinery toys WORKSPACE.json --n N, or refinery toys --config EXPERIMENT.json");
   add_model_options(options, /*positional_workspace=*/false);
-  options.add_options()("n,count", "Pseudo-experiments per true POI value (experiments' default: measurement/toys/n); also --n",
+  options.add_options()("n,count", "Pseudo-experiments per true POI value (experiments' default: measurement.toys.n); also --n",
                         cxxopts::value<int64_t>())(
-      "mu-values", "True POI values, comma separated (default: measurement/toys/mu_true; --mu-true gives one)",
+      "mu-values", "True POI values, comma separated (default: measurement.toys.mu_true; --mu-true gives one)",
       cxxopts::value<std::string>()->default_value(""))(
       "shard", "Run shard i of N (i/N, 0-based): toys with index % N == i", cxxopts::value<std::string>()->default_value("0/1"))(
       "merge", "Merge toy CSV files (the positional arguments) into one summary", cxxopts::value<bool>()->default_value("false"))(

@@ -3,6 +3,8 @@
 
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 using refinery::testing::run_refinery;
 using refinery::testing::TempDir;
 
@@ -70,4 +72,70 @@ TEST_CASE("refinery config prints the document with defaults and its hash", "[cl
   REQUIRE(r.exit_code == 0);
   REQUIRE(r.output.find("config hash: ") != std::string::npos);
   REQUIRE(r.output.find("\"luminosity\": 10.0") != std::string::npos);
+  // --get takes keys as messages write them, and the JSON-pointer form.
+  const std::string cfg = " --config " + refinery::testing::source_path("experiments/htautau.json");
+  auto dotted = run_refinery("config" + cfg + " --get measurement.regions[0].name");
+  REQUIRE(dotted.exit_code == 0);
+  CHECK(dotted.output == "vbf\n");
+  CHECK(run_refinery("config" + cfg + " --get measurement/regions/0/name").output == dotted.output);
+  CHECK(run_refinery("config" + cfg + " --get simulation.luminosity").output == "10.0\n");
+  auto missing = run_refinery("config" + cfg + " --get simulation.lumi");
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.output.find(": simulation.lumi: no such key") != std::string::npos);
+}
+
+TEST_CASE("the front end runs workspace commands without LibTorch and hands every other command line over",
+          "[cli][front-end]") {
+  using refinery::testing::run_command;
+  using refinery::testing::source_path;
+  // `refinery` links neither LibTorch nor OpenMP (app/front_end.cpp): a
+  // whole-process HistFactory command does not pay their start-up.
+  auto libs = run_command(std::string("ldd ") + REFINERY_BINARY);
+  REQUIRE(libs.exit_code == 0);
+  CHECK(libs.output.find("libtorch") == std::string::npos);
+  CHECK(libs.output.find("libc10") == std::string::npos);
+  CHECK(libs.output.find("libgomp") == std::string::npos);
+  CHECK(libs.output.find("libhdf5") == std::string::npos);
+  // ... and refinery-full, next to it, does.
+  const std::string full = std::string(REFINERY_BINARY) + "-full";
+  auto full_libs = run_command("ldd " + full);
+  REQUIRE(full_libs.exit_code == 0);
+  CHECK(full_libs.output.find("libtorch") != std::string::npos);
+
+  // A workspace hypotest in the front end equals the full executable's, byte
+  // for byte (the same code on the same model).
+  const std::string ws = source_path("tests/data/pyhf/workspaces/twobin_lumi_multi.json");
+  auto front = run_refinery("hypotest " + ws + " --mu 1.5 --json");
+  auto back = run_command(full + " hypotest " + ws + " --mu 1.5 --json 2>&1");
+  REQUIRE(front.exit_code == 0);
+  REQUIRE(back.exit_code == 0);
+  auto front_json = nlohmann::json::parse(front.output), back_json = nlohmann::json::parse(back.output);
+  CHECK(front_json.at("status") == "converged");
+  front_json.erase("seconds");  // the only field that may differ
+  back_json.erase("seconds");
+  CHECK(front_json == back_json);
+  // Input errors in the front end: one line, exit 2, as in the full executable.
+  auto bad = run_refinery("hypotest " + ws + " --mu 1e300");
+  CHECK(bad.exit_code == 2);
+  CHECK(lines(bad.output) == 1);
+  CHECK(bad.output == run_command(full + " hypotest " + ws + " --mu 1e300 2>&1").output);
+
+  // Handed over: the banner names LibTorch (only refinery-full links it),
+  // exit codes and messages pass through, and an experiment given to a
+  // model command runs in the full executable.
+  auto version = run_refinery("--version");
+  CHECK(version.exit_code == 0);
+  CHECK(version.output.find("LibTorch") != std::string::npos);
+  auto unknown = run_refinery("simulate --no-such-flag");
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.output.rfind("refinery simulate: usage error:", 0) == 0);
+  TempDir tmp("front_end");
+  {
+    std::ofstream(tmp.path("c.json")) << "{\"name\": \"fe\", \"output_dir\": \"" << tmp.dir() << "/out\"}";
+  }
+  auto experiment = run_refinery("fit --config " + tmp.path("c.json") + " --quiet");
+  CHECK(experiment.exit_code == 2);  // no networks trained there: named by the full executable
+  CHECK(lines(experiment.output) == 1);
+  CHECK(experiment.output.find("refinery fit: error: ") == 0);
+  CHECK(experiment.output.find(tmp.dir() + "/out/classifier.pt: file: missing") != std::string::npos);
 }

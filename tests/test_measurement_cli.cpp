@@ -29,7 +29,7 @@ json small_config(const std::string& dir) {
   c["measurement"]["toys"] = {{"n", 3}, {"mu_true", {1.0}}, {"nu_true", "nominal"}};
   c["measurement"]["mc_statistics"]["enabled"] = false;  // --mc-statistics on turns it on
   // The default regions, spelled out so that tests can edit them.
-  auto r = run_refinery("config --config " + source_path("experiments/htautau.json") + " --get measurement/regions");
+  auto r = run_refinery("config --config " + source_path("experiments/htautau.json") + " --get measurement.regions");
   c["measurement"]["regions"] = json::parse(r.output);
   return c;
 }
@@ -84,7 +84,7 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
     INFO(region.dump());
     REQUIRE(region.contains("mc_statistics"));
     const json& rel = region["mc_statistics"]["rel_error"];
-    if (region["type"] == "unbinned") {  // measurement/mc_statistics/cells = 10 (fewer if values repeat)
+    if (region["type"] == "unbinned") {  // measurement.mc_statistics.cells = 10 (fewer if values repeat)
       REQUIRE(rel.size() == region["mc_statistics"]["cell_edges"].size() + 1);
       REQUIRE(rel.size() >= 5);
       REQUIRE(rel.size() <= 10);
@@ -228,7 +228,7 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
     r = run_refinery("fit --config " + tmp.path("bad1.json") + " --quiet");
     INFO(r.output);
     REQUIRE(r.exit_code == 2);
-    REQUIRE(r.output.find("measurement/regions/0/selection") != std::string::npos);
+    REQUIRE(r.output.find("measurement.regions[0].selection") != std::string::npos);
     REQUIRE(r.output.find("PRI_jet_numb") != std::string::npos);
   }
   {
@@ -273,7 +273,7 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
     r = run_refinery("train dcr --config " + tmp.path("bad3.json") + " --quiet");
     INFO(r.output);
     REQUIRE(r.exit_code == 2);
-    REQUIRE(r.output.find(tmp.path("bad3.json") + ": dcr/processes/0: no process 'nope' in ") != std::string::npos);
+    REQUIRE(r.output.find(tmp.path("bad3.json") + ": dcr.processes[0]: no process 'nope' in ") != std::string::npos);
   }
   {
     // Two data sources at once.

@@ -149,40 +149,40 @@ TEST_CASE("User events written by h5py: train, fit, scan, impacts and resampled 
   };
   const std::string bad = tmp.path("bad.json");
   CHECK(with([](json& c) { c["measurement"]["poi"]["processes"] = {"higgs"}; }) ==
-        "refinery fit: error: " + bad + ": measurement/poi/processes: unknown process 'higgs' (the classifier's processes: "
+        "refinery fit: error: " + bad + ": measurement.poi.processes: unknown process 'higgs' (the classifier's processes: "
         "signal, multijet, top)\n");
   CHECK(with([](json& c) { c["measurement"]["poi"]["processes"] = json::array(); }) ==
-        "refinery fit: error: " + bad + ": measurement/poi/processes: the POI 'mu' scales no process: name the signal "
+        "refinery fit: error: " + bad + ": measurement.poi.processes: the POI 'mu' scales no process: name the signal "
         "process(es) (the classifier's: signal, multijet, top)\n");
   CHECK(with([](json& c) { c["measurement"]["nuisances"][1]["processes"] = {"tt"}; }) ==
-        "refinery fit: error: " + bad + ": measurement/nuisances/1/processes: unknown process 'tt' (the classifier's "
+        "refinery fit: error: " + bad + ": measurement.nuisances[1].processes: unknown process 'tt' (the classifier's "
         "processes: signal, multijet, top)\n");
   CHECK(with([](json& c) {
           c["measurement"]["nuisances"].push_back({{"name", "energy_scale"}, {"type", "normsys"}, {"size", 0.1},
                                                    {"processes", {"top"}}});
-        }) == "refinery fit: error: " + bad + ": measurement/nuisances/2/name: 'energy_scale' is declared twice (as "
+        }) == "refinery fit: error: " + bad + ": measurement.nuisances[2].name: 'energy_scale' is declared twice (as "
               "calibration and as normsys)\n");
   CHECK(with([](json& c) { c["measurement"]["nuisances"].erase(0); }) ==
         "refinery fit: error: " + tmp.path("dcr_signal.pt") + ": metadata.json: nuisances: the DCR networks' nuisance "
-        "'energy_scale' is not declared as a calibration nuisance in " + bad + " (measurement/nuisances)\n");
+        "'energy_scale' is not declared as a calibration nuisance in " + bad + " (measurement.nuisances)\n");
   CHECK(with([](json& c) {
           c["measurement"]["nuisances"].push_back({{"name", "pileup"}, {"type", "calibration"}});
-        }) == "refinery fit: error: " + bad + ": measurement/nuisances/2/name: calibration nuisance 'pileup' is not one "
-              "of the DCR networks' nuisances (energy_scale): retrain them with it (dcr/nuisances) or declare it as "
+        }) == "refinery fit: error: " + bad + ": measurement.nuisances[2].name: calibration nuisance 'pileup' is not one "
+              "of the DCR networks' nuisances (energy_scale): retrain them with it (dcr.nuisances) or declare it as "
               "normsys\n");
   CHECK(with([](json& c) { c["measurement"]["nuisances"][1]["size"] = 0.0; }) ==
-        "refinery fit: error: " + bad + ": measurement/nuisances/1/size: a normsys needs a non-zero size above -1 (its "
+        "refinery fit: error: " + bad + ": measurement.nuisances[1].size: a normsys needs a non-zero size above -1 (its "
         "factor is (1 + size)^nu)\n");
   CHECK(with([](json& c) { c["measurement"]["nuisances"][0]["range"] = {2.0, -2.0}; }) ==
-        "refinery fit: error: " + bad + ": measurement/nuisances/0/range: expected [low, high] with low < high\n");
+        "refinery fit: error: " + bad + ": measurement.nuisances[0].range: expected [low, high] with low < high\n");
   CHECK(with([](json& c) { c["measurement"]["nuisances"][0]["centre"] = 7.0; }) ==
-        "refinery fit: error: " + bad + ": measurement/nuisances/0/centre: the constraint's centre lies outside the "
+        "refinery fit: error: " + bad + ": measurement.nuisances[0].centre: the constraint's centre lies outside the "
         "range\n");
   CHECK(with([](json& c) { c["measurement"]["nuisances"][1]["type"] = "shapesys"; }) ==
         "refinery fit: error: " + bad + ": measurement.nuisances[1].type: 'shapesys' is not one of: calibration, "
         "normsys\n");
   CHECK(with([](json& c) { c["measurement"]["regions"][0]["selection"] = "pt_sub > 3"; })
-            .find(bad + ": measurement/regions/0/selection") != std::string::npos);
+            .find(bad + ": measurement.regions[0].selection") != std::string::npos);
   // A toy sample with a negative weight is refused, naming the file and row.
   const std::string neg = "/usr/bin/python3 -c \"import h5py; f = h5py.File('" + tmp.path("toys.h5") +
                           "', 'r+'); w = f['weights']; w[5] = -w[5]; f.close()\"";

@@ -145,7 +145,7 @@ int run_train_dcr(int argc, char** argv) {
   if (processes.empty()) processes = in_file;
   for (std::size_t k = 0; k < processes.size(); ++k)
     if (std::find(in_file.begin(), in_file.end(), processes[k]) == in_file.end()) {
-      throw InputError(cfg.file, "dcr/processes/" + std::to_string(k),
+      throw InputError(cfg.file, "dcr.processes[" + std::to_string(k) + "]",
                        "no process '" + processes[k] + "' in " + dir + "/nominal.h5 (it has: " + join(in_file) + ")");
     }
   auto join = [](const nlohmann::json& a) {
@@ -153,7 +153,7 @@ int run_train_dcr(int argc, char** argv) {
     for (const auto& v : a) s += (s.empty() ? "" : ",") + (v.is_string() ? v.get<std::string>() : v.dump());
     return s;
   };
-  // The ansatz's nuisances: dcr/nuisances, else the calibration nuisances the
+  // The ansatz's nuisances: dcr.nuisances, else the calibration nuisances the
   // measurement declares, else every nuisance of the variation samples.
   nlohmann::json nuisances = d.at("nuisances");
   if (nuisances.empty())

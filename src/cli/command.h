@@ -25,11 +25,13 @@ void register_command(Command command);
 // All registered commands.
 const std::vector<Command>& commands();
 
-// The core's own commands (inspect of event files, config).
+// The core's own command: config (src/cli/config_command.cpp).
 void register_core_commands();
 
 // Runs the executable: dispatches argv[1] (and argv[2] for a group) to a
-// registered command. Never throws.
+// registered command. Turns InputError, option errors and every other
+// std::exception into one line and an exit code; exceptions of other types
+// (a library's own, such as HDF5's, or NeedsFullProcess) reach the caller.
 int dispatch(int argc, char** argv);
 
 }  // namespace refinery::cli

@@ -1,5 +1,3 @@
-#include <H5Cpp.h>
-
 #include <algorithm>
 #include <cstring>
 #include <cxxopts.hpp>
@@ -10,7 +8,6 @@
 
 #include "src/cli/command.h"
 #include "src/core/error.h"
-#include "src/core/version.h"
 
 namespace refinery::cli {
 
@@ -84,10 +81,6 @@ int dispatch(int argc, char** argv) {
     print_usage(std::cout);
     return 0;
   }
-  if (first == "--version" || first == "version") {
-    std::cout << version_banner() << std::endl;
-    return 0;
-  }
   const Command* command = find_command(first);
   if (!command) {
     const std::vector<std::string> subs = group_members(first);
@@ -136,9 +129,6 @@ int dispatch(int argc, char** argv) {
     std::cerr << "refinery " << first << ": usage error: " << e.what()
               << " (see refinery " << first << " --help)\n";
     return 2;
-  } catch (const H5::Exception& e) {
-    std::cerr << "refinery " << first << ": HDF5 error: " << e.getDetailMsg() << "\n";
-    return 1;
   } catch (const std::exception& e) {
     std::string what = e.what();
     if (std::getenv("REFINERY_DEBUG")) std::cerr << what << "\n";  // the whole message and backtrace

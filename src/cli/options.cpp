@@ -3,7 +3,7 @@
 
 #include <iostream>
 
-#include "src/core/threads.h"
+#include "src/core/worker_threads.h"
 
 namespace refinery::cli {
 
@@ -39,19 +39,6 @@ CommonOptions common_options(const cxxopts::ParseResult& r) {
   if (r.count("out")) c.out = r["out"].as<std::string>();
   c.quiet = r.count("quiet") > 0;
   return c;
-}
-
-ExperimentConfig setup_experiment(CommonOptions& common) {
-  ExperimentConfig config = common.config_path.empty()
-                                ? ExperimentConfig::default_experiment()
-                                : ExperimentConfig::load(common.config_path);
-  if (common.seed) {
-    config.document["seed"] = *common.seed;
-    config = ExperimentConfig::from_json(config.document, config.file);
-  }
-  int threads = common.threads > 0 ? common.threads : config.document.value("threads", 0);
-  set_threads(threads);
-  return config;
 }
 
 }  // namespace refinery::cli

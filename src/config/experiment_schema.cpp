@@ -1,7 +1,7 @@
 // The schema of experiment configs (docs/formats.md prints it). Each stage
 // owns one section; adding a stage adds a section here.
 #include "src/config/experiment_config.h"
-#include "src/core/threads.h"
+#include "src/core/worker_threads.h"
 
 namespace refinery {
 

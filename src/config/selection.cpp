@@ -1,4 +1,5 @@
 #include "src/config/selection.h"
+#include "src/config/selection_node.h"
 
 #include <cctype>
 #include <cstdlib>
@@ -6,15 +7,6 @@
 #include "src/core/error.h"
 
 namespace refinery {
-
-struct Selection::Node {
-  enum Kind { kAnd, kOr, kNot, kCompare } kind;
-  std::shared_ptr<const Node> a, b;  // operands of and/or/not
-  // Comparison: each side a feature column (>= 0) or a constant.
-  int64_t left_col = -1, right_col = -1;
-  double left_value = 0, right_value = 0;
-  std::string op;
-};
 
 namespace {
 
@@ -145,25 +137,6 @@ class Parser {
   int depth_ = 0, operators_ = 0;
 };
 
-torch::Tensor eval_node(const Selection::Node& n, const torch::Tensor& x) {
-  switch (n.kind) {
-    case Selection::Node::kAnd: return eval_node(*n.a, x).logical_and(eval_node(*n.b, x));
-    case Selection::Node::kOr: return eval_node(*n.a, x).logical_or(eval_node(*n.b, x));
-    case Selection::Node::kNot: return eval_node(*n.a, x).logical_not();
-    case Selection::Node::kCompare: break;
-  }
-  auto side = [&](int64_t col, double value) {
-    return col >= 0 ? x.select(1, col).to(torch::kFloat64) : torch::full({x.size(0)}, value, torch::kFloat64);
-  };
-  torch::Tensor l = side(n.left_col, n.left_value), r = side(n.right_col, n.right_value);
-  if (n.op == "<") return l < r;
-  if (n.op == "<=") return l <= r;
-  if (n.op == ">") return l > r;
-  if (n.op == ">=") return l >= r;
-  if (n.op == "==") return l == r;
-  return l != r;
-}
-
 }  // namespace
 
 Selection Selection::parse(const std::string& text, const std::vector<std::string>& names, const std::string& where) {
@@ -171,11 +144,6 @@ Selection Selection::parse(const std::string& text, const std::vector<std::strin
   s.text_ = text;
   s.root_ = Parser(s.text_, names, where).parse();
   return s;
-}
-
-torch::Tensor Selection::evaluate(const torch::Tensor& x) const {
-  if (x.dim() != 2) throw InputError("", "selection", "features [N,F] expected");
-  return eval_node(*root_, x);
 }
 
 }  // namespace refinery

@@ -8,11 +8,16 @@
 // names, evaluated on feature tensors as one vectorised mask. Errors name
 // the source, the column and what was expected.
 #pragma once
-#include <torch/torch.h>
-
 #include <memory>
 #include <string>
 #include <vector>
+
+// LibTorch's tensor, declared only: parsing is LibTorch-free (the fuzzers
+// and the front end's library use it); evaluate() is defined in
+// selection_eval.cpp and its callers include <torch/torch.h>.
+namespace at {
+class Tensor;
+}  // namespace at
 
 namespace refinery {
 
@@ -22,7 +27,7 @@ class Selection {
   static Selection parse(const std::string& text, const std::vector<std::string>& feature_names,
                          const std::string& where);
   // Boolean mask [N] for features [N,F].
-  torch::Tensor evaluate(const torch::Tensor& features) const;
+  at::Tensor evaluate(const at::Tensor& features) const;
   const std::string& text() const { return text_; }
 
   struct Node;

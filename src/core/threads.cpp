@@ -3,8 +3,6 @@
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 
-#include <thread>
-
 namespace refinery {
 
 namespace {
@@ -33,14 +31,10 @@ int g_threads = 1;
 
 }  // namespace
 
-int hardware_threads() {
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : static_cast<int>(n);
-}
-
 void set_threads(int n) {
   if (n <= 0) n = hardware_threads();
   g_threads = n;
+  set_worker_threads(n);
   at::set_num_threads(n);
   if (openblas().set) openblas().set(1);
   static bool interop_set = false;  // inter-op threads may only be set once

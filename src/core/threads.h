@@ -13,17 +13,16 @@
 //     size (training steps), LibTorch one thread and BLAS n threads;
 //   - parallel blocks (src/core/block_eval.h): LibTorch n threads, each on
 //     its own block, BLAS one thread.
+//   - the LibTorch-free engine's own loops (src/core/worker_threads.h)
+//     use set_threads' count too.
 #pragma once
+#include "src/core/worker_threads.h"
 
 namespace refinery {
 
-// Most threads any option or config may ask for: more threads than cores
-// only add waiting (4096 threads made a 0.5 ms fit take 52 s).
-constexpr int kMaxThreads = 256;
-
-int hardware_threads();
-// Sets LibTorch's intra-op threads (and inter-op threads, once per process)
-// and the BLAS library's threads to 1. n <= 0 means all cores.
+// Sets LibTorch's intra-op threads (and inter-op threads, once per process),
+// the BLAS library's threads to 1 and the worker threads (parallel_for) to
+// n. n <= 0 means all cores.
 void set_threads(int n);
 // LibTorch's intra-op thread count as set by set_threads.
 int configured_threads();

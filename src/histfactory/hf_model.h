@@ -20,8 +20,6 @@
 #include <string>
 #include <vector>
 
-#include <torch/types.h>
-
 #include "src/histfactory/interpolation.h"
 #include "src/histfactory/workspace.h"
 #include "src/stats/constraint.h"
@@ -111,8 +109,9 @@ class HistFactoryModel {
     double width;
   };
   std::vector<ConstraintTerm> constraint_terms() const;
-  // Expected main counts as a differentiable function of a float64 tensor [P].
-  torch::Tensor expected_torch(const torch::Tensor& x) const;
+  // Expected main counts as a differentiable function of a float64 tensor [P]
+  // (defined in hf_model_torch.cpp, the library's LibTorch part).
+  at::Tensor expected_torch(const at::Tensor& x) const;
 
  private:
   struct Factor {  // multiplicative factor of one parameter

@@ -11,9 +11,14 @@
 //            |alpha| < 1 with S = (up + down)/2, A = (up - down)/2; code0 outside
 //            (pyhf default)
 #pragma once
-#include <torch/torch.h>
-
 #include <array>
+
+// LibTorch's tensor, declared only: this header is part of the LibTorch-free
+// engine; the tensor functions below are defined in interpolation_torch.cpp
+// and their callers include <torch/torch.h>.
+namespace at {
+class Tensor;
+}  // namespace at
 
 namespace refinery::histfactory {
 
@@ -32,13 +37,14 @@ Interp histosys(HistosysCode code, double alpha, double up, double down);
 
 // The same interpolations on tensors, differentiable in alpha and in the
 // variations (the SANNT templates depend on network weights; Hessians in
-// alpha by double backward). alpha: a scalar tensor.
+// alpha by double backward). alpha: a scalar tensor. Defined in
+// interpolation_torch.cpp (LibTorch part of the library).
 //   histosys_delta: additive change, up = hi - nominal, down = nominal - lo
 //   (any shape, broadcast with alpha).
-torch::Tensor histosys_delta(HistosysCode code, const torch::Tensor& alpha, const torch::Tensor& up,
-                             const torch::Tensor& down);
+at::Tensor histosys_delta(HistosysCode code, const at::Tensor& alpha, const at::Tensor& up,
+                             const at::Tensor& down);
 //   normsys_factor: the multiplicative factor for constant hi/lo.
-torch::Tensor normsys_factor(NormsysCode code, const torch::Tensor& alpha, double hi, double lo,
+at::Tensor normsys_factor(NormsysCode code, const at::Tensor& alpha, double hi, double lo,
                              const std::array<double, 6>& a);
 
 }  // namespace refinery::histfactory

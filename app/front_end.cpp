@@ -1,0 +1,88 @@
+// The `refinery` executable the user runs: a LibTorch-free front end.
+//
+// The commands over the model interface (fit, scan, yields, impacts,
+// hypotest, limit) on a pyhf workspace run here, in a process that loads
+// neither LibTorch nor OpenMP: a whole-process HistFactory hypotest costs the
+// fit, not LibTorch's 0.35 s start-up. Every other command line (training,
+// simulation, experiments, --help, --version) is handed, unchanged, to the
+// full executable `refinery-full` (app/main.cpp) by exec: same process, same
+// arguments, same exit code and messages.
+//
+// Before the hand-over the front end sets OMP_WAIT_POLICY=PASSIVE unless the
+// user set it: LibTorch's OpenMP threads otherwise spin while they wait, and
+// next to a busy process a parallel region then waits for a descheduled
+// spinning partner (toys 4-10x slower); passive threads sleep and wake, so a
+// shared machine slows a run in proportion to the load (docs/performance.md,
+// bench/bench_threads). libgomp reads the variable when it is loaded, which
+// is why it is set here and not in the full executable's main().
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "infer/commands.h"
+#include "infer/model_source.h"
+#include "src/cli/command.h"
+
+namespace {
+
+// The directory of this executable (empty where /proc is unavailable).
+std::string own_directory() {
+  std::vector<char> buf(PATH_MAX + 1, '\0');
+  const ssize_t n = readlink("/proc/self/exe", buf.data(), PATH_MAX);
+  if (n <= 0) return "";
+  std::string path(buf.data(), static_cast<std::size_t>(n));
+  const std::size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+// refinery-full next to this executable (build tree) or in
+// ../libexec/refinery (installed).
+std::string full_executable(std::vector<std::string>* tried) {
+  const std::string dir = own_directory();
+  for (const std::string& candidate : {dir + "/refinery-full", dir + "/../libexec/refinery/refinery-full"}) {
+    tried->push_back(candidate);
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+int hand_over(char** argv) {
+  std::vector<std::string> tried;
+  const std::string full = full_executable(&tried);
+  if (full.empty()) {
+    std::cerr << "refinery: internal error: the full executable is not installed (looked for " << tried[0] << " and "
+              << tried[1] << ")\n";
+    return 1;
+  }
+  setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0);
+  execv(full.c_str(), argv);
+  std::cerr << "refinery: internal error: cannot start " << full << ": " << std::strerror(errno) << "\n";
+  return 1;
+}
+
+bool runs_here(const char* name) {
+  for (const auto& c : refinery::cli::commands())
+    if (c.name == name) return true;
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace refinery::cli;
+  register_model_commands();
+  if (argc >= 2 && runs_here(argv[1])) {
+    try {
+      return dispatch(argc, argv);
+    } catch (const NeedsFullProcess&) {
+      // an experiment: nothing was written; the full executable runs it
+    }
+  }
+  return hand_over(argv);
+}

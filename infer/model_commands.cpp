@@ -1,0 +1,29 @@
+// The commands over the model interface, registered by the LibTorch-free
+// front end and by the full executable alike.
+#include "infer/commands.h"
+#include "src/cli/command.h"
+
+namespace refinery::cli {
+
+int run_fit(int argc, char** argv);  // inference_commands.cpp
+int run_scan(int argc, char** argv);
+int run_impacts(int argc, char** argv);
+int run_hypotest(int argc, char** argv);
+int run_limit(int argc, char** argv);
+int run_yields(int argc, char** argv);  // yields_command.cpp
+
+void register_model_commands() {
+  register_command({"fit", "Maximum-likelihood fit with profiled intervals (WORKSPACE.json or --config EXPERIMENT)", run_fit});
+  register_command({"scan", "Profile-likelihood scan of the POI, or of two parameters (WORKSPACE.json or --config EXPERIMENT)",
+                    run_scan});
+  register_command({"yields",
+                    "Expected yields per region and process, pre- and post-fit with errors, and the data "
+                    "(WORKSPACE.json or --config EXPERIMENT)",
+                    run_yields});
+  register_command({"impacts", "Ranked nuisance impacts on the POI (WORKSPACE.json or --config EXPERIMENT)", run_impacts});
+  register_command({"hypotest", "Asymptotic CLs test of a POI value (q~, q, q0) (WORKSPACE.json or --config EXPERIMENT)",
+                    run_hypotest});
+  register_command({"limit", "95% CLs upper limits on the POI (WORKSPACE.json or --config EXPERIMENT)", run_limit});
+}
+
+}  // namespace refinery::cli

@@ -1,0 +1,95 @@
+// The fuzz targets (fuzz/fuzz_targets.h) on the inputs kept in the
+// repository: the seeds the fuzzers start from, which the readers must
+// accept (so that a target that refused everything, and fuzzed nothing,
+// fails here), and the regression inputs of tests/data/fuzz/<target>/ (what
+// the fuzzers found: each must now be accepted or refused with an
+// InputError, never crash or throw anything else).
+#include "tests/testing.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "fuzz/fuzz_targets.h"
+
+using namespace refinery;
+using refinery::testing::read_file;
+using refinery::testing::source_path;
+
+namespace {
+
+std::vector<std::string> files_in(const std::string& dir, const std::string& extension = "") {
+  std::vector<std::string> out;
+  if (!std::filesystem::is_directory(dir)) return out;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.is_regular_file() && (extension.empty() || e.path().extension() == extension)) out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+const fuzz::Target& target(const std::string& name) {
+  for (const auto& t : fuzz::targets())
+    if (t.name == name) return t;
+  throw std::logic_error("no fuzz target " + name);
+}
+
+bool run(const std::string& name, const std::string& file) {
+  const std::string bytes = read_file(file);
+  return target(name).run(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+}
+
+}  // namespace
+
+TEST_CASE("fuzz targets accept their valid seeds", "[fuzz]") {
+  struct Seeds {
+    const char* target;
+    std::string dir, extension;
+  };
+  for (const Seeds& s : {Seeds{"workspace", source_path("tests/data/pyhf/workspaces"), ".json"},
+                         Seeds{"experiment_config", source_path("experiments"), ".json"},
+                         Seeds{"selection", source_path("fuzz/seeds/selection"), ""},
+                         Seeds{"patch", source_path("fuzz/seeds/patch"), ".json"}}) {
+    const auto files = files_in(s.dir, s.extension);
+    INFO(s.target << " seeds in " << s.dir);
+    REQUIRE(files.size() >= 3);
+    for (const auto& f : files) {
+      INFO(f);
+      CHECK(run(s.target, f));
+    }
+  }
+}
+
+TEST_CASE("fuzz targets refuse bad input with an input error", "[fuzz]") {
+  auto bytes = [](const std::string& text) { return reinterpret_cast<const std::uint8_t*>(text.data()); };
+  const std::vector<std::pair<const char*, std::string>> bad = {
+      {"workspace", "{\"channels\": 3}"},
+      {"workspace", "[1e400]"},
+      {"workspace", std::string(3000, '[')},
+      {"patch", "[{\"op\": \"remove\", \"path\": \"/nothing/here\"}]"},
+      {"patch", "{\"patches\": 7}"},
+      {"experiment_config", "{\"seed\": \"x\"}"},
+      {"selection", "pt >"},
+      {"selection", "unknown_feature < 3"},
+      {"selection", std::string(500, '(') + "pt > 1" + std::string(500, ')')}};
+  for (const auto& [name, text] : bad) {
+    INFO(name << ": " << text.substr(0, 60));
+    CHECK_FALSE(target(name).run(bytes(text), text.size()));
+  }
+}
+
+TEST_CASE("fuzz findings kept as regression inputs", "[fuzz]") {
+  // Each input found by a fuzzer is kept in tests/data/fuzz/<target>/ and
+  // named, with what it found, in tests/data/fuzz/README.md.
+  const std::string root = source_path("tests/data/fuzz");
+  const std::string readme = read_file(root + "/README.md");
+  REQUIRE(readme.find("| input | what it found | fixed in |") != std::string::npos);
+  for (const auto& t : fuzz::targets()) {
+    for (const auto& f : files_in(root + "/" + t.name)) {
+      INFO(f);
+      CHECK(readme.find(std::string(t.name) + "/" + std::filesystem::path(f).filename().string()) != std::string::npos);
+      CHECK_NOTHROW(run(t.name, f));
+    }
+  }
+}
