@@ -3,6 +3,8 @@
 // migrations, pseudo-experiments, bad input.
 #include "testing.hpp"
 
+#include <filesystem>
+
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -426,4 +428,7 @@ TEST_CASE("simulate CLI: shares and mc_shares put more of a sample's events wher
   bad = run(config("b3.json", R"({"htautau": 0, "ztautau": 1, "ttbar": 1, "diboson": 1})"), "b3");
   REQUIRE(bad.exit_code == 2);
   REQUIRE(bad.output.find("simulation.mc_shares.htautau: a share must be positive") != std::string::npos);
+  // A failed command leaves no output directory it created behind.
+  REQUIRE(!std::filesystem::exists(tmp.path("b1")));
+  REQUIRE(!std::filesystem::exists(tmp.path("b3")));
 }

@@ -339,5 +339,11 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
     again = json::parse(read_file(tmp.path("again.json")));
     REQUIRE(again["setup"] == "evaluated");
     REQUIRE(again["fit"]["parameters"][0]["error"].get<double>() != f["fit"]["parameters"][0]["error"].get<double>());
+    // An mc.h5 without events is named as the cause, not the regions' selections.
+    r = run_refinery("simulate htautau --events 1 --seed 3 --quiet --out " + tmp.path("mc.h5"));
+    REQUIRE(r.exit_code == 0);
+    r = run_refinery(fit + tmp.path("empty.json"));
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find(tmp.path("mc.h5") + ": events: holds no events") != std::string::npos);
   }
 }
