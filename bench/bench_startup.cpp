@@ -12,6 +12,8 @@
 // one signal patch: pyhf's whole-process hypotest on it takes 2.8 s on this
 // machine (issue 15). Median of `repeats` runs each.
 // Usage: bench_startup [repeats=20] [workspace] [patch]
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,20 +58,23 @@ double median_seconds(int repeats, const std::function<void()>& f) {
   return median(t);
 }
 
-// Runs argv with stdout and stderr to /dev/null; exits on failure.
+// Runs argv with stdout and stderr to /dev/null; exits on failure. Spawned
+// with posix_spawn (vfork-like): a fork of this LibTorch-linked process would
+// copy its page tables and add tens of milliseconds to every run.
 void run(const std::vector<std::string>& args) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(126);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t io;
+  posix_spawn_file_actions_init(&io);
+  posix_spawn_file_actions_addopen(&io, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&io, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int err = posix_spawn(&pid, argv[0], &io, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&io);
   int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  if (err == 0) waitpid(pid, &status, 0);
+  if (err != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::fprintf(stderr, "bench_startup: failed: %s ...\n", args[0].c_str());
     std::exit(1);
   }

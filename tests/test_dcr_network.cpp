@@ -249,6 +249,33 @@ TEST_CASE("DCR training: bad input is explained", "[dcr][bad-input]") {
   auto cli = refinery::testing::run_refinery("train dcr --quiet --nominal /no/file.h5 --variations /no/v.h5 --process ztautau --out /tmp/x.pt");
   REQUIRE(cli.exit_code == 2);
   REQUIRE(cli.output == "refinery train: error: /no/file.h5: no such file\n");
+  // The nominal and variation samples of one training come from one
+  // simulation: another config or another seed (event numbers would pair
+  // unrelated events) is refused, naming both files.
+  refinery::testing::TempDir tmp("dcr_mixed_samples");
+  using refinery::testing::run_refinery;
+  auto sim = [&](const std::string& args) {
+    REQUIRE(run_refinery("simulate htautau --events 4000 --quiet " + args).exit_code == 0);
+  };
+  {
+    std::ofstream(tmp.path("other.json")) << R"({"name": "other", "simulation": {"generator": "htautau", "events": 4000,
+      "mc_events": 0, "variations": [{"tes": 1}], "variation_grid": {"nuisances": []}}})";
+  }
+  sim("--seed 1 --out " + tmp.path("n.h5"));
+  sim("--seed 2 --nu tes=1 --out " + tmp.path("v_seed.h5"));
+  REQUIRE(run_refinery("simulate --quiet --config " + tmp.path("other.json") + " --out " + tmp.path("other")).exit_code == 0);
+  auto train = [&](const std::string& variations) {
+    return run_refinery("train dcr --quiet --epochs 1 --steps 2 --nominal " + tmp.path("n.h5") + " --variations " +
+                        tmp.path(variations) + " --process ztautau --out " + tmp.path("x.pt"));
+  };
+  // (The seed is part of the config's hash: another seed is another config.)
+  for (const std::string v : {"v_seed.h5", "other/variations.h5"}) {
+    auto r = train(v);
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.rfind("refinery train: error: " + tmp.path(v) + ": attribute config_hash: simulated with config ", 0) == 0);
+    REQUIRE(r.output.find(", but " + tmp.path("n.h5") + " with config ") != std::string::npos);
+    REQUIRE(r.output.find("simulate the nominal and variation samples together") != std::string::npos);
+  }
 }
 
 

@@ -38,6 +38,18 @@ DCRTrainingData file_training_data(const std::string& nominal_path, const std::s
   EventMeta m0, mv;
   EventSet nominal = read_events(nominal_path, &m0);
   EventSet varied = read_events(variations_path, &mv);
+  // The two samples of one training come from one simulation: another
+  // config's variations describe other nuisances or selections, and event
+  // numbers of another seed would pair unrelated events. (Files that record
+  // no config, such as a user's own, are not compared.)
+  if (!m0.config_hash.empty() && !mv.config_hash.empty() && m0.config_hash != mv.config_hash)
+    throw InputError(variations_path, "attribute config_hash",
+                     "simulated with config " + mv.config_hash + ", but " + nominal_path + " with config " + m0.config_hash +
+                         ": simulate the nominal and variation samples together (refinery simulate --config ...)");
+  if (nominal.has_event_numbers() && varied.has_event_numbers() && m0.seed != mv.seed)
+    throw InputError(variations_path, "attribute seed",
+                     "simulated with seed " + std::to_string(mv.seed) + ", but " + nominal_path + " with seed " +
+                         std::to_string(m0.seed) + ": their event numbers would pair unrelated events");
   if (!varied.has_nuisances()) throw InputError(variations_path, "nuisances", "variation samples carry no nu tag (dataset missing)");
   if (m0.feature_names != mv.feature_names)
     throw InputError(variations_path, "attribute feature_names", "differs from the nominal file's");
