@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -28,23 +27,14 @@
 #include "infer/commands.h"
 #include "infer/model_source.h"
 #include "src/cli/command.h"
+#include "src/core/executable_directory.h"
 
 namespace {
-
-// The directory of this executable (empty where /proc is unavailable).
-std::string own_directory() {
-  std::vector<char> buf(PATH_MAX + 1, '\0');
-  const ssize_t n = readlink("/proc/self/exe", buf.data(), PATH_MAX);
-  if (n <= 0) return "";
-  std::string path(buf.data(), static_cast<std::size_t>(n));
-  const std::size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "" : path.substr(0, slash);
-}
 
 // refinery-full next to this executable (build tree) or in
 // ../libexec/refinery (installed).
 std::string full_executable(std::vector<std::string>* tried) {
-  const std::string dir = own_directory();
+  const std::string dir = refinery::executable_directory();
   for (const std::string& candidate : {dir + "/refinery-full", dir + "/../libexec/refinery/refinery-full"}) {
     tried->push_back(candidate);
     if (access(candidate.c_str(), X_OK) == 0) return candidate;

@@ -19,13 +19,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "src/core/executable_directory.h"
 #include "src/config/schema.h"
 #include "src/histfactory/hf_model.h"
 #include "src/histfactory/workspace.h"
@@ -35,13 +35,6 @@
 using namespace refinery;
 
 namespace {
-
-std::string own_directory() {
-  std::vector<char> buf(PATH_MAX + 1, '\0');
-  const ssize_t n = readlink("/proc/self/exe", buf.data(), PATH_MAX);
-  std::string path(buf.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
-  return path.substr(0, path.rfind('/'));
-}
 
 double median(std::vector<double> t) {
   std::sort(t.begin(), t.end());
@@ -90,7 +83,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: bench_startup [repeats>=1] [workspace] [patch]\n");
     return 2;
   }
-  const std::string bin = own_directory() + "/..";
+  const std::string bin = refinery::executable_directory() + "/..";
   const std::string front = bin + "/refinery", full = bin + "/refinery-full";
   const std::vector<std::string> args = {"hypotest", ws, "--patch", patch, "--mu", "1", "--json", "--threads", "1"};
   auto command = [&](const std::string& exe) {

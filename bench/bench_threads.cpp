@@ -19,20 +19,14 @@
 
 #include <algorithm>
 #include <chrono>
-#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
-namespace {
+#include "src/core/executable_directory.h"
 
-std::string own_directory() {
-  std::vector<char> buf(PATH_MAX + 1, '\0');
-  const ssize_t n = readlink("/proc/self/exe", buf.data(), PATH_MAX);
-  std::string path(buf.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
-  return path.substr(0, path.rfind('/'));
-}
+namespace {
 
 std::string with_threads(std::string command, int threads) {
   const std::string key = "{threads}";
@@ -88,7 +82,7 @@ int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   const int repeats = argc > 2 ? std::atoi(argv[2]) : 3;
   const std::string command =
-      argc > 3 ? argv[3] : own_directory() + "/bench_profile 100000 1000000 {threads} 3";
+      argc > 3 ? argv[3] : refinery::executable_directory() + "/bench_profile 100000 1000000 {threads} 3";
   if (threads < 1 || repeats < 1) {
     std::fprintf(stderr, "usage: bench_threads [threads>=1] [repeats>=1] [command with {threads}]\n");
     return 2;
