@@ -1,7 +1,5 @@
 #include "infer/experiment_source.h"
 
-#include <iostream>
-
 #include "infer/experiment_toys.h"
 #include "src/core/error.h"
 #include "src/io/event_reader.h"
