@@ -11,9 +11,9 @@
 // Before the hand-over the front end sets OMP_WAIT_POLICY=PASSIVE unless the
 // user set it: LibTorch's OpenMP threads otherwise spin while they wait, and
 // next to a busy process a parallel region then waits for a descheduled
-// spinning partner (toys 4-10x slower); passive threads sleep and wake, so a
-// shared machine slows a run in proportion to the load (docs/performance.md,
-// bench/bench_threads). libgomp reads the variable when it is loaded, which
+// spinning partner (toys 2.3-2.8x slower here, 4-10x in issue 15's runs);
+// passive threads sleep and wake, so a shared machine slows a run in
+// proportion to the load (docs/performance.md, bench/bench_threads). libgomp reads the variable when it is loaded, which
 // is why it is set here and not in the full executable's main().
 #include <unistd.h>
 

@@ -14,10 +14,11 @@ OutputDirectory::OutputDirectory(const std::string& path, const std::string& opt
   // The directories that do not exist yet, outermost first.
   std::vector<fs::path> missing;
   std::error_code ec;
-  for (fs::path p = fs::path(path).lexically_normal(); !p.empty() && !fs::exists(p, ec);
-       p = p.has_relative_path() ? p.parent_path() : fs::path()) {
+  fs::path p = fs::path(path).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();  // "out/" names "out"
+  for (; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
     missing.insert(missing.begin(), p);
-    if (p == p.parent_path()) break;
+    if (p == p.parent_path()) break;  // a root
   }
   for (const fs::path& p : missing) {
     if (!fs::create_directory(p, ec) && !fs::is_directory(p, ec)) break;
