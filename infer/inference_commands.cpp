@@ -17,6 +17,7 @@
 
 
 #include "infer/model_source.h"
+#include "infer/toy_hypotest.h"
 #include "src/config/schema.h"
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
@@ -275,11 +276,16 @@ json hypotest_json(const ModelSource& s, double mu, TestStat stat, const std::st
 }  // namespace
 
 int run_hypotest(int argc, char** argv) {
-  cxxopts::Options options(argv[0], "Asymptotic CLs hypothesis test of a POI value (pyhf's conventions)");
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--merge") return run_hypotest_merge(argc, argv);
+  cxxopts::Options options(argv[0],
+                           "CLs hypothesis test of a POI value (or p0 with q0), asymptotic or from pseudo-experiments "
+                           "(pyhf's conventions)");
   add_model_options(options);
   options.add_options()("mu", "Tested POI value (inside the POI's bounds)", cxxopts::value<double>()->default_value("1"))(
       "test-stat", "qtilde, q or q0", cxxopts::value<std::string>()->default_value("qtilde"))(
       "all", "With --patchset: test every patch, one JSON line each, in parallel");
+  add_toy_hypotest_options(options);
   add_common_options(options, true, true);
   auto r = parse(options, argc, argv);
   if (!r) return 0;
@@ -287,6 +293,9 @@ int run_hypotest(int argc, char** argv) {
   const double mu = (*r)["mu"].as<double>();
   const std::string stat_name = (*r)["test-stat"].as<std::string>();
   const TestStat stat = stats::parse_test_stat(stat_name);
+  const bool toys = toy_calculator_requested(*r);
+  if (toys && r->count("all"))
+    throw InputError("", "--all", "tests every patch asymptotically; run the toy-based test one patch at a time");
   if (r->count("all")) {
     if (!r->count("patchset")) throw InputError("", "--all", "needs --patchset");
     if (r->count("patch-name")) throw InputError("", "--all", "tests every patch: give --patch-name or --all, not both");
@@ -343,8 +352,10 @@ int run_hypotest(int argc, char** argv) {
     return !bad_input.empty() ? 2 : !failed.empty() ? 1 : 0;
   }
   ModelSource s = load_model_source(*r, common, "hypotest");
-  const json out = hypotest_json(s, mu, stat, stat_name);
-  emit_result(out, s, *r, common, "");
+  std::string text;
+  const json out = toys ? toy_hypotest_json(s, *r, mu, stat, stat_name, common.threads, common.quiet || r->count("json"), &text)
+                        : hypotest_json(s, mu, stat, stat_name);
+  emit_result(out, s, *r, common, text);
   if (out["status"] != "converged")
     std::cerr << "refinery hypotest: error: " << s.file << ": a fit did not converge: "
               << out.value("message", std::string()) << "\n";

@@ -99,15 +99,22 @@ void AsymptoticCalculator::record(const FitResult& f, const char* which) {
   converged_ = false;
 }
 
+double test_statistic(const Model& data, int poi, TestStat stat, double mu, const FitResult& free_fit,
+                      const Eigen::VectorXd& start, const FitOptions& options, FitResult* cond) {
+  const double muhat = free_fit.x[poi];
+  *cond = fit_at(data, poi, mu, start, options);
+  const double t = std::max(0.0, cond->twice_nll() - free_fit.twice_nll());
+  if (stat == TestStat::kQ0) return muhat < mu ? 0.0 : t;  // mu = 0 here: q0 = 0 for muhat < 0
+  return muhat > mu ? 0.0 : t;
+}
+
 double AsymptoticCalculator::test_statistic(const Model& data, const FitResult& free_fit, double mu,
                                             Eigen::VectorXd* warm) {
-  const double muhat = free_fit.x[poi_];
-  FitResult cond = fit_at(data, poi_, mu, *warm, options_);
+  FitResult cond;
+  const double t = stats::test_statistic(data, poi_, stat_, mu, free_fit, *warm, options_, &cond);
   record(cond, "conditional fit");
   *warm = cond.x;
-  double t = std::max(0.0, cond.twice_nll() - free_fit.twice_nll());
-  if (stat_ == TestStat::kQ0) return muhat < mu ? 0.0 : t;  // mu = 0 here: q0 = 0 for muhat < 0
-  return muhat > mu ? 0.0 : t;
+  return t;
 }
 
 HypotestResult AsymptoticCalculator::hypotest(double mu) {

@@ -23,6 +23,13 @@ TestStat parse_test_stat(const std::string& name);  // "qtilde", "q", "q0"; Inpu
 // workspace does not define. Widen the bounds explicitly to test it.
 void check_poi_value(const Model& model, int poi, double value, const std::string& flag);
 
+// The test statistic `stat` at POI value mu (0 for q0) on a model with its
+// data, given its free fit: the conditional fit, started from `start`, is
+// returned in *cond. q and q~ are 0 where the free fit's POI lies above mu,
+// q0 where it lies below 0 (the lower bound of the POI makes q~ of q).
+double test_statistic(const Model& data, int poi, TestStat stat, double mu, const FitResult& free_fit,
+                      const Eigen::VectorXd& start, const FitOptions& options, FitResult* cond);
+
 struct HypotestResult {
   double mu = 1.0;
   double q_obs = 0.0, q_asimov = 0.0;
