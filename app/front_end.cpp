@@ -1,6 +1,6 @@
 // The `refinery` executable the user runs: a LibTorch-free front end.
 //
-// The commands over the model interface (fit, scan, yields, impacts,
+// The commands over the model interface (fit, scan, yields, gof, impacts,
 // hypotest, limit) on a pyhf workspace run here, in a process that loads
 // neither LibTorch nor OpenMP: a whole-process HistFactory hypotest costs the
 // fit, not LibTorch's 0.35 s start-up. Every other command line (training,

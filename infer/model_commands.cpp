@@ -11,6 +11,7 @@ int run_impacts(int argc, char** argv);
 int run_hypotest(int argc, char** argv);
 int run_limit(int argc, char** argv);
 int run_yields(int argc, char** argv);  // yields_command.cpp
+int run_gof(int argc, char** argv);     // gof_command.cpp
 
 void register_model_commands() {
   register_command({"fit", "Maximum-likelihood fit with profiled intervals (WORKSPACE.json or --config EXPERIMENT)", run_fit});
@@ -20,8 +21,12 @@ void register_model_commands() {
                     "Expected yields per region and process, pre- and post-fit with errors, and the data "
                     "(WORKSPACE.json or --config EXPERIMENT)",
                     run_yields});
+  register_command({"gof",
+                    "Goodness of fit: saturated-model statistic per region, p-values from toys "
+                    "(WORKSPACE.json or --config EXPERIMENT)",
+                    run_gof});
   register_command({"impacts", "Ranked nuisance impacts on the POI (WORKSPACE.json or --config EXPERIMENT)", run_impacts});
-  register_command({"hypotest", "Asymptotic CLs test of a POI value (q~, q, q0) (WORKSPACE.json or --config EXPERIMENT)",
+  register_command({"hypotest", "CLs test of a POI value (q~, q, q0), asymptotic or toy-based (WORKSPACE.json or --config EXPERIMENT)",
                     run_hypotest});
   register_command({"limit", "95% CLs upper limits on the POI (WORKSPACE.json or --config EXPERIMENT)", run_limit});
 }
