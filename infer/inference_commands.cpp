@@ -28,6 +28,7 @@
 #include "src/stats/impacts.h"
 #include "src/stats/profile.h"
 #include "src/stats/workspace_model.h"
+#include "src/stats/yields.h"
 
 namespace refinery::cli {
 
@@ -145,6 +146,7 @@ int run_fit(int argc, char** argv) {
   const stats::FitResult f = stats::fit(*s.model, opt.fit);
   json out = s.header;
   out["fit"] = f.to_json();
+  out["parameters"] = stats::parameter_table_json(*s.model);
   out["yields"] = yields_json(*s.model, f);
   std::string text = fit_text(s, f);
   if (f.ok() && s.poi >= 0 && !r->count("no-interval")) {
@@ -239,6 +241,7 @@ int run_impacts(int argc, char** argv) {
   if (!best_fit("impacts", s, *r, common, &out, &f, &exit_code)) return exit_code;
   const stats::Impacts im = stats::compute_impacts(*s.model, f, poi);
   out["impacts"] = im.to_json();
+  out["parameters"] = stats::parameter_table_json(*s.model);
   out["seconds"] = seconds_since(t0);
   emit_result(out, s, *r, common, s.description + "\n" + im.table());
   return 0;

@@ -22,6 +22,22 @@ Eigen::MatrixXd prefit_covariance(const Model& model) {
   return c;
 }
 
+nlohmann::json parameter_table_json(const Model& model) {
+  const Eigen::MatrixXd c = prefit_covariance(model);
+  nlohmann::json rows = nlohmann::json::array();
+  for (int i = 0; i < model.size(); ++i) {
+    const Parameter& p = model.parameters()[i];
+    const double centre = p.constraint == Constraint::kPoisson ? (p.width > 0 ? p.aux / p.width : 0.0)
+                          : p.constraint == Constraint::kNone  ? p.init
+                                                               : p.aux;
+    auto bound = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+    rows.push_back({{"name", p.name}, {"constraint", constraint_name(p.constraint)}, {"centre", centre},
+                    {"prefit_error", std::sqrt(c(i, i))}, {"lower", bound(p.lower)}, {"upper", bound(p.upper)},
+                    {"fixed", p.fixed}, {"poi", p.poi}});
+  }
+  return rows;
+}
+
 namespace {
 
 // All yields of the model as one vector (processes in order, bins in order).

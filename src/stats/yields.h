@@ -29,6 +29,12 @@ struct YieldWithError {
 // datum, to first order); 0 for free and fixed parameters.
 Eigen::MatrixXd prefit_covariance(const Model& model);
 
+// The parameter table as the figures of pulls need it: per parameter its
+// name, constraint, centre (the value its auxiliary datum prefers: aux,
+// aux / tau for Poisson), pre-fit error (sqrt of prefit_covariance's
+// diagonal), bounds, and whether it is fixed or a POI.
+nlohmann::json parameter_table_json(const Model& model);
+
 // The processes in the model's order, then one "total" per region (in the
 // order regions first appear).
 std::vector<YieldWithError> yields_with_errors(const Model& model, const Eigen::VectorXd& x,

@@ -1,0 +1,174 @@
+// Figures (`refinery plot`, python/refinery_plot.py): every kind drawn from a
+// real result file of the command it shows; each output is a valid PNG of
+// the size its sidecar states, and the sidecar's series (names, counts,
+// ranges) are compared with the result file. Bad input (a result of the
+// wrong kind, an unknown region, kind or format) is one line, exit 2.
+#include "tests/testing.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+using nlohmann::json;
+using refinery::testing::run_refinery;
+
+namespace {
+
+// Width and height from a PNG's signature and IHDR chunk; {0, 0} if the file
+// is not a PNG.
+std::pair<int, int> png_size(const std::string& path) {
+  const std::string bytes = refinery::testing::read_file(path);
+  const std::string signature = "\x89PNG\r\n\x1a\n";
+  if (bytes.size() < 24 || bytes.compare(0, 8, signature) != 0 || bytes.compare(12, 4, "IHDR") != 0) return {0, 0};
+  auto be32 = [&](std::size_t at) {
+    int v = 0;
+    for (int k = 0; k < 4; ++k) v = (v << 8) | static_cast<unsigned char>(bytes[at + k]);
+    return v;
+  };
+  return {be32(16), be32(20)};
+}
+
+// Draws `kind` from `result`; checks the PNG against the sidecar, returns the sidecar.
+json draw(refinery::testing::TempDir& tmp, const std::string& kind, const std::string& result, int width, int height,
+          const std::string& extra = "") {
+  const std::string out = tmp.path(kind + ".png");
+  const auto r = run_refinery("plot " + kind + " " + result + " --out " + out + extra);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const json side = json::parse(refinery::testing::read_file(out + ".series.json"));
+  CHECK(side["kind"] == kind);
+  const auto [w, h] = png_size(out);
+  CHECK(w == side["width_px"].get<int>());
+  CHECK(h == side["height_px"].get<int>());
+  CHECK(w == width);
+  CHECK(h == height);
+  return side;
+}
+
+const json& series(const json& side, const std::string& name) {
+  for (const auto& s : side["series"])
+    if (s["name"] == name) return s;
+  FAIL("no series " << name << " in " << side.dump());
+  static json none;
+  return none;
+}
+
+std::pair<double, double> range(const std::vector<double>& v) {
+  return {*std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end())};
+}
+
+}  // namespace
+
+TEST_CASE("Plot: every figure kind from a real result, a PNG of the stated size, the series drawn are the result's", "[plot][cli]") {
+  refinery::testing::TempDir tmp("plot");
+  const std::string ws = refinery::testing::source_path("tests/data/pyhf/workspaces/sr_cr_coupled.json");
+  auto make = [&](const std::string& args, const std::string& file) {
+    const auto r = run_refinery(args + " --quiet --out " + tmp.path(file));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    return json::parse(refinery::testing::read_file(tmp.path(file)));
+  };
+  const json yields = make("yields " + ws, "yields.json");
+  const json fit = make("fit " + ws, "fit.json");
+  const json impacts = make("impacts " + ws, "impacts.json");
+  const json scan = make("scan " + ws + " --points 15", "scan.json");
+  const json scan2 = make("scan " + ws + " --poi2 k_bkg --points 9 --points2 7", "scan2.json");
+  const json gof = make("gof " + ws + " --ntoys 300 --seed 2", "gof.json");
+
+  {  // Two regions side by side: stacked processes, data, ratio.
+    const json side = draw(tmp, "distributions", tmp.path("yields.json"), 1000, 550);
+    for (const auto& d : yields["data"]) {
+      const json& s = series(side, d["region"].get<std::string>() + "/data");
+      CHECK(s["n"] == d["bins"].size());
+      const auto [lo, hi] = range(d["bins"].get<std::vector<double>>());
+      CHECK(s["y_range"][0].get<double>() == Approx(lo));
+      CHECK(s["y_range"][1].get<double>() == Approx(hi));
+    }
+    for (const auto& p : yields["postfit"]) {
+      if (p["process"] == "total") continue;
+      const json& s = series(side, p["region"].get<std::string>() + "/" + p["process"].get<std::string>());
+      const auto [lo, hi] = range(p["bins"].get<std::vector<double>>());
+      CHECK(s["y_range"][0].get<double>() == Approx(lo).epsilon(1e-9));
+      CHECK(s["y_range"][1].get<double>() == Approx(hi).epsilon(1e-9));
+    }
+    // One region, pre-fit.
+    const json one = draw(tmp, "distributions", tmp.path("yields.json"), 500, 550, " --region sr --prefit");
+    CHECK(series(one, "sr/bkg")["y_range"][1].get<double>() == Approx(20.0));
+    CHECK(std::none_of(one["series"].begin(), one["series"].end(),
+                       [](const json& s) { return s["name"].get<std::string>().rfind("cr/", 0) == 0; }));
+  }
+  {  // Pulls: the constrained parameters only (k_bkg is a free normalisation).
+    const json side = draw(tmp, "pulls", tmp.path("fit.json"), 640, 300);
+    const json& s = series(side, "pulls");
+    REQUIRE(s["names"] == json::array({"coupled_histo"}));
+    double value = 0;
+    for (const auto& p : fit["fit"]["parameters"])
+      if (p["name"] == "coupled_histo") value = p["value"].get<double>();
+    CHECK(s["x_range"][0].get<double>() == Approx(value).epsilon(1e-9));  // centre 0, pre-fit error 1
+  }
+  {
+    const json side = draw(tmp, "correlation", tmp.path("fit.json"), 580, 480);
+    const json& s = series(side, "correlation");
+    CHECK(s["names"] == json::array({"coupled_histo", "k_bkg", "mu"}));
+    CHECK(s["y_range"][1].get<double>() == Approx(1.0));
+  }
+  {
+    const json side = draw(tmp, "impacts", tmp.path("impacts.json"), 900, 400);
+    json names = json::array();
+    for (const auto& i : impacts["impacts"]["impacts"]) names.push_back(i["name"]);
+    CHECK(series(side, "pulls")["names"] == names);
+    CHECK(series(side, "post-fit_impacts")["n"] == 2 * names.size());
+  }
+  {
+    const json side = draw(tmp, "scan", tmp.path("scan.json"), 640, 480);
+    const json& s = series(side, "t");
+    CHECK(s["n"] == scan["scan"]["points"].size());
+    std::vector<double> t;
+    for (const auto& p : scan["scan"]["points"]) t.push_back(p["t"].get<double>());
+    CHECK(s["y_range"][0].get<double>() == Approx(range(t).first).margin(1e-12));
+    CHECK(s["y_range"][1].get<double>() == Approx(range(t).second));
+  }
+  {
+    const json side = draw(tmp, "contour", tmp.path("scan2.json"), 640, 520);
+    CHECK(series(side, "t")["n"] == 9);  // the grid's columns
+    CHECK(series(side, "contours")["paths"][0].get<int>() >= 1);  // a closed 68% contour
+  }
+  {
+    const json side = draw(tmp, "gof", tmp.path("gof.json"), 640, 480);
+    CHECK(series(side, "pseudo-experiments")["n"] == 300);
+    CHECK(series(side, "observed")["x_range"][0].get<double>() == Approx(gof["gof"]["q_obs"].get<double>()));
+  }
+  {
+    std::ofstream(tmp.path("count.json")) << R"({"version": "1.0.0",
+      "channels": [{"name": "sr", "samples": [
+        {"name": "signal", "data": [6], "modifiers": [{"name": "mu", "type": "normfactor", "data": null}]},
+        {"name": "background", "data": [5], "modifiers": []}]}],
+      "observations": [{"name": "sr", "data": [4]}],
+      "measurements": [{"name": "m", "config": {"poi": "mu", "parameters": []}}]})";
+    const json toys = make("hypotest " + tmp.path("count.json") + " --calculator toybased --ntoys 500", "toys.json");
+    const json side = draw(tmp, "teststat", tmp.path("toys.json"), 640, 480);
+    CHECK(series(side, "$\\mu = 1$ (null)")["n"] == 500);
+    CHECK(series(side, "$\\mu = 0$")["n"] == 500);
+    CHECK(series(side, "observed")["x_range"][0].get<double>() == Approx(toys["q_obs"].get<double>()));
+  }
+  // Bad input: one line naming the file and key, exit 2, no figure.
+  struct Bad {
+    std::string args, message;
+  };
+  for (const Bad& b : {Bad{"impacts " + tmp.path("fit.json"), "fit.json: impacts: not in the file"},
+                       Bad{"distributions " + tmp.path("yields.json") + " --region vr", "--region: no region 'vr'"},
+                       Bad{"histogram " + tmp.path("fit.json"), "KIND: unknown figure 'histogram'"},
+                       Bad{"scan " + tmp.path("scan2.json"), "scan.parameters: a 2D scan"},
+                       Bad{"scan " + tmp.path("missing.json"), "missing.json: cannot read"}}) {
+    const auto r = run_refinery("plot " + b.args + " --out " + tmp.path("bad.png"));
+    INFO(b.args << "\n" << r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find(b.message) != std::string::npos);
+    CHECK_FALSE(refinery::testing::file_exists(tmp.path("bad.png")));
+  }
+  const auto r = run_refinery("plot scan " + tmp.path("scan.json") + " --out " + tmp.path("scan.jpg"));
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--out: ") != std::string::npos);
+}
