@@ -17,6 +17,7 @@
 
 
 #include "infer/model_source.h"
+#include "infer/patch_hypotests.h"
 #include "infer/toy_hypotest.h"
 #include "src/config/schema.h"
 #include "src/core/atomic_file.h"
@@ -278,6 +279,33 @@ json hypotest_json(const ModelSource& s, double mu, TestStat stat, const std::st
 
 }  // namespace
 
+std::vector<json> hypotest_patches(const cxxopts::ParseResult& r, const json& patchset, const json& base,
+                                   const std::string& ps_file, const std::vector<std::string>& names, double mu,
+                                   TestStat stat, const std::string& stat_name) {
+  std::vector<json> results(names.size());
+  // One worker per thread, each with its own model (models are built in
+  // under a millisecond; fits dominate). Every point gets a result line:
+  // a bad patch or a failed fit is that point's status, not the batch's.
+  parallel_for(static_cast<std::int64_t>(names.size()), [&](std::int64_t i) {
+    json out;
+    try {
+      json doc = histfactory::apply_patch(base, histfactory::patch_from_patchset(patchset, names[i], ps_file), ps_file);
+      const ModelSource s = workspace_source(
+          histfactory::Workspace::from_json(doc, workspace_path(r) + " + " + ps_file + " (" + names[i] + ")"), r);
+      out = hypotest_json(s, mu, stat, stat_name);
+      out.erase("workspace");
+    } catch (const InputError& ex) {
+      out = json{{"status", "error"}, {"message", ex.what()}};
+    } catch (const std::exception& ex) {
+      out = json{{"status", "failed"}, {"message", std::string("internal error: ") + ex.what()}};
+    }
+    json line = {{"patch", names[i]}};
+    line.update(out);
+    results[i] = std::move(line);
+  });
+  return results;
+}
+
 int run_hypotest(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--merge") return run_hypotest_merge(argc, argv);
@@ -310,28 +338,8 @@ int run_hypotest(int argc, char** argv) {
     json base = read_json_file(workspace_path(*r));
     if (verify_digest(*r)) histfactory::verify_patchset_digest(patchset, base, ps_file, workspace_path(*r));
     auto names = histfactory::patch_names(patchset, ps_file);
-    std::vector<json> results(names.size());
     auto t0 = std::chrono::steady_clock::now();
-    // One worker per thread, each with its own model (models are built in
-    // under a millisecond; fits dominate). Every point gets a result line:
-    // a bad patch or a failed fit is that point's status, not the batch's.
-    parallel_for(static_cast<std::int64_t>(names.size()), [&](std::int64_t i) {
-      json out;
-      try {
-        json doc = histfactory::apply_patch(base, histfactory::patch_from_patchset(patchset, names[i], ps_file), ps_file);
-        const ModelSource s = workspace_source(
-            histfactory::Workspace::from_json(doc, workspace_path(*r) + " + " + ps_file + " (" + names[i] + ")"), *r);
-        out = hypotest_json(s, mu, stat, stat_name);
-        out.erase("workspace");
-      } catch (const InputError& ex) {
-        out = json{{"status", "error"}, {"message", ex.what()}};
-      } catch (const std::exception& ex) {
-        out = json{{"status", "failed"}, {"message", std::string("internal error: ") + ex.what()}};
-      }
-      json line = {{"patch", names[i]}};
-      line.update(out);
-      results[i] = std::move(line);
-    });
+    const std::vector<json> results = hypotest_patches(*r, patchset, base, ps_file, names, mu, stat, stat_name);
     std::vector<std::string> bad_input, failed;
     json all = json::array();
     for (std::size_t i = 0; i < results.size(); ++i) {

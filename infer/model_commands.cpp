@@ -13,6 +13,7 @@ int run_limit(int argc, char** argv);
 int run_yields(int argc, char** argv);  // yields_command.cpp
 int run_gof(int argc, char** argv);     // gof_command.cpp
 int run_plot(int argc, char** argv);    // plot_command.cpp
+int run_contour(int argc, char** argv); // contour_command.cpp
 
 void register_model_commands() {
   register_command({"fit", "Maximum-likelihood fit with profiled intervals (WORKSPACE.json or --config EXPERIMENT)", run_fit});
@@ -29,6 +30,10 @@ void register_model_commands() {
   register_command({"impacts", "Ranked nuisance impacts on the POI (WORKSPACE.json or --config EXPERIMENT)", run_impacts});
   register_command({"hypotest", "CLs test of a POI value (q~, q, q0), asymptotic or toy-based (WORKSPACE.json or --config EXPERIMENT)",
                     run_hypotest});
+  register_command({"contour",
+                    "Exclusion contour over a patchset's signal points: CLs observed and expected, triangulated "
+                    "(WORKSPACE.json --patchset P.json)",
+                    run_contour});
   register_command({"plot", "Figures of results: distributions, pulls, correlation, impacts, scan, contour, gof, teststat",
                     run_plot});
   register_command({"limit", "95% CLs upper limits on the POI (WORKSPACE.json or --config EXPERIMENT)", run_limit});

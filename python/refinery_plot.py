@@ -18,6 +18,8 @@ KIND and the result it reads:
   gof            `refinery gof`: the toys' statistic and the observed value
   teststat       `refinery hypotest --calculator toybased`: the test
                  statistic under both hypotheses and the observed value
+  exclusion      `refinery contour`: the signal points and the observed and
+                 expected (+-1, +-2 sigma) CLs = level contours
 
 Next to the figure, OUT.series.json lists what was drawn (kind, size in
 pixels, each series' name, type, count and ranges): tests compare it with
@@ -437,6 +439,44 @@ def teststat(result, path, series):
     return fig
 
 
+def exclusion(result, path, series):
+    need(result, ["contours", "points", "level"], "exclusion", path)
+    fig, ax = plt.subplots(figsize=(6.4, 5.2))
+    pts = [p for p in result["points"] if p["status"] == "converged"]
+    excluded = [p for p in pts if p["cls_obs"] < result["level"]]
+    allowed = [p for p in pts if p["cls_obs"] >= result["level"]]
+    for group, marker, name in ((excluded, "x", "excluded points"), (allowed, "o", "allowed points")):
+        if group:
+            ax.scatter([p["x"] for p in group], [p["y"] for p in group], marker=marker, s=18, color="0.5",
+                       facecolors="none" if marker == "o" else None, label=name)
+        series.add(name, "points", x=[p["x"] for p in group], y=[p["y"] for p in group])
+    styles = (
+        ("expected_m2", dict(color="#d9b400", linestyle=":", linewidth=1.2), None),
+        ("expected_p2", dict(color="#d9b400", linestyle=":", linewidth=1.2), r"expected $\pm 2\sigma$"),
+        ("expected_m1", dict(color="#2ca02c", linestyle="--", linewidth=1.2), None),
+        ("expected_p1", dict(color="#2ca02c", linestyle="--", linewidth=1.2), r"expected $\pm 1\sigma$"),
+        ("expected", dict(color="black", linestyle="--", linewidth=1.6), "expected"),
+        ("observed", dict(color="#d62728", linestyle="-", linewidth=2.0), "observed"),
+    )
+    for key, kw, name in styles:
+        lines = result["contours"].get(key, [])
+        for k, line in enumerate(lines):
+            xy = np.array(line, dtype=float)
+            ax.plot(xy[:, 0], xy[:, 1], label=name if k == 0 else None, **kw)
+        xs = [v[0] for line in lines for v in line]
+        ys = [v[1] for line in lines for v in line]
+        series.add(key, "contour", x=xs, y=ys, lines=len(lines))
+    labels = result.get("labels", ["x", "y"])
+    if pts:  # room for the legend above the points
+        low, high = min(p["y"] for p in pts), max(p["y"] for p in pts)
+        ax.set_ylim(low - 0.05 * (high - low), high + 0.45 * (high - low))
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    ax.legend(loc="upper right", fontsize=9)
+    label(ax, "CLs = %g, $\\mu$ = %g" % (result["level"], result.get("mu", 1.0)))
+    return fig
+
+
 KINDS = {
     "distributions": distributions,
     "pulls": pulls,
@@ -446,6 +486,7 @@ KINDS = {
     "contour": contour,
     "gof": gof,
     "teststat": teststat,
+    "exclusion": exclusion,
 }
 SOURCES = {
     "distributions": "refinery yields",
@@ -456,6 +497,7 @@ SOURCES = {
     "contour": "refinery scan --poi2",
     "gof": "refinery gof",
     "teststat": "refinery hypotest --calculator toybased",
+    "exclusion": "refinery contour",
 }
 
 
