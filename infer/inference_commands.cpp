@@ -376,7 +376,9 @@ int run_hypotest(int argc, char** argv) {
 int run_limit(int argc, char** argv) {
   cxxopts::Options options(argv[0], "CLs upper limits on the POI (asymptotic, q~), observed and expected");
   add_model_options(options);
-  options.add_options()("level", "CLs level (0.05: 95% CL)", cxxopts::value<double>()->default_value("0.05"));
+  options.add_options()("level", "CLs level (0.05: 95% CL)", cxxopts::value<double>()->default_value("0.05"))(
+      "scan", "Also CLs observed and expected at N POI values in [LO, HI] (LO:HI:N): the Brazil band "
+      "(refinery plot brazil)", cxxopts::value<std::string>());
   add_common_options(options, true, true);
   auto r = parse(options, argc, argv);
   if (!r) return 0;
@@ -394,6 +396,25 @@ int run_limit(int argc, char** argv) {
   out["upper_limit_exp"] = lim.expected;
   bool ok = std::isfinite(lim.observed);
   for (double v : lim.expected) ok = ok && std::isfinite(v);
+  if (r->count("scan")) {
+    const std::string spec = (*r)["scan"].as<std::string>();
+    double lo = 0, hi = 0;
+    int n = 0;
+    {
+      std::istringstream in(spec);
+      char c1 = 0, c2 = 0;
+      if (!(in >> lo >> c1 >> hi >> c2 >> n) || c1 != ':' || c2 != ':' || !in.eof() || !(lo < hi) || n < 2 || n > 10000)
+        throw InputError("", "--scan", "expected LO:HI:N with LO < HI and 2 <= N <= 10000, got '" + spec + "'");
+    }
+    json points = json::array();
+    for (int i = 0; i < n; ++i) {
+      const double mu = lo + (hi - lo) * i / (n - 1);
+      stats::check_poi_value(*s.model, poi, mu, "--scan");
+      const stats::HypotestResult h = calc.hypotest(mu);
+      points.push_back({{"mu", mu}, {"cls_obs", h.cls}, {"cls_exp", h.cls_exp}, {"converged", h.converged}});
+    }
+    out["scan"] = points;
+  }
   out["status"] = ok ? "converged" : "failed";
   if (!ok) out["message"] = "no CLs crossing inside the POI bounds (widen them with --poi-bounds)";
   out["seconds"] = seconds_since(t0);

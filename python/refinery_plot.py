@@ -18,6 +18,8 @@ KIND and the result it reads:
   gof            `refinery gof`: the toys' statistic and the observed value
   teststat       `refinery hypotest --calculator toybased`: the test
                  statistic under both hypotheses and the observed value
+  brazil         `refinery limit --scan LO:HI:N`: CLs against the POI, observed
+                 and expected with the +-1 and +-2 sigma bands, the level
   exclusion      `refinery contour`: the signal points and the observed and
                  expected (+-1, +-2 sigma) CLs = level contours
 
@@ -477,6 +479,37 @@ def exclusion(result, path, series):
     return fig
 
 
+def brazil(result, path, series):
+    need(result, ["upper_limit_obs", "upper_limit_exp", "level"], "brazil", path)
+    if "scan" not in result:
+        raise InputError("%s: scan: not in the file (run refinery limit with --scan LO:HI:N)" % path)
+    pts = [p for p in result["scan"] if p["converged"]]
+    mu = np.array([p["mu"] for p in pts])
+    obs = np.array([p["cls_obs"] for p in pts])
+    exp = np.array([p["cls_exp"] for p in pts])
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    ax.fill_between(mu, exp[:, 0], exp[:, 4], color="#ffe066", label=r"expected $\pm 2\sigma$")
+    ax.fill_between(mu, exp[:, 1], exp[:, 3], color="#7bd17b", label=r"expected $\pm 1\sigma$")
+    ax.plot(mu, exp[:, 2], "--", color="black", label="expected")
+    ax.plot(mu, obs, "-", color="black", linewidth=2, label="observed")
+    ax.axhline(result["level"], color="#d62728", linewidth=1, label="CLs = %g" % result["level"])
+    series.add("band_2sigma", "band", x=mu, y=np.concatenate([exp[:, 0], exp[:, 4]]))
+    series.add("band_1sigma", "band", x=mu, y=np.concatenate([exp[:, 1], exp[:, 3]]))
+    series.add("expected", "line", x=mu, y=exp[:, 2])
+    series.add("observed", "line", x=mu, y=obs)
+    if result["upper_limit_obs"] is not None:
+        ax.axvline(result["upper_limit_obs"], color="0.4", linewidth=1, linestyle=":")
+    series.add("upper_limit_obs", "line", x=[result["upper_limit_obs"]])
+    ax.set_xlabel(result.get("poi") or "POI")
+    ax.set_ylabel("CLs")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlim(mu.min(), mu.max())
+    ax.legend(loc="upper right")
+    upper = result["upper_limit_obs"]
+    label(ax, "%g%% CL upper limit %s" % (100 * (1 - result["level"]), "%.3g" % upper if upper is not None else "none"))
+    return fig
+
+
 KINDS = {
     "distributions": distributions,
     "pulls": pulls,
@@ -487,6 +520,7 @@ KINDS = {
     "gof": gof,
     "teststat": teststat,
     "exclusion": exclusion,
+    "brazil": brazil,
 }
 SOURCES = {
     "distributions": "refinery yields",
@@ -498,6 +532,7 @@ SOURCES = {
     "gof": "refinery gof",
     "teststat": "refinery hypotest --calculator toybased",
     "exclusion": "refinery contour",
+    "brazil": "refinery limit --scan",
 }
 
 

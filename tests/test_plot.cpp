@@ -153,6 +153,21 @@ TEST_CASE("Plot: every figure kind from a real result, a PNG of the stated size,
     CHECK(series(side, "$\\mu = 0$")["n"] == 500);
     CHECK(series(side, "observed")["x_range"][0].get<double>() == Approx(toys["q_obs"].get<double>()));
   }
+  {  // The Brazil band from limit --scan.
+    const json lim = make("limit " + ws + " --scan 0:3:16", "limit.json");
+    REQUIRE(lim["scan"].size() == 16);
+    const json side = draw(tmp, "brazil", tmp.path("limit.json"), 640, 480);
+    std::vector<double> obs;
+    for (const auto& p : lim["scan"]) obs.push_back(p["cls_obs"].get<double>());
+    const json& s = series(side, "observed");
+    CHECK(s["n"] == 16);
+    CHECK(s["y_range"][0].get<double>() == Approx(range(obs).first));
+    CHECK(s["y_range"][1].get<double>() == Approx(range(obs).second));
+    CHECK(series(side, "upper_limit_obs")["x_range"][0].get<double>() == Approx(lim["upper_limit_obs"].get<double>()));
+    const auto bad = run_refinery("limit " + ws + " --scan 3:0:16");
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.output.find("--scan: expected LO:HI:N") != std::string::npos);
+  }
   // Bad input: one line naming the file and key, exit 2, no figure.
   struct Bad {
     std::string args, message;
@@ -161,7 +176,8 @@ TEST_CASE("Plot: every figure kind from a real result, a PNG of the stated size,
                        Bad{"distributions " + tmp.path("yields.json") + " --region vr", "--region: no region 'vr'"},
                        Bad{"histogram " + tmp.path("fit.json"), "KIND: unknown figure 'histogram'"},
                        Bad{"scan " + tmp.path("scan2.json"), "scan.parameters: a 2D scan"},
-                       Bad{"scan " + tmp.path("missing.json"), "missing.json: cannot read"}}) {
+                       Bad{"scan " + tmp.path("missing.json"), "missing.json: cannot read"},
+                       Bad{"brazil " + tmp.path("fit.json"), "fit.json: upper_limit_obs: not in the file"}}) {
     const auto r = run_refinery("plot " + b.args + " --out " + tmp.path("bad.png"));
     INFO(b.args << "\n" << r.output);
     CHECK(r.exit_code == 2);
