@@ -373,20 +373,52 @@ int run_hypotest(int argc, char** argv) {
   return out["status"] == "converged" ? 0 : 1;
 }
 
+namespace {
+
+// LO:HI:N as N equally spaced values.
+std::vector<double> parse_scan(const std::string& spec) {
+  double lo = 0, hi = 0;
+  int n = 0;
+  std::istringstream in(spec);
+  char c1 = 0, c2 = 0;
+  if (!(in >> lo >> c1 >> hi >> c2 >> n) || c1 != ':' || c2 != ':' || !in.eof() || !(lo < hi) || n < 2 || n > 10000)
+    throw InputError("", "--scan", "expected LO:HI:N with LO < HI and 2 <= N <= 10000, got '" + spec + "'");
+  std::vector<double> v;
+  for (int i = 0; i < n; ++i) v.push_back(lo + (hi - lo) * i / (n - 1));
+  return v;
+}
+
+}  // namespace
+
 int run_limit(int argc, char** argv) {
-  cxxopts::Options options(argv[0], "CLs upper limits on the POI (asymptotic, q~), observed and expected");
+  cxxopts::Options options(argv[0],
+                           "CLs upper limits on the POI (q~), observed and expected: asymptotic, or from "
+                           "pseudo-experiments on a scan (--calculator toybased --scan LO:HI:N)");
   add_model_options(options);
   options.add_options()("level", "CLs level (0.05: 95% CL)", cxxopts::value<double>()->default_value("0.05"))(
       "scan", "Also CLs observed and expected at N POI values in [LO, HI] (LO:HI:N): the Brazil band "
-      "(refinery plot brazil)", cxxopts::value<std::string>());
+      "(refinery plot brazil); the toy-based limit's points", cxxopts::value<std::string>());
+  add_toy_limit_options(options);
   add_common_options(options, true, true);
   auto r = parse(options, argc, argv);
   if (!r) return 0;
   CommonOptions common = common_options(*r);
   const double level = (*r)["level"].as<double>();
   if (!(level > 0 && level < 1)) throw InputError("", "--level", "must lie in (0, 1)");
+  const std::vector<double> mus = r->count("scan") ? parse_scan((*r)["scan"].as<std::string>()) : std::vector<double>{};
+  const bool toys = toy_calculator_requested(*r);
+  if (toys && mus.empty())
+    throw InputError("", "--calculator", "a toy-based limit is read off a scan: give --scan LO:HI:N");
   ModelSource s = load_model_source(*r, common, "limit");
   const int poi = require_poi(s, "--poi");
+  if (toys) {
+    std::string text;
+    const json out = toy_limit_json(s, *r, level, mus, common.threads, common.quiet || r->count("json"), &text);
+    emit_result(out, s, *r, common, text);
+    const bool ok = out["status"] == "converged";
+    if (!ok) std::cerr << "refinery limit: error: " << s.file << ": " << out["message"].get<std::string>() << "\n";
+    return ok ? 0 : 1;
+  }
   auto t0 = std::chrono::steady_clock::now();
   stats::AsymptoticCalculator calc(*s.model, poi, TestStat::kQtilde);
   const auto lim = calc.upper_limits(level);
@@ -396,19 +428,9 @@ int run_limit(int argc, char** argv) {
   out["upper_limit_exp"] = lim.expected;
   bool ok = std::isfinite(lim.observed);
   for (double v : lim.expected) ok = ok && std::isfinite(v);
-  if (r->count("scan")) {
-    const std::string spec = (*r)["scan"].as<std::string>();
-    double lo = 0, hi = 0;
-    int n = 0;
-    {
-      std::istringstream in(spec);
-      char c1 = 0, c2 = 0;
-      if (!(in >> lo >> c1 >> hi >> c2 >> n) || c1 != ':' || c2 != ':' || !in.eof() || !(lo < hi) || n < 2 || n > 10000)
-        throw InputError("", "--scan", "expected LO:HI:N with LO < HI and 2 <= N <= 10000, got '" + spec + "'");
-    }
+  if (!mus.empty()) {
     json points = json::array();
-    for (int i = 0; i < n; ++i) {
-      const double mu = lo + (hi - lo) * i / (n - 1);
+    for (double mu : mus) {
       stats::check_poi_value(*s.model, poi, mu, "--scan");
       const stats::HypotestResult h = calc.hypotest(mu);
       points.push_back({{"mu", mu}, {"cls_obs", h.cls}, {"cls_exp", h.cls_exp}, {"converged", h.converged}});

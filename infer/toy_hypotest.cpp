@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <array>
 
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
@@ -149,6 +150,40 @@ void put_pvalues(json& out, double q_obs, const stats::ToySample& null, const st
   }
 }
 
+// The toys' options common to hypotest and limit; sets the worker threads.
+stats::ToyOptions toy_options(const ModelSource& s, const cxxopts::ParseResult& r, int threads) {
+  stats::ToyOptions options;
+  options.ntoys = r["ntoys"].as<std::int64_t>();
+  if (options.ntoys < 1 || options.ntoys > 100000000) throw InputError("", "--ntoys", "must lie in 1..1e8");
+  const std::string at = r["toys-at"].as<std::string>();
+  if (at != "conditional" && at != "initial")
+    throw InputError("", "--toys-at", "expected conditional or initial, got '" + at + "'");
+  options.at_initial = at == "initial";
+  std::uint64_t config_seed = 0;
+  if (s.config) config_seed = s.config->document.value("seed", std::uint64_t(0));
+  options.seed = r.count("seed") ? r["seed"].as<std::uint64_t>() : config_seed;
+  // An experiment's model evaluates its events on LibTorch's threads: one
+  // toy at a time there; the workspace engine runs toys side by side.
+  set_worker_threads(s.workspace ? threads : 1);
+  return options;
+}
+
+// The POI value where `values` (over the ascending `mus`) first falls
+// below `level`, linear in log between the two points around it; NaN if it
+// never does or starts below.
+double first_crossing(const std::vector<double>& mus, const std::vector<double>& values, double level) {
+  for (std::size_t i = 1; i < mus.size(); ++i) {
+    const double a = values[i - 1], b = values[i];
+    if (!(a >= level)) return std::numeric_limits<double>::quiet_NaN();
+    if (b < level) {
+      if (!(b > 0.0)) return mus[i];
+      const double t = (std::log(a) - std::log(level)) / (std::log(a) - std::log(b));
+      return mus[i - 1] + t * (mus[i] - mus[i - 1]);
+    }
+  }
+  return std::numeric_limits<double>::quiet_NaN();
+}
+
 }  // namespace
 
 void add_toy_hypotest_options(cxxopts::Options& options) {
@@ -164,6 +199,15 @@ void add_toy_hypotest_options(cxxopts::Options& options) {
       "merge", "Merge the toy-based results of the shards given as the positional arguments");
 }
 
+void add_toy_limit_options(cxxopts::Options& options) {
+  options.add_options("Toys")("calculator", "asymptotics (the formulae of arXiv:1007.1727) or toybased (needs --scan)",
+                              cxxopts::value<std::string>()->default_value("asymptotics"))(
+      "ntoys", "Pseudo-experiments per hypothesis and scan point (toybased)",
+      cxxopts::value<std::int64_t>()->default_value("1000"))(
+      "toys-at", "Where the toys are drawn: conditional (the LHC convention) or initial (pyhf)",
+      cxxopts::value<std::string>()->default_value("conditional"));
+}
+
 bool toy_calculator_requested(const cxxopts::ParseResult& r) {
   const std::string c = r["calculator"].as<std::string>();
   if (c != "asymptotics" && c != "toybased")
@@ -174,25 +218,98 @@ bool toy_calculator_requested(const cxxopts::ParseResult& r) {
   return c == "toybased";
 }
 
+json toy_limit_json(const ModelSource& s, const cxxopts::ParseResult& r, double level, const std::vector<double>& mus,
+                    int threads, bool quiet, std::string* text) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int poi = s.poi >= 0 ? s.poi : s.model->poi("", "--poi");
+  for (double mu : mus) stats::check_poi_value(*s.model, poi, mu, "--scan");
+  const stats::ToyOptions options = toy_options(s, r, threads);
+  stats::ToyCalculator calc(*s.model, poi, stats::TestStat::kQtilde);
+  Progress progress("toys", static_cast<std::int64_t>(mus.size()) * 2 * options.ntoys, quiet, 5.0);
+  std::mutex lock;
+  json points = json::array();
+  std::vector<double> observed;
+  std::array<std::vector<double>, 5> expected;
+  std::int64_t failed_toys = 0;
+  std::string message;
+  for (std::size_t i = 0; i < mus.size(); ++i) {
+    const std::int64_t before = static_cast<std::int64_t>(i) * 2 * options.ntoys;
+    const stats::ToyHypotestResult h = calc.hypotest(mus[i], options, [&](std::int64_t done, std::int64_t) {
+      std::lock_guard<std::mutex> g(lock);
+      progress.update(before + done);
+    });
+    json p = {{"mu", mus[i]}, {"converged", h.converged}};
+    if (!h.converged) {
+      if (message.empty()) message = h.message;
+      points.push_back(p);
+      continue;
+    }
+    put_pvalues(p, h.q_obs, h.null, h.alt, stats::TestStat::kQtilde);
+    p["q_obs"] = h.q_obs;
+    p["failed_toys"] = h.null.failed() + h.alt.failed();
+    failed_toys += h.null.failed() + h.alt.failed();
+    observed.push_back(h.p.cls);
+    for (int k = 0; k < 5; ++k) expected[k].push_back(h.p.expected[k]);
+    points.push_back(p);
+  }
+  progress.finish();
+  json out = s.header;
+  out["level"] = level;
+  out["calculator"] = "toybased";
+  out["toys"] = {{"ntoys", options.ntoys}, {"seed", options.seed},
+                 {"generated", options.at_initial ? "initial" : "conditional"}, {"failed", failed_toys}};
+  out["scan"] = points;
+  bool ok = message.empty();
+  std::vector<double> scanned;
+  for (const auto& p : points)
+    if (p["converged"].get<bool>()) scanned.push_back(p["mu"].get<double>());
+  auto limit = [&](const std::vector<double>& v) {
+    const double x = ok ? first_crossing(scanned, v, level) : std::numeric_limits<double>::quiet_NaN();
+    return std::isfinite(x) ? json(x) : json(nullptr);
+  };
+  out["upper_limit_obs"] = limit(observed);
+  json exp = json::array();
+  for (int k = 0; k < 5; ++k) exp.push_back(limit(expected[k]));
+  out["upper_limit_exp"] = exp;
+  if (!message.empty()) {
+    out["status"] = "failed";
+    out["message"] = message;
+  } else if (out["upper_limit_obs"].is_null()) {
+    out["status"] = "failed";
+    out["message"] = "the observed CLs does not cross the level inside the scan (widen --scan)";
+  } else {
+    out["status"] = "converged";
+  }
+  out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (text) {
+    std::ostringstream os;
+    os << s.description << "\ntoy-based " << 100 * (1 - level) << "% CL upper limit on "
+       << s.model->parameters()[poi].name << " from " << mus.size() << " scan points x 2 x " << options.ntoys
+       << " pseudo-experiments\n";
+    auto v = [](const json& j) {
+      std::ostringstream c;
+      c << std::setprecision(4);
+      if (j.is_null()) c << "none";
+      else c << j.get<double>();
+      return c.str();
+    };
+    os << "  observed " << v(out["upper_limit_obs"]) << "\n  expected (-2..+2 sigma):";
+    for (const auto& e : exp) os << " " << v(e);
+    os << "\n";
+    if (failed_toys) os << "  " << failed_toys << " pseudo-experiments failed to fit (left out)\n";
+    *text = os.str();
+  }
+  return out;
+}
+
 json toy_hypotest_json(const ModelSource& s, const cxxopts::ParseResult& r, double mu, stats::TestStat stat,
                        const std::string& stat_name, int threads, bool quiet, std::string* text) {
   const auto t0 = std::chrono::steady_clock::now();
   const int poi = s.poi >= 0 ? s.poi : s.model->poi("", "--poi");
   stats::check_poi_value(*s.model, poi, mu, "--mu");
-  stats::ToyOptions options;
-  options.ntoys = r["ntoys"].as<std::int64_t>();
-  if (options.ntoys < 1 || options.ntoys > 100000000) throw InputError("", "--ntoys", "must lie in 1..1e8");
-  const std::string at = r["toys-at"].as<std::string>();
-  if (at != "conditional" && at != "initial")
-    throw InputError("", "--toys-at", "expected conditional or initial, got '" + at + "'");
-  options.at_initial = at == "initial";
+  stats::ToyOptions options = toy_options(s, r, threads);
   std::tie(options.shard, options.shards) = parse_shard(r["shard"].as<std::string>());
-  std::uint64_t config_seed = 0;
-  if (s.config) config_seed = s.config->document.value("seed", std::uint64_t(0));
-  options.seed = r.count("seed") ? r["seed"].as<std::uint64_t>() : config_seed;
-  // An experiment's model evaluates its events on LibTorch's threads: one
-  // toy at a time there; the workspace engine runs toys side by side.
-  set_worker_threads(s.workspace ? threads : 1);
+  const std::string at = options.at_initial ? "initial" : "conditional";
 
   json out = s.header;
   out["mu"] = mu;

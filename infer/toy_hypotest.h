@@ -23,6 +23,15 @@ bool toy_calculator_requested(const cxxopts::ParseResult& r);
 // toys and their errors; `text` receives the human-readable summary.
 nlohmann::json toy_hypotest_json(const ModelSource& s, const cxxopts::ParseResult& r, double mu, stats::TestStat stat,
                                  const std::string& stat_name, int threads, bool quiet, std::string* text);
+// The options of a toy-based limit (--calculator, --ntoys, --toys-at).
+void add_toy_limit_options(cxxopts::Options& options);
+// `refinery limit --calculator toybased --scan LO:HI:N`: toy-based CLs at
+// each scanned POI value and the upper limits where CLs crosses `level`
+// (observed and the five expected quantiles), linear in log CLs between the
+// two scan points around the first crossing; null where the scan does not
+// cross. Keys as the asymptotic limit's plus `scan` with the errors.
+nlohmann::json toy_limit_json(const ModelSource& s, const cxxopts::ParseResult& r, double level,
+                              const std::vector<double>& mus, int threads, bool quiet, std::string* text);
 // `refinery hypotest --merge FILE...`: argv without the command name's
 // options other than --merge, --out, --json, --quiet.
 int run_hypotest_merge(int argc, char** argv);

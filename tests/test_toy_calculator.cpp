@@ -199,6 +199,34 @@ TEST_CASE("Toy CLs CLI: a toy-based hypotest shards, merges into the unsharded r
   r = run_refinery("hypotest --merge " + tmp.path("s0.json") + " " + tmp.path("o1.json"));
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("o1.json: toys.mu: differs from") != std::string::npos);
+  // A toy-based limit on the scan: the exact limit solves CLs(mu) =
+  // P(N <= 4 | 6 mu + 5) / P(N <= 4 | 5) = 0.05 (mu = 0.9058); the toys'
+  // error on it is CLs's error over the slope of CLs at the crossing.
+  r = run_refinery("limit " + ws + " --calculator toybased --scan 0.5:1.5:21 --ntoys 4000 --seed 3 --quiet --out " +
+                   tmp.path("limit.json"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const json lim = json::parse(refinery::testing::read_file(tmp.path("limit.json")));
+  double lo = 0.0, hi = 3.0;
+  for (int it = 0; it < 100; ++it) {
+    const double m = 0.5 * (lo + hi);
+    (poisson_cdf(4, 6 * m + 5) / poisson_cdf(4, 5) > 0.05 ? lo : hi) = m;
+  }
+  const double limit = lim["upper_limit_obs"].get<double>();
+  const json& scan = lim["scan"];
+  std::size_t k = 1;
+  while (k < scan.size() && scan[k]["mu"].get<double>() < limit) ++k;
+  REQUIRE(k < scan.size());
+  const double slope = (scan[k]["cls_obs"].get<double>() - scan[k - 1]["cls_obs"].get<double>()) /
+                       (scan[k]["mu"].get<double>() - scan[k - 1]["mu"].get<double>());
+  const double sigma = scan[k]["cls_obs_error"].get<double>() / std::abs(slope);
+  INFO("toy limit " << limit << " exact " << lo << " sigma " << sigma);
+  CHECK(std::abs(limit - lo) < 3 * sigma);
+  CHECK(sigma < 0.1);
+  CHECK(lim["upper_limit_exp"].size() == 5);
+  r = run_refinery("limit " + ws + " --calculator toybased");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--calculator: a toy-based limit is read off a scan") != std::string::npos);
   // Toy options without the toy calculator, an unknown calculator.
   r = run_refinery("hypotest " + ws + " --ntoys 10");
   CHECK(r.exit_code == 2);
