@@ -20,6 +20,8 @@ KIND and the result it reads:
                  statistic under both hypotheses and the observed value
   brazil         `refinery limit --scan LO:HI:N`: CLs against the POI, observed
                  and expected with the +-1 and +-2 sigma bands, the level
+  coverage       `refinery toys` (its summary OUT.csv.json, the CSV next to it):
+                 coverage against mu_true with binomial errors, pull histogram
   exclusion      `refinery contour`: the signal points and the observed and
                  expected (+-1, +-2 sigma) CLs = level contours
 
@@ -510,6 +512,49 @@ def brazil(result, path, series):
     return fig
 
 
+def coverage(result, path, series):
+    need(result, ["overall", "per_mu_true"], "coverage", path)
+    table = path[:-5] if path.endswith(".json") else None
+    if not table or not os.path.exists(table):
+        raise InputError("%s: the toys' CSV file (%s) is not next to the summary" % (path, table or path + " without .json"))
+    import csv
+
+    pulls = []
+    with open(table) as f:
+        for row in csv.DictReader(f):
+            if row["converged"] == "1" and row["interval_ok"] == "1" and float(row["mu_error"]) > 0:
+                pulls.append((float(row["mu_hat"]) - float(row["mu_true"])) / float(row["mu_error"]))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.0, 4.5), gridspec_kw={"wspace": 0.3})
+    rows = [r for r in result["per_mu_true"] if r.get("usable", 0) > 0]
+    mu = [r["mu_true"] for r in rows]
+    cov = [r["coverage"] for r in rows]
+    err = [r["coverage_error"] for r in rows]
+    left.errorbar(mu, cov, yerr=err, fmt="o", color="black", markersize=5, label="pseudo-experiments")
+    series.add("coverage", "points", x=mu, y=cov)
+    left.axhline(0.6827, color="#d62728", linewidth=1, label="68.27%")
+    left.set_xlabel(r"$\mu_\mathrm{true}$")
+    left.set_ylabel("coverage of the 68.27% interval")
+    left.set_ylim(0, 1.15)
+    if len(mu) == 1:
+        left.set_xlim(mu[0] - 1, mu[0] + 1)
+    left.legend(loc="lower right")
+    o = result["overall"]
+    label(left, "pooled %.3f $\\pm$ %.3f (%d toys)" % (o["coverage"], o["coverage_error"], o["usable"]))
+    p = np.array(pulls)
+    bins = np.linspace(-4, 4, 33)
+    right.hist(p, bins=bins, histtype="step", color="black", linewidth=1.5, label="pulls")
+    series.add("pulls", "hist", x=p)
+    grid = np.linspace(-4, 4, 200)
+    right.plot(grid, len(p) * (bins[1] - bins[0]) * np.exp(-0.5 * grid**2) / math.sqrt(2 * math.pi), color="#2a7ab9",
+               label="unit Gaussian")
+    right.set_xlabel(r"$(\hat\mu - \mu_\mathrm{true}) / \sigma_{\hat\mu}$")
+    right.set_ylabel("pseudo-experiments")
+    right.set_ylim(0, right.get_ylim()[1] * 1.3)
+    right.legend(loc="upper right")
+    label(right, "mean %.2f, sd %.2f" % (o["pull_mean"], o["pull_sd"]))
+    return fig
+
+
 KINDS = {
     "distributions": distributions,
     "pulls": pulls,
@@ -521,6 +566,7 @@ KINDS = {
     "teststat": teststat,
     "exclusion": exclusion,
     "brazil": brazil,
+    "coverage": coverage,
 }
 SOURCES = {
     "distributions": "refinery yields",
@@ -533,6 +579,7 @@ SOURCES = {
     "teststat": "refinery hypotest --calculator toybased",
     "exclusion": "refinery contour",
     "brazil": "refinery limit --scan",
+    "coverage": "refinery toys",
 }
 
 

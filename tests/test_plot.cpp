@@ -168,6 +168,19 @@ TEST_CASE("Plot: every figure kind from a real result, a PNG of the stated size,
     CHECK(bad.exit_code == 2);
     CHECK(bad.output.find("--scan: expected LO:HI:N") != std::string::npos);
   }
+  {  // Coverage and pulls of a toys run (the summary and the CSV next to it).
+    const auto r = run_refinery("toys " + ws + " --n 150 --mu-values 0.5,1.5 --seed 3 --quiet --out " + tmp.path("toys.csv"));
+    REQUIRE(r.exit_code == 0);
+    const json summary = json::parse(refinery::testing::read_file(tmp.path("toys.csv.json")));
+    const json side = draw(tmp, "coverage", tmp.path("toys.csv.json"), 1000, 450);
+    const json& c = series(side, "coverage");
+    CHECK(c["n"] == 2);
+    std::vector<double> cov;
+    for (const auto& m : summary["per_mu_true"]) cov.push_back(m["coverage"].get<double>());
+    CHECK(c["y_range"][0].get<double>() == Approx(range(cov).first));
+    CHECK(c["y_range"][1].get<double>() == Approx(range(cov).second));
+    CHECK(series(side, "pulls")["n"] == summary["overall"]["usable"]);
+  }
   // Bad input: one line naming the file and key, exit 2, no figure.
   struct Bad {
     std::string args, message;
