@@ -22,6 +22,12 @@ KIND and the result it reads:
                  and expected with the +-1 and +-2 sigma bands, the level
   coverage       `refinery toys` (its summary OUT.csv.json, the CSV next to it):
                  coverage against mu_true with binomial errors, pull histogram
+  reliability    `refinery train classifier` (OUT.json): reliability curves per
+                 class on the test events, before and after calibration
+  training       a training report (`train classifier` OUT.json, `train dcr`):
+                 training and validation loss per epoch, the best epoch
+  closure        `refinery closure`: learned / simulated per bin, per
+                 nu-point and feature, with chi2/ndf and the verdict
   exclusion      `refinery contour`: the signal points and the observed and
                  expected (+-1, +-2 sigma) CLs = level contours
 
@@ -555,6 +561,91 @@ def coverage(result, path, series):
     return fig
 
 
+def reliability(result, path, series):
+    need(result, ["calibration"], "reliability", path)
+    cal = result["calibration"]
+    for key in ("test_before", "test_after"):
+        if key not in cal:
+            raise InputError("%s: calibration.%s: not in the file" % (path, key))
+    classes = list(cal["test_after"]["classes"].keys())
+    fig, ax = plt.subplots(figsize=(6.4, 6.0))
+    ax.plot([0, 1], [0, 1], color="0.6", linewidth=1, label="perfect calibration")
+    colours = plt.get_cmap("tab10")
+    for k, name in enumerate(classes):
+        for key, style, tag in (("test_before", "--", "before"), ("test_after", "-", "after")):
+            bins = [b for b in cal[key]["classes"][name]["bins"] if b["weight_fraction"] > 0]
+            x = [b["mean_predicted"] for b in bins]
+            y = [b["observed"] for b in bins]
+            ece = cal[key]["classes"][name]["ece"]
+            ax.plot(x, y, style, marker="o" if tag == "after" else None, markersize=3, color=colours(k % 10),
+                    label="%s %s (ECE %.3f)" % (name, tag, ece))
+            series.add("%s/%s" % (tag, name), "line", x=x, y=y)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("mean predicted probability")
+    ax.set_ylabel("observed frequency (test events)")
+    ax.legend(loc="lower right", fontsize=7, ncol=2)
+    label(ax, "reliability, staged isotonic calibration")
+    return fig
+
+
+def training(result, path, series):
+    runs = []
+    if isinstance(result.get("training"), dict) and "epochs" in result["training"]:
+        runs.append(("", result["training"]))
+    for k, run in enumerate(result.get("runs", [])):
+        if isinstance(run, dict) and isinstance(run.get("training"), dict) and "epochs" in run["training"]:
+            runs.append(("init %d " % k, run["training"]))
+    if not runs:
+        raise InputError("%s: training: not in the file: a training figure needs the report of refinery train" % path)
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    colours = plt.get_cmap("tab10")
+    for k, (tag, t) in enumerate(runs):
+        epochs = [e["epoch"] for e in t["epochs"]]
+        ax.plot(epochs, [e["train_loss"] for e in t["epochs"]], "--", color=colours(k % 10), label=tag + "training")
+        ax.plot(epochs, [e["val_loss"] for e in t["epochs"]], "-", color=colours(k % 10), label=tag + "validation")
+        series.add(tag + "train_loss", "line", x=epochs, y=[e["train_loss"] for e in t["epochs"]])
+        series.add(tag + "val_loss", "line", x=epochs, y=[e["val_loss"] for e in t["epochs"]])
+        if t.get("best_epoch", -1) >= 0:
+            ax.axvline(t["best_epoch"], color=colours(k % 10), linewidth=0.8, linestyle=":")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend(loc="upper right", fontsize=8)
+    label(ax, "training (%s)" % runs[0][1].get("stop_reason", ""))
+    return fig
+
+
+def closure(result, path, series):
+    need(result, ["points", "limit"], "closure", path)
+    pts = result["points"]
+    if not pts:
+        raise InputError("%s: points: no nu-point to draw" % path)
+    features = [f["name"] for f in pts[0]["features"]]
+    rows, cols = len(pts), len(features)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    for i, p in enumerate(pts):
+        for j, f in enumerate(p["features"]):
+            ax = axes[i][j]
+            s = np.array([b["simulated"] for b in f["bins"]])
+            l = np.array([b["learned"] for b in f["bins"]])
+            e = np.array([b["error"] for b in f["bins"]])
+            x = np.arange(len(s))
+            ok = s > 0
+            ax.errorbar(x[ok], l[ok] / s[ok], yerr=e[ok] / s[ok], fmt="o", color="black", markersize=3)
+            ax.axhline(1.0, color="0.5", linewidth=1)
+            series.add("%s/%s" % (p["label"], f["name"]), "points", x=x[ok], y=l[ok] / s[ok], chi2_ndf=f["chi2_ndf"])
+            verdict = "pass" if f["chi2_ndf"] < result["limit"] else "FAIL"
+            ax.set_title("%s: $\\chi^2$/ndf %.2f %s" % (f["name"], f["chi2_ndf"], verdict), fontsize=8,
+                         color="black" if verdict == "pass" else "#d62728")
+            ax.tick_params(labelsize=7)
+            if j == 0:
+                ax.set_ylabel("learned / simulated\n" + p["label"], fontsize=7)
+            if i == rows - 1:
+                ax.set_xlabel("bin (equal nominal weight)", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 KINDS = {
     "distributions": distributions,
     "pulls": pulls,
@@ -567,6 +658,9 @@ KINDS = {
     "exclusion": exclusion,
     "brazil": brazil,
     "coverage": coverage,
+    "reliability": reliability,
+    "training": training,
+    "closure": closure,
 }
 SOURCES = {
     "distributions": "refinery yields",
@@ -580,6 +674,9 @@ SOURCES = {
     "exclusion": "refinery contour",
     "brazil": "refinery limit --scan",
     "coverage": "refinery toys",
+    "reliability": "refinery train classifier (its OUT.json)",
+    "training": "refinery train (its report)",
+    "closure": "refinery closure",
 }
 
 

@@ -266,6 +266,26 @@ TEST_CASE("Classifier CLI: train, eval, and bad input", "[classifier][cli]") {
   auto report = nlohmann::json::parse(refinery::testing::read_file(tmp.path("clf.pt.json")));
   REQUIRE(report["calibration"]["test_after"]["classes"].size() == 4);
   REQUIRE_FALSE(refinery::testing::file_exists(tmp.path("clf.pt.ckpt")));  // served its purpose
+  // Its figures: reliability per class before and after calibration, the loss curves.
+  for (const char* kind : {"reliability", "training"}) {
+    auto fig = run_refinery(std::string("plot ") + kind + " " + tmp.path("clf.pt.json") + " --out " +
+                            tmp.path(std::string(kind) + ".png"));
+    INFO(fig.output);
+    REQUIRE(fig.exit_code == 0);
+    const auto side = nlohmann::json::parse(refinery::testing::read_file(tmp.path(std::string(kind) + ".png.series.json")));
+    if (std::string(kind) == "reliability") {
+      REQUIRE(side["series"].size() == 8);  // 4 classes, before and after
+      for (const auto& sr : side["series"]) {
+        const std::string name = sr["name"].get<std::string>();
+        const std::string cls = name.substr(name.find('/') + 1), when = name.rfind("after", 0) == 0 ? "test_after" : "test_before";
+        int filled = 0;
+        for (const auto& b : report["calibration"][when]["classes"][cls]["bins"]) filled += b["weight_fraction"].get<double>() > 0;
+        CHECK(sr["n"] == filled);
+      }
+    } else {
+      CHECK(side["series"][0]["n"] == report["training"]["epochs"].size());
+    }
+  }
   auto eval = run_refinery("eval classifier --quiet --model " + tmp.path("clf.pt") + " --events " + tmp.path("ev.h5") +
                            " --out " + tmp.path("scores.h5"));
   REQUIRE(eval.exit_code == 0);

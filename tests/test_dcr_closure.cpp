@@ -119,6 +119,14 @@ TEST_CASE("closure CLI: a report per nu-point and feature, unpaired files refuse
   REQUIRE(report["pass"] == false);
   REQUIRE(report["failing"].size() == 2);
   REQUIRE(run.output.find("FAIL") != std::string::npos);
+  // Its figure: one panel per nu-point and feature, with the chi2/ndf.
+  auto fig = refinery::testing::run_refinery("plot closure " + tmp.path("closure.json") + " --out " + tmp.path("c.png"));
+  INFO(fig.output);
+  REQUIRE(fig.exit_code == 0);
+  const auto side = nlohmann::json::parse(refinery::testing::read_file(tmp.path("c.png.series.json")));
+  REQUIRE(side["series"].size() == 2);
+  CHECK(side["series"][0]["chi2_ndf"] == report["points"][0]["features"][0]["chi2_ndf"]);
+  CHECK(side["series"][0]["n"].get<int>() <= 8 + 1);
   // The nominal without event numbers: one line naming the file and dataset.
   nominal.event = torch::Tensor();
   write_events(tmp.path("plain.h5"), nominal, nominal_meta);
