@@ -158,16 +158,7 @@ int run_contour(int argc, char** argv) {
   if (!common.out.empty()) write_text_atomically(common.out, out.dump(2) + "\n");
   if (r->count("json")) std::cout << out.dump() << "\n";
   else if (!common.quiet || common.out.empty()) std::cout << text.str() << (common.out.empty() ? "" : "wrote " + common.out + "\n");
-  auto list = [](const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-    return s;
-  };
-  if (!bad_input.empty() || !failed.empty())
-    std::cerr << "refinery contour: error: " << bad_input.size() + failed.size() << " of " << names.size()
-              << " points left out" << (bad_input.empty() ? "" : "; bad input: " + list(bad_input))
-              << (failed.empty() ? "" : "; fit failed: " + list(failed)) << "\n";
-  return !bad_input.empty() ? 2 : !failed.empty() ? 1 : 0;
+  return report_patch_failures("contour", names, bad_input, failed, "points left out");
 }
 
 }  // namespace refinery::cli

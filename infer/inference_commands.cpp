@@ -306,6 +306,21 @@ std::vector<json> hypotest_patches(const cxxopts::ParseResult& r, const json& pa
   return results;
 }
 
+int report_patch_failures(const std::string& command, const std::vector<std::string>& names,
+                          const std::vector<std::string>& bad_input, const std::vector<std::string>& failed,
+                          const std::string& what) {
+  auto list = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s;
+  };
+  if (!bad_input.empty() || !failed.empty())
+    std::cerr << "refinery " << command << ": error: " << bad_input.size() + failed.size() << " of " << names.size()
+              << " " << what << (bad_input.empty() ? "" : "; bad input: " + list(bad_input))
+              << (failed.empty() ? "" : "; fit failed: " + list(failed)) << "\n";
+  return !bad_input.empty() ? 2 : !failed.empty() ? 1 : 0;
+}
+
 int run_hypotest(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--merge") return run_hypotest_merge(argc, argv);
@@ -351,16 +366,7 @@ int run_hypotest(int argc, char** argv) {
     }
     if (!common.out.empty()) write_text_atomically(common.out, all.dump(2) + "\n");
     if (!common.quiet) std::cerr << "hypotest: " << names.size() << " patches in " << seconds_since(t0) << " s\n";
-    auto list = [](const std::vector<std::string>& v) {
-      std::string s;
-      for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-      return s;
-    };
-    if (!bad_input.empty() || !failed.empty())
-      std::cerr << "refinery hypotest: error: " << bad_input.size() + failed.size() << " of " << names.size()
-                << " patches failed" << (bad_input.empty() ? "" : "; bad input: " + list(bad_input))
-                << (failed.empty() ? "" : "; fit failed: " + list(failed)) << "\n";
-    return !bad_input.empty() ? 2 : !failed.empty() ? 1 : 0;
+    return report_patch_failures("hypotest", names, bad_input, failed, "patches failed");
   }
   ModelSource s = load_model_source(*r, common, "hypotest");
   std::string text;

@@ -18,4 +18,11 @@ std::vector<nlohmann::json> hypotest_patches(const cxxopts::ParseResult& r, cons
                                              const std::vector<std::string>& names, double mu, stats::TestStat stat,
                                              const std::string& stat_name);
 
+// The exit code of a batch over patches (2 if any patch was bad input, 1 if
+// any fit failed, else 0), with one line on stderr naming them:
+// "refinery COMMAND: error: K of N WHAT; bad input: ...; fit failed: ...".
+int report_patch_failures(const std::string& command, const std::vector<std::string>& names,
+                          const std::vector<std::string>& bad_input, const std::vector<std::string>& failed,
+                          const std::string& what);
+
 }  // namespace refinery::cli
