@@ -6,6 +6,7 @@
 #include "src/config/schema.h"
 #include "src/config/selection.h"
 #include "src/core/error.h"
+#include "src/core/model_archive.h"
 #include "src/histfactory/hf_model.h"
 #include "src/histfactory/workspace.h"
 #include "src/stats/fit.h"
@@ -105,11 +106,21 @@ bool selection(const std::uint8_t* data, std::size_t size) {
   return true;
 }
 
+bool model_archive(const std::uint8_t* data, std::size_t size) {
+  try {
+    read_model_archive_metadata(text_of(data, size), "fuzz model archive");
+  } catch (const InputError&) {
+    return false;
+  }
+  return true;
+}
+
 const std::vector<Target>& targets() {
   static const std::vector<Target> list = {{"workspace", workspace},
                                            {"patch", patch},
                                            {"experiment_config", experiment_config},
-                                           {"selection", selection}};
+                                           {"selection", selection},
+                                           {"model_archive", model_archive}};
   return list;
 }
 

@@ -24,6 +24,9 @@ bool patch(const std::uint8_t* data, std::size_t size);
 bool experiment_config(const std::uint8_t* data, std::size_t size);
 // A region selection expression over three features.
 bool selection(const std::uint8_t* data, std::size_t size);
+// A model file (a TorchScript zip archive): its structure and metadata
+// checked as before LibTorch would load it (src/core/model_archive.h).
+bool model_archive(const std::uint8_t* data, std::size_t size);
 
 struct Target {
   const char* name;

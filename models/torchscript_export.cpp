@@ -2,11 +2,11 @@
 
 #include <filesystem>
 #include <fstream>
-
 #include <sstream>
 
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
+#include "src/core/model_archive.h"
 
 namespace refinery {
 
@@ -145,19 +145,15 @@ torch::jit::Module load_torchscript(const std::string& path, nlohmann::json* met
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw InputError(path, "", "no such file");
   if (std::filesystem::is_directory(path, ec)) throw InputError(path, "", "is a directory, not a model file");
+  // Our own checks first (src/core/model_archive.h): LibTorch's loader sees
+  // only a well-formed zip whose metadata parses.
+  const nlohmann::json meta = read_model_archive_metadata_file(path);
   try {
     m = torch::jit::load(path, c10::nullopt, extra);
   } catch (const c10::Error&) {
     throw InputError(path, "", "not a TorchScript archive");
   }
-  if (extra["metadata.json"].empty()) throw InputError(path, "metadata.json", "not a refinery model (no metadata)");
-  if (metadata) {
-    try {
-      *metadata = nlohmann::json::parse(extra["metadata.json"]);
-    } catch (const nlohmann::json::exception&) {
-      throw InputError(path, "metadata.json", "malformed JSON");
-    }
-  }
+  if (metadata) *metadata = meta;
   return m;
 }
 

@@ -50,7 +50,8 @@ TEST_CASE("fuzz targets accept their valid seeds", "[fuzz]") {
   for (const Seeds& s : {Seeds{"workspace", source_path("tests/data/pyhf/workspaces"), ".json"},
                          Seeds{"experiment_config", source_path("experiments"), ".json"},
                          Seeds{"selection", source_path("fuzz/seeds/selection"), ""},
-                         Seeds{"patch", source_path("fuzz/seeds/patch"), ".json"}}) {
+                         Seeds{"patch", source_path("fuzz/seeds/patch"), ".json"},
+                         Seeds{"model_archive", source_path("fuzz/seeds/model_archive"), ".pt"}}) {
     const auto files = files_in(s.dir, s.extension);
     INFO(s.target << " seeds in " << s.dir);
     REQUIRE(files.size() >= 3);
@@ -72,7 +73,9 @@ TEST_CASE("fuzz targets refuse bad input with an input error", "[fuzz]") {
       {"experiment_config", "{\"seed\": \"x\"}"},
       {"selection", "pt >"},
       {"selection", "unknown_feature < 3"},
-      {"selection", std::string(500, '(') + "pt > 1" + std::string(500, ')')}};
+      {"selection", std::string(500, '(') + "pt > 1" + std::string(500, ')')},
+      {"model_archive", std::string("PK\x05\x06", 4) + std::string(18, '\0')},
+      {"model_archive", std::string(100, 'P')}};
   for (const auto& [name, text] : bad) {
     INFO(name << ": " << text.substr(0, 60));
     CHECK_FALSE(target(name).run(bytes(text), text.size()));
