@@ -25,7 +25,7 @@ namespace {
 
 std::string plot_script() {
   const std::string dir = executable_directory();
-  for (const std::string candidate : {dir + "/share/refinery/refinery_plot.py", dir + "/../share/refinery/refinery_plot.py",
+  for (const std::string& candidate : {dir + "/share/refinery/refinery_plot.py", dir + "/../share/refinery/refinery_plot.py",
                                       dir + "/../../share/refinery/refinery_plot.py"})
     if (std::filesystem::exists(candidate)) return candidate;
   return "";
