@@ -96,6 +96,15 @@ stats::ToySample sample_from_json(const json& j, const std::string& file, const 
   return s;
 }
 
+// A number of a result for the text summaries; `none` where it is null
+// (not finite when written).
+std::string number_text(const json& v, int precision, const char* none) {
+  if (v.is_null()) return none;
+  std::ostringstream c;
+  c << std::setprecision(precision) << v.get<double>();
+  return c.str();
+}
+
 // The text summary of a (merged) result.
 std::string summary_text(const json& out) {
   std::ostringstream os;
@@ -107,13 +116,7 @@ std::string summary_text(const json& out) {
      << t.at("alt").at("n").get<std::int64_t>() << " pseudo-experiments (seed " << t.at("seed") << ", shard "
      << t.at("shard").get<std::string>() << ")\n";
   os << "  q_obs = " << out.at("q_obs").get<double>() << "\n";
-  auto val = [](const json& v) {
-    std::ostringstream c;
-    c << std::setprecision(5);
-    if (v.is_null()) c << "nan";
-    else c << v.get<double>();
-    return c.str();
-  };
+  auto val = [](const json& v) { return number_text(v, 5, "nan"); };
   if (q0) {
     os << "  p0 = " << val(out["p0_obs"]) << " +- " << val(out["p0_obs_error"]) << "\n  expected p0 (+2..-2 sigma):";
     for (const auto& v : out["p0_exp"]) os << " " << val(v);
@@ -286,13 +289,7 @@ json toy_limit_json(const ModelSource& s, const cxxopts::ParseResult& r, double 
     os << s.description << "\ntoy-based " << 100 * (1 - level) << "% CL upper limit on "
        << s.model->parameters()[poi].name << " from " << mus.size() << " scan points x 2 x " << options.ntoys
        << " pseudo-experiments\n";
-    auto v = [](const json& j) {
-      std::ostringstream c;
-      c << std::setprecision(4);
-      if (j.is_null()) c << "none";
-      else c << j.get<double>();
-      return c.str();
-    };
+    auto v = [](const json& j) { return number_text(j, 4, "none"); };
     os << "  observed " << v(out["upper_limit_obs"]) << "\n  expected (-2..+2 sigma):";
     for (const auto& e : exp) os << " " << v(e);
     os << "\n";
