@@ -9,6 +9,7 @@
 #include <sstream>
 #include <array>
 
+#include "src/cli/options.h"
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
 #include "src/core/hash.h"
@@ -33,20 +34,6 @@ std::string model_digest(const stats::Model& model) {
   for (const auto& y : model.observed_yields()) d["observed"].push_back({y.region, y.bins});
   for (const auto& y : model.expected_yields(model.init())) d["expected"].push_back({y.region, y.process, y.bins});
   return json_hash(d);
-}
-
-std::pair<int, int> parse_shard(const std::string& s) {
-  const auto slash = s.find('/');
-  try {
-    if (slash == std::string::npos) throw std::invalid_argument("");
-    std::size_t a = 0, b = 0;
-    const int shard = std::stoi(s.substr(0, slash), &a), shards = std::stoi(s.substr(slash + 1), &b);
-    if (a != slash || b != s.size() - slash - 1) throw std::invalid_argument("");
-    if (shards < 1 || shard < 0 || shard >= shards) throw InputError("", "--shard", "needs 0 <= i < N, got '" + s + "'");
-    return {shard, shards};
-  } catch (const std::logic_error&) {
-    throw InputError("", "--shard", "expected i/N, got '" + s + "'");
-  }
 }
 
 json q_json(double q) { return std::isfinite(q) ? json(q) : json(nullptr); }
@@ -305,7 +292,9 @@ json toy_hypotest_json(const ModelSource& s, const cxxopts::ParseResult& r, doub
   const int poi = s.poi >= 0 ? s.poi : s.model->poi("", "--poi");
   stats::check_poi_value(*s.model, poi, mu, "--mu");
   stats::ToyOptions options = toy_options(s, r, threads);
-  std::tie(options.shard, options.shards) = parse_shard(r["shard"].as<std::string>());
+  const cli::Shard part = cli::parse_shard(r["shard"].as<std::string>());
+  options.shard = part.index;
+  options.shards = part.count;
   const std::string at = options.at_initial ? "initial" : "conditional";
 
   json out = s.header;
@@ -367,13 +356,14 @@ int run_hypotest_merge(int argc, char** argv) {
       throw InputError(file, "status", "this shard failed (" + j.value("message", std::string("no message")) + ")");
     json id = j.at("toys");
     const std::string shard_text = id.value("shard", "");
-    const auto [shard, shards] = [&] {
+    const cli::Shard part = [&] {
       try {
-        return parse_shard(shard_text);
+        return cli::parse_shard(shard_text);
       } catch (const InputError&) {
         throw InputError(file, "toys.shard", "expected i/N, got '" + shard_text + "'");
       }
     }();
+    const int shard = part.index, shards = part.count;
     for (const char* k : {"shard", "null", "alt"}) id.erase(k);
     if (first_file.empty()) {
       first = j;

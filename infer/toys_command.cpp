@@ -13,6 +13,7 @@
 #include "infer/measurement.h"
 #include "infer/experiment_source.h"
 #include "infer/toy_summary.h"
+#include "src/cli/options.h"
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
 #include "src/core/progress.h"
@@ -49,20 +50,6 @@ std::vector<double> parse_mu_values(const std::string& text) {
     mus.push_back(v);
   }
   return mus;
-}
-
-std::pair<int, int> parse_shard(const std::string& s) {
-  int shard = 0, shards = 1;
-  const auto slash = s.find('/');
-  try {
-    if (slash == std::string::npos) throw std::invalid_argument("");
-    shard = std::stoi(s.substr(0, slash));
-    shards = std::stoi(s.substr(slash + 1));
-  } catch (const std::exception&) {
-    throw InputError("", "--shard", "expected i/N, got '" + s + "'");
-  }
-  if (shards < 1 || shard < 0 || shard >= shards) throw InputError("", "--shard", "needs 0 <= i < N");
-  return {shard, shards};
 }
 
 // Fit and interval of one pseudo-experiment.
@@ -168,7 +155,8 @@ int run_toys(int argc_in, char** argv_in) {
   if (!(*r)["mu-values"].as<std::string>().empty()) mus = parse_mu_values((*r)["mu-values"].as<std::string>());
   const std::string nus = r->count("nu-true") || !defaults ? (*r)["nu-true"].as<std::string>()
                                                             : defaults->at("nu_true").get<std::string>();
-  const auto [shard, shards] = parse_shard((*r)["shard"].as<std::string>());
+  const cli::Shard part = cli::parse_shard((*r)["shard"].as<std::string>());
+  const int shard = part.index, shards = part.count;
   for (const char* flag : {"asimov", "toy", "data"})
     if (r->count(flag)) throw InputError("", std::string("--") + flag, "toys make their own data sets");
   const std::string path = out_path(shard_name(shard, shards));

@@ -2,6 +2,8 @@
 #include "src/core/error.h"
 
 #include <iostream>
+#include <stdexcept>
+#include <string>
 
 #include "src/core/worker_threads.h"
 
@@ -39,6 +41,23 @@ CommonOptions common_options(const cxxopts::ParseResult& r) {
   if (r.count("out")) c.out = r["out"].as<std::string>();
   c.quiet = r.count("quiet") > 0;
   return c;
+}
+
+Shard parse_shard(const std::string& text, const std::string& option) {
+  const auto slash = text.find('/');
+  Shard s;
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument("");
+    std::size_t a = 0, b = 0;
+    s.index = std::stoi(text.substr(0, slash), &a);
+    s.count = std::stoi(text.substr(slash + 1), &b);
+    if (a != slash || b != text.size() - slash - 1) throw std::invalid_argument("");
+  } catch (const std::logic_error&) {
+    throw InputError("", option, "expected i/N, got '" + text + "'");
+  }
+  if (s.count < 1 || s.index < 0 || s.index >= s.count)
+    throw InputError("", option, "needs 0 <= i < N, got '" + text + "'");
+  return s;
 }
 
 }  // namespace refinery::cli

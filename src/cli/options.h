@@ -29,4 +29,11 @@ CommonOptions common_options(const cxxopts::ParseResult& result);
 // (LibTorch's too: defined in setup_experiment.cpp, the library's LibTorch part).
 ExperimentConfig setup_experiment(CommonOptions& common);
 
+// A share of the pseudo-experiments, "i/N" (0 <= i < N): the toys whose
+// index is i modulo N. Bad text: InputError naming `option` and the text.
+struct Shard {
+  int index = 0, count = 1;
+};
+Shard parse_shard(const std::string& text, const std::string& option = "--shard");
+
 }  // namespace refinery::cli

@@ -8,6 +8,7 @@
 
 #include "src/core/random_seed.h"
 #include "src/core/worker_threads.h"
+#include "src/stats/probability.h"
 
 namespace refinery::stats {
 
@@ -26,8 +27,6 @@ double bin_deviance(double n, double nu) {
   if (!(nu > 0.0)) return n > 0.0 ? std::numeric_limits<double>::infinity() : 0.0;
   return 2.0 * (nu - n + (n > 0.0 ? n * std::log(n / nu) : 0.0));
 }
-
-double binomial_error(double p, std::int64_t n) { return n > 0 ? std::sqrt(std::max(0.0, p * (1 - p)) / n) : 0.0; }
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 
 #include "src/core/random_seed.h"
 #include "src/core/worker_threads.h"
+#include "src/stats/probability.h"
 
 namespace refinery::stats {
 
@@ -19,16 +20,12 @@ struct GenerationFailure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-double Phi(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
-
 // Toys of `sorted` (ascending) at least as extreme as q: q_toy >= q up to
 // the tie tolerance.
 std::int64_t count_at_least(const std::vector<double>& sorted, double q) {
   const double edge = q - kTieTolerance * (1.0 + std::abs(q));
   return static_cast<std::int64_t>(sorted.end() - std::lower_bound(sorted.begin(), sorted.end(), edge));
 }
-
-double binomial_error(double p, std::int64_t n) { return n > 0 ? std::sqrt(std::max(0.0, p * (1 - p)) / n) : 0.0; }
 
 // Percentile with linear interpolation between order statistics (numpy's
 // default) of an ascending vector.
@@ -83,7 +80,7 @@ ToyPValues toy_pvalues(double q_obs, const ToySample& null, const ToySample& alt
   }
   std::sort(expected.begin(), expected.end());
   const double sigmas[5] = {-2, -1, 0, 1, 2};
-  for (int k = 0; k < 5; ++k) r.expected[k] = percentile(expected, Phi(sigmas[k]));
+  for (int k = 0; k < 5; ++k) r.expected[k] = percentile(expected, normal_cdf(sigmas[k]));
   return r;
 }
 
