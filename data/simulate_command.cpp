@@ -142,6 +142,12 @@ int run_simulate(int argc, char** argv) {
     auto points = config_variations(config);
     // Checked before anything is simulated or created.
     const std::vector<double> mc_shares = htautau::parse_shares(sim.at("mc_shares"), config.file, "simulation.mc_shares");
+    htautau::NuVector mc_nu{};
+    try {
+      mc_nu = htautau::nu_from_map(sim.at("mc_nu").get<std::map<std::string, double>>(), "");
+    } catch (const InputError& e) {
+      rethrow_in_config(e, "", config, "simulation.mc_nu");
+    }
     opt.shares = htautau::parse_shares(sim.at("shares"), config.file, "simulation.shares");
     out_dir.emplace(common.out, "--out");
     if (!htautau::is_nominal(nu)) points.insert(points.begin(), nu);
@@ -155,7 +161,9 @@ int run_simulate(int argc, char** argv) {
       mc.events = mc_events;
       mc.seed = stream_seed(opt.seed, {0x3c5a3b1e});
       mc.shares = mc_shares;
-      htautau::SimulationReport r = htautau::simulate_samples(mc, {}, common.out + "/mc.h5", "");
+      htautau::SimulationReport r = htautau::is_nominal(mc_nu)
+                                        ? htautau::simulate_samples(mc, {}, common.out + "/mc.h5", "")
+                                        : htautau::simulate_samples(mc, {mc_nu}, "", common.out + "/mc.h5");
       if (!common.quiet)
         std::cout << "expected-yield sample mc.h5: " << r.produced << " events produced in " << r.seconds << " s\n";
     }

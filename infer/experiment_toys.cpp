@@ -70,6 +70,7 @@ ExperimentToys::ExperimentToys(std::shared_ptr<Measurement> measurement, const E
                              ": toys draw each event Poisson(w R) times, which needs w >= 0");
     }
     state_->sample = measurement->evaluate(e, path);
+    measurement->to_reference_point(state_->sample, e, reader.meta().nuisance_names, path);
     source_ = "resampled " + path;
   }
   auto state = state_;

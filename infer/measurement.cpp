@@ -279,7 +279,7 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   // One cache object per entry (absent with --no-cache).
   std::optional<TensorCache> events_cache, regions_cache;
   if (options.cache)
-    events_cache.emplace(dir + "/cache", "evaluated", TensorCache::key_of("refinery evaluated events v1", inputs, ordered_by));
+    events_cache.emplace(dir + "/cache", "evaluated", TensorCache::key_of("refinery evaluated events v2", inputs, ordered_by));
   bool events_cached = false, regions_cached = false;
   if (events_cache) {
     if (auto t = events_cache->load(); t && t->size() == 6) {
@@ -294,7 +294,9 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     // One reader; the features are checked before the file is read.
     EventReader reader(mc_path);
     classifier_->check_features(reader.meta().feature_names, mc_path);
-    mc_ = evaluate(reader.read_all(), mc_path);
+    const EventSet events = reader.read_all();
+    mc_ = evaluate(events, mc_path);
+    to_reference_point(mc_, events, reader.meta().nuisance_names, mc_path);
   }
   // An empty sample is the file's fault, not the regions' selections'.
   if (mc_.weight.size(0) == 0)
@@ -497,6 +499,53 @@ EvaluatedEvents Measurement::evaluate(const EventSet& events, const std::string&
   if (!torch::isfinite(e.coef).all().item<bool>())
     throw InputError(source, "features", "a DCR network gives non-finite coefficients on these events");
   return e;
+}
+
+void Measurement::to_reference_point(EvaluatedEvents& e, const EventSet& events, const std::vector<std::string>& names,
+                                     const std::string& source) const {
+  if (!events.has_nuisances() || events.size() == 0) return;
+  const torch::Tensor nu_file = events.nuisances.to(torch::kFloat64).contiguous();
+  if (nu_file.dim() != 2 || nu_file.size(1) != int64_t(names.size()))
+    throw InputError(source, "nuisances", "expected [N," + std::to_string(names.size()) + "] (one column per nuisance_names entry)");
+  const int64_t N = nu_file.size(0), K = int64_t(dcr_nuisances_.size());
+  // The file's columns in the networks' order; the others must stay at 0.
+  std::vector<int64_t> column(K, -1);
+  for (size_t j = 0; j < names.size(); ++j) {
+    const auto k = std::find(dcr_nuisances_.begin(), dcr_nuisances_.end(), names[j]) - dcr_nuisances_.begin();
+    if (k < K) {
+      column[k] = int64_t(j);
+    } else if (nu_file.select(1, int64_t(j)).ne(0.0).any().item<bool>()) {
+      throw InputError(source, "nuisances",
+                       "events simulated at " + names[j] + " != 0, a nuisance the DCR networks do not model (" +
+                           join(dcr_nuisances_) + "): their weights cannot be brought to the networks' reference point");
+    }
+  }
+  const auto* nu = nu_file.data_ptr<double>();
+  const torch::Tensor process = e.process.contiguous(), coef = e.coef.contiguous();
+  const auto* proc = process.data_ptr<int64_t>();
+  const auto* c = coef.data_ptr<float>();
+  const int64_t P = coef.size(1), C = coef.size(2);
+  const Ansatz ansatz(int(K), 2);
+  torch::Tensor weight = e.weight.clone();
+  auto* w = weight.data_ptr<double>();
+  std::vector<double> point(K), phi(C);
+  for (int64_t i = 0; i < N; ++i) {
+    bool at_reference = true;
+    for (int64_t k = 0; k < K; ++k) {
+      point[k] = column[k] < 0 ? 0.0 : nu[i * int64_t(names.size()) + column[k]];
+      at_reference = at_reference && point[k] == 0.0;
+    }
+    if (at_reference) continue;
+    if (proc[i] < 0 || proc[i] >= P)
+      throw InputError(source, "process", "row " + std::to_string(i) +
+                                              " was simulated away from the networks' reference point but names no process, "
+                                              "whose DCR would bring it back");
+    ansatz.phi(point.data(), phi.data());
+    double log_r = 0.0;
+    for (int64_t j = 0; j < C; ++j) log_r += double(c[(i * P + proc[i]) * C + j]) * phi[j];
+    w[i] *= std::exp(-log_r);
+  }
+  e.weight = weight;
 }
 
 torch::Tensor Measurement::values(const std::string& variable, const EvaluatedEvents& e) const {

@@ -79,6 +79,17 @@ class Measurement {
   // Evaluates the networks on events (features checked against the models';
   // `source` names the data in errors).
   EvaluatedEvents evaluate(const EventSet& events, const std::string& source);
+  // Simulated events that stand for the model (the expected-yield sample,
+  // a sample toys resample) may have been simulated at a nuisance point
+  // nu_e other than the DCR networks' reference point (nu = 0, where their
+  // nominal sample was): an event file's `nuisances` columns `names`. Each
+  // such event's weight is divided by r_p(x|nu_e) of its process p, so
+  // that the model reproduces the sample exactly at nu_e and follows the
+  // learned responses from there (e.g. an expected-yield sample simulated
+  // at the measurement's nominal point). A column the networks do not know
+  // must be 0; unlabelled events must be at 0. InputError names `source`.
+  void to_reference_point(EvaluatedEvents& e, const EventSet& events, const std::vector<std::string>& names,
+                          const std::string& source) const;
   // The likelihood of an observed data set.
   likelihood::LikelihoodModel model(const EvaluatedEvents& data, const std::string& source) const;
   // The likelihood of the Asimov data set at theta (exact: unbinned regions

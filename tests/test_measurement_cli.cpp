@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -290,6 +291,66 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
     json nc = json::parse(read_file(tmp.path("nc.json")));
     REQUIRE(nc["fit"]["converged"] == false);
     REQUIRE(nc["fit"]["status"].get<std::string>().rfind("failed", 0) == 0);
+  }
+  {
+    // An expected-yield sample simulated at a nuisance point nu_e (its rows
+    // tagged, as simulation.mc_nu makes them) is brought to the networks'
+    // reference point by w / r_p(x|nu_e): at nu_e the model's expected yields
+    // are the sample's own weights, whatever the networks learned. The same
+    // events tagged soft_met = 1 under a measurement centred there give at its
+    // centre the yields the untagged sample gives at soft_met = 0.
+    auto yields_at_centre = [&](const json& config, const std::string& name) {
+      write_json(tmp.path(name + ".json"), config);
+      auto y = run_refinery("yields --config " + tmp.path(name + ".json") + " --asimov --prefit-only --labels --threads 2 --quiet --out " +
+                            tmp.path(name + "_yields.json"));
+      INFO(name << "\n" << y.output);
+      REQUIRE(y.exit_code == 0);
+      const json result = json::parse(read_file(tmp.path(name + "_yields.json")));
+      INFO(result.dump().substr(0, 2000));
+      std::map<std::string, double> totals;
+      for (const json& e : result.at("prefit"))
+        if (e.contains("process")) totals[e["region"].get<std::string>() + "/" + e["process"].get<std::string>()] = e["total"];
+      REQUIRE(totals.size() == 25);  // 5 regions x (4 processes and the total)
+      return totals;
+    };
+    json at_zero = json::parse(read_file(cfg));
+    for (json& n : at_zero["measurement"]["nuisances"])
+      if (n["name"] == "soft_met") n = {{"name", "soft_met"}, {"type", "calibration"}, {"constraint", "gaussian"}, {"centre", 0.0}, {"width", 1.0}, {"range", {-5, 5}}};
+    const auto plain = yields_at_centre(at_zero, "at_zero");  // sum of w
+    const auto at_one = yields_at_centre(json::parse(read_file(cfg)), "at_one");  // sum of w r(x|1)
+    const std::string tagged_dir = tmp.path("tagged");
+    std::filesystem::create_directories(tagged_dir);
+    for (const auto& e : std::filesystem::directory_iterator(tmp.dir()))
+      if (e.path().extension() == ".pt") std::filesystem::copy_file(e.path(), tagged_dir + "/" + e.path().filename().string());
+    const std::string tag = std::string(debian_python()) + " " + source_path("tests/python/with_nuisances.py") + " " +
+                            tmp.path("mc.h5") + " " + tagged_dir + "/mc.h5 ";
+    REQUIRE(std::system((tag + "tes=0,soft_met=1").c_str()) == 0);
+    json tagged = json::parse(read_file(cfg));
+    tagged["output_dir"] = tagged_dir;
+    const auto back = yields_at_centre(tagged, "tagged");
+    REQUIRE(back.size() == plain.size());
+    double largest_effect = 0.0;
+    for (const auto& [key, total] : plain) {
+      INFO(key);
+      REQUIRE(back.at(key) == Approx(total).epsilon(1e-9).margin(1e-12));
+      largest_effect = std::max(largest_effect, std::abs(at_one.at(key) / total - 1.0));
+    }
+    REQUIRE(largest_effect > 1e-4);  // the networks do change the yields at soft_met = 1
+    // A column the networks do not model, away from 0: one line, exit 2.
+    REQUIRE(std::system((tag + "soft_met=1,pileup=0.5").c_str()) == 0);
+    auto bad = run_refinery("fit --config " + tmp.path("tagged.json") + " --asimov --quiet");
+    INFO(bad.output);
+    REQUIRE(bad.exit_code == 2);
+    REQUIRE(bad.output.find(tagged_dir + "/mc.h5: nuisances: events simulated at pileup != 0") != std::string::npos);
+    // simulation.mc_nu names the generator's nuisances.
+    json wrong = json::parse(read_file(cfg));
+    wrong["simulation"]["mc_nu"] = {{"pileup", 1.0}};
+    write_json(tmp.path("wrong.json"), wrong);
+    bad = run_refinery("simulate --config " + tmp.path("wrong.json") + " --quiet --out " + tmp.path("never"));
+    REQUIRE(bad.exit_code == 2);
+    REQUIRE(bad.output.find("simulation.mc_nu") != std::string::npos);
+    REQUIRE(bad.output.find("pileup") != std::string::npos);
+    REQUIRE(!std::filesystem::exists(tmp.path("never")));
   }
   {
     // The cached set-up (issue 14 item 5): the same fit from the cache, with

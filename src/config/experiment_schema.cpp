@@ -42,6 +42,10 @@ Schema simulation_schema() {
                "Share of mc.h5's produced events per process, {process: share} naming every process of the "
                "generator (normalised; the weights undo it): more events where the expected yields' statistical "
                "error matters. Empty: the generator's own shares."),
+      optional("mc_nu", S::map(S::number()), nlohmann::json::object(),
+               "The nu point mc.h5 is simulated at, e.g. the measurement's nominal point {\"a\": 1} (empty: the "
+               "nominal sample's). Its events carry it (the `nuisances` dataset) and the measurement divides each "
+               "weight by the event's DCR at that point, so the expected yields are the sample's own there."),
   });
 }
 
