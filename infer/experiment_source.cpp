@@ -20,9 +20,10 @@ std::shared_ptr<const LikelihoodModel> share(LikelihoodModel model) {
 // come from ExperimentToys) as a model with the Asimov data source.
 std::unique_ptr<stats::Model> observe(const std::shared_ptr<Measurement>& m, const std::string& config_file,
                                       const std::string& given, const cxxopts::ParseResult& r,
-                                      std::string* description) {
+                                      std::string* description, ModelSource* source) {
   std::shared_ptr<const LikelihoodModel> likelihood;
-  Eigen::VectorXd theta;
+  std::shared_ptr<const EvaluatedEvents> events;  // --data
+  Eigen::VectorXd theta;                          // Asimov data
   if (given == "data") {
     const std::string path = r["data"].as<std::string>();
     EventReader reader(path);
@@ -30,8 +31,8 @@ std::unique_ptr<stats::Model> observe(const std::shared_ptr<Measurement>& m, con
       throw InputError(path, "attribute feature_names",
                        "the file's features are not the models' (" + std::to_string(reader.meta().feature_names.size()) +
                            " vs " + std::to_string(m->feature_names().size()) + " columns, or a different order)");
-    EvaluatedEvents e = m->evaluate(reader.read_all(), path);
-    likelihood = share(m->model(e, path));
+    events = std::make_shared<const EvaluatedEvents>(m->evaluate(reader.read_all(), path));
+    likelihood = share(m->model(*events, path));
     *description = "events of " + path;
   } else {
     const std::string nus = r["nu-true"].as<std::string>();
@@ -47,6 +48,11 @@ std::unique_ptr<stats::Model> observe(const std::shared_ptr<Measurement>& m, con
   auto model = std::make_unique<stats::RegionModel>(likelihood, "the measurement of " + config_file,
                                                     [cm](const Eigen::VectorXd& x) { return cm->asimov(x); });
   if (given != "data") model->set_asimov_aux(theta);  // Asimov: the auxiliary data at the truth too
+  source->binned_view = [cm, events, theta, config_file](const std::string& variable, const std::vector<double>& edges) {
+    return std::unique_ptr<stats::Model>(std::make_unique<stats::RegionModel>(
+        share(cm->binned_view(events.get(), events ? nullptr : &theta, variable, edges, "--variable")),
+        "the measurement of " + config_file + ", unbinned regions binned in " + variable));
+  };
   return model;
 }
 
@@ -116,7 +122,7 @@ ModelSource load_experiment_source(const cxxopts::ParseResult& r, CommonOptions&
     s.model = std::move(t.model);
     s.description = t.description;
   } else {
-    s.model = observe(measurement, s.config->file, given, r, &s.description);
+    s.model = observe(measurement, s.config->file, given, r, &s.description, &s);
   }
   s.header = experiment_header(*s.config, s.description, *measurement, *s.model, r);
   s.header["model"] = s.model->describe();

@@ -225,10 +225,6 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   const int64_t signal_process = std::find(spec_.signal.begin(), spec_.signal.end(), true) - spec_.signal.begin();
   std::string reference_variable = m.at("reference").at("variable").get<std::string>();
   if (reference_variable.empty()) reference_variable = "p_" + processes_[signal_process];
-  auto known_variable = [&](const std::string& v) {
-    const bool is_prob = v.rfind("p_", 0) == 0 && std::find(processes_.begin(), processes_.end(), v.substr(2)) != processes_.end();
-    return is_prob || std::find(features_.begin(), features_.end(), v) != features_.end();
-  };
   if ((options.reference || mc_statistics_) && !known_variable(reference_variable))
     throw ConfigError(config.file, "measurement.reference.variable",
                       "unknown variable '" + reference_variable + "' (a feature, or p_<process>)");
@@ -634,6 +630,62 @@ EvaluatedEvents Measurement::resample(const EvaluatedEvents& e, const Eigen::Vec
 LikelihoodModel Measurement::model(const EvaluatedEvents& data, const std::string& source) const {
   LikelihoodModel m(spec_);
   for (size_t i = 0; i < regions_.size(); ++i) m.add_region(observe(i, data, nullptr));
+  return m;
+}
+
+bool Measurement::known_variable(const std::string& v) const {
+  const bool is_prob = v.rfind("p_", 0) == 0 && std::find(processes_.begin(), processes_.end(), v.substr(2)) != processes_.end();
+  return is_prob || std::find(features_.begin(), features_.end(), v) != features_.end();
+}
+
+LikelihoodModel Measurement::binned_view(const EvaluatedEvents* data, const Eigen::VectorXd* asimov_theta,
+                                         const std::string& variable, const std::vector<double>& edges,
+                                         const std::string& option) const {
+  if (!known_variable(variable))
+    throw InputError("", option, "unknown variable '" + variable + "' (a feature: " + join(features_) + "; or p_<process>)");
+  if (edges.size() < 2) throw InputError("", option, "needs at least two bin edges");
+  for (size_t b = 1; b < edges.size(); ++b)
+    if (!(edges[b] > edges[b - 1])) throw InputError("", option, "bin edges must increase");
+  const torch::Tensor edge_tensor = torch::tensor(edges, torch::kFloat64);
+  const int nb = int(edges.size()) - 1;
+  auto bins = [&](const EvaluatedEvents& e) {
+    torch::Tensor b = torch::bucketize(values(variable, e), edge_tensor, /*out_int32=*/false, /*right=*/true) - 1;
+    return torch::where((b >= 0) & (b < nb), b, torch::full_like(b, -1));
+  };
+  LikelihoodModel m(spec_);
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    if (regions_[i].binned) {
+      Region r = observe(i, asimov_theta ? mc_ : *data, asimov_theta);
+      r.mc_stat = false;
+      m.add_region(std::move(r));
+      continue;
+    }
+    Region r;
+    r.name = regions_[i].name;
+    r.binned = true;
+    r.n_bins = nb;
+    torch::Tensor mask = assign(regions_[i], mc_).first;
+    torch::Tensor bin = bins(mc_);
+    torch::Tensor sel = (mask & (bin >= 0)).nonzero().view(-1);
+    r.expected = Cells::from_events(bin.index_select(0, sel), nb, mc_.weight.index_select(0, sel),
+                                    mc_.process.index_select(0, sel),
+                                    region_fractions(i, mc_.fractions.index_select(0, sel)),
+                                    mc_.coef.index_select(0, sel), labels_);
+    r.observed.assign(size_t(nb), 0.0);
+    if (data) {
+      torch::Tensor dmask = assign(regions_[i], *data).first;
+      torch::Tensor dbin = bins(*data);
+      torch::Tensor dsel = (dmask & (dbin >= 0)).nonzero().view(-1);
+      torch::Tensor counts = torch::zeros({nb}, torch::kFloat64)
+                                 .index_add(0, dbin.index_select(0, dsel), data->weight.index_select(0, dsel));
+      r.observed.assign(counts.data_ptr<double>(), counts.data_ptr<double>() + nb);
+    }
+    m.add_region(std::move(r));
+  }
+  if (asimov_theta) {
+    auto expected = m.expected(*asimov_theta);
+    for (size_t i = 0; i < regions_.size(); ++i) m.regions()[i].observed = expected[i];
+  }
   return m;
 }
 

@@ -92,6 +92,17 @@ class Measurement {
                           const std::string& source) const;
   // The likelihood of an observed data set.
   likelihood::LikelihoodModel model(const EvaluatedEvents& data, const std::string& source) const;
+  // The yields' display of a data set (`refinery yields --variable`): the
+  // model's regions with each unbinned one binned in `variable` (a feature
+  // or p_<process>) at `edges`, its expected yields per process those of the
+  // unbinned region's model (the same fractions, recalibration and closure,
+  // or labels), its observed counts the data's events per bin (Asimov data
+  // at *asimov_theta: the expected counts there); binned regions as they
+  // are. Events outside the edges are left out. InputError at `option` for
+  // an unknown variable or edges that do not increase.
+  likelihood::LikelihoodModel binned_view(const EvaluatedEvents* data, const Eigen::VectorXd* asimov_theta,
+                                          const std::string& variable, const std::vector<double>& edges,
+                                          const std::string& option) const;
   // The likelihood of the Asimov data set at theta (exact: unbinned regions
   // observe the simulated events weighted by w R(x|theta), binned regions
   // their expected counts).
@@ -126,6 +137,7 @@ class Measurement {
                       const Eigen::VectorXd& theta) const;
   // The classifier's fractions with the region's yield closure applied.
   torch::Tensor region_fractions(size_t region, const torch::Tensor& fractions) const;
+  bool known_variable(const std::string& variable) const;
   // Per region, on the simulated events: the overlap checks, the
   // recalibration and yield closure, the cells and their expected yields.
   void prepare_regions(const ExperimentConfig& config, const std::string& mc_path, const std::string& recal,

@@ -20,6 +20,7 @@
 // full executable (app/front_end.cpp).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +46,11 @@ struct ModelSource {
   // What the model's Asimov data need alive (an experiment's measurement).
   std::shared_ptr<const void> keep_alive;
   std::optional<ExperimentConfig> config;
+  // Experiments with --data or Asimov data: the same data and parameters
+  // with every unbinned region binned in `variable` at `edges` (`refinery
+  // yields --variable`, Measurement::binned_view); empty otherwise.
+  std::function<std::unique_ptr<stats::Model>(const std::string& variable, const std::vector<double>& edges)>
+      binned_view;
 };
 
 // Thrown (not a std::exception: no command catches it) where a command needs

@@ -3,12 +3,14 @@
 // errors through its full covariance), with each region's total and the
 // observed data (src/stats/yields.h). For a pyhf workspace (WORKSPACE.json)
 // or an experiment (--config), with the data options of `fit`.
+#include <cmath>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
 #include "infer/model_source.h"
 #include "src/cli/options.h"
+#include "src/core/error.h"
 #include "src/stats/fit.h"
 #include "src/stats/yields.h"
 
@@ -48,6 +50,28 @@ std::string yields_text(const ModelSource& s, const std::vector<stats::YieldWith
   return os.str();
 }
 
+// --edges: increasing numbers, comma separated.
+std::vector<double> parse_edges(const std::string& text) {
+  std::vector<double> edges;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    std::size_t used = 0;
+    double v = 0.0;
+    try {
+      v = std::stod(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || !std::isfinite(v)) throw InputError("", "--edges", "not a number: '" + item + "'");
+    edges.push_back(v);
+  }
+  if (edges.size() < 2) throw InputError("", "--edges", "needs at least two bin edges");
+  for (size_t b = 1; b < edges.size(); ++b)
+    if (!(edges[b] > edges[b - 1])) throw InputError("", "--edges", "bin edges must increase");
+  return edges;
+}
+
 }  // namespace
 
 int run_yields(int argc, char** argv) {
@@ -56,16 +80,47 @@ int run_yields(int argc, char** argv) {
                            "covariance, each region's total and the observed data: refinery yields WORKSPACE.json or "
                            "refinery yields --config EXPERIMENT.json");
   add_model_options(options);
-  options.add_options()("prefit-only", "Skip the fit: pre-fit yields only");
+  options.add_options()("prefit-only", "Skip the fit: pre-fit yields only")(
+      "variable", "Experiments: bin the unbinned regions in this feature or p_<process> (default: their cells of "
+                  "the simulated-sample statistics)", cxxopts::value<std::string>())(
+      "edges", "Bin edges for --variable, comma separated (default for p_<process>: 10 equal bins in [0, 1])",
+      cxxopts::value<std::string>());
   add_common_options(options, true, true);
   auto r = parse(options, argc, argv);
   if (!r) return 0;
   CommonOptions common = common_options(*r);
   ModelSource s = load_model_source(*r, common, "yields");
+  // The yields' layout: the model's own, or its unbinned regions binned in --variable.
+  std::unique_ptr<stats::Model> view;
+  json binning;
+  if (r->count("edges") && !r->count("variable")) throw InputError("", "--edges", "goes with --variable");
+  if (r->count("variable")) {
+    const std::string variable = (*r)["variable"].as<std::string>();
+    if (!s.binned_view)
+      throw InputError("", "--variable",
+                       s.workspace ? "bins an experiment's unbinned regions; a workspace's channels have their own bins"
+                                   : "needs the events of --data or Asimov data (not --toy)");
+    std::vector<double> edges;
+    if (r->count("edges")) {
+      edges = parse_edges((*r)["edges"].as<std::string>());
+    } else if (variable.rfind("p_", 0) == 0) {
+      for (int b = 0; b <= 10; ++b) edges.push_back(0.1 * b);
+    } else {
+      throw InputError("", "--edges", "needed to bin in the feature '" + variable + "'");
+    }
+    view = s.binned_view(variable, edges);
+    view->copy_parameters(*s.model);
+    json unbinned = json::array();
+    for (const json& region : s.header.value("regions", json::array()))
+      if (region.value("type", "") == "unbinned") unbinned.push_back(region.at("name"));
+    binning = {{"variable", variable}, {"edges", edges}, {"regions", unbinned}};
+  }
   const stats::Model& model = *s.model;
-  const auto pre = stats::yields_with_errors(model, model.init(), stats::prefit_covariance(model));
-  const auto data = model.observed_yields();
+  const stats::Model& shown = view ? *view : model;
+  const auto pre = stats::yields_with_errors(shown, model.init(), stats::prefit_covariance(model));
+  const auto data = shown.observed_yields();
   json out = s.header;
+  if (!binning.is_null()) out["binning"] = binning;
   out["prefit"] = stats::to_json(pre);
   json observed = json::array();
   for (const auto& d : data) observed.push_back({{"region", d.region}, {"bins", d.bins}});
@@ -83,7 +138,7 @@ int run_yields(int argc, char** argv) {
               << ": post-fit yields need it" << (s.out.empty() ? "" : " (" + s.out + ")") << "\n";
     return 1;
   }
-  const auto post = stats::yields_with_errors(model, f.x, f.covariance);
+  const auto post = stats::yields_with_errors(shown, f.x, f.covariance);
   out["postfit"] = stats::to_json(post);
   emit_result(out, s, *r, common, yields_text(s, pre, &post, data));
   return 0;

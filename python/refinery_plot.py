@@ -195,25 +195,34 @@ def distributions(result, path, series, region=None, prefit=False):
         total = next(r for r in mine if r["process"] == "total")
         nb = len(total["bins"])
         edges = np.arange(nb + 1, dtype=float)
+        binning = result.get("binning")
+        in_variable = binning is not None and reg in binning.get("regions", []) and len(binning["edges"]) == nb + 1
+        if in_variable:
+            edges = np.array(binning["edges"], dtype=float)
+            if nb > 1 and edges[-1] - edges[-2] > 10 * (edges[-2] - edges[-3] if nb > 2 else 1.0):
+                edges[-1] = edges[-2] + (edges[-2] - edges[-3] if nb > 2 else 1.0)  # an open last bin, drawn as wide as its neighbour
+            if nb > 1 and edges[1] - edges[0] > 10 * (edges[2] - edges[1]):
+                edges[0] = edges[1] - (edges[2] - edges[1])
+        widths = np.diff(edges)
         base = np.zeros(nb)
         for r in mine:
             if r["process"] == "total":
                 continue
             y = np.array(r["bins"], dtype=float)
-            top.bar(edges[:-1], y, width=1.0, bottom=base, align="edge", color=colours(processes.index(r["process"]) % 10),
+            top.bar(edges[:-1], y, width=widths, bottom=base, align="edge", color=colours(processes.index(r["process"]) % 10),
                     edgecolor="black", linewidth=0.5, label=r["process"])
             series.add("%s/%s" % (reg, r["process"]), "stacked_bars", x=edges[:-1], y=y)
             base = base + y
         tot = np.array(total["bins"], dtype=float)
         err = np.array(total.get("errors", [0.0] * nb), dtype=float)
-        top.bar(edges[:-1], 2 * err, width=1.0, bottom=tot - err, align="edge", fill=False, hatch="////",
+        top.bar(edges[:-1], 2 * err, width=widths, bottom=tot - err, align="edge", fill=False, hatch="////",
                 edgecolor="0.3", linewidth=0.0, label="uncertainty")
         series.add("%s/uncertainty" % reg, "band", x=edges[:-1], y=err)
         n = np.array(data.get(reg, [np.nan] * nb), dtype=float)
         intervals = [garwood(v) for v in n]
         lo = np.array([v - a for v, (a, b) in zip(n, intervals)])
         hi = np.array([b - v for v, (a, b) in zip(n, intervals)])
-        centres = edges[:-1] + 0.5
+        centres = edges[:-1] + 0.5 * widths
         top.errorbar(centres, n, yerr=[lo, hi], fmt="o", color="black", markersize=4, label="data")
         series.add("%s/data" % reg, "points", x=centres, y=n)
         top.set_ylim(0, 1.45 * max(np.nanmax(n + hi), np.max(tot + err)))
@@ -223,7 +232,7 @@ def distributions(result, path, series, region=None, prefit=False):
         top.legend(loc="upper right")
         plt.setp(top.get_xticklabels(), visible=False)
         safe = np.where(tot > 0, tot, np.nan)
-        bottom.bar(edges[:-1], 2 * err / safe, width=1.0, bottom=1 - err / safe, align="edge", fill=False, hatch="////",
+        bottom.bar(edges[:-1], 2 * err / safe, width=widths, bottom=1 - err / safe, align="edge", fill=False, hatch="////",
                    edgecolor="0.3", linewidth=0.0)
         bottom.errorbar(centres, n / safe, yerr=[lo / safe, hi / safe], fmt="o", color="black", markersize=4)
         series.add("%s/ratio" % reg, "points", x=centres, y=n / safe)
@@ -231,8 +240,8 @@ def distributions(result, path, series, region=None, prefit=False):
         bottom.set_ylim(0.5, 1.5)
         bottom.set_yticks([0.6, 1.0, 1.4])
         bottom.set_ylabel("data / pred.")
-        bottom.set_xlabel("bin")
-        bottom.set_xlim(0, nb)
+        bottom.set_xlabel(binning["variable"] if in_variable else "bin")
+        bottom.set_xlim(edges[0], edges[-1])
     return fig
 
 

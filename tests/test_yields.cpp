@@ -194,4 +194,8 @@ TEST_CASE("Yields CLI: a table and JSON with pre-fit, post-fit and data", "[yiel
   r = run_refinery("yields " + ws + " --prefit-only --json");
   REQUIRE(r.exit_code == 0);
   REQUIRE(!json::parse(r.output).contains("postfit"));
+  // Binning in a feature is for an experiment's unbinned regions.
+  r = run_refinery("yields " + ws + " --variable x --edges 0,1");
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(r.output.find("--variable: bins an experiment's unbinned regions") != std::string::npos);
 }

@@ -3,11 +3,17 @@
 #include <algorithm>
 #include <iomanip>
 #include <sstream>
+#include <stdexcept>
 
 #include "src/core/error.h"
 #include "src/core/random_seed.h"
 
 namespace refinery::stats {
+
+void Model::copy_parameters(const Model& other) {
+  if (other.names() != names()) throw std::logic_error("copy_parameters: the models' parameters differ");
+  parameters_ = other.parameters_;
+}
 
 int Model::index(const std::string& name) const {
   for (size_t i = 0; i < parameters_.size(); ++i)

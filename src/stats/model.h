@@ -66,6 +66,10 @@ class Model {
   void set_bounds(int index, double lo, double hi, const std::string& flag = "--poi-bounds");
   void set_fixed(int index, bool fixed) { parameters_.at(index).fixed = fixed; }
   void set_init(int index, double value) { parameters_.at(index).init = value; }
+  // Adopts `other`'s parameter table (bounds, fixed flags, initial values,
+  // auxiliary data): this model as a view of the same parameters on other
+  // bins. std::logic_error unless the names agree.
+  void copy_parameters(const Model& other);
 
   // --- likelihood
   // -log L(x) of the model's data: data term plus constraints; gradient and
