@@ -5,7 +5,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "infer/report_html.h"
 #include "src/cli/options.h"
+#include "src/core/atomic_file.h"
 #include "src/core/error.h"
 
 namespace refinery::cli {
@@ -16,6 +18,10 @@ using nlohmann::json;
 // JSON files the measurement commands wrote into the output directory.
 int run_report(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Summary table of the measurement's results in the output directory");
+  options.add_options()("html",
+                        "Also write one self-contained HTML page with the tables and every figure in OUTPUT_DIR/figures "
+                        "(default file: OUTPUT_DIR/report.html)",
+                        cxxopts::value<std::string>()->implicit_value(""));
   add_common_options(options, true, false);
   auto r = parse(options, argc, argv);
   if (!r) return 0;
@@ -84,6 +90,12 @@ int run_report(int argc, char** argv) {
     throw InputError(dir, "", "no results to report: none of fit_asimov.json, fit_toy.json, toys.csv.json, "
                               "impacts.json (and their _reference forms) is there; run refinery fit, toys or impacts first");
   std::cout << o.str();
+  if (r->count("html")) {
+    std::string path = (*r)["html"].as<std::string>();
+    if (path.empty()) path = dir + "/report.html";
+    write_text_atomically(path, report_html(config, dir, o.str()));
+    if (!common.quiet) std::cout << "wrote " << path << "\n";
+  }
   return 0;
 }
 

@@ -270,7 +270,7 @@ def pulls(result, path, series):
                constraints=[r[2] for r in rows])
     ax.set_yticks(y)
     ax.set_yticklabels([r[0] for r in rows])
-    ax.tick_params(axis="y", which="minor", left=False, right=False)
+    ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # one row per parameter: no minor ticks
     ax.set_xlim(-3, 3)
     ax.set_ylim(-1, len(rows))
     ax.set_xlabel(r"$(\hat\theta - \theta_0) / \Delta\theta$")
@@ -331,7 +331,7 @@ def impacts(result, path, series):
     left.set_xlabel(r"$(\hat\theta - \theta_0) / \Delta\theta$")
     left.set_yticks(y)
     left.set_yticklabels([r["name"] for r in rows])
-    left.tick_params(axis="y", which="minor", left=False, right=False)
+    left.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # one row per parameter: no minor ticks
     h = 0.35
     for key, colour, fill, name in (("prefit", "#4a90d9", False, "pre-fit"), ("postfit", "#4a90d9", True, "post-fit")):
         up = np.array([r[key + "_up"] for r in rows])
@@ -606,6 +606,9 @@ def training(result, path, series):
         if isinstance(run, dict) and isinstance(run.get("training"), dict) and "epochs" in run["training"]:
             runs.append(("init %d " % k, run["training"]))
     if not runs:
+        sannt = sannt_runs(result)
+        if sannt:
+            return sannt_training(sannt, series)
         raise InputError("%s: training: not in the file: a training figure needs the report of refinery train" % path)
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
     colours = plt.get_cmap("tab10")
@@ -621,6 +624,48 @@ def training(result, path, series):
     ax.set_ylabel("loss")
     ax.legend(loc="upper right", fontsize=8)
     label(ax, "training (%s)" % runs[0][1].get("stop_reason", ""))
+    return fig
+
+
+def sannt_runs(result):
+    """The networks of a `refinery train sannt` report: (label, training) per
+    network, under benchmarks/<b>/runs or <problem>/runs."""
+    found = []
+    groups = result.get("benchmarks", {}) if isinstance(result.get("benchmarks"), dict) else {}
+    for name, group in list(groups.items()) + [(k, v) for k, v in result.items() if k != "benchmarks"]:
+        if not isinstance(group, dict) or not isinstance(group.get("runs"), list):
+            continue
+        tag = ("benchmark %s" % name) if name in groups else name
+        for k, run in enumerate(group["runs"]):
+            t = run.get("training") if isinstance(run, dict) else None
+            if isinstance(t, dict) and isinstance(t.get("train"), dict) and "epochs" in t["train"]:
+                found.append(("%s, network %d" % (tag, k), t))
+    return found
+
+
+def sannt_training(runs, series):
+    """SANNT's two phases side by side: the cross-entropy pre-training (where
+    it ran) and the training on sigma(mu) from the binned likelihood's Fisher
+    information, training (dashed) and validation (solid) per network."""
+    pretrained = any(t.get("pretrain", {}).get("epochs") for _, t in runs)
+    fig, axes = plt.subplots(1, 2 if pretrained else 1, figsize=(11.0 if pretrained else 6.4, 4.8), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    phases = ([("pretrain", "cross entropy", axes[0][0])] if pretrained else []) + [("train", r"$\sigma(\mu)$", axes[0][-1])]
+    for phase, loss, ax in phases:
+        for k, (tag, t) in enumerate(runs):
+            epochs = t.get(phase, {}).get("epochs", [])
+            if not epochs:
+                continue
+            x = [e["epoch"] for e in epochs]
+            for key, style_, what in (("train_loss", "--", "training"), ("val_loss", "-", "validation")):
+                y = [e[key] for e in epochs]
+                ax.plot(x, y, style_, color=colours(k % 10), label="%s, %s" % (tag, what) if len(runs) <= 5 else None)
+                series.add("%s/%s/%s" % (tag, phase, key), "line", x=x, y=y)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(loss)
+        if len(runs) <= 5:
+            ax.legend(loc="upper right", fontsize=7)
+        label(ax, "SANNT: " + ("pre-training" if phase == "pretrain" else "training on the POI's uncertainty"))
     return fig
 
 

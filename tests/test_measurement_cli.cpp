@@ -267,6 +267,43 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
     REQUIRE(r.output.find(tmp.path("impacts.json") + ": not a refinery result of the expected kind") != std::string::npos);
   }
   {
+    // The report page (issue 16 item 7): the run's tables and figures in one
+    // self-contained HTML file, opened in a real headless browser (Debian's
+    // chromium-headless-shell, scripts/setup --test): every figure decodes
+    // (the page's script counts them), and a screenshot of the page is taken.
+    std::filesystem::create_directories(tmp.path("figures"));
+    for (const std::string& step : {"impacts --config " + cfg + " --asimov --threads 2 --quiet",
+                                    "toys --config " + cfg + " --n 4 --threads 2 --quiet",
+                                    "plot pulls " + tmp.path("fit_asimov.json") + " --out " + tmp.path("figures/pulls.png"),
+                                    "plot impacts " + tmp.path("impacts.json") + " --out " + tmp.path("figures/impacts.png"),
+                                    "plot coverage " + tmp.path("toys.csv.json") + " --out " + tmp.path("figures/coverage.png"),
+                                    "report --config " + cfg + " --html --quiet"}) {
+      auto s = run_refinery(step);
+      INFO(step << "\n" << s.output);
+      REQUIRE(s.exit_code == 0);
+    }
+    const std::string page = read_file(tmp.path("report.html"));
+    for (const char* part : {"<h2>Summary</h2>", "<h2>Fits</h2>", "fit_asimov.json", "<h2>Pseudo-experiments</h2>",
+                             "<h2>Impacts</h2>", "<h2>Figures (3)</h2>", "data:image/png;base64,"})
+      REQUIRE(page.find(part) != std::string::npos);
+    const std::string browser = "chromium-headless-shell --no-sandbox --disable-gpu --headless --hide-scrollbars ";
+    auto dom = refinery::testing::run_command(browser + "--dump-dom file://" + tmp.path("report.html") + " 2>/dev/null");
+    INFO(dom.output.substr(0, 500));
+    REQUIRE(dom.exit_code == 0);
+    REQUIRE(dom.output.find("data-figures=\"3/3\"") != std::string::npos);
+    auto shot = refinery::testing::run_command(browser + "--window-size=1280,2400 --screenshot=" + tmp.path("report.png") + " file://" +
+                                               tmp.path("report.html") + " 2>&1");
+    INFO(shot.output);
+    REQUIRE(shot.exit_code == 0);
+    REQUIRE(refinery::testing::png_size(tmp.path("report.png")) == std::pair<int, int>(1280, 2400));
+    // A damaged figure does not load, and the page says so.
+    std::ofstream(tmp.path("figures/broken.png")) << "not a png";
+    REQUIRE(run_refinery("report --config " + cfg + " --html --quiet").exit_code == 0);
+    dom = refinery::testing::run_command(browser + "--dump-dom file://" + tmp.path("report.html") + " 2>/dev/null");
+    REQUIRE(dom.output.find("data-figures=\"3/4\"") != std::string::npos);
+    std::filesystem::remove(tmp.path("figures/broken.png"));
+  }
+  {
     // A DCR process the simulated file does not have is blamed on the config key.
     json c = small_config(tmp.dir());
     c["dcr"]["processes"] = {"nope"};

@@ -16,20 +16,6 @@ using refinery::testing::run_refinery;
 
 namespace {
 
-// Width and height from a PNG's signature and IHDR chunk; {0, 0} if the file
-// is not a PNG.
-std::pair<int, int> png_size(const std::string& path) {
-  const std::string bytes = refinery::testing::read_file(path);
-  const std::string signature = "\x89PNG\r\n\x1a\n";
-  if (bytes.size() < 24 || bytes.compare(0, 8, signature) != 0 || bytes.compare(12, 4, "IHDR") != 0) return {0, 0};
-  auto be32 = [&](std::size_t at) {
-    int v = 0;
-    for (int k = 0; k < 4; ++k) v = (v << 8) | static_cast<unsigned char>(bytes[at + k]);
-    return v;
-  };
-  return {be32(16), be32(20)};
-}
-
 // Draws `kind` from `result`; checks the PNG against the sidecar, returns the sidecar.
 json draw(refinery::testing::TempDir& tmp, const std::string& kind, const std::string& result, int width, int height,
           const std::string& extra = "") {
@@ -39,7 +25,7 @@ json draw(refinery::testing::TempDir& tmp, const std::string& kind, const std::s
   REQUIRE(r.exit_code == 0);
   const json side = json::parse(refinery::testing::read_file(out + ".series.json"));
   CHECK(side["kind"] == kind);
-  const auto [w, h] = png_size(out);
+  const auto [w, h] = refinery::testing::png_size(out);
   CHECK(w == side["width_px"].get<int>());
   CHECK(h == side["height_px"].get<int>());
   CHECK(w == width);
@@ -60,6 +46,32 @@ std::pair<double, double> range(const std::vector<double>& v) {
 }
 
 }  // namespace
+
+TEST_CASE("Plot: SANNT's training curves from a real report, pre-training and the training on sigma(mu)", "[plot][cli][sannt]") {
+  refinery::testing::TempDir tmp("plot_sannt");
+  const auto r = run_refinery("train sannt --benchmark 0 --inits 2 --events 2000 --test-events 2000 --summary score "
+                              "--pretrain-epochs 3 --epochs 3 --steps 5 --quiet --out " + tmp.path("sannt.json"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const json report = json::parse(refinery::testing::read_file(tmp.path("sannt.json")));
+  const json side = draw(tmp, "training", tmp.path("sannt.json"), 1100, 480);
+  const json& runs = report["benchmarks"]["0"]["runs"];
+  REQUIRE(runs.size() == 2);
+  for (int k = 0; k < 2; ++k)
+    for (const char* phase : {"pretrain", "train"}) {
+      const json& epochs = runs[k]["training"][phase]["epochs"];
+      REQUIRE(epochs.size() == 3);
+      std::vector<double> val;
+      for (const auto& e : epochs) val.push_back(e["val_loss"].get<double>());
+      const json& s = series(side, "benchmark 0, network " + std::to_string(k) + "/" + phase + "/val_loss");
+      CHECK(s["n"] == 3);
+      CHECK(s["y_range"][0].get<double>() == Approx(range(val).first));
+      CHECK(s["y_range"][1].get<double>() == Approx(range(val).second));
+    }
+  // The training phase's loss is the POI's uncertainty the report gives.
+  CHECK(runs[0]["training"]["train"]["best_val_loss"].get<double>() ==
+        Approx(runs[0]["training"]["sigma"].get<double>()).epsilon(1e-6));
+}
 
 TEST_CASE("Plot: every figure kind from a real result, a PNG of the stated size, the series drawn are the result's", "[plot][cli]") {
   refinery::testing::TempDir tmp("plot");

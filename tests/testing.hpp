@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <utility>
 
 namespace refinery::testing {
 
@@ -35,5 +36,8 @@ const char* debian_python();
 std::string source_path(const std::string& relative);
 std::string read_file(const std::string& path);
 bool file_exists(const std::string& path);
+// Width and height from a PNG's signature and IHDR chunk; {0, 0} if the file
+// is not a PNG.
+std::pair<int, int> png_size(const std::string& path);
 
 }  // namespace refinery::testing
