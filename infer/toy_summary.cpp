@@ -10,6 +10,7 @@
 #include <map>
 #include <sstream>
 
+#include "src/cli/options.h"
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
 
@@ -87,7 +88,8 @@ std::vector<ToyRow> read_toy_csv(const std::string& path, std::vector<std::strin
 }
 
 std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, const std::string& config_hash,
-                                     nlohmann::json* provenance, std::vector<std::string>* truth_names) {
+                                     const std::string& merged_with, nlohmann::json* provenance,
+                                     std::vector<std::string>* truth_names) {
   std::vector<ToyRow> all;
   std::vector<std::string> names_first;
   std::map<std::pair<double, int64_t>, std::string> seen_toys;
@@ -116,17 +118,21 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
     for (const char* key : {"config_hash", "seed", "shard", "nu_true", "analysis"})
       if (!s.is_object() || !s.contains(key)) throw InputError(side, key, "required key missing");
     if (s["config_hash"] != config_hash)
-      throw InputError(side, "config_hash", "the shard was made with config " + s["config_hash"].dump() + ", not this config's \"" +
-                                                config_hash + "\"");
+      throw InputError(side, "config_hash", "the shard was made with config " + s["config_hash"].dump() + ", not with " +
+                                                merged_with + " (\"" + config_hash + "\"): merge with the shards' own");
     nlohmann::json key = {{"seed", s["seed"]}, {"nu_true", s["nu_true"]}, {"analysis", s["analysis"]},
                           {"mc_statistics", s.value("mc_statistics", nlohmann::json(false))}};
     if (common.is_null()) common = key;
     for (const auto& [k, v] : key.items())
       if (common[k] != v)
         throw InputError(side, k, "differs between the shards (" + v.dump() + " here, " + common[k].dump() + " in " + files.front() + ".json)");
-    int i = -1, n = -1;
-    if (!s["shard"].is_string() || std::sscanf(s["shard"].get<std::string>().c_str(), "%d/%d", &i, &n) != 2 || n < 1 || i < 0 || i >= n)
-      throw InputError(side, "shard", "expected i/N");
+    cli::Shard part;
+    try {
+      part = cli::parse_shard(s["shard"].is_string() ? s["shard"].get<std::string>() : std::string());
+    } catch (const InputError&) {
+      throw InputError(side, "shard", "expected i/N with 0 <= i < N, got " + s["shard"].dump());
+    }
+    const int i = part.index, n = part.count;
     if (shard_count >= 0 && n != shard_count)
       throw InputError(side, "shard", "shard of " + std::to_string(n) + " but the others are of " + std::to_string(shard_count));
     shard_count = n;

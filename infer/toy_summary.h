@@ -35,13 +35,15 @@ std::vector<ToyRow> read_toy_csv(const std::string& path, std::vector<std::strin
 // Reads toy shards for merging and refuses what would double count or mix
 // runs: a file without toys, a converged toy with a non-finite mu_hat, a
 // shard whose summary (<file>.json) is missing or names another config hash
-// (than `config_hash`), seed, truth or analysis, the same shard twice, a
+// (than `config_hash`, which `merged_with` describes in that message: "--config
+// FILE", "the built-in experiment (no --config)", a workspace), seed, truth or analysis, the same shard twice, a
 // missing shard of i/N, a toy (mu_true, index) in two files, and truth
 // columns that differ. Each error names the file. `provenance` gets the
 // shards' common config hash, seed, truth and analysis; `truth_names` the
 // truth columns.
 std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, const std::string& config_hash,
-                                     nlohmann::json* provenance, std::vector<std::string>* truth_names = nullptr);
+                                     const std::string& merged_with, nlohmann::json* provenance,
+                                     std::vector<std::string>* truth_names = nullptr);
 double coverage_penalty(double coverage, int64_t n);
 // Overall and per mu_true. With the truth columns' names, also
 // `nuisance_response`: a least-squares fit over the usable toys of

@@ -141,7 +141,10 @@ int run_toys(int argc_in, char** argv_in) {
     if (inputs.empty()) throw InputError("", "--merge", "give the CSV files to merge");
     json provenance;
     std::vector<std::string> names;
-    std::vector<ToyRow> rows = merge_toy_shards(inputs, identity, &provenance, &names);
+    const std::string merged_with = !workspace.empty()           ? "workspace " + workspace
+                                    : common.config_path.empty() ? "the built-in experiment (no --config given)"
+                                                                 : "--config " + common.config_path;
+    std::vector<ToyRow> rows = merge_toy_shards(inputs, identity, merged_with, &provenance, &names);
     provenance["shard"] = "0/1";
     finish(out_path("toys.csv"), names, rows, provenance, common, "merged " + std::to_string(rows.size()) + " toys into");
     return 0;
