@@ -35,23 +35,6 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-std::vector<double> parse_mu_values(const std::string& text) {
-  std::vector<double> mus;
-  std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');) {
-    std::size_t used = 0;
-    double v = NAN;
-    try {
-      v = std::stod(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != item.size() || !std::isfinite(v)) throw InputError("", "--mu-values", "not a number: '" + item + "'");
-    mus.push_back(v);
-  }
-  return mus;
-}
-
 // Fit and interval of one pseudo-experiment.
 void fit_toy(const stats::Model& model, int poi, ToyRow* row) {
   const stats::FitResult f = stats::fit(model);
@@ -155,7 +138,7 @@ int run_toys(int argc_in, char** argv_in) {
   if (n <= 0) throw InputError("", "--n", "must be positive");
   std::vector<double> mus = defaults ? defaults->at("mu_true").get<std::vector<double>>() : std::vector<double>{1.0};
   if (r->count("mu-true") || !defaults) mus = {(*r)["mu-true"].as<double>()};
-  if (!(*r)["mu-values"].as<std::string>().empty()) mus = parse_mu_values((*r)["mu-values"].as<std::string>());
+  if (!(*r)["mu-values"].as<std::string>().empty()) mus = cli::parse_numbers((*r)["mu-values"].as<std::string>(), "--mu-values");
   const std::string nus = r->count("nu-true") || !defaults ? (*r)["nu-true"].as<std::string>()
                                                             : defaults->at("nu_true").get<std::string>();
   const cli::Shard part = cli::parse_shard((*r)["shard"].as<std::string>());

@@ -52,20 +52,7 @@ std::string yields_text(const ModelSource& s, const std::vector<stats::YieldWith
 
 // --edges: increasing numbers, comma separated.
 std::vector<double> parse_edges(const std::string& text) {
-  std::vector<double> edges;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    std::size_t used = 0;
-    double v = 0.0;
-    try {
-      v = std::stod(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size() || !std::isfinite(v)) throw InputError("", "--edges", "not a number: '" + item + "'");
-    edges.push_back(v);
-  }
+  const std::vector<double> edges = parse_numbers(text, "--edges");
   if (edges.size() < 2) throw InputError("", "--edges", "needs at least two bin edges");
   for (size_t b = 1; b < edges.size(); ++b)
     if (!(edges[b] > edges[b - 1])) throw InputError("", "--edges", "bin edges must increase");

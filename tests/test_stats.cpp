@@ -433,6 +433,12 @@ TEST_CASE("stats CLI: toys of a workspace cover, shard and merge, with the works
   using refinery::testing::run_refinery;
   refinery::testing::TempDir tmp("workspace_toys");
   const std::string ws = refinery::testing::source_path("tests/data/pyhf/workspaces/sr_cr_coupled.json");
+  for (const std::string& bad : {"1,abc", "1,,2", "1,inf"}) {
+    auto e = run_refinery("toys " + ws + " --n 3 --mu-values " + bad + " --quiet --out " + tmp.path("never.csv"));
+    INFO(bad << "\n" << e.output);
+    REQUIRE(e.exit_code == 2);
+    REQUIRE(e.output.find("--mu-values: not a number: '") != std::string::npos);
+  }
   auto r = run_refinery("toys " + ws + " --n 300 --mu-values 0.5,1.5 --seed 3 --quiet --out " + tmp.path("all.csv"));
   INFO(r.output);
   REQUIRE(r.exit_code == 0);

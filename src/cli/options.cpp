@@ -1,7 +1,9 @@
 #include "src/cli/options.h"
 #include "src/core/error.h"
 
+#include <cmath>
 #include <iostream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -58,6 +60,24 @@ Shard parse_shard(const std::string& text, const std::string& option) {
   if (s.count < 1 || s.index < 0 || s.index >= s.count)
     throw InputError("", option, "needs 0 <= i < N, got '" + text + "'");
   return s;
+}
+
+std::vector<double> parse_numbers(const std::string& text, const std::string& option) {
+  std::vector<double> values;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    std::size_t used = 0;
+    double v = 0.0;
+    try {
+      v = std::stod(item, &used);
+    } catch (const std::logic_error&) {
+      used = 0;
+    }
+    if (item.empty() || used != item.size() || !std::isfinite(v))
+      throw InputError("", option, "not a number: '" + item + "'");
+    values.push_back(v);
+  }
+  return values;
 }
 
 }  // namespace refinery::cli

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <cxxopts.hpp>
 
@@ -35,5 +36,9 @@ struct Shard {
   int index = 0, count = 1;
 };
 Shard parse_shard(const std::string& text, const std::string& option = "--shard");
+
+// Finite numbers separated by commas ("0.5,1,2"). InputError naming
+// `option` and the item that is not a number.
+std::vector<double> parse_numbers(const std::string& text, const std::string& option);
 
 }  // namespace refinery::cli
