@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/config/schema.h"
 #include "src/core/error.h"
 #include "src/core/version.h"
 
@@ -59,14 +60,11 @@ std::string read_bytes(const std::string& path) {
   return s.str();
 }
 
-// A result file of the run (null where absent).
+// A result file of the run (null where absent; read_json_file's errors,
+// with line and column, where it is not JSON).
 json load(const std::string& path) {
   if (!std::filesystem::exists(path)) return json();
-  try {
-    return json::parse(read_bytes(path));
-  } catch (const json::exception&) {
-    throw InputError(path, "", "malformed JSON");
-  }
+  return read_json_file(path);
 }
 
 std::string number(const json& v, int digits = 4) {
