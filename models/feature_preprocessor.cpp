@@ -6,6 +6,12 @@ int64_t count_indicator_columns(const torch::Tensor& x, double sentinel) {
   return (x == static_cast<float>(sentinel)).any(0).sum().item<int64_t>();
 }
 
+int64_t count_indicator_columns(const torch::Tensor& x, distributed::Collective& group, double sentinel) {
+  std::vector<torch::Tensor> undefined{(x == static_cast<float>(sentinel)).sum(0).to(torch::kLong)};
+  group.sum(undefined);
+  return (undefined[0] > 0).sum().item<int64_t>();
+}
+
 FeaturePreprocessorImpl::FeaturePreprocessorImpl(int64_t n, int64_t n_ind, double s) {
   mean = register_buffer("mean", torch::zeros({n}));
   inv_std = register_buffer("inv_std", torch::ones({n}));
@@ -13,18 +19,25 @@ FeaturePreprocessorImpl::FeaturePreprocessorImpl(int64_t n, int64_t n_ind, doubl
   sentinel = register_buffer("sentinel", torch::full({1}, static_cast<float>(s)));
 }
 
-void FeaturePreprocessorImpl::fit(const torch::Tensor& x_in, const torch::Tensor& w_in) {
+void FeaturePreprocessorImpl::fit(const torch::Tensor& x_in, const torch::Tensor& w_in,
+                                  distributed::Collective& group) {
   torch::NoGradGuard guard;
   torch::Tensor x = x_in.to(torch::kFloat64), w = w_in.to(torch::kFloat64).unsqueeze(1);
   torch::Tensor defined = (x_in != sentinel.item<float>()).to(torch::kFloat64);
   torch::Tensor wd = w * defined;
-  torch::Tensor sw = wd.sum(0).clamp_min(1e-300);
-  torch::Tensor m = (wd * x).sum(0) / sw;
-  torch::Tensor v = (wd * (x - m).pow(2)).sum(0) / sw;
+  // Sums over all ranks' rows: weights, weighted values, undefined counts;
+  // then the squared deviations from the common mean.
+  std::vector<torch::Tensor> sums{wd.sum(0), (wd * x).sum(0), (1.0 - defined).sum(0)};
+  group.sum(sums);
+  torch::Tensor sw = sums[0].clamp_min(1e-300);
+  torch::Tensor m = sums[1] / sw;
+  std::vector<torch::Tensor> squares{(wd * (x - m).pow(2)).sum(0)};
+  group.sum(squares);
+  torch::Tensor v = squares[0] / sw;
   torch::Tensor sd = torch::sqrt(v);
   mean.copy_(m.to(torch::kFloat32));
   inv_std.copy_(torch::where(sd > 1e-12, 1.0 / sd, torch::ones_like(sd)).to(torch::kFloat32));
-  torch::Tensor cols = (defined < 1).any(0).nonzero().squeeze(1);
+  torch::Tensor cols = (sums[2] > 0).nonzero().squeeze(1);
   if (cols.size(0) != indicator_cols.size(0))
     throw std::logic_error("FeaturePreprocessor::fit: " + std::to_string(cols.size(0)) +
                            " features with undefined values, module built for " +

@@ -7,6 +7,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "src/distributed/collective.h"
+
 namespace refinery {
 
 class FeaturePreprocessorImpl : public torch::nn::Module {
@@ -16,8 +18,10 @@ class FeaturePreprocessorImpl : public torch::nn::Module {
   explicit FeaturePreprocessorImpl(int64_t n_features = 1, int64_t n_indicators = 0,
                                    double sentinel = -25.0);
   // Weighted mean and standard deviation over defined values; which columns
-  // get an indicator. x float32 [N,F], w [N].
-  void fit(const torch::Tensor& x, const torch::Tensor& w);
+  // get an indicator. x float32 [N,F], w [N]. With a group of processes, x
+  // is this rank's shard and the statistics are those of all ranks' rows.
+  void fit(const torch::Tensor& x, const torch::Tensor& w,
+           distributed::Collective& group = distributed::single_process());
   torch::Tensor forward(const torch::Tensor& x);
   int64_t n_features() const { return mean.size(0); }
   int64_t output_dim() const { return mean.size(0) + indicator_cols.size(0); }
@@ -26,7 +30,9 @@ class FeaturePreprocessorImpl : public torch::nn::Module {
 };
 TORCH_MODULE(FeaturePreprocessor);
 
-// Number of features of x that hold the sentinel somewhere.
+// Number of features of x that hold the sentinel somewhere (in any rank's
+// shard, with a group).
 int64_t count_indicator_columns(const torch::Tensor& x, double sentinel = -25.0);
+int64_t count_indicator_columns(const torch::Tensor& x, distributed::Collective& group, double sentinel = -25.0);
 
 }  // namespace refinery

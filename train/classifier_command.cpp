@@ -6,6 +6,10 @@
 // override them. Writes the TorchScript archive (metadata inside) and
 // OUT.json (training report, yields, ECE and reliability before and after
 // calibration); --checkpoint / --resume continue an interrupted training.
+// Data-parallel: --world-size N starts N processes here, each reading its
+// shard of the events (rows split evenly in file order); or --world-size N
+// --rank R --master HOST:PORT for one rank of a group started elsewhere.
+// Rank 0 writes the model, its report and the checkpoints.
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -50,12 +54,16 @@ int run_train_classifier(int argc, char** argv) {
       "checkpoint", "Checkpoint file (default: OUT.ckpt)", cxxopts::value<std::string>())(
       "resume", "Continue from the checkpoint");
   add_common_options(options, true, true);
+  add_distributed_options(options);
   options.parse_positional({"what"});
   options.positional_help("classifier");
   auto r = parse(options, argc, argv);
   if (!r) return 0;
+  if (auto code = launch_ranks_if_asked(*r)) return *code;
   CommonOptions common = common_options(*r);
   ExperimentConfig config = setup_experiment(common);
+  const std::shared_ptr<distributed::Collective> group = join_training_group(*r);
+  const bool lead = group->rank() == 0;
   const nlohmann::json& cc = config.document.at("classifier");
   const std::string out_dir = config.document.at("output_dir").get<std::string>();
   const std::string events_path =
@@ -64,10 +72,13 @@ int run_train_classifier(int argc, char** argv) {
   const uint64_t seed = config.document.at("seed").get<uint64_t>();
   torch::manual_seed(seed);
 
-  EventMeta meta;
-  EventSet events = read_events(events_path, &meta);
+  EventReader reader(events_path);
+  const EventMeta meta = reader.meta();
+  const distributed::Shard shard = distributed::shard_of(reader.size(), group->rank(), group->size());
+  EventSet events = group->size() == 1 ? reader.read_all() : reader.read(shard.begin, shard.rows());
   ClassifierData data{events.features, events.process.to(torch::kLong), events.weights, meta.process_names};
-  data.validate(events_path);
+  data.first_row = shard.begin;
+  data.validate(events_path, *group);
 
   std::vector<int64_t> hidden = r->count("hidden") ? parse_layer_sizes((*r)["hidden"].as<std::string>(), "--hidden")
                                                    : cc.at("hidden").get<std::vector<int64_t>>();
@@ -76,7 +87,7 @@ int run_train_classifier(int argc, char** argv) {
   MultiClassifier clf(MultiClassifierOptions(data.x.size(1), static_cast<int64_t>(meta.process_names.size()))
                           .hidden(hidden)
                           .activation(activation)
-                          .n_indicators(count_indicator_columns(data.x)));
+                          .n_indicators(count_indicator_columns(data.x, *group)));
   ClassifierTrainOptions opt;
   opt.train.epochs = r->count("epochs") ? (*r)["epochs"].as<int>() : cc.at("epochs").get<int>();
   opt.train.steps_per_epoch = r->count("steps") ? (*r)["steps"].as<int64_t>() : cc.at("steps_per_epoch").get<int64_t>();
@@ -92,9 +103,10 @@ int run_train_classifier(int argc, char** argv) {
   opt.train.label = "train classifier";
   opt.train.checkpoint = r->count("checkpoint") ? (*r)["checkpoint"].as<std::string>() : out + ".ckpt";
   opt.train.resume = r->count("resume") > 0;
+  opt.train.group = group;
   check_training_flags(opt.train, *r, config.file, "classifier");
   ClassifierTrainResult result = train_classifier(clf, data, opt);
-  if (result.report.interrupted) return 0;
+  if (result.report.interrupted || !lead) return 0;
 
   nlohmann::json report = result.to_json(meta.process_names);
   report["events"] = events_path;

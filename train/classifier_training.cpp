@@ -7,10 +7,10 @@
 
 namespace refinery {
 
-void ClassifierData::validate(const std::string& source) const {
+void ClassifierData::validate(const std::string& source, distributed::Collective& group) const {
   if (x.dim() != 2 || y.dim() != 1 || w.dim() != 1 || x.size(0) != y.size(0) || x.size(0) != w.size(0))
     throw InputError(source, "features/labels/weights", "expected [N,F], [N] and [N] with the same N");
-  if (x.size(0) == 0) throw InputError(source, "features", "no events");
+  if (distributed::sum(group, static_cast<double>(x.size(0))) == 0) throw InputError(source, "features", "no events");
   if (!torch::isfinite(x).all().item<bool>()) throw InputError(source, "features", "non-finite values");
   if (!torch::isfinite(w).all().item<bool>() || (w < 0).any().item<bool>())
     throw InputError(source, "weights", "non-finite or negative weights");
@@ -18,34 +18,59 @@ void ClassifierData::validate(const std::string& source) const {
   if (C < 2) throw InputError(source, "process names", "need at least two classes");
   if ((y < 0).any().item<bool>() || (y >= C).any().item<bool>())
     throw InputError(source, "process", "labels outside 0.." + std::to_string(C - 1));
-  torch::Tensor per_class = torch::zeros({C}, torch::kFloat64).index_add_(0, y, w.to(torch::kFloat64));
+  std::vector<torch::Tensor> per_class_sum{torch::zeros({C}, torch::kFloat64).index_add_(0, y, w.to(torch::kFloat64))};
+  group.sum(per_class_sum);
+  const torch::Tensor& per_class = per_class_sum[0];
   for (int64_t c = 0; c < C; ++c)
     if (!(per_class[c].item<double>() > 0))
       throw InputError(source, "process", "class '" + class_names[c] + "' has no events (or zero total weight)");
 }
 
-torch::Tensor class_balanced_weights(const torch::Tensor& y, const torch::Tensor& w_in, int64_t C) {
+torch::Tensor class_balanced_weights(const torch::Tensor& y, const torch::Tensor& w_in, int64_t C,
+                                     distributed::Collective& group) {
   torch::Tensor w = w_in.to(torch::kFloat64);
-  torch::Tensor per_class = torch::zeros({C}, torch::kFloat64).index_add_(0, y, w);
-  torch::Tensor scale = (1.0 / per_class.clamp_min(1e-300)).index_select(0, y);
+  std::vector<torch::Tensor> per_class{torch::zeros({C}, torch::kFloat64).index_add_(0, y, w)};
+  group.sum(per_class);
+  torch::Tensor scale = (1.0 / per_class[0].clamp_min(1e-300)).index_select(0, y);
   torch::Tensor b = w * scale;
-  return b * (static_cast<double>(b.size(0)) / b.sum());
+  std::vector<torch::Tensor> size_and_sum{torch::tensor({static_cast<double>(b.size(0)), b.sum().item<double>()},
+                                                        torch::kFloat64)};
+  group.sum(size_and_sum);
+  return b * (size_and_sum[0][0].item<double>() / size_and_sum[0][1].item<double>());
 }
 
-WeightedRowSampler::WeightedRowSampler(const torch::Tensor& w)
-    : cdf_(torch::cumsum(w.to(torch::kFloat64), 0)), total_(cdf_[-1].item<double>()) {}
+WeightedRowSampler::WeightedRowSampler(const torch::Tensor& w, distributed::Collective& group)
+    : cdf_(torch::cumsum(w.to(torch::kFloat64), 0)) {
+  const double own = cdf_.size(0) > 0 ? cdf_[-1].item<double>() : 0.0;
+  const std::vector<double> totals = distributed::per_rank(group, own);
+  for (int r = 0; r < group.size(); ++r) {
+    if (r < group.rank()) offset_ += totals[r];
+    total_ += totals[r];
+  }
+  if (group.size() == 1) total_ = own;
+}
 
 torch::Tensor WeightedRowSampler::operator()(int64_t n, RandomStream& rng) const {
-  return torch::searchsorted(cdf_, rng.uniform(n) * total_).clamp_max(cdf_.size(0) - 1);
+  torch::Tensor v = rng.uniform(n) * total_ - offset_;
+  if (offset_ == 0.0 && cdf_.size(0) > 0 && total_ == cdf_[-1].item<double>())
+    return torch::searchsorted(cdf_, v).clamp_max(cdf_.size(0) - 1);
+  // Draws in this rank's part of the cumulative weight; the last rank also
+  // takes those that rounding puts past the total.
+  const double own = cdf_.size(0) > 0 ? cdf_[-1].item<double>() : 0.0;
+  torch::Tensor mine = (v >= 0) & (v < own);
+  if (offset_ + own >= total_) mine = mine | (v >= own);
+  v = v.masked_select(mine);
+  if (v.numel() == 0 || cdf_.size(0) == 0) return torch::zeros({0}, torch::kLong);
+  return torch::searchsorted(cdf_, v).clamp_max(cdf_.size(0) - 1);
 }
 
-DataSplit split_by_hash(int64_t n, double vf, double tf, uint64_t salt) {
+DataSplit split_by_hash(int64_t n, double vf, double tf, uint64_t salt, int64_t first_row) {
   if (!(vf > 0 && tf >= 0 && vf + tf < 1))
     throw InputError("", "validation/test fraction", "need validation > 0, test >= 0 and their sum < 1");
   std::vector<int64_t> tr, va, te;
   const uint64_t cut_v = static_cast<uint64_t>(vf * 1e6), cut_t = static_cast<uint64_t>((vf + tf) * 1e6);
   for (int64_t i = 0; i < n; ++i) {
-    const uint64_t h = splitmix64(salt + static_cast<uint64_t>(i)) % 1000000ULL;
+    const uint64_t h = splitmix64(salt + static_cast<uint64_t>(first_row + i)) % 1000000ULL;
     (h < cut_v ? va : h < cut_t ? te : tr).push_back(i);
   }
   auto t = [](const std::vector<int64_t>& v) { return torch::tensor(v, torch::kLong); };
@@ -73,7 +98,8 @@ torch::Tensor classifier_raw_probabilities(MultiClassifier& clf, const torch::Te
 
 
 ClassifierTrainResult train_classifier(MultiClassifier& clf, const ClassifierData& d, const ClassifierTrainOptions& o) {
-  d.validate("training data");
+  distributed::Collective& group = o.train.group ? *o.train.group : distributed::single_process();
+  d.validate("training data", group);
   const int64_t C = clf->options.n_classes();
   if (static_cast<int64_t>(d.class_names.size()) != C)
     throw InputError("", "classes", "the model has " + std::to_string(C) + " classes, the data " +
@@ -82,38 +108,46 @@ ClassifierTrainResult train_classifier(MultiClassifier& clf, const ClassifierDat
     throw InputError("", "features", "the model takes " + std::to_string(clf->options.n_features()) +
                                          " features, the data have " + std::to_string(d.x.size(1)));
   ClassifierTrainResult result;
-  torch::Tensor per_class = torch::zeros({C}, torch::kFloat64).index_add_(0, d.y, d.w.to(torch::kFloat64));
-  result.yields.assign(per_class.data_ptr<double>(), per_class.data_ptr<double>() + C);
+  std::vector<torch::Tensor> per_class{torch::zeros({C}, torch::kFloat64).index_add_(0, d.y, d.w.to(torch::kFloat64))};
+  group.sum(per_class);
+  result.yields.assign(per_class[0].data_ptr<double>(), per_class[0].data_ptr<double>() + C);
   clf->process_fractions->set_yields(result.yields);
 
-  const DataSplit split = split_by_hash(d.x.size(0), o.validation_fraction, o.test_fraction);
-  if (split.train.size(0) == 0 || split.validation.size(0) == 0)
+  const DataSplit split = split_by_hash(d.x.size(0), o.validation_fraction, o.test_fraction, 0xc1a55000ULL, d.first_row);
+  if (distributed::sum(group, static_cast<double>(split.train.size(0))) == 0 ||
+      distributed::sum(group, static_cast<double>(split.validation.size(0))) == 0)
     throw InputError("", "events", "too few events to split into training and validation sets");
-  const torch::Tensor wb = class_balanced_weights(d.y, d.w, C);
+  const torch::Tensor wb = class_balanced_weights(d.y, d.w, C, group);
   auto rows = [](const torch::Tensor& t, const torch::Tensor& i) { return t.index_select(0, i).contiguous(); };
   const torch::Tensor xt = rows(d.x, split.train), yt = rows(d.y, split.train), wt = rows(wb, split.train);
   const torch::Tensor xv = rows(d.x, split.validation), yv = rows(d.y, split.validation),
                       wv = rows(wb, split.validation);
   {
     torch::NoGradGuard g;
-    clf->preprocess->fit(xt, wt);
+    clf->preprocess->fit(xt, wt, group);
   }
-  const WeightedRowSampler sampler(wt);  // rows drawn proportionally to their balanced weight
+  const WeightedRowSampler sampler(wt, group);  // rows drawn proportionally to their balanced weight
   const int64_t B = o.batch_size;
   const torch::Tensor wv32 = wv.to(torch::kFloat32);
-  const double wv_sum = wv.sum().item<double>();
+  const double wv_sum = distributed::sum(group, wv.sum().item<double>());
 
   TrainingProblem problem;
   problem.samples_per_step = B;
+  // The mean cross entropy of the global batch of B draws: this rank's
+  // draws' terms over B (the ranks' parts add up to it).
   problem.batch_loss = [&](RandomStream& rng) {
     torch::Tensor idx = sampler(B, rng);
-    return torch::nn::functional::cross_entropy(clf->forward(xt.index_select(0, idx)), yt.index_select(0, idx));
+    return torch::nn::functional::cross_entropy(
+               clf->forward(xt.index_select(0, idx)), yt.index_select(0, idx),
+               torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+           static_cast<double>(B);
   };
   problem.validation_loss = [&]() {
     torch::Tensor logp = evaluate_in_blocks(xv, 2048, [&](const torch::Tensor& xb) {
       return torch::log_softmax(clf->forward(xb), 1);
     });
-    return -(logp.gather(1, yv.unsqueeze(1)).squeeze(1) * wv32).sum().item<double>() / wv_sum;
+    const double own = xv.size(0) > 0 ? -(logp.gather(1, yv.unsqueeze(1)).squeeze(1) * wv32).sum().item<double>() : 0.0;
+    return distributed::sum(group, own) / wv_sum;
   };
   clf->calibration->fitted_flag.fill_(false);
   result.report = train(*clf, problem, o.train);
@@ -121,20 +155,24 @@ ClassifierTrainResult train_classifier(MultiClassifier& clf, const ClassifierDat
 
   // Calibration of the fractions on the validation events with the
   // simulation weights; diagnostics of g (balanced weights) and of f
-  // (simulation weights) on the validation and the test events.
+  // (simulation weights) on the validation and the test events. With a
+  // group, each rank's held-out events are gathered (in rank order, the
+  // order of one process).
   torch::NoGradGuard guard;
   auto& fractions = clf->process_fractions;
-  torch::Tensor pv = classifier_raw_probabilities(clf, xv);
+  auto all = [&](const torch::Tensor& t) { return distributed::gather_rows(group, t); };
+  torch::Tensor pv = all(classifier_raw_probabilities(clf, xv));
   torch::Tensor fv = fractions->forward(pv);
-  const torch::Tensor wv_sim = rows(d.w, split.validation);
-  clf->calibration->fit(fv, yv, wv_sim, o.calibration_bins);
+  const torch::Tensor yv_all = all(yv), wv_all = all(wv);
+  const torch::Tensor wv_sim = all(rows(d.w, split.validation));
+  clf->calibration->fit(fv, yv_all, wv_sim, o.calibration_bins);
   torch::Tensor fv_cal = clf->calibration->forward(fv);
-  result.validation_before = reliability(pv, yv, wv, o.reliability_bins);
-  result.validation_after = reliability(fractions->balanced(fv_cal), yv, wv, o.reliability_bins);
-  if (split.test.size(0) > 0) {
-    const torch::Tensor xs = rows(d.x, split.test), ys = rows(d.y, split.test), ws = rows(wb, split.test);
-    const torch::Tensor ws_sim = rows(d.w, split.test);
-    torch::Tensor ps = classifier_raw_probabilities(clf, xs);
+  result.validation_before = reliability(pv, yv_all, wv_all, o.reliability_bins);
+  result.validation_after = reliability(fractions->balanced(fv_cal), yv_all, wv_all, o.reliability_bins);
+  if (distributed::sum(group, static_cast<double>(split.test.size(0))) > 0) {
+    const torch::Tensor xs = rows(d.x, split.test), ys = all(rows(d.y, split.test)), ws = all(rows(wb, split.test));
+    const torch::Tensor ws_sim = all(rows(d.w, split.test));
+    torch::Tensor ps = all(classifier_raw_probabilities(clf, xs));
     torch::Tensor fs = fractions->forward(ps), fs_cal = clf->calibration->forward(fs);
     torch::Tensor cs = fractions->balanced(fs_cal);
     result.test_before = reliability(ps, ys, ws, o.reliability_bins);

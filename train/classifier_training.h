@@ -24,37 +24,50 @@
 
 namespace refinery {
 
+// The events of a training; with a data-parallel group, this rank's shard:
+// rows first_row .. first_row + N - 1 of the whole sample.
 struct ClassifierData {
   torch::Tensor x;  // float32 [N,F]
   torch::Tensor y;  // int64 [N], class index
   torch::Tensor w;  // float64 [N], simulation weights (luminosity-normalised)
   std::vector<std::string> class_names;
-  // Shapes, finite values, labels in range, every class present; errors name `source`.
-  void validate(const std::string& source) const;
+  int64_t first_row = 0;
+  // Shapes, finite values, labels in range, every class present (in some
+  // rank's shard); errors name `source`.
+  void validate(const std::string& source,
+                distributed::Collective& group = distributed::single_process()) const;
 };
 
-// Weights rescaled so that every class has the same total and the mean is 1.
-torch::Tensor class_balanced_weights(const torch::Tensor& y, const torch::Tensor& w, int64_t n_classes);
+// Weights rescaled so that every class has the same total and the mean is 1
+// (totals and mean over all ranks' rows).
+torch::Tensor class_balanced_weights(const torch::Tensor& y, const torch::Tensor& w, int64_t n_classes,
+                                     distributed::Collective& group = distributed::single_process());
 
 // Draws row indices with probability proportional to non-negative weights
-// (inverse CDF on a RandomStream's uniforms).
+// (inverse CDF on a RandomStream's uniforms). With a group, the rows are
+// the ranks' shards in rank order and every rank draws the same global
+// rows, returning (as indices into its shard) those that fall in its own:
+// the ranks' draws together are one process's draw, row for row.
 class WeightedRowSampler {
  public:
-  explicit WeightedRowSampler(const torch::Tensor& w);
+  explicit WeightedRowSampler(const torch::Tensor& w,
+                              distributed::Collective& group = distributed::single_process());
   torch::Tensor operator()(int64_t n, RandomStream& rng) const;
 
  private:
-  torch::Tensor cdf_;
-  double total_;
+  torch::Tensor cdf_;           // this rank's rows
+  double offset_ = 0.0;         // total weight of the ranks before this one
+  double total_ = 0.0;          // of all ranks
 };
 
 struct DataSplit {
   torch::Tensor train, validation, test;  // row indices (int64)
 };
 // Row i goes to validation when splitmix64(salt + i) falls below the
-// validation fraction, to test below validation + test, else to training.
+// validation fraction, to test below validation + test, else to training;
+// i counts from first_row (a shard's rows split as in the whole sample).
 DataSplit split_by_hash(int64_t n, double validation_fraction, double test_fraction,
-                        uint64_t salt = 0xc1a55000ULL);
+                        uint64_t salt = 0xc1a55000ULL, int64_t first_row = 0);
 
 struct ClassifierTrainOptions {
   TrainOptions train;
@@ -76,7 +89,10 @@ struct ClassifierTrainResult {
   nlohmann::json to_json(const std::vector<std::string>& class_names) const;
 };
 
-// Trains, calibrates and sets the process yields of `clf`.
+// Trains, calibrates and sets the process yields of `clf`. Data-parallel
+// (options.train.group): `data` is the rank's shard; the calibration and the
+// reports are fitted on all ranks' held-out events, so every rank ends with
+// the same calibrated model.
 ClassifierTrainResult train_classifier(MultiClassifier& clf, const ClassifierData& data,
                                        const ClassifierTrainOptions& options);
 

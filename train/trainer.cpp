@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -68,9 +69,12 @@ bool TrainOptions::IsValid(std::string* error) const {
 nlohmann::json TrainReport::to_json() const {
   nlohmann::json j;
   j["epochs"] = nlohmann::json::array();
-  for (const auto& e : epochs)
+  for (const auto& e : epochs) {
     j["epochs"].push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"val_loss", e.val_loss},
                            {"learning_rate", e.learning_rate}, {"seconds", e.seconds}});
+    if (!e.rank_seconds.empty()) j["epochs"].back()["rank_seconds"] = e.rank_seconds;
+  }
+  j["ranks"] = ranks;
   j["best_epoch"] = best_epoch;
   j["best_val_loss"] = best_val_loss;
   j["stop_reason"] = stop_reason;
@@ -88,8 +92,20 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
   std::string error;
   if (!opt.IsValid(&error)) throw InputError("", "training", error);
   auto t_start = std::chrono::steady_clock::now();
+  distributed::Collective& group = opt.group ? *opt.group : distributed::single_process();
+  const bool lead = group.rank() == 0;  // writes checkpoints, shows progress
   torch::optim::Adam adam(module.parameters(), torch::optim::AdamOptions(opt.learning_rate));
   TrainReport report;
+  report.ranks = group.size();
+  if (group.size() > 1) {
+    // Every rank starts from rank 0's weights (and buffers).
+    torch::NoGradGuard g;
+    std::vector<torch::Tensor> state;
+    for (const auto& p : module.parameters()) state.push_back(lead ? p.detach().clone() : torch::zeros_like(p));
+    for (const auto& b : module.buffers()) state.push_back(lead ? b.detach().clone() : torch::zeros_like(b));
+    group.sum(state);
+    restore_parameters(module, state);
+  }
   std::vector<torch::Tensor> best;
   copy_parameters(module, best);
   int first_epoch = 0;
@@ -129,7 +145,8 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
     std::string text(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), bytes.numel());
     auto j = nlohmann::json::parse(text);
     for (const auto& e : j["epochs"])
-      report.epochs.push_back({e["epoch"], e["train_loss"], e["val_loss"], e["learning_rate"], e["seconds"]});
+      report.epochs.push_back({e["epoch"], e["train_loss"], e["val_loss"], e["learning_rate"], e["seconds"],
+                               e.value("rank_seconds", std::vector<double>{})});
     report.best_epoch = j["best_epoch"];
     // The report covers the whole training, the interrupted part included.
     report.samples = j.value("samples", int64_t{0});
@@ -142,7 +159,7 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
     report.best_val_loss = problem.validation_loss();
     report.best_epoch = -1;  // the starting point
   }
-  Progress progress(opt.label, opt.epochs, opt.quiet, 0.0);
+  Progress progress(opt.label, opt.epochs, opt.quiet || !lead, 0.0);
   // Mini-batch steps are dominated by matrix products (threads.h).
   GemmBoundScope gemm_bound;
   int epoch = first_epoch;
@@ -157,14 +174,18 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
       RandomStream rng(stream_seed(opt.seed, {0x7a11, static_cast<uint64_t>(epoch), static_cast<uint64_t>(step)}));
       adam.zero_grad();
       torch::Tensor loss = problem.batch_loss(rng);
-      if (!std::isfinite(loss.item<double>()))
+      // The step's loss over all ranks: every rank sees the same value, so a
+      // non-finite one stops them all.
+      const double step_loss = distributed::sum(group, loss.item<double>());
+      if (!std::isfinite(step_loss))
         throw InputError(opt.checkpoint, opt.label,
                          "non-finite loss at epoch " + std::to_string(epoch + 1) + ", step " + std::to_string(step + 1) +
                              (opt.checkpoint.empty() ? std::string(" (no checkpoint)")
                                                      : std::string("; the last good checkpoint is kept")));
       loss.backward();
+      distributed::sum_gradients(group, module.parameters());
       adam.step();
-      sum += loss.item<double>();
+      sum += step_loss;
       report.samples += problem.samples_per_step;
     }
     module.eval();
@@ -174,7 +195,9 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
       val = problem.validation_loss();
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    report.epochs.push_back({epoch, sum / opt.steps_per_epoch, val, lr, secs});
+    std::vector<double> rank_seconds;
+    if (group.size() > 1) rank_seconds = distributed::per_rank(group, secs);
+    report.epochs.push_back({epoch, sum / opt.steps_per_epoch, val, lr, secs, rank_seconds});
     if (val < report.best_val_loss) {
       report.best_val_loss = val;
       report.best_epoch = epoch;
@@ -183,10 +206,20 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
     char detail[160];
     std::snprintf(detail, sizeof detail, "epoch %d loss %.6g val %.6g (best %.6g @%d) %.1f s", epoch + 1,
                   sum / opt.steps_per_epoch, val, report.best_val_loss, report.best_epoch + 1, secs);
-    progress.update(epoch + 1, detail);
+    std::string line = detail;
+    if (!rank_seconds.empty()) {
+      // Per-rank throughput: the slowest rank sets the pace of all.
+      const auto slowest = std::max_element(rank_seconds.begin(), rank_seconds.end()) - rank_seconds.begin();
+      const auto fastest = std::min_element(rank_seconds.begin(), rank_seconds.end()) - rank_seconds.begin();
+      char ranks[160];
+      std::snprintf(ranks, sizeof ranks, "; %d ranks, slowest rank %d (%.1f s), fastest %d (%.1f s)",
+                    group.size(), int(slowest), rank_seconds[slowest], int(fastest), rank_seconds[fastest]);
+      line += ranks;
+    }
+    progress.update(epoch + 1, line);
     const bool stop_early = opt.patience > 0 && epoch - report.best_epoch >= opt.patience;
     report.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-    if (!opt.checkpoint.empty()) save_checkpoint(opt.checkpoint, module, adam, epoch + 1, best, report);
+    if (!opt.checkpoint.empty() && lead) save_checkpoint(opt.checkpoint, module, adam, epoch + 1, best, report);
     if (stop_early) {
       report.stop_reason = "early stopping: no better validation loss in " + std::to_string(opt.patience) + " epochs";
       ++epoch;

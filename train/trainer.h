@@ -7,6 +7,15 @@
 // streams keyed by (seed, epoch, step), and the optimiser state is saved.
 // A non-finite mini-batch loss stops the training with an InputError naming
 // the epoch and step; the checkpoint of the last completed epoch stays.
+//
+// Data-parallel (TrainOptions::group with several ranks): every rank holds
+// its shard of the events and the same network (rank 0's weights at the
+// start); a step's `batch_loss` is the rank's part of the global mini-batch
+// loss (its events' terms divided by the global batch's normalisation), the
+// gradients are summed over the ranks before Adam's step, so every rank
+// takes the same step, that of one process on the whole batch. The problem's
+// validation loss sums over the ranks itself. Rank 0 alone writes
+// checkpoints and shows progress; each epoch records every rank's seconds.
 #pragma once
 #include <torch/torch.h>
 
@@ -17,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/random.h"
+#include "src/distributed/collective.h"
 
 namespace refinery {
 
@@ -40,12 +50,15 @@ struct TrainOptions {
   // than it started. Ignored on resume (the checkpoint knows the best).
   bool validate_initial = false;
   std::string label = "train";
+  // The processes of a data-parallel training (null: this one alone).
+  std::shared_ptr<distributed::Collective> group;
   bool IsValid(std::string* error) const;
 };
 
 struct EpochRecord {
   int epoch;
   double train_loss, val_loss, learning_rate, seconds;
+  std::vector<double> rank_seconds;  // data-parallel: each rank's seconds for the epoch (else empty)
 };
 
 struct TrainReport {
@@ -56,6 +69,7 @@ struct TrainReport {
   double seconds = 0.0;
   int64_t samples = 0;  // training samples processed (a resumed run counts the interrupted part too)
   bool interrupted = false;
+  int ranks = 1;  // processes of a data-parallel training
   // Set by trainings with a normalisation step (train_dcr): RMS of the log
   // inclusive-ratio error at the training points before and after (-1: none).
   double normalisation_rms_before = -1, normalisation_rms_after = -1;

@@ -1,6 +1,8 @@
 #include "train/training_flags.h"
 
 #include "src/core/error.h"
+#include "src/distributed/gloo_group.h"
+#include "src/distributed/local_launcher.h"
 
 namespace refinery {
 
@@ -15,6 +17,38 @@ void check_training_flags(const TrainOptions& opt, const cxxopts::ParseResult& f
     fail("steps", "steps_per_epoch", "must be >= 1, got " + std::to_string(opt.steps_per_epoch));
   if (!(opt.learning_rate > 0)) fail("lr", "learning_rate", "must be positive");
   if (!(opt.lr_decay > 0 && opt.lr_decay <= 1)) fail("lr-decay", "lr_decay", "must lie in (0, 1]");
+}
+
+void add_distributed_options(cxxopts::Options& options) {
+  options.add_options("data-parallel")(
+      "world-size", "Processes of a data-parallel training (alone: started here, on 127.0.0.1)",
+      cxxopts::value<int>())("rank", "This process's rank in the group (0 .. world-size - 1)", cxxopts::value<int>())(
+      "master", "HOST:PORT where rank 0 serves the group's rendezvous", cxxopts::value<std::string>());
+}
+
+std::optional<int> launch_ranks_if_asked(const cxxopts::ParseResult& flags) {
+  if (!flags.count("world-size") || flags.count("rank")) return std::nullopt;
+  const int n = flags["world-size"].as<int>();
+  if (n < 1) throw InputError("", "--world-size", "must be >= 1, got " + std::to_string(n));
+  if (flags.count("master")) throw InputError("", "--master", "needs --rank (without --rank the ranks are started here)");
+  if (n == 1) return std::nullopt;
+  return distributed::launch_local(n, distributed::own_command_line(), "");
+}
+
+std::shared_ptr<distributed::Collective> join_training_group(const cxxopts::ParseResult& flags) {
+  const bool any = flags.count("world-size") || flags.count("rank") || flags.count("master");
+  if (!any) return std::shared_ptr<distributed::Collective>(&distributed::single_process(), [](auto*) {});
+  if (!flags.count("world-size")) throw InputError("", "--world-size", "needed with --rank and --master");
+  const int n = flags["world-size"].as<int>();
+  if (n < 1) throw InputError("", "--world-size", "must be >= 1, got " + std::to_string(n));
+  if (n == 1 && !flags.count("rank"))
+    return std::shared_ptr<distributed::Collective>(&distributed::single_process(), [](auto*) {});
+  if (!flags.count("rank")) throw InputError("", "--rank", "needed with --master");
+  if (!flags.count("master")) throw InputError("", "--master", "needed with --rank (HOST:PORT of rank 0)");
+  distributed::GroupAddress a = distributed::parse_master(flags["master"].as<std::string>());
+  a.rank = flags["rank"].as<int>();
+  a.size = n;
+  return distributed::join_gloo_group(a, std::chrono::seconds(300));
 }
 
 }  // namespace refinery

@@ -1,0 +1,25 @@
+// Starts the ranks of a data-parallel run as processes on this machine: the
+// same executable with the same arguments plus `--rank R --master
+// 127.0.0.1:PORT` (a free port), one per rank. Rank 0 keeps this terminal;
+// the others' output goes to a log each (OUT_DIR/rank-R.log given by the
+// caller, or discarded), shown only when that rank fails. When a rank fails
+// the others are stopped, so no rank waits on a dead peer.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace refinery::distributed {
+
+// This process's command line (/proc/self/cmdline), argv[0] included.
+std::vector<std::string> own_command_line();
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int free_local_port();
+
+// Runs `command` (argv[0] replaced by this executable) once per rank with the
+// rank flags appended, waits for all; returns 0 when every rank exited 0,
+// else the first failing rank's exit code (a signal: 1). `log_dir` empty:
+// the other ranks' output is discarded unless they fail.
+int launch_local(int world_size, const std::vector<std::string>& command, const std::string& log_dir);
+
+}  // namespace refinery::distributed

@@ -1,0 +1,171 @@
+// Data-parallel training (src/distributed/, train/trainer.h): the collective
+// operations of a Gloo group on the loopback address against their exact
+// results, two-process training against one process with the same global
+// batch, and the flags' bad input.
+#include "testing.hpp"
+
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <torch/script.h>
+
+#include "src/core/error.h"
+#include "src/distributed/collective.h"
+#include "src/distributed/gloo_group.h"
+#include "src/distributed/local_launcher.h"
+
+using namespace refinery;
+using refinery::testing::run_refinery;
+using refinery::testing::TempDir;
+
+namespace {
+
+// Runs body(group) on `n` ranks, each in its own thread, joined in a Gloo
+// group on 127.0.0.1 (the same code as separate processes, in one).
+void on_ranks(int n, const std::function<void(distributed::Collective&)>& body) {
+  const int port = distributed::free_local_port();
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(n);
+  for (int r = 0; r < n; ++r)
+    threads.emplace_back([&, r] {
+      try {
+        auto group = distributed::join_gloo_group({"127.0.0.1", port, r, n}, std::chrono::seconds(60));
+        body(*group);
+      } catch (const std::exception& e) {
+        errors[r] = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (int r = 0; r < n; ++r) {
+    INFO("rank " << r << ": " << errors[r]);
+    REQUIRE(errors[r].empty());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("A Gloo group of three ranks sums, gathers and reports per rank exactly", "[distributed]") {
+  // What each rank saw (Catch2's assertions run on the main thread).
+  struct Seen {
+    int size = 0;
+    std::vector<torch::Tensor> sums;
+    std::vector<double> per_rank;
+    torch::Tensor gathered, grad_a, grad_b;
+    double total = 0;
+  };
+  std::vector<Seen> seen(3);
+  on_ranks(3, [&](distributed::Collective& g) {
+    const int r = g.rank();
+    Seen& s = seen[r];
+    s.size = g.size();
+    // Sums of each dtype the training sends (bool as a count).
+    s.sums = {torch::full({4}, double(r + 1), torch::kFloat64), torch::full({2, 3}, float(10 * r), torch::kFloat32),
+              torch::tensor({int64_t(r), int64_t(1)}), torch::tensor({r == 1, false})};
+    g.sum(s.sums);
+    s.per_rank = distributed::per_rank(g, 0.5 * r);
+    // Rank r holds r + 1 rows of value r: gathered in rank order.
+    s.gathered = distributed::gather_rows(g, torch::full({r + 1, 2}, double(r), torch::kFloat64));
+    // Gradients: a parameter whose gradient only rank 2 has.
+    torch::Tensor a = torch::zeros({2}, torch::requires_grad()), b = torch::zeros({1}, torch::requires_grad());
+    (a * float(r + 1)).sum().backward();
+    if (r == 2) (b * 5.0f).sum().backward();
+    distributed::sum_gradients(g, {a, b});
+    s.grad_a = a.grad();
+    s.grad_b = b.grad();
+    s.total = distributed::sum(g, 1.0);
+  });
+  for (int r = 0; r < 3; ++r) {
+    INFO("rank " << r);
+    const Seen& s = seen[r];
+    REQUIRE(s.size == 3);
+    REQUIRE(torch::equal(s.sums[0], torch::full({4}, 6.0, torch::kFloat64)));
+    REQUIRE(torch::equal(s.sums[1], torch::full({2, 3}, 30.0f)));
+    REQUIRE(torch::equal(s.sums[2], torch::tensor({int64_t(3), int64_t(3)})));
+    REQUIRE(s.sums[3].scalar_type() == torch::kBool);
+    REQUIRE(torch::equal(s.sums[3], torch::tensor({true, false})));
+    REQUIRE(s.per_rank == std::vector<double>{0.0, 0.5, 1.0});
+    REQUIRE(s.gathered.size(0) == 6);
+    REQUIRE(torch::equal(s.gathered.select(1, 0), torch::tensor({0.0, 1.0, 1.0, 2.0, 2.0, 2.0}, torch::kFloat64)));
+    REQUIRE(torch::equal(s.grad_a, torch::full({2}, 6.0f)));
+    REQUIRE(torch::equal(s.grad_b, torch::full({1}, 5.0f)));
+    REQUIRE(s.total == 3.0);
+  }
+  // Shards cover the rows once, in order, balanced to one row.
+  int64_t next = 0;
+  for (int r = 0; r < 3; ++r) {
+    const auto s = distributed::shard_of(10, r, 3);
+    REQUIRE(s.begin == next);
+    REQUIRE((s.rows() == 3 || s.rows() == 4));
+    next = s.end;
+  }
+  REQUIRE(next == 10);
+}
+
+TEST_CASE("Two-process classifier training equals one process with the same global batch", "[distributed][classifier]") {
+  TempDir tmp("distributed_classifier");
+  REQUIRE(run_refinery("simulate htautau --quiet --events 60000 --seed 3 --out " + tmp.path("ev.h5")).exit_code == 0);
+  const std::string common = "train classifier --quiet --events " + tmp.path("ev.h5") + " --epochs 4 --steps 25";
+  auto one = run_refinery(common + " --out " + tmp.path("one.pt"));
+  INFO(one.output);
+  REQUIRE(one.exit_code == 0);
+  auto two = run_refinery(common + " --world-size 2 --out " + tmp.path("two.pt"));
+  INFO(two.output);
+  REQUIRE(two.exit_code == 0);
+  REQUIRE_FALSE(refinery::testing::file_exists(tmp.path("two.pt.ckpt")));
+
+  // 100 steps: the loss curves and the weights agree to 1e-5 (the ranks
+  // add partial sums in another order than one process: float rounding).
+  const auto a = nlohmann::json::parse(refinery::testing::read_file(tmp.path("one.pt.json")));
+  const auto b = nlohmann::json::parse(refinery::testing::read_file(tmp.path("two.pt.json")));
+  REQUIRE(a["training"]["ranks"] == 1);
+  REQUIRE(b["training"]["ranks"] == 2);
+  REQUIRE(a["training"]["samples"] == b["training"]["samples"]);
+  const auto& ea = a["training"]["epochs"];
+  const auto& eb = b["training"]["epochs"];
+  REQUIRE(ea.size() == 4);
+  REQUIRE(eb.size() == 4);
+  for (size_t e = 0; e < ea.size(); ++e) {
+    CHECK(eb[e]["train_loss"].get<double>() == Approx(ea[e]["train_loss"].get<double>()).epsilon(1e-5));
+    CHECK(eb[e]["val_loss"].get<double>() == Approx(ea[e]["val_loss"].get<double>()).epsilon(1e-5));
+    REQUIRE(eb[e]["rank_seconds"].size() == 2);
+    REQUIRE_FALSE(ea[e].contains("rank_seconds"));
+  }
+  // The calibration, fitted on all ranks' held-out events, is the same.
+  CHECK(b["calibration"]["test_after"]["ece"].get<double>() ==
+        Approx(a["calibration"]["test_after"]["ece"].get<double>()).epsilon(1e-4));
+  for (size_t p = 0; p < a["yields"].size(); ++p)
+    CHECK(b["yields"][p].get<double>() == Approx(a["yields"][p].get<double>()).epsilon(1e-12));
+  torch::jit::Module ma = torch::jit::load(tmp.path("one.pt")), mb = torch::jit::load(tmp.path("two.pt"));
+  std::map<std::string, torch::Tensor> pa;
+  for (const auto& p : ma.named_parameters()) pa[p.name] = p.value;
+  int compared = 0;
+  for (const auto& p : mb.named_parameters()) {
+    REQUIRE(pa.count(p.name));
+    INFO(p.name);
+    CHECK((p.value - pa[p.name]).abs().max().item<double>() < 1e-5);
+    ++compared;
+  }
+  REQUIRE(compared == static_cast<int>(pa.size()));
+  REQUIRE(compared >= 6);
+}
+
+TEST_CASE("Data-parallel flags: bad input is one line and exit 2", "[distributed][bad-input]") {
+  TempDir tmp("distributed_flags");
+  const std::string base = "train classifier --quiet --events " + tmp.path("ev.h5") + " --out " + tmp.path("x.pt");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {" --world-size 2", "refinery train: error: " + tmp.path("ev.h5") + ": no such file\n"},
+      {" --rank 1", "refinery train: error: --world-size: needed with --rank and --master\n"},
+      {" --world-size 0", "refinery train: error: --world-size: must be >= 1, got 0\n"},
+      {" --world-size 2 --rank 0 --master localhost", "refinery train: error: --master: expected HOST:PORT, got 'localhost'\n"},
+      {" --world-size 2 --rank 0 --master 127.0.0.1:70000", "refinery train: error: --master: port outside 1..65535 in '127.0.0.1:70000'\n"},
+      {" --world-size 2 --rank 2 --master 127.0.0.1:2999", "refinery train: error: --rank: rank 2 outside a world of size 2\n"},
+      {" --world-size 2 --master 127.0.0.1:2999", "refinery train: error: --master: needs --rank (without --rank the ranks are started here)\n"},
+  };
+  for (const auto& [flags, message] : cases) {
+    auto r = run_refinery(base + flags);
+    INFO(flags);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output == message);
+  }
+  REQUIRE_FALSE(refinery::testing::file_exists(tmp.path("x.pt")));
+}
