@@ -13,6 +13,8 @@
 #include "src/distributed/collective.h"
 #include "src/distributed/gloo_group.h"
 #include "src/distributed/local_launcher.h"
+#include "models/multiclassifier.h"
+#include "train/classifier_training.h"
 
 using namespace refinery;
 using refinery::testing::run_refinery;
@@ -149,6 +151,82 @@ TEST_CASE("Two-process classifier training equals one process with the same glob
   REQUIRE(compared >= 6);
 }
 
+TEST_CASE("Two-process DCR training equals one process (paired toy samples)", "[distributed][dcr]") {
+  TempDir tmp("distributed_dcr");
+  const std::string common = "train dcr --quiet --toy dcr_toy_3d --events 20000 --epochs 4 --steps 25 --batch 1024";
+  auto one = run_refinery(common + " --out " + tmp.path("one.pt"));
+  INFO(one.output);
+  REQUIRE(one.exit_code == 0);
+  auto two = run_refinery(common + " --world-size 2 --out " + tmp.path("two.pt"));
+  INFO(two.output);
+  REQUIRE(two.exit_code == 0);
+  const auto a = nlohmann::json::parse(refinery::testing::read_file(tmp.path("one.pt.json")));
+  const auto b = nlohmann::json::parse(refinery::testing::read_file(tmp.path("two.pt.json")));
+  REQUIRE(b["training"]["ranks"] == 2);
+  REQUIRE(b["training"]["paired"] == true);
+  for (size_t e = 0; e < 4; ++e) {
+    CHECK(b["training"]["epochs"][e]["train_loss"].get<double>() ==
+          Approx(a["training"]["epochs"][e]["train_loss"].get<double>()).epsilon(1e-5));
+    CHECK(b["training"]["epochs"][e]["val_loss"].get<double>() ==
+          Approx(a["training"]["epochs"][e]["val_loss"].get<double>()).epsilon(1e-5));
+  }
+  CHECK(b["closure"]["rms_log_r_error"].get<double>() == Approx(a["closure"]["rms_log_r_error"].get<double>()).epsilon(1e-4));
+  torch::jit::Module ma = torch::jit::load(tmp.path("one.pt")), mb = torch::jit::load(tmp.path("two.pt"));
+  std::map<std::string, torch::Tensor> pa;
+  for (const auto& p : ma.named_parameters()) pa[p.name] = p.value;
+  REQUIRE(pa.size() >= 4);
+  for (const auto& p : mb.named_parameters()) {
+    INFO(p.name);
+    CHECK((p.value - pa.at(p.name)).abs().max().item<double>() < 1e-5);
+  }
+}
+
+TEST_CASE("A two-rank training resumed from its checkpoint ends with the uninterrupted run's weights", "[distributed][resume]") {
+  TempDir tmp("distributed_resume");
+  // Two Gaussian classes in 3-D, 6000 events; rank r trains on its half.
+  torch::manual_seed(5);
+  const int64_t n = 6000;
+  torch::Tensor y = torch::randint(0, 2, {n}, torch::kLong);
+  torch::Tensor x = torch::randn({n, 3}) + y.unsqueeze(1).to(torch::kFloat32) * 0.8f;
+  torch::Tensor w = torch::ones({n}, torch::kFloat64);
+  auto run = [&](const std::string& checkpoint, int interrupt, bool resume) {
+    std::vector<std::vector<torch::Tensor>> weights(2);
+    std::vector<bool> interrupted(2);
+    on_ranks(2, [&](distributed::Collective& g) {
+      const auto shard = distributed::shard_of(n, g.rank(), g.size());
+      ClassifierData d{x.narrow(0, shard.begin, shard.rows()), y.narrow(0, shard.begin, shard.rows()),
+                       w.narrow(0, shard.begin, shard.rows()), {"a", "b"}, shard.begin};
+      torch::manual_seed(7 + g.rank());  // rank 0's weights are broadcast
+      MultiClassifier clf(MultiClassifierOptions(3, 2).hidden({16}));
+      ClassifierTrainOptions o;
+      o.batch_size = 256;
+      o.train.epochs = 4;
+      o.train.steps_per_epoch = 15;
+      o.train.quiet = true;
+      o.train.seed = 11;
+      o.train.checkpoint = checkpoint;
+      o.train.interrupt_after = interrupt;
+      o.train.resume = resume;
+      o.train.group = std::shared_ptr<distributed::Collective>(&g, [](auto*) {});
+      interrupted[g.rank()] = train_classifier(clf, d, o).report.interrupted;
+      for (const auto& p : clf->parameters()) weights[g.rank()].push_back(p.detach().clone());
+    });
+    return std::make_pair(weights, interrupted);
+  };
+  auto [full, full_interrupted] = run(tmp.path("a.ckpt"), 0, false);
+  auto [part, part_interrupted] = run(tmp.path("b.ckpt"), 2, false);
+  REQUIRE(part_interrupted[0]);
+  REQUIRE(part_interrupted[1]);
+  auto [resumed, resumed_interrupted] = run(tmp.path("b.ckpt"), 0, true);
+  REQUIRE_FALSE(resumed_interrupted[0]);
+  REQUIRE(full[0].size() >= 4);
+  for (int r = 0; r < 2; ++r)
+    for (size_t i = 0; i < full[0].size(); ++i) {
+      REQUIRE(torch::equal(full[r][i], full[0][i]));  // the ranks hold one network
+      REQUIRE(torch::equal(resumed[r][i], full[0][i]));  // bit for bit
+    }
+}
+
 TEST_CASE("Data-parallel flags: bad input is one line and exit 2", "[distributed][bad-input]") {
   TempDir tmp("distributed_flags");
   const std::string base = "train classifier --quiet --events " + tmp.path("ev.h5") + " --out " + tmp.path("x.pt");
@@ -168,4 +246,9 @@ TEST_CASE("Data-parallel flags: bad input is one line and exit 2", "[distributed
     CHECK(r.output == message);
   }
   REQUIRE_FALSE(refinery::testing::file_exists(tmp.path("x.pt")));
+  auto sannt = run_refinery("train sannt --quiet --world-size 2");
+  CHECK(sannt.exit_code == 2);
+  CHECK(sannt.output ==
+        "refinery train: error: --world-size: SANNT trains in one process (its loss depends on histograms of the whole "
+        "sample); drop the flag\n");
 }

@@ -122,6 +122,11 @@ DCRTrainingData dcr_toy_training_data(const analytic::DcrToy& toy, int64_t n, do
 
 TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainOptions& o) {
   d.validate(net->options.order(), "training data");
+  // Data-parallel: every rank holds both samples whole (a pair's nominal and
+  // varied events must meet) and evaluates its slice of each global batch
+  // and of the held-out events; the slices' sums add up to one process's.
+  distributed::Collective& group = o.train.group ? *o.train.group : distributed::single_process();
+  auto slice = [&](int64_t n) { return distributed::shard_of(n, group.rank(), group.size()); };
   {
     torch::NoGradGuard g;
     net->preprocess->fit(torch::cat({d.x0, d.xv}), torch::cat({d.w0, d.wv}));
@@ -168,17 +173,22 @@ TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainO
                                         : std::min<int64_t>(B, std::max<int64_t>(64, (2 * B * n_unmatched + nv - 1) / nv));
     problem.samples_per_step = 2 * B + Bu;
     problem.batch_loss = [&, Bu, n_unmatched](RandomStream& rng) {
-      torch::Tensor i0 = (rng.uniform(B) * n0).to(torch::kLong).clamp_max(n0 - 1);
-      torch::Tensor pp = (rng.uniform(B) * P).to(torch::kLong).clamp_max(P - 1);
+      const auto mine = slice(B);
+      torch::Tensor i0 = (rng.uniform(B) * n0).to(torch::kLong).clamp_max(n0 - 1).narrow(0, mine.begin, mine.rows());
+      torch::Tensor pp = (rng.uniform(B) * P).to(torch::kLong).clamp_max(P - 1).narrow(0, mine.begin, mine.rows());
+      const int64_t b = mine.rows();
       torch::Tensor j = pairing->table.view({-1}).index_select(0, i0 * P + pp);
       torch::Tensor has = j.ge(0);
       torch::Tensor jv = j.index({has}), pj = pp.index({has});
       std::vector<torch::Tensor> xs = {x0.index_select(0, i0), xv.index_select(0, jv)};
       std::vector<torch::Tensor> ps = {pp, pj};
       torch::Tensor iu;
+      int64_t bu = 0;
       if (Bu > 0) {
+        const auto mine_u = slice(Bu);
         torch::Tensor u = (rng.uniform(Bu) * n_unmatched).to(torch::kLong).clamp_max(n_unmatched - 1);
-        iu = pairing->unmatched.index_select(0, u);
+        iu = pairing->unmatched.index_select(0, u.narrow(0, mine_u.begin, mine_u.rows()));
+        bu = mine_u.rows();
         xs.push_back(xv.index_select(0, iu));
         ps.push_back(pv.index_select(0, iu));
       }
@@ -186,18 +196,19 @@ TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainO
       const int64_t nj = jv.size(0);
       // A pair: the nominal event at its drawn point and its variation there,
       // each standing for n0 P / B such terms of L.
-      torch::Tensor pairs = (w0.index_select(0, i0) * torch::softplus(lr.narrow(0, 0, B))).sum() +
-                            (wv.index_select(0, jv) * torch::softplus(-lr.narrow(0, B, nj))).sum();
+      torch::Tensor pairs = (w0.index_select(0, i0) * torch::softplus(lr.narrow(0, 0, b))).sum() +
+                            (wv.index_select(0, jv) * torch::softplus(-lr.narrow(0, b, nj))).sum();
       torch::Tensor loss = pairs * (static_cast<double>(n0) * P / B);
       if (Bu > 0)
-        loss = loss + (wv.index_select(0, iu) * torch::softplus(-lr.narrow(0, B + nj, Bu))).sum() *
+        loss = loss + (wv.index_select(0, iu) * torch::softplus(-lr.narrow(0, b + nj, bu))).sum() *
                           (static_cast<double>(n_unmatched) / Bu);
       return loss / norm_train;
     };
   } else {
     problem.batch_loss = [&](RandomStream& rng) {
-      torch::Tensor i0 = (rng.uniform(B) * n0).to(torch::kLong).clamp_max(n0 - 1);
-      torch::Tensor iv = (rng.uniform(B) * nv).to(torch::kLong).clamp_max(nv - 1);
+      const auto mine = slice(B);
+      torch::Tensor i0 = (rng.uniform(B) * n0).to(torch::kLong).clamp_max(n0 - 1).narrow(0, mine.begin, mine.rows());
+      torch::Tensor iv = (rng.uniform(B) * nv).to(torch::kLong).clamp_max(nv - 1).narrow(0, mine.begin, mine.rows());
       auto [sv, s0] = loss_terms(xv.index_select(0, iv), wv.index_select(0, iv), pv.index_select(0, iv),
                                  x0.index_select(0, i0), w0.index_select(0, i0));
       // Unbiased estimate of the full-sample loss.
@@ -207,17 +218,18 @@ TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainO
   problem.validation_loss = [&]() {
     double total = 0.0;
     const int64_t block = 65536;
-    for (int64_t s = 0; s < xvh.size(0); s += block) {
-      int64_t n = std::min(block, xvh.size(0) - s);
+    const auto mine_v = slice(xvh.size(0)), mine_0 = slice(x0h.size(0));
+    for (int64_t s = mine_v.begin; s < mine_v.end; s += block) {
+      int64_t n = std::min(block, mine_v.end - s);
       torch::Tensor lr = (net->forward(xvh.narrow(0, s, n)) * phi_points.index_select(0, pvh.narrow(0, s, n))).sum(1);
       total += (wvh.narrow(0, s, n) * torch::softplus(-lr)).sum().item<double>();
     }
-    for (int64_t s = 0; s < x0h.size(0); s += block) {
-      int64_t n = std::min(block, x0h.size(0) - s);
+    for (int64_t s = mine_0.begin; s < mine_0.end; s += block) {
+      int64_t n = std::min(block, mine_0.end - s);
       torch::Tensor lr = torch::matmul(net->forward(x0h.narrow(0, s, n)), phi_points.t());
       total += (w0h.narrow(0, s, n).unsqueeze(1) * torch::softplus(lr)).sum().item<double>();
     }
-    return total / norm_val;
+    return distributed::sum(group, total) / norm_val;
   };
   TrainReport report = train(*net, problem, o.train);
   if (pairing) report.paired_fraction = pairing->fraction;

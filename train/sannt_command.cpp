@@ -22,6 +22,7 @@
 #include "data/random.h"
 #include "models/torchscript_export.h"
 #include "src/cli/options.h"
+#include "train/training_flags.h"
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
 #include "src/likelihood/template_workspace.h"
@@ -81,10 +82,17 @@ int run_train_sannt(int argc, char** argv) {
       "stat-only", "Train on the statistical-only sigma")(
       "resume", "Continue an interrupted run: networks with a checkpoint in OUT.ckpt/ resume from it (finished ones are not retrained)");
   add_common_options(options, true, true);
+  add_distributed_options(options);
   options.parse_positional({"what"});
   options.positional_help("sannt");
   auto r = parse(options, argc, argv);
   if (!r) return 0;
+  // SANNT's loss is a function of histograms of the whole sample (and of the
+  // Fisher information they give), not a sum over events: summing the ranks'
+  // histograms before the loss is not done, so it trains in one process.
+  if ((r->count("world-size") && (*r)["world-size"].as<int>() > 1) || r->count("rank") || r->count("master"))
+    throw InputError("", "--world-size",
+                     "SANNT trains in one process (its loss depends on histograms of the whole sample); drop the flag");
   CommonOptions common = common_options(*r);
   ExperimentConfig config = setup_experiment(common);
   if (common.out.empty()) throw InputError("", "--out", "no output path given (results JSON)");

@@ -20,6 +20,7 @@
 #include "src/io/event_reader.h"
 #include "src/core/text.h"
 #include "train/dcr_training.h"
+#include "src/distributed/local_launcher.h"
 #include "train/training_flags.h"
 #include "train/dcr_validation.h"
 #include "models/dcr_ensemble.h"
@@ -123,7 +124,7 @@ std::vector<DCRValidationPoint> split_holdout(DCRTrainingData& d, const std::str
 }  // namespace
 
 
-int run_train_dcr_one(int argc, char** argv);
+int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collective> group = nullptr);
 
 // `refinery train dcr --config EXPERIMENT.json` (no --nominal, no --toy):
 // one network per process from OUTPUT_DIR/nominal.h5 and variations.h5 into
@@ -137,6 +138,21 @@ int run_train_dcr(int argc, char** argv) {
     if (a == "-h" || a == "--help") files = true;
   }
   if (!config || files) return run_train_dcr_one(argc, argv);
+  // Data-parallel: --world-size N without --rank starts the ranks here,
+  // each running this whole command; a rank joins its group once and trains
+  // every process's network in it.
+  std::shared_ptr<distributed::Collective> group;
+  {
+    cxxopts::Options flags(argv[0]);
+    add_distributed_options(flags);
+    flags.allow_unrecognised_options();
+    std::vector<char*> copy(argv, argv + argc);
+    int n = argc;
+    char** v = copy.data();
+    const auto parsed = flags.parse(n, v);
+    if (auto code = launch_ranks_if_asked(parsed)) return *code;
+    group = join_training_group(parsed);
+  }
   std::string config_path;
   std::vector<std::string> passthrough;
   for (int i = 2; i < argc; ++i) {
@@ -145,6 +161,9 @@ int run_train_dcr(int argc, char** argv) {
       config_path = argv[++i];
     } else if (a.rfind("--config=", 0) == 0) {
       config_path = a.substr(9);
+    } else if ((a == "--world-size" || a == "--rank" || a == "--master") && i + 1 < argc) {
+      ++i;  // the group is joined above
+    } else if (a.rfind("--world-size=", 0) == 0 || a.rfind("--rank=", 0) == 0 || a.rfind("--master=", 0) == 0) {
     } else {
       passthrough.push_back(a);
     }
@@ -184,13 +203,13 @@ int run_train_dcr(int argc, char** argv) {
     std::vector<char*> av;
     for (auto& a : args) av.push_back(a.data());
     av.push_back(nullptr);
-    const int rc = run_train_dcr_one(int(args.size()), av.data());
+    const int rc = run_train_dcr_one(int(args.size()), av.data(), group);
     if (rc != 0) return rc;
   }
   return 0;
 }
 
-int run_train_dcr_one(int argc, char** argv) {
+int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collective> group) {
   cxxopts::Options options(argv[0], "Train a parametric DCR network (or, with --config alone, one per process of the experiment)");
   options.add_options()("what", "dcr", cxxopts::value<std::string>())(
       "toy", "Closed-form toy instead of files: dcr_toy_1d or dcr_toy_3d", cxxopts::value<std::string>())(
@@ -218,13 +237,19 @@ int run_train_dcr_one(int argc, char** argv) {
       "checkpoint", "Checkpoint file (default: OUT.ckpt)", cxxopts::value<std::string>())(
       "resume", "Continue from the checkpoint");
   add_common_options(options, true, true);
+  add_distributed_options(options);
   options.parse_positional({"what"});
   options.positional_help("dcr");
   auto r = parse(options, argc, argv);
   if (!r) return 0;
+  if (!group)
+    if (auto code = launch_ranks_if_asked(*r)) return *code;
   CommonOptions common = common_options(*r);
   ExperimentConfig config = setup_experiment(common);
   if (common.out.empty()) throw InputError("", "--out", "no output model path given");
+  if (!group) group = join_training_group(*r);
+  if (group->size() > 1 && r->count("baseline"))
+    throw InputError("", "--baseline", "the per-point baseline classifiers train in one process (drop --world-size)");
   const uint64_t seed = config.document.at("seed").get<uint64_t>();
   torch::manual_seed(seed);
 
@@ -271,6 +296,7 @@ int run_train_dcr_one(int argc, char** argv) {
   opt.train.checkpoint = r->count("checkpoint") ? (*r)["checkpoint"].as<std::string>() : common.out + ".ckpt";
   opt.train.resume = r->count("resume") > 0;
   opt.paired = r->count("unpaired") == 0;
+  opt.train.group = group;
   check_training_flags(opt.train, *r, "", "");
   // Members: member 0 is the single network of the same seed; member m > 0
   // its own seed stream and checkpoint (OUT.ckpt.m).
@@ -291,6 +317,8 @@ int run_train_dcr_one(int argc, char** argv) {
     trained.push_back(member);
     member_seeds.push_back(member_seed);
   }
+  // Every rank ends with the same networks; rank 0 finishes and writes.
+  if (group->rank() != 0 || report.interrupted) return 0;
   DCRNetwork net = trained.front();
   nlohmann::json ensemble;
   if (members > 1) {
