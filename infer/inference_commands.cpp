@@ -19,6 +19,7 @@
 #include "infer/model_source.h"
 #include "infer/patch_hypotests.h"
 #include "infer/toy_hypotest.h"
+#include "src/cli/job_array.h"
 #include "src/config/schema.h"
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
@@ -333,6 +334,7 @@ int run_hypotest(int argc, char** argv) {
       "all", "With --patchset: test every patch, one JSON line each, in parallel");
   add_toy_hypotest_options(options);
   add_common_options(options, true, true);
+  add_job_array_options(options);
   auto r = parse(options, argc, argv);
   if (!r) return 0;
   CommonOptions common = common_options(*r);
@@ -340,6 +342,11 @@ int run_hypotest(int argc, char** argv) {
   const std::string stat_name = (*r)["test-stat"].as<std::string>();
   const TestStat stat = stats::parse_test_stat(stat_name);
   const bool toys = toy_calculator_requested(*r);
+  if (job_array_requested(*r)) {
+    if (!toys) throw InputError("", "--emit", "shards the pseudo-experiments of --calculator toybased");
+    return emit_job_array(*r, {"hypotest", ".json", {"hypotest", "--merge"},
+                               common.out.empty() ? "hypotest.json" : common.out});
+  }
   if (toys && r->count("all"))
     throw InputError("", "--all", "tests every patch asymptotically; run the toy-based test one patch at a time");
   if (r->count("all")) {

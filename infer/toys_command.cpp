@@ -13,6 +13,7 @@
 #include "infer/measurement.h"
 #include "infer/experiment_source.h"
 #include "infer/toy_summary.h"
+#include "src/cli/job_array.h"
 #include "src/cli/options.h"
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
@@ -91,6 +92,7 @@ int run_toys(int argc_in, char** argv_in) {
   options.parse_positional({"files"});
   options.positional_help("[WORKSPACE.json | CSV files with --merge]");
   add_common_options(options, true, true);
+  add_job_array_options(options);
   auto r = parse(options, argc, argv);
   if (!r) return 0;
   CommonOptions common = common_options(*r);
@@ -120,6 +122,21 @@ int run_toys(int argc_in, char** argv_in) {
     if (config) return default_out(*config, common, name);
     return common.out.empty() ? name : common.out;
   };
+  if (job_array_requested(*r)) {
+    if (merging) throw InputError("", "--emit", "writes the job array of a toy run, not of a merge");
+    // The merge of the shards: the same model (a positional workspace given
+    // as --workspace, since --merge takes the CSV files as positionals).
+    std::vector<std::string> merge = job_arguments();
+    if (!workspace.empty() && !r->count("workspace"))
+      for (size_t i = 1; i < merge.size(); ++i)
+        if (merge[i] == workspace) {
+          merge[i] = "--workspace";
+          merge.insert(merge.begin() + i + 1, workspace);
+          break;
+        }
+    merge.push_back("--merge");
+    return emit_job_array(*r, {"toys", ".csv", merge, out_path("toys.csv")});
+  }
   if (merging) {
     if (inputs.empty()) throw InputError("", "--merge", "give the CSV files to merge");
     json provenance;

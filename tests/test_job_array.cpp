@@ -1,0 +1,114 @@
+// Job arrays (src/cli/job_array.h): the scripts written for Slurm, HTCondor
+// and this machine, a local run of the array merged into the unsharded
+// result (toys and a toy-based hypotest), and bad requests.
+#include "testing.hpp"
+
+#include <nlohmann/json.hpp>
+
+using refinery::testing::file_exists;
+using refinery::testing::read_file;
+using refinery::testing::run_command;
+using refinery::testing::run_refinery;
+using refinery::testing::TempDir;
+using nlohmann::json;
+
+TEST_CASE("A job array of toys run on this machine merges into the unsharded result", "[cluster][toys]") {
+  TempDir tmp("job_array_toys");
+  const std::string ws = refinery::testing::source_path("tests/data/pyhf/workspaces/sr_cr_coupled.json");
+  const std::string toys = "toys " + ws + " --n 200 --mu-values 0.5,1.5 --seed 3";
+  auto emit = run_refinery(toys + " --emit local --shards 3 --job-dir " + tmp.path("jobs") + " --out " + tmp.path("merged.csv"));
+  INFO(emit.output);
+  REQUIRE(emit.exit_code == 0);
+  REQUIRE(emit.output.find("run: " + tmp.path("jobs") + "/run-local.sh") != std::string::npos);
+  REQUIRE_FALSE(file_exists(tmp.path("merged.csv")));  // written, not run
+  auto run = run_command("bash " + tmp.path("jobs/run-local.sh"));
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  for (int i = 0; i < 3; ++i) REQUIRE(file_exists(tmp.path("jobs/shards/toys-" + std::to_string(i) + ".csv")));
+  REQUIRE(run_refinery(toys + " --quiet --out " + tmp.path("one.csv")).exit_code == 0);
+  const json merged = json::parse(read_file(tmp.path("merged.csv.json")));
+  const json one = json::parse(read_file(tmp.path("one.csv.json")));
+  REQUIRE(merged["overall"]["toys"] == 400);
+  CHECK(merged["overall"]["coverage"] == one["overall"]["coverage"]);
+  CHECK(merged["overall"]["mean_width"].get<double>() == Approx(one["overall"]["mean_width"].get<double>()).epsilon(1e-9));
+  CHECK(merged["overall"]["bias"].get<double>() == Approx(one["overall"]["bias"].get<double>()).epsilon(1e-6));
+  // A shard that failed stops the merge with a line that names it.
+  std::remove(tmp.path("jobs/shards/toys-1.csv").c_str());
+  auto merge = run_command("bash " + tmp.path("jobs/merge.sh"));
+  CHECK(merge.exit_code == 1);
+  CHECK(merge.output == "merge.sh: shard 1 has no output (" + tmp.path("jobs/shards/toys-1.csv") + "): see " +
+                            tmp.path("jobs/logs") + "\n");
+}
+
+TEST_CASE("A toy-based hypotest's job array merges into the unsharded CLs", "[cluster][hypotest]") {
+  TempDir tmp("job_array_hypotest");
+  const std::string ws = refinery::testing::source_path("tests/data/pyhf/workspaces/sr_cr_coupled.json");
+  const std::string base = "hypotest " + ws + " --calculator toybased --ntoys 120 --seed 9";
+  REQUIRE(run_refinery(base + " --emit local --shards 2 --job-dir " + tmp.path("jobs") + " --out " + tmp.path("m.json"))
+              .exit_code == 0);
+  auto run = run_command("bash " + tmp.path("jobs/run-local.sh"));
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run_refinery(base + " --quiet --out " + tmp.path("one.json")).exit_code == 0);
+  const json m = json::parse(read_file(tmp.path("m.json"))), one = json::parse(read_file(tmp.path("one.json")));
+  CHECK(m["toys"]["null"]["n"] == 120);
+  CHECK(m["cls_obs"].get<double>() == Approx(one["cls_obs"].get<double>()).epsilon(1e-12));
+}
+
+TEST_CASE("Slurm and HTCondor job arrays request what was asked, each shard with its own shard and output", "[cluster]") {
+  TempDir tmp("job_array_scripts");
+  const std::string ws = refinery::testing::source_path("tests/data/pyhf/workspaces/sr_cr_coupled.json");
+  REQUIRE(run_refinery("toys " + ws + " --n 100 --emit slurm --shards 16 --job-cpus 2 --job-memory 4G --job-time 00:30:00 "
+                       "--job-dir " + tmp.path("s"))
+              .exit_code == 0);
+  const std::string slurm = read_file(tmp.path("s/submit.slurm"));
+  for (const std::string line : std::vector<std::string>{"#SBATCH --array=0-15\n", "#SBATCH --cpus-per-task=2\n", "#SBATCH --mem=4G\n",
+                                 "#SBATCH --time=00:30:00\n", "#SBATCH --output=" + tmp.path("s/logs") + "/toys-%a.log\n"}) {
+    INFO(line);
+    CHECK(slurm.find(line) != std::string::npos);
+  }
+  const std::string shard = read_file(tmp.path("s/shard.sh"));
+  CHECK(shard.find("--threads 2 --quiet --shard \"$i/16\" --out '" + tmp.path("s/shards/toys-") + "'\"$i\"'.csv'") !=
+        std::string::npos);
+  CHECK(shard.find("export OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE") != std::string::npos);
+  REQUIRE(run_refinery("hypotest " + ws + " --calculator toybased --ntoys 100 --emit condor --shards 5 --job-memory 3000M "
+                       "--job-dir " + tmp.path("c"))
+              .exit_code == 0);
+  const std::string condor = read_file(tmp.path("c/submit.condor"));
+  for (const std::string line : std::vector<std::string>{"queue 5\n", "request_memory = 3000 MB\n", "arguments      = $(Process)\n",
+                                 "executable     = " + tmp.path("c/shard.sh") + "\n", "+MaxRuntime    = 7200\n"}) {
+    INFO(line);
+    CHECK(condor.find(line) != std::string::npos);
+  }
+  // A shard script runs one shard: shard 2 of 5 draws toys 2, 7, ...
+  auto one = run_command("bash " + tmp.path("c/shard.sh") + " 2");
+  INFO(one.output);
+  REQUIRE(one.exit_code == 0);
+  CHECK(json::parse(read_file(tmp.path("c/shards/hypotest-2.json")))["toys"]["shard"] == "2/5");
+}
+
+TEST_CASE("Job arrays: bad requests are one line and exit 2, and write nothing", "[cluster][bad-input]") {
+  TempDir tmp("job_array_bad");
+  const std::string ws = refinery::testing::source_path("tests/data/pyhf/workspaces/sr_cr_coupled.json");
+  const std::string toys = "toys " + ws + " --n 10 --job-dir " + tmp.path("j");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {toys + " --emit pbs --shards 2", "refinery toys: error: --emit: unknown batch system 'pbs' (known: slurm, condor, local)\n"},
+      {toys + " --shards 2", "refinery toys: error: --shards: needs --emit slurm|condor|local\n"},
+      {toys + " --emit slurm", "refinery toys: error: --shards: how many shards the job array has\n"},
+      {toys + " --emit slurm --shards 0", "refinery toys: error: --shards: must be in 1..100000, got 0\n"},
+      {toys + " --emit slurm --shards 2 --shard 1/2",
+       "refinery toys: error: --shard: each job of the array sets its own shard (drop --shard with --emit)\n"},
+      {toys + " --emit slurm --shards 2 --job-time 1h", "refinery toys: error: --job-time: expected HH:MM:SS, got '1h'\n"},
+      {toys + " --emit slurm --shards 2 --job-memory lots",
+       "refinery toys: error: --job-memory: expected a size like 2048M or 2G, got 'lots'\n"},
+      {toys + " --emit slurm --shards 2 --job-cpus 0", "refinery toys: error: --job-cpus: must be in 1..1024, got 0\n"},
+      {"hypotest " + ws + " --emit slurm --shards 2", "refinery hypotest: error: --emit: shards the pseudo-experiments of --calculator toybased\n"},
+  };
+  for (const auto& [command, message] : cases) {
+    auto r = run_refinery(command);
+    INFO(command);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output == message);
+  }
+  REQUIRE_FALSE(file_exists(tmp.path("j")));
+}
