@@ -4,6 +4,7 @@
 // batch, and the flags' bad input.
 #include "testing.hpp"
 
+#include <mutex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -196,8 +197,14 @@ TEST_CASE("A two-rank training resumed from its checkpoint ends with the uninter
       const auto shard = distributed::shard_of(n, g.rank(), g.size());
       ClassifierData d{x.narrow(0, shard.begin, shard.rows()), y.narrow(0, shard.begin, shard.rows()),
                        w.narrow(0, shard.begin, shard.rows()), {"a", "b"}, shard.begin};
-      torch::manual_seed(7 + g.rank());  // rank 0's weights are broadcast
+      // LibTorch's default generator is one per process: seeding and drawing
+      // the initial weights under a lock keeps rank 0's draw its own (its
+      // weights are broadcast to the other rank).
+      static std::mutex generator;
+      std::unique_lock<std::mutex> hold(generator);
+      torch::manual_seed(7 + g.rank());
       MultiClassifier clf(MultiClassifierOptions(3, 2).hidden({16}));
+      hold.unlock();
       ClassifierTrainOptions o;
       o.batch_size = 256;
       o.train.epochs = 4;

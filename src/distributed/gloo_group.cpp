@@ -5,6 +5,8 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
 
+#include <cstdlib>
+
 #include "src/core/error.h"
 
 namespace refinery::distributed {
@@ -24,7 +26,14 @@ class GlooGroup final : public Collective {
     try {
       store_ = c10::make_intrusive<c10d::TCPStore>(a.host, store_options);
       auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(a.host));
+      // The transport: the interface named by REFINERY_GLOO_INTERFACE; on
+      // the loopback when the master is (ranks on one machine); else the
+      // address this machine's hostname resolves to.
+      const char* interface = std::getenv("REFINERY_GLOO_INTERFACE");
+      const bool loopback = a.host == "localhost" || a.host.rfind("127.", 0) == 0;
+      options->devices.push_back(interface && *interface ? c10d::ProcessGroupGloo::createDeviceForInterface(interface)
+                                 : loopback          ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                                     : c10d::ProcessGroupGloo::createDefaultDevice());
       group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, a.rank, a.size, options);
     } catch (const std::exception& e) {
       std::string what = e.what();

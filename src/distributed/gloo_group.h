@@ -1,6 +1,9 @@
 // The data-parallel group of processes over TCP: LibTorch's c10d with the
 // Gloo backend, rendezvous through a TCPStore that rank 0 serves at the
-// master address. Only this file's implementation includes c10d.
+// master address. Only this file's implementation includes c10d. The ranks
+// talk over the loopback when the master is 127.x or localhost, over the
+// interface named by REFINERY_GLOO_INTERFACE (e.g. ib0) when set, else over
+// the address this machine's hostname resolves to.
 #pragma once
 #include <chrono>
 #include <memory>
