@@ -34,10 +34,16 @@ void FeaturePreprocessorImpl::fit(const torch::Tensor& x_in, const torch::Tensor
   std::vector<torch::Tensor> squares{(wd * (x - m).pow(2)).sum(0)};
   group.sum(squares);
   torch::Tensor v = squares[0] / sw;
+  set_moments(m, v, sums[2]);
+}
+
+void FeaturePreprocessorImpl::set_moments(const torch::Tensor& m, const torch::Tensor& v,
+                                          const torch::Tensor& undefined_count) {
+  torch::NoGradGuard guard;
   torch::Tensor sd = torch::sqrt(v);
   mean.copy_(m.to(torch::kFloat32));
   inv_std.copy_(torch::where(sd > 1e-12, 1.0 / sd, torch::ones_like(sd)).to(torch::kFloat32));
-  torch::Tensor cols = (sums[2] > 0).nonzero().squeeze(1);
+  torch::Tensor cols = (undefined_count > 0).nonzero().squeeze(1);
   if (cols.size(0) != indicator_cols.size(0))
     throw std::logic_error("FeaturePreprocessor::fit: " + std::to_string(cols.size(0)) +
                            " features with undefined values, module built for " +

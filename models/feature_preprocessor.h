@@ -22,6 +22,10 @@ class FeaturePreprocessorImpl : public torch::nn::Module {
   // is this rank's shard and the statistics are those of all ranks' rows.
   void fit(const torch::Tensor& x, const torch::Tensor& w,
            distributed::Collective& group = distributed::single_process());
+  // The same from moments a caller accumulated (e.g. over blocks of a
+  // file): per feature the weighted mean and variance of the defined values
+  // and the count of undefined values (all [F], float64).
+  void set_moments(const torch::Tensor& mean, const torch::Tensor& variance, const torch::Tensor& undefined_count);
   torch::Tensor forward(const torch::Tensor& x);
   int64_t n_features() const { return mean.size(0); }
   int64_t output_dim() const { return mean.size(0) + indicator_cols.size(0); }

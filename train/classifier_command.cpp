@@ -19,6 +19,7 @@
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
 #include "src/io/event_reader.h"
+#include "train/classifier_streaming.h"
 #include "train/classifier_training.h"
 #include "train/training_flags.h"
 
@@ -52,13 +53,20 @@ int run_train_classifier(int argc, char** argv) {
       "lr-decay", "Learning-rate factor per epoch", cxxopts::value<double>())(
       "patience", "Early stopping patience in epochs (0: never)", cxxopts::value<int>())(
       "checkpoint", "Checkpoint file (default: OUT.ckpt)", cxxopts::value<std::string>())(
-      "resume", "Continue from the checkpoint");
+      "resume", "Continue from the checkpoint")(
+      "stream", "Read the events in blocks instead of whole (files larger than memory; docs/cluster.md)")(
+      "buffer-rows", "With --stream: training rows in memory at once", cxxopts::value<int64_t>()->default_value("4000000"))(
+      "held-out-rows", "With --stream: validation rows kept in memory (and as many test rows)",
+      cxxopts::value<int64_t>()->default_value("2000000"))(
+      "block-rows", "With --stream: rows per read (default: the file's chunk, at least 65536)", cxxopts::value<int64_t>());
   add_common_options(options, true, true);
   add_distributed_options(options);
   options.parse_positional({"what"});
   options.positional_help("classifier");
   auto r = parse(options, argc, argv);
   if (!r) return 0;
+  if (r->count("stream") && (r->count("world-size") || r->count("rank") || r->count("master")))
+    throw InputError("", "--stream", "streaming training runs in one process (drop --world-size)");
   if (auto code = launch_ranks_if_asked(*r)) return *code;
   CommonOptions common = common_options(*r);
   ExperimentConfig config = setup_experiment(common);
@@ -74,20 +82,39 @@ int run_train_classifier(int argc, char** argv) {
 
   EventReader reader(events_path);
   const EventMeta meta = reader.meta();
-  const distributed::Shard shard = distributed::shard_of(reader.size(), group->rank(), group->size());
-  EventSet events = group->size() == 1 ? reader.read_all() : reader.read(shard.begin, shard.rows());
-  ClassifierData data{events.features, events.process.to(torch::kLong), events.weights, meta.process_names};
-  data.first_row = shard.begin;
-  data.validate(events_path, *group);
+  const bool streaming = r->count("stream") > 0;
+  for (const char* flag : {"buffer-rows", "held-out-rows", "block-rows"})
+    if (!streaming && r->count(flag)) throw InputError("", std::string("--") + flag, "needs --stream");
+  ClassifierStreamOptions stream_options;
+  stream_options.buffer_rows = (*r)["buffer-rows"].as<int64_t>();
+  stream_options.held_out_rows = (*r)["held-out-rows"].as<int64_t>();
+  if (stream_options.buffer_rows < 1) throw InputError("", "--buffer-rows", "must be positive");
+  if (stream_options.held_out_rows < 1) throw InputError("", "--held-out-rows", "must be positive");
+  if (r->count("block-rows")) {
+    stream_options.block_rows = (*r)["block-rows"].as<int64_t>();
+    if (stream_options.block_rows < 1) throw InputError("", "--block-rows", "must be positive");
+  }
+  ClassifierFileScan scan;
+  ClassifierData data;
+  if (streaming) {
+    scan = scan_classifier_file(reader, static_cast<int64_t>(meta.process_names.size()), stream_options.block_rows);
+  } else {
+    const distributed::Shard shard = distributed::shard_of(reader.size(), group->rank(), group->size());
+    EventSet events = group->size() == 1 ? reader.read_all() : reader.read(shard.begin, shard.rows());
+    data = ClassifierData{events.features, events.process.to(torch::kLong), events.weights, meta.process_names};
+    data.first_row = shard.begin;
+    data.validate(events_path, *group);
+  }
+  const int64_t n_features = static_cast<int64_t>(meta.feature_names.size());
 
   std::vector<int64_t> hidden = r->count("hidden") ? parse_layer_sizes((*r)["hidden"].as<std::string>(), "--hidden")
                                                    : cc.at("hidden").get<std::vector<int64_t>>();
   const std::string activation =
       r->count("activation") ? (*r)["activation"].as<std::string>() : cc.at("activation").get<std::string>();
-  MultiClassifier clf(MultiClassifierOptions(data.x.size(1), static_cast<int64_t>(meta.process_names.size()))
+  MultiClassifier clf(MultiClassifierOptions(n_features, static_cast<int64_t>(meta.process_names.size()))
                           .hidden(hidden)
                           .activation(activation)
-                          .n_indicators(count_indicator_columns(data.x, *group)));
+                          .n_indicators(streaming ? scan.indicator_columns : count_indicator_columns(data.x, *group)));
   ClassifierTrainOptions opt;
   opt.train.epochs = r->count("epochs") ? (*r)["epochs"].as<int>() : cc.at("epochs").get<int>();
   opt.train.steps_per_epoch = r->count("steps") ? (*r)["steps"].as<int64_t>() : cc.at("steps_per_epoch").get<int64_t>();
@@ -105,10 +132,14 @@ int run_train_classifier(int argc, char** argv) {
   opt.train.resume = r->count("resume") > 0;
   opt.train.group = group;
   check_training_flags(opt.train, *r, config.file, "classifier");
-  ClassifierTrainResult result = train_classifier(clf, data, opt);
+  ClassifierStreamReport stream_report;
+  ClassifierTrainResult result = streaming
+                                     ? train_classifier_streaming(clf, reader, scan, opt, stream_options, &stream_report)
+                                     : train_classifier(clf, data, opt);
   if (result.report.interrupted || !lead) return 0;
 
   nlohmann::json report = result.to_json(meta.process_names);
+  if (streaming) report["streaming"] = stream_report.to_json();
   report["events"] = events_path;
   report["config_hash"] = config.hash;
   report["seed"] = seed;
@@ -137,6 +168,10 @@ int run_train_classifier(int argc, char** argv) {
     std::printf("ECE on validation events: %.5f -> %.5f; on test events: %.5f -> %.5f (statistical floor %.5f)\n",
                 result.validation_before.ece, result.validation_after.ece, result.test_before.ece,
                 result.test_after.ece, result.test_ece_floor);
+    if (streaming)
+      std::printf("streamed %lld training rows in blocks of %lld, %lld buffer(s) per epoch; peak memory %.0f MiB\n",
+                  static_cast<long long>(stream_report.training_rows), static_cast<long long>(stream_report.block_rows),
+                  static_cast<long long>(stream_report.buffers_per_epoch), stream_report.peak_memory_mib);
     std::cout << "wrote " << out << " and " << out << ".json\n";
   }
   return 0;

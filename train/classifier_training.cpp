@@ -153,6 +153,14 @@ ClassifierTrainResult train_classifier(MultiClassifier& clf, const ClassifierDat
   result.report = train(*clf, problem, o.train);
   if (result.report.interrupted) return result;
 
+  calibrate_classifier(clf, {xv, yv, wv, rows(d.w, split.validation), rows(d.x, split.test), rows(d.y, split.test),
+                             rows(wb, split.test), rows(d.w, split.test)},
+                       o, group, result);
+  return result;
+}
+
+void calibrate_classifier(MultiClassifier& clf, const ClassifierHeldOut& h, const ClassifierTrainOptions& o,
+                          distributed::Collective& group, ClassifierTrainResult& result) {
   // Calibration of the fractions on the validation events with the
   // simulation weights; diagnostics of g (balanced weights) and of f
   // (simulation weights) on the validation and the test events. With a
@@ -161,18 +169,17 @@ ClassifierTrainResult train_classifier(MultiClassifier& clf, const ClassifierDat
   torch::NoGradGuard guard;
   auto& fractions = clf->process_fractions;
   auto all = [&](const torch::Tensor& t) { return distributed::gather_rows(group, t); };
-  torch::Tensor pv = all(classifier_raw_probabilities(clf, xv));
+  torch::Tensor pv = all(classifier_raw_probabilities(clf, h.xv));
   torch::Tensor fv = fractions->forward(pv);
-  const torch::Tensor yv_all = all(yv), wv_all = all(wv);
-  const torch::Tensor wv_sim = all(rows(d.w, split.validation));
+  const torch::Tensor yv_all = all(h.yv), wv_all = all(h.wv);
+  const torch::Tensor wv_sim = all(h.wv_sim);
   clf->calibration->fit(fv, yv_all, wv_sim, o.calibration_bins);
   torch::Tensor fv_cal = clf->calibration->forward(fv);
   result.validation_before = reliability(pv, yv_all, wv_all, o.reliability_bins);
   result.validation_after = reliability(fractions->balanced(fv_cal), yv_all, wv_all, o.reliability_bins);
-  if (distributed::sum(group, static_cast<double>(split.test.size(0))) > 0) {
-    const torch::Tensor xs = rows(d.x, split.test), ys = all(rows(d.y, split.test)), ws = all(rows(wb, split.test));
-    const torch::Tensor ws_sim = all(rows(d.w, split.test));
-    torch::Tensor ps = all(classifier_raw_probabilities(clf, xs));
+  if (distributed::sum(group, static_cast<double>(h.xs.size(0))) > 0) {
+    const torch::Tensor ys = all(h.ys), ws = all(h.ws), ws_sim = all(h.ws_sim);
+    torch::Tensor ps = all(classifier_raw_probabilities(clf, h.xs));
     torch::Tensor fs = fractions->forward(ps), fs_cal = clf->calibration->forward(fs);
     torch::Tensor cs = fractions->balanced(fs_cal);
     result.test_before = reliability(ps, ys, ws, o.reliability_bins);
@@ -181,7 +188,6 @@ ClassifierTrainResult train_classifier(MultiClassifier& clf, const ClassifierDat
     result.test_fractions_before = reliability(fs, ys, ws_sim, o.reliability_bins);
     result.test_fractions_after = reliability(fs_cal, ys, ws_sim, o.reliability_bins);
   }
-  return result;
 }
 
 }  // namespace refinery

@@ -96,6 +96,17 @@ struct ClassifierTrainResult {
 ClassifierTrainResult train_classifier(MultiClassifier& clf, const ClassifierData& data,
                                        const ClassifierTrainOptions& options);
 
+// The held-out events of a training (this rank's): validation (calibration
+// fit, early stopping) and test (reported reliability); weights balanced (w)
+// and simulation (w_sim).
+struct ClassifierHeldOut {
+  torch::Tensor xv, yv, wv, wv_sim, xs, ys, ws, ws_sim;
+};
+// Fits the staged isotonic calibration on the validation events (all
+// ranks') and fills the reliability reports of `result`.
+void calibrate_classifier(MultiClassifier& clf, const ClassifierHeldOut& held_out, const ClassifierTrainOptions& options,
+                          distributed::Collective& group, ClassifierTrainResult& result);
+
 // Raw probabilities of many events (parallel blocks, no gradients).
 torch::Tensor classifier_raw_probabilities(MultiClassifier& clf, const torch::Tensor& x);
 

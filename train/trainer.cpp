@@ -168,6 +168,7 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
     auto t0 = std::chrono::steady_clock::now();
     const double lr = opt.learning_rate * std::pow(opt.lr_decay, epoch);
     for (auto& group : adam.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+    if (problem.begin_epoch) problem.begin_epoch(epoch);
     module.train();
     double sum = 0.0;
     for (int64_t step = 0; step < opt.steps_per_epoch; ++step) {

@@ -84,6 +84,10 @@ struct TrainingProblem {
   std::function<torch::Tensor(RandomStream& rng)> batch_loss;
   // Validation loss (called under NoGradGuard).
   std::function<double()> validation_loss;
+  // Called before each epoch's first step with the epoch (0-based; a resumed
+  // run starts at its checkpoint's): problems that stream their events load
+  // the epoch's first buffer here. May be empty.
+  std::function<void(int epoch)> begin_epoch;
   int64_t samples_per_step = 0;
 };
 
