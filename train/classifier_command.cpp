@@ -55,9 +55,9 @@ int run_train_classifier(int argc, char** argv) {
       "checkpoint", "Checkpoint file (default: OUT.ckpt)", cxxopts::value<std::string>())(
       "resume", "Continue from the checkpoint")(
       "stream", "Read the events in blocks instead of whole (files larger than memory; docs/cluster.md)")(
-      "buffer-rows", "With --stream: training rows in memory at once", cxxopts::value<int64_t>()->default_value("4000000"))(
+      "buffer-rows", "With --stream: training rows in memory at once", cxxopts::value<int64_t>()->default_value("2000000"))(
       "held-out-rows", "With --stream: validation rows kept in memory (and as many test rows)",
-      cxxopts::value<int64_t>()->default_value("2000000"))(
+      cxxopts::value<int64_t>()->default_value("1000000"))(
       "block-rows", "With --stream: rows per read (default: the file's chunk, at least 65536)", cxxopts::value<int64_t>());
   add_common_options(options, true, true);
   add_distributed_options(options);

@@ -164,8 +164,22 @@ ClassifierTrainResult train_classifier_streaming(MultiClassifier& clf, const Eve
   };
   const torch::Tensor no_x = torch::zeros({0, F}), no_y = torch::zeros({0}, torch::kLong),
                       no_w = torch::zeros({0}, torch::kFloat64);
-  ClassifierHeldOut held{cat(xv, no_x), cat(yv, no_y), cat(bv, no_w) * norm, cat(wsv, no_w),
-                         cat(xs, no_x), cat(ys, no_y), cat(bs, no_w) * norm, cat(wss, no_w)};
+  // Joined one at a time, each list released once joined.
+  auto take = [&](std::vector<torch::Tensor>& v, const torch::Tensor& empty) {
+    torch::Tensor t = cat(v, empty);
+    v.clear();
+    v.shrink_to_fit();
+    return t;
+  };
+  ClassifierHeldOut held;
+  held.xv = take(xv, no_x);
+  held.yv = take(yv, no_y);
+  held.wv = take(bv, no_w) * norm;
+  held.wv_sim = take(wsv, no_w);
+  held.xs = take(xs, no_x);
+  held.ys = take(ys, no_y);
+  held.ws = take(bs, no_w) * norm;
+  held.ws_sim = take(wss, no_w);
   const torch::Tensor wv32 = held.wv.to(torch::kFloat32);
   const double wv_sum = held.wv.sum().item<double>();
 
@@ -225,17 +239,22 @@ ClassifierTrainResult train_classifier_streaming(MultiClassifier& clf, const Eve
     // The previous buffer goes before the next is read: one in memory.
     sampler.reset();
     bx = by = bw = torch::Tensor();
-    std::vector<torch::Tensor> x, y, w;
+    // Filled block by block into tensors of the buffer's size (no copies).
+    int64_t rows = 0;
+    for (int64_t k : buffer.blocks) rows += block_train_rows[k];
+    bx = torch::empty({rows, F}, torch::kFloat32);
+    by = torch::empty({rows}, torch::kLong);
+    bw = torch::empty({rows}, torch::kFloat64);
+    int64_t at = 0;
     for (int64_t k : buffer.blocks) {
       const EventSet e = reader.read(block_start[k], block);
       const BlockSplit s = split_block(e, block_start[k], o);
-      x.push_back(e.features.index_select(0, s.train));
-      y.push_back(e.process.index_select(0, s.train).to(torch::kLong));
-      w.push_back(balanced(e).index_select(0, s.train) * norm);
+      const int64_t n = s.train.size(0);
+      bx.narrow(0, at, n).copy_(e.features.index_select(0, s.train));
+      by.narrow(0, at, n).copy_(e.process.index_select(0, s.train));
+      bw.narrow(0, at, n).copy_(balanced(e).index_select(0, s.train) * norm);
+      at += n;
     }
-    bx = torch::cat(x).contiguous();
-    by = torch::cat(y).contiguous();
-    bw = torch::cat(w).contiguous();
     if (!resident) {
       // Stratified by class: each class's share of the buffer's weight is
       // made its share in the whole training sample, so that a buffer of
