@@ -45,6 +45,34 @@ void on_ranks(int n, const std::function<void(distributed::Collective&)>& body) 
   }
 }
 
+// Runs `command` once in one process (OUT one.pt) and once with
+// --world-size 2 (two.pt), both expected to succeed.
+void train_one_and_two(const TempDir& tmp, const std::string& command) {
+  for (const std::string& variant : {std::string(" --out ") + tmp.path("one.pt"),
+                                     std::string(" --world-size 2 --out ") + tmp.path("two.pt")}) {
+    auto r = run_refinery(command + variant);
+    INFO(command + variant << "\n" << r.output);
+    REQUIRE(r.exit_code == 0);
+  }
+}
+
+// The largest difference between the two archives' parameters (the same
+// names in both, at least `at_least` of them).
+double parameter_difference(const std::string& a, const std::string& b, size_t at_least) {
+  std::map<std::string, torch::Tensor> pa;
+  for (const auto& p : torch::jit::load(a).named_parameters()) pa[p.name] = p.value;
+  REQUIRE(pa.size() >= at_least);
+  double largest = 0.0;
+  size_t compared = 0;
+  for (const auto& p : torch::jit::load(b).named_parameters()) {
+    REQUIRE(pa.count(p.name));
+    largest = std::max(largest, (p.value - pa.at(p.name)).abs().max().item<double>());
+    ++compared;
+  }
+  REQUIRE(compared == pa.size());
+  return largest;
+}
+
 }  // namespace
 
 TEST_CASE("A Gloo group of three ranks sums, gathers and reports per rank exactly", "[distributed]") {
@@ -107,13 +135,7 @@ TEST_CASE("A Gloo group of three ranks sums, gathers and reports per rank exactl
 TEST_CASE("Two-process classifier training equals one process with the same global batch", "[distributed][classifier]") {
   TempDir tmp("distributed_classifier");
   REQUIRE(run_refinery("simulate htautau --quiet --events 60000 --seed 3 --out " + tmp.path("ev.h5")).exit_code == 0);
-  const std::string common = "train classifier --quiet --events " + tmp.path("ev.h5") + " --epochs 4 --steps 25";
-  auto one = run_refinery(common + " --out " + tmp.path("one.pt"));
-  INFO(one.output);
-  REQUIRE(one.exit_code == 0);
-  auto two = run_refinery(common + " --world-size 2 --out " + tmp.path("two.pt"));
-  INFO(two.output);
-  REQUIRE(two.exit_code == 0);
+  train_one_and_two(tmp, "train classifier --quiet --events " + tmp.path("ev.h5") + " --epochs 4 --steps 25");
   REQUIRE_FALSE(refinery::testing::file_exists(tmp.path("two.pt.ckpt")));
 
   // 100 steps: the loss curves and the weights agree to 1e-5 (the ranks
@@ -138,29 +160,12 @@ TEST_CASE("Two-process classifier training equals one process with the same glob
         Approx(a["calibration"]["test_after"]["ece"].get<double>()).epsilon(1e-4));
   for (size_t p = 0; p < a["yields"].size(); ++p)
     CHECK(b["yields"][p].get<double>() == Approx(a["yields"][p].get<double>()).epsilon(1e-12));
-  torch::jit::Module ma = torch::jit::load(tmp.path("one.pt")), mb = torch::jit::load(tmp.path("two.pt"));
-  std::map<std::string, torch::Tensor> pa;
-  for (const auto& p : ma.named_parameters()) pa[p.name] = p.value;
-  int compared = 0;
-  for (const auto& p : mb.named_parameters()) {
-    REQUIRE(pa.count(p.name));
-    INFO(p.name);
-    CHECK((p.value - pa[p.name]).abs().max().item<double>() < 1e-5);
-    ++compared;
-  }
-  REQUIRE(compared == static_cast<int>(pa.size()));
-  REQUIRE(compared >= 6);
+  CHECK(parameter_difference(tmp.path("one.pt"), tmp.path("two.pt"), 6) < 1e-5);
 }
 
 TEST_CASE("Two-process DCR training equals one process (paired toy samples)", "[distributed][dcr]") {
   TempDir tmp("distributed_dcr");
-  const std::string common = "train dcr --quiet --toy dcr_toy_3d --events 20000 --epochs 4 --steps 25 --batch 1024";
-  auto one = run_refinery(common + " --out " + tmp.path("one.pt"));
-  INFO(one.output);
-  REQUIRE(one.exit_code == 0);
-  auto two = run_refinery(common + " --world-size 2 --out " + tmp.path("two.pt"));
-  INFO(two.output);
-  REQUIRE(two.exit_code == 0);
+  train_one_and_two(tmp, "train dcr --quiet --toy dcr_toy_3d --events 20000 --epochs 4 --steps 25 --batch 1024");
   const auto a = nlohmann::json::parse(refinery::testing::read_file(tmp.path("one.pt.json")));
   const auto b = nlohmann::json::parse(refinery::testing::read_file(tmp.path("two.pt.json")));
   REQUIRE(b["training"]["ranks"] == 2);
@@ -172,14 +177,7 @@ TEST_CASE("Two-process DCR training equals one process (paired toy samples)", "[
           Approx(a["training"]["epochs"][e]["val_loss"].get<double>()).epsilon(1e-5));
   }
   CHECK(b["closure"]["rms_log_r_error"].get<double>() == Approx(a["closure"]["rms_log_r_error"].get<double>()).epsilon(1e-4));
-  torch::jit::Module ma = torch::jit::load(tmp.path("one.pt")), mb = torch::jit::load(tmp.path("two.pt"));
-  std::map<std::string, torch::Tensor> pa;
-  for (const auto& p : ma.named_parameters()) pa[p.name] = p.value;
-  REQUIRE(pa.size() >= 4);
-  for (const auto& p : mb.named_parameters()) {
-    INFO(p.name);
-    CHECK((p.value - pa.at(p.name)).abs().max().item<double>() < 1e-5);
-  }
+  CHECK(parameter_difference(tmp.path("one.pt"), tmp.path("two.pt"), 4) < 1e-5);
 }
 
 TEST_CASE("A two-rank training resumed from its checkpoint ends with the uninterrupted run's weights", "[distributed][resume]") {

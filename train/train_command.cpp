@@ -20,6 +20,7 @@
 #include "src/io/event_reader.h"
 #include "src/core/text.h"
 #include "train/dcr_training.h"
+#include "src/cli/job_array.h"
 #include "src/distributed/local_launcher.h"
 #include "train/training_flags.h"
 #include "train/dcr_validation.h"

@@ -2,6 +2,7 @@
 
 #include "src/core/error.h"
 #include "src/distributed/gloo_group.h"
+#include "src/cli/job_array.h"
 #include "src/distributed/local_launcher.h"
 
 namespace refinery {
@@ -32,7 +33,7 @@ std::optional<int> launch_ranks_if_asked(const cxxopts::ParseResult& flags) {
   if (n < 1) throw InputError("", "--world-size", "must be >= 1, got " + std::to_string(n));
   if (flags.count("master")) throw InputError("", "--master", "needs --rank (without --rank the ranks are started here)");
   if (n == 1) return std::nullopt;
-  return distributed::launch_local(n, distributed::own_command_line(), "");
+  return distributed::launch_local(n, cli::process_command_line(), "");
 }
 
 std::shared_ptr<distributed::Collective> join_training_group(const cxxopts::ParseResult& flags) {

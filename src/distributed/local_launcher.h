@@ -10,9 +10,6 @@
 
 namespace refinery::distributed {
 
-// This process's command line (/proc/self/cmdline), argv[0] included.
-std::vector<std::string> own_command_line();
-
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_local_port();
 
