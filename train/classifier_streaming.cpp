@@ -5,7 +5,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "src/core/block_eval.h"
 #include "src/core/error.h"
 
 namespace refinery {
@@ -286,18 +285,9 @@ ClassifierTrainResult train_classifier_streaming(MultiClassifier& clf, const Eve
       }
       --steps_left;
     }
-    torch::Tensor idx = (*sampler)(B, rng);
-    return torch::nn::functional::cross_entropy(
-               clf->forward(bx.index_select(0, idx)), by.index_select(0, idx),
-               torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
-           static_cast<double>(B);
+    return batch_cross_entropy(clf, bx, by, (*sampler)(B, rng), B);
   };
-  problem.validation_loss = [&]() {
-    torch::Tensor logp = evaluate_in_blocks(held.xv, 2048, [&](const torch::Tensor& xb) {
-      return torch::log_softmax(clf->forward(xb), 1);
-    });
-    return -(logp.gather(1, held.yv.unsqueeze(1)).squeeze(1) * wv32).sum().item<double>() / wv_sum;
-  };
+  problem.validation_loss = [&]() { return weighted_cross_entropy_sum(clf, held.xv, held.yv, wv32) / wv_sum; };
   clf->calibration->fitted_flag.fill_(false);
   result.report = train(*clf, problem, o.train);
   if (!result.report.interrupted) calibrate_classifier(clf, held, o, distributed::single_process(), result);

@@ -91,6 +91,20 @@ nlohmann::json ClassifierTrainResult::to_json(const std::vector<std::string>& na
   return j;
 }
 
+torch::Tensor batch_cross_entropy(MultiClassifier& clf, const torch::Tensor& x, const torch::Tensor& y,
+                                  const torch::Tensor& idx, int64_t B) {
+  return torch::nn::functional::cross_entropy(clf->forward(x.index_select(0, idx)), y.index_select(0, idx),
+                                              torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+         static_cast<double>(B);
+}
+
+double weighted_cross_entropy_sum(MultiClassifier& clf, const torch::Tensor& x, const torch::Tensor& y,
+                                  const torch::Tensor& w32) {
+  torch::Tensor logp =
+      evaluate_in_blocks(x, 2048, [&](const torch::Tensor& xb) { return torch::log_softmax(clf->forward(xb), 1); });
+  return -(logp.gather(1, y.unsqueeze(1)).squeeze(1) * w32).sum().item<double>();
+}
+
 torch::Tensor classifier_raw_probabilities(MultiClassifier& clf, const torch::Tensor& x) {
   clf->eval();
   return evaluate_in_blocks(x, 2048, [&](const torch::Tensor& xb) { return clf->raw_probabilities(xb); });
@@ -135,18 +149,9 @@ ClassifierTrainResult train_classifier(MultiClassifier& clf, const ClassifierDat
   problem.samples_per_step = B;
   // The mean cross entropy of the global batch of B draws: this rank's
   // draws' terms over B (the ranks' parts add up to it).
-  problem.batch_loss = [&](RandomStream& rng) {
-    torch::Tensor idx = sampler(B, rng);
-    return torch::nn::functional::cross_entropy(
-               clf->forward(xt.index_select(0, idx)), yt.index_select(0, idx),
-               torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
-           static_cast<double>(B);
-  };
+  problem.batch_loss = [&](RandomStream& rng) { return batch_cross_entropy(clf, xt, yt, sampler(B, rng), B); };
   problem.validation_loss = [&]() {
-    torch::Tensor logp = evaluate_in_blocks(xv, 2048, [&](const torch::Tensor& xb) {
-      return torch::log_softmax(clf->forward(xb), 1);
-    });
-    const double own = xv.size(0) > 0 ? -(logp.gather(1, yv.unsqueeze(1)).squeeze(1) * wv32).sum().item<double>() : 0.0;
+    const double own = xv.size(0) > 0 ? weighted_cross_entropy_sum(clf, xv, yv, wv32) : 0.0;
     return distributed::sum(group, own) / wv_sum;
   };
   clf->calibration->fitted_flag.fill_(false);

@@ -107,6 +107,15 @@ struct ClassifierHeldOut {
 void calibrate_classifier(MultiClassifier& clf, const ClassifierHeldOut& held_out, const ClassifierTrainOptions& options,
                           distributed::Collective& group, ClassifierTrainResult& result);
 
+// The loss terms both trainings (in memory, streamed) take a step and the
+// validation from: the cross entropy of the rows `idx` of (x, y) summed and
+// divided by the global batch size B (a rank's or a buffer's part of the
+// batch mean); and the weighted cross entropy summed over (x, y, w).
+torch::Tensor batch_cross_entropy(MultiClassifier& clf, const torch::Tensor& x, const torch::Tensor& y,
+                                  const torch::Tensor& idx, int64_t B);
+double weighted_cross_entropy_sum(MultiClassifier& clf, const torch::Tensor& x, const torch::Tensor& y,
+                                  const torch::Tensor& w32);
+
 // Raw probabilities of many events (parallel blocks, no gradients).
 torch::Tensor classifier_raw_probabilities(MultiClassifier& clf, const torch::Tensor& x);
 
