@@ -188,10 +188,10 @@ TEST_CASE("A two-rank training resumed from its checkpoint ends with the uninter
   torch::Tensor y = torch::randint(0, 2, {n}, torch::kLong);
   torch::Tensor x = torch::randn({n, 3}) + y.unsqueeze(1).to(torch::kFloat32) * 0.8f;
   torch::Tensor w = torch::ones({n}, torch::kFloat64);
-  auto run = [&](const std::string& checkpoint, int interrupt, bool resume) {
-    std::vector<std::vector<torch::Tensor>> weights(2);
-    std::vector<bool> interrupted(2);
-    on_ranks(2, [&](distributed::Collective& g) {
+  auto run = [&](const std::string& checkpoint, int interrupt, bool resume, int ranks = 2) {
+    std::vector<std::vector<torch::Tensor>> weights(ranks);
+    std::vector<bool> interrupted(ranks);
+    on_ranks(ranks, [&](distributed::Collective& g) {
       const auto shard = distributed::shard_of(n, g.rank(), g.size());
       ClassifierData d{x.narrow(0, shard.begin, shard.rows()), y.narrow(0, shard.begin, shard.rows()),
                        w.narrow(0, shard.begin, shard.rows()), {"a", "b"}, shard.begin};
@@ -230,6 +230,12 @@ TEST_CASE("A two-rank training resumed from its checkpoint ends with the uninter
       REQUIRE(torch::equal(full[r][i], full[0][i]));  // the ranks hold one network
       REQUIRE(torch::equal(resumed[r][i], full[0][i]));  // bit for bit
     }
+  // Resumed in one process instead: it continues from the same weights and
+  // optimiser state, and ends where the two ranks did up to rounding.
+  run(tmp.path("c.ckpt"), 2, false);
+  auto [alone, alone_interrupted] = run(tmp.path("c.ckpt"), 0, true, 1);
+  REQUIRE_FALSE(alone_interrupted[0]);
+  for (size_t i = 0; i < full[0].size(); ++i) CHECK((alone[0][i] - full[0][i]).abs().max().item<double>() < 1e-5);
 }
 
 TEST_CASE("Data-parallel flags: bad input is one line and exit 2", "[distributed][bad-input]") {
