@@ -40,25 +40,23 @@ torch::Tensor class_balanced_weights(const torch::Tensor& y, const torch::Tensor
 }
 
 WeightedRowSampler::WeightedRowSampler(const torch::Tensor& w, distributed::Collective& group)
-    : cdf_(torch::cumsum(w.to(torch::kFloat64), 0)) {
-  const double own = cdf_.size(0) > 0 ? cdf_[-1].item<double>() : 0.0;
-  const std::vector<double> totals = distributed::per_rank(group, own);
+    : cdf_(torch::cumsum(w.to(torch::kFloat64), 0)), alone_(group.size() == 1) {
+  own_ = cdf_.size(0) > 0 ? cdf_[-1].item<double>() : 0.0;
+  const std::vector<double> totals = distributed::per_rank(group, own_);
   for (int r = 0; r < group.size(); ++r) {
     if (r < group.rank()) offset_ += totals[r];
     total_ += totals[r];
   }
-  if (group.size() == 1) total_ = own;
+  if (alone_) total_ = own_;
 }
 
 torch::Tensor WeightedRowSampler::operator()(int64_t n, RandomStream& rng) const {
   torch::Tensor v = rng.uniform(n) * total_ - offset_;
-  if (offset_ == 0.0 && cdf_.size(0) > 0 && total_ == cdf_[-1].item<double>())
-    return torch::searchsorted(cdf_, v).clamp_max(cdf_.size(0) - 1);
+  if (alone_ && cdf_.size(0) > 0) return torch::searchsorted(cdf_, v).clamp_max(cdf_.size(0) - 1);
   // Draws in this rank's part of the cumulative weight; the last rank also
   // takes those that rounding puts past the total.
-  const double own = cdf_.size(0) > 0 ? cdf_[-1].item<double>() : 0.0;
-  torch::Tensor mine = (v >= 0) & (v < own);
-  if (offset_ + own >= total_) mine = mine | (v >= own);
+  torch::Tensor mine = (v >= 0) & (v < own_);
+  if (offset_ + own_ >= total_) mine = mine | (v >= own_);
   v = v.masked_select(mine);
   if (v.numel() == 0 || cdf_.size(0) == 0) return torch::zeros({0}, torch::kLong);
   return torch::searchsorted(cdf_, v).clamp_max(cdf_.size(0) - 1);

@@ -56,8 +56,10 @@ class WeightedRowSampler {
 
  private:
   torch::Tensor cdf_;           // this rank's rows
+  double own_ = 0.0;            // total weight of this rank's rows
   double offset_ = 0.0;         // total weight of the ranks before this one
   double total_ = 0.0;          // of all ranks
+  bool alone_ = true;           // a group of one: every draw is this rank's
 };
 
 struct DataSplit {
