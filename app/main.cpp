@@ -10,11 +10,13 @@
 #include "data/commands.h"
 #include "infer/commands.h"
 #include "src/cli/command.h"
+#include "src/core/memory_reuse.h"
 #include "src/core/version.h"
 #include "train/commands.h"
 
 int main(int argc, char** argv) {
   using namespace refinery::cli;
+  refinery::keep_freed_memory_for_reuse();
   register_data_commands();
   register_train_commands();
   register_infer_commands();

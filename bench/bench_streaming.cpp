@@ -12,6 +12,7 @@
 #include <string>
 
 #include "models/multiclassifier.h"
+#include "src/core/memory_reuse.h"
 #include "src/core/threads.h"
 #include "src/io/event_reader.h"
 #include "src/io/event_writer.h"
@@ -84,6 +85,7 @@ int train(const std::string& path, int64_t steps, int64_t buffer_rows, int threa
 }  // namespace
 
 int main(int argc, char** argv) try {
+  refinery::keep_freed_memory_for_reuse();  // as refinery's commands run
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "write" && argc == 5) return write(argv[2], std::atoll(argv[3]), argv[4]);
   if (mode == "train" && argc >= 3)
