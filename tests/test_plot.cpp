@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "infer/report_html.h"
+
 using nlohmann::json;
 using refinery::testing::run_refinery;
 
@@ -212,4 +214,21 @@ TEST_CASE("Plot: every figure kind from a real result, a PNG of the stated size,
   const auto r = run_refinery("plot scan " + tmp.path("scan.json") + " --out " + tmp.path("scan.jpg"));
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("--out: ") != std::string::npos);
+}
+
+TEST_CASE("The report page's base64 encoding: RFC 4648's test vectors and bytes above 127", "[report][plot]") {
+  using refinery::cli::base64;
+  // RFC 4648, section 10.
+  CHECK(base64("") == "");
+  CHECK(base64("f") == "Zg==");
+  CHECK(base64("fo") == "Zm8=");
+  CHECK(base64("foo") == "Zm9v");
+  CHECK(base64("foob") == "Zm9vYg==");
+  CHECK(base64("fooba") == "Zm9vYmE=");
+  CHECK(base64("foobar") == "Zm9vYmFy");
+  // The PNG signature: bytes above 127 and a zero byte (the alphabet's last
+  // two characters, '+' and '/', appear in the second vector).
+  CHECK(base64(std::string("\x89PNG\r\n\x1a\n", 8)) == "iVBORw0KGgo=");
+  CHECK(base64(std::string("\xfb\xff\xbf", 3)) == "+/+/");
+  CHECK(base64(std::string("\0\0\0", 3)) == "AAAA");
 }
