@@ -8,7 +8,7 @@
 // threshold is free; either way the next allocation of that size faults
 // its pages in again (zero-filled by the kernel). Keeping blocks up to the
 // largest threshold glibc allows (32 MiB) in the heap, and the freed heap
-// mapped, made a H->tautau pseudo-experiment 1.6x faster
+// mapped, made a H->tautau pseudo-experiment 1.5x faster
 // (docs/performance.md). The resident size after a peak then stays near
 // the peak instead of falling back; the peak itself does not change.
 #pragma once
