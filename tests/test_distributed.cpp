@@ -4,6 +4,8 @@
 // batch, and the flags' bad input.
 #include "testing.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <mutex>
 #include <thread>
 
@@ -257,6 +259,24 @@ TEST_CASE("Data-parallel flags: bad input is one line and exit 2", "[distributed
     CHECK(r.output == message);
   }
   REQUIRE_FALSE(refinery::testing::file_exists(tmp.path("x.pt")));
+
+  // A rank whose peers never come gives up after --join-timeout (not
+  // Gloo's 300 s), one line naming the group, exit 2, no output file.
+  REQUIRE(run_refinery("simulate htautau --quiet --events 20000 --seed 3 --out " + tmp.path("ev.h5")).exit_code == 0);
+  const std::string alone = base + " --world-size 2 --rank 0 --master 127.0.0.1:" +
+                            std::to_string(refinery::distributed::free_local_port());
+  const auto start = std::chrono::steady_clock::now();
+  auto lonely = run_refinery(alone + " --join-timeout 2");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(lonely.exit_code == 2);
+  CHECK(lonely.output.rfind("refinery train: error: --master: rank 0 could not join the group at 127.0.0.1:", 0) == 0);
+  CHECK(lonely.output.find(" within 2 s (--join-timeout): ") != std::string::npos);
+  CHECK(std::count(lonely.output.begin(), lonely.output.end(), '\n') == 1);
+  CHECK(seconds < 60.0);
+  CHECK_FALSE(refinery::testing::file_exists(tmp.path("x.pt")));
+  auto zero = run_refinery(alone + " --join-timeout 0");
+  CHECK(zero.exit_code == 2);
+  CHECK(zero.output == "refinery train: error: --join-timeout: must be >= 1 (seconds), got 0\n");
   auto sannt = run_refinery("train sannt --quiet --world-size 2");
   CHECK(sannt.exit_code == 2);
   CHECK(sannt.output ==

@@ -162,9 +162,10 @@ int run_train_dcr(int argc, char** argv) {
       config_path = argv[++i];
     } else if (a.rfind("--config=", 0) == 0) {
       config_path = a.substr(9);
-    } else if ((a == "--world-size" || a == "--rank" || a == "--master") && i + 1 < argc) {
+    } else if ((a == "--world-size" || a == "--rank" || a == "--master" || a == "--join-timeout") && i + 1 < argc) {
       ++i;  // the group is joined above
-    } else if (a.rfind("--world-size=", 0) == 0 || a.rfind("--rank=", 0) == 0 || a.rfind("--master=", 0) == 0) {
+    } else if (a.rfind("--world-size=", 0) == 0 || a.rfind("--rank=", 0) == 0 || a.rfind("--master=", 0) == 0 ||
+               a.rfind("--join-timeout=", 0) == 0) {
     } else {
       passthrough.push_back(a);
     }

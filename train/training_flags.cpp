@@ -24,7 +24,9 @@ void add_distributed_options(cxxopts::Options& options) {
   options.add_options("data-parallel")(
       "world-size", "Processes of a data-parallel training (alone: started here, on 127.0.0.1)",
       cxxopts::value<int>())("rank", "This process's rank in the group (0 .. world-size - 1)", cxxopts::value<int>())(
-      "master", "HOST:PORT where rank 0 serves the group's rendezvous", cxxopts::value<std::string>());
+      "master", "HOST:PORT where rank 0 serves the group's rendezvous", cxxopts::value<std::string>())(
+      "join-timeout", "Seconds a rank waits for the whole group to join, and for a peer in a collective (default 300)",
+      cxxopts::value<int>());
 }
 
 std::optional<int> launch_ranks_if_asked(const cxxopts::ParseResult& flags) {
@@ -49,7 +51,12 @@ std::shared_ptr<distributed::Collective> join_training_group(const cxxopts::Pars
   distributed::GroupAddress a = distributed::parse_master(flags["master"].as<std::string>());
   a.rank = flags["rank"].as<int>();
   a.size = n;
-  return distributed::join_gloo_group(a, std::chrono::seconds(300));
+  int timeout = 300;
+  if (flags.count("join-timeout")) {
+    timeout = flags["join-timeout"].as<int>();
+    if (timeout < 1) throw InputError("", "--join-timeout", "must be >= 1 (seconds), got " + std::to_string(timeout));
+  }
+  return distributed::join_gloo_group(a, std::chrono::seconds(timeout));
 }
 
 }  // namespace refinery

@@ -20,7 +20,8 @@ void check_training_flags(const TrainOptions& opt, const cxxopts::ParseResult& f
                           const std::string& config_file, const std::string& config_section);
 
 // Data-parallel training: --world-size N (alone: start N local processes),
-// --rank R and --master HOST:PORT (one rank of a group started elsewhere).
+// --rank R and --master HOST:PORT (one rank of a group started elsewhere),
+// --join-timeout S (how long a rank waits for its peers; default 300 s).
 void add_distributed_options(cxxopts::Options& options);
 // With --world-size N > 1 and no --rank: runs the N ranks as local
 // processes (src/distributed/local_launcher.h) and returns the exit code for

@@ -40,7 +40,8 @@ class GlooGroup final : public Collective {
       what = what.substr(0, what.find('\n'));
       throw InputError("", "--master",
                        "rank " + std::to_string(a.rank) + " could not join the group at " + a.host + ":" +
-                           std::to_string(a.port) + ": " + what);
+                           std::to_string(a.port) + " within " + std::to_string(timeout.count()) +
+                           " s (--join-timeout): " + what);
     }
   }
   int rank() const override { return address_.rank; }
