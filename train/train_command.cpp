@@ -156,16 +156,25 @@ int run_train_dcr(int argc, char** argv) {
   }
   std::string config_path;
   std::vector<std::string> passthrough;
+  // The group's flags (joined above) are not passed on: 2 for "--flag VALUE",
+  // 1 for "--flag=VALUE", 0 for any other argument.
+  auto group_flag = [](const std::string& a) {
+    for (const std::string f : {"--world-size", "--rank", "--master", "--join-timeout"}) {
+      if (a == f) return 2;
+      if (a.rfind(f + "=", 0) == 0) return 1;
+    }
+    return 0;
+  };
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
+    const int taken = group_flag(a);
     if (a == "--config" && i + 1 < argc) {
       config_path = argv[++i];
     } else if (a.rfind("--config=", 0) == 0) {
       config_path = a.substr(9);
-    } else if ((a == "--world-size" || a == "--rank" || a == "--master" || a == "--join-timeout") && i + 1 < argc) {
-      ++i;  // the group is joined above
-    } else if (a.rfind("--world-size=", 0) == 0 || a.rfind("--rank=", 0) == 0 || a.rfind("--master=", 0) == 0 ||
-               a.rfind("--join-timeout=", 0) == 0) {
+    } else if (taken == 2 && i + 1 < argc) {
+      ++i;
+    } else if (taken == 1) {
     } else {
       passthrough.push_back(a);
     }
