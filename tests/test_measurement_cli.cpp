@@ -42,13 +42,18 @@ void write_json(const std::string& path, const json& j) { std::ofstream(path) <<
 TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, impacts, bad inputs", "[cli][measurement]") {
   TempDir tmp("measurement_cli");
   const std::string cfg = tmp.path("c.json");
-  write_json(cfg, small_config(tmp.dir()));
+  json config = small_config(tmp.dir());
+  config["dcr"]["per_process"] = {{"ttbar", {{"ensemble", 2}}}};  // one process's own setting
+  write_json(cfg, config);
   for (const std::string& stage : {"simulate --config " + cfg + " --out " + tmp.dir(), "train classifier --config " + cfg,
                                    "train dcr --config " + cfg}) {
     auto r = run_refinery(stage + " --quiet --threads 2");
     INFO(stage << "\n" << r.output);
     REQUIRE(r.exit_code == 0);
   }
+  // dcr.per_process reached ttbar's training alone.
+  REQUIRE(json::parse(read_file(tmp.path("dcr_ttbar.pt.json")))["ensemble"]["members"] == 2);
+  REQUIRE_FALSE(json::parse(read_file(tmp.path("dcr_ztautau.pt.json"))).contains("ensemble"));
   // Asimov fit returns the truth; the JSON has what a physicist needs.
   auto r = run_refinery("fit --config " + cfg + " --asimov --mu-true 1.5 --threads 2 --quiet --out " + tmp.path("f.json"));
   INFO(r.output);
@@ -317,6 +322,15 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
     INFO(r.output);
     REQUIRE(r.exit_code == 2);
     REQUIRE(r.output.find(tmp.path("bad3.json") + ": dcr.processes[0]: no process 'nope' in ") != std::string::npos);
+    // So is a process's own setting for a process that is not trained.
+    c = small_config(tmp.dir());
+    c["dcr"]["per_process"] = {{"nope", {{"ensemble", 2}}}};
+    write_json(tmp.path("bad3.json"), c);
+    r = run_refinery("train dcr --config " + tmp.path("bad3.json") + " --quiet");
+    INFO(r.output);
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find(tmp.path("bad3.json") + ": dcr.per_process.nope: no DCR network is trained for a process 'nope'") !=
+            std::string::npos);
   }
   {
     // Two data sources at once.

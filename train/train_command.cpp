@@ -201,15 +201,22 @@ int run_train_dcr(int argc, char** argv) {
   if (nuisances.empty())
     for (const auto& n : cfg.section("measurement").at("nuisances"))
       if (n.at("type") == "calibration") nuisances.push_back(n.at("name"));
+  // dcr.per_process: a process's own settings over the section's.
+  for (const auto& item : d.at("per_process").items())
+    if (std::find(processes.begin(), processes.end(), item.key()) == processes.end())
+      throw InputError(cfg.file, "dcr.per_process." + item.key(),
+                       "no DCR network is trained for a process '" + item.key() + "' (processes: " + join(processes) + ")");
   for (const auto& p : processes) {
+    nlohmann::json own = d;
+    if (d.at("per_process").contains(p)) own.update(d.at("per_process").at(p));
     std::vector<std::string> args = {argv[0], "dcr", "--config", config_path, "--nominal", dir + "/nominal.h5",
                                      "--variations", dir + "/variations.h5", "--process", p, "--out", dir + "/dcr_" + p + ".pt",
-                                     "--nuisances", join(nuisances), "--hidden", join(d.at("hidden")),
-                                     "--epochs", d.at("epochs").dump(), "--steps", d.at("steps").dump(),
-                                     "--batch", d.at("batch").dump(), "--lr", d.at("learning_rate").dump(),
-                                     "--lr-decay", d.at("lr_decay").dump()};
-    if (!d.at("paired").get<bool>()) args.push_back("--unpaired");
-    args.push_back("--ensemble"), args.push_back(d.at("ensemble").dump());
+                                     "--nuisances", join(nuisances), "--hidden", join(own.at("hidden")),
+                                     "--epochs", own.at("epochs").dump(), "--steps", own.at("steps").dump(),
+                                     "--batch", own.at("batch").dump(), "--lr", own.at("learning_rate").dump(),
+                                     "--lr-decay", own.at("lr_decay").dump()};
+    if (!own.at("paired").get<bool>()) args.push_back("--unpaired");
+    args.push_back("--ensemble"), args.push_back(own.at("ensemble").dump());
     args.insert(args.end(), passthrough.begin(), passthrough.end());
     std::vector<char*> av;
     for (auto& a : args) av.push_back(a.data());

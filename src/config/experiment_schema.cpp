@@ -49,26 +49,40 @@ Schema simulation_schema() {
   });
 }
 
+// The training settings a process may set for itself (dcr.per_process); an
+// absent key takes the dcr section's value.
+std::vector<Schema::Field> dcr_training_fields(bool with_defaults) {
+  using S = Schema;
+  auto d = [&](nlohmann::json v) { return with_defaults ? v : nlohmann::json(); };
+  return {
+      optional("hidden", S::array(S::integer(1, 65536), 1), d(nlohmann::json::array({128, 128})), "Hidden layer sizes."),
+      optional("epochs", S::integer(1, 100000), d(8), "Epochs."),
+      optional("steps", S::integer(1, 1e9), d(200), "Steps per epoch."),
+      optional("batch", S::integer(1, 1e8), d(4096), "Events per step from each side."),
+      optional("learning_rate", S::number(1e-9, 10), d(3e-3), "Adam's initial learning rate."),
+      optional("lr_decay", S::number(1e-6, 1), d(0.88), "Learning-rate factor per epoch."),
+      optional("paired", S::boolean(), d(true),
+               "Pair each variation event with its nominal event by the files' event numbers (when both carry them): "
+               "far less gradient noise for small shape effects."),
+      optional("ensemble", S::integer(1, 32), d(1),
+               "Networks per process, trained from their own seeds; their coefficients are averaged per event in "
+               "one archive, and the members' spread of the inclusive ratios is reported."),
+  };
+}
+
 Schema dcr_schema() {
   using S = Schema;
-  return S::object({
+  std::vector<Schema::Field> fields = {
       optional("processes", S::array(S::string()), nlohmann::json::array(),
                "Processes to train a DCR network for (empty: every process of the nominal file)."),
       optional("nuisances", S::array(S::string()), nlohmann::json::array(),
                "Calibration nuisances of the ansatz (empty: every nuisance of the variation samples)."),
-      optional("hidden", S::array(S::integer(1, 65536), 1), nlohmann::json::array({128, 128}), "Hidden layer sizes."),
-      optional("epochs", S::integer(1, 100000), 8, "Epochs."),
-      optional("steps", S::integer(1, 1e9), 200, "Steps per epoch."),
-      optional("batch", S::integer(1, 1e8), 4096, "Events per step from each side."),
-      optional("learning_rate", S::number(1e-9, 10), 3e-3, "Adam's initial learning rate."),
-      optional("lr_decay", S::number(1e-6, 1), 0.88, "Learning-rate factor per epoch."),
-      optional("paired", S::boolean(), true,
-               "Pair each variation event with its nominal event by the files' event numbers (when both carry them): "
-               "far less gradient noise for small shape effects."),
-      optional("ensemble", S::integer(1, 32), 1,
-               "Networks per process, trained from their own seeds; their coefficients are averaged per event in "
-               "one archive, and the members' spread of the inclusive ratios is reported."),
-  });
+      optional("per_process", S::map(S::object(dcr_training_fields(false))), nlohmann::json::object(),
+               "Settings of one process's training that differ from this section's, by process name, e.g. "
+               "{\"<process>\": {\"ensemble\": 4}} for the process that dominates the expected yields."),
+  };
+  for (auto& f : dcr_training_fields(true)) fields.push_back(std::move(f));
+  return S::object(std::move(fields));
 }
 
 Schema measurement_schema() {
