@@ -5,6 +5,7 @@
 #include <set>
 
 #include "models/torchscript_export.h"
+#include "src/core/bin_edges.h"
 #include "src/core/block_eval.h"
 #include "src/core/error.h"
 #include "src/io/event_reader.h"
@@ -253,9 +254,8 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
       const std::string vkey = rs.binned && r.at("type") != "binned" ? "measurement.reference.variable" : region_key(i, "variable");
       if (!known_variable(rs.variable))
         throw ConfigError(config.file, vkey, "unknown variable '" + rs.variable + "' (a feature, or p_<process>)");
-      if (rs.edges.size() < 2) throw ConfigError(config.file, region_key(i, "edges"), "a binned region needs at least two edges");
-      for (size_t b = 1; b < rs.edges.size(); ++b)
-        if (!(rs.edges[b] > rs.edges[b - 1])) throw ConfigError(config.file, region_key(i, "edges"), "edges must increase");
+      if (const std::string problem = bin_edges_problem(rs.edges); !problem.empty())
+        throw ConfigError(config.file, region_key(i, "edges"), problem);
     }
     regions_.push_back(rs);
   }
@@ -643,9 +643,7 @@ LikelihoodModel Measurement::binned_view(const EvaluatedEvents* data, const Eige
                                          const std::string& option) const {
   if (!known_variable(variable))
     throw InputError("", option, "unknown variable '" + variable + "' (a feature: " + join(features_) + "; or p_<process>)");
-  if (edges.size() < 2) throw InputError("", option, "needs at least two bin edges");
-  for (size_t b = 1; b < edges.size(); ++b)
-    if (!(edges[b] > edges[b - 1])) throw InputError("", option, "bin edges must increase");
+  if (const std::string problem = bin_edges_problem(edges); !problem.empty()) throw InputError("", option, problem);
   const torch::Tensor edge_tensor = torch::tensor(edges, torch::kFloat64);
   const int nb = int(edges.size()) - 1;
   auto bins = [&](const EvaluatedEvents& e) {

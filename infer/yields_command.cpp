@@ -10,6 +10,7 @@
 
 #include "infer/model_source.h"
 #include "src/cli/options.h"
+#include "src/core/bin_edges.h"
 #include "src/core/error.h"
 #include "src/stats/fit.h"
 #include "src/stats/yields.h"
@@ -53,9 +54,7 @@ std::string yields_text(const ModelSource& s, const std::vector<stats::YieldWith
 // --edges: increasing numbers, comma separated.
 std::vector<double> parse_edges(const std::string& text) {
   const std::vector<double> edges = parse_numbers(text, "--edges");
-  if (edges.size() < 2) throw InputError("", "--edges", "needs at least two bin edges");
-  for (size_t b = 1; b < edges.size(); ++b)
-    if (!(edges[b] > edges[b - 1])) throw InputError("", "--edges", "bin edges must increase");
+  if (const std::string problem = bin_edges_problem(edges); !problem.empty()) throw InputError("", "--edges", problem);
   return edges;
 }
 
