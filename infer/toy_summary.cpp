@@ -119,7 +119,7 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
       if (!s.is_object() || !s.contains(key)) throw InputError(side, key, "required key missing");
     if (s["config_hash"] != config_hash)
       throw InputError(side, "config_hash", "the shard was made with config " + s["config_hash"].dump() + ", not with " +
-                                                merged_with + " (\"" + config_hash + "\"): merge with the shards' own");
+                                                merged_with + " (\"" + config_hash + "\"): merge with --config naming the shards' own config");
     nlohmann::json key = {{"seed", s["seed"]}, {"nu_true", s["nu_true"]}, {"analysis", s["analysis"]},
                           {"mc_statistics", s.value("mc_statistics", nlohmann::json(false))}};
     if (common.is_null()) common = key;

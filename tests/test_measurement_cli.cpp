@@ -203,6 +203,7 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   REQUIRE(r.exit_code == 2);
   REQUIRE(r.output.find("config_hash: the shard was made with config") != std::string::npos);
   REQUIRE(r.output.find("not with --config " + cfg) != std::string::npos);
+  REQUIRE(r.output.find("merge with --config naming the shards' own config") != std::string::npos);
   REQUIRE_FALSE(refinery::testing::file_exists(tmp.path("bad.csv")));
   // Without --config the merge compares with the built-in experiment, and says so.
   r = run_refinery("toys --merge " + tmp.path("s0.csv") + " " + tmp.path("s1.csv") + " --out " + tmp.path("bad.csv"));
