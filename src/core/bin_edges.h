@@ -1,6 +1,6 @@
 // Bin edges of a histogram: at least two, strictly increasing (a NaN fails).
-// One rule for every place that takes edges (config regions, --edges,
-// --reference-edges); each names its own file and field.
+// One rule for every place that takes edges (a config region's `edges`,
+// `--edges`, the binned view of `--variable`); each names its own file and field.
 #pragma once
 #include <string>
 #include <vector>
