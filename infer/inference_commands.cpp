@@ -18,6 +18,7 @@
 
 #include "infer/model_source.h"
 #include "infer/patch_hypotests.h"
+#include "infer/scan_shards.h"
 #include "infer/toy_hypotest.h"
 #include "src/cli/job_array.h"
 #include "src/config/schema.h"
@@ -167,6 +168,8 @@ int run_fit(int argc, char** argv) {
 }
 
 int run_scan(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--merge") return run_scan_merge(argc, argv);
   cxxopts::Options options(argv[0],
                            "Profile-likelihood scan of the POI (or of two parameters with --poi2), the other free "
                            "parameters re-minimised at every point, with the profiled intervals");
@@ -175,11 +178,18 @@ int run_scan(int argc, char** argv) {
       "range", "Scan range LO:HI (default: the estimate -+ 3 errors)", cxxopts::value<std::string>()->default_value(""))(
       "poi2", "A second parameter: scan the grid of both", cxxopts::value<std::string>())(
       "points2", "Scan points of --poi2", cxxopts::value<int>()->default_value("11"))(
-      "range2", "Scan range of --poi2", cxxopts::value<std::string>()->default_value(""));
+      "range2", "Scan range of --poi2", cxxopts::value<std::string>()->default_value(""))(
+      "shard", "Scan shard i of N (i/N, 0-based): a contiguous block of the points (2D: of the rows of the first "
+               "parameter); --merge joins the shards",
+      cxxopts::value<std::string>()->default_value("0/1"));
   add_common_options(options, true, true);
+  add_job_array_options(options);
   auto r = parse(options, argc, argv);
   if (!r) return 0;
   CommonOptions common = common_options(*r);
+  const cli::Shard part = cli::parse_shard((*r)["shard"].as<std::string>());
+  if (job_array_requested(*r))
+    return emit_job_array(*r, {"scan", ".json", {"scan", "--merge"}, common.out.empty() ? "scan.json" : common.out});
   ModelSource s = load_model_source(*r, common, "scan");
   const int a = require_poi(s, "--poi");
   const int b = r->count("poi2") ? s.model->poi((*r)["poi2"].as<std::string>(), "--poi2") : -1;
@@ -191,39 +201,37 @@ int run_scan(int argc, char** argv) {
   if (!best_fit("scan", s, *r, common, &out, &f, &exit_code)) return exit_code;
   const auto& pars = s.model->parameters();
   const std::vector<double> va = grid(*r, "points", "range", pars[a], f.x[a], f.error[a]);
-  std::ostringstream text;
-  text << s.description << "\n" << pars[a].name << "_hat " << f.x[a] << " +- " << f.error[a] << "\n";
-  if (b < 0) {
-    const auto points = stats::profile_scan(*s.model, f, a, va);
-    const stats::Interval i68 = stats::profile_interval(*s.model, f, a, 1.0),
-                          i95 = stats::profile_interval(*s.model, f, a, stats::chi2_level(0.95));
-    json pts = json::array();
-    text << std::setw(12) << pars[a].name << std::setw(13) << "t" << "\n";
-    for (const auto& p : points) {
-      pts.push_back({{"value", p.values[0]}, {"t", p.t}, {"converged", p.converged}});
-      text << std::setw(12) << std::setprecision(5) << p.values[0] << std::setw(13) << p.t
-           << (p.converged ? "" : "  (not converged: " + p.reason + ")") << "\n";
-    }
-    out["scan"] = {{"parameters", {pars[a].name}}, {"points", pts}};
-    out["interval_68"] = i68.to_json();
-    out["interval_95"] = i95.to_json();
-    text << "68.27%: [" << i68.lower.value << ", " << i68.upper.value << "]  95%: [" << i95.lower.value << ", "
-         << i95.upper.value << "]\n";
-  } else {
-    const std::vector<double> vb = grid(*r, "points2", "range2", pars[b], f.x[b], f.error[b]);
-    const auto points = stats::profile_scan_2d(*s.model, f, a, b, va, vb);
-    json pts = json::array();
-    int failed = 0;
-    for (const auto& p : points) {
-      pts.push_back({{"value", p.values}, {"t", p.t}, {"converged", p.converged}});
-      failed += !p.converged;
-    }
-    out["scan"] = {{"parameters", {pars[a].name, pars[b].name}}, {"points", pts}};
-    text << "2D scan of " << pars[a].name << " x " << pars[b].name << ": " << points.size() << " points"
-         << (failed ? ", " + std::to_string(failed) + " not converged" : "") << "\n";
+  const std::vector<double> vb = b < 0 ? std::vector<double>{} : grid(*r, "points2", "range2", pars[b], f.x[b], f.error[b]);
+  if (part.count > int(va.size()))
+    throw InputError("", "--shard", "more shards (" + std::to_string(part.count) + ") than " +
+                                        (b < 0 ? "points (" : "rows of the first parameter (") +
+                                        std::to_string(va.size()) + ")");
+  // A contiguous block of the points (rows): the walk from the MLE stays warm.
+  const stats::ScanRows rows{va.size() * part.index / part.count, va.size() * (part.index + 1) / part.count};
+  std::vector<stats::ScanPoint> points =
+      b < 0 ? stats::profile_scan(*s.model, f, a, va, {}, rows) : stats::profile_scan_2d(*s.model, f, a, b, va, vb, {}, rows);
+  json pts = json::array();
+  const std::size_t per_row = b < 0 ? 1 : vb.size();
+  for (std::size_t k = 0; k < points.size(); ++k) {
+    if (!rows.contains(k / per_row)) continue;
+    const auto& p = points[k];
+    json point = {{"value", b < 0 ? json(p.values[0]) : json(p.values)}, {"t", p.t}, {"converged", p.converged}};
+    if (!p.converged) point["reason"] = p.reason;
+    pts.push_back(point);
   }
+  out["scan"] = {{"parameters", b < 0 ? json{pars[a].name} : json{pars[a].name, pars[b].name}}, {"points", pts}};
+  // The profiled intervals of a 1D scan: by the shard that holds the first block.
+  if (b < 0 && part.index == 0) {
+    out["interval_68"] = stats::profile_interval(*s.model, f, a, 1.0).to_json();
+    out["interval_95"] = stats::profile_interval(*s.model, f, a, stats::chi2_level(0.95)).to_json();
+  }
+  out["description"] = s.description;
+  if (part.count > 1)
+    out["scan"]["shard"] = {{"shard", std::to_string(part.index) + "/" + std::to_string(part.count)},
+                            {"model_digest", model_digest(*s.model)},
+                            {"grid", b < 0 ? json{va} : json{va, vb}}};
   out["seconds"] = seconds_since(t0);
-  emit_result(out, s, *r, common, text.str());
+  emit_result(out, s, *r, common, scan_text(out));
   return 0;
 }
 

@@ -280,4 +280,13 @@ void emit_result(const json& out, const ModelSource& source, const cxxopts::Pars
   }
 }
 
+std::string model_digest(const stats::Model& model) {
+  json d;
+  for (const auto& p : model.parameters())
+    d["parameters"].push_back({p.name, p.init, p.lower, p.upper, p.fixed, p.poi, int(p.constraint), p.width, p.aux});
+  for (const auto& y : model.observed_yields()) d["observed"].push_back({y.region, y.bins});
+  for (const auto& y : model.expected_yields(model.init())) d["expected"].push_back({y.region, y.process, y.bins});
+  return json_hash(d);
+}
+
 }  // namespace refinery::cli

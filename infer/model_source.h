@@ -111,6 +111,11 @@ void choose_poi(ModelSource& s, const cxxopts::ParseResult& r);
 // stderr with --verbose); `header` gets {workspace, notes}.
 ModelSource workspace_source(const histfactory::Workspace& ws, const cxxopts::ParseResult& r);
 
+// What the model is, by content: its parameter table (with the auxiliary
+// data), its observed data and its expectation at the initial values. Two
+// shards of one model and data set agree on it whatever the files are called.
+std::string model_digest(const stats::Model& model);
+
 // Writes the result to source.out (atomically) when set; prints it as one
 // JSON line with --json, else `text` (or the indented JSON when empty).
 void emit_result(const nlohmann::json& out, const ModelSource& source, const cxxopts::ParseResult& r,

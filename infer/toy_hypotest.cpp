@@ -24,18 +24,6 @@ using nlohmann::json;
 
 namespace {
 
-// What the model is, by content: its parameter table (with the auxiliary
-// data), its observed data and its expectation at the initial values. Two
-// shards of one model and data set agree on it whatever the files are called.
-std::string model_digest(const stats::Model& model) {
-  json d;
-  for (const auto& p : model.parameters())
-    d["parameters"].push_back({p.name, p.init, p.lower, p.upper, p.fixed, p.poi, int(p.constraint), p.width, p.aux});
-  for (const auto& y : model.observed_yields()) d["observed"].push_back({y.region, y.bins});
-  for (const auto& y : model.expected_yields(model.init())) d["expected"].push_back({y.region, y.process, y.bins});
-  return json_hash(d);
-}
-
 json q_json(double q) { return std::isfinite(q) ? json(q) : json(nullptr); }
 
 // The toys of one hypothesis: their indices, statistics (null where a fit

@@ -112,3 +112,64 @@ TEST_CASE("Job arrays: bad requests are one line and exit 2, and write nothing",
   }
   REQUIRE_FALSE(file_exists(tmp.path("j")));
 }
+
+TEST_CASE("A scan's job array, 1D and 2D, merges into the unsharded scan, and bad merges are named", "[cluster][scan]") {
+  TempDir tmp("job_array_scan");
+  const std::string ws = refinery::testing::source_path("tests/data/pyhf/workspaces/sr_cr_coupled.json");
+  auto same_points = [](const json& a, const json& b) {
+    REQUIRE(a["scan"]["points"].size() == b["scan"]["points"].size());
+    for (std::size_t k = 0; k < a["scan"]["points"].size(); ++k) {
+      const json &p = a["scan"]["points"][k], &q = b["scan"]["points"][k];
+      CHECK(p["value"] == q["value"]);
+      CHECK(p["converged"] == q["converged"]);
+      // Each shard's walk from the MLE starts at the MLE: equal to the fits' tolerance.
+      CHECK(p["t"].get<double>() == Approx(q["t"].get<double>()).margin(1e-6));
+    }
+  };
+  // 1D: a job array of 3 shards over 9 points, run here, merged by merge.sh.
+  const std::string scan = "scan " + ws + " --points 9";
+  REQUIRE(run_refinery(scan + " --emit local --shards 3 --job-dir " + tmp.path("jobs") + " --out " + tmp.path("m.json"))
+              .exit_code == 0);
+  auto run = run_command("bash " + tmp.path("jobs/run-local.sh"));
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(run_refinery(scan + " --quiet --out " + tmp.path("one.json")).exit_code == 0);
+  const json m = json::parse(read_file(tmp.path("m.json"))), one = json::parse(read_file(tmp.path("one.json")));
+  CHECK(json::parse(read_file(tmp.path("jobs/shards/scan-1.json")))["scan"]["points"].size() == 3);
+  same_points(m, one);
+  CHECK(m["interval_68"] == one["interval_68"]);  // from shard 0, the same root finding
+  CHECK(m["interval_95"] == one["interval_95"]);
+  CHECK_FALSE(m["scan"].contains("shard"));
+  // 2D: 5 rows of mu x 4 columns of k_bkg in 2 shards (rows 0-1 and 2-4).
+  const std::string scan2 = "scan " + ws + " --poi2 k_bkg --points 5 --points2 4 --quiet";
+  for (int i = 0; i < 2; ++i)
+    REQUIRE(run_refinery(scan2 + " --shard " + std::to_string(i) + "/2 --out " + tmp.path("s" + std::to_string(i) + ".json"))
+                .exit_code == 0);
+  REQUIRE(run_refinery("scan --merge " + tmp.path("s1.json") + " " + tmp.path("s0.json") + " --quiet --out " +
+                       tmp.path("m2.json"))
+              .exit_code == 0);
+  REQUIRE(run_refinery(scan2 + " --out " + tmp.path("two.json")).exit_code == 0);
+  const json m2 = json::parse(read_file(tmp.path("m2.json")));
+  CHECK(json::parse(read_file(tmp.path("s0.json")))["scan"]["points"].size() == 8);
+  same_points(m2, json::parse(read_file(tmp.path("two.json"))));
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"scan --merge " + tmp.path("s0.json"), "refinery scan: error: --merge: shard 1/2 is missing\n"},
+      {"scan --merge " + tmp.path("s0.json") + " " + tmp.path("s0.json"),
+       "refinery scan: error: " + tmp.path("s0.json") + ": scan.shard.shard: shard 0/2 is given twice (also " +
+           tmp.path("s0.json") + ")\n"},
+      {"scan --merge " + tmp.path("s0.json") + " " + tmp.path("jobs/shards/scan-1.json"),
+       "refinery scan: error: " + tmp.path("jobs/shards/scan-1.json") +
+           ": scan.shard.grid: differs from " + tmp.path("s0.json") + ": a shard of another model or grid\n"},
+      {"scan --merge " + tmp.path("one.json"),
+       "refinery scan: error: " + tmp.path("one.json") + ": scan.shard: not a shard: the result of refinery scan without --shard i/N\n"},
+      {scan + " --shard 2/10", "refinery scan: error: --shard: more shards (10) than points (9)\n"},
+  };
+  for (const auto& [command, message] : bad) {
+    auto r = run_refinery(command + " --out " + tmp.path("bad.json"));
+    INFO(command);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output == message);
+  }
+  CHECK_FALSE(file_exists(tmp.path("bad.json")));
+}

@@ -1,6 +1,6 @@
 // Batch-system job arrays for sharded work (docs/cluster.md): a command that
 // splits into shards (`toys --shard i/N`, `hypotest --calculator toybased
-// --shard i/N`) given `--emit slurm|condor|local --shards N` writes, instead
+// --shard i/N`, `scan --shard i/N`) given `--emit slurm|condor|local --shards N` writes, instead
 // of running, a directory with
 //   shard.sh        runs shard I of N (the command line as given, with
 //                   --shard I/N, its output in shards/, --quiet, --threads)

@@ -38,10 +38,12 @@ ScanPoint point(const Model& model, const FitResult& best, std::vector<std::pair
 }  // namespace
 
 std::vector<ScanPoint> profile_scan(const Model& model, const FitResult& best, int index,
-                                    const std::vector<double>& values, const ProfileOptions& options) {
+                                    const std::vector<double>& values, const ProfileOptions& options,
+                                    ScanRows rows) {
   std::vector<ScanPoint> out(values.size());
   std::vector<size_t> up, down;
-  for (size_t i = 0; i < values.size(); ++i) (values[i] >= best.x[index] ? up : down).push_back(i);
+  for (size_t i = 0; i < values.size(); ++i)
+    if (rows.contains(i)) (values[i] >= best.x[index] ? up : down).push_back(i);
   std::sort(up.begin(), up.end(), [&](size_t a, size_t b) { return values[a] < values[b]; });
   std::sort(down.begin(), down.end(), [&](size_t a, size_t b) { return values[a] > values[b]; });
   for (const auto* side : {&up, &down}) {
@@ -56,7 +58,7 @@ std::vector<ScanPoint> profile_scan(const Model& model, const FitResult& best, i
 
 std::vector<ScanPoint> profile_scan_2d(const Model& model, const FitResult& best, int a, int b,
                                        const std::vector<double>& values_a, const std::vector<double>& values_b,
-                                       const ProfileOptions& options) {
+                                       const ProfileOptions& options, ScanRows rows) {
   const size_t na = values_a.size(), nb = values_b.size();
   std::vector<ScanPoint> out(na * nb);
   if (na == 0 || nb == 0) return out;
@@ -69,8 +71,6 @@ std::vector<ScanPoint> profile_scan_2d(const Model& model, const FitResult& best
   // Rows of a ordered outward from the MLE (each side warm-started from the
   // row before it); within a row, b visited outward from its MLE-nearest
   // column too.
-  std::vector<size_t> rows(na);
-  std::iota(rows.begin(), rows.end(), 0);
   const double a_hat = best.x[a], b_hat = best.x[b];
   const size_t start_b = nearest(values_b, b_hat);
   std::vector<size_t> cols_up, cols_down;
@@ -78,7 +78,8 @@ std::vector<ScanPoint> profile_scan_2d(const Model& model, const FitResult& best
   std::sort(cols_up.begin(), cols_up.end(), [&](size_t x, size_t y) { return values_b[x] < values_b[y]; });
   std::sort(cols_down.begin(), cols_down.end(), [&](size_t x, size_t y) { return values_b[x] > values_b[y]; });
   std::vector<size_t> up, down;
-  for (size_t i = 0; i < na; ++i) (values_a[i] >= a_hat ? up : down).push_back(i);
+  for (size_t i = 0; i < na; ++i)
+    if (rows.contains(i)) (values_a[i] >= a_hat ? up : down).push_back(i);
   std::sort(up.begin(), up.end(), [&](size_t x, size_t y) { return values_a[x] < values_a[y]; });
   std::sort(down.begin(), down.end(), [&](size_t x, size_t y) { return values_a[x] > values_a[y]; });
   for (const auto* side : {&up, &down}) {

@@ -33,14 +33,25 @@ struct ScanPoint {
   Eigen::VectorXd x;
 };
 
-// t at each value of parameter `index`.
+// The part of a scan one job computes (a shard of `scan --shard i/N`): the
+// values (1D) or rows of the first parameter (2D) with begin <= index < end.
+// The walk outward from the MLE restricted to them starts from the MLE, so
+// a shard's points equal the whole scan's to the fits' tolerance.
+struct ScanRows {
+  std::size_t begin = 0, end = static_cast<std::size_t>(-1);
+  bool contains(std::size_t i) const { return i >= begin && i < end; }
+};
+
+// t at each value of parameter `index` (points outside `rows` are left
+// unfitted: converged false, empty values).
 std::vector<ScanPoint> profile_scan(const Model& model, const FitResult& best, int index,
-                                    const std::vector<double>& values, const ProfileOptions& options = {});
+                                    const std::vector<double>& values, const ProfileOptions& options = {},
+                                    ScanRows rows = {});
 // t on the grid values_a x values_b of parameters a, b; result row-major
 // (a outer).
 std::vector<ScanPoint> profile_scan_2d(const Model& model, const FitResult& best, int a, int b,
                                        const std::vector<double>& values_a, const std::vector<double>& values_b,
-                                       const ProfileOptions& options = {});
+                                       const ProfileOptions& options = {}, ScanRows rows = {});
 
 struct Crossing {
   double value = 0.0;     // at t = level

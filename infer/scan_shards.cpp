@@ -1,0 +1,139 @@
+#include "infer/scan_shards.h"
+
+#include <cmath>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <vector>
+
+#include "infer/model_source.h"
+#include "src/cli/options.h"
+#include "src/config/schema.h"
+#include "src/core/atomic_file.h"
+#include "src/core/error.h"
+
+namespace refinery::cli {
+
+using nlohmann::json;
+
+std::string scan_text(const json& out) {
+  std::ostringstream text;
+  if (out.contains("description")) text << out["description"].get<std::string>() << "\n";
+  const json& scan = out.at("scan");
+  const json& names = scan.at("parameters");
+  const std::string a = names.at(0).get<std::string>();
+  for (const auto& p : out.at("fit").at("parameters"))
+    if (p.at("name") == a) text << a << "_hat " << p.at("value").get<double>() << " +- " << p.at("error").get<double>() << "\n";
+  const json& points = scan.at("points");
+  if (names.size() == 1) {
+    text << std::setw(12) << a << std::setw(13) << "t" << "\n";
+    for (const auto& p : points) {
+      const bool ok = p.at("converged").get<bool>();
+      text << std::setw(12) << std::setprecision(5) << p.at("value").get<double>() << std::setw(13)
+           << p.at("t").get<double>() << (ok ? "" : "  (not converged: " + p.value("reason", std::string()) + ")") << "\n";
+    }
+    if (out.contains("interval_68") && out.contains("interval_95")) {
+      auto v = [&](const char* key, const char* side) { return out[key][side]["value"].get<double>(); };
+      text << "68.27%: [" << v("interval_68", "lower") << ", " << v("interval_68", "upper") << "]  95%: ["
+           << v("interval_95", "lower") << ", " << v("interval_95", "upper") << "]\n";
+    }
+  } else {
+    int failed = 0;
+    for (const auto& p : points) failed += !p.at("converged").get<bool>();
+    text << "2D scan of " << a << " x " << names.at(1).get<std::string>() << ": " << points.size() << " points"
+         << (failed ? ", " + std::to_string(failed) + " not converged" : "") << "\n";
+  }
+  if (scan.contains("shard")) text << "shard " << scan["shard"]["shard"].get<std::string>() << " of the grid\n";
+  return text.str();
+}
+
+int run_scan_merge(int argc, char** argv) {
+  cxxopts::Options options(argv[0], "Merge the shards of a scan: refinery scan --merge SHARD.json...");
+  options.add_options()("merge", "Merge the shards given as the positional arguments")(
+      "files", "Shard results (JSON) of refinery scan --shard i/N", cxxopts::value<std::vector<std::string>>())(
+      "json", "Print the result as one JSON line");
+  options.parse_positional({"files"});
+  options.positional_help("SHARD.json...");
+  add_common_options(options, false, true);
+  auto r = parse(options, argc, argv);
+  if (!r) return 0;
+  const CommonOptions common = common_options(*r);
+  if (!r->count("files")) throw InputError("", "--merge", "give the shard result files to merge");
+  const auto files = (*r)["files"].as<std::vector<std::string>>();
+
+  std::vector<json> shards;  // by shard index
+  std::vector<std::string> shard_file;
+  json first_id;
+  std::string first_file;
+  double seconds = 0.0, first_nll = NAN;
+  for (const auto& file : files) {
+    json j = read_json_file(file);
+    if (!j.is_object() || !j.contains("scan") || !j["scan"].is_object() || !j["scan"].contains("points"))
+      throw InputError(file, "scan", "not the result of refinery scan");
+    if (!j["scan"].contains("shard"))
+      throw InputError(file, "scan.shard", "not a shard: the result of refinery scan without --shard i/N");
+    const json id = j["scan"]["shard"];
+    const std::string shard_text = id.value("shard", "");
+    const Shard part = [&] {
+      try {
+        return parse_shard(shard_text);
+      } catch (const InputError&) {
+        throw InputError(file, "scan.shard.shard", "expected i/N, got '" + shard_text + "'");
+      }
+    }();
+    json same = id;
+    same.erase("shard");
+    same["parameters"] = j["scan"].value("parameters", json());
+    if (first_file.empty()) {
+      first_id = same;
+      first_file = file;
+      first_nll = j.contains("fit") && j["fit"].value("nll", json()).is_number() ? j["fit"]["nll"].get<double>() : NAN;
+      shards.assign(part.count, json());
+      shard_file.assign(part.count, "");
+    } else {
+      for (const auto& [key, value] : first_id.items())
+        if (same.value(key, json()) != value)
+          throw InputError(file, "scan.shard." + key,
+                           "differs from " + first_file + ": a shard of another model or grid");
+      if (int(shards.size()) != part.count)
+        throw InputError(file, "scan.shard.shard", "is one of " + std::to_string(part.count) + " shards; " + first_file +
+                                                       " is one of " + std::to_string(shards.size()));
+      // The same best fit (the same data): every shard fits it alike.
+      const double nll = j.at("fit").value("nll", json()).is_number() ? j["fit"]["nll"].get<double>() : NAN;
+      if (!(std::abs(nll - first_nll) <= 1e-9 * (1.0 + std::abs(first_nll))))
+        throw InputError(file, "fit.nll", "differs from " + first_file + "'s best fit: a shard of other data");
+    }
+    if (!shards[part.index].is_null())
+      throw InputError(file, "scan.shard.shard", "shard " + shard_text + " is given twice (also " + shard_file[part.index] + ")");
+    seconds += j.value("seconds", 0.0);
+    shard_file[part.index] = file;
+    shards[part.index] = std::move(j);
+  }
+  for (std::size_t i = 0; i < shards.size(); ++i)
+    if (shards[i].is_null())
+      throw InputError("", "--merge", "shard " + std::to_string(i) + "/" + std::to_string(shards.size()) + " is missing");
+
+  const json& grid = first_id.at("grid");
+  const bool two = grid.size() == 2;
+  const std::size_t na = grid.at(0).size(), per_row = two ? grid.at(1).size() : 1;
+  json out = shards[0];
+  json points = json::array();
+  for (std::size_t i = 0; i < shards.size(); ++i) {
+    const std::size_t begin = na * i / shards.size(), end = na * (i + 1) / shards.size();
+    const json& p = shards[i]["scan"]["points"];
+    if (p.size() != (end - begin) * per_row)
+      throw InputError(shard_file[i], "scan.points", "holds " + std::to_string(p.size()) + " points, not the " +
+                                                         std::to_string((end - begin) * per_row) + " of its shard");
+    for (const auto& point : p) points.push_back(point);
+  }
+  out["scan"]["points"] = points;
+  out["scan"].erase("shard");
+  out["seconds"] = seconds;
+  if (!common.out.empty()) write_text_atomically(common.out, out.dump(2) + "\n");
+  if (r->count("json")) std::cout << out.dump() << "\n";
+  else if (!common.quiet) std::cout << scan_text(out) << "merged " << shards.size() << " shards"
+                                    << (common.out.empty() ? "" : " into " + common.out) << "\n";
+  return 0;
+}
+
+}  // namespace refinery::cli
