@@ -173,3 +173,43 @@ TEST_CASE("A scan's job array, 1D and 2D, merges into the unsharded scan, and ba
   }
   CHECK_FALSE(file_exists(tmp.path("bad.json")));
 }
+
+TEST_CASE("A DCR ensemble as a job array, one member per job, merges into the ensemble trained in one process",
+          "[cluster][dcr]") {
+  TempDir tmp("job_array_dcr");
+  const std::string train = "train dcr --toy dcr_toy_1d --events 20000 --epochs 2 --steps 30";
+  REQUIRE(run_refinery(train + " --ensemble 2 --emit local --shards 2 --job-dir " + tmp.path("jobs") + " --out " +
+                       tmp.path("merged.pt"))
+              .exit_code == 0);
+  auto run = run_command("bash " + tmp.path("jobs/run-local.sh"));
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  CHECK(json::parse(read_file(tmp.path("jobs/shards/train-1.pt.json")))["member"] == 1);
+  // In one process with the shards' one thread: the same members, bit for bit the same model.
+  REQUIRE(run_refinery(train + " --ensemble 2 --threads 1 --quiet --out " + tmp.path("one.pt")).exit_code == 0);
+  CHECK(read_file(tmp.path("merged.pt")) == read_file(tmp.path("one.pt")));
+  const json m = json::parse(read_file(tmp.path("merged.pt.json"))), one = json::parse(read_file(tmp.path("one.pt.json")));
+  CHECK(m["ensemble"] == one["ensemble"]);
+  CHECK(m["closure"] == one["closure"]);
+  CHECK(m["training"]["samples"] == one["training"]["samples"]);
+
+  const std::string member0 = tmp.path("jobs/shards/train-0.pt");
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {train + " --ensemble 2 --merge " + member0, "refinery train: error: --merge: member 1/2 is missing\n"},
+      {train + " --ensemble 2 --merge " + member0 + " " + member0,
+       "refinery train: error: " + member0 + ": member: member 0 is given twice (also " + member0 + ")\n"},
+      {train + " --ensemble 3 --merge " + member0,
+       "refinery train: error: " + member0 + ".json: identity.members: differs from this training's (2 vs 3): a member of another ensemble\n"},
+      {train + " --emit local --shards 2 --job-dir " + tmp.path("j2"), "refinery train: error: --ensemble: a job array trains one ensemble member per job: give --ensemble M >= 2\n"},
+      {train + " --ensemble 2 --emit slurm --shards 3 --job-dir " + tmp.path("j2"), "refinery train: error: --shards: one ensemble member per job: give --shards 2 (the --ensemble)\n"},
+      {train + " --ensemble 2 --shard 1/3", "refinery train: error: --shard: member i of the ensemble: i/2 (the --ensemble), got 1/3\n"},
+  };
+  for (const auto& [command, message] : bad) {
+    auto r = run_refinery(command + " --out " + tmp.path("bad.pt"));
+    INFO(command);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output == message);
+  }
+  CHECK_FALSE(file_exists(tmp.path("bad.pt")));
+  CHECK_FALSE(file_exists(tmp.path("j2")));
+}

@@ -4,7 +4,8 @@
 //                      --process PROCESS --out dcr_PROCESS.pt
 // Writes the TorchScript archive (metadata inside) and OUT.json (training
 // report, closure or validation); --checkpoint / --resume continue an
-// interrupted training.
+// interrupted training. With --ensemble M: --shard i/M trains member i alone
+// (a job of an array, --emit), --merge joins the members (docs/cluster.md).
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "data/analytic/dcr_toy.h"
 #include "models/torchscript_export.h"
 #include "src/cli/options.h"
+#include "src/config/schema.h"
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
 #include "src/io/event_reader.h"
@@ -179,6 +181,12 @@ int run_train_dcr(int argc, char** argv) {
       passthrough.push_back(a);
     }
   }
+  for (const std::string& a : passthrough)
+    for (const std::string flag : {"--emit", "--shard", "--merge"})
+      if (a == flag || a.rfind(flag + "=", 0) == 0)
+        throw InputError("", flag,
+                         "an ensemble's job array is one network's: refinery train dcr --nominal ... --variations ... "
+                         "--process P --ensemble M " + flag + " ... (docs/cluster.md)");
   ExperimentConfig cfg = ExperimentConfig::load(config_path);
   const nlohmann::json& d = cfg.section("dcr");
   const std::string dir = cfg.document.at("output_dir").get<std::string>();
@@ -253,13 +261,40 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
       "ensemble", "Train this many networks (seeds from the config's) and average their coefficients per event",
       cxxopts::value<int>()->default_value("1"))(
       "checkpoint", "Checkpoint file (default: OUT.ckpt)", cxxopts::value<std::string>())(
-      "resume", "Continue from the checkpoint");
+      "resume", "Continue from the checkpoint")(
+      "shard", "With --ensemble M: train member i of the M alone (i/M), written as a member file for --merge",
+      cxxopts::value<std::string>()->default_value("0/1"))(
+      "merge", "With --ensemble M and the same options: average the M member files given as arguments into OUT")(
+      "files", "Member files (--merge)", cxxopts::value<std::vector<std::string>>());
   add_common_options(options, true, true);
   add_distributed_options(options);
-  options.parse_positional({"what"});
-  options.positional_help("dcr");
+  add_job_array_options(options);
+  options.parse_positional({"what", "files"});
+  options.positional_help("dcr [MEMBER.pt...]");
   auto r = parse(options, argc, argv);
   if (!r) return 0;
+  // One ensemble member per job: --shard i/M trains member i, --merge joins them.
+  const Shard part = parse_shard((*r)["shard"].as<std::string>());
+  const bool merge = r->count("merge") > 0;
+  if (r->count("files") && !merge) throw InputError("", "--merge", "member files given without --merge");
+  if (job_array_requested(*r) || part.count > 1 || merge) {
+    const int m = (*r)["ensemble"].as<int>();
+    if (m < 2) throw InputError("", "--ensemble", "a job array trains one ensemble member per job: give --ensemble M >= 2");
+    if (r->count("emit") && (!r->count("shards") || (*r)["shards"].as<int>() != m))
+      throw InputError("", "--shards", "one ensemble member per job: give --shards " + std::to_string(m) + " (the --ensemble)");
+    if (part.count > 1 && part.count != m)
+      throw InputError("", "--shard", "member i of the ensemble: i/" + std::to_string(m) + " (the --ensemble), got " +
+                                          (*r)["shard"].as<std::string>());
+    if (merge && part.count > 1) throw InputError("", "--merge", "merges the members: drop --shard");
+    if (r->count("world-size") || r->count("rank"))
+      throw InputError("", "--world-size", "an ensemble's members train one per job, each in one process");
+    if (r->count("emit")) {
+      if (!r->count("out")) throw InputError("", "--out", "no output model path given");
+      std::vector<std::string> merge_command = job_arguments();
+      merge_command.push_back("--merge");
+      return emit_job_array(*r, {"train", ".pt", merge_command, (*r)["out"].as<std::string>()});
+    }
+  }
   if (!group)
     if (auto code = launch_ranks_if_asked(*r)) return *code;
   CommonOptions common = common_options(*r);
@@ -321,7 +356,53 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
   std::vector<DCRNetwork> trained;
   std::vector<uint64_t> member_seeds;
   TrainReport report;
-  for (int m = 0; m < members; ++m) {
+  // What identifies the members of one ensemble: a member file of another
+  // training is refused by --merge.
+  const nlohmann::json member_identity = {{"config_hash", config.hash}, {"seed", seed}, {"process", process},
+                                          {"nuisances", data.nuisance_names}, {"members", members},
+                                          {"layers", hidden}, {"order", net_options.order()},
+                                          {"epochs", opt.train.epochs}, {"steps", opt.train.steps_per_epoch},
+                                          {"batch", opt.batch_size}, {"learning_rate", opt.train.learning_rate},
+                                          {"lr_decay", opt.train.lr_decay}, {"paired", opt.paired}};
+  if (merge) {
+    if (!r->count("files")) throw InputError("", "--merge", "give the member files to merge");
+    const auto files = (*r)["files"].as<std::vector<std::string>>();
+    std::vector<std::string> file_of(members);
+    std::vector<nlohmann::json> report_of(members);
+    for (const auto& file : files) {
+      const nlohmann::json j = read_json_file(file + ".json");
+      if (!j.is_object() || !j.contains("member") || !j.contains("identity"))
+        throw InputError(file + ".json", "member", "not an ensemble member of refinery train dcr --shard i/M");
+      for (const auto& [key, value] : member_identity.items())
+        if (j["identity"].value(key, nlohmann::json()) != value)
+          throw InputError(file + ".json", "identity." + key,
+                           "differs from this training's (" + j["identity"].value(key, nlohmann::json()).dump() + " vs " +
+                               value.dump() + "): a member of another ensemble");
+      const int k = j["member"].get<int>();
+      if (k < 0 || k >= members) throw InputError(file + ".json", "member", "out of range");
+      if (!file_of[k].empty())
+        throw InputError(file, "member", "member " + std::to_string(k) + " is given twice (also " + file_of[k] + ")");
+      file_of[k] = file;
+      report_of[k] = j.at("training");
+    }
+    for (int k = 0; k < members; ++k) {
+      if (file_of[k].empty())
+        throw InputError("", "--merge", "member " + std::to_string(k) + "/" + std::to_string(members) + " is missing");
+      DCRNetwork member(net_options);
+      try {
+        torch::load(member, file_of[k]);
+      } catch (const c10::Error&) {
+        throw InputError(file_of[k], "network", "cannot read the member's network");
+      }
+      const TrainReport member_report = TrainReport::from_json(report_of[k]);
+      if (k == 0) report = member_report;
+      else report.samples += member_report.samples, report.seconds += member_report.seconds;
+      trained.push_back(member);
+      member_seeds.push_back(k == 0 ? seed : stream_seed(seed, {0xe45e, static_cast<uint64_t>(k)}));
+    }
+  }
+  for (int m = 0; m < members && !merge; ++m) {
+    if (part.count > 1 && m != part.index) continue;
     const uint64_t member_seed = m == 0 ? seed : stream_seed(seed, {0xe45e, static_cast<uint64_t>(m)});
     torch::manual_seed(member_seed);
     DCRNetwork member(net_options);
@@ -337,6 +418,21 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
   }
   // Every rank ends with the same networks; rank 0 finishes and writes.
   if (group->rank() != 0 || report.interrupted) return 0;
+  if (part.count > 1) {
+    // One member of the ensemble: its weights and report, for --merge.
+    torch::save(trained.front(), common.out + ".tmp");
+    std::filesystem::rename(common.out + ".tmp", common.out);
+    write_text_atomically(common.out + ".json",
+                          nlohmann::json({{"member", part.index}, {"identity", member_identity},
+                                          {"seed", member_seeds.front()}, {"training", report.to_json()}})
+                                  .dump(2) +
+                              "\n");
+    std::error_code ignored;
+    std::filesystem::remove(part.index == 0 ? opt.train.checkpoint : opt.train.checkpoint + "." + std::to_string(part.index),
+                            ignored);
+    if (!common.quiet) std::cout << "wrote member " << part.index << "/" << members << " to " << common.out << "\n";
+    return 0;
+  }
   DCRNetwork net = trained.front();
   nlohmann::json ensemble;
   if (members > 1) {

@@ -88,6 +88,27 @@ nlohmann::json TrainReport::to_json() const {
   return j;
 }
 
+TrainReport TrainReport::from_json(const nlohmann::json& j) {
+  TrainReport r;
+  for (const auto& e : j.at("epochs")) {
+    r.epochs.push_back({e.at("epoch").get<int>(), e.at("train_loss").get<double>(), e.at("val_loss").get<double>(),
+                        e.at("learning_rate").get<double>(), e.at("seconds").get<double>(),
+                        e.value("rank_seconds", std::vector<double>{})});
+  }
+  r.ranks = j.at("ranks").get<int>();
+  r.best_epoch = j.at("best_epoch").get<int>();
+  r.best_val_loss = j.at("best_val_loss").get<double>();
+  r.stop_reason = j.at("stop_reason").get<std::string>();
+  r.seconds = j.at("seconds").get<double>();
+  r.samples = j.at("samples").get<int64_t>();
+  r.paired_fraction = j.value("paired_fraction", -1.0);
+  if (j.contains("normalisation")) {
+    r.normalisation_rms_before = j["normalisation"].at("rms_log_inclusive_error_before").get<double>();
+    r.normalisation_rms_after = j["normalisation"].at("rms_log_inclusive_error_after").get<double>();
+  }
+  return r;
+}
+
 TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, const TrainOptions& opt) {
   std::string error;
   if (!opt.IsValid(&error)) throw InputError("", "training", error);

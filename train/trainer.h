@@ -77,6 +77,10 @@ struct TrainReport {
   // nominal event is in the sample (-1: unpaired training).
   double paired_fraction = -1;
   nlohmann::json to_json() const;
+  // The inverse of to_json (a job's report read back to be merged, e.g. an
+  // ensemble member trained in its own job); nlohmann's exceptions on a bad
+  // document.
+  static TrainReport from_json(const nlohmann::json& j);
 };
 
 struct TrainingProblem {
