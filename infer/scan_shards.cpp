@@ -48,18 +48,11 @@ std::string scan_text(const json& out) {
 }
 
 int run_scan_merge(int argc, char** argv) {
-  cxxopts::Options options(argv[0], "Merge the shards of a scan: refinery scan --merge SHARD.json...");
-  options.add_options()("merge", "Merge the shards given as the positional arguments")(
-      "files", "Shard results (JSON) of refinery scan --shard i/N", cxxopts::value<std::vector<std::string>>())(
-      "json", "Print the result as one JSON line");
-  options.parse_positional({"files"});
-  options.positional_help("SHARD.json...");
-  add_common_options(options, false, true);
-  auto r = parse(options, argc, argv);
-  if (!r) return 0;
-  const CommonOptions common = common_options(*r);
-  if (!r->count("files")) throw InputError("", "--merge", "give the shard result files to merge");
-  const auto files = (*r)["files"].as<std::vector<std::string>>();
+  const auto merge = parse_merge_command(argc, argv, "Merge the shards of a scan: refinery scan --merge SHARD.json...",
+                                         "Shard results (JSON) of refinery scan --shard i/N");
+  if (!merge) return 0;
+  const CommonOptions& common = merge->common;
+  const std::vector<std::string>& files = merge->files;
 
   std::vector<json> shards;  // by shard index
   std::vector<std::string> shard_file;
@@ -130,7 +123,7 @@ int run_scan_merge(int argc, char** argv) {
   out["scan"].erase("shard");
   out["seconds"] = seconds;
   if (!common.out.empty()) write_text_atomically(common.out, out.dump(2) + "\n");
-  if (r->count("json")) std::cout << out.dump() << "\n";
+  if (merge->json) std::cout << out.dump() << "\n";
   else if (!common.quiet) std::cout << scan_text(out) << "merged " << shards.size() << " shards"
                                     << (common.out.empty() ? "" : " into " + common.out) << "\n";
   return 0;

@@ -318,18 +318,11 @@ json toy_hypotest_json(const ModelSource& s, const cxxopts::ParseResult& r, doub
 }
 
 int run_hypotest_merge(int argc, char** argv) {
-  cxxopts::Options options(argv[0], "Merge the shards of a toy-based hypotest: refinery hypotest --merge SHARD.json...");
-  options.add_options()("merge", "Merge the shards given as the positional arguments")(
-      "files", "Shard results (JSON) of refinery hypotest --calculator toybased --shard i/N",
-      cxxopts::value<std::vector<std::string>>())("json", "Print the result as one JSON line");
-  options.parse_positional({"files"});
-  options.positional_help("SHARD.json...");
-  add_common_options(options, false, true);
-  auto r = parse(options, argc, argv);
-  if (!r) return 0;
-  const CommonOptions common = common_options(*r);
-  if (!r->count("files")) throw InputError("", "--merge", "give the shard result files to merge");
-  const auto files = (*r)["files"].as<std::vector<std::string>>();
+  const auto merge = parse_merge_command(argc, argv, "Merge the shards of a toy-based hypotest: refinery hypotest --merge SHARD.json...",
+                                         "Shard results (JSON) of refinery hypotest --calculator toybased --shard i/N");
+  if (!merge) return 0;
+  const CommonOptions& common = merge->common;
+  const std::vector<std::string>& files = merge->files;
 
   json first;
   std::string first_file;
@@ -416,7 +409,7 @@ int run_hypotest_merge(int argc, char** argv) {
   put_sample(toys["null"], null);
   put_sample(toys["alt"], alt);
   if (!common.out.empty()) write_text_atomically(common.out, out.dump(2) + "\n");
-  if (r->count("json")) std::cout << out.dump() << "\n";
+  if (merge->json) std::cout << out.dump() << "\n";
   else {
     std::cout << "merged " << files.size() << " shards\n" << summary_text(out);
     if (!common.out.empty()) std::cout << "wrote " << common.out << "\n";

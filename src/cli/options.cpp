@@ -80,4 +80,18 @@ std::vector<double> parse_numbers(const std::string& text, const std::string& op
   return values;
 }
 
+std::optional<MergeCommand> parse_merge_command(int argc, char** argv, const std::string& what,
+                                                const std::string& files_help) {
+  cxxopts::Options options(argv[0], what);
+  options.add_options()("merge", "Merge the shards given as the positional arguments")(
+      "files", files_help, cxxopts::value<std::vector<std::string>>())("json", "Print the result as one JSON line");
+  options.parse_positional({"files"});
+  options.positional_help("SHARD.json...");
+  add_common_options(options, false, true);
+  auto r = parse(options, argc, argv);
+  if (!r) return std::nullopt;
+  if (!r->count("files")) throw InputError("", "--merge", "give the shard result files to merge");
+  return MergeCommand{(*r)["files"].as<std::vector<std::string>>(), common_options(*r), r->count("json") > 0};
+}
+
 }  // namespace refinery::cli

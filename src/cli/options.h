@@ -37,6 +37,17 @@ struct Shard {
 };
 Shard parse_shard(const std::string& text, const std::string& option = "--shard");
 
+// `refinery COMMAND --merge SHARD...` of a sharded command: its shard files
+// (InputError naming --merge when none is given), --out, --quiet, --json.
+// nullopt after --help.
+struct MergeCommand {
+  std::vector<std::string> files;
+  CommonOptions common;
+  bool json = false;
+};
+std::optional<MergeCommand> parse_merge_command(int argc, char** argv, const std::string& what,
+                                                const std::string& files_help);
+
 // Finite numbers separated by commas ("0.5,1,2"). InputError naming
 // `option` and the item that is not a number.
 std::vector<double> parse_numbers(const std::string& text, const std::string& option);
