@@ -142,6 +142,7 @@ int run_simulate(int argc, char** argv) {
     auto points = config_variations(config);
     // Checked before anything is simulated or created.
     const std::vector<double> mc_shares = htautau::parse_shares(sim.at("mc_shares"), config.file, "simulation.mc_shares");
+    const auto mc_thinning = htautau::parse_thinning(sim.at("mc_thinning"), config.file, "simulation.mc_thinning");
     htautau::NuVector mc_nu{};
     try {
       mc_nu = htautau::nu_from_map(sim.at("mc_nu").get<std::map<std::string, double>>(), "");
@@ -161,6 +162,7 @@ int run_simulate(int argc, char** argv) {
       mc.events = mc_events;
       mc.seed = stream_seed(opt.seed, {0x3c5a3b1e});
       mc.shares = mc_shares;
+      mc.thinning = mc_thinning;
       htautau::SimulationReport r = htautau::is_nominal(mc_nu)
                                         ? htautau::simulate_samples(mc, {}, common.out + "/mc.h5", "")
                                         : htautau::simulate_samples(mc, {mc_nu}, "", common.out + "/mc.h5");

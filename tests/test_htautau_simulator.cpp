@@ -432,3 +432,66 @@ TEST_CASE("simulate CLI: shares and mc_shares put more of a sample's events wher
   REQUIRE(!std::filesystem::exists(tmp.path("b1")));
   REQUIRE(!std::filesystem::exists(tmp.path("b3")));
 }
+
+TEST_CASE("simulate CLI: mc_thinning keeps a fraction of a process's events where a selection holds, at a weight that keeps the yields",
+          "[htautau][cli]") {
+  using refinery::testing::run_refinery;
+  refinery::testing::TempDir tmp("simulate_thinning");
+  auto config = [&](const std::string& name, const std::string& thinning) {
+    std::ofstream(tmp.path(name)) << R"({"name": "t", "seed": 5, "simulation": {"generator": "htautau", "events": 20000,
+      "mc_events": 400000, "mc_thinning": )" << thinning << "}}";
+    return tmp.path(name);
+  };
+  auto run = [&](const std::string& cfg, const std::string& out) {
+    return run_refinery("simulate --quiet --config " + cfg + " --out " + tmp.path(out));
+  };
+  REQUIRE(run(config("d.json", "[]"), "d").exit_code == 0);
+  const double keep = 0.25;
+  REQUIRE(run(config("t.json", R"([{"process": "ztautau", "selection": "DER_mass_vis < 80", "keep": 0.25}])"), "t").exit_code == 0);
+  EventReader reader(tmp.path("d/mc.h5"));
+  const auto names = reader.meta().feature_names;
+  const int64_t mvis = std::find(names.begin(), names.end(), "DER_mass_vis") - names.begin();
+  EventSet d = reader.read_all(), t = EventReader(tmp.path("t/mc.h5")).read_all();
+  const int z = 1;
+  auto thinned = [&](const EventSet& e) { return (e.process == z).logical_and(e.features.select(1, mvis) < 80); };
+  const torch::Tensor in_d = thinned(d), in_t = thinned(t);
+  // Outside the selection, and for the other processes, the same events bit for bit.
+  const torch::Tensor out_d = in_d.logical_not(), out_t = in_t.logical_not();
+  REQUIRE(torch::equal(d.features.index({out_d}), t.features.index({out_t})));
+  REQUIRE(torch::equal(d.weights.index({out_d}), t.weights.index({out_t})));
+  REQUIRE(torch::equal(d.event.index({out_d}), t.event.index({out_t})));
+  // Inside: a binomial share `keep` of the events, a subset of them, weights / keep.
+  const double n_d = in_d.sum().item<double>(), n_t = in_t.sum().item<double>();
+  INFO("thinned events: " << n_d << " -> " << n_t);
+  REQUIRE(n_d > 5000);
+  REQUIRE(std::abs(n_t - keep * n_d) < 5.0 * std::sqrt(n_d * keep * (1 - keep)));
+  const torch::Tensor ev_d = d.event.index({in_d}), ev_t = t.event.index({in_t});
+  REQUIRE(torch::isin(ev_t, ev_d).all().item<bool>());
+  const torch::Tensor w_t = t.weights.index({in_t});
+  const auto kept_d = torch::isin(ev_d, ev_t);
+  REQUIRE(torch::allclose(w_t, d.weights.index({in_d}).index({kept_d}) / keep, 1e-12, 0.0));
+  // The yield there agrees within 4 errors of the thinning (variance sum w^2 (1 - keep) / keep).
+  const torch::Tensor w_d = d.weights.index({in_d});
+  const double y_d = w_d.sum().item<double>(), y_t = w_t.sum().item<double>();
+  const double err = std::sqrt((w_d * w_d).sum().item<double>() * (1 - keep) / keep);
+  INFO("yield " << y_d << " -> " << y_t << " +- " << err);
+  REQUIRE(std::abs(y_t - y_d) < 4.0 * err);
+  REQUIRE(err < 0.03 * y_d);  // the check has teeth: a weight left at 1x would miss by 75%
+  // Bad thinning names the file and the key.
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"([{"process": "zz", "selection": "DER_mass_vis < 80", "keep": 0.5}])",
+       "simulation.mc_thinning[0].process: unknown process 'zz' (the simulator's: htautau, ztautau, ttbar, diboson)"},
+      {R"([{"process": "ztautau", "selection": "mass < 80", "keep": 0.5}])", "simulation.mc_thinning[0].selection: column 1"},
+      {R"([{"process": "ztautau", "selection": "DER_mass_vis < 80", "keep": 0}])", "simulation.mc_thinning[0].keep"},
+      {R"([{"process": "ztautau", "selection": "DER_mass_vis < 80", "keep": 0.5}, {"process": "ztautau", "selection": "PRI_met > 1", "keep": 0.5}])",
+       "simulation.mc_thinning[1].process: process 'ztautau' is thinned twice"},
+  };
+  for (std::size_t i = 0; i < bad.size(); ++i) {
+    auto r = run(config("b" + std::to_string(i) + ".json", bad[i].first), "b" + std::to_string(i));
+    INFO(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find(bad[i].second) != std::string::npos);
+    CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+    CHECK(!std::filesystem::exists(tmp.path("b" + std::to_string(i))));
+  }
+}

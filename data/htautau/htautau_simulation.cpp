@@ -23,7 +23,7 @@ namespace {
 
 constexpr const char* kGeneratorVersion = "1.0";
 // Stream ids: (kind, process, block) keeps every random stream distinct.
-enum StreamKind : std::uint64_t { kSampleStream = 1, kPseudoCount = 2, kPseudoEvents = 3, kTruth = 4 };
+enum StreamKind : std::uint64_t { kSampleStream = 1, kPseudoCount = 2, kPseudoEvents = 3, kTruth = 4, kThinningStream = 5 };
 
 torch::Tensor nu_rows(const NuVector& nu, int64_t n) {
   torch::Tensor row = torch::empty({kNumNuisances}, torch::kFloat32);
@@ -90,6 +90,30 @@ std::vector<double> parse_shares(const nlohmann::json& shares, const std::string
     if (out[p] == 0.0)
       throw ConfigError(file, key, "no share for process '" + names[p] + "' (every process needs simulated events)");
   for (double& v : out) v /= total;
+  return out;
+}
+
+std::vector<SimulationOptions::Thinning> parse_thinning(const nlohmann::json& list, const std::string& file,
+                                                        const std::string& key) {
+  std::vector<SimulationOptions::Thinning> out;
+  const auto& names = process_names();
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const nlohmann::json& t = list[i];
+    const std::string at = key + "[" + std::to_string(i) + "]";
+    SimulationOptions::Thinning th;
+    const std::string process = t.at("process").get<std::string>();
+    const auto it = std::find(names.begin(), names.end(), process);
+    if (it == names.end())
+      throw ConfigError(file, at + ".process", "unknown process '" + process + "' (the simulator's: " + join(names) + ")");
+    th.process = static_cast<int>(it - names.begin());
+    for (const auto& other : out)
+      if (other.process == th.process)
+        throw ConfigError(file, at + ".process", "process '" + process + "' is thinned twice (one selection per process)");
+    th.keep = t.at("keep").get<double>();
+    th.selection = std::make_shared<const Selection>(
+        Selection::parse(t.at("selection").get<std::string>(), feature_names(), file + ": " + at + ".selection"));
+    out.push_back(th);
+  }
   return out;
 }
 
@@ -171,6 +195,16 @@ SimulationReport simulate_samples(const SimulationOptions& opt, const std::vecto
       ObjectSet base = generate_process(p, n, weight, gen);
       FeatureResult fr = compute_features(base);
       EventSet events = to_events(base, fr, &report.nominal.nu, done);
+      for (const auto& t : opt.thinning) {
+        if (t.process != p) continue;
+        // Independent of the events' own streams: thinning leaves every kept
+        // event as it was.
+        RandomStream thin(stream_seed(opt.seed, {kThinningStream, (uint64_t)p, (uint64_t)c}));
+        const torch::Tensor in = t.selection->evaluate(events.features);
+        const torch::Tensor u = thin.uniform(events.size()).to(torch::kFloat64);
+        events.weights = torch::where(in, events.weights / t.keep, events.weights);
+        events = events.select(in.logical_not().logical_or(u < t.keep));
+      }
       book(report.nominal, events);
       if (nominal) nominal->append(events);
       for (size_t v = 0; v < variations.size(); ++v) {

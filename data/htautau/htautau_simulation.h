@@ -3,12 +3,14 @@
 // and Poisson pseudo-experiments (design.md section 12).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "data/htautau/nuisances.h"
+#include "src/config/selection.h"
 #include "src/io/event_set.h"
 
 namespace refinery::htautau {
@@ -24,7 +26,23 @@ struct SimulationOptions {
   // normalised to sum 1); empty: process_shares().
   std::vector<double> shares;
   double share(int process) const;
+  // Thinning of the nominal sample (simulation.mc_thinning): a process's
+  // events that pass `selection` are kept with probability `keep`, their
+  // weight divided by it (the expected yields unchanged; fewer stored events
+  // where a sample produced large for its sparse regions is dense).
+  struct Thinning {
+    int process = 0;
+    std::shared_ptr<const Selection> selection;
+    double keep = 1.0;
+  };
+  std::vector<Thinning> thinning;
 };
+
+// simulation.mc_thinning of a config: [{process, selection, keep}], the
+// selections parsed against the simulator's features; ConfigError naming
+// `file` and `key[i].field` otherwise.
+std::vector<SimulationOptions::Thinning> parse_thinning(const nlohmann::json& list, const std::string& file,
+                                                        const std::string& key);
 
 // Share of the produced events given to each process by default (the
 // weights undo it).

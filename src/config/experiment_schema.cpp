@@ -42,6 +42,16 @@ Schema simulation_schema() {
                "Share of mc.h5's produced events per process, {process: share} naming every process of the "
                "generator (normalised; the weights undo it): more events where the expected yields' statistical "
                "error matters. Empty: the generator's own shares."),
+      optional("mc_thinning",
+               S::array(S::object({
+                   required("process", S::string(), "A process of the generator."),
+                   required("selection", S::string(), "Where its events are thinned (an expression over the features, as a region's)."),
+                   required("keep", S::number(1e-6, 1), "The probability that an event there is kept; its weight is divided by it."),
+               })),
+               nlohmann::json::array(),
+               "Thinning of mc.h5 per process: where a sample made large for its sparse, signal-like regions is dense "
+               "(a background's peak), keep a fraction of the events at a larger weight. The expected yields are "
+               "unchanged, the stored events and the fits' cost fall."),
       optional("mc_nu", S::map(S::number()), nlohmann::json::object(),
                "The nu point mc.h5 is simulated at, e.g. the measurement's nominal point {\"a\": 1} (empty: the "
                "nominal sample's). Its events carry it (the `nuisances` dataset) and the measurement divides each "

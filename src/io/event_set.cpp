@@ -102,6 +102,17 @@ EventSet EventSet::slice(int64_t start, int64_t count) const {
   return out;
 }
 
+EventSet EventSet::select(const torch::Tensor& mask) const {
+  const torch::Tensor rows = mask.nonzero().squeeze(1);
+  EventSet out;
+  out.features = features.index_select(0, rows);
+  out.weights = weights.index_select(0, rows);
+  out.process = process.index_select(0, rows);
+  if (nuisances.defined()) out.nuisances = nuisances.index_select(0, rows);
+  if (event.defined()) out.event = event.index_select(0, rows);
+  return out;
+}
+
 EventSet EventSet::concat(const std::vector<EventSet>& parts) {
   if (parts.empty()) return {};
   std::vector<torch::Tensor> f, w, p, nu, ev;

@@ -47,6 +47,8 @@ struct EventSet {
 
   // Rows [start, start+count) as views.
   EventSet slice(std::int64_t start, std::int64_t count) const;
+  // The rows where `mask` (bool [N]) is true, in order (copies).
+  EventSet select(const torch::Tensor& mask) const;
   // Concatenates sets with identical layouts.
   static EventSet concat(const std::vector<EventSet>& parts);
 };
