@@ -477,6 +477,21 @@ TEST_CASE("simulate CLI: mc_thinning keeps a fraction of a process's events wher
   INFO("yield " << y_d << " -> " << y_t << " +- " << err);
   REQUIRE(std::abs(y_t - y_d) < 4.0 * err);
   REQUIRE(err < 0.03 * y_d);  // the check has teeth: a weight left at 1x would miss by 75%
+  // A sample simulated at another nu point (simulation.mc_nu) is thinned too.
+  auto config_nu = [&](const std::string& name, const std::string& thinning) {
+    std::ofstream(tmp.path(name)) << R"({"name": "t", "seed": 5, "simulation": {"generator": "htautau", "events": 20000,
+      "mc_events": 400000, "mc_nu": {"tes": 1}, "mc_thinning": )" << thinning << "}}";
+    return tmp.path(name);
+  };
+  REQUIRE(run(config_nu("dn.json", "[]"), "dn").exit_code == 0);
+  REQUIRE(run(config_nu("tn.json", R"([{"process": "ztautau", "selection": "DER_mass_vis < 80", "keep": 0.25}])"), "tn").exit_code == 0);
+  {
+    EventSet dn = EventReader(tmp.path("dn/mc.h5")).read_all(), tn = EventReader(tmp.path("tn/mc.h5")).read_all();
+    const double n_dn = thinned(dn).sum().item<double>(), n_tn = thinned(tn).sum().item<double>();
+    INFO("thinned events at tes = 1: " << n_dn << " -> " << n_tn);
+    REQUIRE(std::abs(n_tn - keep * n_dn) < 5.0 * std::sqrt(n_dn * keep * (1 - keep)));
+    REQUIRE(torch::equal(dn.weights.index({thinned(dn).logical_not()}), tn.weights.index({thinned(tn).logical_not()})));
+  }
   // Bad thinning names the file and the key.
   const std::vector<std::pair<std::string, std::string>> bad = {
       {R"([{"process": "zz", "selection": "DER_mass_vis < 80", "keep": 0.5}])",

@@ -194,23 +194,28 @@ SimulationReport simulate_samples(const SimulationOptions& opt, const std::vecto
       const double weight = cross_section_fb(p) * opt.luminosity / static_cast<double>(totals[p]);
       ObjectSet base = generate_process(p, n, weight, gen);
       FeatureResult fr = compute_features(base);
+      // Thinning (opt.thinning) of sample `sample` (0 nominal, v + 1 the
+      // variation v): a stream of its own, so every kept event is as it was.
+      auto thin = [&](EventSet& events, uint64_t sample) {
+        for (const auto& t : opt.thinning) {
+          if (t.process != p) continue;
+          RandomStream draw(sample == 0 ? stream_seed(opt.seed, {kThinningStream, (uint64_t)p, (uint64_t)c})
+                                        : stream_seed(opt.seed, {kThinningStream, (uint64_t)p, (uint64_t)c, sample}));
+          const torch::Tensor in = t.selection->evaluate(events.features);
+          const torch::Tensor u = draw.uniform(events.size()).to(torch::kFloat64);
+          events.weights = torch::where(in, events.weights / t.keep, events.weights);
+          events = events.select(in.logical_not().logical_or(u < t.keep));
+        }
+      };
       EventSet events = to_events(base, fr, &report.nominal.nu, done);
-      for (const auto& t : opt.thinning) {
-        if (t.process != p) continue;
-        // Independent of the events' own streams: thinning leaves every kept
-        // event as it was.
-        RandomStream thin(stream_seed(opt.seed, {kThinningStream, (uint64_t)p, (uint64_t)c}));
-        const torch::Tensor in = t.selection->evaluate(events.features);
-        const torch::Tensor u = thin.uniform(events.size()).to(torch::kFloat64);
-        events.weights = torch::where(in, events.weights / t.keep, events.weights);
-        events = events.select(in.logical_not().logical_or(u < t.keep));
-      }
+      thin(events, 0);
       book(report.nominal, events);
       if (nominal) nominal->append(events);
       for (size_t v = 0; v < variations.size(); ++v) {
         ObjectSet shifted = apply_systematics(base, variations[v]);
         FeatureResult fv = compute_features(shifted);
         EventSet ev = to_events(shifted, fv, &variations[v], done);
+        thin(ev, v + 1);
         book(report.variations[v], ev);
         report.variations[v].migrated_out += fr.selected.logical_and(fv.selected.logical_not()).sum().item<int64_t>();
         report.variations[v].migrated_in += fv.selected.logical_and(fr.selected.logical_not()).sum().item<int64_t>();

@@ -26,10 +26,11 @@ struct SimulationOptions {
   // normalised to sum 1); empty: process_shares().
   std::vector<double> shares;
   double share(int process) const;
-  // Thinning of the nominal sample (simulation.mc_thinning): a process's
-  // events that pass `selection` are kept with probability `keep`, their
-  // weight divided by it (the expected yields unchanged; fewer stored events
-  // where a sample produced large for its sparse regions is dense).
+  // Thinning of the samples written (simulation.mc_thinning, mc.h5 only):
+  // a process's events that pass `selection` are kept with probability
+  // `keep`, their weight divided by it (the expected yields unchanged; fewer
+  // stored events where a sample produced large for its sparse regions is
+  // dense).
   struct Thinning {
     int process = 0;
     std::shared_ptr<const Selection> selection;
