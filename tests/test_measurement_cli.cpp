@@ -23,6 +23,10 @@ json small_config(const std::string& dir) {
   c["output_dir"] = dir;
   c["simulation"]["events"] = 150000;
   c["simulation"]["mc_events"] = 300000;
+  // The chain's own expected-yield shares, without the main job's thinning
+  // (tested on its own in test_htautau_simulator.cpp).
+  c["simulation"]["mc_shares"] = {{"htautau", 0.05}, {"ztautau", 0.8}, {"ttbar", 0.1}, {"diboson", 0.05}};
+  c["simulation"].erase("mc_thinning");
   c["simulation"]["luminosity"] = 1.0;
   c["simulation"]["variation_grid"] = {{"nuisances", {"tes", "jes", "soft_met"}}, {"step", 1.0}, {"max_l1", 2.0}};
   c["classifier"] = {{"epochs", 2}, {"steps_per_epoch", 20}};
