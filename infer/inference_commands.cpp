@@ -207,7 +207,7 @@ int run_scan(int argc, char** argv) {
                                         (b < 0 ? "points (" : "rows of the first parameter (") +
                                         std::to_string(va.size()) + ")");
   // A contiguous block of the points (rows): the walk from the MLE stays warm.
-  const stats::ScanRows rows{va.size() * part.index / part.count, va.size() * (part.index + 1) / part.count};
+  const stats::ScanRows rows = stats::ScanRows::block(va.size(), part.index, part.count);
   std::vector<stats::ScanPoint> points =
       b < 0 ? stats::profile_scan(*s.model, f, a, va, {}, rows) : stats::profile_scan_2d(*s.model, f, a, b, va, vb, {}, rows);
   json pts = json::array();

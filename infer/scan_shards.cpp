@@ -11,6 +11,7 @@
 #include "src/config/schema.h"
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
+#include "src/stats/profile.h"
 
 namespace refinery::cli {
 
@@ -47,6 +48,16 @@ std::string scan_text(const json& out) {
   return text.str();
 }
 
+namespace {
+
+// A shard's best-fit NLL (NaN where it has none, which no other matches).
+double best_nll(const json& shard) {
+  return shard.contains("fit") && shard["fit"].value("nll", json()).is_number() ? shard["fit"]["nll"].get<double>()
+                                                                                 : NAN;
+}
+
+}  // namespace
+
 int run_scan_merge(int argc, char** argv) {
   const auto merge = parse_merge_command(argc, argv, "Merge the shards of a scan: refinery scan --merge SHARD.json...",
                                          "Shard results (JSON) of refinery scan --shard i/N");
@@ -80,7 +91,7 @@ int run_scan_merge(int argc, char** argv) {
     if (first_file.empty()) {
       first_id = same;
       first_file = file;
-      first_nll = j.contains("fit") && j["fit"].value("nll", json()).is_number() ? j["fit"]["nll"].get<double>() : NAN;
+      first_nll = best_nll(j);
       shards.assign(part.count, json());
       shard_file.assign(part.count, "");
     } else {
@@ -92,8 +103,7 @@ int run_scan_merge(int argc, char** argv) {
         throw InputError(file, "scan.shard.shard", "is one of " + std::to_string(part.count) + " shards; " + first_file +
                                                        " is one of " + std::to_string(shards.size()));
       // The same best fit (the same data): every shard fits it alike.
-      const double nll = j.at("fit").value("nll", json()).is_number() ? j["fit"]["nll"].get<double>() : NAN;
-      if (!(std::abs(nll - first_nll) <= 1e-9 * (1.0 + std::abs(first_nll))))
+      if (!(std::abs(best_nll(j) - first_nll) <= 1e-9 * (1.0 + std::abs(first_nll))))
         throw InputError(file, "fit.nll", "differs from " + first_file + "'s best fit: a shard of other data");
     }
     if (!shards[part.index].is_null())
@@ -112,11 +122,11 @@ int run_scan_merge(int argc, char** argv) {
   json out = shards[0];
   json points = json::array();
   for (std::size_t i = 0; i < shards.size(); ++i) {
-    const std::size_t begin = na * i / shards.size(), end = na * (i + 1) / shards.size();
+    const stats::ScanRows rows = stats::ScanRows::block(na, int(i), int(shards.size()));
     const json& p = shards[i]["scan"]["points"];
-    if (p.size() != (end - begin) * per_row)
+    if (p.size() != (rows.end - rows.begin) * per_row)
       throw InputError(shard_file[i], "scan.points", "holds " + std::to_string(p.size()) + " points, not the " +
-                                                         std::to_string((end - begin) * per_row) + " of its shard");
+                                                         std::to_string((rows.end - rows.begin) * per_row) + " of its shard");
     for (const auto& point : p) points.push_back(point);
   }
   out["scan"]["points"] = points;

@@ -40,6 +40,10 @@ struct ScanPoint {
 struct ScanRows {
   std::size_t begin = 0, end = static_cast<std::size_t>(-1);
   bool contains(std::size_t i) const { return i >= begin && i < end; }
+  // Block `index` of `count` contiguous blocks of n values.
+  static ScanRows block(std::size_t n, int index, int count) {
+    return {n * index / count, n * (index + 1) / count};
+  }
 };
 
 // t at each value of parameter `index` (points outside `rows` are left
