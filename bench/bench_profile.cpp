@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   const int64_t P = 4, C = 9;
   ModelSpec s;
   s.processes = {"htautau", "ztautau", "ttbar", "diboson"};
-  s.signal = {true, false, false, false};
+  s.factors = {{0, 0, {}}};
   s.parameters = {{"mu", ParameterKind::kPoi, Constraint::kNone, 0, 1, 1.0, 1e-3, 10},
                   {"tes", ParameterKind::kCalibration, Constraint::kGaussian, 0, 1, 0, -5, 5},
                   {"jes", ParameterKind::kCalibration, Constraint::kGaussian, 0, 1, 0, -5, 5},
@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
                   {"bkg_norm", ParameterKind::kNormalisation, Constraint::kGaussian, 0, 1, 0, -5, 5},
                   {"ttbar_norm", ParameterKind::kNormalisation, Constraint::kGaussian, 0, 1, 0, -5, 5},
                   {"diboson_norm", ParameterKind::kNormalisation, Constraint::kGaussian, 0, 1, 0, -5, 5}};
-  s.modifiers = {{1, 4, 0.01, false}, {2, 4, 0.01, false}, {3, 4, 0.01, false}, {2, 5, 0.02, false}, {3, 6, 0.25, false}};
+  s.modifiers = {{1, 4, 0.01, false, {}}, {2, 4, 0.01, false, {}}, {3, 4, 0.01, false, {}}, {2, 5, 0.02, false, {}}, {3, 6, 0.25, false, {}}};
   s.calibration = {1, 2, 3};
   // Simulated events with fractions and per-process coefficients; the
   // observed events are the first n of them (weights n/nmc: a sample of the

@@ -99,8 +99,9 @@ bool consistent(const EvaluatedEvents& e, int64_t n_features, int64_t n_processe
 
 }  // namespace
 
-// The parameter table the config declares (measurement.poi, measurement.nuisances):
-// the POI, then the nuisances in the config's order; the DCR networks'
+// The parameter table the config declares (measurement.poi, .normfactors,
+// .nuisances): the POI, the normfactors, then the nuisances in the config's
+// order; factors and normsys act in every region or in the ones named; the DCR networks'
 // nuisances (in their ansatz order) must all be declared as calibration
 // nuisances, and a declared calibration nuisance must be one of them.
 ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::string>& processes,
@@ -108,7 +109,6 @@ ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::s
   const json& m = config.section("measurement");
   ModelSpec s;
   s.processes = processes;
-  s.signal.assign(processes.size(), false);
   const json& poi = m.at("poi");
   const std::string poi_name = poi.at("name").get<std::string>();
   const auto poi_processes = poi.at("processes").get<std::vector<std::string>>();
@@ -116,11 +116,52 @@ ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::s
     throw ConfigError(config.file, "measurement.poi.processes",
                       "the POI '" + poi_name + "' scales no process: name the signal process(es) (the classifier's: " +
                           join(processes) + ")");
-  for (const auto& p : poi_processes) s.signal[process_index(config, "measurement.poi.processes", p, processes)] = true;
   const auto [mu_lo, mu_hi] = range_of(config, "measurement.poi.range", poi.at("range"));
-  if (!(mu_lo > 0)) throw ConfigError(config.file, "measurement.poi.range", "expected 0 < low (the POI multiplies a rate)");
+  if (!(mu_lo >= 0)) throw ConfigError(config.file, "measurement.poi.range", "expected 0 <= low (the POI multiplies a rate)");
   s.parameters.push_back({poi_name, ParameterKind::kPoi, Constraint::kNone, 0, 1,
                           std::clamp(poi.at("init").get<double>(), mu_lo, mu_hi), mu_lo, mu_hi});
+  for (const auto& p : poi_processes)
+    s.factors.push_back({process_index(config, "measurement.poi.processes", p, processes), 0, {}});
+  // Region names a factor or modifier may be limited to.
+  std::vector<std::string> region_names;
+  for (const auto& r : m.at("regions")) region_names.push_back(r.at("name").get<std::string>());
+  auto regions_of = [&](const json& list, const std::string& key) {
+    auto names = list.get<std::vector<std::string>>();
+    for (const auto& n : names)
+      if (std::find(region_names.begin(), region_names.end(), n) == region_names.end())
+        throw ConfigError(config.file, key, "unknown region '" + n + "' (measurement.regions: " + join(region_names) + ")");
+    return names;
+  };
+  auto declared_twice = [&](const std::string& name, const std::string& type, const std::string& key) {
+    const int earlier = s.index(name);
+    if (earlier < 0) return;
+    const Parameter& e = s.parameters[earlier];
+    const std::string was = earlier == 0 ? "the POI"
+                            : e.kind == ParameterKind::kCalibration ? "calibration"
+                            : s.scaled_by(earlier).empty() ? "normsys"
+                                                           : "normfactor";
+    throw ConfigError(config.file, key, "'" + name + "' is declared twice (as " + was + " and as " + type + ")");
+  };
+  const json& normfactors = m.at("normfactors");
+  for (size_t i = 0; i < normfactors.size(); ++i) {
+    const json& f = normfactors[i];
+    auto key = [&](const std::string& k) { return "measurement.normfactors[" + std::to_string(i) + "]." + k; };
+    Parameter par;
+    par.name = f.at("name").get<std::string>();
+    declared_twice(par.name, "normfactor", key("name"));
+    par.kind = f.at("poi").get<bool>() ? ParameterKind::kPoi : ParameterKind::kNormalisation;
+    par.constraint = Constraint::kNone;
+    std::tie(par.lower, par.upper) = range_of(config, key("range"), f.at("range"));
+    if (!(par.lower >= 0)) throw ConfigError(config.file, key("range"), "expected 0 <= low (a normfactor multiplies a rate)");
+    par.init = f.at("init").get<double>();
+    if (!(par.lower <= par.init && par.init <= par.upper))
+      throw ConfigError(config.file, key("init"), "the starting value lies outside the range");
+    par.centre = par.init;
+    s.parameters.push_back(par);
+    const auto regions = regions_of(f.at("regions"), key("regions"));
+    for (const auto& t : f.at("processes").get<std::vector<std::string>>())
+      s.factors.push_back({process_index(config, key("processes"), t, processes), s.n_params() - 1, regions});
+  }
   const json& nuisances = m.at("nuisances");
   for (size_t i = 0; i < nuisances.size(); ++i) {
     const json& n = nuisances[i];
@@ -128,11 +169,7 @@ ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::s
     Parameter par;
     par.name = n.at("name").get<std::string>();
     const std::string type = n.at("type").get<std::string>();
-    const int earlier = s.index(par.name);
-    if (earlier >= 0) {
-      const std::string was = earlier == 0 ? "the POI" : s.parameters[earlier].kind == ParameterKind::kCalibration ? "calibration" : "normsys";
-      throw ConfigError(config.file, key("name"), "'" + par.name + "' is declared twice (as " + was + " and as " + type + ")");
-    }
+    declared_twice(par.name, type, key("name"));
     par.kind = type == "calibration" ? ParameterKind::kCalibration : ParameterKind::kNormalisation;
     const std::string constraint = n.at("constraint").get<std::string>();
     par.constraint = constraint == "gaussian" ? Constraint::kGaussian : constraint == "lognormal" ? Constraint::kLogNormal : Constraint::kNone;
@@ -154,9 +191,10 @@ ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::s
         throw ConfigError(config.file, key("name"),
                           "calibration nuisance '" + par.name + "' is not one of the DCR networks' nuisances (" +
                               join(dcr_nuisances) + "): retrain them with it (dcr.nuisances) or declare it as normsys");
-      if (!targets.empty() || n.at("size").get<double>() != 0.0)
-        throw ConfigError(config.file, key(targets.empty() ? "size" : "processes"),
-                          "a calibration nuisance acts through the DCR networks of every process (no size, no processes)");
+      if (!targets.empty() || n.at("size").get<double>() != 0.0 || !n.at("regions").empty())
+        throw ConfigError(config.file, key(!targets.empty() ? "processes" : !n.at("regions").empty() ? "regions" : "size"),
+                          "a calibration nuisance acts through the DCR networks of every process in every region "
+                          "(no size, processes or regions)");
     } else {
       if (targets.empty()) throw ConfigError(config.file, key("processes"), "a normsys scales at least one process");
       const double size = n.at("size").get<double>();
@@ -164,9 +202,10 @@ ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::s
         throw ConfigError(config.file, key("size"), "a normsys needs a non-zero size above -1 (its factor is (1 + size)^nu)");
     }
     s.parameters.push_back(par);
+    const auto regions = regions_of(n.at("regions"), key("regions"));
     for (const auto& t : targets)
       s.modifiers.push_back({process_index(config, key("processes"), t, processes), s.n_params() - 1,
-                             n.at("size").get<double>(), false});
+                             n.at("size").get<double>(), false, regions});
   }
   for (const auto& n : dcr_nuisances) {
     const int i = s.index(n);
@@ -223,7 +262,7 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     throw InputError("", "--mc-statistics", "expected on or off, got '" + options.mc_statistics + "'");
   mc_statistics_ = options.mc_statistics.empty() ? mcs.at("enabled").get<bool>() : options.mc_statistics == "on";
   const int n_cells = mcs.at("cells").get<int>();
-  const int64_t signal_process = std::find(spec_.signal.begin(), spec_.signal.end(), true) - spec_.signal.begin();
+  const int64_t signal_process = spec_.scaled_by(0).front();
   std::string reference_variable = m.at("reference").at("variable").get<std::string>();
   if (reference_variable.empty()) reference_variable = "p_" + processes_[signal_process];
   if ((options.reference || mc_statistics_) && !known_variable(reference_variable))
@@ -598,9 +637,7 @@ Region Measurement::observe(size_t i, const EvaluatedEvents& e, const Eigen::Vec
 torch::Tensor Measurement::ratio(size_t region, const torch::Tensor& f, const torch::Tensor& coef,
                                  const Eigen::VectorXd& theta) const {
   torch::Tensor t = torch::from_blob(const_cast<double*>(theta.data()), {theta.size()}, torch::kFloat64);
-  torch::Tensor z = f.log() + terms::log_norms(spec_, t).unsqueeze(0) +
-                    torch::einsum("npc,c->np", {coef.to(torch::kFloat64), terms::phi(spec_, t)});
-  return torch::logsumexp(z, 1).exp();
+  return terms::log_ratio(spec_, t, regions_[region].name, f.log(), coef).exp();
 }
 
 EvaluatedEvents Measurement::resample(const EvaluatedEvents& e, const Eigen::VectorXd& theta, std::mt19937_64& rng) const {

@@ -95,18 +95,19 @@ TEST_CASE("histosys code0 and code4p: the compiled backend equals the LibTorch d
 TEST_CASE("The regions' rate factor (1 + a)^nu is normsys code1 with hi = 1 + a, lo = 1 / (1 + a)", "[definitions][likelihood]") {
   likelihood::ModelSpec spec;
   spec.processes = {"s", "b"};
-  spec.signal = {true, false};
+  spec.factors = {{0, 0, {}}};
   spec.parameters.push_back({"mu", likelihood::ParameterKind::kPoi, likelihood::Constraint::kNone, 0, 1, 1, 0.01, 10});
   spec.parameters.push_back({"k", likelihood::ParameterKind::kNormalisation, likelihood::Constraint::kGaussian, 0, 1, 0, -5, 5});
   const double a = 0.25;
-  spec.modifiers.push_back({1, 1, a, false});
+  spec.modifiers.push_back({1, 1, a, false, {}});
   spec.validate();
   const auto coefficients = histfactory::code4_coefficients(1.0 + a, 1.0 / (1.0 + a));
   for (double nu : kAlphas) {
     INFO("nu " << nu);
     const Derivatives region = by_autograd(
         [&](const torch::Tensor& k) {
-          return likelihood::terms::log_norms(spec, torch::stack({torch::tensor(1.0, torch::kFloat64), k}))[1].exp();
+          return likelihood::terms::norms(spec, torch::stack({torch::tensor(1.0, torch::kFloat64), k}), "region")
+              .norm()[1];
         },
         nu);
     const Derivatives definition = by_autograd(

@@ -31,20 +31,28 @@ stats::RegionModel region_model(LikelihoodModel m, const std::vector<bool>& fixe
 // Four processes, six parameters (exponential, linear and lognormal pieces),
 // one unbinned and one binned region with random coefficients; with
 // mc_stat, the simulated-sample statistics in both (the unbinned region in
-// three cells).
-LikelihoodModel random_model(uint64_t seed, bool mc_stat = false) {
+// three cells). With factors: a second POI mu2 scaling sig in sr alone and
+// b1 everywhere, a free normalisation k_b2 of b2 in cr alone, and norm_b3's
+// linear modifier acting in cr alone.
+LikelihoodModel random_model(uint64_t seed, bool mc_stat = false, bool factors = false) {
   torch::Generator gen = make_generator(seed);
   ModelSpec s;
   s.processes = {"sig", "b1", "b2", "b3"};
-  s.signal = {true, false, false, false};
+  s.factors = {{0, 0, {}}};
   s.parameters = {{"mu", ParameterKind::kPoi, Constraint::kNone, 0, 1, 1.0, 1e-4, 10},
                   {"norm_all", ParameterKind::kNormalisation, Constraint::kGaussian, 0, 1, 0, -5, 5},
                   {"norm_b3", ParameterKind::kNormalisation, Constraint::kGaussian, 0, 1, 0, -3, 3},
                   {"tes", ParameterKind::kCalibration, Constraint::kGaussian, 0, 1, 0, -5, 5},
                   {"jes", ParameterKind::kCalibration, Constraint::kGaussian, 0, 1, 0, -5, 5},
                   {"soft", ParameterKind::kCalibration, Constraint::kLogNormal, 1, 1, 1, 1e-3, 5}};
-  s.modifiers = {{1, 1, 0.05, false}, {2, 1, 0.05, false}, {3, 1, 0.05, false}, {3, 2, 0.25, true}};
+  s.modifiers = {{1, 1, 0.05, false, {}}, {2, 1, 0.05, false, {}}, {3, 1, 0.05, false, {}}, {3, 2, 0.25, true, {}}};
   s.calibration = {3, 4, 5};
+  if (factors) {
+    s.parameters.push_back({"mu2", ParameterKind::kPoi, Constraint::kNone, 0, 1, 1.0, 0, 10});
+    s.parameters.push_back({"k_b2", ParameterKind::kNormalisation, Constraint::kNone, 0, 1, 1.0, 0, 10});
+    s.factors = {{0, 0, {}}, {0, 6, {"sr"}}, {1, 6, {}}, {2, 7, {"cr"}}};
+    s.modifiers.back().regions = {"cr"};
+  }
   LikelihoodModel m(s);
   const int64_t P = 4, C = 9;
   auto opt = torch::TensorOptions().dtype(torch::kFloat64);
@@ -124,6 +132,65 @@ TEST_CASE("Fused likelihood evaluator equals LibTorch autograd (value, gradient,
   }
 }
 
+TEST_CASE("Norm factors at 0 and in some regions: fused evaluator equals LibTorch autograd", "[likelihood]") {
+  // Two POIs, a free normalisation and a modifier limited to regions; the
+  // factors at 0 (a process out of the rate: the derivatives are the linear
+  // factor's, which q0 needs at mu = 0), one at a time and two on one process.
+  const bool mc_stat = GENERATE(false, true);
+  INFO("simulated-sample statistics " << (mc_stat ? "on" : "off"));
+  LikelihoodModel m = random_model(12, mc_stat, /*factors=*/true);
+  const std::vector<double> base = {1.3, 0.4, -0.5, 0.7, -1.1, 1.8, 0.8, 1.2};
+  for (const std::vector<int>& zero : std::vector<std::vector<int>>{{}, {0}, {6}, {7}, {0, 6}, {0, 7}}) {
+    std::vector<double> point = base;
+    for (int z : zero) point[z] = 0.0;
+    INFO("parameters at 0: " << zero.size() << (zero.empty() ? "" : " first " + std::to_string(zero[0])));
+    torch::Tensor theta = torch::tensor(point, torch::kFloat64);
+    Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(point.data(), point.size());
+    Eigen::VectorXd g;
+    Eigen::MatrixXd h;
+    const double v = m.evaluate(x, &g, &h);
+    REQUIRE(m.evaluate(x) == Approx(v).epsilon(1e-13));
+    torch::Tensor xr = theta.clone().requires_grad_(true);
+    torch::Tensor vr = m.nll_torch(xr);
+    torch::Tensor gr = torch::autograd::grad({vr}, {xr})[0];
+    torch::Tensor hr = hessian_autograd([&](const torch::Tensor& t) { return m.nll_torch(t); }, theta);
+    torch::Tensor gf = torch::from_blob(g.data(), {g.size()}, torch::kFloat64).clone();
+    torch::Tensor hf = torch::from_blob(h.data(), {h.rows(), h.cols()}, torch::kFloat64).clone();
+    INFO("value fused " << v << " autograd " << vr.item<double>());
+    REQUIRE(std::isfinite(v));
+    REQUIRE(std::abs(v - vr.item<double>()) <= 1e-10 * std::abs(vr.item<double>()));
+    INFO("gradient fused " << gf << "\nautograd " << gr);
+    REQUIRE(max_abs(gf - gr) <= 1e-10 * max_abs(gr));
+    INFO("Hessian fused " << hf << "\nautograd " << hr);
+    REQUIRE(max_abs(hf - hr) <= 1e-10 * max_abs(hr));
+    // The derivative in a factor at 0 is not 0: the process' whole yield
+    // enters it.
+    for (int z : zero) REQUIRE(std::abs(g[z]) > 1.0);
+  }
+  // Expected yields: a factor acts only where it is declared; at 0 the
+  // process is gone from those regions.
+  Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(base.data(), base.size());
+  const auto y1 = m.expected_per_process(x);
+  Eigen::VectorXd x2 = x;
+  x2[6] = 2.0 * x[6];
+  x2[7] = 0.0;
+  const auto y2 = m.expected_per_process(x2);
+  for (size_t b = 0; b < y1[0][0].size(); ++b) {
+    REQUIRE(y2[0][0][b] == Approx(2.0 * y1[0][0][b]).epsilon(1e-12));  // sig in sr: mu * mu2
+    REQUIRE(y2[0][2][b] == Approx(y1[0][2][b]).epsilon(1e-12));        // b2 in sr: k_b2 acts in cr only
+  }
+  for (size_t b = 0; b < y1[1][0].size(); ++b) {
+    REQUIRE(y2[1][0][b] == Approx(y1[1][0][b]).epsilon(1e-12));  // sig in cr: mu alone
+    REQUIRE(y2[1][1][b] == Approx(2.0 * y1[1][1][b]).epsilon(1e-12));  // b1: mu2 everywhere
+    REQUIRE(y2[1][2][b] == 0.0);                                        // b2 in cr at k_b2 = 0
+  }
+  // A negative factor is outside the domain; a region whose every process is
+  // gone cannot hold events.
+  Eigen::VectorXd xn = x;
+  xn[7] = -0.1;
+  REQUIRE(std::isinf(m.evaluate(xn)));
+}
+
 TEST_CASE("Likelihood event sums: NLL differences over 1e6 events match a compensated long-double reference", "[likelihood]") {
   // Two processes, one calibration nuisance: NLL values of order 1e6, their
   // differences of order 1-100 must keep 9 significant digits.
@@ -131,7 +198,7 @@ TEST_CASE("Likelihood event sums: NLL differences over 1e6 events match a compen
   auto opt = torch::TensorOptions().dtype(torch::kFloat64);
   ModelSpec s;
   s.processes = {"sig", "bkg"};
-  s.signal = {true, false};
+  s.factors = {{0, 0, {}}};
   s.parameters = {{"mu", ParameterKind::kPoi, Constraint::kNone, 0, 1, 1.0, 1e-4, 10},
                   {"nu", ParameterKind::kCalibration, Constraint::kNone, 0, 1, 0, -5, 5}};
   s.calibration = {1};
@@ -261,7 +328,7 @@ TEST_CASE("Likelihood terms in LibTorch pass gradients to network outputs (train
   torch::Tensor yields = torch::tensor({50.0, 1000.0}, opt);
   auto nll_of = [&](const torch::Tensor& a) {
     torch::Tensor coef = (x.unsqueeze(2) * a.view({1, 2, 2}));  // [n, P=2, C=2]
-    return likelihood::terms::unbinned(s, theta, yields, lf, coef, torch::Tensor());
+    return likelihood::terms::unbinned(s, theta, "region", yields, lf, coef, torch::Tensor());
   };
   torch::Tensor a = torch::tensor({0.0, 0.0, 0.2, -0.02}, opt).requires_grad_(true);
   torch::Tensor g = torch::autograd::grad({nll_of(a)}, {a})[0];

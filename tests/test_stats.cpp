@@ -56,11 +56,11 @@ std::shared_ptr<const likelihood::LikelihoodModel> unbinned_region(uint64_t seed
   torch::Generator gen = make_generator(seed);
   ModelSpec s;
   s.processes = {"sig", "bkg"};
-  s.signal = {true, false};
+  s.factors = {{0, 0, {}}};
   s.parameters = {{"mu", ParameterKind::kPoi, likelihood::Constraint::kNone, 0, 1, 1.0, 1e-4, 10},
                   {"bkg_norm", ParameterKind::kNormalisation, likelihood::Constraint::kGaussian, 0, 1, 0, -5, 5},
                   {"jes", ParameterKind::kCalibration, likelihood::Constraint::kGaussian, 0, 1, 0, -5, 5}};
-  s.modifiers = {{1, 1, 0.08, false}};
+  s.modifiers = {{1, 1, 0.08, false, {}}};
   s.calibration = {2};
   auto m = std::make_shared<LikelihoodModel>(s);
   const int64_t P = 2, C = m->ansatz().C, n = 400, nmc = 3000;

@@ -140,6 +140,70 @@ TEST_CASE("User events written by h5py: train, fit, scan, impacts and resampled 
   REQUIRE(j1["fit"]["parameters"] == j2["fit"]["parameters"]);
   REQUIRE(j1["data"].get<std::string>().find("resampled") != std::string::npos);
 
+  // Norm factors. The POI's range down to 0: q0 tests mu = 0, and equals
+  // the profile scan's t there (both 2 (NLL(0) - NLL(mu_hat))); Asimov data
+  // at mu = 0 give q0 = 0, p0 = 1/2.
+  {
+    json c = small_user_config(tmp.dir());
+    c["measurement"]["poi"]["range"] = {0.0, 10.0};
+    const std::string c0 = tmp.path("c0.json");
+    write_json(c0, c);
+    const std::string data = " --data " + tmp.path("data.h5") + " --threads 2 --quiet";
+    r = run_refinery("hypotest --config " + c0 + data + " --test-stat q0 --out " + tmp.path("q0.json"));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    const json h = json::parse(read_file(tmp.path("q0.json")));
+    r = run_refinery("scan --config " + c0 + data + " --range 0:0.5 --points 2 --out " + tmp.path("s0.json"));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    const json s0 = json::parse(read_file(tmp.path("s0.json")))["scan"]["points"][0];
+    INFO(h.dump() << "\n" << s0.dump());
+    REQUIRE(s0["value"].get<double>() == 0.0);
+    const double q0 = h["q_obs"].get<double>();
+    CHECK(q0 > 1.0);
+    CHECK(std::abs(q0 - s0["t"].get<double>()) < 1e-5 * q0);
+    CHECK(std::abs(h["p0_obs"].get<double>() - 0.5 * std::erfc(std::sqrt(q0 / 2))) < 1e-9);
+    r = run_refinery("hypotest --config " + c0 + " --asimov --mu-true 0 --test-stat q0 --threads 2 --quiet --json");
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    const json h0 = json::parse(r.output);
+    CHECK(std::abs(h0["q_obs"].get<double>()) < 1e-6);
+    CHECK(std::abs(h0["p0_obs"].get<double>() - 0.5) < 1e-3);
+
+    // A second POI (the multijet rate), a free normalisation of top in the
+    // binned region alone, top_xsec acting in the unbinned region alone:
+    // Asimov data at a shifted truth return it, the new parameters named in
+    // the result; the second POI scans in 2D with the first.
+    c["measurement"]["normfactors"] = {
+        {{"name", "mu_multijet"}, {"processes", {"multijet"}}, {"poi", true}},
+        {{"name", "k_top"}, {"processes", {"top"}}, {"regions", {"low_pt"}}, {"range", {0.0, 5.0}}}};
+    c["measurement"]["nuisances"][1]["regions"] = {"high_pt"};
+    const std::string c2 = tmp.path("c2.json");
+    write_json(c2, c);
+    r = run_refinery("fit --config " + c2 + " --asimov --mu-true 1.5 --nu-true mu_multijet=0.9,k_top=1.3,"
+                     "energy_scale=0.8,top_xsec=-0.5 --threads 2 --quiet --out " + tmp.path("a2.json"));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    const json a2 = json::parse(read_file(tmp.path("a2.json")));
+    REQUIRE(a2["fit"]["status"] == "converged");
+    const json& p2 = a2["fit"]["parameters"];
+    REQUIRE(p2.size() == 5);
+    const std::vector<std::pair<std::string, double>> truth = {
+        {"mu", 1.5}, {"mu_multijet", 0.9}, {"k_top", 1.3}, {"energy_scale", 0.8}, {"top_xsec", -0.5}};
+    for (size_t i = 0; i < truth.size(); ++i) {
+      INFO(p2[i].dump());
+      REQUIRE(p2[i]["name"] == truth[i].first);
+      CHECK(std::abs(p2[i]["value"].get<double>() - truth[i].second) < 1e-5);
+    }
+    // top_xsec acts on top in high_pt only, k_top in low_pt only: their
+    // correlation is that of parameters of separate regions, small.
+    r = run_refinery("scan --config " + c2 + " --asimov --poi2 mu_multijet --points 3 --points2 3 --threads 2 --quiet "
+                     "--out " + tmp.path("s2.json"));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(json::parse(read_file(tmp.path("s2.json")))["scan"]["points"].size() == 9);
+  }
+
   // Bad declarations: one line naming the file and key, exit 2.
   auto with = [&](const std::function<void(json&)>& edit) {
     json c = small_user_config(tmp.dir());
@@ -181,6 +245,25 @@ TEST_CASE("User events written by h5py: train, fit, scan, impacts and resampled 
   CHECK(with([](json& c) { c["measurement"]["nuisances"][1]["type"] = "shapesys"; }) ==
         "refinery fit: error: " + bad + ": measurement.nuisances[1].type: 'shapesys' is not one of: calibration, "
         "normsys\n");
+  CHECK(with([](json& c) { c["measurement"]["nuisances"][1]["regions"] = {"signal_region"}; }) ==
+        "refinery fit: error: " + bad + ": measurement.nuisances[1].regions: unknown region 'signal_region' "
+        "(measurement.regions: high_pt, low_pt)\n");
+  CHECK(with([](json& c) { c["measurement"]["nuisances"][0]["regions"] = {"low_pt"}; }) ==
+        "refinery fit: error: " + bad + ": measurement.nuisances[0].regions: a calibration nuisance acts through the "
+        "DCR networks of every process in every region (no size, processes or regions)\n");
+  CHECK(with([](json& c) {
+          c["measurement"]["normfactors"] = {{{"name", "k_top"}, {"processes", {"top"}}, {"range", {-1.0, 5.0}}}};
+        }) == "refinery fit: error: " + bad + ": measurement.normfactors[0].range: expected 0 <= low (a normfactor "
+              "multiplies a rate)\n");
+  CHECK(with([](json& c) {
+          c["measurement"]["normfactors"] = {{{"name", "top_xsec"}, {"processes", {"top"}}}};
+        }) == "refinery fit: error: " + bad + ": measurement.nuisances[1].name: 'top_xsec' is declared twice (as "
+              "normfactor and as normsys)\n");
+  CHECK(with([](json& c) { c["measurement"]["normfactors"] = {{{"name", "k"}, {"processes", {"qcd"}}}}; }) ==
+        "refinery fit: error: " + bad + ": measurement.normfactors[0].processes: unknown process 'qcd' (the "
+        "classifier's processes: signal, multijet, top)\n");
+  CHECK(with([](json& c) { c["measurement"]["poi"]["range"] = {-1.0, 10.0}; }) ==
+        "refinery fit: error: " + bad + ": measurement.poi.range: expected 0 <= low (the POI multiplies a rate)\n");
   CHECK(with([](json& c) { c["measurement"]["regions"][0]["selection"] = "pt_sub > 3"; })
             .find(bad + ": measurement.regions[0].selection") != std::string::npos);
   // A toy sample with a negative weight is refused, naming the file and row.

@@ -56,11 +56,11 @@ GaussianToy::GaussianToy(int64_t ns, int64_t nb, uint64_t seed, YieldEstimate yi
 ModelSpec GaussianToy::spec() const {
   ModelSpec s;
   s.processes = {"signal", "background"};
-  s.signal = {true, false};
+  s.factors = {{0, 0, {}}};
   s.parameters = {{"mu", ParameterKind::kPoi, Constraint::kNone, 0, 1, 1.0, 1e-4, 10},
                   {"nu", ParameterKind::kCalibration, Constraint::kGaussian, 0, 1, 0, -5, 5},
                   {"norm", ParameterKind::kNormalisation, Constraint::kGaussian, 0, 1, 0, -5, 5}};
-  s.modifiers = {{1, 2, kNormSize, false}};
+  s.modifiers = {{1, 2, kNormSize, false, {}}};
   s.calibration = {1};
   return s;
 }
@@ -121,13 +121,13 @@ LikelihoodModel inferno_asimov_model(int bm, int64_t n, torch::Generator& gen) {
   cb.select(1, 4).fill_(-1.0 / 18.0);                    // (1/2) d^2/d nu_lambda^2
   ModelSpec s;
   s.processes = {"signal", "background"};
-  s.signal = {true, false};
+  s.factors = {{0, 0, {}}};
   const Constraint rc = bm >= 3 ? Constraint::kGaussian : Constraint::kNone;
   s.parameters = {{"mu", ParameterKind::kPoi, Constraint::kNone, 0, 1, 1.0, 1e-4, 10},
                   {"nu_r", ParameterKind::kCalibration, rc, 0, 1, 0, -5, 5},
                   {"nu_lambda", ParameterKind::kCalibration, rc, 0, 1, 0, -2.5, 5},
                   {"nu_b", ParameterKind::kNormalisation, Constraint::kGaussian, 0, 1, 0, -5, 5}};
-  s.modifiers = {{1, 3, 0.1, true}};
+  s.modifiers = {{1, 3, 0.1, true, {}}};
   s.calibration = {1, 2};
   LikelihoodModel m(s);
   Region r;

@@ -140,11 +140,27 @@ Schema measurement_schema() {
                    optional("name", S::string(), "mu", "Name of the parameter of interest."),
                    optional("processes", S::array(S::string()), nlohmann::json::array(),
                             "Processes whose rate it multiplies (at least one)."),
-                   optional("range", S::array(S::number(), 2), nlohmann::json::array({1e-3, 10.0}),
-                            "Its bounds [low, high], 0 < low (it multiplies a rate)."),
+                   optional("range", S::array(S::number(), 2), nlohmann::json::array({0.0, 10.0}),
+                            "Its bounds [low, high], 0 <= low (it multiplies a rate; 0 lets q0 test mu = 0)."),
                    optional("init", S::number(), 1.0, "Starting value of fits (clamped into the range)."),
                }),
                nlohmann::json::object(), "The parameter of interest: a signal strength."),
+      optional("normfactors",
+               S::array(S::object({
+                   required("name", S::string(), "Parameter name (unique)."),
+                   required("processes", S::array(S::string(), 1), "The processes whose rate it multiplies."),
+                   optional("regions", S::array(S::string()), nlohmann::json::array(),
+                            "The regions it acts in (empty: every region)."),
+                   optional("range", S::array(S::number(), 2), nlohmann::json::array({0.0, 10.0}),
+                            "Its bounds [low, high], 0 <= low."),
+                   optional("init", S::number(), 1.0, "Starting value of fits."),
+                   optional("poi", S::boolean(), false,
+                            "A further parameter of interest (scans, intervals and impacts treat it as one); "
+                            "otherwise a free normalisation, profiled like a nuisance."),
+               })),
+               nlohmann::json::array(),
+               "Unconstrained rate factors (HistFactory's normfactor): further signal strengths, or background "
+               "normalisations measured in the data (e.g. in a control region)."),
       optional("nuisances",
                S::array(S::object({
                    required("name", S::string(), "Parameter name (unique)."),
@@ -162,6 +178,8 @@ Schema measurement_schema() {
                    optional("size", S::number(-1, 1e6), 0.0, "normsys: relative rate change per unit of nu."),
                    optional("processes", S::array(S::string()), nlohmann::json::array(),
                             "normsys: the processes it scales."),
+                   optional("regions", S::array(S::string()), nlohmann::json::array(),
+                            "normsys: the regions it acts in (empty: every region)."),
                })),
                nlohmann::json::array(),
                "Nuisance parameters of the measurement: the DCR networks' calibration nuisances (each must be "

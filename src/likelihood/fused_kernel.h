@@ -12,7 +12,8 @@
 // M_p = d^2 log r_p / d nu^2 (constant in nu, linear in Delta_p).
 //
 // Data sums (events of one unbinned region, weights w_i, log fractions
-// log f_ip, normalisation logs a_p = log N_p(mu, nu_norm)):
+// log f_ip, normalisation logs a_p = log N_p(mu, nu_norm); DataView::in_rate
+// for processes whose rate is 0):
 //   t_ip = exp(log f_ip + a_p + phi . Delta_ip),  R_i = sum_p t_ip,
 //   u_ip = t_ip / R_i (responsibilities),  v_i = sum_p u_ip h_ip,
 //   nll = -sum_i w_i log R_i,
@@ -52,6 +53,11 @@ struct DataView {
   const double* weight = nullptr;        // [n]; nullptr: every weight 1
   const double* log_fraction = nullptr;  // [P][n]
   const float* coef = nullptr;           // [P][C][n]; unused when K = 0
+  // [P]; nullptr: every process. A process with 0 here is left out of R_i
+  // (its rate is 0: a norm factor at 0, log_norm its rate without it) while
+  // its u_ip = t_ip / R_i still enter U, W, UU and UV (the derivatives in
+  // that factor); v, S and VV sum over the others only.
+  const unsigned char* in_rate = nullptr;
 };
 
 struct CellView {

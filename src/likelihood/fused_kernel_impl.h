@@ -115,6 +115,8 @@ void data_sums(const Ansatz& A, const DataView& d, const double* nu_cal, const d
             width = deriv >= 2 ? oVV + K * K : (deriv >= 1 ? oS : 1);
   const int64_t n_blocks = (n + kBlock - 1) / kBlock;
   std::vector<double> partial(std::max<int64_t>(n_blocks, 1) * width, 0.0);
+  std::vector<unsigned char> in_rate(P, 1);
+  if (d.in_rate) in_rate.assign(d.in_rate, d.in_rate + P);
 
 #pragma omp parallel
   {
@@ -140,8 +142,9 @@ void data_sums(const Ansatz& A, const DataView& d, const double* nu_cal, const d
           for (int64_t i = 0; i < m; ++i) zp[i] += f * double(co[i]);
         }
       }
-      for (int64_t i = 0; i < m; ++i) zmax[i] = z[i];
-      for (int p = 1; p < P; ++p) {
+      std::fill(zmax.begin(), zmax.begin() + m, -std::numeric_limits<double>::infinity());
+      for (int p = 0; p < P; ++p) {
+        if (!in_rate[p]) continue;
         const double* zp = z.data() + p * kBlock;
 #pragma omp simd
         for (int64_t i = 0; i < m; ++i) zmax[i] = std::max(zmax[i], zp[i]);
@@ -149,6 +152,11 @@ void data_sums(const Ansatz& A, const DataView& d, const double* nu_cal, const d
       std::fill(ssum.begin(), ssum.begin() + m, 0.0);
       for (int p = 0; p < P; ++p) {
         double* zp = z.data() + p * kBlock;
+        if (!in_rate[p]) {
+#pragma omp simd
+          for (int64_t i = 0; i < m; ++i) zp[i] = fast_exp(zp[i] - zmax[i]);
+          continue;
+        }
 #pragma omp simd
         for (int64_t i = 0; i < m; ++i) {
           zp[i] = fast_exp(zp[i] - zmax[i]);  // z now holds t_ip / max_p t_ip
@@ -207,11 +215,16 @@ void data_sums(const Ansatz& A, const DataView& d, const double* nu_cal, const d
           const double* hk = h.data() + (p * K + k) * kBlock;
           double* vk = v.data() + k * kBlock;
           double Wpk = 0.0;
+          if (in_rate[p]) {
 #pragma omp simd reduction(+ : Wpk)
-          for (int64_t i = 0; i < m; ++i) {
-            const double uh = up[i] * hk[i];
-            vk[i] += uh;
-            Wpk += w[i] * uh;
+            for (int64_t i = 0; i < m; ++i) {
+              const double uh = up[i] * hk[i];
+              vk[i] += uh;
+              Wpk += w[i] * uh;
+            }
+          } else {
+#pragma omp simd reduction(+ : Wpk)
+            for (int64_t i = 0; i < m; ++i) Wpk += w[i] * up[i] * hk[i];
           }
           acc[oW + p * K + k] = Wpk;
         }
@@ -222,6 +235,7 @@ void data_sums(const Ansatz& A, const DataView& d, const double* nu_cal, const d
         for (int b = a; b < K; ++b) {
           double s = 0.0;
           for (int p = 0; p < P; ++p) {
+            if (!in_rate[p]) continue;
             const double* up = z.data() + p * kBlock;
             const double* ha = h.data() + (p * K + a) * kBlock;
             const double* hb = h.data() + (p * K + b) * kBlock;

@@ -3,6 +3,7 @@
 #include "src/likelihood/dcr_ansatz.h"
 #include "src/likelihood/mc_statistics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -21,11 +22,18 @@ int ModelSpec::index(const std::string& name) const {
   return -1;
 }
 
+std::vector<int> ModelSpec::scaled_by(int parameter) const {
+  std::vector<int> out;
+  for (const auto& f : factors)
+    if (f.parameter == parameter && std::find(out.begin(), out.end(), f.process) == out.end()) out.push_back(f.process);
+  return out;
+}
+
 Eigen::VectorXd ModelSpec::nominal() const {
   Eigen::VectorXd x(n_params());
   for (int i = 0; i < n_params(); ++i) {
     const Parameter& p = parameters[i];
-    x[i] = (i == 0 || p.constraint == Constraint::kNone) ? p.init : p.centre;
+    x[i] = (p.kind == ParameterKind::kPoi || p.constraint == Constraint::kNone) ? p.init : p.centre;
   }
   return x;
 }
@@ -33,13 +41,32 @@ Eigen::VectorXd ModelSpec::nominal() const {
 void ModelSpec::validate() const {
   if (parameters.empty() || parameters[0].kind != ParameterKind::kPoi)
     throw InputError("model", "parameters", "parameter 0 must be the POI");
-  if (signal.size() != processes.size()) throw InputError("model", "signal", "one flag per process");
-  for (const auto& m : modifiers)
-    if (m.process < 0 || m.process >= P() || m.parameter <= 0 || m.parameter >= n_params())
+  std::vector<int> use(n_params(), 0);  // 1 factor, 2 modifier, 4 calibration
+  for (const auto& f : factors) {
+    if (f.process < 0 || f.process >= P() || f.parameter < 0 || f.parameter >= n_params())
+      throw InputError("model", "factors", "process or parameter index out of range");
+    if (parameters[f.parameter].kind == ParameterKind::kCalibration)
+      throw InputError("model", parameters[f.parameter].name, "a calibration nuisance cannot be a norm factor");
+    if (parameters[f.parameter].lower < 0.0)
+      throw InputError("model", parameters[f.parameter].name, "a norm factor multiplies a rate: its lower bound must be >= 0");
+    use[f.parameter] |= 1;
+  }
+  for (const auto& m : modifiers) {
+    if (m.process < 0 || m.process >= P() || m.parameter < 0 || m.parameter >= n_params())
       throw InputError("model", "modifiers", "process or parameter index out of range");
-  for (int c : calibration)
+    use[m.parameter] |= 2;
+  }
+  for (int c : calibration) {
     if (c <= 0 || c >= n_params() || parameters[c].kind != ParameterKind::kCalibration)
       throw InputError("model", "calibration", "not a calibration parameter");
+    use[c] |= 4;
+  }
+  for (int i = 0; i < n_params(); ++i) {
+    if ((use[i] & 1) && use[i] != 1)
+      throw InputError("model", parameters[i].name, "a norm factor's parameter cannot also be a modifier's or a calibration nuisance");
+    if (parameters[i].kind == ParameterKind::kPoi && !(use[i] & 1))
+      throw InputError("model", parameters[i].name, "a POI that scales no process");
+  }
   for (const auto& p : parameters) {
     if (!(p.lower < p.upper) || p.init < p.lower || p.init > p.upper)
       throw InputError("model", p.name, "bounds must satisfy lower <= init <= upper, lower < upper");
@@ -49,6 +76,12 @@ void ModelSpec::validate() const {
       throw InputError("model", p.name, "a lognormal constraint needs centre > 0 and lower >= 0");
   }
 }
+
+namespace {
+bool acts_in(const std::vector<std::string>& regions, const std::string& region) {
+  return regions.empty() || std::find(regions.begin(), regions.end(), region) != regions.end();
+}
+}  // namespace
 
 Cells Cells::build(const torch::Tensor& cell_in, int n_cells, const torch::Tensor& weight_in,
                    const torch::Tensor& coef_in) {
@@ -172,67 +205,87 @@ void LikelihoodModel::add_region(Region region) {
   regions_.push_back(std::move(region));
 }
 
-// a_p = log N_p, n(:, p) = d a_p / d theta, l(:, p) = d^2 a_p / d theta^2 (diagonal).
-void LikelihoodModel::log_norms(const Eigen::VectorXd& theta, Eigen::MatrixXd* n, Eigen::MatrixXd* l,
-                                Eigen::VectorXd* a, bool* ok, int deriv) const {
+LikelihoodModel::Norms LikelihoodModel::norms(const Eigen::VectorXd& theta, size_t region) const {
   const int P = spec_.P(), D = spec_.n_params();
-  a->setZero(P);
-  n->setZero(D, P);
-  l->setZero(D, P);
-  *ok = true;
-  for (int p = 0; p < P; ++p)
-    if (spec_.signal[p]) {
-      const double mu = theta[0];
-      // mu = 0: no signal (log N = -inf), a value without derivatives (the
-      // log-space derivatives 1/mu do not exist there).
-      if (mu == 0.0 && deriv == 0) {
-        (*a)[p] = -std::numeric_limits<double>::infinity();
-        continue;
-      }
-      if (!(mu > 0.0)) {
-        *ok = false;
-        return;
-      }
-      (*a)[p] += std::log(mu);
-      (*n)(0, p) += 1.0 / mu;
-      (*l)(0, p) += -1.0 / (mu * mu);
+  const std::string& name = regions_[region].name;
+  Norms out;
+  out.a.setZero(P);
+  out.n.setZero(D, P);
+  out.l.setZero(D, P);
+  out.zero.assign(P, {});
+  for (const auto& f : spec_.factors) {
+    if (!acts_in(f.regions, name)) continue;
+    const double v = theta[f.parameter];
+    if (v == 0.0) {
+      out.zero[f.process].push_back(f.parameter);
+      continue;
     }
+    if (!(v > 0.0)) {
+      out.ok = false;
+      return out;
+    }
+    out.a[f.process] += std::log(v);
+    out.n(f.parameter, f.process) += 1.0 / v;
+    out.l(f.parameter, f.process) += -1.0 / (v * v);
+  }
   for (const auto& m : spec_.modifiers) {
+    if (!acts_in(m.regions, name)) continue;
     const double v = theta[m.parameter];
     if (m.linear) {
       const double q = 1.0 + m.size * v;
       if (!(q > 0.0)) {
-        *ok = false;
-        return;
+        out.ok = false;
+        return out;
       }
-      (*a)[m.process] += std::log(q);
-      (*n)(m.parameter, m.process) += m.size / q;
-      (*l)(m.parameter, m.process) += -(m.size * m.size) / (q * q);
+      out.a[m.process] += std::log(q);
+      out.n(m.parameter, m.process) += m.size / q;
+      out.l(m.parameter, m.process) += -(m.size * m.size) / (q * q);
     } else {
       const double lg = std::log1p(m.size);
-      (*a)[m.process] += v * lg;
-      (*n)(m.parameter, m.process) += lg;
+      out.a[m.process] += v * lg;
+      out.n(m.parameter, m.process) += lg;
     }
   }
+  return out;
 }
 
 namespace {
-// Adds N_p * (cell yields) and its derivatives: value T, gradient gT, Hessian hT.
-void add_yield(double Np, const Eigen::VectorXd& np, const Eigen::VectorXd& lp, double Y, const double* G,
-               const double* H, const std::vector<int>& cal, int derivatives, double* T, Eigen::VectorXd* gT,
-               Eigen::MatrixXd* hT) {
+// Adds N_p * (cell yields) and its derivatives to the value T, gradient gT
+// and Hessian hT: N_p = exp(a) (zero empty; np, lp the derivatives of a),
+// or N_p = prod_{k in zero} theta_k exp(a) with those theta_k = 0: no value
+// and, the factors being linear, derivatives only where each zero factor is
+// differentiated once.
+void add_yield(double a, const Eigen::VectorXd& np, const Eigen::VectorXd& lp, const std::vector<int>& zero,
+               double Y, const double* G, const double* H, const std::vector<int>& cal, int derivatives, double* T,
+               Eigen::VectorXd* gT, Eigen::MatrixXd* hT) {
   const int K = int(cal.size());
-  *T += Np * Y;
+  const double Np = std::exp(a);
+  if (zero.empty()) *T += Np * Y;
   if (derivatives < 1) return;
   Eigen::VectorXd eg = Eigen::VectorXd::Zero(np.size());
   for (int k = 0; k < K; ++k) eg[cal[k]] = G[k];
+  if (zero.size() == 1) {
+    (*gT)[zero[0]] += Np * Y;
+    if (derivatives < 2) return;
+    const Eigen::VectorXd d = Np * (Y * np + eg);
+    hT->row(zero[0]) += d.transpose();
+    hT->col(zero[0]) += d;
+    return;
+  }
+  if (zero.size() == 2) {
+    if (derivatives < 2) return;
+    (*hT)(zero[0], zero[1]) += Np * Y;
+    (*hT)(zero[1], zero[0]) += Np * Y;
+    return;
+  }
+  if (!zero.empty()) return;
   *gT += Np * (Y * np + eg);
   if (derivatives < 2) return;
   Eigen::MatrixXd m = Y * (np * np.transpose());
   m.diagonal() += Y * lp;
   m += np * eg.transpose() + eg * np.transpose();
-  for (int a = 0; a < K; ++a)
-    for (int b = 0; b < K; ++b) m(cal[a], cal[b]) += H[a * K + b];
+  for (int a1 = 0; a1 < K; ++a1)
+    for (int b1 = 0; b1 < K; ++b1) m(cal[a1], cal[b1]) += H[a1 * K + b1];
   *hT += Np * m;
 }
 }  // namespace
@@ -245,18 +298,16 @@ double LikelihoodModel::evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* 
   if (theta.size() != D) throw InputError("fit", "theta", "wrong number of parameters");
   for (int i = 0; i < D; ++i)
     if (!std::isfinite(theta[i])) return kInf;
-  Eigen::MatrixXd n, l;
-  Eigen::VectorXd a;
-  bool ok = true;
-  log_norms(theta, &n, &l, &a, &ok, deriv);
-  if (!ok) return kInf;
   std::vector<double> nu_cal(K);
   for (int k = 0; k < K; ++k) nu_cal[k] = theta[spec_.calibration[k]];
   const std::vector<int>& cal = spec_.calibration;
   Eigen::VectorXd g = Eigen::VectorXd::Zero(D);
   Eigen::MatrixXd h = Eigen::MatrixXd::Zero(D, D);
   double value = 0.0;
-  for (const Region& r : regions_) {
+  for (size_t ri = 0; ri < regions_.size(); ++ri) {
+    const Region& r = regions_[ri];
+    const Norms nm = norms(theta, ri);
+    if (!nm.ok) return kInf;
     CellSums cs;
     CellView cv{r.expected.n(), r.expected.n_cells, r.expected.log_weight.data(), r.expected.coef.data(),
                 r.expected.begin.data()};
@@ -270,8 +321,8 @@ double LikelihoodModel::evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* 
       Eigen::MatrixXd hl = Eigen::MatrixXd::Zero(D, D);
       for (int p = 0; p < P; ++p) {
         const int c = p * r.n_bins + b;
-        add_yield(std::exp(a[p]), n.col(p), l.col(p), cs.Y[c], cs.G.data() + c * K, cs.H.data() + c * K * K, cal,
-                  deriv, &lam, &gl, &hl);
+        add_yield(nm.a[p], nm.n.col(p), nm.l.col(p), nm.zero[p], cs.Y[c], cs.G.data() + c * K,
+                  cs.H.data() + c * K * K, cal, deriv, &lam, &gl, &hl);
       }
       const double obs = r.observed[b];
       if (r.binned && lam > 0.0) {
@@ -292,43 +343,68 @@ double LikelihoodModel::evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* 
         if (deriv >= 2) h += m.d1 * hl + m.d2 * (gl * gl.transpose());
       }
     }
-    if (!r.binned) {
-      DataSums ds;
-      DataView dv{r.events.n, P, r.events.weight.empty() ? nullptr : r.events.weight.data(),
-                  r.events.log_fraction.data(), r.events.coef.data()};
-      std::vector<double> an(a.data(), a.data() + P);
-      data_sums(ansatz_, dv, nu_cal.data(), an.data(), deriv, &ds);
-      if (!std::isfinite(ds.nll)) return kInf;
-      value += ds.nll;
-      if (deriv >= 1) {
-        Eigen::VectorXd gd = Eigen::VectorXd::Zero(D);
-        for (int p = 0; p < P; ++p) {
-          gd += ds.U[p] * n.col(p);
+    if (r.binned) continue;
+    // The data term. A process whose rate is 0 (a norm factor at 0) is left
+    // out of R; its responsibilities give the derivatives in that factor:
+    // its direction dn is the factor's unit vector instead of n(:, p).
+    std::vector<unsigned char> in_rate(P, 1);
+    Eigen::MatrixXd dn = nm.n;
+    bool any_rate = false;
+    for (int p = 0; p < P; ++p) {
+      in_rate[p] = nm.zero[p].empty();
+      any_rate = any_rate || in_rate[p];
+      if (in_rate[p]) continue;
+      dn.col(p).setZero();
+      if (nm.zero[p].size() == 1) dn(nm.zero[p][0], p) = 1.0;
+    }
+    if (!any_rate) {
+      if (r.events.total_weight() > 0.0) return kInf;
+      continue;
+    }
+    DataSums ds;
+    DataView dv{r.events.n, P, r.events.weight.empty() ? nullptr : r.events.weight.data(),
+                r.events.log_fraction.data(), r.events.coef.data(), in_rate.data()};
+    std::vector<double> an(nm.a.data(), nm.a.data() + P);
+    data_sums(ansatz_, dv, nu_cal.data(), an.data(), deriv, &ds);
+    if (!std::isfinite(ds.nll)) return kInf;
+    value += ds.nll;
+    if (deriv >= 1) {
+      Eigen::VectorXd gd = Eigen::VectorXd::Zero(D);
+      for (int p = 0; p < P; ++p) {
+        gd += ds.U[p] * dn.col(p);
+        if (in_rate[p])
           for (int k = 0; k < K; ++k) gd[cal[k]] += ds.W[p * K + k];
-        }
-        g -= gd;
       }
-      if (deriv >= 2) {
-        Eigen::MatrixXd hd = Eigen::MatrixXd::Zero(D, D);
-        Eigen::MatrixXd EW = Eigen::MatrixXd::Zero(D, P);  // column p: E W_p
-        Eigen::MatrixXd EUV = Eigen::MatrixXd::Zero(D, P); // column p: E UV_p
-        for (int p = 0; p < P; ++p)
-          for (int k = 0; k < K; ++k) {
-            EW(cal[k], p) = ds.W[p * K + k];
-            EUV(cal[k], p) = ds.UV[p * K + k];
-          }
-        Eigen::MatrixXd UU = Eigen::Map<const Eigen::MatrixXd>(ds.UU.data(), P, P);
-        for (int p = 0; p < P; ++p) {
-          hd += ds.U[p] * (n.col(p) * n.col(p).transpose());
-          hd.diagonal() += ds.U[p] * l.col(p);
-          hd += n.col(p) * EW.col(p).transpose() + EW.col(p) * n.col(p).transpose();
+      g -= gd;
+    }
+    if (deriv >= 2) {
+      Eigen::MatrixXd hd = Eigen::MatrixXd::Zero(D, D);
+      Eigen::MatrixXd EW = Eigen::MatrixXd::Zero(D, P);  // column p: E W_p
+      Eigen::MatrixXd EUV = Eigen::MatrixXd::Zero(D, P); // column p: E UV_p
+      for (int p = 0; p < P; ++p)
+        for (int k = 0; k < K; ++k) {
+          EW(cal[k], p) = ds.W[p * K + k];
+          EUV(cal[k], p) = ds.UV[p * K + k];
         }
-        for (int a1 = 0; a1 < K; ++a1)
-          for (int b1 = 0; b1 < K; ++b1) hd(cal[a1], cal[b1]) += ds.S[a1 * K + b1] - ds.VV[a1 * K + b1];
-        hd -= n * UU * n.transpose();
-        hd -= n * EUV.transpose() + EUV * n.transpose();
-        h -= hd;
+      Eigen::Map<const Eigen::MatrixXd> UU(ds.UU.data(), P, P);
+      for (int p = 0; p < P; ++p) {
+        const auto& zero = nm.zero[p];
+        if (zero.empty()) {
+          hd += ds.U[p] * (dn.col(p) * dn.col(p).transpose());
+          hd.diagonal() += ds.U[p] * nm.l.col(p);
+        } else if (zero.size() == 1) {
+          hd += ds.U[p] * (dn.col(p) * nm.n.col(p).transpose() + nm.n.col(p) * dn.col(p).transpose());
+        } else if (zero.size() == 2) {
+          hd(zero[0], zero[1]) += ds.U[p];
+          hd(zero[1], zero[0]) += ds.U[p];
+        }
+        if (zero.size() <= 1) hd += dn.col(p) * EW.col(p).transpose() + EW.col(p) * dn.col(p).transpose();
       }
+      for (int a1 = 0; a1 < K; ++a1)
+        for (int b1 = 0; b1 < K; ++b1) hd(cal[a1], cal[b1]) += ds.S[a1 * K + b1] - ds.VV[a1 * K + b1];
+      hd -= dn * UU * dn.transpose();
+      hd -= dn * EUV.transpose() + EUV * dn.transpose();
+      h -= hd;
     }
   }
   if (!std::isfinite(value)) return kInf;
@@ -339,14 +415,12 @@ double LikelihoodModel::evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* 
 
 std::vector<std::vector<std::vector<double>>> LikelihoodModel::expected_per_process(const Eigen::VectorXd& theta) const {
   const int K = ansatz_.K, P = spec_.P();
-  Eigen::MatrixXd n, l;
-  Eigen::VectorXd a;
-  bool ok = true;
-  log_norms(theta, &n, &l, &a, &ok, 0);
   std::vector<double> nu_cal(K);
   for (int k = 0; k < K; ++k) nu_cal[k] = theta[spec_.calibration[k]];
   std::vector<std::vector<std::vector<double>>> out;
-  for (const Region& r : regions_) {
+  for (size_t ri = 0; ri < regions_.size(); ++ri) {
+    const Region& r = regions_[ri];
+    const Norms nm = norms(theta, ri);
     CellSums cs;
     CellView cv{r.expected.n(), r.expected.n_cells, r.expected.log_weight.data(), r.expected.coef.data(),
                 r.expected.begin.data()};
@@ -354,7 +428,7 @@ std::vector<std::vector<std::vector<double>>> LikelihoodModel::expected_per_proc
     std::vector<std::vector<double>> y(P, std::vector<double>(r.n_bins, 0.0));
     for (int c = 0; c < r.expected.n_cells; ++c) {
       const int p = c / r.n_bins;
-      y[p][c % r.n_bins] += ok ? std::exp(a[p]) * cs.Y[c] : NAN;
+      y[p][c % r.n_bins] += !nm.ok ? NAN : nm.zero[p].empty() ? std::exp(nm.a[p]) * cs.Y[c] : 0.0;
     }
     out.push_back(std::move(y));
   }
@@ -379,15 +453,16 @@ std::vector<std::vector<double>> LikelihoodModel::expected(const Eigen::VectorXd
 // The likelihood in LibTorch operations.
 namespace terms {
 
-torch::Tensor log_norms(const ModelSpec& spec, const torch::Tensor& theta) {
+Norms norms(const ModelSpec& spec, const torch::Tensor& theta, const std::string& region) {
   auto opt = torch::TensorOptions().dtype(torch::kFloat64);
-  std::vector<torch::Tensor> logn(spec.P(), torch::zeros({}, opt));
-  for (int p = 0; p < spec.P(); ++p)
-    if (spec.signal[p]) logn[p] = logn[p] + theta[0].log();
+  std::vector<torch::Tensor> factor(spec.P(), torch::ones({}, opt)), log_rate(spec.P(), torch::zeros({}, opt));
+  for (const auto& f : spec.factors)
+    if (acts_in(f.regions, region)) factor[f.process] = factor[f.process] * theta[f.parameter];
   for (const auto& m : spec.modifiers)
-    logn[m.process] = logn[m.process] + (m.linear ? torch::log1p(m.size * theta[m.parameter])
-                                                  : theta[m.parameter] * std::log1p(m.size));
-  return torch::stack(logn);
+    if (acts_in(m.regions, region))
+      log_rate[m.process] = log_rate[m.process] + (m.linear ? torch::log1p(m.size * theta[m.parameter])
+                                                            : theta[m.parameter] * std::log1p(m.size));
+  return {torch::stack(factor), torch::stack(log_rate)};
 }
 
 torch::Tensor phi(const ModelSpec& spec, const torch::Tensor& theta) {
@@ -403,23 +478,32 @@ torch::Tensor cell_yields(const ModelSpec& spec, const torch::Tensor& theta, con
   return torch::zeros({n_cells}, torch::kFloat64).index_add(0, cell, z.exp());
 }
 
-torch::Tensor unbinned(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& yields,
-                       const torch::Tensor& log_fraction, const torch::Tensor& coef, const torch::Tensor& weight) {
-  torch::Tensor ln = log_norms(spec, theta);
-  torch::Tensor z = log_fraction.to(torch::kFloat64) + ln.unsqueeze(0);
+torch::Tensor log_ratio(const ModelSpec& spec, const torch::Tensor& theta, const std::string& region,
+                        const torch::Tensor& log_fraction, const torch::Tensor& coef) {
+  const Norms nm = norms(spec, theta, region);
+  torch::Tensor z = log_fraction.to(torch::kFloat64) + nm.log_rate.unsqueeze(0);
   if (coef.defined() && coef.numel() > 0) z = z + torch::einsum("npc,c->np", {coef.to(torch::kFloat64), phi(spec, theta)});
-  torch::Tensor logR = torch::logsumexp(z, 1);
+  // log sum_p factor_p exp(z_p), the factors linear (some may be 0).
+  torch::Tensor zmax = std::get<0>(z.max(1, /*keepdim=*/true)).detach();
+  return zmax.squeeze(1) + ((z - zmax).exp() * nm.factor.unsqueeze(0)).sum(1).log();
+}
+
+torch::Tensor unbinned(const ModelSpec& spec, const torch::Tensor& theta, const std::string& region,
+                       const torch::Tensor& yields, const torch::Tensor& log_fraction, const torch::Tensor& coef,
+                       const torch::Tensor& weight) {
+  torch::Tensor logR = log_ratio(spec, theta, region, log_fraction, coef);
   torch::Tensor data = weight.defined() ? (weight.to(torch::kFloat64) * logR).sum() : logR.sum();
-  return (ln.exp() * yields).sum() - data;
+  return (norms(spec, theta, region).norm() * yields).sum() - data;
 }
 
-torch::Tensor bin_counts(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& yields, int64_t B) {
-  return (log_norms(spec, theta).exp().unsqueeze(1) * yields.view({spec.P(), B})).sum(0);
+torch::Tensor bin_counts(const ModelSpec& spec, const torch::Tensor& theta, const std::string& region,
+                         const torch::Tensor& yields, int64_t B) {
+  return (norms(spec, theta, region).norm().unsqueeze(1) * yields.view({spec.P(), B})).sum(0);
 }
 
-torch::Tensor binned(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& yields,
-                     const torch::Tensor& observed) {
-  torch::Tensor lam = bin_counts(spec, theta, yields, observed.numel());
+torch::Tensor binned(const ModelSpec& spec, const torch::Tensor& theta, const std::string& region,
+                     const torch::Tensor& yields, const torch::Tensor& observed) {
+  torch::Tensor lam = bin_counts(spec, theta, region, yields, observed.numel());
   torch::Tensor obs = observed.to(torch::kFloat64);
   torch::Tensor pos = obs > 0;
   torch::Tensor safe = torch::where(pos, obs, torch::ones_like(obs));
@@ -447,7 +531,7 @@ torch::Tensor LikelihoodModel::nll_torch(const torch::Tensor& theta_in) const {
     torch::Tensor y = yields_of(r.expected);
     const torch::Tensor observed = torch::tensor(r.observed, opt);
     if (r.mc_stat)
-      total = total + mc_statistics(terms::bin_counts(spec_, theta, y, r.n_bins), observed,
+      total = total + mc_statistics(terms::bin_counts(spec_, theta, r.name, y, r.n_bins), observed,
                                     torch::tensor(r.expected.rel_error, opt));
     if (!r.binned) {
       const int64_t n = r.events.n;
@@ -458,9 +542,9 @@ torch::Tensor LikelihoodModel::nll_torch(const torch::Tensor& theta_in) const {
       torch::Tensor w = r.events.weight.empty()
                             ? torch::Tensor()
                             : torch::from_blob(const_cast<double*>(r.events.weight.data()), {n}, opt);
-      total = total + terms::unbinned(spec_, theta, y.view({P, r.n_bins}).sum(1), lf, co, w);
+      total = total + terms::unbinned(spec_, theta, r.name, y.view({P, r.n_bins}).sum(1), lf, co, w);
     } else {
-      total = total + terms::binned(spec_, theta, y, observed);
+      total = total + terms::binned(spec_, theta, r.name, y, observed);
     }
   }
   return total;

@@ -4,7 +4,9 @@
 // spec declares are evaluated by the model interface (src/stats/constraint.h,
 // src/stats/region_model.h), the one place they are written.
 //
-//   N_p(theta)  = mu^[p is signal] * prod_k (1 + a_pk)^nu_k   (or 1 + a_pk nu_k, "linear")
+//   N_p(theta)  = prod_f theta_f * prod_k (1 + a_pk)^nu_k   (or 1 + a_pk nu_k, "linear")
+//               (norm factors theta_f: POIs and free normalisations; each
+//               factor and modifier acts in every region or in the named ones)
 //   r_p(x|nu)   = exp(phi(nu_cal) . Delta_p(x))                 (DCR ansatz)
 //   unbinned:   NLL = sum_p N_p Y_p(nu) - sum_i w_i log sum_p f_p(x_i) N_p r_p(x_i|nu)
 //               Y_p(nu) = sum_{j in MC_p} w_j r_p(x_j|nu)
@@ -47,23 +49,35 @@ struct Parameter {
   double init = 0.0, lower = -5.0, upper = 5.0;
 };
 
+// N_p *= theta[parameter] (>= 0): a signal strength or a free
+// normalisation (HistFactory's normfactor). At theta = 0 the process drops
+// out of the rate and the derivatives in theta are those of the linear
+// factor (so q0 can test mu = 0).
+struct NormFactor {
+  int process = 0, parameter = 0;
+  std::vector<std::string> regions;  // empty: every region
+};
+
 // log N_p += nu log(1 + size) (exponential) or log(1 + size nu) (linear).
 struct NormModifier {
   int process = 0, parameter = 0;
   double size = 0.0;
   bool linear = false;
+  std::vector<std::string> regions;  // empty: every region
 };
 
 struct ModelSpec {
   std::vector<std::string> processes;
-  std::vector<bool> signal;                // multiplied by the POI
-  std::vector<Parameter> parameters;       // parameter 0 is the POI mu
+  std::vector<NormFactor> factors;
+  std::vector<Parameter> parameters;       // parameter 0 is a POI (the first); more POIs may follow
   std::vector<NormModifier> modifiers;
   std::vector<int> calibration;            // parameter indices of the DCR's nuisances, ansatz order
   int order = 2;                           // of the DCR ansatz
   int n_params() const { return int(parameters.size()); }
   int P() const { return int(processes.size()); }
   int index(const std::string& name) const;  // -1 if absent
+  // Processes the POI `parameter` (default the first) scales.
+  std::vector<int> scaled_by(int parameter = 0) const;
   // The point where every constraint is at its minimum (mu at its init).
   Eigen::VectorXd nominal() const;
   void validate() const;  // throws InputError("model", ...) on inconsistencies
@@ -127,21 +141,33 @@ struct Region {
 // per-event tensors, composable by summation. With coefficients or
 // fractions computed by networks (requires_grad) the gradients reach the
 // networks' weights: the form training uses when nothing is cached.
+// `region` names the region (for factors and modifiers acting in some).
 namespace terms {
-torch::Tensor log_norms(const ModelSpec& spec, const torch::Tensor& theta);  // log N_p [P]
+// N_p = factor_p * exp(log_rate_p): the norm factors' product (linear, so
+// that derivatives exist where a factor is 0) and the log of the rest.
+struct Norms {
+  torch::Tensor factor, log_rate;  // [P] each
+  torch::Tensor norm() const { return factor * log_rate.exp(); }
+};
+Norms norms(const ModelSpec& spec, const torch::Tensor& theta, const std::string& region);
 torch::Tensor phi(const ModelSpec& spec, const torch::Tensor& theta);        // ansatz [C]
+// log R(x_i) = log sum_p f_ip N_p r_p(x_i|nu) [n]; log_fraction [n,P], coef [n,P,C].
+torch::Tensor log_ratio(const ModelSpec& spec, const torch::Tensor& theta, const std::string& region,
+                        const torch::Tensor& log_fraction, const torch::Tensor& coef);
 // Expected yields per cell: sum over events of a cell of exp(log w + phi . Delta).
 torch::Tensor cell_yields(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& log_weight,
                           const torch::Tensor& coef /*[m,C]*/, const torch::Tensor& cell /*[m] int64*/, int64_t n_cells);
 // sum_p N_p Y_p - sum_i w_i log sum_p f_ip N_p r_ip; yields [P], log_fraction
 // [n,P], coef [n,P,C], weight [n] (undefined: 1).
-torch::Tensor unbinned(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& yields,
-                       const torch::Tensor& log_fraction, const torch::Tensor& coef, const torch::Tensor& weight);
+torch::Tensor unbinned(const ModelSpec& spec, const torch::Tensor& theta, const std::string& region,
+                       const torch::Tensor& yields, const torch::Tensor& log_fraction, const torch::Tensor& coef,
+                       const torch::Tensor& weight);
 // lambda_b = sum_p N_p Y_pb [B]; yields [P*B] (cell p*B+b).
-torch::Tensor bin_counts(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& yields, int64_t B);
+torch::Tensor bin_counts(const ModelSpec& spec, const torch::Tensor& theta, const std::string& region,
+                         const torch::Tensor& yields, int64_t B);
 // sum_b lambda_b - n_b + n_b log(n_b / lambda_b).
-torch::Tensor binned(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& yields,
-                     const torch::Tensor& observed);
+torch::Tensor binned(const ModelSpec& spec, const torch::Tensor& theta, const std::string& region,
+                     const torch::Tensor& yields, const torch::Tensor& observed);
 }  // namespace terms
 
 class LikelihoodModel {
@@ -153,9 +179,9 @@ class LikelihoodModel {
   const ModelSpec& spec() const { return spec_; }
   const Ansatz& ansatz() const { return ansatz_; }
 
-  // The data terms' NLL (+inf outside the domain: mu < 0, mu = 0 with
-  // derivatives, 1 + a nu <= 0), gradient and Hessian when the pointers are
-  // set.
+  // The data terms' NLL (+inf outside the domain: a norm factor < 0,
+  // 1 + a nu <= 0, no rate left for an observed event), gradient and Hessian
+  // when the pointers are set.
   double evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* grad = nullptr,
                   Eigen::MatrixXd* hess = nullptr) const;
   // Expected yields per region and bin at theta (diagnostics, Asimov counts;
@@ -171,10 +197,18 @@ class LikelihoodModel {
   torch::Tensor nll_autograd(const torch::Tensor& theta) const;
 
  private:
-  // log N_p and its first (n) and second (l) derivatives; deriv 0: the
-  // value alone, defined also at mu = 0 (N = 0 for the signal).
-  void log_norms(const Eigen::VectorXd& theta, Eigen::MatrixXd* n, Eigen::MatrixXd* l, Eigen::VectorXd* a,
-                 bool* ok, int deriv) const;
+  // Region r's normalisations N_p = prod_{f in zero_p} theta_f * exp(a_p):
+  // a_p the log of the factors that are not 0 and of the modifiers, n(:, p)
+  // and l(:, p) its first and (diagonal) second derivatives; zero_p the
+  // parameters of p's factors that are exactly 0 (N_p = 0). ok = false
+  // outside the domain.
+  struct Norms {
+    Eigen::MatrixXd n, l;
+    Eigen::VectorXd a;
+    std::vector<std::vector<int>> zero;
+    bool ok = true;
+  };
+  Norms norms(const Eigen::VectorXd& theta, size_t region) const;
   ModelSpec spec_;
   Ansatz ansatz_;
   std::vector<Region> regions_;
