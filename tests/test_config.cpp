@@ -49,7 +49,7 @@ TEST_CASE("bad configs name the file and the key", "[config][bad-input]") {
   TempDir tmp("config_bad");
   const std::string f = tmp.path("c.json");
   REQUIRE(load_error(tmp, R"({"name": "x", "sead": 3})") ==
-          f + ": sead: unknown key (allowed: name, description, seed, threads, output_dir, simulation, classifier, sannt, dcr, measurement)");
+          f + ": sead: unknown key (allowed: name, description, seed, threads, output_dir, simulation, inputs, classifier, sannt, dcr, measurement)");
   REQUIRE(load_error(tmp, R"({"name": "x", "simulation": {"luminosty": 3}})")
               .rfind(f + ": simulation.luminosty: unknown key", 0) == 0);
   REQUIRE(load_error(tmp, R"({"name": "x", "seed": "three"})") ==

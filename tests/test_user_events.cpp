@@ -8,13 +8,17 @@
 #include "tests/testing.hpp"
 
 #include <cmath>
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "src/io/event_reader.h"
 
 using namespace refinery::testing;
 using nlohmann::json;
@@ -27,6 +31,7 @@ void write_json(const std::string& path, const json& j) { std::ofstream(path) <<
 json small_user_config(const std::string& dir) {
   json c = json::parse(read_file(source_path("experiments/user_events.json")));
   c["output_dir"] = dir;
+  c["inputs"]["directory"] = dir + "/source";
   c["classifier"] = {{"epochs", 4}, {"steps_per_epoch", 60}, {"hidden", {32, 32}}};
   c["dcr"] = {{"epochs", 4}, {"steps", 60}, {"batch", 2048}, {"hidden", {32, 32}}};
   c["measurement"]["toys"]["n"] = 6;
@@ -51,7 +56,7 @@ TEST_CASE("User events written by h5py: train, fit, scan, impacts and resampled 
                            tmp.dir() + " --scale 0.2 --seed 11 > " + tmp.path("make.log") + " 2>&1";
   INFO(make);
   REQUIRE(std::system(make.c_str()) == 0);
-  for (const std::string& stage : {"train classifier --config " + cfg, "train dcr --config " + cfg}) {
+  for (const std::string& stage : {"import --config " + cfg, "train classifier --config " + cfg, "train dcr --config " + cfg}) {
     auto r = run_refinery(stage + " --quiet --threads 2");
     INFO(stage << "\n" << r.output);
     REQUIRE(r.exit_code == 0);
@@ -286,4 +291,106 @@ TEST_CASE("User events written by h5py: train, fit, scan, impacts and resampled 
   CHECK(error_line("fit --config " + cfg + " --asimov --quiet") ==
         "refinery fit: error: " + tmp.path("mc.h5") + ": process: no simulated events of process 'top' (the expected "
         "yields need them)\n");
+}
+
+TEST_CASE("refinery import: other programs' per-process files into event files, exact, and bad declarations in one line",
+          "[cli][import][user-events]") {
+  TempDir tmp("import");
+  // Two processes in two layouts: a 2D int16 feature dataset with float32
+  // weights and a scale, and float64/uint8 columns in a group.
+  const std::string make = "/usr/bin/python3 -c \"import h5py, numpy as np\n"
+                           "with h5py.File('" + tmp.path("a.h5") + "', 'w') as f:\n"
+                           "    f['x'] = np.array([[1, -2], [3, 4], [5, 600]], dtype=np.int16)\n"
+                           "    f['w'] = np.array([0.5, 1.5, 2.0], dtype=np.float32)\n"
+                           "    f['evt'] = np.array([10, 11, 12], dtype=np.int64)\n"
+                           "    f['name'] = np.array([b'a', b'b', b'c'])\n"
+                           "    f['short'] = np.array([1.0, 2.0])\n"
+                           "with h5py.File('" + tmp.path("b.h5") + "', 'w') as f:\n"
+                           "    f['cols/f1'] = np.array([7, 8], dtype=np.uint8)\n"
+                           "    f['cols/f2'] = np.array([0.25, -1e-3])\n"
+                           "    f['w'] = np.array([3.0, 4.0])\n"
+                           "    f['evt'] = np.array([20, 21])\n"
+                           "    f['nan'] = np.array([1.0, np.nan])\n"
+                           "\"";
+  REQUIRE(std::system(make.c_str()) == 0);
+  json c = {{"name", "import_test"},
+            {"output_dir", tmp.path("out")},
+            {"simulation", {{"luminosity", 2.0}}},
+            {"inputs",
+             {{"features", {"f1", "f2"}},
+              {"processes", {"s", "b"}},
+              {"samples",
+               {{{"sample", "nominal"}, {"process", "s"}, {"file", "a.h5"}, {"features", "x"}, {"weights", "w"},
+                 {"scale", 2.0}, {"event", "evt"}},
+                {{"sample", "nominal"}, {"process", "b"}, {"file", "b.h5"}, {"group", "cols"}, {"weights", "w"},
+                 {"event", "evt"}},
+                {{"sample", "variations"}, {"process", "b"}, {"file", "b.h5"}, {"group", "cols"},
+                 {"weights", "w"}, {"nuisances", {{"jes", 1.0}}}},
+                {{"sample", "data"}, {"file", "a.h5"}, {"features", "x"}, {"weights", ""}}}}}}};
+  const std::string cfg = tmp.path("c.json");
+  write_json(cfg, c);
+  auto r = run_refinery("import --config " + cfg);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  refinery::EventMeta meta;
+  refinery::EventSet e = refinery::read_events(tmp.path("out/nominal.h5"), &meta);
+  REQUIRE(meta.feature_names == std::vector<std::string>{"f1", "f2"});
+  REQUIRE(meta.process_names == std::vector<std::string>{"s", "b"});
+  REQUIRE(meta.luminosity == 2.0);
+  REQUIRE(meta.generator == "refinery import");
+  REQUIRE(torch::equal(e.features, torch::tensor({1.f, -2.f, 3.f, 4.f, 5.f, 600.f, 7.f, 0.25f, 8.f, -1e-3f}).view({5, 2})));
+  REQUIRE(torch::equal(e.weights, torch::tensor({1.0, 3.0, 4.0, 3.0, 4.0}, torch::kFloat64)));
+  REQUIRE(torch::equal(e.process, torch::tensor({0, 0, 0, 1, 1}, torch::kInt32)));
+  REQUIRE(torch::equal(e.event, torch::tensor({10, 11, 12, 20, 21}, torch::kInt64)));
+  refinery::EventMeta vmeta;
+  refinery::EventSet v = refinery::read_events(tmp.path("out/variations.h5"), &vmeta);
+  REQUIRE(vmeta.nuisance_names == std::vector<std::string>{"jes"});
+  REQUIRE(torch::equal(v.nuisances, torch::ones({2, 1})));
+  refinery::EventSet d = refinery::read_events(tmp.path("out/data.h5"));
+  REQUIRE(torch::equal(d.weights, torch::ones({3}, torch::kFloat64)));
+  REQUIRE(r.output.find("variations  b") != std::string::npos);
+  REQUIRE(r.output.find("jes=1") != std::string::npos);
+
+  // Bad declarations and files: one line naming the file and key or
+  // dataset, exit 2, and no event file written.
+  auto fails = [&](const std::function<void(json&)>& edit) {
+    json b = c;
+    b["output_dir"] = tmp.path("bad_out");
+    edit(b);
+    write_json(tmp.path("bad.json"), b);
+    auto res = run_refinery("import --config " + tmp.path("bad.json") + " --quiet");
+    INFO(res.output);
+    REQUIRE(res.exit_code == 2);
+    REQUIRE(std::count(res.output.begin(), res.output.end(), '\n') == 1);
+    REQUIRE(!std::filesystem::exists(tmp.path("bad_out")));
+    return res.output;
+  };
+  const std::string bad = tmp.path("bad.json"), a = tmp.path("a.h5"), bfile = tmp.path("b.h5");
+  auto s0 = [](json& b) -> json& { return b["inputs"]["samples"][0]; };
+  CHECK(fails([&](json& b) { s0(b)["file"] = "none.h5"; }) ==
+        "refinery import: error: " + tmp.path("none.h5") + ": file: not found\n");
+  CHECK(fails([&](json& b) { s0(b)["weights"] = "weight"; }) ==
+        "refinery import: error: " + a + ": weight: no such dataset\n");
+  CHECK(fails([&](json& b) { s0(b)["weights"] = "short"; }) ==
+        "refinery import: error: " + a + ": short: has 2 rows where x has 3 (" + bad + ": inputs.samples[0].file)\n");
+  CHECK(fails([&](json& b) { s0(b)["weights"] = "name"; }) ==
+        "refinery import: error: " + a + ": name: is not numeric (integer or floating point)\n");
+  CHECK(fails([&](json& b) { b["inputs"]["features"] = {"f1", "f2", "f3"}; }) ==
+        "refinery import: error: " + a + ": x: has 2 columns, inputs.features names 3 (" + bad +
+            ": inputs.samples[0].features)\n");
+  CHECK(fails([&](json& b) { b["inputs"]["samples"][1]["weights"] = "nan"; }) ==
+        "refinery import: error: " + bfile + ": weights: non-finite value (NaN or inf) in row 1\n");
+  CHECK(fails([&](json& b) { s0(b)["process"] = "q"; }) ==
+        "refinery import: error: " + bad + ": inputs.samples[0].process: unknown process 'q' (inputs.processes)\n");
+  CHECK(fails([&](json& b) { b["inputs"]["samples"][2].erase("nuisances"); }) ==
+        "refinery import: error: " + bad + ": inputs.samples[2].nuisances: a variation sample names the nuisance "
+        "values it was simulated at\n");
+  CHECK(fails([&](json& b) { b["inputs"]["samples"][1].erase("event"); }) ==
+        "refinery import: error: " + bad + ": inputs.samples[1].event: every file of the nominal sample gives event "
+        "numbers, or none does\n");
+  CHECK(fails([&](json& b) { b["inputs"]["samples"][1]["group"] = "rows"; }) ==
+        "refinery import: error: " + bfile + ": rows/f1: no such dataset\n");
+  CHECK(fails([&](json& b) { b["inputs"]["samples"] = json::array(); }) ==
+        "refinery import: error: " + bad + ": inputs.samples: no samples declared: name each sample's file per "
+        "process\n");
 }

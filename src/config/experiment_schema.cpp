@@ -251,6 +251,48 @@ Schema sannt_schema() {
 
 }  // namespace
 
+Schema inputs_schema() {
+  using S = Schema;
+  return S::object({
+      optional("directory", S::string(), "",
+               "Where the files below are: relative to the config file's directory (empty: that directory)."),
+      optional("features", S::array(S::string()), nlohmann::json::array(), "Feature names, in order."),
+      optional("processes", S::array(S::string()), nlohmann::json::array(),
+               "Process names, in order (the classifier's classes)."),
+      optional("group", S::string(), "", "Default of samples[].group."),
+      optional("weights", S::string(), "weights", "Default of samples[].weights."),
+      optional("event", S::string(), "", "Default of samples[].event."),
+      optional("samples",
+               S::array(S::object({
+                   required("sample", S::string({"nominal", "variations", "mc", "toys", "data"}),
+                            "The file it goes into, OUTPUT_DIR/<sample>.h5: nominal (classifier and DCR training), "
+                            "variations (DCR training), mc (expected yields), toys (resampled pseudo-experiments), "
+                            "data (observed events)."),
+                   optional("process", S::string(), "", "Its process (one of `processes`; data: optional)."),
+                   required("file", S::string(), "HDF5 file (relative: to `directory`)."),
+                   optional("features", S::string(), "",
+                            "A 2D dataset [events, features] in the order of `features` (empty: one 1D dataset per "
+                            "feature, named as the feature, in `group`)."),
+                   optional("group", S::string(), nullptr,
+                            "The group of the 1D feature datasets (empty: the file's root; default: inputs.group)."),
+                   optional("weights", S::string(), nullptr,
+                            "Dataset of per-event weights (empty: every weight 1, as for observed data; default: "
+                            "inputs.weights)."),
+                   optional("scale", S::number(0, 1e300), 1.0,
+                            "Factor on every weight (e.g. cross-section x luminosity / events produced)."),
+                   optional("event", S::string(), nullptr,
+                            "Dataset of event numbers (pairs nominal and variation events for the DCR training; "
+                            "default: inputs.event)."),
+                   optional("nuisances", S::map(S::number()), nlohmann::json::object(),
+                            "The nuisance values the events were simulated at (variation samples), e.g. "
+                            "{\"energy_scale\": 1}; absent ones are 0."),
+               })),
+               nlohmann::json::array(),
+               "Per-process event files written by another program (any numeric dtypes, features as one 2D dataset "
+               "or one dataset each), turned into refinery's event files by `refinery import`."),
+  });
+}
+
 const Schema& experiment_schema() {
   using S = Schema;
   static const Schema schema = S::object({
@@ -262,6 +304,8 @@ const Schema& experiment_schema() {
       optional("output_dir", S::string(), "runs", "Directory where stages write their outputs."),
       optional("simulation", simulation_schema(), nlohmann::json::object(),
                "The simulated samples (refinery simulate)."),
+      optional("inputs", inputs_schema(), nlohmann::json::object(),
+               "Events from other programs' files (refinery import), instead of a built-in generator."),
       optional("classifier", classifier_schema(), nlohmann::json::object(),
                "The calibrated multiclassifier (refinery train classifier)."),
       optional("sannt", sannt_schema(), nlohmann::json::object(),

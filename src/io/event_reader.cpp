@@ -13,6 +13,7 @@
 
 #include "src/core/error.h"
 #include "src/io/h5_attributes.h"
+#include "src/io/h5_storage.h"
 
 namespace refinery {
 
@@ -70,40 +71,8 @@ struct EventReader::Impl {
                            std::to_string(rank));
     dims->assign(rank, 0);
     space.getSimpleExtentDims(dims->data());
-    check_stored(ds, spec, *dims);
+    h5::check_stored(ds, path, spec.name, *dims, spec.type_size);
     return ds;
-  }
-
-  // The rows a dataset declares must be in the file: a chunked dataset whose
-  // extent was set to 10^9 rows with a few chunks written (or a contiguous
-  // one cut short) would otherwise read fill values for minutes or allocate
-  // memory for data that does not exist.
-  void check_stored(const H5::DataSet& ds, const DatasetSpec& spec, const std::vector<hsize_t>& dims) {
-    hsize_t elements = 1;
-    for (hsize_t d : dims) elements *= d;
-    if (elements == 0) return;
-    const hid_t id = ds.getId();
-    const hid_t plist = H5Dget_create_plist(id);
-    const H5D_layout_t layout = H5Pget_layout(plist);
-    std::vector<hsize_t> chunk(dims.size(), 0);
-    if (layout == H5D_CHUNKED) H5Pget_chunk(plist, static_cast<int>(chunk.size()), chunk.data());
-    H5Pclose(plist);
-    if (layout == H5D_CHUNKED) {
-      hsize_t needed = 1;
-      for (std::size_t k = 0; k < dims.size(); ++k) needed *= (dims[k] + chunk[k] - 1) / std::max<hsize_t>(chunk[k], 1);
-      hsize_t stored = 0;
-      const H5::DataSpace all = ds.getSpace();  // HDF5 1.10 refuses H5S_ALL here
-      if (H5Dget_num_chunks(id, all.getId(), &stored) >= 0 && stored < needed)
-        throw InputError(path, spec.name,
-                         "declares " + std::to_string(dims[0]) + " rows but only " + std::to_string(stored) + " of its " +
-                             std::to_string(needed) + " chunks are written (the rest holds no data)");
-    } else if (layout == H5D_CONTIGUOUS) {
-      const hsize_t stored = H5Dget_storage_size(id);
-      if (stored < elements * spec.type_size)
-        throw InputError(path, spec.name,
-                         "declares " + std::to_string(dims[0]) + " rows but holds " + std::to_string(stored) +
-                             " of their " + std::to_string(elements * spec.type_size) + " bytes");
-    }
   }
 
   std::vector<std::string> names(const char* attr) {
