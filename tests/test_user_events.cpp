@@ -33,7 +33,7 @@ json small_user_config(const std::string& dir) {
   c["output_dir"] = dir;
   c["inputs"]["directory"] = dir + "/source";
   c["classifier"] = {{"epochs", 4}, {"steps_per_epoch", 60}, {"hidden", {32, 32}}};
-  c["dcr"] = {{"epochs", 4}, {"steps", 60}, {"batch", 2048}, {"hidden", {32, 32}}};
+  c["dcr"] = {{"epochs", 4}, {"steps", 60}, {"batch", 2048}, {"hidden", {32, 32}}, {"report_features", {"pt_lead", "m_reco"}}};
   c["measurement"]["toys"]["n"] = 6;
   return c;
 }
@@ -60,6 +60,21 @@ TEST_CASE("User events written by h5py: train, fit, scan, impacts and resampled 
     auto r = run_refinery(stage + " --quiet --threads 2");
     INFO(stage << "\n" << r.output);
     REQUIRE(r.exit_code == 0);
+  }
+
+  // The DCR report bins in the config's features (dcr.report_features); an
+  // unknown one is refused before any training.
+  {
+    const json report = json::parse(read_file(tmp.path("dcr_signal.pt.json")));
+    std::set<std::string> binned;
+    for (const auto& [feature, bins] : report["validation"][0]["bins"].items()) binned.insert(feature);
+    REQUIRE(binned == std::set<std::string>{"pt_lead", "m_reco"});
+    json bad = small_user_config(tmp.dir());
+    bad["dcr"]["report_features"] = {"pt_sub"};
+    write_json(tmp.path("bad_report.json"), bad);
+    CHECK(error_line("train dcr --config " + tmp.path("bad_report.json") + " --quiet") ==
+          "refinery train: error: " + tmp.path("bad_report.json") + ": dcr.report_features: unknown feature "
+          "'pt_sub' (the event files': m_reco, pt_lead, eta_lead)\n");
   }
 
   // Asimov data at a shifted truth, auxiliary data included: the fit

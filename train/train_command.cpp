@@ -309,6 +309,8 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
   DCRTrainingData data;
   std::vector<DCRValidationPoint> held;
   std::unique_ptr<analytic::DcrToy> toy;
+  std::vector<std::string> feature_names;
+  std::vector<int64_t> report_features;
   std::string process = (*r)["process"].as<std::string>();
   if (r->count("toy")) {
     const std::string t = (*r)["toy"].as<std::string>();
@@ -327,6 +329,18 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
     for (std::string item; std::getline(ss, item, ',');) nuis.push_back(item);
     data = file_training_data((*r)["nominal"].as<std::string>(), (*r)["variations"].as<std::string>(), process, nuis);
     held = split_holdout(data, (*r)["holdout"].as<std::string>());
+    // The features the validation report bins in: the config's (an
+    // analysis' choice), else the first three; checked before training.
+    feature_names = EventReader((*r)["nominal"].as<std::string>()).meta().feature_names;
+    for (const auto& name : config.section("dcr").at("report_features").get<std::vector<std::string>>()) {
+      auto it = std::find(feature_names.begin(), feature_names.end(), name);
+      if (it == feature_names.end())
+        throw ConfigError(config.file, "dcr.report_features",
+                          "unknown feature '" + name + "' (the event files': " + join(feature_names) + ")");
+      report_features.push_back(it - feature_names.begin());
+    }
+    if (report_features.empty())
+      for (int64_t f = 0; f < std::min<int64_t>(3, int64_t(feature_names.size())); ++f) report_features.push_back(f);
   }
   const int64_t F = data.x0.size(1), K = data.nu_points.size(1);
   std::vector<int64_t> hidden = parse_layer_sizes((*r)["hidden"].as<std::string>(), "--hidden");
@@ -510,14 +524,7 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
       points.push_back({data.nu_points[p], data.xv.index({sel}), data.wv.index({sel}), false});
     }
     points.insert(points.end(), held.begin(), held.end());
-    EventMeta meta0 = EventReader((*r)["nominal"].as<std::string>()).meta();
-    std::vector<int64_t> key;
-    for (const char* name : {"PRI_had_pt", "PRI_met", "DER_mass_vis", "PRI_jet_all_pt"})
-      for (size_t f = 0; f < meta0.feature_names.size(); ++f)
-        if (meta0.feature_names[f] == name) key.push_back(f);
-    if (key.empty())
-      for (int64_t f = 0; f < std::min<int64_t>(3, F); ++f) key.push_back(f);
-    out["validation"] = dcr_validation_report(net, data.x0, data.w0, points, key, meta0.feature_names);
+    out["validation"] = dcr_validation_report(net, data.x0, data.w0, points, report_features, feature_names);
     if (!common.quiet) std::cout << dcr_validation_table(out["validation"]);
   }
   nlohmann::json meta = {{"kind", "dcr"}, {"process", process}, {"region", (*r)["region"].as<std::string>()},

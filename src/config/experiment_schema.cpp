@@ -87,6 +87,9 @@ Schema dcr_schema() {
                "Processes to train a DCR network for (empty: every process of the nominal file)."),
       optional("nuisances", S::array(S::string()), nlohmann::json::array(),
                "Calibration nuisances of the ansatz (empty: every nuisance of the variation samples)."),
+      optional("report_features", S::array(S::string()), nlohmann::json::array(),
+               "Features in whose bins `train dcr` reports learned against simulated yield ratios (empty: the "
+               "first three)."),
       optional("per_process", S::map(S::object(dcr_training_fields(false))), nlohmann::json::object(),
                "Settings of one process's training that differ from this section's, by process name, e.g. "
                "{\"<process>\": {\"ensemble\": 4}} for the process that dominates the expected yields."),
