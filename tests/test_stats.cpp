@@ -344,6 +344,23 @@ TEST_CASE("stats: two POIs fit, profile each and scan in 2D as the analytic coun
   CHECK_THAT(error_of([&] { model.poi("mu_c"); }), Catch::Contains("no parameter 'mu_c'"));
 }
 
+TEST_CASE("Far tails: the p-value of a 22-sigma excess is not rounded to 0", "[stats]") {
+  // One bin, s = 300, b = 100, n = 400: q0 = 2 (n log(n / b) - (n - b)) =
+  // 509.0 (Cowan et al. eq. 14 squared); p0 = Phi(-sqrt(q0)) ~ 1e-113, which
+  // 1 - Phi(sqrt(q0)) gives as 0.
+  auto model = counting("c", "mu", 300.0, 100.0, 400.0);
+  const WorkspaceModel ws(model);
+  AsymptoticCalculator calc(ws, model->poi_index(), TestStat::kQ0);
+  const HypotestResult h = calc.hypotest(1.0);
+  const double q0 = 2.0 * (400.0 * std::log(4.0) - 300.0);
+  CHECK(h.q_obs == Approx(q0).epsilon(1e-7));
+  REQUIRE(h.clsb > 0.0);
+  CHECK(h.clsb == Approx(0.5 * std::erfc(std::sqrt(h.q_obs / 2.0))).epsilon(1e-12));
+  CHECK(h.clsb < 1e-100);
+  // The expected p0 at the signal's median and +-2 sigma: none 0 either.
+  for (double p : h.cls_exp) CHECK(p > 0.0);
+}
+
 TEST_CASE("stats CLI: a workspace takes the experiment's data options (Asimov, toys), 2D scans and impacts", "[stats][cli]") {
   using refinery::testing::run_refinery;
   const std::string ws = refinery::testing::source_path("tests/data/pyhf/workspaces/sr_cr_coupled.json");

@@ -123,13 +123,13 @@ HypotestResult AsymptoticCalculator::hypotest(double mu) {
     r.q_obs = test_statistic(model_, free_data_, 0.0, &warm_data_);
     r.q_asimov = test_statistic(*asimov_, free_asimov_, 0.0, &warm_asimov_);
     const double sq = std::sqrt(r.q_obs), sqa = std::sqrt(r.q_asimov);
-    r.clsb = 1.0 - normal_cdf(sq);  // p0
+    r.clsb = normal_sf(sq);  // p0
     r.clb = 1.0;
     r.cls = r.clsb;
     // Expected p0 where the data follow the signal hypothesis, at its
     // +2, +1, 0, -1, -2 sigma quantiles: ascending, pyhf's order.
     const double ns[5] = {2, 1, 0, -1, -2};
-    for (int k = 0; k < 5; ++k) r.cls_exp[k] = 1.0 - normal_cdf(sqa + ns[k]);
+    for (int k = 0; k < 5; ++k) r.cls_exp[k] = normal_sf(sqa + ns[k]);
     r.converged = converged_;
     r.message = message_;
     return r;
@@ -141,12 +141,12 @@ HypotestResult AsymptoticCalculator::hypotest(double mu) {
   // background-only distribution (Cowan et al. eqs. 65-66 for q~).
   double t = sq - sqa;
   if (stat_ == TestStat::kQtilde && sq > sqa && sqa > 0) t = (r.q_obs - r.q_asimov) / (2.0 * sqa);
-  r.clsb = 1.0 - normal_cdf(t + sqa);
-  r.clb = 1.0 - normal_cdf(t);
+  r.clsb = normal_sf(t + sqa);
+  r.clb = normal_sf(t);
   r.cls = r.clb > 0 ? r.clsb / r.clb : 1.0;
   // Expected: the background-only median and +-1, +-2 sigma quantiles.
   const double ns[5] = {2, 1, 0, -1, -2};
-  for (int k = 0; k < 5; ++k) r.cls_exp[k] = (1.0 - normal_cdf(ns[k] + sqa)) / (1.0 - normal_cdf(ns[k]));
+  for (int k = 0; k < 5; ++k) r.cls_exp[k] = normal_sf(ns[k] + sqa) / normal_sf(ns[k]);
   r.converged = converged_;
   r.message = message_;
   return r;
