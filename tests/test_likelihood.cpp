@@ -101,6 +101,31 @@ torch::Tensor hessian_autograd(const std::function<torch::Tensor(const torch::Te
   return torch::stack(rows);
 }
 
+// The fused evaluator's value, gradient and Hessian at `point` against
+// autograd of nll_torch, to 1e-10 relative; returns the fused gradient.
+Eigen::VectorXd require_fused_equals_autograd(const LikelihoodModel& m, const std::vector<double>& point) {
+  torch::Tensor theta = torch::tensor(point, torch::kFloat64);
+  Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(point.data(), point.size());
+  Eigen::VectorXd g;
+  Eigen::MatrixXd h;
+  const double v = m.evaluate(x, &g, &h);
+  REQUIRE(std::isfinite(v));
+  REQUIRE(m.evaluate(x) == Approx(v).epsilon(1e-13));
+  torch::Tensor xr = theta.clone().requires_grad_(true);
+  torch::Tensor vr = m.nll_torch(xr);
+  torch::Tensor gr = torch::autograd::grad({vr}, {xr})[0];
+  torch::Tensor hr = hessian_autograd([&](const torch::Tensor& t) { return m.nll_torch(t); }, theta);
+  torch::Tensor gf = torch::from_blob(g.data(), {g.size()}, torch::kFloat64).clone();
+  torch::Tensor hf = torch::from_blob(h.data(), {h.rows(), h.cols()}, torch::kFloat64).clone();
+  INFO("value fused " << v << " autograd " << vr.item<double>());
+  REQUIRE(std::abs(v - vr.item<double>()) <= 1e-10 * std::abs(vr.item<double>()));
+  INFO("gradient fused " << gf << "\nautograd " << gr);
+  REQUIRE(max_abs(gf - gr) <= 1e-10 * max_abs(gr));
+  INFO("Hessian fused " << hf << "\nautograd " << hr);
+  REQUIRE(max_abs(hf - hr) <= 1e-10 * max_abs(hr));
+  return g;
+}
+
 }  // namespace
 
 TEST_CASE("Fused likelihood evaluator equals LibTorch autograd (value, gradient, Hessian)", "[likelihood]") {
@@ -108,23 +133,9 @@ TEST_CASE("Fused likelihood evaluator equals LibTorch autograd (value, gradient,
   INFO("simulated-sample statistics " << (mc_stat ? "on" : "off"));
   LikelihoodModel m = random_model(11, mc_stat);
   for (const auto& point : std::vector<std::vector<double>>{{1.0, 0, 0, 0, 0, 1.0}, {1.3, 0.4, -0.5, 0.7, -1.1, 1.8}}) {
+    require_fused_equals_autograd(m, point);
     torch::Tensor theta = torch::tensor(point, torch::kFloat64);
-    Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(point.data(), point.size());
-    Eigen::VectorXd g;
-    Eigen::MatrixXd h;
-    const double v = m.evaluate(x, &g, &h);
-    torch::Tensor xr = theta.clone().requires_grad_(true);
-    torch::Tensor vr = m.nll_torch(xr);
-    torch::Tensor gr = torch::autograd::grad({vr}, {xr})[0];
     torch::Tensor hr = hessian_autograd([&](const torch::Tensor& t) { return m.nll_torch(t); }, theta);
-    torch::Tensor gf = torch::from_blob(g.data(), {g.size()}, torch::kFloat64).clone();
-    torch::Tensor hf = torch::from_blob(h.data(), {h.rows(), h.cols()}, torch::kFloat64).clone();
-    INFO("value fused " << v << " autograd " << vr.item<double>());
-    REQUIRE(std::abs(v - vr.item<double>()) <= 1e-10 * std::abs(vr.item<double>()));
-    INFO("gradient fused " << gf << "\nautograd " << gr);
-    REQUIRE(max_abs(gf - gr) <= 1e-10 * max_abs(gr));
-    INFO("Hessian fused " << hf << "\nautograd " << hr);
-    REQUIRE(max_abs(hf - hr) <= 1e-10 * max_abs(hr));
     // The fused evaluator as an autograd function: its first and second
     // derivatives come from the closed forms.
     torch::Tensor ha = hessian_autograd([&](const torch::Tensor& t) { return m.nll_autograd(t); }, theta);
@@ -144,25 +155,7 @@ TEST_CASE("Norm factors at 0 and in some regions: fused evaluator equals LibTorc
     std::vector<double> point = base;
     for (int z : zero) point[z] = 0.0;
     INFO("parameters at 0: " << zero.size() << (zero.empty() ? "" : " first " + std::to_string(zero[0])));
-    torch::Tensor theta = torch::tensor(point, torch::kFloat64);
-    Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXd>(point.data(), point.size());
-    Eigen::VectorXd g;
-    Eigen::MatrixXd h;
-    const double v = m.evaluate(x, &g, &h);
-    REQUIRE(m.evaluate(x) == Approx(v).epsilon(1e-13));
-    torch::Tensor xr = theta.clone().requires_grad_(true);
-    torch::Tensor vr = m.nll_torch(xr);
-    torch::Tensor gr = torch::autograd::grad({vr}, {xr})[0];
-    torch::Tensor hr = hessian_autograd([&](const torch::Tensor& t) { return m.nll_torch(t); }, theta);
-    torch::Tensor gf = torch::from_blob(g.data(), {g.size()}, torch::kFloat64).clone();
-    torch::Tensor hf = torch::from_blob(h.data(), {h.rows(), h.cols()}, torch::kFloat64).clone();
-    INFO("value fused " << v << " autograd " << vr.item<double>());
-    REQUIRE(std::isfinite(v));
-    REQUIRE(std::abs(v - vr.item<double>()) <= 1e-10 * std::abs(vr.item<double>()));
-    INFO("gradient fused " << gf << "\nautograd " << gr);
-    REQUIRE(max_abs(gf - gr) <= 1e-10 * max_abs(gr));
-    INFO("Hessian fused " << hf << "\nautograd " << hr);
-    REQUIRE(max_abs(hf - hr) <= 1e-10 * max_abs(hr));
+    const Eigen::VectorXd g = require_fused_equals_autograd(m, point);
     // The derivative in a factor at 0 is not 0: the process' whole yield
     // enters it.
     for (int z : zero) REQUIRE(std::abs(g[z]) > 1.0);
