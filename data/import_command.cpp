@@ -101,9 +101,9 @@ Imported import_entry(const ExperimentConfig& config, const Entry& e, const std:
       for (const auto& c : columns) cols.push_back(table.read(c, start, n));
       block.features = torch::cat(cols, 1).to(torch::kFloat32).contiguous();
     }
-    block.weights = e.weights.empty() ? torch::ones({n}, torch::kFloat64)
-                                      : (table.read(e.weights, start, n).view({n}) * e.scale).contiguous();
-    if (e.weights.empty() && e.scale != 1.0) block.weights = block.weights * e.scale;
+    block.weights =
+        ((e.weights.empty() ? torch::ones({n}, torch::kFloat64) : table.read(e.weights, start, n).view({n})) * e.scale)
+            .contiguous();
     block.process = torch::full({n}, process, torch::kInt32);
     if (K > 0) block.nuisances = torch::tensor(nu).view({1, K}).expand({n, K}).contiguous();
     if (!e.event.empty()) {
