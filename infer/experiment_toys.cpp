@@ -79,9 +79,25 @@ ExperimentToys::ExperimentToys(std::shared_ptr<Measurement> measurement, const E
       "the measurement of " + config.file,
       [state](const Eigen::VectorXd& x) { return state->measurement->asimov(x); },
       [state](const Eigen::VectorXd& x, std::mt19937_64& rng) { return state->events(x, rng); });
-  from_priors_ = nu_true == "from-priors";
+  // "from-priors[,NAME=VALUE,...]": the named nuisances fixed, the others drawn.
+  const std::string priors = "from-priors";
+  from_priors_ = nu_true.compare(0, priors.size(), priors) == 0 &&
+                 (nu_true.size() == priors.size() || nu_true[priors.size()] == ',');
+  const std::string fixed = from_priors_ ? nu_true.substr(std::min(nu_true.size(), priors.size() + 1)) : nu_true;
+  if (from_priors_ && nu_true.size() > priors.size() && fixed.empty())
+    throw InputError("", "--nu-true", "'from-priors,' needs NAME=VALUE after the comma");
   std::string text;
-  truth_ = parse_truth(state_->names, measurement->spec().nominal(), 0, 1.0, from_priors_ ? "nominal" : nu_true, &text);
+  truth_ = parse_truth(state_->names, measurement->spec().nominal(), 0, 1.0, fixed.empty() ? "nominal" : fixed, &text);
+  fixed_.assign(state_->names.size(), false);
+  if (from_priors_) {
+    std::stringstream items(fixed);
+    for (std::string item; std::getline(items, item, ',');) {
+      const auto it = std::find(state_->names.begin(), state_->names.end(), item.substr(0, item.find('=')));
+      if (it == state_->names.begin())
+        throw InputError("", "--nu-true", "'" + item + "': the POI's true value is --mu-values, not a nuisance");
+      fixed_[it - state_->names.begin()] = true;
+    }
+  }
   seed_ = config.document.at("seed").get<std::uint64_t>();
 }
 
@@ -93,8 +109,10 @@ ExperimentToys::Toy ExperimentToys::draw(double mu, std::int64_t index) const {
   if (from_priors_) {
     for (int i = 1; i < base_->size(); ++i) {
       const stats::Parameter& p = base_->parameters()[i];
-      if (p.constraint != stats::Constraint::kNone)
-        t.truth[i] = std::clamp(stats::sample_aux(p.constraint, p.aux, p.width, rng), p.lower, p.upper);
+      if (p.constraint == stats::Constraint::kNone) continue;
+      // Drawn even when fixed, so that the other nuisances are those of the same toy without the override.
+      const double drawn = std::clamp(stats::sample_aux(p.constraint, p.aux, p.width, rng), p.lower, p.upper);
+      if (!fixed_[i]) t.truth[i] = drawn;
     }
     t.model = base_->with_toy_data(t.truth, rng);
   } else {

@@ -15,7 +15,10 @@
 //                frequentist ensemble);
 //   from-priors  each constrained nuisance drawn from its constraint,
 //                auxiliary data kept at the centres (the challenge's
-//                ensemble).
+//                ensemble); from-priors,NAME=VALUE,... holds the named
+//                nuisances at those values and draws the rest, each toy's
+//                draws the same as without them (conditional coverage,
+//                paired with the unconditional toys).
 // Toy I at POI value mu is seeded by (config seed, mu, I): shards and reruns
 // reproduce it.
 #pragma once
@@ -23,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "infer/measurement.h"
 #include "src/config/experiment_config.h"
@@ -56,6 +60,7 @@ class ExperimentToys {
   std::unique_ptr<stats::RegionModel> base_;
   Eigen::VectorXd truth_;
   bool from_priors_ = false;
+  std::vector<bool> fixed_;  // per parameter: held at truth_ under from-priors
   std::uint64_t seed_ = 0;
   std::string source_;
 };

@@ -102,7 +102,7 @@ Eigen::VectorXd parse_truth(const std::vector<std::string>& names, Eigen::Vector
 Eigen::VectorXd workspace_truth(const stats::Model& model, int poi, const cxxopts::ParseResult& r,
                                 std::string* text) {
   const std::string nus = r["nu-true"].as<std::string>();
-  if (nus == "from-priors")
+  if (nus.rfind("from-priors", 0) == 0)
     throw InputError("", "--nu-true", "from-priors draws an experiment's nuisances; for a workspace give NAME=VALUE,...");
   return parse_truth(model.names(), model.init(), poi, r["mu-true"].as<double>(), nus, text);
 }
@@ -129,7 +129,7 @@ void add_data_options(cxxopts::Options& o) {
       cxxopts::value<int64_t>())("data", "Fit the events of an HDF5 event file (experiments)", cxxopts::value<std::string>())(
       "mu-true", "True POI value of the Asimov data or pseudo-experiment", cxxopts::value<double>()->default_value("1"))(
       "nu-true",
-      "True nuisances: nominal, from-priors (experiment toys) or NAME=VALUE,... with the model's parameters "
+      "True nuisances: nominal, from-priors (experiment toys; from-priors,NAME=VALUE,... holds those) or NAME=VALUE,... with the model's parameters "
       "(e.g. alpha=1,beta=-0.5)",
       cxxopts::value<std::string>()->default_value("nominal"))(
       "reference", "Experiments: the binned reference analysis (unbinned regions binned in measurement.reference)")(

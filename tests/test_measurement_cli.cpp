@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -219,6 +221,52 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   REQUIRE(merged["overall"]["usable"] == 3);
   REQUIRE(std::abs(all["overall"]["mean_width"].get<double>() - merged["overall"]["mean_width"].get<double>()) < 1e-9);
   REQUIRE(std::abs(all["overall"]["bias"].get<double>() - merged["overall"]["bias"].get<double>()) < 1e-9);
+
+  {
+    // Conditional toys: from-priors,NAME=VALUE holds that nuisance and draws
+    // the others as the unconditional toys do (same truths, toy by toy).
+    auto truths = [&](const std::string& nu_true, const std::string& out) {
+      auto t = run_refinery("toys --config " + cfg + " --n 3 --nu-true " + nu_true + " --quiet --threads 2 --out " +
+                            tmp.path(out));
+      INFO(t.output);
+      REQUIRE(t.exit_code == 0);
+      std::ifstream in(tmp.path(out));
+      std::string line, cell;
+      std::getline(in, line);
+      std::vector<std::string> header;
+      for (std::stringstream s(line); std::getline(s, cell, ',');) header.push_back(cell);
+      std::vector<std::map<std::string, double>> rows;
+      while (std::getline(in, line)) {
+        std::map<std::string, double> row;
+        std::stringstream s(line);
+        for (const auto& name : header) {
+          std::getline(s, cell, ',');
+          row[name] = std::stod(cell);
+        }
+        rows.push_back(row);
+      }
+      return rows;
+    };
+    const auto drawn = truths("from-priors", "p.csv"), held = truths("from-priors,soft_met=4.5", "c.csv");
+    REQUIRE(drawn.size() == 3);
+    REQUIRE(held.size() == 3);
+    int differ = 0;
+    for (int i = 0; i < 3; ++i) {
+      REQUIRE(held[i].at("soft_met") == 4.5);
+      REQUIRE(held[i].at("tes") == drawn[i].at("tes"));
+      REQUIRE(held[i].at("jes") == drawn[i].at("jes"));
+      REQUIRE(held[i].at("diboson_norm") == drawn[i].at("diboson_norm"));
+      differ += drawn[i].at("tes") != drawn[i + 1 < 3 ? i + 1 : 0].at("tes");
+    }
+    REQUIRE(differ == 3);  // the nuisances were drawn, toy by toy
+    for (const std::string& bad : {"from-priors,mu=2", "from-priors,", "from-priors,soft=1"}) {
+      r = run_refinery("toys --config " + cfg + " --n 1 --nu-true " + bad + " --quiet --out " + tmp.path("bad.csv"));
+      INFO(bad << ": " << r.output);
+      REQUIRE(r.exit_code == 2);
+      REQUIRE(r.output.find("--nu-true") != std::string::npos);
+      REQUIRE_FALSE(refinery::testing::file_exists(tmp.path("bad.csv")));
+    }
+  }
 
   r = run_refinery("impacts --config " + cfg + " --asimov --quiet --threads 2 --out " + tmp.path("i.json"));
   REQUIRE(r.exit_code == 0);
