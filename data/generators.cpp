@@ -32,4 +32,11 @@ EventSet pseudo_data(const std::string& generator, double mu, const std::map<std
   return htautau::pseudo_experiment(mu, nu, luminosity, seed, index).events;
 }
 
+std::map<std::string, std::pair<double, double>> truth_ranges(const std::string& generator) {
+  std::map<std::string, std::pair<double, double>> ranges;
+  if (generator == "htautau")
+    for (const auto& spec : htautau::nuisance_specs()) ranges[spec.name] = {spec.min, spec.max};
+  return ranges;
+}
+
 }  // namespace refinery::generators

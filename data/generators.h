@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "src/io/event_set.h"
@@ -25,5 +26,10 @@ bool has_pseudo_data(const std::string& generator);
 // unknown name or a value outside the simulator's range.
 EventSet pseudo_data(const std::string& generator, double mu, const std::map<std::string, double>& nuisances,
                      double luminosity, std::uint64_t seed, std::uint64_t index, const std::string& where);
+
+// The values of each nuisance that `generator`'s pseudo_data accepts, by
+// name, [min, max] (e.g. a width >= 0, a prior's clip): truths drawn from a
+// constraint are clipped to them, as the simulator's own priors are.
+std::map<std::string, std::pair<double, double>> truth_ranges(const std::string& generator);
 
 }  // namespace refinery::generators

@@ -88,6 +88,21 @@ ExperimentToys::ExperimentToys(std::shared_ptr<Measurement> measurement, const E
     throw InputError("", "--nu-true", "'from-priors,' needs NAME=VALUE after the comma");
   std::string text;
   truth_ = parse_truth(state_->names, measurement->spec().nominal(), 0, 1.0, fixed.empty() ? "nominal" : fixed, &text);
+  // Truths are drawn within the fit's range and, for generator toys, within
+  // what the simulator accepts (its priors' clips).
+  truth_lower_.resize(base_->size());
+  truth_upper_.resize(base_->size());
+  const auto simulated = generators::truth_ranges(state_->generator);
+  for (int i = 0; i < base_->size(); ++i) {
+    const stats::Parameter& p = base_->parameters()[i];
+    truth_lower_[i] = p.lower;
+    truth_upper_[i] = p.upper;
+    const auto it = simulated.find(p.name);
+    if (it != simulated.end()) {
+      truth_lower_[i] = std::max(truth_lower_[i], it->second.first);
+      truth_upper_[i] = std::min(truth_upper_[i], it->second.second);
+    }
+  }
   fixed_.assign(state_->names.size(), false);
   if (from_priors_) {
     std::stringstream items(fixed);
@@ -111,7 +126,7 @@ ExperimentToys::Toy ExperimentToys::draw(double mu, std::int64_t index) const {
       const stats::Parameter& p = base_->parameters()[i];
       if (p.constraint == stats::Constraint::kNone) continue;
       // Drawn even when fixed, so that the other nuisances are those of the same toy without the override.
-      const double drawn = std::clamp(stats::sample_aux(p.constraint, p.aux, p.width, rng), p.lower, p.upper);
+      const double drawn = std::clamp(stats::sample_aux(p.constraint, p.aux, p.width, rng), truth_lower_[i], truth_upper_[i]);
       if (!fixed_[i]) t.truth[i] = drawn;
     }
     t.model = base_->with_toy_data(t.truth, rng);

@@ -13,12 +13,14 @@
 //   nominal      the nuisances at their constraints' centres, NAME=VALUE,...
 //                overrides: auxiliary data drawn around the truth (the
 //                frequentist ensemble);
-//   from-priors  each constrained nuisance drawn from its constraint,
-//                auxiliary data kept at the centres (the challenge's
-//                ensemble); from-priors,NAME=VALUE,... holds the named
-//                nuisances at those values and draws the rest, each toy's
-//                draws the same as without them (conditional coverage,
-//                paired with the unconditional toys).
+//   from-priors  each constrained nuisance drawn from its constraint and
+//                clipped to its fit range and, for generator toys, to the
+//                simulator's (its prior's clip), auxiliary data kept at
+//                the centres (the challenge's ensemble);
+//                from-priors,NAME=VALUE,... holds the named nuisances at
+//                those values and draws the rest, each toy's draws the
+//                same as without them (conditional coverage, paired with
+//                the unconditional toys).
 // Toy I at POI value mu is seeded by (config seed, mu, I): shards and reruns
 // reproduce it.
 #pragma once
@@ -61,6 +63,7 @@ class ExperimentToys {
   Eigen::VectorXd truth_;
   bool from_priors_ = false;
   std::vector<bool> fixed_;  // per parameter: held at truth_ under from-priors
+  std::vector<double> truth_lower_, truth_upper_;  // per parameter: where drawn truths are clipped
   std::uint64_t seed_ = 0;
   std::string source_;
 };
