@@ -31,6 +31,7 @@ json small_config(const std::string& dir) {
   c["simulation"].erase("mc_thinning");
   c["simulation"]["luminosity"] = 1.0;
   c["simulation"]["variation_grid"] = {{"nuisances", {"tes", "jes", "soft_met"}}, {"step", 1.0}, {"max_l1", 2.0}};
+  c["simulation"]["variations"] = json::array({{{"soft_met", 3.0}}, {{"soft_met", 5.0}}});  // the chain's own, fewer than the main job's
   c["classifier"] = {{"epochs", 2}, {"steps_per_epoch", 20}};
   c["dcr"] = {{"epochs", 1}, {"steps", 10}, {"batch", 1024}, {"hidden", {16}}};
   c["measurement"]["toys"] = {{"n", 3}, {"mu_true", {1.0}}, {"nu_true", "nominal"}};
@@ -259,6 +260,37 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
       differ += drawn[i].at("tes") != drawn[i + 1 < 3 ? i + 1 : 0].at("tes");
     }
     REQUIRE(differ == 3);  // the nuisances were drawn, toy by toy
+    {
+      // A fit range beyond what the simulator accepts (soft_met <= 5, its
+      // prior's clip): truths drawn from a wide constraint are clipped at 5,
+      // as the simulator's prior is, never handed to it beyond.
+      json wide = config;
+      for (json& n : wide["measurement"]["nuisances"])
+        if (n["name"] == "soft_met") {
+          n["width"] = 3.0;
+          n["range"] = {0.01, 50.0};
+        }
+      write_json(tmp.path("wide.json"), wide);
+      auto t = run_refinery("toys --config " + tmp.path("wide.json") + " --n 8 --nu-true from-priors --quiet --threads 2 --out " +
+                            tmp.path("w.csv"));
+      INFO(t.output);
+      REQUIRE(t.exit_code == 0);
+      std::ifstream in(tmp.path("w.csv"));
+      std::string line, cell;
+      std::getline(in, line);
+      int column = 0, at_clip = 0, rows = 0;
+      for (std::stringstream s(line); std::getline(s, cell, ',') && cell != "soft_met";) ++column;
+      while (std::getline(in, line)) {
+        std::stringstream s(line);
+        for (int k = 0; k <= column; ++k) std::getline(s, cell, ',');
+        const double soft_met = std::stod(cell);
+        REQUIRE(soft_met <= 5.0);
+        at_clip += soft_met == 5.0;
+        ++rows;
+      }
+      REQUIRE(rows == 8);
+      REQUIRE(at_clip >= 1);  // P(LogNormal(0, 3) > 5) = 0.30 per toy
+    }
     for (const std::string& bad : {"from-priors,mu=2", "from-priors,", "from-priors,soft=1"}) {
       r = run_refinery("toys --config " + cfg + " --n 1 --nu-true " + bad + " --quiet --out " + tmp.path("bad.csv"));
       INFO(bad << ": " << r.output);
