@@ -226,12 +226,9 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   {
     // Conditional toys: from-priors,NAME=VALUE holds that nuisance and draws
     // the others as the unconditional toys do (same truths, toy by toy).
-    auto truths = [&](const std::string& nu_true, const std::string& out) {
-      auto t = run_refinery("toys --config " + cfg + " --n 3 --nu-true " + nu_true + " --quiet --threads 2 --out " +
-                            tmp.path(out));
-      INFO(t.output);
-      REQUIRE(t.exit_code == 0);
-      std::ifstream in(tmp.path(out));
+    // Rows of a toys CSV by column name.
+    auto read_toys = [&](const std::string& path) {
+      std::ifstream in(path);
       std::string line, cell;
       std::getline(in, line);
       std::vector<std::string> header;
@@ -247,6 +244,13 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
         rows.push_back(row);
       }
       return rows;
+    };
+    auto truths = [&](const std::string& nu_true, const std::string& out) {
+      auto t = run_refinery("toys --config " + cfg + " --n 3 --nu-true " + nu_true + " --quiet --threads 2 --out " +
+                            tmp.path(out));
+      INFO(t.output);
+      REQUIRE(t.exit_code == 0);
+      return read_toys(tmp.path(out));
     };
     const auto drawn = truths("from-priors", "p.csv"), held = truths("from-priors,soft_met=4.5", "c.csv");
     REQUIRE(drawn.size() == 3);
@@ -275,17 +279,10 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
                             tmp.path("w.csv"));
       INFO(t.output);
       REQUIRE(t.exit_code == 0);
-      std::ifstream in(tmp.path("w.csv"));
-      std::string line, cell;
-      std::getline(in, line);
-      int column = 0, at_clip = 0, rows = 0;
-      for (std::stringstream s(line); std::getline(s, cell, ',') && cell != "soft_met";) ++column;
-      while (std::getline(in, line)) {
-        std::stringstream s(line);
-        for (int k = 0; k <= column; ++k) std::getline(s, cell, ',');
-        const double soft_met = std::stod(cell);
-        REQUIRE(soft_met <= 5.0);
-        at_clip += soft_met == 5.0;
+      int at_clip = 0, rows = 0;
+      for (const auto& row : read_toys(tmp.path("w.csv"))) {
+        REQUIRE(row.at("soft_met") <= 5.0);
+        at_clip += row.at("soft_met") == 5.0;
         ++rows;
       }
       REQUIRE(rows == 8);
