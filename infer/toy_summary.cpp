@@ -1,6 +1,7 @@
 #include "infer/toy_summary.h"
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <limits>
 
 #include <cmath>
@@ -20,9 +21,32 @@ namespace {
 // Columns around the truth's: index, mu_true, <truth names>, then these.
 const std::vector<std::string> kTail = {"events", "converged", "interval_ok", "mu_hat", "mu_error", "lower", "upper", "seconds"};
 
-std::string header_of(const std::vector<std::string>& truth_names) {
+// The fitted columns' names: <name>_hat for each truth name, then
+// <name>_error for each.
+std::vector<std::string> fitted_columns(const std::vector<std::string>& truth_names) {
+  std::vector<std::string> c;
+  for (const auto& n : truth_names) c.push_back(n + "_hat");
+  for (const auto& n : truth_names) c.push_back(n + "_error");
+  return c;
+}
+
+// Written only where every row has them and no generated name is also a
+// truth name (which would make the header ambiguous to read back).
+bool write_fitted(const std::vector<std::string>& truth_names, const std::vector<ToyRow>& rows) {
+  if (truth_names.empty() || rows.empty()) return false;
+  for (const auto& r : rows)
+    if (r.nu_hat.size() != truth_names.size() || r.nu_error.size() != truth_names.size()) return false;
+  for (const auto& c : fitted_columns(truth_names))
+    for (const auto& n : truth_names)
+      if (c == n) return false;
+  return true;
+}
+
+std::string header_of(const std::vector<std::string>& truth_names, bool fitted) {
   std::string h = "index,mu_true";
   for (const auto& n : truth_names) h += "," + n;
+  if (fitted)
+    for (const auto& n : fitted_columns(truth_names)) h += "," + n;
   for (const auto& t : kTail) h += "," + t;
   return h;
 }
@@ -30,10 +54,15 @@ std::string header_of(const std::vector<std::string>& truth_names) {
 
 void write_toy_csv(const std::string& path, const std::vector<std::string>& truth_names, const std::vector<ToyRow>& rows) {
   std::ostringstream s;
-  s << header_of(truth_names) << "\n" << std::setprecision(10);
+  const bool fitted = write_fitted(truth_names, rows);
+  s << header_of(truth_names, fitted) << "\n" << std::setprecision(10);
   for (const auto& r : rows) {
     s << r.index << "," << r.mu_true;
     for (size_t k = 0; k < truth_names.size(); ++k) s << "," << (k < r.nu_true.size() ? r.nu_true[k] : 0.0);
+    if (fitted) {
+      for (double v : r.nu_hat) s << "," << v;
+      for (double v : r.nu_error) s << "," << v;
+    }
     s << "," << r.events << "," << int(r.converged) << "," << int(r.interval_ok) << "," << r.mu_hat << "," << r.mu_error << ","
       << r.lower << "," << r.upper << "," << r.seconds << "\n";
   }
@@ -53,7 +82,18 @@ std::vector<ToyRow> read_toy_csv(const std::string& path, std::vector<std::strin
   bool ok = head.size() >= 2 + n_tail && head[0] == "index" && head[1] == "mu_true";
   for (size_t k = 0; ok && k < n_tail; ++k) ok = head[head.size() - n_tail + k] == kTail[k];
   if (!ok) throw InputError(path, "line 1", "not a refinery toys CSV (header differs)");
-  const std::vector<std::string> names(head.begin() + 2, head.end() - n_tail);
+  std::vector<std::string> names(head.begin() + 2, head.end() - n_tail);
+  // The fitted columns, where the middle of the header is T truth names
+  // followed by exactly their generated <name>_hat and <name>_error.
+  bool fitted = false;
+  if (names.size() % 3 == 0 && !names.empty()) {
+    const std::vector<std::string> truth(names.begin(), names.begin() + names.size() / 3);
+    const std::vector<std::string> rest(names.begin() + names.size() / 3, names.end());
+    if (rest == fitted_columns(truth)) {
+      fitted = true;
+      names = truth;
+    }
+  }
   const int T = static_cast<int>(names.size()), columns = static_cast<int>(head.size());
   if (truth_names) *truth_names = names;
   std::vector<ToyRow> rows;
@@ -69,7 +109,12 @@ std::vector<ToyRow> read_toy_csv(const std::string& path, std::vector<std::strin
       r.index = std::stoll(f[0]);
       r.mu_true = std::stod(f[1]);
       for (int k = 0; k < T; ++k) r.nu_true.push_back(std::stod(f[2 + k]));
-      const int t = 2 + T;
+      if (fitted)
+        for (int k = 0; k < T; ++k) {
+          r.nu_hat.push_back(std::stod(f[2 + T + k]));
+          r.nu_error.push_back(std::stod(f[2 + 2 * T + k]));
+        }
+      const int t = 2 + (fitted ? 3 : 1) * T;
       r.events = std::stoll(f[t]);
       r.converged = std::stoi(f[t + 1]) != 0;
       r.interval_ok = std::stoi(f[t + 2]) != 0;
@@ -257,6 +302,36 @@ nlohmann::json nuisance_response(const std::vector<ToyRow>& rows, const std::vec
   return j;
 }
 
+nlohmann::json nuisance_pulls(const std::vector<ToyRow>& rows, const std::vector<std::string>& names) {
+  const size_t K = names.size();
+  std::vector<std::vector<double>> pulls(K);
+  std::vector<double> error_sum(K, 0.0);
+  for (const auto& r : rows) {
+    if (!r.converged || r.nu_hat.size() != K || r.nu_error.size() != K || r.nu_true.size() < K) continue;
+    for (size_t k = 0; k < K; ++k)
+      if (r.nu_error[k] > 0 && std::isfinite(r.nu_error[k]) && std::isfinite(r.nu_hat[k])) {
+        pulls[k].push_back((r.nu_hat[k] - r.nu_true[k]) / r.nu_error[k]);
+        error_sum[k] += r.nu_error[k];
+      }
+  }
+  nlohmann::json per = nlohmann::json::array();
+  for (size_t k = 0; k < K; ++k) {
+    const size_t n = pulls[k].size();
+    if (n < 2) continue;
+    double m = 0, v = 0;
+    for (double p : pulls[k]) m += p / double(n);
+    for (double p : pulls[k]) v += (p - m) * (p - m) / double(n - 1);
+    per.push_back({{"name", names[k]},
+                   {"toys", n},
+                   {"mean", m},
+                   {"mean_error", std::sqrt(v / double(n))},
+                   {"sd", std::sqrt(v)},
+                   {"mean_fitted_error", error_sum[k] / double(n)}});
+  }
+  if (per.empty()) return nullptr;
+  return per;
+}
+
 }  // namespace
 
 nlohmann::json summarise_toys(const std::vector<ToyRow>& rows, const std::vector<std::string>& truth_names) {
@@ -281,6 +356,8 @@ nlohmann::json summarise_toys(const std::vector<ToyRow>& rows, const std::vector
   if (!truth_names.empty()) {
     nlohmann::json response = nuisance_response(rows, truth_names);
     if (!response.is_null()) j["nuisance_response"] = response;
+    nlohmann::json pulls = nuisance_pulls(rows, truth_names);
+    if (!pulls.is_null()) j["nuisance_pulls"] = pulls;
   }
   return j;
 }
@@ -316,6 +393,26 @@ std::string toy_table(const nlohmann::json& s) {
         << "   pull correlation " << std::showpos << k["pull_correlation"].get<double>() << std::noshowpos << "\n";
     o << "  residual sd " << r["residual_sd"].get<double>() << " (mean error " << r["mean_error"].get<double>()
       << ")\n";
+  }
+  if (s.contains("nuisance_pulls")) {
+    // The ten farthest from 0 (in errors of the mean) where there are many.
+    std::vector<nlohmann::json> shown(s["nuisance_pulls"].begin(), s["nuisance_pulls"].end());
+    const size_t all = shown.size(), limit = 12;
+    if (all > limit) {
+      auto score = [](const nlohmann::json& k) {
+        const double e = k["mean_error"].get<double>();
+        return e > 0 ? std::abs(k["mean"].get<double>()) / e : 0.0;
+      };
+      std::stable_sort(shown.begin(), shown.end(), [&](const auto& a, const auto& b) { return score(a) > score(b); });
+      shown.resize(10);
+    }
+    o << "fitted - true nuisances in units of their fitted errors (mean +- its error, spread; mean fitted error)";
+    if (all > limit) o << ", the 10 of " << all << " farthest from 0 (all in the summary JSON)";
+    o << ":\n";
+    for (const auto& k : shown)
+      o << "  " << std::left << std::setw(16) << k["name"].get<std::string>() << std::right << std::showpos
+        << std::setw(9) << k["mean"].get<double>() << std::noshowpos << " +- " << k["mean_error"].get<double>()
+        << "   sd " << k["sd"].get<double>() << "   error " << k["mean_fitted_error"].get<double>() << "\n";
   }
   o << "failed fits or intervals: " << s["overall"].value("failed", 0) << ", " << std::setprecision(2)
     << s.value("seconds_per_toy", 0.0) << " s per toy\n";

@@ -19,6 +19,9 @@ struct ToyRow {
   int64_t index = 0;
   double mu_true = 1.0;
   std::vector<double> nu_true;  // the true values of the other parameters (the CSV's truth columns)
+  // The fit's values and Hessian errors of the same parameters (columns
+  // <name>_hat, <name>_error; empty in CSVs written without them).
+  std::vector<double> nu_hat, nu_error;
   int64_t events = 0;
   bool converged = false, interval_ok = false;
   double mu_hat = 0, mu_error = 0, lower = 0, upper = 0, seconds = 0;
@@ -26,8 +29,10 @@ struct ToyRow {
 };
 
 // CSV columns: index, mu_true, one per truth name (the model's parameters
-// other than the POI: the analysis' own names), events, converged,
-// interval_ok, mu_hat, mu_error, lower, upper, seconds.
+// other than the POI: the analysis' own names), then, where every row has
+// them, <name>_hat for each and <name>_error for each (the fit's values and
+// errors), then events, converged, interval_ok, mu_hat, mu_error, lower,
+// upper, seconds. The reader takes CSVs with and without the fitted columns.
 void write_toy_csv(const std::string& path, const std::vector<std::string>& truth_names,
                    const std::vector<ToyRow>& rows);  // atomic
 // InputError naming file and line; `truth_names` gets the header's.
@@ -53,6 +58,12 @@ double coverage_penalty(double coverage, int64_t n);
 // spread against the mean Hessian error. A slope that is many errors from 0
 // names a nuisance whose effect the fit does not absorb; a residual spread
 // equal to the mean error says the rest of the pull width is statistical.
+// Where the rows carry the fitted nuisances, also `nuisance_pulls`: per
+// parameter, the mean (with its error) and spread of (hat - true) / error
+// over the converged toys, and the mean error. Nuisances drawn from their
+// priors with the auxiliary data at the centre (or fixed truths with drawn
+// auxiliary data) give mean 0 and spread 1 where the model is right; a mean
+// many errors from 0 says the fit misplaces that nuisance.
 nlohmann::json summarise_toys(const std::vector<ToyRow>& rows, const std::vector<std::string>& truth_names = {});
 std::string toy_table(const nlohmann::json& summary);
 

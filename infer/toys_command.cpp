@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <limits>
 #include <sstream>
 
 #include "infer/experiment_toys.h"
@@ -42,6 +43,13 @@ void fit_toy(const stats::Model& model, int poi, ToyRow* row) {
   row->converged = f.ok();
   row->mu_hat = f.x[poi];
   row->mu_error = f.error[poi];
+  row->nu_hat.clear();
+  row->nu_error.clear();
+  for (int i = 0; i < model.size(); ++i)
+    if (i != poi) {
+      row->nu_hat.push_back(f.x[i]);
+      row->nu_error.push_back(i < f.error.size() ? f.error[i] : std::numeric_limits<double>::quiet_NaN());
+    }
   if (f.ok()) {
     const stats::Interval in = stats::profile_interval(model, f, poi, 1.0);
     row->lower = in.lower.value;

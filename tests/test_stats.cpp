@@ -460,7 +460,9 @@ TEST_CASE("stats CLI: toys of a workspace cover, shard and merge, with the works
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   const std::string csv = refinery::testing::read_file(tmp.path("all.csv"));
-  REQUIRE(csv.rfind("index,mu_true,coupled_histo,k_bkg,events,converged,", 0) == 0);
+  REQUIRE(csv.rfind("index,mu_true,coupled_histo,k_bkg,coupled_histo_hat,k_bkg_hat,coupled_histo_error,k_bkg_error,events,"
+                    "converged,",
+                    0) == 0);
   json s = json::parse(refinery::testing::read_file(tmp.path("all.csv.json")));
   // The model describes its toys exactly: the 68.27% intervals cover to
   // within 3 binomial errors (600 toys), the pulls have unit width.
@@ -470,6 +472,15 @@ TEST_CASE("stats CLI: toys of a workspace cover, shard and merge, with the works
   const double c = all["coverage"].get<double>(), err = std::sqrt(0.6827 * 0.3173 / all["usable"].get<double>());
   CHECK(std::abs(c - 0.6827) < 3 * err);
   CHECK(std::abs(all["pull_sd"].get<double>() - 1.0) < 0.1);
+  // So are the other parameters' pulls, (hat - true) / error: mean 0
+  // (within 3 errors of the mean, 0.04), spread 1.
+  REQUIRE(s["nuisance_pulls"].size() == 2);
+  for (const auto& k : s["nuisance_pulls"]) {
+    INFO(k.dump());
+    CHECK(k["toys"].get<int>() >= 598);
+    CHECK(std::abs(k["mean"].get<double>()) < 3 * k["mean_error"].get<double>());
+    CHECK(std::abs(k["sd"].get<double>() - 1.0) < 0.12);
+  }
   // Two shards merged are the unsharded run; a shard of another model is refused.
   for (const char* shard : {"0/2", "1/2"})
     REQUIRE(run_refinery("toys " + ws + " --n 300 --mu-values 0.5,1.5 --seed 3 --quiet --shard " + shard + " --out " +
@@ -482,6 +493,9 @@ TEST_CASE("stats CLI: toys of a workspace cover, shard and merge, with the works
   json m = json::parse(refinery::testing::read_file(tmp.path("m.csv.json")));
   CHECK(m["overall"]["coverage"] == all["coverage"]);
   CHECK(m["overall"]["mean_width"].get<double>() == Approx(all["mean_width"].get<double>()).epsilon(1e-9));
+  for (size_t k = 0; k < 2; ++k)  // the fitted columns survive the merge
+    CHECK(m["nuisance_pulls"][k]["mean"].get<double>() ==
+          Approx(s["nuisance_pulls"][k]["mean"].get<double>()).epsilon(1e-8));
   r = run_refinery("toys --merge " + tmp.path("s0.csv") + " " + tmp.path("s1.csv") + " --workspace " + ws +
                    " --poi-bounds 0,5 --quiet --out " + tmp.path("bad.csv"));
   CHECK(r.exit_code == 2);

@@ -4,9 +4,11 @@
 #include "tests/testing.hpp"
 
 #include <cmath>
+#include <fstream>
 #include <random>
 
 #include "infer/toy_summary.h"
+#include "src/core/error.h"
 
 using namespace refinery;
 
@@ -58,4 +60,81 @@ TEST_CASE("Toy summary: the nuisance response finds the nuisance the fit does no
   REQUIRE(!summarise_toys(rows).contains("nuisance_response"));
   for (auto& row : rows) row.nu_true = {0.0, 0.0, 1.0};
   REQUIRE(!summarise_toys(rows, {"a", "b", "c"}).contains("nuisance_response"));
+}
+
+TEST_CASE("Toy summary: pulls of the fitted nuisances, and the fitted columns of the CSV", "[toys][summary]") {
+  // 500 toys, truths a, b ~ N(0,1) (drawn from the priors), fitted errors
+  // 0.1: a_hat = a + 0.05 + N(0, 0.1) (biased by half an error), b_hat =
+  // b + N(0, 0.2) (its error understated by half).
+  std::mt19937_64 rng(23);
+  std::normal_distribution<double> gauss(0.0, 1.0);
+  const int n = 500;
+  std::vector<ToyRow> rows;
+  for (int i = 0; i < n; ++i) {
+    ToyRow r;
+    r.index = i;
+    r.mu_true = 1.0;
+    const double a = gauss(rng), b = gauss(rng);
+    r.nu_true = {a, b};
+    r.nu_hat = {a + 0.05 + 0.1 * gauss(rng), b + 0.2 * gauss(rng)};
+    r.nu_error = {0.1, 0.1};
+    r.mu_hat = 1.0 + 0.1 * gauss(rng);
+    r.mu_error = 0.1;
+    r.lower = r.mu_hat - 0.1;
+    r.upper = r.mu_hat + 0.1;
+    r.converged = r.interval_ok = true;
+    rows.push_back(r);
+  }
+  rows[7].converged = false;  // not counted
+  const nlohmann::json s = summarise_toys(rows, {"a", "b"});
+  REQUIRE(s.contains("nuisance_pulls"));
+  const nlohmann::json& p = s["nuisance_pulls"];
+  INFO(p.dump(2));
+  REQUIRE(p.size() == 2);
+  REQUIRE(p[0]["name"] == "a");
+  REQUIRE(p[0]["toys"] == n - 1);
+  // Means 0.5 and 0 with errors sd / sqrt(499) (0.045 and 0.09); spreads 1 and 2.
+  REQUIRE(p[0]["mean_error"].get<double>() == Approx(1.0 / std::sqrt(n - 1.0)).epsilon(0.1));
+  REQUIRE(std::abs(p[0]["mean"].get<double>() - 0.5) < 3 * p[0]["mean_error"].get<double>());
+  REQUIRE(std::abs(p[1]["mean"].get<double>()) < 3 * p[1]["mean_error"].get<double>());
+  REQUIRE(std::abs(p[0]["sd"].get<double>() - 1.0) < 0.1);
+  REQUIRE(std::abs(p[1]["sd"].get<double>() - 2.0) < 0.2);
+  REQUIRE(p[1]["mean_fitted_error"].get<double>() == Approx(0.1));
+  REQUIRE(toy_table(s).find("fitted - true nuisances in units of their fitted errors") != std::string::npos);
+
+  // The CSV round trip keeps the fitted columns, named <name>_hat and <name>_error.
+  refinery::testing::TempDir tmp("toy_summary_csv");
+  const std::string dir = tmp.dir();
+  write_toy_csv(dir + "/f.csv", {"a", "b"}, rows);
+  std::string head;
+  std::getline(std::ifstream(dir + "/f.csv") >> std::ws, head);
+  REQUIRE(head == "index,mu_true,a,b,a_hat,b_hat,a_error,b_error,events,converged,interval_ok,mu_hat,mu_error,lower,upper,seconds");
+  std::vector<std::string> names;
+  const std::vector<ToyRow> back = read_toy_csv(dir + "/f.csv", &names);
+  REQUIRE(names == std::vector<std::string>{"a", "b"});
+  REQUIRE(back.size() == rows.size());
+  REQUIRE(back[3].nu_hat[1] == Approx(rows[3].nu_hat[1]).epsilon(1e-9));
+  REQUIRE(back[3].nu_error[0] == Approx(0.1));
+  REQUIRE(back[3].mu_hat == Approx(rows[3].mu_hat).epsilon(1e-9));
+  // Rows without fitted values (CSVs of earlier versions) write and read as before.
+  std::vector<ToyRow> plain = rows;
+  for (auto& r : plain) r.nu_hat.clear(), r.nu_error.clear();
+  write_toy_csv(dir + "/p.csv", {"a", "b"}, plain);
+  std::getline(std::ifstream(dir + "/p.csv") >> std::ws, head);
+  REQUIRE(head == "index,mu_true,a,b,events,converged,interval_ok,mu_hat,mu_error,lower,upper,seconds");
+  const std::vector<ToyRow> plain_back = read_toy_csv(dir + "/p.csv", &names);
+  REQUIRE(names == std::vector<std::string>{"a", "b"});
+  REQUIRE(plain_back[3].nu_hat.empty());
+  REQUIRE(!summarise_toys(plain_back, names).contains("nuisance_pulls"));
+  // Truth names that the generated names would repeat: no fitted columns,
+  // so that the header reads back unambiguously.
+  write_toy_csv(dir + "/q.csv", {"x", "x_hat"}, rows);
+  REQUIRE(read_toy_csv(dir + "/q.csv", &names).front().nu_hat.empty());
+  REQUIRE(names == std::vector<std::string>{"x", "x_hat"});
+  // A row with a column missing names its line.
+  {
+    std::ofstream(dir + "/bad.csv") << "index,mu_true,a,a_hat,a_error,events,converged,interval_ok,mu_hat,mu_error,lower,upper,seconds\n"
+                                    << "0,1,0.5,0.4,0.1,10,1,1,1,0.1,0.9,1.1\n";
+  }
+  REQUIRE_THROWS_WITH(read_toy_csv(dir + "/bad.csv"), Catch::Contains("line 2") && Catch::Contains("expected 13 columns, got 12"));
 }
