@@ -12,6 +12,22 @@
 
 using namespace refinery;
 
+namespace {
+// A usable toy at mu_true = 1 with mu_hat, Hessian error sigma and the
+// interval mu_hat +- sigma.
+ToyRow usable_toy(int index, double mu_hat, double sigma) {
+  ToyRow r;
+  r.index = index;
+  r.mu_true = 1.0;
+  r.mu_hat = mu_hat;
+  r.mu_error = sigma;
+  r.lower = mu_hat - sigma;
+  r.upper = mu_hat + sigma;
+  r.converged = r.interval_ok = true;
+  return r;
+}
+}  // namespace
+
 TEST_CASE("Toy summary: the nuisance response finds the nuisance the fit does not absorb", "[toys][summary]") {
   // 400 toys: a, b ~ N(0,1) drawn from their priors, c fixed (not fitted);
   // mu_hat - mu_true = 0.05 + 0.1 a + N(0, 0.09), Hessian error 0.09.
@@ -20,16 +36,9 @@ TEST_CASE("Toy summary: the nuisance response finds the nuisance the fit does no
   const double sigma = 0.09, n = 400;
   std::vector<ToyRow> rows;
   for (int i = 0; i < n; ++i) {
-    ToyRow r;
-    r.index = i;
-    r.mu_true = 1.0;
     const double a = gauss(rng), b = gauss(rng);
+    ToyRow r = usable_toy(i, 1.0 + 0.05 + 0.1 * a + sigma * gauss(rng), sigma);
     r.nu_true = {a, b, 1.0};
-    r.mu_hat = 1.0 + 0.05 + 0.1 * a + sigma * gauss(rng);
-    r.mu_error = sigma;
-    r.lower = r.mu_hat - sigma;
-    r.upper = r.mu_hat + sigma;
-    r.converged = r.interval_ok = true;
     rows.push_back(r);
   }
   const nlohmann::json s = summarise_toys(rows, {"a", "b", "c"});
@@ -71,18 +80,12 @@ TEST_CASE("Toy summary: pulls of the fitted nuisances, and the fitted columns of
   const int n = 500;
   std::vector<ToyRow> rows;
   for (int i = 0; i < n; ++i) {
-    ToyRow r;
-    r.index = i;
-    r.mu_true = 1.0;
     const double a = gauss(rng), b = gauss(rng);
+    const double a_hat = a + 0.05 + 0.1 * gauss(rng), b_hat = b + 0.2 * gauss(rng);
+    ToyRow r = usable_toy(i, 1.0 + 0.1 * gauss(rng), 0.1);
     r.nu_true = {a, b};
-    r.nu_hat = {a + 0.05 + 0.1 * gauss(rng), b + 0.2 * gauss(rng)};
+    r.nu_hat = {a_hat, b_hat};
     r.nu_error = {0.1, 0.1};
-    r.mu_hat = 1.0 + 0.1 * gauss(rng);
-    r.mu_error = 0.1;
-    r.lower = r.mu_hat - 0.1;
-    r.upper = r.mu_hat + 0.1;
-    r.converged = r.interval_ok = true;
     rows.push_back(r);
   }
   rows[7].converged = false;  // not counted
