@@ -138,8 +138,10 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
   std::vector<ToyRow> all;
   std::vector<std::string> names_first;
   std::map<std::pair<double, int64_t>, std::string> seen_toys;
-  std::map<int, std::string> seen_shards;
-  int shard_count = -1;
+  // Shards are grouped by their block of toy numbers (--first; 0 when the
+  // summary predates it): each block must be complete in itself.
+  std::map<int64_t, std::map<int, std::string>> seen_shards;
+  std::map<int64_t, int> shard_count;
   nlohmann::json common;
   for (const auto& file : files) {
     std::vector<std::string> names;
@@ -178,11 +180,19 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
       throw InputError(side, "shard", "expected i/N with 0 <= i < N, got " + s["shard"].dump());
     }
     const int i = part.index, n = part.count;
-    if (shard_count >= 0 && n != shard_count)
-      throw InputError(side, "shard", "shard of " + std::to_string(n) + " but the others are of " + std::to_string(shard_count));
-    shard_count = n;
-    if (seen_shards.count(i)) throw InputError(file, "", "shard " + std::to_string(i) + "/" + std::to_string(n) + " is also " + seen_shards[i]);
-    seen_shards[i] = file;
+    const nlohmann::json first_value = s.value("first", nlohmann::json(0));
+    if (!first_value.is_number_integer() || first_value.get<int64_t>() < 0)
+      throw InputError(side, "first", "expected the first toy number (an integer >= 0), got " + first_value.dump());
+    const int64_t block = first_value.get<int64_t>();
+    const std::string block_text = block ? " (toys from " + std::to_string(block) + ")" : "";
+    auto [count, fresh_block] = shard_count.insert({block, n});
+    if (!fresh_block && count->second != n)
+      throw InputError(side, "shard", "shard of " + std::to_string(n) + " but the others" + block_text + " are of " +
+                                          std::to_string(count->second));
+    auto& seen = seen_shards[block];
+    if (seen.count(i))
+      throw InputError(file, "", "shard " + std::to_string(i) + "/" + std::to_string(n) + block_text + " is also " + seen[i]);
+    seen[i] = file;
     for (const auto& r : rows) {
       auto [it, fresh] = seen_toys.insert({{r.mu_true, r.index}, file});
       if (!fresh)
@@ -190,9 +200,11 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
       all.push_back(r);
     }
   }
-  for (int i = 0; i < shard_count; ++i)
-    if (!seen_shards.count(i))
-      throw InputError("", "--merge", "shard " + std::to_string(i) + "/" + std::to_string(shard_count) + " is missing");
+  for (const auto& [block, count] : shard_count)
+    for (int i = 0; i < count; ++i)
+      if (!seen_shards[block].count(i))
+        throw InputError("", "--merge", "shard " + std::to_string(i) + "/" + std::to_string(count) +
+                                            (block ? " of the toys from " + std::to_string(block) : std::string()) + " is missing");
   if (truth_names) *truth_names = names_first;
   if (provenance) {
     *provenance = common;

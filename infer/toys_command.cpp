@@ -94,7 +94,9 @@ int run_toys(int argc_in, char** argv_in) {
                         cxxopts::value<int64_t>())(
       "mu-values", "True POI values, comma separated (default: measurement.toys.mu_true; --mu-true gives one)",
       cxxopts::value<std::string>()->default_value(""))(
-      "shard", "Run shard i of N (i/N, 0-based): toys with index % N == i", cxxopts::value<std::string>()->default_value("0/1"))(
+      "shard", "Run shard i of N (i/N, 0-based): toys with (index - first) % N == i", cxxopts::value<std::string>()->default_value("0/1"))(
+      "first", "Number of the first pseudo-experiment (toys first .. first + n - 1 per true POI value): extends an earlier run "
+               "with new toys, merged with it by --merge", cxxopts::value<int64_t>()->default_value("0"))(
       "merge", "Merge toy CSV files (the positional arguments) into one summary", cxxopts::value<bool>()->default_value("false"))(
       "files", "WORKSPACE.json, or with --merge the CSV files", cxxopts::value<std::vector<std::string>>());
   options.parse_positional({"files"});
@@ -168,17 +170,21 @@ int run_toys(int argc_in, char** argv_in) {
                                                             : defaults->at("nu_true").get<std::string>();
   const cli::Shard part = cli::parse_shard((*r)["shard"].as<std::string>());
   const int shard = part.index, shards = part.count;
+  const int64_t first = (*r)["first"].as<int64_t>();
+  if (first < 0) throw InputError("", "--first", "must be >= 0, got " + std::to_string(first));
+  if (first > std::numeric_limits<int64_t>::max() - n) throw InputError("", "--first", "first + n overflows");
   for (const char* flag : {"asimov", "toy", "data"})
     if (r->count(flag)) throw InputError("", std::string("--") + flag, "toys make their own data sets");
   const std::string path = out_path(shard_name(shard, shards));
   int64_t total = 0;
   for (int64_t i = shard; i < n; i += shards) ++total;
+  const int64_t end = first + n;
   Progress progress("toys", total * int64_t(mus.size()), common.quiet);
   int64_t done = 0;
   std::vector<ToyRow> rows;
   std::vector<std::string> names;
   json provenance = {{"config_hash", identity}, {"shard", std::to_string(shard) + "/" + std::to_string(shards)},
-                     {"nu_true", nus}};
+                     {"first", first}, {"nu_true", nus}};
 
   if (!workspace.empty()) {
     const ModelSource s = workspace_source(load_workspace(*r, workspace), *r);
@@ -192,7 +198,7 @@ int run_toys(int argc_in, char** argv_in) {
     provenance["analysis"] = "workspace " + workspace;
     for (double mu : mus) {
       stats::check_poi_value(*s.model, s.poi, mu, "--mu-values");
-      for (int64_t i = shard; i < n; i += shards) {
+      for (int64_t i = first + shard; i < end; i += shards) {
         auto t0 = std::chrono::steady_clock::now();
         Eigen::VectorXd x = base;
         x[s.poi] = mu;
@@ -224,7 +230,7 @@ int run_toys(int argc_in, char** argv_in) {
     provenance["events"] = toys.source();
     for (double mu : mus) {
       stats::check_poi_value(base, 0, mu, "--mu-values");
-      for (int64_t i = shard; i < n; i += shards) {
+      for (int64_t i = first + shard; i < end; i += shards) {
         auto t0 = std::chrono::steady_clock::now();
         ExperimentToys::Toy toy = toys.draw(mu, i);
         ToyRow row;

@@ -7,11 +7,13 @@
 #include "tests/testing.hpp"
 #include "tests/input_error.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
 
 #include "data/random.h"
+#include "infer/toy_summary.h"
 #include "src/histfactory/workspace.h"
 #include "src/stats/combined_model.h"
 #include "src/stats/fit.h"
@@ -496,6 +498,52 @@ TEST_CASE("stats CLI: toys of a workspace cover, shard and merge, with the works
   for (size_t k = 0; k < 2; ++k)  // the fitted columns survive the merge
     CHECK(m["nuisance_pulls"][k]["mean"].get<double>() ==
           Approx(s["nuisance_pulls"][k]["mean"].get<double>()).epsilon(1e-8));
+  // A run extended by a later block (--first): the first 120 toys, then
+  // toys 120..299 as two shards of their own, merge to the same 600 toys.
+  REQUIRE(run_refinery("toys " + ws + " --n 120 --mu-values 0.5,1.5 --seed 3 --quiet --out " + tmp.path("b0.csv"))
+              .exit_code == 0);
+  for (const char* shard : {"0/2", "1/2"})
+    REQUIRE(run_refinery("toys " + ws + " --n 180 --first 120 --mu-values 0.5,1.5 --seed 3 --quiet --shard " + shard +
+                         " --out " + tmp.path(std::string("b1_") + shard[0] + ".csv"))
+                .exit_code == 0);
+  const std::string blocks = tmp.path("b0.csv") + " " + tmp.path("b1_0.csv") + " " + tmp.path("b1_1.csv");
+  r = run_refinery("toys --merge " + blocks + " --workspace " + ws + " --quiet --out " + tmp.path("mb.csv"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  {
+    std::vector<std::string> names_all, names_blocks;
+    auto rows_all = refinery::read_toy_csv(tmp.path("all.csv"), &names_all);
+    auto rows_blocks = refinery::read_toy_csv(tmp.path("mb.csv"), &names_blocks);
+    REQUIRE(names_blocks == names_all);
+    REQUIRE(rows_blocks.size() == rows_all.size());
+    auto key = [](const refinery::ToyRow& t) { return std::make_pair(t.mu_true, t.index); };
+    auto by_key = [&](const refinery::ToyRow& a, const refinery::ToyRow& b) { return key(a) < key(b); };
+    std::sort(rows_all.begin(), rows_all.end(), by_key);
+    std::sort(rows_blocks.begin(), rows_blocks.end(), by_key);
+    for (size_t k = 0; k < rows_all.size(); ++k) {  // toy by toy the same data and fit
+      REQUIRE(key(rows_blocks[k]) == key(rows_all[k]));
+      CHECK(rows_blocks[k].nu_true == rows_all[k].nu_true);
+      CHECK(rows_blocks[k].mu_hat == rows_all[k].mu_hat);
+    }
+  }
+  // A block with a shard missing, or the same block twice, is refused.
+  r = run_refinery("toys --merge " + tmp.path("b0.csv") + " " + tmp.path("b1_0.csv") + " --workspace " + ws + " --quiet --out " +
+                   tmp.path("bad.csv"));
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("shard 1/2 of the toys from 120 is missing") != std::string::npos);
+  r = run_refinery("toys --merge " + blocks + " " + tmp.path("s0.csv") + " --workspace " + ws + " --quiet --out " +
+                   tmp.path("bad.csv"));
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("shard of 2 but the others are of 1") != std::string::npos);
+  REQUIRE(run_refinery("toys " + ws + " --n 30 --first 100 --mu-values 0.5,1.5 --seed 3 --quiet --out " + tmp.path("b2.csv"))
+              .exit_code == 0);
+  r = run_refinery("toys --merge " + blocks + " " + tmp.path("b2.csv") + " --workspace " + ws + " --quiet --out " +
+                   tmp.path("bad.csv"));
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("toy 100: also in") != std::string::npos);
+  r = run_refinery("toys " + ws + " --n 3 --first -1 --quiet --out " + tmp.path("bad.csv"));
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--first: must be >= 0") != std::string::npos);
   r = run_refinery("toys --merge " + tmp.path("s0.csv") + " " + tmp.path("s1.csv") + " --workspace " + ws +
                    " --poi-bounds 0,5 --quiet --out " + tmp.path("bad.csv"));
   CHECK(r.exit_code == 2);
