@@ -61,6 +61,25 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   // dcr.per_process reached ttbar's training alone.
   REQUIRE(json::parse(read_file(tmp.path("dcr_ttbar.pt.json")))["ensemble"]["members"] == 2);
   REQUIRE_FALSE(json::parse(read_file(tmp.path("dcr_ztautau.pt.json"))).contains("ensemble"));
+  {
+    // --process with --config retrains the named process alone, into its
+    // own file: the same settings give the same bytes, the others untouched.
+    const std::string signal = read_file(tmp.path("dcr_htautau.pt")), z = read_file(tmp.path("dcr_ztautau.pt"));
+    const auto z_time = std::filesystem::last_write_time(tmp.path("dcr_ztautau.pt"));
+    std::filesystem::remove(tmp.path("dcr_htautau.pt"));
+    auto again = run_refinery("train dcr --config " + cfg + " --process htautau --quiet --threads 2");
+    INFO(again.output);
+    REQUIRE(again.exit_code == 0);
+    CHECK(read_file(tmp.path("dcr_htautau.pt")) == signal);
+    CHECK(read_file(tmp.path("dcr_ztautau.pt")) == z);
+    CHECK(std::filesystem::last_write_time(tmp.path("dcr_ztautau.pt")) == z_time);
+    again = run_refinery("train dcr --config " + cfg + " --process htautau,nope --quiet");
+    CHECK(again.exit_code == 2);
+    CHECK(again.output.find("--process: 'nope' is not one of the config's DCR processes (") != std::string::npos);
+    again = run_refinery("train dcr --config " + cfg + " --out " + tmp.path("one.pt") + " --quiet");
+    CHECK(again.exit_code == 2);
+    CHECK(again.output.find("--out: with --config each network goes to output_dir/dcr_<process>.pt") != std::string::npos);
+  }
   // Asimov fit returns the truth; the JSON has what a physicist needs.
   auto r = run_refinery("fit --config " + cfg + " --asimov --mu-true 1.5 --threads 2 --quiet --out " + tmp.path("f.json"));
   INFO(r.output);

@@ -157,6 +157,7 @@ int run_train_dcr(int argc, char** argv) {
     group = join_training_group(parsed);
   }
   std::string config_path;
+  std::string only;  // --process P[,Q...]: train these of the config's processes alone
   std::vector<std::string> passthrough;
   // The group's flags (joined above) are not passed on: 2 for "--flag VALUE",
   // 1 for "--flag=VALUE", 0 for any other argument.
@@ -174,6 +175,12 @@ int run_train_dcr(int argc, char** argv) {
       config_path = argv[++i];
     } else if (a.rfind("--config=", 0) == 0) {
       config_path = a.substr(9);
+    } else if (a == "--process" && i + 1 < argc) {
+      only = argv[++i];
+    } else if (a.rfind("--process=", 0) == 0) {
+      only = a.substr(10);
+    } else if (a == "--out" || a.rfind("--out=", 0) == 0) {
+      throw InputError("", "--out", "with --config each network goes to output_dir/dcr_<process>.pt (the config's output_dir)");
     } else if (taken == 2 && i + 1 < argc) {
       ++i;
     } else if (taken == 1) {
@@ -214,6 +221,17 @@ int run_train_dcr(int argc, char** argv) {
     if (std::find(processes.begin(), processes.end(), item.key()) == processes.end())
       throw InputError(cfg.file, "dcr.per_process." + item.key(),
                        "no DCR network is trained for a process '" + item.key() + "' (processes: " + join(processes) + ")");
+  if (!only.empty()) {  // the named processes alone, each checked against the config's
+    std::vector<std::string> chosen;
+    std::stringstream list(only);
+    for (std::string p; std::getline(list, p, ',');) {
+      if (std::find(processes.begin(), processes.end(), p) == processes.end())
+        throw InputError("", "--process", "'" + p + "' is not one of the config's DCR processes (" + join(processes) + ")");
+      if (std::find(chosen.begin(), chosen.end(), p) == chosen.end()) chosen.push_back(p);
+    }
+    if (chosen.empty()) throw InputError("", "--process", "names no process");
+    processes = chosen;
+  }
   for (const auto& p : processes) {
     nlohmann::json own = d;
     if (d.at("per_process").contains(p)) own.update(d.at("per_process").at(p));
@@ -241,7 +259,8 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
       "toy", "Closed-form toy instead of files: dcr_toy_1d or dcr_toy_3d", cxxopts::value<std::string>())(
       "nominal", "Nominal event file", cxxopts::value<std::string>())(
       "variations", "Variation event file (rows tagged with nu)", cxxopts::value<std::string>())(
-      "process", "Process to train for", cxxopts::value<std::string>()->default_value(""))(
+      "process", "Process to train for (with --config: the config's processes to train, comma separated; default all)",
+      cxxopts::value<std::string>()->default_value(""))(
       "region", "Name of the analysis region the event files were selected for (recorded in the model)",
       cxxopts::value<std::string>()->default_value("inclusive"))(
       "nuisances", "Calibration nuisances of the ansatz, e.g. a,b (default: every nuisance of the variations file)",
