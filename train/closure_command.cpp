@@ -15,6 +15,7 @@
 #include "models/classifier_archive.h"
 #include "models/dcr_network.h"
 #include "models/torchscript_export.h"
+#include "src/likelihood/mc_statistics.h"
 #include "src/cli/options.h"
 #include "src/core/atomic_file.h"
 #include "src/core/block_eval.h"
@@ -55,7 +56,10 @@ int run_closure(int argc, char** argv) {
       "classifier", "Also histogram the classifier's probabilities p_<process> (a classifier archive)",
       cxxopts::value<std::string>())("bins", "Bins per feature (equal shares of the nominal weight)",
                                      cxxopts::value<int>()->default_value("10"))(
-      "limit", "A (nu-point, feature) passes at chi2/ndf below this", cxxopts::value<double>()->default_value("1.5"));
+      "limit", "A (nu-point, feature) passes at chi2/ndf below this", cxxopts::value<double>()->default_value("1.5"))(
+      "cells", "Score response also within cells of this histogrammed column (a feature, or p_<process> with "
+               "--classifier), equal shares of the nominal weight", cxxopts::value<std::string>()->default_value(""))(
+      "cell-count", "Cells for --cells", cxxopts::value<int>()->default_value("10"));
   add_common_options(options, false, true);
   auto r = parse(options, argc, argv);
   if (!r) return 0;
@@ -67,6 +71,8 @@ int run_closure(int argc, char** argv) {
   if (bins < 2 || bins > 1000) throw InputError("", "--bins", "must be in [2, 1000]");
   const double limit = (*r)["limit"].as<double>();
   if (!(limit > 0)) throw InputError("", "--limit", "must be positive");
+  const int cell_count = (*r)["cell-count"].as<int>();
+  if (cell_count < 2 || cell_count > 1000) throw InputError("", "--cell-count", "must be in [2, 1000]");
   const std::string model_path = (*r)["model"].as<std::string>();
   const std::string nominal_path = (*r)["nominal"].as<std::string>();
   const std::string variations_path = (*r)["variations"].as<std::string>();
@@ -127,12 +133,26 @@ int run_closure(int argc, char** argv) {
     for (const auto& p : clf.process_names()) names.push_back("p_" + p);
   }
 
-  torch::Tensor coef;
+  // The cells of the score response: one of the histogrammed columns.
+  const std::string cells_by = (*r)["cells"].as<std::string>();
+  int64_t cell_column = -1;
+  if (!cells_by.empty()) {
+    auto it = std::find(names.begin(), names.end(), cells_by);
+    if (it == names.end())
+      throw InputError("", "--cells", "'" + cells_by + "' is not a histogrammed column (" + join(names) + ")");
+    cell_column = it - names.begin();
+  }
+
+  torch::Tensor coef, coefv;
   {
     torch::NoGradGuard guard;
     torch::jit::Method forward = model.get_method("forward");
-    coef = evaluate_in_blocks(x0, 8192, [&](const torch::Tensor& xb) { return forward({xb}).toTensor(); })
-               .to(torch::kFloat64);
+    auto eval = [&](const torch::Tensor& x) {
+      return evaluate_in_blocks(x, 8192, [&](const torch::Tensor& xb) { return forward({xb}).toTensor(); })
+          .to(torch::kFloat64);
+    };
+    coef = eval(x0);
+    coefv = eval(xv);
   }
   torch::Tensor w0 = nominal.weights.index({sel0}).to(torch::kFloat64), e0 = nominal.event.index({sel0});
   torch::Tensor wv = varied.weights.index({selv}).to(torch::kFloat64), ev = varied.event.index({selv});
@@ -165,9 +185,59 @@ int run_closure(int argc, char** argv) {
     report["points"].push_back(point);
   }
   report["pass"] = report["failing"].empty();
+
+  // The score response of each nuisance with points at +delta and -delta
+  // (the others at 0): the smallest such delta.
+  report["response"] = nlohmann::json::array();
+  std::vector<double> edges;
+  torch::Tensor cell0 = torch::zeros({w0.size(0)}, torch::kLong), cellv = torch::zeros({wv.size(0)}, torch::kLong);
+  if (cell_column >= 0) {
+    edges = likelihood::equal_share_edges(values0.select(1, cell_column).contiguous(), w0.clamp_min(0.0), cell_count);
+    cell0 = likelihood::cell_index(values0.select(1, cell_column).contiguous(), edges);
+    cellv = likelihood::cell_index(valuesv.select(1, cell_column).contiguous(), edges);
+  }
+  const int64_t cells = cell_column >= 0 ? static_cast<int64_t>(edges.size()) + 1 : 1;
+  for (size_t k = 0; k < nuisances.size(); ++k) {
+    double delta = 0;
+    int64_t plus = -1, minus = -1;
+    for (int64_t p = 0; p < points.size(0); ++p) {
+      const double v = points[p][k].item<double>();
+      if (!(v > 0) || (points[p].abs().sum().item<double>() - v) != 0.0) continue;  // +v on k alone
+      for (int64_t q = 0; q < points.size(0); ++q)
+        if (points[q][k].item<double>() == -v && points[q].abs().sum().item<double>() == v && (delta == 0 || v < delta))
+          delta = v, plus = p, minus = q;
+    }
+    if (plus < 0) continue;
+    ScoreSample nominal_side{coef.select(1, k), w0, e0, cell0};
+    auto side = [&](int64_t p) {
+      torch::Tensor at = point_of == p;
+      return ScoreSample{coefv.select(1, k).index({at}), wv.index({at}), ev.index({at}), cellv.index({at})};
+    };
+    nlohmann::json one = dcr_score_response(nominal_side, side(plus), side(minus), delta, cells);
+    one["nuisance"] = nuisances[k];
+    one["delta"] = delta;
+    if (cell_column >= 0) one["within_cells"]["by"] = cells_by;
+    report["response"].push_back(one);
+  }
   if (!common.out.empty()) write_text_atomically(common.out, report.dump(2) + "\n");
   if (!common.quiet) {
     std::cout << dcr_closure_table(report, limit);
+    if (!report["response"].empty()) {
+      std::cout << "score response (1: the per-event score as strong as the simulator's; below 1: stronger)\n";
+      for (const auto& one : report["response"]) {
+        char line[256];
+        std::snprintf(line, sizeof line, "  %-20s at +-%-6g %7.3f +- %.3f", one["nuisance"].get<std::string>().c_str(),
+                      one["delta"].get<double>(), one["response"].get<double>(), one["error"].get<double>());
+        std::cout << line;
+        if (one.contains("within_cells")) {
+          const auto& c = one["within_cells"];
+          std::snprintf(line, sizeof line, "   within %lld cells of %s: %7.3f +- %.3f", static_cast<long long>(c["cells"].get<int64_t>()),
+                        c["by"].get<std::string>().c_str(), c["response"].get<double>(), c["error"].get<double>());
+          std::cout << line;
+        }
+        std::cout << "\n";
+      }
+    }
     std::cout << process << ": " << report["failing"].size() << " of "
               << points.size(0) * static_cast<int64_t>(names.size()) << " (nu-point, feature) pairs fail chi2/ndf < "
               << limit << "\n";

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -68,6 +69,53 @@ nlohmann::json dcr_shape_closure(const ClosureSide& learned, const ClosureSide& 
                                {"ndf", ndf},
                                {"chi2_ndf", ndf > 0 ? chi2 / ndf : 0.0},
                                {"bins", rows}});
+  }
+  return out;
+}
+
+namespace {
+
+double weighted_mean(const torch::Tensor& x, const torch::Tensor& w) {
+  return (x * w).sum().item<double>() / w.sum().item<double>();
+}
+
+// One response from the three samples' values (already centred per cell or
+// not). Its error by the delta method: each event's influence on the
+// derivative (plus and minus sides) and on Var_0 (nominal side), summed by
+// event number, since the three samples share their events.
+nlohmann::json response_of(const torch::Tensor& x0, const ScoreSample& n, const torch::Tensor& xp, const ScoreSample& p,
+                           const torch::Tensor& xm, const ScoreSample& m, double delta) {
+  const double W0 = n.weight.sum().item<double>(), Wp = p.weight.sum().item<double>(), Wm = m.weight.sum().item<double>();
+  const double mean0 = weighted_mean(x0, n.weight);
+  const double var0 = ((x0 - mean0).pow(2) * n.weight).sum().item<double>() / W0;
+  const double mp = weighted_mean(xp, p.weight), mm = weighted_mean(xm, m.weight);
+  const double derivative = (mp - mm) / (2 * delta);
+  if (!(var0 > 0)) return {{"response", 0.0}, {"error", 0.0}, {"derivative", derivative}, {"variance", var0}};
+  const double response = derivative / var0;
+  torch::Tensor infl = torch::cat({p.weight * (xp - mp) / (Wp * 2 * delta * var0),
+                                   -m.weight * (xm - mm) / (Wm * 2 * delta * var0),
+                                   -response * n.weight * ((x0 - mean0).pow(2) - var0) / (W0 * var0)});
+  auto [keys, inverse] = torch::_unique(torch::cat({p.event, m.event, n.event}), false, true);
+  torch::Tensor per_event = torch::zeros({keys.size(0)}, torch::kFloat64).index_add_(0, inverse, infl);
+  return {{"response", response},
+          {"error", std::sqrt(per_event.pow(2).sum().item<double>())},
+          {"derivative", derivative},
+          {"variance", var0}};
+}
+
+}  // namespace
+
+nlohmann::json dcr_score_response(const ScoreSample& nominal, const ScoreSample& plus, const ScoreSample& minus,
+                                  double delta, int64_t cells) {
+  nlohmann::json out = response_of(nominal.score, nominal, plus.score, plus, minus.score, minus, delta);
+  if (cells > 1) {
+    // Each cell's nominal mean, subtracted on every side.
+    torch::Tensor sw = torch::zeros({cells}, torch::kFloat64).index_add_(0, nominal.cell, nominal.weight * nominal.score);
+    torch::Tensor w = torch::zeros({cells}, torch::kFloat64).index_add_(0, nominal.cell, nominal.weight);
+    torch::Tensor mean = torch::where(w > 0, sw / w.clamp_min(1e-300), torch::zeros_like(w));
+    auto centred = [&](const ScoreSample& s) { return s.score - mean.index({s.cell}); };
+    out["within_cells"] = response_of(centred(nominal), nominal, centred(plus), plus, centred(minus), minus, delta);
+    out["within_cells"]["cells"] = cells;
   }
   return out;
 }
