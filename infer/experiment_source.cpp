@@ -36,7 +36,7 @@ std::unique_ptr<stats::Model> observe(const std::shared_ptr<Measurement>& m, con
     *description = "events of " + path;
   } else {
     const std::string nus = r["nu-true"].as<std::string>();
-    if (nus.rfind("from-priors", 0) == 0) throw InputError("", "--nu-true", "from-priors needs --toy (Asimov data take fixed nuisances)");
+    if (asks_from_priors(nus)) throw InputError("", "--nu-true", "from-priors needs --toy (Asimov data take fixed nuisances)");
     std::vector<std::string> names;
     for (const auto& p : m->spec().parameters) names.push_back(p.name);
     std::string text;

@@ -81,8 +81,7 @@ ExperimentToys::ExperimentToys(std::shared_ptr<Measurement> measurement, const E
       [state](const Eigen::VectorXd& x, std::mt19937_64& rng) { return state->events(x, rng); });
   // "from-priors[,NAME=VALUE,...]": the named nuisances fixed, the others drawn.
   const std::string priors = "from-priors";
-  from_priors_ = nu_true.compare(0, priors.size(), priors) == 0 &&
-                 (nu_true.size() == priors.size() || nu_true[priors.size()] == ',');
+  from_priors_ = asks_from_priors(nu_true);
   const std::string fixed = from_priors_ ? nu_true.substr(std::min(nu_true.size(), priors.size() + 1)) : nu_true;
   if (from_priors_ && nu_true.size() > priors.size() && fixed.empty())
     throw InputError("", "--nu-true", "'from-priors,' needs NAME=VALUE after the comma");

@@ -102,7 +102,7 @@ Eigen::VectorXd parse_truth(const std::vector<std::string>& names, Eigen::Vector
 Eigen::VectorXd workspace_truth(const stats::Model& model, int poi, const cxxopts::ParseResult& r,
                                 std::string* text) {
   const std::string nus = r["nu-true"].as<std::string>();
-  if (nus.rfind("from-priors", 0) == 0)
+  if (asks_from_priors(nus))
     throw InputError("", "--nu-true", "from-priors draws an experiment's nuisances; for a workspace give NAME=VALUE,...");
   return parse_truth(model.names(), model.init(), poi, r["mu-true"].as<double>(), nus, text);
 }
@@ -164,6 +164,11 @@ void add_model_options(cxxopts::Options& options, bool positional_workspace) {
     options.parse_positional({"workspace"});
     options.positional_help("[WORKSPACE.json]");
   }
+}
+
+bool asks_from_priors(const std::string& nu_true) {
+  const std::string priors = "from-priors";
+  return nu_true.compare(0, priors.size(), priors) == 0 && (nu_true.size() == priors.size() || nu_true[priors.size()] == ',');
 }
 
 std::uint64_t toy_seed(std::uint64_t seed, double mu) {

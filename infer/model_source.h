@@ -81,6 +81,9 @@ ModelSource load_model_source(const cxxopts::ParseResult& r, CommonOptions& comm
 // Pieces the experiment's toys command shares.
 void add_data_options(cxxopts::Options& options);
 std::uint64_t toy_seed(std::uint64_t seed, double mu);
+// Whether --nu-true asks for nuisances drawn from their priors: exactly
+// "from-priors", or "from-priors,NAME=VALUE,..." (those held).
+bool asks_from_priors(const std::string& nu_true);
 std::string default_out(const ExperimentConfig& config, const CommonOptions& common, const std::string& name);
 
 // The truth point of Asimov data or toys: `start` with the POI (index `poi`,

@@ -438,6 +438,17 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
     r = run_refinery("fit --config " + cfg + " --asimov --toy 3 --quiet");
     REQUIRE(r.exit_code == 2);
     REQUIRE(r.output.find("--toy: conflicts with --asimov") != std::string::npos);
+    // Drawn nuisances need a pseudo-experiment; a name that only starts
+    // like the keyword is not it (and names no parameter).
+    for (const std::string nus : {"from-priors", "from-priors,tes=1"}) {
+      r = run_refinery("fit --config " + cfg + " --asimov --nu-true " + nus + " --quiet");
+      INFO(nus << ": " << r.output);
+      CHECK(r.exit_code == 2);
+      CHECK(r.output.find("--nu-true: from-priors needs --toy") != std::string::npos);
+    }
+    r = run_refinery("fit --config " + cfg + " --asimov --nu-true from-priorsX --quiet");
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("from-priors needs --toy") == std::string::npos);
   }
   {
     // A fit that cannot converge (one Newton iteration allowed): status in

@@ -551,4 +551,10 @@ TEST_CASE("stats CLI: toys of a workspace cover, shard and merge, with the works
   r = run_refinery("toys " + ws + " --quiet");
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("--n: how many pseudo-experiments") != std::string::npos);
+  for (const std::string nus : {"from-priors", "from-priors,k_bkg=1"}) {
+    r = run_refinery("toys " + ws + " --n 3 --nu-true " + nus + " --quiet --out " + tmp.path("never.csv"));
+    INFO(nus << ": " << r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("--nu-true: from-priors draws an experiment's nuisances") != std::string::npos);
+  }
 }

@@ -76,7 +76,8 @@ struct ModelSpec {
   int n_params() const { return int(parameters.size()); }
   int P() const { return int(processes.size()); }
   int index(const std::string& name) const;  // -1 if absent
-  // Processes the POI `parameter` (default the first) scales.
+  // Processes the norm factor `parameter` scales (default: parameter 0, the
+  // first POI; any POI or free normalisation of `factors`).
   std::vector<int> scaled_by(int parameter = 0) const;
   // The point where every constraint is at its minimum (mu at its init).
   Eigen::VectorXd nominal() const;
