@@ -192,8 +192,9 @@ int run_closure(int argc, char** argv) {
   std::vector<double> edges;
   torch::Tensor cell0 = torch::zeros({w0.size(0)}, torch::kLong), cellv = torch::zeros({wv.size(0)}, torch::kLong);
   if (cell_column >= 0) {
-    edges = likelihood::equal_share_edges(values0.select(1, cell_column).contiguous(), w0.clamp_min(0.0), cell_count);
-    cell0 = likelihood::cell_index(values0.select(1, cell_column).contiguous(), edges);
+    const torch::Tensor by0 = values0.select(1, cell_column).contiguous();
+    edges = likelihood::equal_share_edges(by0, w0.clamp_min(0.0), cell_count);
+    cell0 = likelihood::cell_index(by0, edges);
     cellv = likelihood::cell_index(valuesv.select(1, cell_column).contiguous(), edges);
   }
   const int64_t cells = cell_column >= 0 ? static_cast<int64_t>(edges.size()) + 1 : 1;
