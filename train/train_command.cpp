@@ -35,13 +35,24 @@ std::vector<int64_t> parse_layer_sizes(const std::string& text, const std::strin
 
 namespace {
 
-// Events of one process from the nominal and variation files; variation
-// rows grouped by their nu tag restricted to `nuisances`.
-DCRTrainingData file_training_data(const std::string& nominal_path, const std::string& variations_path,
-                                   const std::string& process, const std::vector<std::string>& nuisances) {
+}  // namespace
+
+// The nominal and variation files of a DCR training, read and checked as a
+// pair. `train dcr --config` reads them once for all of its processes.
+struct DCREventFiles {
+  std::string nominal_path, variations_path;
   EventMeta m0, mv;
-  EventSet nominal = read_events(nominal_path, &m0);
-  EventSet varied = read_events(variations_path, &mv);
+  EventSet nominal, varied;
+};
+
+namespace {
+
+DCREventFiles read_dcr_event_files(const std::string& nominal_path, const std::string& variations_path) {
+  DCREventFiles f{nominal_path, variations_path, {}, {}, {}, {}};
+  f.nominal = read_events(nominal_path, &f.m0);
+  f.varied = read_events(variations_path, &f.mv);
+  const EventMeta &m0 = f.m0, &mv = f.mv;
+  const EventSet &nominal = f.nominal, &varied = f.varied;
   // The two samples of one training come from one simulation: another
   // config's variations describe other nuisances or selections, and event
   // numbers of another seed would pair unrelated events. (Files that record
@@ -57,6 +68,16 @@ DCRTrainingData file_training_data(const std::string& nominal_path, const std::s
   if (!varied.has_nuisances()) throw InputError(variations_path, "nuisances", "variation samples carry no nu tag (dataset missing)");
   if (m0.feature_names != mv.feature_names)
     throw InputError(variations_path, "attribute feature_names", "differs from the nominal file's");
+  return f;
+}
+
+// Events of one process from the nominal and variation files; variation
+// rows grouped by their nu tag restricted to `nuisances`.
+DCRTrainingData file_training_data(const DCREventFiles& files, const std::string& process,
+                                   const std::vector<std::string>& nuisances) {
+  const EventMeta &m0 = files.m0, &mv = files.mv;
+  const EventSet &nominal = files.nominal, &varied = files.varied;
+  const std::string &nominal_path = files.nominal_path, &variations_path = files.variations_path;
   auto proc_index = [&](const EventMeta& m, const std::string& file) {
     for (size_t i = 0; i < m.process_names.size(); ++i)
       if (m.process_names[i] == process) return static_cast<int>(i);
@@ -127,7 +148,10 @@ std::vector<DCRValidationPoint> split_holdout(DCRTrainingData& d, const std::str
 }  // namespace
 
 
-int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collective> group = nullptr);
+// `files`: the event files already read (train dcr --config), used when
+// --nominal and --variations name them.
+int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collective> group = nullptr,
+                      const DCREventFiles* files = nullptr);
 
 // `refinery train dcr --config EXPERIMENT.json` (no --nominal, no --toy):
 // one network per process from OUTPUT_DIR/nominal.h5 and variations.h5 into
@@ -232,6 +256,8 @@ int run_train_dcr(int argc, char** argv) {
     if (chosen.empty()) throw InputError("", "--process", "names no process");
     processes = chosen;
   }
+  // Both files once for every process (each training selects its own rows).
+  const DCREventFiles event_files = read_dcr_event_files(dir + "/nominal.h5", dir + "/variations.h5");
   for (const auto& p : processes) {
     nlohmann::json own = d;
     if (d.at("per_process").contains(p)) own.update(d.at("per_process").at(p));
@@ -247,13 +273,13 @@ int run_train_dcr(int argc, char** argv) {
     std::vector<char*> av;
     for (auto& a : args) av.push_back(a.data());
     av.push_back(nullptr);
-    const int rc = run_train_dcr_one(int(args.size()), av.data(), group);
+    const int rc = run_train_dcr_one(int(args.size()), av.data(), group, &event_files);
     if (rc != 0) return rc;
   }
   return 0;
 }
 
-int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collective> group) {
+int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collective> group, const DCREventFiles* files) {
   cxxopts::Options options(argv[0], "Train a parametric DCR network (or, with --config alone, one per process of the experiment)");
   options.add_options()("what", "dcr", cxxopts::value<std::string>())(
       "toy", "Closed-form toy instead of files: dcr_toy_1d or dcr_toy_3d", cxxopts::value<std::string>())(
@@ -346,7 +372,12 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
     std::vector<std::string> nuis;
     std::stringstream ss((*r)["nuisances"].as<std::string>());
     for (std::string item; std::getline(ss, item, ',');) nuis.push_back(item);
-    data = file_training_data((*r)["nominal"].as<std::string>(), (*r)["variations"].as<std::string>(), process, nuis);
+    const std::string nominal_path = (*r)["nominal"].as<std::string>(), variations_path = (*r)["variations"].as<std::string>();
+    if (files && files->nominal_path == nominal_path && files->variations_path == variations_path) {
+      data = file_training_data(*files, process, nuis);
+    } else {
+      data = file_training_data(read_dcr_event_files(nominal_path, variations_path), process, nuis);
+    }
     held = split_holdout(data, (*r)["holdout"].as<std::string>());
     // The features the validation report bins in: the config's (an
     // analysis' choice), else the first three; checked before training.
