@@ -120,29 +120,71 @@ DCRTrainingData dcr_toy_training_data(const analytic::DcrToy& toy, int64_t n, do
   return d;
 }
 
-TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainOptions& o) {
+// What train_dcr prepares before the first step: the preprocessor's
+// moments (as the fitted buffers), the training and held-out rows, the
+// pairing. The same for every member of an ensemble.
+struct DCRTrainingSetup {
+  std::vector<std::pair<std::string, torch::Tensor>> preprocess;
+  torch::Tensor x0, w0, xv, wv, pv, x0h, w0h, xvh, wvh, pvh;
+  torch::Tensor phi_points;  // [P, C]
+  int64_t P = 0;
+  double norm_train = 0.0, norm_val = 0.0;
+  std::optional<Pairing> pairing;
+};
+
+std::shared_ptr<const DCRTrainingSetup> prepare_dcr_training(DCRNetwork& net, const DCRTrainingData& d,
+                                                             const DCRTrainOptions& o) {
   d.validate(net->options.order(), "training data");
-  // Data-parallel: every rank holds both samples whole (a pair's nominal and
-  // varied events must meet) and evaluates its slice of each global batch
-  // and of the held-out events; the slices' sums add up to one process's.
-  distributed::Collective& group = o.train.group ? *o.train.group : distributed::single_process();
-  auto slice = [&](int64_t n) { return distributed::shard_of(n, group.rank(), group.size()); };
+  auto s = std::make_shared<DCRTrainingSetup>();
   {
     torch::NoGradGuard g;
     net->preprocess->fit(torch::cat({d.x0, d.xv}), torch::cat({d.w0, d.wv}));
+    for (const auto& b : net->preprocess->named_buffers()) s->preprocess.emplace_back(b.key(), b.value().clone());
   }
   const bool by_event = o.paired && d.paired();
   torch::Tensor hold0 = holdout_mask(d.x0.size(0), o.validation_fraction, by_event ? d.e0 : torch::Tensor());
   torch::Tensor holdv = holdout_mask(d.xv.size(0), o.validation_fraction, by_event ? d.ev : torch::Tensor());
   auto pick = [](const torch::Tensor& t, const torch::Tensor& m) { return t.index({m}).contiguous(); };
   const torch::Tensor tr0 = hold0.logical_not(), trv = holdv.logical_not();
-  const torch::Tensor x0 = pick(d.x0, tr0), w0 = pick(d.w0, tr0).to(torch::kFloat32);
-  const torch::Tensor xv = pick(d.xv, trv), wv = pick(d.wv, trv).to(torch::kFloat32), pv = pick(d.point, trv);
-  const torch::Tensor x0h = pick(d.x0, hold0), w0h = pick(d.w0, hold0).to(torch::kFloat32);
-  const torch::Tensor xvh = pick(d.xv, holdv), wvh = pick(d.wv, holdv).to(torch::kFloat32), pvh = pick(d.point, holdv);
-  const int order = net->options.order();
-  const torch::Tensor phi_points = dcr_phi(d.nu_points.to(torch::kFloat32), order);  // [P,C]
-  const int64_t P = d.nu_points.size(0);
+  s->x0 = pick(d.x0, tr0), s->w0 = pick(d.w0, tr0).to(torch::kFloat32);
+  s->xv = pick(d.xv, trv), s->wv = pick(d.wv, trv).to(torch::kFloat32), s->pv = pick(d.point, trv);
+  s->x0h = pick(d.x0, hold0), s->w0h = pick(d.w0, hold0).to(torch::kFloat32);
+  s->xvh = pick(d.xv, holdv), s->wvh = pick(d.wv, holdv).to(torch::kFloat32), s->pvh = pick(d.point, holdv);
+  s->phi_points = dcr_phi(d.nu_points.to(torch::kFloat32), net->options.order());
+  s->P = d.nu_points.size(0);
+  s->norm_train = s->wv.sum().item<double>() + s->P * s->w0.sum().item<double>();
+  s->norm_val = s->wvh.sum().item<double>() + s->P * s->w0h.sum().item<double>();
+  if (by_event) {
+    s->pairing = pair_events(pick(d.e0, tr0), pick(d.ev, trv), s->pv, s->P);
+    if (!s->pairing)
+      std::cerr << "train dcr: the event numbers do not pair the samples (a number repeats); training unpaired\n";
+  }
+  return s;
+}
+
+TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainOptions& o,
+                      const DCRTrainingSetup* shared) {
+  std::shared_ptr<const DCRTrainingSetup> own;
+  if (!shared) {
+    own = prepare_dcr_training(net, d, o);
+    shared = own.get();
+  } else {
+    torch::NoGradGuard g;
+    for (auto b : net->preprocess->named_buffers())
+      for (const auto& [name, value] : shared->preprocess)
+        if (name == b.key()) b.value().copy_(value);
+  }
+  const DCRTrainingSetup& s = *shared;
+  // Data-parallel: every rank holds both samples whole (a pair's nominal and
+  // varied events must meet) and evaluates its slice of each global batch
+  // and of the held-out events; the slices' sums add up to one process's.
+  distributed::Collective& group = o.train.group ? *o.train.group : distributed::single_process();
+  auto slice = [&](int64_t n) { return distributed::shard_of(n, group.rank(), group.size()); };
+  const torch::Tensor &x0 = s.x0, &w0 = s.w0, &xv = s.xv, &wv = s.wv, &pv = s.pv;
+  const torch::Tensor &x0h = s.x0h, &w0h = s.w0h, &xvh = s.xvh, &wvh = s.wvh, &pvh = s.pvh;
+  const torch::Tensor& phi_points = s.phi_points;  // [P,C]
+  const int64_t P = s.P;
+  const std::optional<Pairing>& pairing = s.pairing;
 
   // Sum over the whole (sub)sample, computed from sums over the events:
   // variation events at their own point, nominal events at every point.
@@ -154,16 +196,8 @@ TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainO
     torch::Tensor s0 = (wb.unsqueeze(1) * torch::softplus(lr_0)).sum();
     return std::make_pair(sv, s0);
   };
-  const double norm_train = wv.sum().item<double>() + P * w0.sum().item<double>();
-  const double norm_val = wvh.sum().item<double>() + P * w0h.sum().item<double>();
+  const double norm_train = s.norm_train, norm_val = s.norm_val;
   const int64_t n0 = x0.size(0), nv = xv.size(0), B = o.batch_size;
-
-  std::optional<Pairing> pairing;
-  if (by_event) {
-    pairing = pair_events(pick(d.e0, tr0), pick(d.ev, trv), pv, P);
-    if (!pairing)
-      std::cerr << "train dcr: the event numbers do not pair the samples (a number repeats); training unpaired\n";
-  }
 
   TrainingProblem problem;
   problem.samples_per_step = 2 * B;

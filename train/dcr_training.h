@@ -18,6 +18,7 @@
 // estimate of L stays unbiased; hold-out is by event number, so a pair is on
 // one side.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -60,7 +61,17 @@ std::vector<std::vector<double>> l1_grid(int64_t K, double step, double max_l1);
 DCRTrainingData dcr_toy_training_data(const analytic::DcrToy& toy, int64_t n, double step, double max_l1,
                                       uint64_t seed);
 
-TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& data, const DCRTrainOptions& options);
+// What training prepares from the data before its first step (the
+// preprocessor's moments, the training and held-out rows, the pairing of
+// events): prepare_dcr_training fits `net`'s preprocessor and returns it, so
+// that the members of an ensemble share one (train_dcr copies the moments).
+struct DCRTrainingSetup;
+std::shared_ptr<const DCRTrainingSetup> prepare_dcr_training(DCRNetwork& net, const DCRTrainingData& data,
+                                                             const DCRTrainOptions& options);
+// Trains `net` (with `setup` from prepare_dcr_training on the same data and
+// options, or prepared here).
+TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& data, const DCRTrainOptions& options,
+                      const DCRTrainingSetup* setup = nullptr);
 
 // Normalisation of a trained DCR: a DCR's nominal-sample average is the
 // inclusive ratio, sum_0 w r(x|nu_k) = W_k (the variation sample's total),

@@ -465,6 +465,7 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
       member_seeds.push_back(k == 0 ? seed : stream_seed(seed, {0xe45e, static_cast<uint64_t>(k)}));
     }
   }
+  std::shared_ptr<const DCRTrainingSetup> setup;  // prepared once for all members
   for (int m = 0; m < members && !merge; ++m) {
     if (part.count > 1 && m != part.index) continue;
     const uint64_t member_seed = m == 0 ? seed : stream_seed(seed, {0xe45e, static_cast<uint64_t>(m)});
@@ -474,7 +475,8 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
     mo.train.seed = member_seed;
     if (m > 0) mo.train.checkpoint = opt.train.checkpoint + "." + std::to_string(m);
     if (members > 1) mo.train.label += " (member " + std::to_string(m + 1) + "/" + std::to_string(members) + ")";
-    TrainReport member_report = train_dcr(member, data, mo);
+    if (!setup) setup = prepare_dcr_training(member, data, mo);
+    TrainReport member_report = train_dcr(member, data, mo, setup.get());
     if (m == 0) report = member_report;
     else report.samples += member_report.samples, report.seconds += member_report.seconds;
     trained.push_back(member);
