@@ -1,5 +1,8 @@
 #include "models/feature_preprocessor.h"
 
+#include <algorithm>
+#include <functional>
+
 namespace refinery {
 
 int64_t count_indicator_columns(const torch::Tensor& x, double sentinel) {
@@ -22,16 +25,29 @@ FeaturePreprocessorImpl::FeaturePreprocessorImpl(int64_t n, int64_t n_ind, doubl
 void FeaturePreprocessorImpl::fit(const torch::Tensor& x_in, const torch::Tensor& w_in,
                                   distributed::Collective& group) {
   torch::NoGradGuard guard;
-  torch::Tensor x = x_in.to(torch::kFloat64), w = w_in.to(torch::kFloat64).unsqueeze(1);
-  torch::Tensor defined = (x_in != sentinel.item<float>()).to(torch::kFloat64);
-  torch::Tensor wd = w * defined;
+  // In blocks of rows: float64 copies of a whole training sample (several
+  // GB for a DCR's variation events) cost more in page faults than the sums.
+  const int64_t n = x_in.size(0), F = x_in.size(1), block = int64_t(1) << 20;
+  auto rows = [&](int64_t s, const std::function<void(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&)>& f) {
+    const int64_t m = std::min(block, n - s);
+    torch::Tensor xb = x_in.narrow(0, s, m);
+    torch::Tensor defined = (xb != sentinel.item<float>()).to(torch::kFloat64);
+    f(xb.to(torch::kFloat64), w_in.narrow(0, s, m).to(torch::kFloat64).unsqueeze(1) * defined, defined);
+  };
   // Sums over all ranks' rows: weights, weighted values, undefined counts;
   // then the squared deviations from the common mean.
-  std::vector<torch::Tensor> sums{wd.sum(0), (wd * x).sum(0), (1.0 - defined).sum(0)};
+  std::vector<torch::Tensor> sums{torch::zeros({F}, torch::kFloat64), torch::zeros({F}, torch::kFloat64),
+                                  torch::zeros({F}, torch::kFloat64)};
+  for (int64_t s = 0; s < n; s += block)
+    rows(s, [&](const torch::Tensor& x, const torch::Tensor& wd, const torch::Tensor& defined) {
+      sums[0] += wd.sum(0), sums[1] += (wd * x).sum(0), sums[2] += (1.0 - defined).sum(0);
+    });
   group.sum(sums);
   torch::Tensor sw = sums[0].clamp_min(1e-300);
   torch::Tensor m = sums[1] / sw;
-  std::vector<torch::Tensor> squares{(wd * (x - m).pow(2)).sum(0)};
+  std::vector<torch::Tensor> squares{torch::zeros({F}, torch::kFloat64)};
+  for (int64_t s = 0; s < n; s += block)
+    rows(s, [&](const torch::Tensor& x, const torch::Tensor& wd, const torch::Tensor&) { squares[0] += (wd * (x - m).pow(2)).sum(0); });
   group.sum(squares);
   torch::Tensor v = squares[0] / sw;
   set_moments(m, v, sums[2]);

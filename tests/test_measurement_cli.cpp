@@ -64,6 +64,10 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   {
     // --process with --config retrains the named process alone, into its
     // own file: the same settings give the same bytes, the others untouched.
+    // (With --threads 2 the stage above trained in two workers, ttbar's
+    // ensemble and diboson here and htautau and ztautau in a second process;
+    // the retraining below runs in one: a network's bytes do not depend on
+    // the split.)
     const std::string signal = read_file(tmp.path("dcr_htautau.pt")), z = read_file(tmp.path("dcr_ztautau.pt"));
     const auto z_time = std::filesystem::last_write_time(tmp.path("dcr_ztautau.pt"));
     std::filesystem::remove(tmp.path("dcr_htautau.pt"));
@@ -76,6 +80,9 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
     again = run_refinery("train dcr --config " + cfg + " --process htautau,nope --quiet");
     CHECK(again.exit_code == 2);
     CHECK(again.output.find("--process: 'nope' is not one of the config's DCR processes (") != std::string::npos);
+    again = run_refinery("train dcr --config " + cfg + " --threads x2 --quiet");
+    CHECK(again.exit_code == 2);
+    CHECK(again.output.find("--threads: must lie in 0..") != std::string::npos);
     again = run_refinery("train dcr --config " + cfg + " --out " + tmp.path("one.pt") + " --quiet");
     CHECK(again.exit_code == 2);
     CHECK(again.output.find("--out: with --config each network goes to output_dir/dcr_<process>.pt") != std::string::npos);
