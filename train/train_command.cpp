@@ -330,16 +330,8 @@ int run_train_dcr(int argc, char** argv) {
     for (std::size_t w = 1; w < n; ++w) {
       std::vector<std::string> args = {exe, "train", "dcr", "--config", config_path, "--process", join(share[w]), "--threads", "1"};
       args.insert(args.end(), passthrough.begin(), passthrough.end());
-      const pid_t pid = ::fork();
+      const pid_t pid = distributed::start_process(args);
       if (pid < 0) throw std::runtime_error("train dcr: could not start a worker");
-      if (pid == 0) {
-        std::vector<char*> av;
-        for (auto& a : args) av.push_back(a.data());
-        av.push_back(nullptr);
-        ::execv(exe.c_str(), av.data());
-        std::perror("execv");
-        ::_exit(127);
-      }
       workers.push_back(pid);
     }
     processes = share[0];

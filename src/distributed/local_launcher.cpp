@@ -34,6 +34,25 @@ int free_local_port() {
   return ntohs(a.sin_port);
 }
 
+pid_t start_process(std::vector<std::string> args, const std::string& log) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  if (!log.empty()) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+      ::close(fd);
+    }
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(args[0].c_str(), argv.data());
+  std::perror("execv");
+  ::_exit(127);
+}
+
 int launch_local(int world_size, const std::vector<std::string>& command, const std::string& log_dir) {
   const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
   const std::string master = "127.0.0.1:" + std::to_string(free_local_port());
@@ -50,24 +69,8 @@ int launch_local(int world_size, const std::vector<std::string>& command, const 
                                       ("refinery-rank-" + std::to_string(::getpid()) + "-" + std::to_string(r) + ".log")
                                 : std::filesystem::path(log_dir) / ("rank-" + std::to_string(r) + ".log");
     }
-    const pid_t pid = ::fork();
+    const pid_t pid = start_process(args, logs[r]);
     if (pid < 0) throw std::runtime_error("fork failed starting rank " + std::to_string(r));
-    if (pid == 0) {
-      if (r > 0) {
-        const int fd = ::open(logs[r].c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-          ::dup2(fd, STDOUT_FILENO);
-          ::dup2(fd, STDERR_FILENO);
-          ::close(fd);
-        }
-      }
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(exe.c_str(), argv.data());
-      std::perror("execv");
-      ::_exit(127);
-    }
     pids[r] = pid;
   }
   // Waits for the ranks; the first failure stops the others. Rank 0 speaks

@@ -5,10 +5,17 @@
 // caller, or discarded), shown only when that rank fails. When a rank fails
 // the others are stopped, so no rank waits on a dead peer.
 #pragma once
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
 namespace refinery::distributed {
+
+// Starts the executable args[0] with `args` in a child process (fork, then
+// exec: safe after threads have started), its output to `log` when given;
+// the child's pid, or -1 when it could not be started.
+pid_t start_process(std::vector<std::string> args, const std::string& log = "");
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_local_port();
