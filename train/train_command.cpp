@@ -331,7 +331,15 @@ int run_train_dcr(int argc, char** argv) {
       std::vector<std::string> args = {exe, "train", "dcr", "--config", config_path, "--process", join(share[w]), "--threads", "1"};
       args.insert(args.end(), passthrough.begin(), passthrough.end());
       const pid_t pid = distributed::start_process(args);
-      if (pid < 0) throw std::runtime_error("train dcr: could not start a worker");
+      if (pid < 0) {  // the workers already started are stopped, not left to run alone
+        for (pid_t started : workers) {
+          ::kill(started, SIGTERM);
+          int status = 0;
+          while (::waitpid(started, &status, 0) < 0 && errno == EINTR) {
+          }
+        }
+        throw std::runtime_error("train dcr: could not start a worker process");
+      }
       workers.push_back(pid);
     }
     processes = share[0];
