@@ -12,7 +12,6 @@
 #include <iostream>
 #include <map>
 #include <sstream>
-#include <thread>
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -41,6 +40,13 @@ namespace refinery::cli {
 std::vector<int64_t> parse_layer_sizes(const std::string& text, const std::string& flag);  // classifier_command.cpp
 
 namespace {
+
+// "a,b,c": a JSON array's items as a flag value (strings bare, numbers as written).
+std::string comma_list(const nlohmann::json& a) {
+  std::string s;
+  for (const auto& v : a) s += (s.empty() ? "" : ",") + (v.is_string() ? v.get<std::string>() : v.dump());
+  return s;
+}
 
 }  // namespace
 
@@ -161,7 +167,7 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
                       const DCREventFiles* files = nullptr);
 
 namespace {
-int train_dcr_processes(const std::vector<std::string>& processes, const nlohmann::json& d, const ExperimentConfig& cfg,
+int train_dcr_processes(const std::vector<std::string>& processes, const nlohmann::json& d,
                         const std::string& config_path, const std::string& dir, const nlohmann::json& nuisances,
                         const std::vector<std::string>& passthrough, const std::vector<std::string>& thread_flags,
                         std::shared_ptr<distributed::Collective> group);
@@ -243,11 +249,6 @@ int run_train_dcr(int argc, char** argv) {
       throw InputError(cfg.file, "dcr.processes[" + std::to_string(k) + "]",
                        "no process '" + processes[k] + "' in " + dir + "/nominal.h5 (it has: " + join(in_file) + ")");
     }
-  auto join = [](const nlohmann::json& a) {
-    std::string s;
-    for (const auto& v : a) s += (s.empty() ? "" : ",") + (v.is_string() ? v.get<std::string>() : v.dump());
-    return s;
-  };
   // The ansatz's nuisances: dcr.nuisances, else the calibration nuisances the
   // measurement declares, else every nuisance of the variation samples.
   nlohmann::json nuisances = d.at("nuisances");
@@ -258,13 +259,13 @@ int run_train_dcr(int argc, char** argv) {
   for (const auto& item : d.at("per_process").items())
     if (std::find(processes.begin(), processes.end(), item.key()) == processes.end())
       throw InputError(cfg.file, "dcr.per_process." + item.key(),
-                       "no DCR network is trained for a process '" + item.key() + "' (processes: " + join(processes) + ")");
+                       "no DCR network is trained for a process '" + item.key() + "' (processes: " + comma_list(processes) + ")");
   if (!only.empty()) {  // the named processes alone, each checked against the config's
     std::vector<std::string> chosen;
     std::stringstream list(only);
     for (std::string p; std::getline(list, p, ',');) {
       if (std::find(processes.begin(), processes.end(), p) == processes.end())
-        throw InputError("", "--process", "'" + p + "' is not one of the config's DCR processes (" + join(processes) + ")");
+        throw InputError("", "--process", "'" + p + "' is not one of the config's DCR processes (" + comma_list(processes) + ")");
       if (std::find(chosen.begin(), chosen.end(), p) == chosen.end()) chosen.push_back(p);
     }
     if (chosen.empty()) throw InputError("", "--process", "names no process");
@@ -294,13 +295,27 @@ int run_train_dcr(int argc, char** argv) {
     }
     char* end = nullptr;
     const long t = std::strtol(value.c_str(), &end, 10);
-    if (value.empty() || *end != '\0' || t < 0 || t > kMaxThreads)
+    if (value.empty() || *end != '\0')
       throw InputError("", "--threads", "must lie in 0.." + std::to_string(kMaxThreads) + " (0: all cores), got '" + value + "'");
-    threads = int(t);
+    threads = checked_threads(t);
   }
-  if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads <= 0) threads = hardware_threads();
   std::vector<std::string> thread_flags = {"--threads", "1"};
   std::vector<pid_t> workers;
+  // The workers' exit codes (a signal: 1), all waited for; `stop` ends them first.
+  auto wait_workers = [&](bool stop) {
+    int code = 0;
+    for (pid_t pid : workers) {
+      if (stop) ::kill(pid, SIGTERM);
+      int status = 0;
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      const int c = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+      if (code == 0) code = c;
+    }
+    workers.clear();
+    return code;
+  };
   if (group->size() > 1) {
     thread_flags = {"--threads", std::to_string(threads)};
   } else if (threads > 1 && processes.size() > 1) {
@@ -320,47 +335,28 @@ int run_train_dcr(int argc, char** argv) {
       share[w].push_back(p);
     }
     if (std::find(passthrough.begin(), passthrough.end(), "--quiet") == passthrough.end()) {
-      std::cout << "train dcr: " << n << " networks at a time, one thread each: " << join(share[0]) << " here";
-      for (std::size_t w = 1; w < n; ++w) std::cout << "; " << join(share[w]) << " in worker " << w;
+      std::cout << "train dcr: " << n << " networks at a time, one thread each: " << comma_list(share[0]) << " here";
+      for (std::size_t w = 1; w < n; ++w) std::cout << "; " << comma_list(share[w]) << " in worker " << w;
       std::cout << "\n";
     }
     const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
     std::cout.flush();
     std::cerr.flush();
     for (std::size_t w = 1; w < n; ++w) {
-      std::vector<std::string> args = {exe, "train", "dcr", "--config", config_path, "--process", join(share[w]), "--threads", "1"};
+      std::vector<std::string> args = {exe, "train", "dcr", "--config", config_path, "--process", comma_list(share[w]), "--threads", "1"};
       args.insert(args.end(), passthrough.begin(), passthrough.end());
       const pid_t pid = distributed::start_process(args);
       if (pid < 0) {  // the workers already started are stopped, not left to run alone
-        for (pid_t started : workers) {
-          ::kill(started, SIGTERM);
-          int status = 0;
-          while (::waitpid(started, &status, 0) < 0 && errno == EINTR) {
-          }
-        }
+        wait_workers(true);
         throw std::runtime_error("train dcr: could not start a worker process");
       }
       workers.push_back(pid);
     }
     processes = share[0];
   }
-  // The workers' exit codes (a signal: 1), all waited for; `stop` ends them first.
-  auto wait_workers = [&](bool stop) {
-    int code = 0;
-    for (pid_t pid : workers) {
-      if (stop) ::kill(pid, SIGTERM);
-      int status = 0;
-      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
-      const int c = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-      if (code == 0) code = c;
-    }
-    workers.clear();
-    return code;
-  };
   int own_code = 0;
   try {
-    own_code = train_dcr_processes(processes, d, cfg, config_path, dir, nuisances, passthrough, thread_flags, group);
+    own_code = train_dcr_processes(processes, d, config_path, dir, nuisances, passthrough, thread_flags, group);
   } catch (...) {
     wait_workers(true);
     throw;
@@ -372,16 +368,10 @@ int run_train_dcr(int argc, char** argv) {
 namespace {
 
 // The config's networks for `processes`, one after the other, in this process.
-int train_dcr_processes(const std::vector<std::string>& processes, const nlohmann::json& d, const ExperimentConfig& cfg,
+int train_dcr_processes(const std::vector<std::string>& processes, const nlohmann::json& d,
                         const std::string& config_path, const std::string& dir, const nlohmann::json& nuisances,
                         const std::vector<std::string>& passthrough, const std::vector<std::string>& thread_flags,
                         std::shared_ptr<distributed::Collective> group) {
-  (void)cfg;
-  auto join = [](const nlohmann::json& a) {
-    std::string s;
-    for (const auto& v : a) s += (s.empty() ? "" : ",") + (v.is_string() ? v.get<std::string>() : v.dump());
-    return s;
-  };
   // Both files once for every process (each training selects its own rows).
   const DCREventFiles event_files = read_dcr_event_files(dir + "/nominal.h5", dir + "/variations.h5");
   for (const auto& p : processes) {
@@ -389,7 +379,7 @@ int train_dcr_processes(const std::vector<std::string>& processes, const nlohman
     if (d.at("per_process").contains(p)) own.update(d.at("per_process").at(p));
     std::vector<std::string> args = {"train", "dcr", "--config", config_path, "--nominal", dir + "/nominal.h5",
                                      "--variations", dir + "/variations.h5", "--process", p, "--out", dir + "/dcr_" + p + ".pt",
-                                     "--nuisances", join(nuisances), "--hidden", join(own.at("hidden")),
+                                     "--nuisances", comma_list(nuisances), "--hidden", comma_list(own.at("hidden")),
                                      "--epochs", own.at("epochs").dump(), "--steps", own.at("steps").dump(),
                                      "--batch", own.at("batch").dump(), "--lr", own.at("learning_rate").dump(),
                                      "--lr-decay", own.at("lr_decay").dump()};

@@ -32,13 +32,17 @@ std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, int argc, c
   return result;
 }
 
+int checked_threads(long threads) {
+  if (threads < 0 || threads > kMaxThreads)
+    throw InputError("", "--threads", "must lie in 0.." + std::to_string(kMaxThreads) + " (0: all cores), got " +
+                                          std::to_string(threads));
+  return int(threads);
+}
+
 CommonOptions common_options(const cxxopts::ParseResult& r) {
   CommonOptions c;
   if (r.count("config")) c.config_path = r["config"].as<std::string>();
-  if (r.count("threads")) c.threads = r["threads"].as<int>();
-  if (c.threads < 0 || c.threads > kMaxThreads)
-    throw InputError("", "--threads", "must lie in 0.." + std::to_string(kMaxThreads) + " (0: all cores), got " +
-                                          std::to_string(c.threads));
+  if (r.count("threads")) c.threads = checked_threads(r["threads"].as<int>());
   if (r.count("seed")) c.seed = r["seed"].as<std::uint64_t>();
   if (r.count("out")) c.out = r["out"].as<std::string>();
   c.quiet = r.count("quiet") > 0;

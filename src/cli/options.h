@@ -26,6 +26,8 @@ void add_common_options(cxxopts::Options& options, bool with_config = true,
 // Parses; prints help and returns nullopt when --help was given.
 std::optional<cxxopts::ParseResult> parse(cxxopts::Options& options, int argc, char** argv);
 CommonOptions common_options(const cxxopts::ParseResult& result);
+// A --threads value in 0..kMaxThreads (0: all cores); else InputError naming the flag.
+int checked_threads(long threads);
 // Loads the experiment (or the default one), applies --seed, sets threads
 // (LibTorch's too: defined in setup_experiment.cpp, the library's LibTorch part).
 ExperimentConfig setup_experiment(CommonOptions& common);
