@@ -12,7 +12,7 @@ DCRNetwork merge_dcr_ensemble(const std::vector<DCRNetwork>& members) {
   for (const auto& m : members) {
     const auto& p = m->options;
     if (p.n_features() != o.n_features() || p.n_nuisances() != o.n_nuisances() || p.order() != o.order() ||
-        p.n_indicators() != o.n_indicators() || p.hidden() != o.hidden() || p.activation() != o.activation())
+        p.n_indicators() != o.n_indicators() || p.hidden() != o.hidden() || p.activation() != o.activation() || p.members() != o.members())
       throw std::invalid_argument("merge_dcr_ensemble: members with different layouts");
     if (!torch::equal(m->preprocess->mean, first->preprocess->mean) ||
         !torch::equal(m->preprocess->inv_std, first->preprocess->inv_std) ||
@@ -22,7 +22,7 @@ DCRNetwork merge_dcr_ensemble(const std::vector<DCRNetwork>& members) {
   std::vector<int64_t> hidden;
   for (int64_t h : o.hidden()) hidden.push_back(M * h);
   DCRNetworkOptions merged_options = o;
-  merged_options.hidden(hidden);
+  merged_options.hidden(hidden).members(M * o.members());
   DCRNetwork merged(merged_options);
   torch::NoGradGuard guard;
   merged->preprocess->mean.copy_(first->preprocess->mean);

@@ -27,6 +27,10 @@ struct DCRNetworkOptions {
   TORCH_ARG(int64_t, n_indicators) = 0;
   TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{256, 256};
   TORCH_ARG(std::string, activation) = "silu";
+  // An ensemble merged into one network (models/dcr_ensemble.h): the hidden
+  // widths are members x a member's, the hidden-to-hidden layers
+  // block-diagonal. 1 for a single network.
+  TORCH_ARG(int64_t, members) = 1;
 };
 
 // Number of coefficients of the ansatz.

@@ -20,32 +20,71 @@ std::string activation_source(const std::string& name, const std::string& v) {
   throw InputError("", "activation", "cannot export activation '" + name + "'");
 }
 
+// The source of one stack of layers: h = layer_i(h) for the parameters
+// named w<i><suffix>, b<i><suffix> (no bias on the last when last_bias is
+// false), the activation between them.
+std::string layers_source(size_t L, const std::string& activation, const std::string& suffix, bool last_bias) {
+  std::ostringstream src;
+  for (size_t i = 0; i < L; ++i) {
+    const std::string w = "self.w" + std::to_string(i) + suffix, b = "self.b" + std::to_string(i) + suffix;
+    if (i + 1 < L || last_bias)
+      src << "    h = torch.addmm(" << b << ", h, " << w << ".t())\n";
+    else
+      src << "    h = torch.mm(h, " << w << ".t())\n";
+    if (i + 1 < L) src << "    h = " << activation_source(activation, "h") << "\n";
+  }
+  return src.str();
+}
+
 // Registers the preprocessor's buffers and the layers' weights on m and
 // returns the source of `def <method>(self, x) -> Tensor` computing the
 // network's output on raw features (standardisation and indicators included).
-std::string register_network(torch::jit::Module& m, FeaturePreprocessor& pre, MLP& net, const std::string& method) {
+// With members > 1 and hidden-to-hidden layers (a merged ensemble,
+// models/dcr_ensemble.h), the archive holds each member's layers apart
+// (w<i>_m<g>, b<i>_m<g>; the output layer's columns already divided by M)
+// and evaluates them one after another, summing their outputs: M times a
+// member's cost, where the dense block-diagonal layers cost M^2 times (their
+// off-diagonal zeros). The output is the same to float rounding.
+std::string register_network(torch::jit::Module& m, FeaturePreprocessor& pre, MLP& net, const std::string& method,
+                             int64_t members = 1) {
   m.register_buffer("mean", pre->mean.detach().clone());
   m.register_buffer("inv_std", pre->inv_std.detach().clone());
   m.register_buffer("indicator_cols", pre->indicator_cols.detach().clone());
   m.register_buffer("sentinel", pre->sentinel.detach().clone());
   const auto& layers = net->layers;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    m.register_parameter("w" + std::to_string(i), layers[i]->weight.detach().clone(), false);
-    m.register_parameter("b" + std::to_string(i), layers[i]->bias.detach().clone(), false);
-  }
+  const size_t L = layers.size();
+  const bool apart = members > 1 && L > 2;
   std::ostringstream src;
   src << "def " << method << "(self, x: Tensor) -> Tensor:\n"
       << "    undefined = x == self.sentinel\n"
       << "    z = (x - self.mean) * self.inv_std\n"
       << "    z = torch.where(undefined, torch.zeros_like(z), z)\n"
       << "    if self.indicator_cols.size(0) > 0:\n"
-      << "        z = torch.cat([z, torch.index_select(undefined, 1, self.indicator_cols).to(z.dtype)], 1)\n"
-      << "    h = z\n";
-  for (size_t i = 0; i < layers.size(); ++i) {
-    src << "    h = torch.addmm(self.b" << i << ", h, self.w" << i << ".t())\n";
-    if (i + 1 < layers.size()) src << "    h = " << activation_source(net->options.activation(), "h") << "\n";
+      << "        z = torch.cat([z, torch.index_select(undefined, 1, self.indicator_cols).to(z.dtype)], 1)\n";
+  if (!apart) {
+    for (size_t i = 0; i < L; ++i) {
+      m.register_parameter("w" + std::to_string(i), layers[i]->weight.detach().clone(), false);
+      m.register_parameter("b" + std::to_string(i), layers[i]->bias.detach().clone(), false);
+    }
+    src << "    h = z\n" << layers_source(L, net->options.activation(), "", true) << "    return h\n\n";
+    return src.str();
   }
-  src << "    return h\n\n";
+  m.register_parameter("b" + std::to_string(L - 1), layers[L - 1]->bias.detach().clone(), false);
+  for (int64_t g = 0; g < members; ++g) {
+    const std::string suffix = "_m" + std::to_string(g);
+    for (size_t i = 0; i < L; ++i) {
+      const torch::Tensor w = layers[i]->weight.detach(), b = layers[i]->bias.detach();
+      const int64_t out = i + 1 < L ? w.size(0) / members : w.size(0), in = i > 0 ? w.size(1) / members : w.size(1);
+      const int64_t row = i + 1 < L ? g * out : 0, col = i > 0 ? g * in : 0;
+      m.register_parameter("w" + std::to_string(i) + suffix, w.narrow(0, row, out).narrow(1, col, in).contiguous().clone(),
+                           false);
+      if (i + 1 < L) m.register_parameter("b" + std::to_string(i) + suffix, b.narrow(0, row, out).contiguous().clone(), false);
+    }
+    src << "    h = z\n"
+        << layers_source(L, net->options.activation(), suffix, false)
+        << (g == 0 ? "    out = h\n" : "    out = out + h\n");
+  }
+  src << "    return out + self.b" << L - 1 << "\n\n";
   return src.str();
 }
 
@@ -55,7 +94,7 @@ torch::jit::Module dcr_to_torchscript(DCRNetwork& net) {
   torch::jit::Module m("RefineryDCR");
   torch::NoGradGuard guard;
   std::ostringstream src;
-  src << register_network(m, net->preprocess, net->net, "forward")
+  src << register_network(m, net->preprocess, net->net, "forward", net->options.members())
       << "def phi(self, nu: Tensor) -> Tensor:\n"
       << "    cols = [nu[i] for i in range(nu.size(0))]\n";
   if (net->options.order() == 2)

@@ -295,6 +295,30 @@ TEST_CASE("DCR ensemble: one network whose coefficients are the members' mean", 
   torch::NoGradGuard g;
   torch::Tensor mean = (members[0]->forward(data.x0) + members[1]->forward(data.x0) + members[2]->forward(data.x0)) / 3.0;
   REQUIRE(torch::allclose(merged->forward(data.x0), mean, 1e-5, 1e-6));
+  // Its TorchScript archive applies the hidden-to-hidden layers block by
+  // block (a batched product): the same mean, and the same log r.
+  REQUIRE(merged->options.members() == 3);
+  torch::jit::Module ts = dcr_to_torchscript(merged);
+  REQUIRE(torch::allclose(ts.forward({data.x0}).toTensor(), mean, 1e-5, 1e-6));
+  torch::Tensor nu = torch::tensor({0.5, -1.0, 2.0});
+  REQUIRE(torch::allclose(ts.get_method("log_r")({data.x0, nu}).toTensor(), merged->log_r(data.x0, nu), 1e-5, 1e-5));
+  // An ensemble of ensembles is the ensemble of all their members.
+  DCRNetwork nested = merge_dcr_ensemble({merge_dcr_ensemble({members[0], members[1]}), merge_dcr_ensemble({members[2], members[0]})});
+  REQUIRE(nested->options.members() == 4);
+  torch::jit::Module ts_nested = dcr_to_torchscript(nested);
+  REQUIRE(torch::allclose(ts_nested.forward({data.x0}).toTensor(),
+                          (2.0 * members[0]->forward(data.x0) + members[1]->forward(data.x0) + members[2]->forward(data.x0)) / 4.0,
+                          1e-5, 1e-6));
+  // One hidden layer: nothing to group.
+  std::vector<DCRNetwork> shallow;
+  for (int m = 0; m < 2; ++m) {
+    torch::manual_seed(300 + m);
+    shallow.push_back(DCRNetwork(DCRNetworkOptions(3, 3).hidden({8})));
+  }
+  DCRNetwork merged_shallow = merge_dcr_ensemble(shallow);
+  torch::jit::Module ts_shallow = dcr_to_torchscript(merged_shallow);
+  REQUIRE(torch::allclose(ts_shallow.forward({data.x0}).toTensor(),
+                          (shallow[0]->forward(data.x0) + shallow[1]->forward(data.x0)) / 2.0, 1e-5, 1e-6));
   // One member is itself.
   REQUIRE(torch::allclose(merge_dcr_ensemble({members[1]})->forward(data.x0), members[1]->forward(data.x0), 1e-6, 1e-7));
   // Without hidden layers, too.
