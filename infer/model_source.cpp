@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
 #include <iomanip>
 #include <iostream>
 #include <limits>
@@ -14,6 +17,7 @@
 #include "src/core/random_seed.h"
 #include "src/core/worker_threads.h"
 #include "src/histfactory/hf_model.h"
+#include "src/stats/simplified_likelihood.h"
 #include "src/stats/workspace_model.h"
 #include "src/core/text.h"
 
@@ -234,6 +238,38 @@ ModelSource workspace_source(const histfactory::Workspace& ws, const cxxopts::Pa
   return s;
 }
 
+// The document of a simplified likelihood, which names itself at its top
+// level; nothing for anything else (a workspace, whose loader reports what
+// is wrong with it). The text search spares a large workspace a second parse.
+std::optional<json> simplified_document(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.find("\"simplified_likelihood\"") == std::string::npos) return std::nullopt;
+  json document = read_json_file(path);
+  if (!stats::is_simplified_likelihood(document)) return std::nullopt;
+  return document;
+}
+
+// A simplified likelihood (src/stats/simplified_likelihood.h) in the
+// workspace's place: its observed counts, the same data and POI options.
+ModelSource simplified_source(const json& document, const std::string& path, const cxxopts::ParseResult& r) {
+  for (const char* flag : {"patch", "patchset", "patch-name", "skip-digest-check", "measurement"})
+    if (r.count(flag))
+      throw InputError("", std::string("--") + flag, "applies to a pyhf workspace, not to the simplified likelihood " + path);
+  if (r["interp"].as<std::string>() != "default")
+    throw InputError("", "--interp", "applies to a pyhf workspace, not to the simplified likelihood " + path);
+  ModelSource s;
+  s.file = path;
+  s.model = std::make_unique<stats::SimplifiedLikelihoodModel>(stats::read_simplified_likelihood(document, path));
+  s.header["kind"] = "simplified_likelihood";
+  s.header["simplified_likelihood"] = path;
+  choose_poi(s, r);
+  s.description = "observed data of " + path;
+  s.data_kind = "observed";
+  return s;
+}
+
 void set_experiment_loader(ExperimentLoader loader) { g_experiment_loader = loader; }
 
 ModelSource load_model_source(const cxxopts::ParseResult& r, CommonOptions& common, const std::string& result) {
@@ -247,7 +283,9 @@ ModelSource load_model_source(const cxxopts::ParseResult& r, CommonOptions& comm
       if (!r[flag].as<std::string>().empty())
         throw InputError("", std::string("--") + flag, "applies to an experiment (--config), not to a workspace");
     set_worker_threads(common.threads);
-    ModelSource s = workspace_source(load_workspace(r), r);
+    const std::string path = workspace_path(r);
+    const std::optional<json> simplified = simplified_document(path);
+    ModelSource s = simplified ? simplified_source(*simplified, path, r) : workspace_source(load_workspace(r), r);
     const std::string given = data_source(r);
     if (given == "asimov" || given == "toy") {
       std::string truth;
