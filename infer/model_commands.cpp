@@ -14,6 +14,7 @@ int run_yields(int argc, char** argv);  // yields_command.cpp
 int run_gof(int argc, char** argv);     // gof_command.cpp
 int run_plot(int argc, char** argv);    // plot_command.cpp
 int run_contour(int argc, char** argv); // contour_command.cpp
+int run_simplify(int argc, char** argv); // simplify_command.cpp
 
 void register_model_commands() {
   register_command({"fit", "Maximum-likelihood fit with profiled intervals (WORKSPACE.json or --config EXPERIMENT)", run_fit});
@@ -37,6 +38,10 @@ void register_model_commands() {
   register_command({"plot", "Figures of results: distributions, pulls, correlation, impacts, scan, contour, gof, teststat",
                     run_plot});
   register_command({"limit", "95% CLs upper limits on the POI (WORKSPACE.json or --config EXPERIMENT)", run_limit});
+  register_command({"simplify",
+                    "A simplified likelihood (signal-region counts, background moments) from a workspace (WORKSPACE.json "
+                    "--patch SIGNAL.json --out SL.json)",
+                    run_simplify});
 }
 
 }  // namespace refinery::cli
