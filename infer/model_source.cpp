@@ -10,6 +10,7 @@
 #include <limits>
 #include <sstream>
 
+#include "infer/combination_source.h"
 #include "src/core/atomic_file.h"
 #include "src/config/schema.h"
 #include "src/core/error.h"
@@ -238,32 +239,42 @@ ModelSource workspace_source(const histfactory::Workspace& ws, const cxxopts::Pa
   return s;
 }
 
-// The document of a simplified likelihood, which names itself at its top
-// level; nothing for anything else (a workspace, whose loader reports what
-// is wrong with it). The text search spares a large workspace a second parse.
-std::optional<json> simplified_document(const std::string& path) {
+// The document of a simplified likelihood or a combination, which name
+// themselves at their top level; nothing for anything else (a workspace,
+// whose loader reports what is wrong with it). The text search spares a
+// large workspace a second parse.
+std::optional<json> model_document(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (text.find("\"simplified_likelihood\"") == std::string::npos) return std::nullopt;
+  if (text.find("\"simplified_likelihood\"") == std::string::npos && text.find("\"combination\"") == std::string::npos)
+    return std::nullopt;
   json document = read_json_file(path);
-  if (!stats::is_simplified_likelihood(document)) return std::nullopt;
+  if (!stats::is_simplified_likelihood(document) && !is_combination(document)) return std::nullopt;
   return document;
 }
 
 // A simplified likelihood (src/stats/simplified_likelihood.h) in the
 // workspace's place: its observed counts, the same data and POI options.
-ModelSource simplified_source(const json& document, const std::string& path, const cxxopts::ParseResult& r) {
+// Or a combination of analyses (infer/combination_source.h).
+ModelSource document_source(const json& document, const std::string& path, const cxxopts::ParseResult& r) {
+  const bool simplified = stats::is_simplified_likelihood(document);
+  const std::string what = simplified ? "the simplified likelihood " : "the combination ";
   for (const char* flag : {"patch", "patchset", "patch-name", "skip-digest-check", "measurement"})
-    if (r.count(flag))
-      throw InputError("", std::string("--") + flag, "applies to a pyhf workspace, not to the simplified likelihood " + path);
+    if (r.count(flag)) throw InputError("", std::string("--") + flag, "applies to a pyhf workspace, not to " + what + path);
   if (r["interp"].as<std::string>() != "default")
-    throw InputError("", "--interp", "applies to a pyhf workspace, not to the simplified likelihood " + path);
+    throw InputError("", "--interp", "applies to a pyhf workspace, not to " + what + path);
   ModelSource s;
   s.file = path;
-  s.model = std::make_unique<stats::SimplifiedLikelihoodModel>(stats::read_simplified_likelihood(document, path));
-  s.header["kind"] = "simplified_likelihood";
-  s.header["simplified_likelihood"] = path;
+  if (simplified) {
+    s.model = std::make_unique<stats::SimplifiedLikelihoodModel>(stats::read_simplified_likelihood(document, path));
+    s.header["kind"] = "simplified_likelihood";
+    s.header["simplified_likelihood"] = path;
+  } else {
+    s.model = load_combination(document, path);
+    s.header["kind"] = "combination";
+    s.header["combination"] = path;
+  }
   choose_poi(s, r);
   s.description = "observed data of " + path;
   s.data_kind = "observed";
@@ -284,8 +295,8 @@ ModelSource load_model_source(const cxxopts::ParseResult& r, CommonOptions& comm
         throw InputError("", std::string("--") + flag, "applies to an experiment (--config), not to a workspace");
     set_worker_threads(common.threads);
     const std::string path = workspace_path(r);
-    const std::optional<json> simplified = simplified_document(path);
-    ModelSource s = simplified ? simplified_source(*simplified, path, r) : workspace_source(load_workspace(r), r);
+    const std::optional<json> document = model_document(path);
+    ModelSource s = document ? document_source(*document, path, r) : workspace_source(load_workspace(r), r);
     const std::string given = data_source(r);
     if (given == "asimov" || given == "toy") {
       std::string truth;

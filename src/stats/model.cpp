@@ -125,4 +125,11 @@ std::unique_ptr<Model> Model::toy(const Eigen::VectorXd& x, std::uint64_t seed) 
   return m;
 }
 
+void Model::rename(int index, const std::string& name, const std::string& where) {
+  const int other = this->index(name);
+  if (other >= 0 && other != index)
+    throw InputError("", where, "'" + name + "' would name two parameters of " + describe());
+  parameters_.at(index).name = name;
+}
+
 }  // namespace refinery::stats

@@ -66,6 +66,10 @@ class Model {
   void set_bounds(int index, double lo, double hi, const std::string& flag = "--poi-bounds");
   void set_fixed(int index, bool fixed) { parameters_.at(index).fixed = fixed; }
   void set_init(int index, double value) { parameters_.at(index).init = value; }
+  // Renames a parameter (a combination's prefixes and shared names; the
+  // likelihood does not depend on names). InputError naming `where` if
+  // another parameter already has the name.
+  void rename(int index, const std::string& name, const std::string& where = "parameter");
   // Adopts `other`'s parameter table (bounds, fixed flags, initial values,
   // auxiliary data): this model as a view of the same parameters on other
   // bins. std::logic_error unless the names agree.
