@@ -281,6 +281,11 @@ ModelSource document_source(const json& document, const std::string& path, const
   return s;
 }
 
+ModelSource file_source(const std::string& path, const cxxopts::ParseResult& r) {
+  const std::optional<json> document = model_document(path);
+  return document ? document_source(*document, path, r) : workspace_source(load_workspace(r, path), r);
+}
+
 void set_experiment_loader(ExperimentLoader loader) { g_experiment_loader = loader; }
 
 ModelSource load_model_source(const cxxopts::ParseResult& r, CommonOptions& common, const std::string& result) {
@@ -294,9 +299,7 @@ ModelSource load_model_source(const cxxopts::ParseResult& r, CommonOptions& comm
       if (!r[flag].as<std::string>().empty())
         throw InputError("", std::string("--") + flag, "applies to an experiment (--config), not to a workspace");
     set_worker_threads(common.threads);
-    const std::string path = workspace_path(r);
-    const std::optional<json> document = model_document(path);
-    ModelSource s = document ? document_source(*document, path, r) : workspace_source(load_workspace(r), r);
+    ModelSource s = file_source(workspace_path(r), r);
     const std::string given = data_source(r);
     if (given == "asimov" || given == "toy") {
       std::string truth;

@@ -113,6 +113,10 @@ void choose_poi(ModelSource& s, const cxxopts::ParseResult& r);
 // A workspace's model with --measurement, --interp, --poi-bounds (notes to
 // stderr with --verbose); `header` gets {workspace, notes}.
 ModelSource workspace_source(const histfactory::Workspace& ws, const cxxopts::ParseResult& r);
+// The model of a file in a workspace's place: a pyhf workspace (with the
+// patch options), a simplified likelihood (docs/simplified_likelihood.md) or
+// a combination (docs/combination.md), each with its observed data.
+ModelSource file_source(const std::string& path, const cxxopts::ParseResult& r);
 
 // What the model is, by content: its parameter table (with the auxiliary
 // data), its observed data and its expectation at the initial values. Two

@@ -187,15 +187,15 @@ int run_toys(int argc_in, char** argv_in) {
                      {"first", first}, {"nu_true", nus}};
 
   if (!workspace.empty()) {
-    const ModelSource s = workspace_source(load_workspace(*r, workspace), *r);
-    if (s.poi < 0) static_cast<const stats::WorkspaceModel&>(*s.model).histfactory().require_poi();
+    const ModelSource s = file_source(workspace, *r);
+    if (s.poi < 0 && s.workspace) static_cast<const stats::WorkspaceModel&>(*s.model).histfactory().require_poi();
     const std::uint64_t seed = common.seed.value_or(0);
     std::string truth_text;
     const Eigen::VectorXd base = workspace_truth(*s.model, s.poi, *r, &truth_text);
     for (int i = 0; i < s.model->size(); ++i)
       if (i != s.poi) names.push_back(s.model->parameters()[i].name);
     provenance["seed"] = seed;
-    provenance["analysis"] = "workspace " + workspace;
+    provenance["analysis"] = s.header.value("kind", std::string("workspace")) + " " + workspace;
     for (double mu : mus) {
       stats::check_poi_value(*s.model, s.poi, mu, "--mu-values");
       for (int64_t i = first + shard; i < end; i += shards) {
@@ -209,7 +209,10 @@ int run_toys(int argc_in, char** argv_in) {
         row.mu_true = mu;
         for (int k = 0; k < x.size(); ++k)
           if (k != s.poi) row.nu_true.push_back(x[k]);
-        row.events = std::llround(static_cast<const stats::WorkspaceModel&>(*toy).main_data().sum());
+        double events = 0.0;
+        for (const auto& y : toy->observed_yields())
+          for (double n : y.bins) events += n;
+        row.events = std::llround(events);
         fit_toy(*toy, s.poi, &row);
         row.seconds = seconds_since(t0);
         rows.push_back(row);

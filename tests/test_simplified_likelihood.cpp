@@ -186,6 +186,16 @@ TEST_CASE("Simplified likelihood files through the CLI: the model commands run, 
   REQUIRE(h.at("cls_obs").get<double>() < 1.0);
   REQUIRE(refinery::testing::run_refinery("limit " + good + " --quiet").exit_code == 0);
   REQUIRE(refinery::testing::run_refinery("fit " + good + " --asimov --quiet").exit_code == 0);
+  // Pseudo-experiments through the same interface: the skewed model's 68.27%
+  // profiled intervals cover within 3 binomial errors (2 x 400 toys).
+  r = refinery::testing::run_refinery("toys " + good + " --n 400 --mu-values 1,3 --quiet --out " + tmp.path("toys.csv"));
+  REQUIRE(r.exit_code == 0);
+  const json toys = json::parse(refinery::testing::read_file(tmp.path("toys.csv.json")));
+  REQUIRE(toys.at("overall").at("toys") == 800);
+  REQUIRE(toys.at("overall").at("failed") == 0);
+  const double coverage = toys.at("overall").at("coverage").get<double>();
+  REQUIRE(std::abs(coverage - 0.6827) < 3.0 * std::sqrt(0.6827 * 0.3173 / 800));
+  REQUIRE(toys.at("analysis").get<std::string>().rfind("simplified_likelihood ", 0) == 0);
   auto expect = [&](const std::string& name, json d, const std::string& message) {
     const auto e = refinery::testing::run_refinery("fit " + write(name, d));
     INFO(e.output);
