@@ -47,14 +47,6 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<std::string> split_names(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 // Per channel: its bins' offset into expected_main and their count.
 std::map<std::string, std::pair<int, int>> channel_bins(const histfactory::HistFactoryModel& m) {
   std::map<std::string, std::pair<int, int>> out;
@@ -108,7 +100,7 @@ int run_simplify(int argc, char** argv) {
   at0[poi] = 0.0;
   const Eigen::VectorXd signal_all = full.expected_main(at1) - full.expected_main(at0);
   const auto bins_of = channel_bins(full);
-  std::vector<std::string> regions = split_names((*r)["signal-regions"].as<std::string>());
+  std::vector<std::string> regions = split((*r)["signal-regions"].as<std::string>());
   if (regions.empty()) {
     for (const auto& name : full.channel_names()) {
       const auto [offset, n] = bins_of.at(name);

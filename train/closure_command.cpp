@@ -28,14 +28,6 @@ namespace refinery::cli {
 
 namespace {
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 int process_index(const EventMeta& meta, const std::string& process, const std::string& file) {
   auto it = std::find(meta.process_names.begin(), meta.process_names.end(), process);
   if (it == meta.process_names.end())
@@ -114,7 +106,7 @@ int run_closure(int argc, char** argv) {
   if (!selv.any().item<bool>()) throw InputError(variations_path, "process", "no events of '" + process + "'");
 
   // The columns checked: named features, then the classifier's probabilities.
-  std::vector<std::string> names = split_list((*r)["features"].as<std::string>());
+  std::vector<std::string> names = split((*r)["features"].as<std::string>());
   if (names.empty()) names = m0.feature_names;
   std::vector<int64_t> cols;
   for (const auto& n : names) {
