@@ -9,16 +9,15 @@
 //      (Gaussian N(aux, sigma); shapesys gamma with mean 1 and sd
 //      1/sqrt(tau)); unconstrained ones the control regions do not reach
 //      are held at their initial values (a note says which);
-//   3. the log of the background in every signal-region bin, expanded to
-//      second order in the nuisances' standard normals by central
-//      differences of --step sigmas (1: the curvature over the range the
-//      constraints allow), gives mean, covariance and third central moments
-//      as Gaussian integrals (exact for that form). (Drawing the nuisances
-//      instead is ruled by rare draws wherever an exponential interpolation
-//      has a large variation: a published normsys with hi = 40 has a prior
-//      mean of 40^theta near 900.) The signal is the POI-scaled samples'
-//      yield at POI = 1 and the nominal nuisances; the observations are
-//      the signal regions'.
+//   3. the background of every signal-region bin at that centre is the
+//      mean, its covariance the linear propagation of the Gaussian (central
+//      differences of --step sigmas); --third-moments quadratic adds the
+//      third cumulant of the second-order expansion. The signal is the
+//      POI-scaled samples' yield at POI = 1 and the nominal nuisances; the
+//      observations are the signal regions'. (Moments of the prior
+//      predictive instead, by drawing the nuisances or by a log-quadratic
+//      expansion, reproduced the stau workspace's expected limits 15-25%
+//      too strong: docs/simplified_likelihood.md.)
 // Signal regions: --signal-regions A,B, or every channel in which the
 // signal (the samples the POI scales) has a yield, unless that is every
 // channel.
@@ -71,7 +70,8 @@ int run_simplify(int argc, char** argv) {
                                           "channel where the signal has a yield)",
                         cxxopts::value<std::string>()->default_value(""))(
       "step", "Finite-difference step in standard deviations of the nuisances", cxxopts::value<double>()->default_value("1"))(
-      "no-third-moments", "Leave the third moments out (a Gaussian background)");
+      "third-moments", "none (a Gaussian background) or quadratic (from the second differences; docs/simplified_likelihood.md)",
+      cxxopts::value<std::string>()->default_value("none"));
   add_common_options(options, false, true);
   auto r = parse(options, argc, argv);
   if (!r) return 0;
@@ -200,19 +200,19 @@ int run_simplify(int argc, char** argv) {
     for (size_t a = 0; a < fitted.size(); ++a)
       for (size_t b = 0; b <= a; ++b) L(fit_rows[a], fit_rows[b]) = cr_chol(a, b);
   }
-  // 3. The log of each signal-region bin's background as a quadratic form in
-  // the standard normals e (theta = centre + L e): log y_i = l_i + g_i.e +
-  // e.A_i.e / 2, gradient and second derivatives by central differences of
-  // step h (in sigmas). In the log because the modifiers multiply: many
-  // factors each a little below 1 at both +-1 sigma (one-sided variations,
-  // common in published workspaces) add up in log y, not in y. Then every
-  // moment is a Gaussian integral:
-  //   E[exp(t.e + e.B.e / 2)] = det(1 - B)^(-1/2) exp(t.(1 - B)^(-1).t / 2),
-  // with E y_i (t = g_i, B = A_i), E y_i y_j (g_i + g_j, A_i + A_j) and
-  // E y_i^3 (3 g_i, 3 A_i).
+  // 3. The signal regions' background at the centre (the control regions'
+  // best fit, the constraints' centres elsewhere) and its response to each
+  // standard normal e_a (theta = centre + L e), by central differences of
+  // step h sigmas: m1 = y(0), m2 = g g^T (the linear propagation of the
+  // fit's covariance, as the post-fit errors of `refinery yields`). With
+  // --third-moments quadratic, also the second differences A_i and the
+  // third cumulant of y0 + g.e + e.A.e / 2, 3 g.A.g + tr(A^3).
   const double h = (*r)["step"].as<double>();
+  const std::string third_kind = (*r)["third-moments"].as<std::string>();
+  if (third_kind != "none" && third_kind != "quadratic")
+    throw InputError("", "--third-moments", "expected none or quadratic, got '" + third_kind + "'");
   const Eigen::VectorXd lower = full_model.lower(), upper = full_model.upper();
-  auto log_background = [&](const Eigen::VectorXd& e) {
+  auto background = [&](const Eigen::VectorXd& e) {
     Eigen::VectorXd x = full.init();
     x[poi] = 0.0;
     const Eigen::VectorXd theta = L * e;
@@ -222,62 +222,42 @@ int run_simplify(int argc, char** argv) {
     Eigen::VectorXd y(n);
     int k = 0;
     for (const auto& [offset, m] : sr_bins)
-      for (int b = 0; b < m; ++b) {
-        if (!(all[offset + b] > 0.0))
-          throw InputError(ws.file, bin_names[k], "the background expected in this signal-region bin is not positive");
-        y[k++] = std::log(all[offset + b]);
-      }
+      for (int b = 0; b < m; ++b) y[k++] = all[offset + b];
     return y;
   };
-  const Eigen::VectorXd l0 = log_background(Eigen::VectorXd::Zero(np));
+  const Eigen::VectorXd mean = background(Eigen::VectorXd::Zero(np));
+  for (int k = 0; k < n; ++k)
+    if (!(mean[k] > 0.0))
+      throw InputError(ws.file, bin_names[k], "the background expected in this signal-region bin is not positive");
   Eigen::MatrixXd g(n, np);
   std::vector<Eigen::MatrixXd> A(n, Eigen::MatrixXd::Zero(np, np));
   std::vector<bool> moves(np, false);
   for (int a = 0; a < np; ++a) {
     Eigen::VectorXd e = Eigen::VectorXd::Zero(np);
     e[a] = h;
-    const Eigen::VectorXd plus = log_background(e), minus = log_background(-e);
+    const Eigen::VectorXd plus = background(e), minus = background(-e);
     g.col(a) = (plus - minus) / (2.0 * h);
-    for (int k = 0; k < n; ++k) A[k](a, a) = (plus[k] - 2.0 * l0[k] + minus[k]) / (h * h);
-    moves[a] = !(plus - l0).isZero(0.0) || !(minus - l0).isZero(0.0);
+    for (int k = 0; k < n; ++k) A[k](a, a) = (plus[k] - 2.0 * mean[k] + minus[k]) / (h * h);
+    moves[a] = !(plus - mean).isZero(0.0) || !(minus - mean).isZero(0.0);
   }
-  for (int a = 0; a < np; ++a)
-    for (int b = 0; b < a; ++b) {
-      if (!moves[a] || !moves[b]) continue;  // the mixed derivative is 0
-      Eigen::VectorXd e = Eigen::VectorXd::Zero(np);
-      e[a] = h, e[b] = h;
-      const Eigen::VectorXd pp = log_background(e);
-      e[b] = -h;
-      const Eigen::VectorXd pm = log_background(e);
-      e[a] = -h;
-      const Eigen::VectorXd mm = log_background(e);
-      e[b] = h;
-      const Eigen::VectorXd mp = log_background(e);
-      for (int k = 0; k < n; ++k) A[k](a, b) = A[k](b, a) = (pp[k] - pm[k] - mp[k] + mm[k]) / (4.0 * h * h);
-    }
-  // log E[exp(t.e + e.B.e / 2)]; the form needs 1 - B positive definite.
-  const Eigen::MatrixXd I = Eigen::MatrixXd::Identity(np, np);
-  auto log_mgf = [&](const Eigen::VectorXd& t, const Eigen::MatrixXd& B, const std::string& what) {
-    Eigen::LLT<Eigen::MatrixXd> llt(I - B);
-    if (llt.info() != Eigen::Success)
-      throw InputError(ws.file, what,
-                       "the background's curvature in the nuisances is too large for its moments to exist in the "
-                       "quadratic form (try a smaller --step)");
-    double log_det = 0.0;
-    for (int a = 0; a < np; ++a) log_det += 2.0 * std::log(llt.matrixL()(a, a));
-    return -0.5 * log_det + 0.5 * t.dot(llt.solve(t));
-  };
-  Eigen::VectorXd mean(n), third(n);
-  Eigen::MatrixXd cov(n, n);
-  for (int k = 0; k < n; ++k) mean[k] = std::exp(l0[k] + log_mgf(g.row(k).transpose(), A[k], bin_names[k]));
-  for (int k = 0; k < n; ++k)
-    for (int l = 0; l <= k; ++l)
-      cov(k, l) = cov(l, k) =
-          std::exp(l0[k] + l0[l] + log_mgf((g.row(k) + g.row(l)).transpose(), A[k] + A[l], bin_names[k])) - mean[k] * mean[l];
-  for (int k = 0; k < n; ++k) {
-    const double m3raw = std::exp(3.0 * l0[k] + log_mgf(3.0 * g.row(k).transpose(), 3.0 * A[k], bin_names[k]));
-    const double m2raw = cov(k, k) + mean[k] * mean[k];
-    third[k] = m3raw - 3.0 * mean[k] * m2raw + 2.0 * mean[k] * mean[k] * mean[k];
+  const Eigen::MatrixXd cov = g * g.transpose();
+  Eigen::VectorXd third = Eigen::VectorXd::Zero(n);
+  if (third_kind == "quadratic") {
+    for (int a = 0; a < np; ++a)
+      for (int b = 0; b < a; ++b) {
+        if (!moves[a] || !moves[b]) continue;  // the mixed difference is 0
+        Eigen::VectorXd e = Eigen::VectorXd::Zero(np);
+        e[a] = h, e[b] = h;
+        const Eigen::VectorXd pp = background(e);
+        e[b] = -h;
+        const Eigen::VectorXd pm = background(e);
+        e[a] = -h;
+        const Eigen::VectorXd mm = background(e);
+        e[b] = h;
+        const Eigen::VectorXd mp = background(e);
+        for (int k = 0; k < n; ++k) A[k](a, b) = A[k](b, a) = (pp[k] - pm[k] - mp[k] + mm[k]) / (4.0 * h * h);
+      }
+    for (int k = 0; k < n; ++k) third[k] = 3.0 * g.row(k) * A[k] * g.row(k).transpose() + (A[k] * A[k] * A[k]).trace();
   }
   json out;
   out["simplified_likelihood"] = 1;
@@ -311,13 +291,14 @@ int run_simplify(int argc, char** argv) {
       m3[k] = std::copysign(limit, m3[k]);
     }
   }
-  if (!r->count("no-third-moments")) out["third_moments"] = m3;
+  if (third_kind == "quadratic") out["third_moments"] = m3;
   out["poi"] = {{"name", poi_name}, {"bounds", {full.lower()[poi], full.upper()[poi]}}};
   out["provenance"] = {{"workspace", ws.file},
                        {"signal_regions", regions},
                        {"control_region_fit", cr_fit},
                        {"nuisances", np},
                        {"step", h},
+                       {"third_moments", third_kind},
                        {"unconstrained_at_init", unconstrained},
                        {"third_moments_clipped", clipped},
                        {"command", "refinery simplify"}};
@@ -335,7 +316,7 @@ int run_simplify(int argc, char** argv) {
     if (!unconstrained.empty())
       std::cout << "note: held at their initial values (no constraint, not in the control regions): " << join(unconstrained)
                 << "\n";
-    if (!clipped.empty() && !r->count("no-third-moments"))
+    if (!clipped.empty())
       std::cout << "note: third moments beyond the skewed form's reach (skew sqrt(8)), written at 98% of it: " << join(clipped)
                 << "\n";
     std::cout << "wrote " << common.out << " (" << np << " nuisances, "

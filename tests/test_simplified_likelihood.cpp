@@ -229,12 +229,14 @@ TEST_CASE("Simplified likelihood files through the CLI: the model commands run, 
   REQUIRE(e.output.find("--patch: applies to a pyhf workspace, not to the simplified likelihood") != std::string::npos);
 }
 
-TEST_CASE("refinery simplify: a log-normal background (normsys code1) gets its exact moments, the control region is fitted",
+TEST_CASE("refinery simplify: the control region's fit and a normsys propagated to the signal region's moments exactly",
           "[simplified][cli]") {
   refinery::testing::TempDir tmp("simplify");
-  // SR: background 10 with a normsys of kappa 1.2 (code1: 10 * 1.2^theta, a
-  // log-normal), signal 5; CR: its own background with a free normalisation
-  // (fitted), no signal: the default signal region is SR.
+  // CR: background 100 k, observed 110: k = 1.1 +- sqrt(110) / 100. SR:
+  // background 10 k 1.2^theta (normsys, code1), signal 5; the default
+  // signal region is SR (the only channel with signal). At the centre
+  // (k = 1.1, theta = 0) the SR background is 11; linear propagation over
+  // one sigma each way: g_k = 10 sigma_k, g_theta = 11 (1.2 - 1/1.2) / 2.
   const json ws = {
       {"channels",
        {{{"name", "CR"},
@@ -244,29 +246,39 @@ TEST_CASE("refinery simplify: a log-normal background (normsys code1) gets its e
           {{{"name", "signal"}, {"data", {5.0}}, {"modifiers", {{{"name", "mu"}, {"type", "normfactor"}, {"data", nullptr}}}}},
            {{"name", "bkg"},
             {"data", {10.0}},
-            {"modifiers", {{{"name", "syst"}, {"type", "normsys"}, {"data", {{"hi", 1.2}, {"lo", 1.0 / 1.2}}}}}}}}}}}},
+            {"modifiers",
+             {{{"name", "k"}, {"type", "normfactor"}, {"data", nullptr}},
+              {{"name", "syst"}, {"type", "normsys"}, {"data", {{"hi", 1.2}, {"lo", 1.0 / 1.2}}}}}}}}}}}},
       {"observations", {{{"name", "CR"}, {"data", {110.0}}}, {{"name", "SR"}, {"data", {12.0}}}}},
       {"measurements", {{{"name", "m"}, {"config", {{"poi", "mu"}, {"parameters", json::array()}}}}}},
       {"version", "1.0.0"}};
   std::ofstream(tmp.path("ws.json")) << ws.dump();
-  auto r = refinery::testing::run_refinery("simplify " + tmp.path("ws.json") + " --interp code1 --out " + tmp.path("sl.json"));
+  auto r = refinery::testing::run_refinery("simplify " + tmp.path("ws.json") + " --interp code1 --third-moments quadratic --out " +
+                                           tmp.path("sl.json"));
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   REQUIRE(r.output.find("signal regions: SR (1 bins); control regions: 1 channels, fitted background-only") == 0);
   const json sl = json::parse(refinery::testing::read_file(tmp.path("sl.json")));
-  const double s2 = std::pow(std::log(1.2), 2), m = 10.0 * std::exp(s2 / 2);
-  const double var = m * m * (std::exp(s2) - 1.0), skew = (std::exp(s2) + 2.0) * std::sqrt(std::exp(s2) - 1.0);
-  REQUIRE(sl["background"][0].get<double>() == Approx(m).epsilon(1e-9));
-  REQUIRE(sl["covariance"][0][0].get<double>() == Approx(var).epsilon(1e-9));
-  REQUIRE(sl["third_moments"][0].get<double>() == Approx(skew * std::pow(var, 1.5)).epsilon(1e-8));
+  const double gk2 = 100.0 * 1.21 / 110.0, gt = 11.0 * (1.2 - 1.0 / 1.2) / 2.0;
+  REQUIRE(sl["background"][0].get<double>() == Approx(11.0).epsilon(1e-6));
+  REQUIRE(sl["covariance"][0][0].get<double>() == Approx(gk2 + gt * gt).epsilon(1e-5));
+  // Third cumulant of the quadratic expansion, 3 g.A.g + tr(A^3): A_tt =
+  // 11 (1.2 + 1/1.2 - 2) (the normsys curves), A_kt = 10 sigma_k (1.2 - 1/1.2) / 2
+  // (k and the normsys multiply), A_kk = 0 (k enters linearly).
+  const double gk = std::sqrt(gk2), a = 11.0 * (1.2 + 1.0 / 1.2 - 2.0), c = gk * (1.2 - 1.0 / 1.2) / 2.0;
+  const double third = 3.0 * (gt * gt * a + 2.0 * gk * gt * c) + a * a * a + 3.0 * a * c * c;
+  REQUIRE(sl["third_moments"][0].get<double>() == Approx(third).epsilon(1e-5));
   REQUIRE(sl["signal"][0].get<double>() == Approx(5.0));
   REQUIRE(sl["observed"][0].get<double>() == 12.0);
   REQUIRE(sl["provenance"]["control_region_fit"]["status"] == "converged");
   // The file is a model like any other.
   REQUIRE(refinery::testing::run_refinery("limit " + tmp.path("sl.json") + " --quiet").exit_code == 0);
-  // A signal region that does not exist.
+  // A signal region that does not exist, a kind of third moments that does not.
   r = refinery::testing::run_refinery("simplify " + tmp.path("ws.json") + " --signal-regions SR,VR --out " + tmp.path("x.json"));
   REQUIRE(r.exit_code == 2);
   REQUIRE(r.output == "refinery simplify: error: --signal-regions: no channel 'VR' (channels: CR, SR)\n");
+  r = refinery::testing::run_refinery("simplify " + tmp.path("ws.json") + " --third-moments toys --out " + tmp.path("x.json"));
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(r.output == "refinery simplify: error: --third-moments: expected none or quadratic, got 'toys'\n");
   REQUIRE(!refinery::testing::file_exists(tmp.path("x.json")));
 }
