@@ -89,6 +89,10 @@ TEST_CASE("A combination of two workspaces is the workspace that holds both, and
   auto r = refinery::testing::run_refinery("limit " + tmp.path("c.json") + " --quiet");
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
+  r = refinery::testing::run_refinery("inspect " + tmp.path("c.json"));
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(r.output.find("analysis A: 4 own parameters\nanalysis B: 3 own parameters\nshared: jes, mu (POI)\n") !=
+          std::string::npos);
   auto refused = [&](json c, const std::string& message) {
     std::ofstream(tmp.path("bad.json")) << c.dump();
     const auto e = refinery::testing::run_refinery("fit " + tmp.path("bad.json"));

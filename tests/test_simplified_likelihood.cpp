@@ -185,6 +185,10 @@ TEST_CASE("Simplified likelihood files through the CLI: the model commands run, 
   REQUIRE(h.at("cls_obs").get<double>() > 0.0);
   REQUIRE(h.at("cls_obs").get<double>() < 1.0);
   REQUIRE(refinery::testing::run_refinery("limit " + good + " --quiet").exit_code == 0);
+  r = refinery::testing::run_refinery("inspect " + good);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(r.output.find(good + ": simplified likelihood, 3 bins, skewed background, POI mu in [0, 10]") == 0);
+  REQUIRE(r.output.find("largest correlation between bins: 0.4\n") != std::string::npos);
   REQUIRE(refinery::testing::run_refinery("fit " + good + " --asimov --quiet").exit_code == 0);
   // Pseudo-experiments through the same interface: the skewed model's 68.27%
   // profiled intervals cover within 3 binomial errors (2 x 400 toys).
