@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "infer/commands.h"
+#include "refinery/build_info.h"
 #include "infer/model_source.h"
 #include "src/cli/command.h"
 #include "src/core/executable_directory.h"
@@ -51,6 +52,10 @@ int hand_over(char** argv) {
     return 1;
   }
   setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0);
+  // The build this front end belongs to: refinery-full refuses to run for
+  // another (app/main.cpp), so a stale executable left next to a copied front
+  // end is named instead of giving another build's answers.
+  setenv("REFINERY_FRONT_END_BUILD", REFINERY_VERSION " " REFINERY_GIT_COMMIT, /*overwrite=*/1);
   execv(full.c_str(), argv);
   std::cerr << "refinery: internal error: cannot start " << full << ": " << std::strerror(errno) << "\n";
   return 1;

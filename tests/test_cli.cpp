@@ -126,6 +126,27 @@ TEST_CASE("the front end runs workspace commands without LibTorch and hands ever
   auto version = run_refinery("--version");
   CHECK(version.exit_code == 0);
   CHECK(version.output.find("LibTorch") != std::string::npos);
+  // Each passes its build to the other: a front end names its own to the
+  // refinery-full it starts (a stand-in next to a copy of it prints what it
+  // got), and refinery-full refuses a front end of another build, naming
+  // both, instead of answering for a build the user did not run.
+  {
+    TempDir fe("front_end_build");
+    REQUIRE(run_command("cp " + std::string(REFINERY_BINARY) + " " + fe.path("refinery")).exit_code == 0);
+    std::ofstream(fe.path("refinery-full")) << "#!/bin/sh\necho \"full: $REFINERY_FRONT_END_BUILD\"\n";
+    REQUIRE(run_command("chmod +x " + fe.path("refinery-full")).exit_code == 0);
+    auto passed = run_command(fe.path("refinery") + " --version");
+    REQUIRE(passed.exit_code == 0);
+    REQUIRE(passed.output.rfind("full: ", 0) == 0);
+    const std::string build = passed.output.substr(6, passed.output.size() - 7);  // "VERSION COMMIT"
+    const std::string commit = build.substr(build.find(' ') + 1);
+    CHECK(version.output.find("refinery " + build.substr(0, build.find(' ')) + " (commit " + commit + ")") == 0);
+  }
+  auto other = run_command("REFINERY_FRONT_END_BUILD='0.0.0 000000000000' " + full + " --version");
+  CHECK(other.exit_code == 1);
+  CHECK(other.output.rfind("refinery: internal error: ", 0) == 0);
+  CHECK(other.output.find(", the front end that started it refinery 0.0.0 000000000000: install the two together\n") !=
+        std::string::npos);
   auto unknown = run_refinery("simulate --no-such-flag");
   CHECK(unknown.exit_code == 2);
   CHECK(unknown.output.rfind("refinery simulate: usage error:", 0) == 0);
