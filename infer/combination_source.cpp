@@ -64,6 +64,20 @@ std::unique_ptr<stats::Model> load_analysis(const json& a, const std::string& fi
 
 }  // namespace
 
+std::vector<std::string> combination_files(const json& doc, const std::string& file) {
+  std::vector<std::string> out;
+  if (!doc.contains("analyses") || !doc.at("analyses").is_array()) return out;
+  for (const json& a : doc.at("analyses")) {
+    if (!a.is_object()) continue;
+    for (const char* key : {"workspace", "simplified_likelihood", "patchset"})
+      if (a.contains(key) && a.at(key).is_string()) out.push_back(resolve(a.at(key).get<std::string>(), file));
+    if (a.contains("patches") && a.at("patches").is_array())
+      for (const json& p : a.at("patches"))
+        if (p.is_string()) out.push_back(resolve(p.get<std::string>(), file));
+  }
+  return out;
+}
+
 bool is_combination(const json& document) { return document.is_object() && document.contains(kKey); }
 
 std::unique_ptr<stats::Model> load_combination(const json& doc, const std::string& file) {

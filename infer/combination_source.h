@@ -17,6 +17,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -28,5 +29,9 @@ namespace refinery::cli {
 bool is_combination(const nlohmann::json& document);
 // The combined model; InputError naming the file and field.
 std::unique_ptr<stats::Model> load_combination(const nlohmann::json& document, const std::string& file);
+// The files a combination names (workspaces, patches, patchsets, simplified
+// likelihoods), resolved: what a result made from it depends on besides the
+// combination file itself (toy shards' identity).
+std::vector<std::string> combination_files(const nlohmann::json& document, const std::string& file);
 
 }  // namespace refinery::cli

@@ -198,7 +198,10 @@ histfactory::Workspace load_workspace(const cxxopts::ParseResult& r) { return lo
 
 std::string workspace_identity(const cxxopts::ParseResult& r, const std::string& path) {
   json id;
-  id["workspace"] = json_hash(read_json_file(path));
+  const json document = read_json_file(path);
+  id["workspace"] = json_hash(document);
+  if (is_combination(document))  // and the files it names
+    for (const auto& f : combination_files(document, path)) id["combined_files"].push_back(json_hash(read_json_file(f)));
   if (r.count("patch"))
     for (const auto& p : r["patch"].as<std::vector<std::string>>()) id["patches"].push_back(json_hash(read_json_file(p)));
   if (r.count("patchset")) id["patchset"] = json_hash(read_json_file(r["patchset"].as<std::string>()));

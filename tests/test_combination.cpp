@@ -93,6 +93,20 @@ TEST_CASE("A combination of two workspaces is the workspace that holds both, and
   REQUIRE(r.exit_code == 0);
   REQUIRE(r.output.find("analysis A: 4 own parameters\nanalysis B: 3 own parameters\nshared: jes, mu (POI)\n") !=
           std::string::npos);
+  // Toy shards of a combination carry the files it names in their identity:
+  // a shard made after one of the workspaces changed is not merged.
+  REQUIRE(refinery::testing::run_refinery("toys " + tmp.path("c.json") + " --n 4 --shard 0/2 --quiet --out " + tmp.path("s0.csv"))
+              .exit_code == 0);
+  json changed = b;
+  changed["observations"][0]["data"][0] = changed["observations"][0]["data"][0].get<double>() + 5.0;
+  std::ofstream(tmp.path("b.json")) << changed.dump();
+  REQUIRE(refinery::testing::run_refinery("toys " + tmp.path("c.json") + " --n 4 --shard 1/2 --quiet --out " + tmp.path("s1.csv"))
+              .exit_code == 0);
+  std::ofstream(tmp.path("b.json")) << b.dump();
+  r = refinery::testing::run_refinery("toys --merge " + tmp.path("s0.csv") + " " + tmp.path("s1.csv") + " --workspace " +
+                                      tmp.path("c.json") + " --out " + tmp.path("m.csv"));
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(r.output.rfind("refinery toys: error: " + tmp.path("s1.csv.json") + ": config_hash: ", 0) == 0);
   auto refused = [&](json c, const std::string& message) {
     std::ofstream(tmp.path("bad.json")) << c.dump();
     const auto e = refinery::testing::run_refinery("fit " + tmp.path("bad.json"));
