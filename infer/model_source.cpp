@@ -30,14 +30,6 @@ namespace {
 
 ExperimentLoader g_experiment_loader = nullptr;
 
-histfactory::InterpOptions interp_options(const std::string& s) {
-  using histfactory::HistosysCode;
-  using histfactory::NormsysCode;
-  if (s == "default" || s == "code4") return {NormsysCode::kCode4, HistosysCode::kCode4p};
-  if (s == "code1") return {NormsysCode::kCode1, HistosysCode::kCode0};
-  throw InputError("", "--interp", "unknown interpolation '" + s + "' (known: default, code4, code1)");
-}
-
 // "LO,HI" of --poi-bounds.
 std::pair<double, double> parse_bounds(const std::string& text) {
   const std::size_t comma = text.find(',');
@@ -287,6 +279,14 @@ ModelSource document_source(const json& document, const std::string& path, const
 ModelSource file_source(const std::string& path, const cxxopts::ParseResult& r) {
   const std::optional<json> document = model_document(path);
   return document ? document_source(*document, path, r) : workspace_source(load_workspace(r, path), r);
+}
+
+histfactory::InterpOptions interp_options(const std::string& s) {
+  using histfactory::HistosysCode;
+  using histfactory::NormsysCode;
+  if (s == "default" || s == "code4") return {NormsysCode::kCode4, HistosysCode::kCode4p};
+  if (s == "code1") return {NormsysCode::kCode1, HistosysCode::kCode0};
+  throw InputError("", "--interp", "unknown interpolation '" + s + "' (known: default, code4, code1)");
 }
 
 void set_experiment_loader(ExperimentLoader loader) { g_experiment_loader = loader; }

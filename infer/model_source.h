@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/cli/options.h"
+#include "src/histfactory/hf_model.h"
 #include "src/histfactory/workspace.h"
 #include "src/stats/model.h"
 
@@ -109,6 +110,10 @@ bool verify_digest(const cxxopts::ParseResult& r);
 std::string data_source(const cxxopts::ParseResult& r);
 // Sets s.poi by --poi (default: the model's first POI) and applies --poi-bounds.
 void choose_poi(ModelSource& s, const cxxopts::ParseResult& r);
+
+// --interp's value: "default" or "code4" (pyhf's), "code1" (normsys code1,
+// histosys code0); InputError naming --interp otherwise.
+histfactory::InterpOptions interp_options(const std::string& name);
 
 // A workspace's model with --measurement, --interp, --poi-bounds (notes to
 // stderr with --verbose); `header` gets {workspace, notes}.

@@ -38,6 +38,7 @@
 #include "src/histfactory/hf_model.h"
 #include "src/histfactory/workspace.h"
 #include "src/stats/fit.h"
+#include "src/stats/simplified_likelihood.h"
 #include "src/stats/workspace_model.h"
 
 namespace refinery::cli {
@@ -81,13 +82,14 @@ int run_simplify(int argc, char** argv) {
   if (common.out.empty()) throw InputError("", "--out", "where to write the simplified likelihood (JSON)");
   if (!((*r)["step"].as<double>() > 0.0 && (*r)["step"].as<double>() <= 3.0))
     throw InputError("", "--step", "must lie in (0, 3]");
+  const std::string third_kind = (*r)["third-moments"].as<std::string>();
+  if (third_kind != "none" && third_kind != "quadratic")
+    throw InputError("", "--third-moments", "expected none or quadratic, got '" + third_kind + "'");
   set_worker_threads(common.threads);
   const auto t0 = std::chrono::steady_clock::now();
 
   const histfactory::Workspace ws = load_workspace(*r);
-  const auto interp = (*r)["interp"].as<std::string>() == "code1"
-                          ? histfactory::InterpOptions{histfactory::NormsysCode::kCode1, histfactory::HistosysCode::kCode0}
-                          : histfactory::InterpOptions{};
+  const histfactory::InterpOptions interp = interp_options((*r)["interp"].as<std::string>());
   const std::string measurement = (*r)["measurement"].as<std::string>();
   const histfactory::HistFactoryModel full(ws, measurement, interp);
   const int poi = full.require_poi();
@@ -208,9 +210,6 @@ int run_simplify(int argc, char** argv) {
   // --third-moments quadratic, also the second differences A_i and the
   // third cumulant of y0 + g.e + e.A.e / 2, 3 g.A.g + tr(A^3).
   const double h = (*r)["step"].as<double>();
-  const std::string third_kind = (*r)["third-moments"].as<std::string>();
-  if (third_kind != "none" && third_kind != "quadratic")
-    throw InputError("", "--third-moments", "expected none or quadratic, got '" + third_kind + "'");
   const Eigen::VectorXd lower = full_model.lower(), upper = full_model.upper();
   auto background = [&](const Eigen::VectorXd& e) {
     Eigen::VectorXd x = full.init();
@@ -283,7 +282,7 @@ int run_simplify(int argc, char** argv) {
   // limit, where b stays > 0), with a note.
   std::vector<std::string> clipped;
   for (int k = 0; k < n; ++k) {
-    const double limit = 0.98 * std::sqrt(8.0 * std::pow(cov(k, k), 3));
+    const double limit = 0.98 * stats::max_third_moment(cov(k, k));
     if (std::abs(m3[k]) > limit) {
       std::ostringstream os;
       os << bin_names[k] << " (skew " << third[k] / std::pow(cov(k, k), 1.5) << ")";

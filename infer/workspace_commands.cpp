@@ -22,8 +22,8 @@ using namespace refinery::histfactory;
 
 namespace {
 
-int inspect_workspace(const std::string& path) {
-  Workspace ws = Workspace::load(path);
+int inspect_workspace(const std::string& path, const nlohmann::json& doc) {
+  Workspace ws = Workspace::from_json(doc, path);
   HistFactoryModel model(ws);
   std::cout << path << ": " << ws.channels.size() << " channels, " << model.samples() << " samples, "
             << model.bins() << " bins, " << model.parameters().size() << " parameters, POI "
@@ -102,7 +102,7 @@ int run_inspect(int argc, char** argv) {
     const nlohmann::json doc = read_json_file(file);
     if (stats::is_simplified_likelihood(doc)) return inspect_simplified(file, doc);
     if (is_combination(doc)) return inspect_combination(file, doc);
-    return inspect_workspace(file);
+    return inspect_workspace(file, doc);
   }
   EventSummary summary = EventSummary::of_file((*result)["file"].as<std::string>());
   std::string text = result->count("json") ? summary.to_json().dump(2) + "\n" : summary.table();

@@ -121,6 +121,8 @@ SimplifiedLikelihoodSpec read_simplified_likelihood(const nlohmann::json& doc, c
   return s;
 }
 
+double max_third_moment(double variance) { return std::sqrt(8.0 * variance * variance * variance); }
+
 SkewedBackground skewed_background(const Eigen::VectorXd& m1, const Eigen::MatrixXd& m2, const Eigen::VectorXd& m3,
                                    const std::string& file) {
   const int n = int(m1.size());
@@ -131,7 +133,7 @@ SkewedBackground skewed_background(const Eigen::VectorXd& m1, const Eigen::Matri
   for (int i = 0; i < n; ++i) {
     const double v = m2(i, i);
     if (m3.size() > 0 && m3[i] != 0.0) {
-      const double limit = std::sqrt(8.0 * v * v * v);
+      const double limit = max_third_moment(v);
       if (std::abs(m3[i]) > limit) {
         std::ostringstream os;
         os << "|" << m3[i] << "| exceeds sqrt(8 variance^3) = " << limit

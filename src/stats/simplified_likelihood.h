@@ -56,6 +56,10 @@ SimplifiedLikelihoodSpec read_simplified_likelihood(const nlohmann::json& docume
 // 6 b_i^2 c_i + 8 c_i^3 = m3_i. InputError (field "third_moments" or
 // "covariance") where no such form exists: |m3_i| > sqrt(8 m2_ii^3), or rho
 // not positive definite.
+// The largest |m3| the form reaches for a bin of variance m2: sqrt(8 m2^3)
+// (skew sqrt(8), where b_i = 0).
+double max_third_moment(double variance);
+
 struct SkewedBackground {
   Eigen::VectorXd a, b, c;
   Eigen::MatrixXd rho;
