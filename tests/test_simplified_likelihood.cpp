@@ -284,5 +284,8 @@ TEST_CASE("refinery simplify: the control region's fit and a normsys propagated 
   r = refinery::testing::run_refinery("simplify " + tmp.path("ws.json") + " --third-moments toys --out " + tmp.path("x.json"));
   REQUIRE(r.exit_code == 2);
   REQUIRE(r.output == "refinery simplify: error: --third-moments: expected none or quadratic, got 'toys'\n");
+  r = refinery::testing::run_refinery("simplify " + tmp.path("ws.json") + " --interp code2 --out " + tmp.path("x.json"));
+  REQUIRE(r.exit_code == 2);
+  REQUIRE(r.output == "refinery simplify: error: --interp: unknown interpolation 'code2' (known: default, code4, code1)\n");
   REQUIRE(!refinery::testing::file_exists(tmp.path("x.json")));
 }
