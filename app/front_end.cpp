@@ -61,9 +61,10 @@ int hand_over(char** argv) {
   return 1;
 }
 
-bool runs_here(const char* name) {
+// A command (or a group's command, "surrogate eval") the front end holds.
+bool runs_here(int argc, char** argv) {
   for (const auto& c : refinery::cli::commands())
-    if (c.name == name) return true;
+    if (c.name == argv[1] || (argc >= 3 && c.name == std::string(argv[1]) + " " + argv[2])) return true;
   return false;
 }
 
@@ -72,7 +73,7 @@ bool runs_here(const char* name) {
 int main(int argc, char** argv) {
   using namespace refinery::cli;
   register_model_commands();
-  if (argc >= 2 && runs_here(argv[1])) {
+  if (argc >= 2 && runs_here(argc, argv)) {
     try {
       return dispatch(argc, argv);
     } catch (const NeedsFullProcess&) {

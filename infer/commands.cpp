@@ -10,11 +10,16 @@ int run_eval(int argc, char** argv);      // eval_command.cpp
 int run_inspect(int argc, char** argv);   // workspace_commands.cpp
 int run_toys(int argc, char** argv);      // toys_command.cpp
 int run_report(int argc, char** argv);    // report_command.cpp
+int run_surrogate_sample(int argc, char** argv);  // surrogate_sample_command.cpp
 
 void register_infer_commands() {
   register_command({"eval", "Evaluate a trained model on events (classifier: probabilities and fractions)", run_eval});
   register_command({"inspect", "Summarise an event file or a HistFactory workspace", run_inspect});
   register_model_commands();
+  register_command({"surrogate sample",
+                    "Points in signal-yield space labelled with a workspace's exact NLLs: a surrogate's training set "
+                    "(BKG.json --patchset PS.json --out POINTS.h5)",
+                    run_surrogate_sample});
   register_command({"toys",
                     "Pseudo-experiments: coverage, width, bias, pulls; --shard i/N, --merge (WORKSPACE.json or --config "
                     "EXPERIMENT)",

@@ -15,6 +15,7 @@ int run_gof(int argc, char** argv);     // gof_command.cpp
 int run_plot(int argc, char** argv);    // plot_command.cpp
 int run_contour(int argc, char** argv); // contour_command.cpp
 int run_simplify(int argc, char** argv); // simplify_command.cpp
+int run_surrogate_eval(int argc, char** argv);  // surrogate_eval_command.cpp
 
 void register_model_commands() {
   register_command({"fit", "Maximum-likelihood fit with profiled intervals (WORKSPACE.json or --config EXPERIMENT)", run_fit});
@@ -42,6 +43,10 @@ void register_model_commands() {
                     "A simplified likelihood (signal-region counts, background moments) from a workspace (WORKSPACE.json "
                     "--patch SIGNAL.json --out SL.json)",
                     run_simplify});
+  register_command({"surrogate eval",
+                    "CLs and upper limits from a likelihood surrogate (SURROGATE.onnx --yields S1,... or --workspace "
+                    "BKG.json --patchset PS.json [--exact])",
+                    run_surrogate_eval});
 }
 
 }  // namespace refinery::cli

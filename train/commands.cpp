@@ -8,6 +8,7 @@ int run_train_classifier(int argc, char** argv);  // classifier_command.cpp
 int run_train_dcr(int argc, char** argv);         // train_command.cpp
 int run_train_sannt(int argc, char** argv);       // sannt_command.cpp
 int run_closure(int argc, char** argv);           // closure_command.cpp
+int run_surrogate_train(int argc, char** argv);   // surrogate_command.cpp
 
 void register_train_commands() {
   register_command({"train classifier", "Train the calibrated multiclassifier", run_train_classifier});
@@ -17,6 +18,8 @@ void register_train_commands() {
                     run_train_sannt});
   register_command({"closure", "Shape closure of a DCR network on paired samples (chi2/ndf per nu-point and feature)",
                     run_closure});
+  register_command({"surrogate train", "A likelihood surrogate (ONNX) from labelled points (POINTS.h5 --out SURROGATE.onnx)",
+                    run_surrogate_train});
 }
 
 }  // namespace refinery::cli

@@ -1,0 +1,244 @@
+#include "src/stats/yield_sampling.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <random>
+
+#include "src/core/error.h"
+#include "src/core/random_seed.h"
+#include "src/core/worker_threads.h"
+
+namespace refinery::stats {
+
+bool YieldSamplingOptions::IsValid(std::string* error) const {
+  auto fail = [&](const char* what) {
+    if (error) *error = what;
+    return false;
+  };
+  if (points < 1 || points > 100000000) return fail("points must lie in [1, 1e8]");
+  if (!(ray_fraction >= 0.0 && ray_fraction <= 1.0)) return fail("ray fraction must lie in [0, 1]");
+  if (points_per_ray < 1 || points_per_ray > 100000) return fail("points per ray must lie in [1, 1e5]");
+  if (chains < 1 || chains > 100000) return fail("chains must lie in [1, 1e5]");
+  if (!(reach > 0.0 && reach <= 1e4)) return fail("reach must lie in (0, 1e4]");
+  return true;
+}
+
+namespace {
+
+struct Point {
+  Eigen::VectorXd s;
+  double obs, asimov;
+  std::uint8_t source;
+};
+
+// The labels of one stream of nearby points (a ray or a chain), each fit
+// started from the previous minimum.
+class Walker {
+ public:
+  Walker(const SignalYieldLikelihood& l, std::atomic<std::int64_t>& done, std::atomic<std::int64_t>& failed,
+         const std::function<void(std::int64_t)>& progress)
+      : l_(l), done_(done), failed_(failed), progress_(progress) {}
+  // Labels s; false (and nothing kept) when a fit fails.
+  bool label(const Eigen::VectorXd& s, std::uint8_t source, std::vector<Point>* out, double* obs, double* asimov) {
+    const auto o = l_.observed(s, warm_obs_.size() ? &warm_obs_ : nullptr);
+    const auto a = o.ok ? l_.asimov(s, warm_asimov_.size() ? &warm_asimov_ : nullptr) : o;
+    if (!o.ok || !a.ok) {
+      ++failed_;
+      return false;
+    }
+    warm_obs_ = o.best;
+    warm_asimov_ = a.best;
+    out->push_back({s, o.nll, a.nll, source});
+    *obs = o.nll;
+    *asimov = a.nll;
+    const std::int64_t n = ++done_;
+    if (progress_) progress_(n);
+    return true;
+  }
+
+ private:
+  const SignalYieldLikelihood& l_;
+  std::atomic<std::int64_t>& done_;
+  std::atomic<std::int64_t>& failed_;
+  const std::function<void(std::int64_t)>& progress_;
+  Eigen::VectorXd warm_obs_, warm_asimov_;
+};
+
+// A point of the simplex, uniform (normalised exponentials).
+Eigen::VectorXd simplex_point(int k, std::mt19937_64& rng) {
+  std::exponential_distribution<double> e(1.0);
+  Eigen::VectorXd u(k);
+  for (int i = 0; i < k; ++i) u[i] = e(rng);
+  return u / u.sum();
+}
+
+}  // namespace
+
+YieldPoints sample_yields(const SignalYieldLikelihood& l, const YieldSamplingOptions& o,
+                          const std::function<void(std::int64_t)>& progress) {
+  std::string why;
+  if (!o.IsValid(&why)) throw std::invalid_argument("yield sampling: " + why);
+  const int K = l.dimension();
+  const double f0_obs = l.background_observed(), f0_a = l.background_asimov();
+  std::atomic<std::int64_t> done{0}, failed{0};
+
+  // Twice the NLL above the background-only minima (observed: above the
+  // lowest value seen on the way, for an excess).
+  auto rise = [&](double obs, double asimov, double lowest_obs) {
+    return std::max(2.0 * (obs - std::min(f0_obs, lowest_obs)), 2.0 * (asimov - f0_a));
+  };
+  // A ray t * d: doubling and bisection to where the rise crosses the reach,
+  // then points uniform in [0, t_max]. Returns t_max.
+  auto ray = [&](const Eigen::VectorXd& d, std::mt19937_64& rng, std::vector<Point>* out) {
+    Walker w(l, done, failed, progress);
+    double lowest = f0_obs, obs, asimov;
+    double lo = 0.0, hi = 0.25;
+    bool crossed = false;
+    for (int k = 0; k < 60 && !crossed; ++k) {
+      if (!w.label(hi * d, 0, out, &obs, &asimov)) break;
+      lowest = std::min(lowest, obs);
+      if (rise(obs, asimov, lowest) >= o.reach) crossed = true;
+      else {
+        lo = hi;
+        hi *= 2.0;
+      }
+    }
+    if (!crossed) hi = lo > 0.0 ? lo : hi;
+    for (int k = 0; k < 4 && crossed; ++k) {
+      const double mid = 0.5 * (lo + hi);
+      if (!w.label(mid * d, 0, out, &obs, &asimov)) break;
+      lowest = std::min(lowest, obs);
+      (rise(obs, asimov, lowest) >= o.reach ? hi : lo) = mid;
+    }
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    std::vector<double> ts(o.points_per_ray);
+    for (double& t : ts) t = hi * u(rng);
+    std::sort(ts.begin(), ts.end());
+    Walker fresh(l, done, failed, progress);
+    for (double t : ts) fresh.label(t * d, 0, out, &obs, &asimov);
+    return hi;
+  };
+
+  YieldPoints result;
+  // 1. Each bin's scale: the axis rays with unit direction.
+  std::vector<std::vector<Point>> axis(K);
+  result.scale.resize(K);
+  parallel_for(K, [&](std::int64_t k) {
+    std::mt19937_64 rng(stream_seed(o.seed, {0, std::uint64_t(k)}));
+    Eigen::VectorXd d = Eigen::VectorXd::Zero(K);
+    d[k] = 1.0;
+    result.scale[k] = ray(d, rng, &axis[k]);
+  });
+  for (int k = 0; k < K; ++k)
+    if (!(result.scale[k] > 0.0) || !std::isfinite(result.scale[k]))
+      throw InputError("", "signal template", "bin " + l.bins()[k].name() + ": no finite yield reaches the reach");
+
+  // 2. Rays in random directions.
+  const std::int64_t axis_points = done.load();
+  const std::int64_t ray_target = std::max<std::int64_t>(0, std::llround(o.points * o.ray_fraction) - axis_points);
+  const std::int64_t rays = (ray_target + o.points_per_ray + 5) / (o.points_per_ray + 6);
+  std::vector<std::vector<Point>> ray_points(rays);
+  parallel_for(rays, [&](std::int64_t r) {
+    std::mt19937_64 rng(stream_seed(o.seed, {1, std::uint64_t(r)}));
+    const Eigen::VectorXd d = simplex_point(K, rng).cwiseProduct(result.scale);
+    ray(d, rng, &ray_points[r]);
+  });
+
+  // 3. Chains. The region's shape from the ray points inside the reach: its
+  // covariance shapes the proposals (the region is far from axis-aligned
+  // where a signal in one bin can be absorbed by a background
+  // normalisation), and the chains start at such points.
+  std::vector<const Point*> inside;
+  for (const auto* group : {&axis, &ray_points})
+    for (const auto& v : *group)
+      for (const auto& p : v)
+        if (std::max(2.0 * (p.obs - f0_obs), 2.0 * (p.asimov - f0_a)) <= o.reach) inside.push_back(&p);
+  Eigen::MatrixXd cov = Eigen::MatrixXd::Zero(K, K);
+  Eigen::VectorXd centre = Eigen::VectorXd::Zero(K);
+  for (const Point* p : inside) centre += p->s / double(inside.size());
+  for (const Point* p : inside) cov += (p->s - centre) * (p->s - centre).transpose() / double(inside.size());
+  for (int k = 0; k < K; ++k) cov(k, k) += 1e-6 * result.scale[k] * result.scale[k];
+  if (inside.size() < std::size_t(2 * K)) cov = result.scale.array().square().matrix().asDiagonal();
+  const Eigen::MatrixXd shape = Eigen::LLT<Eigen::MatrixXd>(cov).matrixL();
+  const std::int64_t chain_target = std::max<std::int64_t>(0, o.points - done.load());
+  const int chains = chain_target > 0 ? o.chains : 0;
+  const std::int64_t steps = chains > 0 ? std::max<std::int64_t>(1, chain_target / chains) : 0;
+  const double T = o.reach / (2.0 * K);
+  std::vector<std::vector<Point>> chain_points(chains);
+  std::vector<std::int64_t> accepted(chains, 0), counted(chains, 0);
+  parallel_for(chains, [&](std::int64_t c) {
+    std::mt19937_64 rng(stream_seed(o.seed, {2, std::uint64_t(c)}));
+    std::normal_distribution<double> g(0.0, 1.0);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    Walker w(l, done, failed, progress);
+    auto& out = chain_points[c];
+    Eigen::VectorXd s = inside.empty() ? Eigen::VectorXd(0.3 * simplex_point(K, rng).cwiseProduct(result.scale))
+                                       : inside[std::min<std::size_t>(inside.size() - 1, std::size_t(u(rng) * inside.size()))]->s;
+    double obs, asimov;
+    for (int tries = 0; tries < 20 && !w.label(s, 1, &out, &obs, &asimov); ++tries) s *= 0.5;
+    if (out.empty()) return;
+    double log_target = -std::max(obs - f0_obs, asimov - f0_a) / T;
+    // A random walk's best step is about 2.38 / sqrt(K) of the target's
+    // width (Gelman, Roberts, Gilks 1996); the tempered target is narrower
+    // than the region: start at half that, then adapt.
+    double step = 1.19 / std::sqrt(double(K));
+    const std::int64_t burn_in = std::max<std::int64_t>(steps / 10, std::min<std::int64_t>(steps / 2, 200));
+    std::int64_t window = 0, window_accepted = 0;
+    for (std::int64_t i = 1; i < steps; ++i) {
+      Eigen::VectorXd proposal(K);
+      // Reflected at 0: a symmetric proposal on s >= 0.
+      Eigen::VectorXd z(K);
+      for (int k = 0; k < K; ++k) z[k] = g(rng);
+      proposal = (s + step * (shape * z)).cwiseAbs();
+      bool accept = false;
+      double po, pa;
+      if (w.label(proposal, 1, &out, &po, &pa)) {
+        const double lt = -std::max(po - f0_obs, pa - f0_a) / T;
+        if (std::log(u(rng)) < lt - log_target) {
+          accept = true;
+          s = proposal;
+          log_target = lt;
+        }
+      }
+      ++window;
+      window_accepted += accept;
+      if (i > burn_in) {
+        ++counted[c];
+        accepted[c] += accept;
+      } else if (window == 20) {  // adapt the proposal's size towards an acceptance of 0.3
+        step *= std::exp(double(window_accepted) / window - 0.3);
+        window = window_accepted = 0;
+      }
+    }
+  });
+
+  std::int64_t n = 0;
+  for (const auto& v : axis) n += std::int64_t(v.size());
+  for (const auto& v : ray_points) n += std::int64_t(v.size());
+  for (const auto& v : chain_points) n += std::int64_t(v.size());
+  result.yields.resize(n, K);
+  result.nll_observed.resize(n);
+  result.nll_asimov.resize(n);
+  result.source.reserve(n);
+  std::int64_t i = 0;
+  for (const auto* group : {&axis, &ray_points, &chain_points})
+    for (const auto& v : *group)
+      for (const auto& p : v) {
+        result.yields.row(i) = p.s.transpose();
+        result.nll_observed[i] = p.obs;
+        result.nll_asimov[i] = p.asimov;
+        result.source.push_back(p.source);
+        ++i;
+      }
+  result.failed = failed.load();
+  std::int64_t acc = 0, cnt = 0;
+  for (int c = 0; c < chains; ++c) {
+    acc += accepted[c];
+    cnt += counted[c];
+  }
+  result.acceptance = cnt > 0 ? double(acc) / double(cnt) : 0.0;
+  return result;
+}
+
+}  // namespace refinery::stats

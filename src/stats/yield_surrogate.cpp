@@ -1,0 +1,401 @@
+#include "src/stats/yield_surrogate.h"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "src/core/error.h"
+#include "refinery/build_info.h"
+#include "src/core/worker_threads.h"
+
+namespace refinery::stats {
+
+using nlohmann::json;
+
+namespace {
+
+const char* kFormat = "likelihood-surrogate-1";
+
+std::string layer_name(int m, int l, const char* what) {
+  return "m" + std::to_string(m) + ".l" + std::to_string(l) + "." + what;
+}
+
+std::string exact(double v) {
+  char b[40];
+  std::snprintf(b, sizeof b, "%.17g", v);
+  return b;
+}
+
+std::vector<double> to_vector(const Eigen::VectorXd& v) { return std::vector<double>(v.data(), v.data() + v.size()); }
+
+onnx::Tensor tensor(const std::string& name, std::vector<std::int64_t> dims, std::vector<float> data) {
+  return {name, std::move(dims), std::move(data)};
+}
+
+onnx::Node node(const std::string& op, std::vector<std::string> in, const std::string& out) {
+  onnx::Node n;
+  n.op_type = op;
+  n.name = out;
+  n.inputs = std::move(in);
+  n.outputs = {out};
+  return n;
+}
+
+// SiLU and its first two derivatives.
+inline void silu(double z, double* a, double* da, double* dda) {
+  const double s = 1.0 / (1.0 + std::exp(-z));
+  *a = z * s;
+  *da = s + z * s * (1.0 - s);
+  *dda = s * (1.0 - s) * (2.0 + z * (1.0 - 2.0 * s));
+}
+
+}  // namespace
+
+onnx::Model surrogate_to_onnx(const YieldSurrogateSpec& spec) {
+  const int K = int(spec.bins.size()), M = int(spec.members.size());
+  if (K == 0 || M == 0) throw std::invalid_argument("surrogate_to_onnx: no bins or no members");
+  onnx::Model m;
+  m.producer_version = REFINERY_VERSION;
+  m.doc = "refinery likelihood surrogate: -log L (observed, background-only Asimov; nuisances profiled) at signal "
+          "yields in the bins named by the metadata's 'inputs'";
+  m.graph.name = "likelihood_surrogate";
+  auto& g = m.graph;
+  std::vector<float> mean(K), inverse(K);
+  for (int k = 0; k < K; ++k) {
+    mean[k] = float(spec.input_mean[k]);
+    inverse[k] = float(1.0 / spec.input_scale[k]);
+  }
+  g.initializers.push_back(tensor("input_mean", {K}, mean));
+  g.initializers.push_back(tensor("input_inverse_scale", {K}, inverse));
+  g.initializers.push_back(tensor("target_scale", {2}, {float(spec.target_scale[0]), float(spec.target_scale[1])}));
+  g.initializers.push_back(tensor("target_offset", {2},
+                                  {float(spec.target_mean[0] + spec.background_observed),
+                                   float(spec.target_mean[1] + spec.background_asimov)}));
+  g.initializers.push_back(tensor("inverse_members", {1}, {float(1.0 / M)}));
+  g.nodes.push_back(node("Sub", {"yields", "input_mean"}, "centred"));
+  g.nodes.push_back(node("Mul", {"centred", "input_inverse_scale"}, "standardised"));
+  std::vector<std::string> outputs;
+  for (int i = 0; i < M; ++i) {
+    std::string h = "standardised";
+    const auto& layers = spec.members[i];
+    for (int l = 0; l < int(layers.size()); ++l) {
+      const auto& L = layers[l];
+      std::vector<float> w(L.weight.size());
+      for (int r = 0; r < L.weight.rows(); ++r)
+        for (int c = 0; c < L.weight.cols(); ++c) w[std::size_t(r) * L.weight.cols() + c] = L.weight(r, c);
+      g.initializers.push_back(tensor(layer_name(i, l, "weight"), {L.weight.rows(), L.weight.cols()}, w));
+      g.initializers.push_back(
+          tensor(layer_name(i, l, "bias"), {L.bias.size()}, std::vector<float>(L.bias.data(), L.bias.data() + L.bias.size())));
+      onnx::Node gemm = node("Gemm", {h, layer_name(i, l, "weight"), layer_name(i, l, "bias")}, layer_name(i, l, "z"));
+      onnx::Attribute transB;
+      transB.name = "transB";
+      transB.kind = onnx::Attribute::kInt;
+      transB.i = 1;
+      gemm.attributes.push_back(transB);
+      g.nodes.push_back(gemm);
+      h = layer_name(i, l, "z");
+      if (l + 1 < int(layers.size())) {
+        g.nodes.push_back(node("Sigmoid", {h}, layer_name(i, l, "sigmoid")));
+        g.nodes.push_back(node("Mul", {h, layer_name(i, l, "sigmoid")}, layer_name(i, l, "silu")));
+        h = layer_name(i, l, "silu");
+      }
+    }
+    const std::string p = "m" + std::to_string(i) + ".";
+    g.nodes.push_back(node("Mul", {h, "target_scale"}, p + "scaled"));
+    g.nodes.push_back(node("Add", {p + "scaled", "target_offset"}, p + "nll"));
+    outputs.push_back(p + "nll");
+  }
+  g.nodes.push_back(node("Sum", outputs, "member_sum"));
+  g.nodes.push_back(node("Mul", {"member_sum", "inverse_members"}, "nll"));
+  onnx::Node concat = node("Concat", outputs, "nll_members");
+  onnx::Attribute axis;
+  axis.name = "axis";
+  axis.kind = onnx::Attribute::kInt;
+  axis.i = 1;
+  concat.attributes.push_back(axis);
+  g.nodes.push_back(concat);
+  g.inputs.push_back({"yields", {-1, K}, {"N", ""}});
+  g.outputs.push_back({"nll", {-1, 2}, {"N", ""}});
+  g.outputs.push_back({"nll_members", {-1, 2 * M}, {"N", ""}});
+
+  auto& md = m.metadata;
+  md.push_back({"refinery_format", kFormat});
+  md.push_back({"description",
+                "Negative log-likelihoods -log L of a published likelihood at signal strength 1 for the signal yields "
+                "'yields' in the bins 'inputs', minimised over the nuisance parameters; column 0 for the observed "
+                "data, column 1 for the background-only Asimov data. CLs and limits: q~_mu from f(mu s) along the "
+                "ray of a signal (arXiv:1007.1727)."});
+  md.push_back({"inputs", json(spec.bins).dump()});
+  md.push_back({"outputs", json{{"nll", {"observed", "asimov"}},
+                                {"nll_members", "observed, asimov of member 0, then of member 1, ..."}}
+                               .dump()});
+  md.push_back({"input_standardisation", json{{"mean", to_vector(spec.input_mean)}, {"scale", to_vector(spec.input_scale)}}.dump()});
+  md.push_back({"target_standardisation",
+                json{{"mean", {spec.target_mean[0], spec.target_mean[1]}}, {"scale", {spec.target_scale[0], spec.target_scale[1]}}}
+                    .dump()});
+  md.push_back({"nll_background_observed", exact(spec.background_observed)});
+  md.push_back({"nll_background_asimov", exact(spec.background_asimov)});
+  md.push_back({"poi", spec.poi});
+  md.push_back({"workspace", spec.workspace});
+  md.push_back({"workspace_hash", spec.workspace_hash});
+  md.push_back({"range_of_validity", json{{"yields_min", to_vector(spec.yields_min)},
+                                          {"yields_max", to_vector(spec.yields_max)},
+                                          {"reach_twice_nll", spec.reach}}
+                                         .dump()});
+  md.push_back({"members", std::to_string(M)});
+  md.push_back({"activation", "silu"});
+  md.push_back({"training", spec.training.dump()});
+  return m;
+}
+
+YieldSurrogateSpec surrogate_from_onnx(const onnx::Model& m, const std::string& file) {
+  const std::string* format = m.property("refinery_format");
+  if (!format || *format != kFormat)
+    throw InputError(file, "metadata_props.refinery_format", std::string("not a refinery likelihood surrogate (expected ") + kFormat + ")");
+  auto prop = [&](const char* key) -> const std::string& {
+    const std::string* v = m.property(key);
+    if (!v) throw InputError(file, std::string("metadata_props.") + key, "missing");
+    return *v;
+  };
+  auto parse_json = [&](const char* key) {
+    try {
+      return json::parse(prop(key));
+    } catch (const json::exception& e) {
+      throw InputError(file, std::string("metadata_props.") + key, std::string("not JSON: ") + e.what());
+    }
+  };
+  auto number = [&](const char* key) {
+    const std::string& text = prop(key);
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !std::isfinite(v)) throw InputError(file, std::string("metadata_props.") + key, "not a finite number");
+    return v;
+  };
+  auto vector = [&](const json& j, const char* key, int n) {
+    if (!j.is_array() || int(j.size()) != n)
+      throw InputError(file, std::string("metadata_props.") + key, "expected " + std::to_string(n) + " numbers");
+    Eigen::VectorXd v(n);
+    for (int i = 0; i < n; ++i) {
+      if (!j[i].is_number() || !std::isfinite(j[i].get<double>()))
+        throw InputError(file, std::string("metadata_props.") + key, "not a finite number");
+      v[i] = j[i].get<double>();
+    }
+    return v;
+  };
+  YieldSurrogateSpec s;
+  try {
+    const json inputs = parse_json("inputs");
+    s.bins = inputs.get<std::vector<std::string>>();
+    const int K = int(s.bins.size());
+    if (K == 0) throw InputError(file, "metadata_props.inputs", "no bins");
+    const json in = parse_json("input_standardisation");
+    if (!in.is_object() || !in.contains("mean") || !in.contains("scale"))
+      throw InputError(file, "metadata_props.input_standardisation", "expected {mean, scale}");
+    s.input_mean = vector(in["mean"], "input_standardisation.mean", K);
+    s.input_scale = vector(in["scale"], "input_standardisation.scale", K);
+    if (!(s.input_scale.array() > 0).all()) throw InputError(file, "metadata_props.input_standardisation.scale", "must be > 0");
+    const json out = parse_json("target_standardisation");
+    if (!out.is_object() || !out.contains("mean") || !out.contains("scale"))
+      throw InputError(file, "metadata_props.target_standardisation", "expected {mean, scale}");
+    s.target_mean = vector(out["mean"], "target_standardisation.mean", 2);
+    s.target_scale = vector(out["scale"], "target_standardisation.scale", 2);
+    s.background_observed = number("nll_background_observed");
+    s.background_asimov = number("nll_background_asimov");
+    s.poi = prop("poi");
+    s.workspace = prop("workspace");
+    s.workspace_hash = prop("workspace_hash");
+    const json range = parse_json("range_of_validity");
+    if (!range.is_object() || !range.contains("yields_min") || !range.contains("yields_max"))
+      throw InputError(file, "metadata_props.range_of_validity", "expected {yields_min, yields_max, reach_twice_nll}");
+    s.yields_min = vector(range["yields_min"], "range_of_validity.yields_min", K);
+    s.yields_max = vector(range["yields_max"], "range_of_validity.yields_max", K);
+    s.reach = range.value("reach_twice_nll", 0.0);
+    s.training = parse_json("training");
+  } catch (const json::exception& e) {
+    throw InputError(file, "metadata_props", std::string("malformed: ") + e.what());
+  }
+  const int K = int(s.bins.size());
+  for (int i = 0;; ++i) {
+    if (!m.graph.initializer(layer_name(i, 0, "weight"))) break;
+    std::vector<DenseLayer> layers;
+    int in = K;
+    for (int l = 0;; ++l) {
+      const onnx::Tensor* w = m.graph.initializer(layer_name(i, l, "weight"));
+      const onnx::Tensor* b = m.graph.initializer(layer_name(i, l, "bias"));
+      if (!w) break;
+      if (!b || w->dims.size() != 2 || b->dims.size() != 1 || w->dims[1] != in || b->dims[0] != w->dims[0] || w->dims[0] < 1)
+        throw InputError(file, "graph.initializer '" + layer_name(i, l, "weight") + "'", "shape does not continue the network");
+      DenseLayer L;
+      L.weight.resize(w->dims[0], w->dims[1]);
+      for (int r = 0; r < L.weight.rows(); ++r)
+        for (int c = 0; c < L.weight.cols(); ++c) L.weight(r, c) = w->data[std::size_t(r) * L.weight.cols() + c];
+      L.bias = Eigen::Map<const Eigen::VectorXf>(b->data.data(), b->data.size());
+      if (!L.weight.allFinite() || !L.bias.allFinite())
+        throw InputError(file, "graph.initializer '" + layer_name(i, l, "weight") + "'", "not finite");
+      in = int(w->dims[0]);
+      layers.push_back(std::move(L));
+    }
+    if (in != 2) throw InputError(file, "graph.initializer '" + layer_name(i, int(layers.size()) - 1, "weight") + "'", "the last layer must have 2 outputs");
+    s.members.push_back(std::move(layers));
+  }
+  if (s.members.empty()) throw InputError(file, "graph.initializer", "no network (m0.l0.weight)");
+  return s;
+}
+
+YieldSurrogate::YieldSurrogate(YieldSurrogateSpec spec, std::string file) : spec_(std::move(spec)), file_(std::move(file)) {
+  for (const auto& layers : spec_.members) {
+    std::vector<std::pair<Eigen::MatrixXd, Eigen::VectorXd>> d;
+    for (const auto& L : layers) d.push_back({L.weight.cast<double>(), L.bias.cast<double>()});
+    double_.push_back(std::move(d));
+  }
+}
+
+std::shared_ptr<const YieldSurrogate> YieldSurrogate::load(const std::string& path) {
+  return std::make_shared<const YieldSurrogate>(surrogate_from_onnx(onnx::read_file(path), path), path);
+}
+
+void YieldSurrogate::evaluate(const Eigen::MatrixXd& yields, Eigen::MatrixXd* nll, Eigen::MatrixXd* spread) const {
+  const int K = dimension(), M = members();
+  if (yields.cols() != K) throw std::invalid_argument("YieldSurrogate::evaluate: wrong number of bins");
+  const Eigen::Index N = yields.rows();
+  nll->setZero(N, 2);
+  Eigen::MatrixXd sq = Eigen::MatrixXd::Zero(N, 2);
+  const Eigen::VectorXf mean = spec_.input_mean.cast<float>();
+  const Eigen::VectorXf inverse = spec_.input_scale.cwiseInverse().cast<float>();
+  const Eigen::Index block = 1024;
+  const std::int64_t blocks = (N + block - 1) / block;
+  parallel_for(blocks, [&](std::int64_t b) {
+    const Eigen::Index start = b * block, n = std::min(block, N - start);
+    Eigen::MatrixXf x0(K, n);
+    for (Eigen::Index i = 0; i < n; ++i)
+      x0.col(i) = (yields.row(start + i).transpose().cast<float>() - mean).cwiseProduct(inverse);
+    for (int m = 0; m < M; ++m) {
+      Eigen::MatrixXf h = x0;
+      const auto& layers = spec_.members[m];
+      for (std::size_t l = 0; l < layers.size(); ++l) {
+        Eigen::MatrixXf z = layers[l].weight * h;
+        z.colwise() += layers[l].bias;
+        if (l + 1 < layers.size()) h = z.array() / (1.0f + (-z.array()).exp());
+        else h = std::move(z);
+      }
+      for (Eigen::Index i = 0; i < n; ++i)
+        for (int c = 0; c < 2; ++c) {
+          const double v = double(h(c, i)) * spec_.target_scale[c] + spec_.target_mean[c] +
+                           (c == 0 ? spec_.background_observed : spec_.background_asimov);
+          (*nll)(start + i, c) += v / M;
+          sq(start + i, c) += v * v / M;
+        }
+    }
+  });
+  if (spread) *spread = (sq.array() - nll->array().square()).max(0.0).sqrt().matrix();
+}
+
+void YieldSurrogate::along(const Eigen::VectorXd& s, double t, bool asimov, int member, double* f, double* df,
+                           double* d2f) const {
+  const int K = dimension(), M = members();
+  if (s.size() != K) throw std::invalid_argument("YieldSurrogate::along: wrong number of bins");
+  const Eigen::VectorXd inverse = spec_.input_scale.cwiseInverse();
+  const Eigen::VectorXd x0 = (t * s - spec_.input_mean).cwiseProduct(inverse);
+  const Eigen::VectorXd dx0 = s.cwiseProduct(inverse);
+  const int c = asimov ? 1 : 0;
+  double F = 0, DF = 0, D2F = 0;
+  const int first = member < 0 ? 0 : member, last = member < 0 ? M : member + 1;
+  for (int m = first; m < last; ++m) {
+    Eigen::VectorXd x = x0, dx = dx0, ddx = Eigen::VectorXd::Zero(K);
+    const auto& layers = double_[m];
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      Eigen::VectorXd z = layers[l].first * x + layers[l].second;
+      Eigen::VectorXd dz = layers[l].first * dx, ddz = layers[l].first * ddx;
+      if (l + 1 == layers.size()) {
+        x = std::move(z);
+        dx = std::move(dz);
+        ddx = std::move(ddz);
+        break;
+      }
+      for (Eigen::Index j = 0; j < z.size(); ++j) {
+        double a, da, dda;
+        silu(z[j], &a, &da, &dda);
+        z[j] = a;
+        const double d1 = da * dz[j];
+        ddz[j] = dda * dz[j] * dz[j] + da * ddz[j];
+        dz[j] = d1;
+      }
+      x = std::move(z);
+      dx = std::move(dz);
+      ddx = std::move(ddz);
+    }
+    F += x[c];
+    DF += dx[c];
+    D2F += ddx[c];
+  }
+  const double n = last - first;
+  *f = F / n * spec_.target_scale[c] + spec_.target_mean[c] + (asimov ? spec_.background_asimov : spec_.background_observed);
+  *df = DF / n * spec_.target_scale[c];
+  *d2f = D2F / n * spec_.target_scale[c];
+}
+
+double YieldSurrogate::validity(const Eigen::VectorXd& s) const {
+  double t = std::numeric_limits<double>::infinity();
+  for (int k = 0; k < dimension(); ++k)
+    if (s[k] > 0) t = std::min(t, spec_.yields_max[k] / s[k]);
+  return t;
+}
+
+SurrogateModel::SurrogateModel(std::shared_ptr<const YieldSurrogate> surrogate, Eigen::VectorXd signal, int member,
+                               bool asimov)
+    : surrogate_(std::move(surrogate)), signal_(std::move(signal)), member_(member), asimov_(asimov) {
+  if (signal_.size() != surrogate_->dimension())
+    throw InputError(surrogate_->file(), "inputs",
+                     "the surrogate has " + std::to_string(surrogate_->dimension()) + " bins, the signal " + std::to_string(signal_.size()));
+  if (!(signal_.array() >= 0).all() || !signal_.allFinite())
+    throw InputError(surrogate_->file(), "yields", "signal yields must be finite and >= 0");
+  if (!(signal_.array() > 0).any()) throw InputError(surrogate_->file(), "yields", "the signal has no yield in the surrogate's bins");
+  Parameter mu;
+  mu.name = surrogate_->spec().poi.empty() ? "mu" : surrogate_->spec().poi;
+  mu.init = 1.0;
+  mu.lower = 0.0;
+  mu.upper = std::max(surrogate_->validity(signal_), 1e-6);
+  mu.init = std::min(1.0, mu.upper);
+  mu.poi = true;
+  parameters_.push_back(mu);
+}
+
+double SurrogateModel::data_nll(const Eigen::VectorXd& x, Eigen::VectorXd* grad, Eigen::MatrixXd* hess) const {
+  double f, df, d2f;
+  surrogate_->along(signal_, x[0], asimov_, member_, &f, &df, &d2f);
+  if (grad) {
+    grad->setZero(1);
+    (*grad)[0] = df;
+  }
+  if (hess) {
+    hess->setZero(1, 1);
+    (*hess)(0, 0) = d2f;
+  }
+  return f;
+}
+
+std::vector<ProcessYields> SurrogateModel::expected_yields(const Eigen::VectorXd& x) const {
+  ProcessYields p{"template", "signal", std::vector<double>(signal_.size())};
+  for (int k = 0; k < signal_.size(); ++k) p.bins[k] = x[0] * signal_[k];
+  return {p};
+}
+
+std::unique_ptr<Model> SurrogateModel::with_asimov_data(const Eigen::VectorXd& x) const {
+  if (x[0] != 0.0)
+    throw InputError(surrogate_->file(), "asimov",
+                     "a surrogate knows the background-only Asimov data alone (" + parameters_[0].name + " = 0), not " +
+                         parameters_[0].name + " = " + std::to_string(x[0]));
+  auto m = std::make_unique<SurrogateModel>(*this);
+  m->asimov_ = true;
+  return m;
+}
+
+std::unique_ptr<Model> SurrogateModel::with_toy_data(const Eigen::VectorXd&, std::mt19937_64&) const {
+  throw InputError(surrogate_->file(), "toys", "a likelihood surrogate has no toys: they need the full likelihood");
+}
+
+std::string SurrogateModel::describe() const {
+  return "likelihood surrogate " + surrogate_->file() + (asimov_ ? " (background-only Asimov data)" : "");
+}
+
+}  // namespace refinery::stats

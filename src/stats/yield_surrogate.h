@@ -1,0 +1,107 @@
+// A learned likelihood surrogate (issue 18 item 2): an ensemble of
+// multilayer perceptrons from the signal yields s in a template of bins to
+// the two NLLs of src/stats/signal_yield_likelihood.h, f_obs(s) and f_A(s)
+// (observed and background-only Asimov data, nuisances profiled), stored
+// as an ONNX file that holds the whole evaluation path and its metadata
+// (docs/reinterpretation.md):
+//
+//   yields [N, K] -> (s - input_mean) * input_inverse_scale
+//     -> per member: Gemm, SiLU (x * Sigmoid(x)), ..., Gemm -> [N, 2]
+//     -> * target_scale + target_offset         -> that member's NLLs
+//   nll [N, 2] = mean over the members; nll_members [N, 2 M] each member's.
+//
+// target_offset holds the background-only NLLs f(0), so each member's
+// output is a full -log L; training fixes every member's last bias so that
+// it returns f(0) exactly at s = 0.
+//
+// refinery reads back the surrogates it writes (the layer structure above,
+// checked name by name) and evaluates them in double with exact first and
+// second derivatives along a ray (forward mode), so the surrogate is a model
+// (SurrogateModel) on which the asymptotic CLs, limits and fits of every
+// other model run unchanged. LibTorch-free.
+#pragma once
+#include <Eigen/Dense>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "src/core/onnx_model.h"
+#include "src/stats/model.h"
+
+namespace refinery::stats {
+
+struct DenseLayer {
+  Eigen::MatrixXf weight;  // [out, in]
+  Eigen::VectorXf bias;    // [out]
+};
+
+struct YieldSurrogateSpec {
+  std::vector<std::string> bins;  // the template, "channel[bin]"
+  std::string poi, workspace, workspace_hash;
+  Eigen::VectorXd input_mean, input_scale;  // standardised input (s - mean) / scale
+  Eigen::Vector2d target_mean = Eigen::Vector2d::Zero(), target_scale = Eigen::Vector2d::Ones();  // of f - f(0)
+  double background_observed = 0.0, background_asimov = 0.0;  // f(0)
+  Eigen::VectorXd yields_min, yields_max;  // the training points' range per bin
+  double reach = 0.0;  // twice the NLL rise the training points reach
+  std::vector<std::vector<DenseLayer>> members;
+  nlohmann::json training = nlohmann::json::object();  // how it was trained (points, epochs, losses)
+};
+
+// The ONNX model of a surrogate, and its inverse (InputError naming `file`
+// for anything but a refinery surrogate's structure).
+onnx::Model surrogate_to_onnx(const YieldSurrogateSpec& spec);
+YieldSurrogateSpec surrogate_from_onnx(const onnx::Model& model, const std::string& file);
+
+class YieldSurrogate {
+ public:
+  explicit YieldSurrogate(YieldSurrogateSpec spec, std::string file = "");
+  static std::shared_ptr<const YieldSurrogate> load(const std::string& path);
+
+  const YieldSurrogateSpec& spec() const { return spec_; }
+  const std::string& file() const { return file_; }
+  int dimension() const { return static_cast<int>(spec_.bins.size()); }
+  int members() const { return static_cast<int>(spec_.members.size()); }
+
+  // NLLs of a batch of yields [N, K] in float, as the ONNX graph computes
+  // them: the members' mean [N, 2] and, when set, their standard deviation.
+  void evaluate(const Eigen::MatrixXd& yields, Eigen::MatrixXd* nll, Eigen::MatrixXd* spread = nullptr) const;
+  // Along the ray t * s: f(t s) and its first and second derivatives in t,
+  // in double; `asimov` chooses f_A; member -1 is the ensemble's mean.
+  void along(const Eigen::VectorXd& s, double t, bool asimov, int member, double* f, double* df, double* d2f) const;
+  // The largest t for which t * s stays inside the training points' range
+  // (+inf for s = 0).
+  double validity(const Eigen::VectorXd& s) const;
+
+ private:
+  YieldSurrogateSpec spec_;
+  std::string file_;
+  std::vector<std::vector<std::pair<Eigen::MatrixXd, Eigen::VectorXd>>> double_;  // the weights in double
+};
+
+// The surrogate at one signal (yields s at strength 1) as a model: one
+// parameter, the POI mu in [0, validity], and -log L(mu) = f_obs(mu s) (or
+// f_A for its Asimov data). Asimov data exist for mu = 0 alone (the
+// background-only Asimov data the surrogate learned); toys need the full
+// likelihood (InputError).
+class SurrogateModel : public Model {
+ public:
+  SurrogateModel(std::shared_ptr<const YieldSurrogate> surrogate, Eigen::VectorXd signal, int member = -1,
+                 bool asimov = false);
+  double data_nll(const Eigen::VectorXd& x, Eigen::VectorXd* grad, Eigen::MatrixXd* hess) const override;
+  std::vector<ProcessYields> expected_yields(const Eigen::VectorXd& x) const override;
+  std::vector<ProcessYields> observed_yields() const override { return {}; }
+  std::unique_ptr<Model> with_asimov_data(const Eigen::VectorXd& x) const override;
+  std::unique_ptr<Model> with_toy_data(const Eigen::VectorXd& x, std::mt19937_64& rng) const override;
+  std::string describe() const override;
+
+ private:
+  std::shared_ptr<const YieldSurrogate> surrogate_;
+  Eigen::VectorXd signal_;
+  int member_;
+  bool asimov_;
+};
+
+}  // namespace refinery::stats

@@ -1,0 +1,363 @@
+// Likelihood surrogates (issue 18 items 1-3): the signal-yield likelihood
+// against the hand-built workspace it stands for (a signal sample of those
+// nominal yields scaled by mu, nothing else), the sampler's labels against
+// independent fits and its independence of the thread count, the ONNX
+// file's round trip, its derivatives along a ray against finite
+// differences, the ONNX checker and an independent runtime (onnxruntime from
+// npm) against refinery's own evaluation, and the commands end to end on a
+// two-bin analysis, where the surrogate's limits must agree with the exact
+// likelihood's.
+#include "tests/testing.hpp"
+#include "tests/input_error.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <random>
+
+#include "src/core/onnx_model.h"
+#include "src/core/worker_threads.h"
+#include "src/histfactory/hf_model.h"
+#include "src/histfactory/workspace.h"
+#include "src/stats/fit.h"
+#include "src/stats/hypotest.h"
+#include "src/stats/signal_yield_likelihood.h"
+#include "src/stats/yield_sampling.h"
+#include "src/stats/yield_surrogate.h"
+#include "src/stats/workspace_model.h"
+
+using namespace refinery;
+using namespace refinery::stats;
+using nlohmann::json;
+using refinery::testing::input_error_of;
+
+namespace {
+
+// Two signal-region bins and a control region sharing a background
+// normalisation; a normsys and MC-statistics errors (our own numbers).
+json background_json() {
+  json bkg_sr = {{"name", "bkg"},
+                 {"data", {50.0, 20.0}},
+                 {"modifiers",
+                  {{{"name", "bkg_norm"}, {"type", "normfactor"}, {"data", nullptr}},
+                   {{"name", "syst"}, {"type", "normsys"}, {"data", {{"hi", 1.1}, {"lo", 0.92}}}},
+                   {{"name", "staterror_sr"}, {"type", "staterror"}, {"data", {3.0, 2.0}}}}}};
+  json bkg_cr = {{"name", "bkg"},
+                 {"data", {200.0}},
+                 {"modifiers",
+                  {{{"name", "bkg_norm"}, {"type", "normfactor"}, {"data", nullptr}},
+                   {{"name", "syst"}, {"type", "normsys"}, {"data", {{"hi", 1.05}, {"lo", 0.95}}}}}}};
+  return {{"channels", {{{"name", "cr"}, {"samples", {bkg_cr}}}, {{"name", "sr"}, {"samples", {bkg_sr}}}}},
+          {"observations", {{{"name", "cr"}, {"data", {210.0}}}, {{"name", "sr"}, {"data", {55.0, 30.0}}}}},
+          {"measurements", {{{"name", "meas"}, {"config", {{"poi", "mu"}, {"parameters", json::array()}}}}}},
+          {"version", "1.0.0"}};
+}
+
+// The same with a signal sample of nominal yields s (scaled by mu alone).
+json signal_json(double s0, double s1) {
+  json ws = background_json();
+  json sig = {{"name", "signal"},
+              {"data", {s0, s1}},
+              {"modifiers", {{{"name", "mu"}, {"type", "normfactor"}, {"data", nullptr}}}}};
+  ws["channels"][1]["samples"].push_back(sig);
+  return ws;
+}
+
+histfactory::Workspace ws_of(const json& j) { return histfactory::Workspace::from_json(j, "test.json"); }
+
+double held_fit(const Model& m, double mu) {
+  FitOptions o;
+  o.covariance = false;
+  o.hold = {{m.poi(), mu}};
+  const FitResult r = fit(m, o);
+  REQUIRE(r.ok());
+  return r.nll;
+}
+
+// A surrogate of random weights over K bins (for the file and derivative tests).
+YieldSurrogateSpec random_spec(int K, int members, std::vector<int> hidden, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  YieldSurrogateSpec s;
+  for (int k = 0; k < K; ++k) s.bins.push_back("sr[" + std::to_string(k) + "]");
+  s.poi = "mu";
+  s.workspace = "test.json";
+  s.workspace_hash = "0123456789abcdef";
+  s.input_mean = Eigen::VectorXd::LinSpaced(K, 2.0, 5.0);
+  s.input_scale = Eigen::VectorXd::LinSpaced(K, 1.5, 3.0);
+  s.target_mean = {3.0, 4.0};
+  s.target_scale = {2.5, 3.5};
+  s.background_observed = 17.25;
+  s.background_asimov = 16.5;
+  s.yields_min = Eigen::VectorXd::Zero(K);
+  s.yields_max = Eigen::VectorXd::Constant(K, 40.0);
+  s.reach = 25;
+  s.training = {{"note", "random weights"}};
+  for (int m = 0; m < members; ++m) {
+    std::vector<DenseLayer> layers;
+    int in = K;
+    std::vector<int> sizes = hidden;
+    sizes.push_back(2);
+    for (int out : sizes) {
+      DenseLayer L;
+      L.weight.resize(out, in);
+      L.bias.resize(out);
+      for (int i = 0; i < L.weight.size(); ++i) L.weight.data()[i] = g(rng) / std::sqrt(float(in));
+      for (int i = 0; i < out; ++i) L.bias[i] = 0.1f * g(rng);
+      layers.push_back(L);
+      in = out;
+    }
+    s.members.push_back(layers);
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("Signal-yield likelihood equals the hand-built signal workspace", "[surrogate]") {
+  const histfactory::Workspace bkg = ws_of(background_json());
+  const auto bins = parse_signal_template(bkg, {"sr"}, "--signal-bins");
+  REQUIRE(bins.size() == 2);
+  CHECK(bins[1].name() == "sr[1]");
+  const SignalYieldLikelihood L(bkg, bins);
+  CHECK(L.poi_name() == "mu");
+  CHECK(L.dimension() == 2);
+
+  // Background only: the hand-built workspace with mu held at 0.
+  const histfactory::HistFactoryModel hand0(ws_of(signal_json(7.0, 4.0)));
+  const WorkspaceModel m0(hand0);
+  CHECK(L.background_observed() == Approx(held_fit(m0, 0.0)).epsilon(1e-10));
+
+  for (const auto& [s0, s1] : std::vector<std::pair<double, double>>{{7.0, 4.0}, {0.5, 25.0}, {30.0, 0.0}}) {
+    const histfactory::HistFactoryModel hand(ws_of(signal_json(s0, s1)));
+    const WorkspaceModel m(hand);
+    const Eigen::Vector2d s(s0, s1);
+    const auto obs = L.observed(s);
+    REQUIRE(obs.ok);
+    CHECK(obs.nll == Approx(held_fit(m, 1.0)).epsilon(1e-10));
+    // Asimov: background-only fit to the observed data, its expectation, then mu = 1.
+    FitOptions o;
+    o.covariance = false;
+    o.hold = {{m.poi(), 0.0}};
+    const FitResult b = fit(m, o);
+    const auto asimov = m.asimov(b.x);
+    const auto a = L.asimov(s);
+    REQUIRE(a.ok);
+    CHECK(a.nll == Approx(held_fit(*asimov, 1.0)).epsilon(1e-10));
+    // The exact model at s gives the hand-built workspace's CLs and limits.
+    const auto exact = L.model_at(s);
+    AsymptoticCalculator c1(*exact, exact->poi()), c2(m, m.poi());
+    const auto h1 = c1.hypotest(1.0), h2 = c2.hypotest(1.0);
+    CHECK(h1.cls == Approx(h2.cls).margin(1e-9));
+    CHECK(h1.cls_exp[2] == Approx(h2.cls_exp[2]).margin(1e-9));
+  }
+  CHECK(L.background_asimov() < L.background_observed());  // Asimov data fit better than the observed
+
+  // Templates from signal workspaces, and the signal's yields in them.
+  const auto from_signal = signal_template(bkg, {ws_of(signal_json(0.0, 3.0))}, "", "patchset.json");
+  REQUIRE(from_signal.size() == 1);
+  CHECK(from_signal[0].name() == "sr[1]");
+  double outside = -1;
+  const Eigen::VectorXd y = signal_yields(ws_of(signal_json(2.5, 3.0)), from_signal, "", &outside);
+  CHECK(y.size() == 1);
+  CHECK(y[0] == 3.0);
+  CHECK(outside == 2.5);
+
+  // Bad input: one line naming the flag or field.
+  CHECK_THAT(input_error_of([&] { parse_signal_template(bkg, {"nope"}, "--signal-bins"); }),
+             Catch::Contains("--signal-bins") && Catch::Contains("no channel 'nope'"));
+  CHECK_THAT(input_error_of([&] { parse_signal_template(bkg, {"sr[2]"}, "--signal-bins"); }),
+             Catch::Contains("has 2 bins, not bin 2"));
+  CHECK_THAT(input_error_of([&] { parse_signal_template(bkg, {"sr", "sr[1]"}, "--signal-bins"); }),
+             Catch::Contains("named twice"));
+  CHECK_THAT(input_error_of([&] { SignalYieldLikelihood(ws_of(signal_json(1, 1)), bins); }),
+             Catch::Contains("already scaled by the POI mu"));
+  CHECK_THAT(input_error_of([&] { signal_template(bkg, {bkg}, "", "patchset.json"); }),
+             Catch::Contains("patchset.json") && Catch::Contains("no signal"));
+}
+
+TEST_CASE("Yield sampling labels each point exactly, whatever the threads", "[surrogate]") {
+  const histfactory::Workspace bkg = ws_of(background_json());
+  const SignalYieldLikelihood L(bkg, parse_signal_template(bkg, {"sr"}, "--signal-bins"));
+  YieldSamplingOptions o;
+  o.points = 240;
+  o.points_per_ray = 8;
+  o.chains = 3;
+  o.reach = 16;
+  o.seed = 5;
+  set_worker_threads(1);
+  const YieldPoints one = sample_yields(L, o);
+  set_worker_threads(2);
+  const YieldPoints two = sample_yields(L, o);
+  REQUIRE(one.size() == two.size());
+  CHECK(one.yields == two.yields);
+  CHECK(one.nll_observed == two.nll_observed);
+  CHECK(one.failed == 0);
+  CHECK(std::abs(one.size() - o.points) < o.points / 4);
+  CHECK((one.yields.array() >= 0).all());
+  int rays = 0, chains = 0;
+  for (auto s : one.source) (s == 0 ? rays : chains)++;
+  CHECK(rays > 50);
+  CHECK(chains > 50);
+  CHECK(one.acceptance > 0.05);
+  CHECK(one.acceptance < 0.9);
+  // Each bin's scale: alone, it raises twice the Asimov NLL by the reach (to the bisection's 1/32).
+  for (int k = 0; k < 2; ++k) {
+    Eigen::Vector2d s = Eigen::Vector2d::Zero();
+    s[k] = one.scale[k];
+    const double rise = 2 * (L.asimov(s).nll - L.background_asimov());
+    CHECK(rise >= o.reach);
+    s[k] *= 1.0 - 1.0 / 16;
+    CHECK(2 * (L.asimov(s).nll - L.background_asimov()) < o.reach);
+  }
+  // Labels equal cold-started fits; the points fill the reach and not much beyond.
+  double highest = 0;
+  for (Eigen::Index i = 0; i < one.size(); i += 7) {
+    const Eigen::VectorXd s = one.yields.row(i).transpose();
+    CHECK(one.nll_observed[i] == Approx(L.observed(s).nll).epsilon(1e-8));
+    CHECK(one.nll_asimov[i] == Approx(L.asimov(s).nll).epsilon(1e-8));
+  }
+  for (Eigen::Index i = 0; i < one.size(); ++i) highest = std::max(highest, 2 * (one.nll_asimov[i] - L.background_asimov()));
+  CHECK(highest > o.reach);
+  CHECK(highest < 6 * o.reach);
+}
+
+TEST_CASE("Surrogate ONNX file: round trip, derivatives along a ray, the model", "[surrogate][onnx]") {
+  const YieldSurrogateSpec spec = random_spec(3, 2, {16, 12}, 3);
+  const std::string bytes = onnx::serialize(surrogate_to_onnx(spec));
+  const onnx::Model back = onnx::parse(bytes, "s.onnx");
+  CHECK(back.ir_version == 8);
+  CHECK(back.opset == 13);
+  REQUIRE(back.property("refinery_format"));
+  const YieldSurrogateSpec r = surrogate_from_onnx(back, "s.onnx");
+  CHECK(r.bins == spec.bins);
+  REQUIRE(r.members.size() == 2);
+  for (int m = 0; m < 2; ++m)
+    for (int l = 0; l < 3; ++l) {
+      CHECK(r.members[m][l].weight == spec.members[m][l].weight);
+      CHECK(r.members[m][l].bias == spec.members[m][l].bias);
+    }
+  CHECK(r.background_observed == spec.background_observed);
+  CHECK(r.input_scale == spec.input_scale);
+  CHECK(r.yields_max == spec.yields_max);
+  CHECK(r.training == spec.training);
+  // The serialisation is deterministic.
+  CHECK(onnx::serialize(surrogate_to_onnx(r)) == bytes);
+
+  const auto sur = std::make_shared<const YieldSurrogate>(r, "s.onnx");
+  const Eigen::Vector3d s(4.0, 1.0, 7.5);
+  for (bool asimov : {false, true})
+    for (int member : {-1, 0, 1})
+      for (double t : {0.0, 0.4, 1.3}) {
+        double f, df, d2f, fp, dfp, d2, fm, dfm;
+        sur->along(s, t, asimov, member, &f, &df, &d2f);
+        const double h = 1e-4;
+        sur->along(s, t + h, asimov, member, &fp, &dfp, &d2);
+        sur->along(s, t - h, asimov, member, &fm, &dfm, &d2);
+        CHECK(df == Approx((fp - fm) / (2 * h)).epsilon(1e-6).margin(1e-7));
+        CHECK(d2f == Approx((dfp - dfm) / (2 * h)).epsilon(1e-6).margin(1e-7));
+      }
+  // The batch evaluation (float, as the ONNX graph) against the double path.
+  Eigen::MatrixXd yields(4, 3);
+  yields << 0, 0, 0, 4, 1, 7.5, 10, 20, 30, 0.1, 3, 0;
+  Eigen::MatrixXd nll, spread;
+  sur->evaluate(yields, &nll, &spread);
+  for (int i = 0; i < 4; ++i) {
+    double f, df, d2f, f0, f1;
+    sur->along(yields.row(i).transpose(), 1.0, false, -1, &f, &df, &d2f);
+    CHECK(nll(i, 0) == Approx(f).epsilon(1e-5));
+    sur->along(yields.row(i).transpose(), 1.0, true, 0, &f0, &df, &d2f);
+    sur->along(yields.row(i).transpose(), 1.0, true, 1, &f1, &df, &d2f);
+    CHECK(nll(i, 1) == Approx(0.5 * (f0 + f1)).epsilon(1e-5));
+    CHECK(spread(i, 1) == Approx(0.5 * std::abs(f0 - f1)).epsilon(1e-3).margin(1e-4));
+  }
+  // The model: one POI in [0, validity], f along the ray, derivatives for Newton.
+  const SurrogateModel model(sur, s);
+  REQUIRE(model.size() == 1);
+  CHECK(model.parameters()[0].name == "mu");
+  CHECK(model.upper()[0] == Approx(40.0 / 7.5));
+  Eigen::VectorXd x(1), g;
+  Eigen::MatrixXd H;
+  x[0] = 0.7;
+  double f, df, d2f;
+  sur->along(s, 0.7, false, -1, &f, &df, &d2f);
+  CHECK(model.nll(x, &g, &H) == Approx(f));
+  CHECK(g[0] == Approx(df));
+  CHECK(H(0, 0) == Approx(d2f));
+  CHECK_THAT(input_error_of([&] { model.with_asimov_data(x); }), Catch::Contains("background-only Asimov data alone"));
+  std::mt19937_64 rng(1);
+  CHECK_THAT(input_error_of([&] { model.with_toy_data(x, rng); }), Catch::Contains("need the full likelihood"));
+  x[0] = 0;
+  CHECK(model.with_asimov_data(x)->nll(x) == Approx(spec.background_asimov + [&] {
+          double a, b, c;
+          sur->along(s, 0.0, true, -1, &a, &b, &c);
+          return a - spec.background_asimov;
+        }()));
+
+  // Malformed files: one line naming the file and what is wrong.
+  CHECK_THAT(input_error_of([&] { onnx::parse(bytes.substr(0, bytes.size() / 2), "cut.onnx"); }),
+             Catch::Contains("cut.onnx") && Catch::Contains("not an ONNX model"));
+  CHECK_THAT(input_error_of([&] { onnx::parse("\x0a\xff\xff\xff\xff\x0f", "big.onnx"); }),
+             Catch::Contains("big.onnx"));
+  onnx::Model other = back;
+  other.metadata.clear();
+  CHECK_THAT(input_error_of([&] { surrogate_from_onnx(other, "x.onnx"); }), Catch::Contains("not a refinery likelihood surrogate"));
+  onnx::Model broken = back;
+  for (auto& t : broken.graph.initializers)
+    if (t.name == "m1.l1.weight") t.dims = {12, 15}, t.data.resize(180);
+  CHECK_THAT(input_error_of([&] { surrogate_from_onnx(broken, "x.onnx"); }), Catch::Contains("m1.l1.weight"));
+  CHECK_THAT(input_error_of([&] { YieldSurrogate::load(testing::source_path("README.md")); }), Catch::Contains("README.md"));
+}
+
+TEST_CASE("Surrogate ONNX passes the ONNX checker and runs in onnxruntime as refinery evaluates it", "[surrogate][onnx]") {
+  testing::TempDir tmp("surrogate_onnx");
+  const YieldSurrogateSpec spec = random_spec(5, 3, {32, 32, 32}, 9);
+  const std::string file = tmp.path("s.onnx");
+  onnx::write_file(file, surrogate_to_onnx(spec));
+  const auto check = testing::run_command(std::string(testing::debian_python()) + " " +
+                                          testing::source_path("tests/python/check_onnx.py") + " " + file);
+  INFO(check.output);
+  REQUIRE(check.exit_code == 0);
+  const json checked = json::parse(check.output);
+  CHECK(checked["ir_version"] == 8);
+  CHECK(checked["inputs"] == json::array({"yields"}));
+  CHECK(checked["outputs"] == json::array({"nll", "nll_members"}));
+  CHECK(checked["metadata"]["refinery_format"] == "likelihood-surrogate-1");
+  CHECK(json::parse(checked["metadata"]["inputs"].get<std::string>()) == json(spec.bins));
+  CHECK(std::stod(checked["metadata"]["nll_background_observed"].get<std::string>()) == spec.background_observed);
+
+  // 64 points, in onnxruntime and in refinery.
+  std::mt19937_64 rng(4);
+  std::uniform_real_distribution<double> u(0.0, 30.0);
+  Eigen::MatrixXd yields(64, 5);
+  for (int i = 0; i < yields.size(); ++i) yields.data()[i] = float(u(rng));  // exactly representable in float
+  json in = {{"yields", {{"dims", {64, 5}}, {"data", json::array()}}}};
+  for (int i = 0; i < 64; ++i)
+    for (int k = 0; k < 5; ++k) in["yields"]["data"].push_back(yields(i, k));
+  {
+    std::ofstream o(tmp.path("in.json"));
+    o << in.dump();
+  }
+  const auto ran = testing::run_command("node " + testing::source_path("tests/onnx/run_onnx.js") + " " + file + " " +
+                                        tmp.path("in.json") + " " + tmp.path("out.json"));
+  INFO(ran.output);
+  REQUIRE(ran.exit_code == 0);
+  const json out = json::parse(testing::read_file(tmp.path("out.json")));
+  REQUIRE(out["nll"]["dims"] == json::array({64, 2}));
+  REQUIRE(out["nll_members"]["dims"] == json::array({64, 6}));
+  const YieldSurrogate sur(spec, file);
+  Eigen::MatrixXd nll, spread;
+  sur.evaluate(yields, &nll, &spread);
+  double worst = 0;
+  for (int i = 0; i < 64; ++i)
+    for (int c = 0; c < 2; ++c) {
+      const double theirs = out["nll"]["data"][2 * i + c].get<double>();
+      worst = std::max(worst, std::abs(theirs - nll(i, c)) / std::max(1.0, std::abs(nll(i, c))));
+      // each member's column against the double path of that member
+      for (int m = 0; m < 3; ++m) {
+        double f, df, d2f;
+        sur.along(yields.row(i).transpose(), 1.0, c == 1, m, &f, &df, &d2f);
+        CHECK(out["nll_members"]["data"][6 * i + 2 * m + c].get<double>() == Approx(f).epsilon(1e-5));
+      }
+    }
+  CHECK(worst < 1e-5);
+}

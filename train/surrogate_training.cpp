@@ -1,0 +1,199 @@
+#include "train/surrogate_training.h"
+
+#include <H5Cpp.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "data/random.h"
+#include "models/mlp.h"
+#include "src/core/error.h"
+#include "src/core/random_seed.h"
+#include "src/io/h5_attributes.h"
+#include "src/io/h5_table.h"
+
+namespace refinery {
+
+namespace {
+
+Eigen::MatrixXd to_eigen(const torch::Tensor& t) {
+  const torch::Tensor c = t.to(torch::kFloat64).contiguous();
+  Eigen::MatrixXd m(c.size(0), c.size(1));
+  const double* p = c.data_ptr<double>();
+  for (int64_t i = 0; i < c.size(0); ++i)
+    for (int64_t j = 0; j < c.size(1); ++j) m(i, j) = p[i * c.size(1) + j];
+  return m;
+}
+
+}  // namespace
+
+LikelihoodPoints read_likelihood_points(const std::string& path) {
+  LikelihoodPoints p;
+  p.file = path;
+  H5Table table(path);
+  try {
+    H5::H5File file(path, H5F_ACC_RDONLY);
+    H5::Group root = file.openGroup("/");
+    const auto format = h5::read_string(root, "format");
+    if (!format || *format != "refinery-likelihood-points-1")
+      throw InputError(path, "format", "not a file of `refinery surrogate sample` (format refinery-likelihood-points-1)");
+    auto need_string = [&](const char* name) {
+      const auto v = h5::read_string(root, name);
+      if (!v) throw InputError(path, name, "missing attribute");
+      return *v;
+    };
+    auto need_double = [&](const char* name) {
+      const auto v = h5::read_double(root, name);
+      if (!v || !std::isfinite(*v)) throw InputError(path, name, "missing or not finite");
+      return *v;
+    };
+    const auto bins = h5::read_strings(root, "bins");
+    if (!bins || bins->empty()) throw InputError(path, "bins", "missing or empty");
+    p.bins = *bins;
+    p.poi = need_string("poi");
+    p.workspace = need_string("workspace");
+    p.workspace_hash = need_string("workspace_hash");
+    p.background_observed = need_double("background_nll_observed");
+    p.background_asimov = need_double("background_nll_asimov");
+    p.reach = need_double("reach");
+  } catch (const H5::Exception& e) {
+    throw InputError(path, "", "cannot read attributes: " + e.getDetailMsg());
+  } catch (const std::runtime_error& e) {
+    if (dynamic_cast<const InputError*>(&e)) throw;
+    throw InputError(path, "", std::string("malformed attribute: ") + e.what());
+  }
+  const auto shape = table.shape("yields");
+  if (shape.width != std::int64_t(p.bins.size()))
+    throw InputError(path, "yields", "has " + std::to_string(shape.width) + " columns for " + std::to_string(p.bins.size()) + " bins");
+  if (shape.rows < 10) throw InputError(path, "yields", "fewer than 10 points");
+  for (const char* name : {"nll_observed", "nll_asimov"})
+    if (table.shape(name).rows != shape.rows || table.shape(name).width != 1)
+      throw InputError(path, name, "must have one value per row of yields");
+  p.yields = to_eigen(table.read("yields", 0, shape.rows));
+  p.nll_observed = to_eigen(table.read("nll_observed", 0, shape.rows).view({-1, 1})).col(0);
+  p.nll_asimov = to_eigen(table.read("nll_asimov", 0, shape.rows).view({-1, 1})).col(0);
+  if (!p.yields.allFinite() || !p.nll_observed.allFinite() || !p.nll_asimov.allFinite())
+    throw InputError(path, "yields", "non-finite values");
+  if ((p.yields.array() < 0).any()) throw InputError(path, "yields", "negative yields");
+  return p;
+}
+
+stats::YieldSurrogateSpec train_surrogate(const LikelihoodPoints& points, const SurrogateTrainingOptions& o,
+                                          std::vector<TrainReport>* reports) {
+  const int64_t N = points.yields.rows(), K = points.yields.cols();
+  stats::YieldSurrogateSpec spec;
+  spec.bins = points.bins;
+  spec.poi = points.poi;
+  spec.workspace = points.workspace;
+  spec.workspace_hash = points.workspace_hash;
+  spec.background_observed = points.background_observed;
+  spec.background_asimov = points.background_asimov;
+  spec.reach = points.reach;
+  spec.yields_min = points.yields.colwise().minCoeff().transpose();
+  spec.yields_max = points.yields.colwise().maxCoeff().transpose();
+  spec.input_mean = points.yields.colwise().mean().transpose();
+  spec.input_scale = ((points.yields.rowwise() - spec.input_mean.transpose()).array().square().colwise().sum() / double(N))
+                         .sqrt()
+                         .transpose();
+  for (int k = 0; k < K; ++k)
+    if (!(spec.input_scale[k] > 0)) spec.input_scale[k] = 1.0;
+  Eigen::MatrixXd target(N, 2);
+  target.col(0) = points.nll_observed.array() - points.background_observed;
+  target.col(1) = points.nll_asimov.array() - points.background_asimov;
+  spec.target_mean = target.colwise().mean().transpose();
+  spec.target_scale = ((target.rowwise() - spec.target_mean.transpose()).array().square().colwise().sum() / double(N))
+                          .sqrt()
+                          .transpose();
+  for (int c = 0; c < 2; ++c)
+    if (!(spec.target_scale[c] > 0)) spec.target_scale[c] = 1.0;
+
+  // Standardised tensors, split into training and validation points.
+  torch::Tensor x = torch::empty({N, K}, torch::kFloat32), y = torch::empty({N, 2}, torch::kFloat32);
+  {
+    auto xa = x.accessor<float, 2>();
+    auto ya = y.accessor<float, 2>();
+    for (int64_t i = 0; i < N; ++i) {
+      for (int64_t k = 0; k < K; ++k) xa[i][k] = float((points.yields(i, k) - spec.input_mean[k]) / spec.input_scale[k]);
+      for (int c = 0; c < 2; ++c) ya[i][c] = float((target(i, c) - spec.target_mean[c]) / spec.target_scale[c]);
+    }
+  }
+  std::vector<int64_t> order(N);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 shuffle(stream_seed(o.train.seed, {7}));
+  std::shuffle(order.begin(), order.end(), shuffle);
+  const int64_t n_val = std::clamp<int64_t>(std::llround(o.validation_fraction * N), 1, N - 1);
+  torch::Tensor idx = torch::from_blob(order.data(), {N}, torch::kInt64).clone();
+  const torch::Tensor xv = x.index_select(0, idx.narrow(0, 0, n_val)), yv = y.index_select(0, idx.narrow(0, 0, n_val));
+  const torch::Tensor xt = x.index_select(0, idx.narrow(0, n_val, N - n_val)),
+                      yt = y.index_select(0, idx.narrow(0, n_val, N - n_val));
+  const int64_t n_train = xt.size(0), B = std::min<int64_t>(o.batch_size, n_train);
+  torch::Tensor zero_input = torch::empty({1, K}, torch::kFloat32);
+  for (int64_t k = 0; k < K; ++k) zero_input[0][k] = float(-spec.input_mean[k] / spec.input_scale[k]);
+  torch::Tensor zero_target = torch::tensor({float(-spec.target_mean[0] / spec.target_scale[0]),
+                                             float(-spec.target_mean[1] / spec.target_scale[1])})
+                                  .view({1, 2});
+
+  spec.training = {{"points", N},
+                   {"validation_points", n_val},
+                   {"hidden", o.hidden},
+                   {"members", o.members},
+                   {"batch_size", B},
+                   {"epochs", o.train.epochs},
+                   {"steps_per_epoch", o.train.steps_per_epoch},
+                   {"learning_rate", o.train.learning_rate},
+                   {"seed", o.train.seed},
+                   {"points_file", points.file},
+                   {"member_reports", nlohmann::json::array()}};
+  for (int m = 0; m < o.members; ++m) {
+    torch::manual_seed(stream_seed(o.train.seed, {11, std::uint64_t(m)}));
+    MLP net(MLPOptions(K, o.hidden, 2).activation("silu"));
+    TrainingProblem problem;
+    problem.samples_per_step = B;
+    problem.batch_loss = [&](RandomStream& rng) {
+      torch::Tensor i = (rng.uniform(B) * n_train).to(torch::kLong).clamp_max(n_train - 1);
+      return (net->forward(xt.index_select(0, i)) - yt.index_select(0, i)).pow(2).mean();
+    };
+    problem.validation_loss = [&]() {
+      double total = 0.0;
+      for (int64_t s = 0; s < n_val; s += 65536) {
+        const int64_t n = std::min<int64_t>(65536, n_val - s);
+        total += (net->forward(xv.narrow(0, s, n)) - yv.narrow(0, s, n)).pow(2).sum().item<double>();
+      }
+      return total / double(2 * n_val);
+    };
+    TrainOptions to = o.train;
+    to.seed = stream_seed(o.train.seed, {13, std::uint64_t(m)});
+    if (!to.checkpoint.empty()) to.checkpoint += ".m" + std::to_string(m);
+    to.label = "surrogate member " + std::to_string(m + 1) + "/" + std::to_string(o.members);
+    TrainReport report = train(*net, problem, to);
+    if (report.interrupted) {  // the checkpoint stays; --resume continues
+      if (reports) reports->push_back(report);
+      return spec;
+    }
+    {
+      torch::NoGradGuard guard;
+      net->eval();
+      const torch::Tensor at_zero = net->forward(zero_input);
+      net->layers.back()->bias.add_((zero_target - at_zero).view({2}));
+    }
+    std::vector<stats::DenseLayer> layers;
+    for (const auto& L : net->layers) {
+      stats::DenseLayer d;
+      const torch::Tensor w = L->weight.detach().contiguous(), b = L->bias.detach().contiguous();
+      d.weight = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+          w.data_ptr<float>(), w.size(0), w.size(1));
+      d.bias = Eigen::Map<const Eigen::VectorXf>(b.data_ptr<float>(), b.size(0));
+      layers.push_back(std::move(d));
+    }
+    spec.members.push_back(std::move(layers));
+    spec.training["member_reports"].push_back({{"best_epoch", report.best_epoch},
+                                              {"best_validation_mse", report.best_val_loss},
+                                              {"seconds", report.seconds},
+                                              {"stop_reason", report.stop_reason}});
+    if (reports) reports->push_back(report);
+  }
+  return spec;
+}
+
+}  // namespace refinery

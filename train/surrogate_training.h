@@ -1,0 +1,44 @@
+// Training of a likelihood surrogate (issue 18 item 2): an ensemble of
+// multilayer perceptrons (SiLU, smooth enough for Newton fits on the
+// surrogate) regressing the two NLL rises f(s) - f(0), observed and
+// Asimov, on the labelled points of `refinery surrogate sample`, with the
+// one trainer (train/trainer.h): Adam, mean squared error of the
+// standardised targets, early stopping on a held-out tenth, checkpoints
+// and --resume per member. Each member's last bias is then shifted so that
+// it returns f(0) exactly at s = 0.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "src/stats/yield_surrogate.h"
+#include "train/trainer.h"
+
+namespace refinery {
+
+struct LikelihoodPoints {
+  std::string file;
+  std::vector<std::string> bins;
+  std::string poi, workspace, workspace_hash;
+  double background_observed = 0.0, background_asimov = 0.0, reach = 0.0;
+  Eigen::MatrixXd yields;  // [N, K]
+  Eigen::VectorXd nll_observed, nll_asimov;
+};
+// Reads a file of `refinery surrogate sample` (InputError naming the file
+// and dataset or attribute).
+LikelihoodPoints read_likelihood_points(const std::string& path);
+
+struct SurrogateTrainingOptions {
+  std::vector<int64_t> hidden = {256, 256, 256, 256, 256};
+  int members = 3;
+  int64_t batch_size = 512;
+  double validation_fraction = 0.1;
+  TrainOptions train;  // checkpoint: the member's file is checkpoint + ".m<i>"
+};
+
+// The trained surrogate; `reports` gets each member's training report. An
+// interrupted member (TrainOptions::interrupt_after) ends the training: the
+// spec then has fewer members than asked and the last report says so.
+stats::YieldSurrogateSpec train_surrogate(const LikelihoodPoints& points, const SurrogateTrainingOptions& options,
+                                          std::vector<TrainReport>* reports);
+
+}  // namespace refinery
