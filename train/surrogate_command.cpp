@@ -29,6 +29,8 @@ int run_surrogate_train(int argc, char** argv) {
       "batch", "Points per mini-batch", cxxopts::value<int64_t>()->default_value("512"))(
       "lr", "Initial learning rate", cxxopts::value<double>()->default_value("0.002"))(
       "lr-decay", "Learning-rate factor per epoch", cxxopts::value<double>()->default_value("0.93"))(
+      "focus", "A point of rise r (twice the NLL above the background-only minimum) weighs 1 / (1 + (r / focus)^4) in the "
+      "loss; 0: all alike", cxxopts::value<double>()->default_value("15"))(
       "patience", "Early stopping patience in epochs (0: never)", cxxopts::value<int>()->default_value("10"))(
       "checkpoint", "Checkpoint file prefix (default: OUT.ckpt; one file per member)", cxxopts::value<std::string>())(
       "resume", "Continue from the checkpoints");
@@ -54,6 +56,8 @@ int run_surrogate_train(int argc, char** argv) {
   if (o.members < 1 || o.members > 64) throw InputError("", "--members", "must lie in [1, 64]");
   o.batch_size = (*r)["batch"].as<int64_t>();
   if (o.batch_size < 1 || o.batch_size > 10000000) throw InputError("", "--batch", "must lie in [1, 1e7]");
+  o.focus = (*r)["focus"].as<double>();
+  if (!(o.focus >= 0 && o.focus <= 1e6)) throw InputError("", "--focus", "must lie in [0, 1e6]");
   o.train.epochs = (*r)["epochs"].as<int>();
   o.train.steps_per_epoch = (*r)["steps"].as<int64_t>();
   o.train.learning_rate = (*r)["lr"].as<double>();
@@ -83,8 +87,11 @@ int run_surrogate_train(int argc, char** argv) {
   for (int m = 0; m < o.members; ++m) std::filesystem::remove(o.train.checkpoint + ".m" + std::to_string(m), ignored);
   if (!common.quiet) {
     for (std::size_t m = 0; m < reports.size(); ++m)
-      std::cerr << "member " << m << ": best validation MSE (standardised) " << std::setprecision(4)
-                << reports[m].best_val_loss << " at epoch " << reports[m].best_epoch << ", " << reports[m].seconds << " s\n";
+      std::cerr << "member " << m << ": best validation loss (standardised) " << std::setprecision(4)
+                << reports[m].best_val_loss << " at epoch " << reports[m].best_epoch << ", " << reports[m].seconds
+                << " s; RMS error of the NLL where the rise is below the focus: observed "
+                << spec.training["member_reports"][m]["validation_rms_nll_near"][0].get<double>() << ", Asimov "
+                << spec.training["member_reports"][m]["validation_rms_nll_near"][1].get<double>() << "\n";
     std::cerr << "surrogate train: -> " << common.out << "\n";
   }
   return 0;

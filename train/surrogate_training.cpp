@@ -92,21 +92,34 @@ stats::YieldSurrogateSpec train_surrogate(const LikelihoodPoints& points, const 
   spec.reach = points.reach;
   spec.yields_min = points.yields.colwise().minCoeff().transpose();
   spec.yields_max = points.yields.colwise().maxCoeff().transpose();
-  spec.input_mean = points.yields.colwise().mean().transpose();
-  spec.input_scale = ((points.yields.rowwise() - spec.input_mean.transpose()).array().square().colwise().sum() / double(N))
-                         .sqrt()
-                         .transpose();
-  for (int k = 0; k < K; ++k)
-    if (!(spec.input_scale[k] > 0)) spec.input_scale[k] = 1.0;
   Eigen::MatrixXd target(N, 2);
   target.col(0) = points.nll_observed.array() - points.background_observed;
   target.col(1) = points.nll_asimov.array() - points.background_asimov;
-  spec.target_mean = target.colwise().mean().transpose();
-  spec.target_scale = ((target.rowwise() - spec.target_mean.transpose()).array().square().colwise().sum() / double(N))
-                          .sqrt()
-                          .transpose();
-  for (int c = 0; c < 2; ++c)
-    if (!(spec.target_scale[c] > 0)) spec.target_scale[c] = 1.0;
+  // Standardisation from the points that decide limits (rise within the
+  // focus; all points when fewer than a hundred are): the network's inputs
+  // and outputs are then resolved where CLs is computed, and the far points
+  // (down-weighted) lie at a few standard deviations.
+  std::vector<Eigen::Index> near;
+  for (Eigen::Index i = 0; i < N; ++i)
+    if (o.focus <= 0 || 2.0 * std::max(target(i, 0), target(i, 1)) <= o.focus) near.push_back(i);
+  if (near.size() < 100) {
+    near.resize(N);
+    std::iota(near.begin(), near.end(), Eigen::Index(0));
+  }
+  auto moments = [&](const Eigen::MatrixXd& m, Eigen::VectorXd* mean, Eigen::VectorXd* sd) {
+    *mean = Eigen::VectorXd::Zero(m.cols());
+    *sd = Eigen::VectorXd::Zero(m.cols());
+    for (Eigen::Index i : near) *mean += m.row(i).transpose() / double(near.size());
+    for (Eigen::Index i : near) *sd += (m.row(i).transpose() - *mean).array().square().matrix() / double(near.size());
+    *sd = sd->cwiseSqrt();
+    for (Eigen::Index k = 0; k < m.cols(); ++k)
+      if (!((*sd)[k] > 0)) (*sd)[k] = 1.0;
+  };
+  moments(points.yields, &spec.input_mean, &spec.input_scale);
+  Eigen::VectorXd tm, ts;
+  moments(target, &tm, &ts);
+  spec.target_mean = tm;
+  spec.target_scale = ts;
 
   // Standardised tensors, split into training and validation points.
   torch::Tensor x = torch::empty({N, K}, torch::kFloat32), y = torch::empty({N, 2}, torch::kFloat32);
@@ -118,15 +131,25 @@ stats::YieldSurrogateSpec train_surrogate(const LikelihoodPoints& points, const 
       for (int c = 0; c < 2; ++c) ya[i][c] = float((target(i, c) - spec.target_mean[c]) / spec.target_scale[c]);
     }
   }
+  torch::Tensor weight = torch::ones({N}, torch::kFloat32);
+  if (o.focus > 0) {
+    auto wa = weight.accessor<float, 1>();
+    for (int64_t i = 0; i < N; ++i) {
+      const double rise = 2.0 * std::max(target(i, 0), target(i, 1));
+      const double x = (rise / o.focus) * (rise / o.focus);
+      wa[i] = float(1.0 / (1.0 + x * x));
+    }
+  }
   std::vector<int64_t> order(N);
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 shuffle(stream_seed(o.train.seed, {7}));
   std::shuffle(order.begin(), order.end(), shuffle);
   const int64_t n_val = std::clamp<int64_t>(std::llround(o.validation_fraction * N), 1, N - 1);
   torch::Tensor idx = torch::from_blob(order.data(), {N}, torch::kInt64).clone();
-  const torch::Tensor xv = x.index_select(0, idx.narrow(0, 0, n_val)), yv = y.index_select(0, idx.narrow(0, 0, n_val));
-  const torch::Tensor xt = x.index_select(0, idx.narrow(0, n_val, N - n_val)),
-                      yt = y.index_select(0, idx.narrow(0, n_val, N - n_val));
+  const torch::Tensor val = idx.narrow(0, 0, n_val), tr = idx.narrow(0, n_val, N - n_val);
+  const torch::Tensor xv = x.index_select(0, val), yv = y.index_select(0, val), wv = weight.index_select(0, val);
+  const torch::Tensor xt = x.index_select(0, tr), yt = y.index_select(0, tr), wt = weight.index_select(0, tr);
+  const double wv_sum = wv.sum().item<double>();
   const int64_t n_train = xt.size(0), B = std::min<int64_t>(o.batch_size, n_train);
   torch::Tensor zero_input = torch::empty({1, K}, torch::kFloat32);
   for (int64_t k = 0; k < K; ++k) zero_input[0][k] = float(-spec.input_mean[k] / spec.input_scale[k]);
@@ -143,6 +166,7 @@ stats::YieldSurrogateSpec train_surrogate(const LikelihoodPoints& points, const 
                    {"steps_per_epoch", o.train.steps_per_epoch},
                    {"learning_rate", o.train.learning_rate},
                    {"seed", o.train.seed},
+                   {"focus", o.focus},
                    {"points_file", points.file},
                    {"member_reports", nlohmann::json::array()}};
   for (int m = 0; m < o.members; ++m) {
@@ -152,15 +176,16 @@ stats::YieldSurrogateSpec train_surrogate(const LikelihoodPoints& points, const 
     problem.samples_per_step = B;
     problem.batch_loss = [&](RandomStream& rng) {
       torch::Tensor i = (rng.uniform(B) * n_train).to(torch::kLong).clamp_max(n_train - 1);
-      return (net->forward(xt.index_select(0, i)) - yt.index_select(0, i)).pow(2).mean();
+      const torch::Tensor w = wt.index_select(0, i);
+      return ((net->forward(xt.index_select(0, i)) - yt.index_select(0, i)).pow(2).sum(1) * w).sum() / (2 * w.sum());
     };
     problem.validation_loss = [&]() {
       double total = 0.0;
       for (int64_t s = 0; s < n_val; s += 65536) {
         const int64_t n = std::min<int64_t>(65536, n_val - s);
-        total += (net->forward(xv.narrow(0, s, n)) - yv.narrow(0, s, n)).pow(2).sum().item<double>();
+        total += ((net->forward(xv.narrow(0, s, n)) - yv.narrow(0, s, n)).pow(2).sum(1) * wv.narrow(0, s, n)).sum().item<double>();
       }
-      return total / double(2 * n_val);
+      return total / (2 * wv_sum);
     };
     TrainOptions to = o.train;
     to.seed = stream_seed(o.train.seed, {13, std::uint64_t(m)});
@@ -177,6 +202,16 @@ stats::YieldSurrogateSpec train_surrogate(const LikelihoodPoints& points, const 
       const torch::Tensor at_zero = net->forward(zero_input);
       net->layers.back()->bias.add_((zero_target - at_zero).view({2}));
     }
+    double rms_obs = 0, rms_asimov = 0;
+    {
+      torch::NoGradGuard guard;
+      const torch::Tensor near = wv.ge(0.5f);
+      const torch::Tensor d = (net->forward(xv.index({near})) - yv.index({near})).to(torch::kFloat64);
+      if (d.size(0) > 0) {
+        rms_obs = d.select(1, 0).pow(2).mean().sqrt().item<double>() * spec.target_scale[0];
+        rms_asimov = d.select(1, 1).pow(2).mean().sqrt().item<double>() * spec.target_scale[1];
+      }
+    }
     std::vector<stats::DenseLayer> layers;
     for (const auto& L : net->layers) {
       stats::DenseLayer d;
@@ -189,6 +224,7 @@ stats::YieldSurrogateSpec train_surrogate(const LikelihoodPoints& points, const 
     spec.members.push_back(std::move(layers));
     spec.training["member_reports"].push_back({{"best_epoch", report.best_epoch},
                                               {"best_validation_mse", report.best_val_loss},
+                                              {"validation_rms_nll_near", {rms_obs, rms_asimov}},
                                               {"seconds", report.seconds},
                                               {"stop_reason", report.stop_reason}});
     if (reports) reports->push_back(report);

@@ -3,7 +3,8 @@
 // surrogate) regressing the two NLL rises f(s) - f(0), observed and
 // Asimov, on the labelled points of `refinery surrogate sample`, with the
 // one trainer (train/trainer.h): Adam, mean squared error of the
-// standardised targets, early stopping on a held-out tenth, checkpoints
+// standardised targets (weighted towards the rises that decide limits),
+// early stopping on a held-out tenth, checkpoints
 // and --resume per member. Each member's last bias is then shifted so that
 // it returns f(0) exactly at s = 0.
 #pragma once
@@ -32,6 +33,13 @@ struct SurrogateTrainingOptions {
   int members = 3;
   int64_t batch_size = 512;
   double validation_fraction = 0.1;
+  // A point of rise r (twice the NLL above the background-only minimum,
+  // the larger of observed and Asimov) weighs 1 / (1 + (r / focus)^4) in
+  // the loss: CLs and limits are decided at rises below ~15 (the +2 sigma
+  // expected limit's Asimov rise is (1.64 + 2)^2 = 13), the far points only
+  // bound the region, and an absolute error there would dominate the loss.
+  // 0: every point weighs 1.
+  double focus = 15.0;
   TrainOptions train;  // checkpoint: the member's file is checkpoint + ".m<i>"
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -166,6 +167,7 @@ SignalYieldLikelihood::SignalYieldLikelihood(const histfactory::Workspace& backg
   const Label b = evaluate(*observed_, zero, nullptr);
   if (!b.ok) throw InputError(background.file, "observations", "the background-only fit failed: " + b.reason);
   background_observed_ = b.nll;
+  background_best_observed_ = b.best;
   asimov_ = std::make_unique<WorkspaceModel>(model_, model_->expected_data(b.best));
   for (int i = 0; i < observed_->size(); ++i) {  // the same held factors
     asimov_->set_init(i, observed_->parameters()[i].init);
@@ -174,6 +176,7 @@ SignalYieldLikelihood::SignalYieldLikelihood(const histfactory::Workspace& backg
   const Label a = evaluate(*asimov_, zero, &b.best);
   if (!a.ok) throw InputError(background.file, "observations", "the background-only fit to the Asimov data failed: " + a.reason);
   background_asimov_ = a.nll;
+  background_best_asimov_ = a.best;
 }
 
 std::vector<std::string> SignalYieldLikelihood::bin_names() const {
@@ -189,11 +192,30 @@ SignalYieldLikelihood::Label SignalYieldLikelihood::evaluate(const WorkspaceMode
   options.covariance = false;
   options.hold.push_back({poi_, 1.0});
   for (int k = 0; k < dimension(); ++k) options.hold.push_back({yield_index_[k], s[k]});
-  if (start) options.start = *start;
-  FitResult r = fit(data, options);
-  if (start && !(r.ok() && std::isfinite(r.nll))) {  // a warm start from a far point can lie outside the domain
-    options.start = Eigen::VectorXd();
-    r = fit(data, options);
+  // The profiled NLL can have several minima where a large signal must be
+  // absorbed (a background's MC-statistics factor driven to 0 at its bound
+  // against an interior minimum, seen on the stau workspace): the label is
+  // the lowest of the fits from the given start, from the background-only
+  // best fit and from the model's initial values; the last is skipped when
+  // the first two end at the same minimum.
+  const Eigen::VectorXd& background_best = &data == observed_.get() ? background_best_observed_ : background_best_asimov_;
+  std::vector<const Eigen::VectorXd*> starts;
+  if (start) starts.push_back(start);
+  if (background_best.size()) starts.push_back(&background_best);
+  starts.push_back(nullptr);
+  FitResult r;
+  double first = std::numeric_limits<double>::quiet_NaN();
+  for (std::size_t i = 0; i < starts.size(); ++i) {
+    if (i == 2 && std::abs(first - r.nll) < 1e-7 * std::max(1.0, std::abs(r.nll))) break;
+    options.start = starts[i] ? *starts[i] : Eigen::VectorXd();
+    FitResult f = fit(data, options);
+    const bool good = f.ok() && std::isfinite(f.nll);
+    if (i == 0) first = good ? f.nll : std::numeric_limits<double>::quiet_NaN();
+    if (!good) {
+      if (!r.ok()) r = std::move(f);
+      continue;
+    }
+    if (!r.ok() || !std::isfinite(r.nll) || f.nll < r.nll) r = std::move(f);
   }
   Label out;
   out.ok = r.ok() && std::isfinite(r.nll);

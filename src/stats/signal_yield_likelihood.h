@@ -72,8 +72,10 @@ class SignalYieldLikelihood {
     std::string reason;  // why the fit failed
     Eigen::VectorXd best;  // the model's parameters at the minimum (a warm start for a nearby point)
   };
-  // f at yields s (>= 0, size dimension()), the fit started from `start`
-  // when given (a previous Label's best).
+  // f at yields s (>= 0, size dimension()): the lowest minimum of the fits
+  // started from `start` when given (a previous Label's best), from the
+  // background-only minimum and from the initial values (the profiled NLL
+  // can have several minima where a large signal must be absorbed).
   Label observed(const Eigen::VectorXd& s, const Eigen::VectorXd* start = nullptr) const;
   Label asimov(const Eigen::VectorXd& s, const Eigen::VectorXd* start = nullptr) const;
   // f(0), the background-only minima.
@@ -92,6 +94,7 @@ class SignalYieldLikelihood {
   int poi_ = -1;
   std::vector<int> yield_index_;  // model parameter of each template bin
   double background_observed_ = 0.0, background_asimov_ = 0.0;
+  Eigen::VectorXd background_best_observed_, background_best_asimov_;  // their minima (a start of every fit)
 };
 
 }  // namespace refinery::stats
