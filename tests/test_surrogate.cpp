@@ -221,7 +221,7 @@ TEST_CASE("Yield sampling labels each point exactly, whatever the threads", "[su
   CHECK(highest < 6 * o.reach);
 }
 
-TEST_CASE("Surrogate ONNX file: round trip, derivatives along a ray, the model", "[surrogate][onnx]") {
+TEST_CASE("Surrogate ONNX file round trip and derivatives along a ray", "[surrogate][onnx]") {
   const YieldSurrogateSpec spec = random_spec(3, 2, {16, 12}, 3);
   const std::string bytes = onnx::serialize(surrogate_to_onnx(spec));
   const onnx::Model back = onnx::parse(bytes, "s.onnx");
@@ -360,4 +360,70 @@ TEST_CASE("Surrogate ONNX passes the ONNX checker and runs in onnxruntime as ref
       }
     }
   CHECK(worst < 1e-5);
+}
+
+TEST_CASE("Surrogate commands end to end: limits agree with the exact likelihood", "[surrogate][cli]") {
+  testing::TempDir tmp("surrogate_cli");
+  {
+    std::ofstream(tmp.path("bkg.json")) << background_json().dump();
+    json patch = json::array({{{"op", "add"},
+                               {"path", "/channels/1/samples/1"},
+                               {"value", signal_json(6.0, 9.0)["channels"][1]["samples"][1]}}});
+    std::ofstream(tmp.path("signal.json")) << patch.dump();
+    json weak = patch;
+    weak[0]["value"]["data"] = {2.0, 3.5};
+    std::ofstream(tmp.path("weak.json")) << weak.dump();
+  }
+  const std::string bkg = tmp.path("bkg.json"), points = tmp.path("points.h5"), model = tmp.path("s.onnx");
+  auto sampled = testing::run_refinery("surrogate sample " + bkg + " --patch " + tmp.path("signal.json") +
+                                       " --points 3000 --seed 3 --threads 2 --quiet --out " + points);
+  INFO(sampled.output);
+  REQUIRE(sampled.exit_code == 0);
+  auto trained = testing::run_refinery("surrogate train " + points + " --members 2 --hidden 64,64,64 --epochs 25 --steps 150 "
+                                       "--seed 2 --threads 2 --quiet --out " + model);
+  INFO(trained.output);
+  REQUIRE(trained.exit_code == 0);
+  CHECK(testing::file_exists(model + ".json"));
+  CHECK_FALSE(testing::file_exists(model + ".ckpt.m0"));  // the checkpoints have served
+  auto eval = testing::run_refinery("surrogate eval " + model + " --workspace " + bkg + " --patch " + tmp.path("signal.json") +
+                                    " --patch " + tmp.path("weak.json") + " --exact --out " + tmp.path("eval.json"));
+  INFO(eval.output);
+  REQUIRE(eval.exit_code == 0);
+  const json e = json::parse(testing::read_file(tmp.path("eval.json")));
+  REQUIRE(e["rows"].size() == 2);
+  for (const auto& row : e["rows"]) {
+    const json &s = row["surrogate"], &x = row["reference"];
+    CHECK(s["limit"].get<double>() == Approx(x["limit"].get<double>()).epsilon(0.01));
+    for (int q = 0; q < 5; ++q)
+      CHECK(s["limit_expected"][q].get<double>() == Approx(x["limit_expected"][q].get<double>()).epsilon(0.01));
+    CHECK(s["cls"].get<double>() == Approx(x["cls"].get<double>()).margin(0.01));
+    CHECK(row["member_limit_spread"].get<double>() >= 0);
+  }
+  CHECK(e["summary"]["limits_within_5_percent"].get<double>() == 1.0);
+  // A signal given by its yields, in the front end (no LibTorch).
+  auto yields = testing::run_refinery("surrogate eval " + model + " --yields 6,9");
+  INFO(yields.output);
+  CHECK(yields.exit_code == 0);
+  CHECK_THAT(yields.output, Catch::Contains("yields"));
+
+  // Bad input: one line, exit 2.
+  auto bad_bins = testing::run_refinery("surrogate sample " + bkg + " --signal-bins sr,nope --out " + tmp.path("x.h5"));
+  CHECK(bad_bins.exit_code == 2);
+  CHECK_THAT(bad_bins.output, Catch::Contains("--signal-bins: no channel 'nope'"));
+  CHECK_FALSE(testing::file_exists(tmp.path("x.h5")));
+  auto bad_count = testing::run_refinery("surrogate eval " + model + " --yields 1,2,3");
+  CHECK(bad_count.exit_code == 2);
+  CHECK_THAT(bad_count.output, Catch::Contains("--yields: 3 values for the surrogate's 2 bins"));
+  auto negative = testing::run_refinery("surrogate eval " + model + " --yields 1,-2");
+  CHECK(negative.exit_code == 2);
+  {
+    const std::string bytes = testing::read_file(model);
+    std::ofstream(tmp.path("cut.onnx"), std::ios::binary) << bytes.substr(0, bytes.size() / 3);
+  }
+  auto cut = testing::run_refinery("surrogate eval " + tmp.path("cut.onnx") + " --yields 1,2");
+  CHECK(cut.exit_code == 2);
+  CHECK_THAT(cut.output, Catch::Contains("cut.onnx") && Catch::Contains("not an ONNX model"));
+  auto not_points = testing::run_refinery("surrogate train " + model + " --out " + tmp.path("y.onnx"));
+  CHECK(not_points.exit_code == 2);
+  CHECK_FALSE(testing::file_exists(tmp.path("y.onnx")));
 }

@@ -31,6 +31,8 @@ int run_surrogate_train(int argc, char** argv) {
       "lr-decay", "Learning-rate factor per epoch", cxxopts::value<double>()->default_value("0.93"))(
       "focus", "A point of rise r (twice the NLL above the background-only minimum) weighs 1 / (1 + (r / focus)^4) in the "
       "loss; 0: all alike", cxxopts::value<double>()->default_value("15"))(
+      "huber", "Residuals beyond this many NLL units count linearly (Huber); 0: squared error",
+      cxxopts::value<double>()->default_value("0.1"))(
       "patience", "Early stopping patience in epochs (0: never)", cxxopts::value<int>()->default_value("10"))(
       "checkpoint", "Checkpoint file prefix (default: OUT.ckpt; one file per member)", cxxopts::value<std::string>())(
       "resume", "Continue from the checkpoints");
@@ -58,6 +60,8 @@ int run_surrogate_train(int argc, char** argv) {
   if (o.batch_size < 1 || o.batch_size > 10000000) throw InputError("", "--batch", "must lie in [1, 1e7]");
   o.focus = (*r)["focus"].as<double>();
   if (!(o.focus >= 0 && o.focus <= 1e6)) throw InputError("", "--focus", "must lie in [0, 1e6]");
+  o.huber = (*r)["huber"].as<double>();
+  if (!(o.huber >= 0 && o.huber <= 1e6)) throw InputError("", "--huber", "must lie in [0, 1e6]");
   o.train.epochs = (*r)["epochs"].as<int>();
   o.train.steps_per_epoch = (*r)["steps"].as<int64_t>();
   o.train.learning_rate = (*r)["lr"].as<double>();

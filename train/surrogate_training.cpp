@@ -157,6 +157,13 @@ stats::YieldSurrogateSpec train_surrogate(const LikelihoodPoints& points, const 
                                              float(-spec.target_mean[1] / spec.target_scale[1])})
                                   .view({1, 2});
 
+  // Squared error, or Huber's with the threshold in standardised units per output.
+  const torch::Tensor delta = torch::tensor({float(o.huber / spec.target_scale[0]), float(o.huber / spec.target_scale[1])});
+  auto residual_loss = [&](const torch::Tensor& e) {
+    if (o.huber <= 0) return e.pow(2);
+    const torch::Tensor a = e.abs();
+    return torch::where(a < delta, e.pow(2), 2 * delta * a - delta.pow(2));
+  };
   spec.training = {{"points", N},
                    {"validation_points", n_val},
                    {"hidden", o.hidden},
@@ -167,6 +174,7 @@ stats::YieldSurrogateSpec train_surrogate(const LikelihoodPoints& points, const 
                    {"learning_rate", o.train.learning_rate},
                    {"seed", o.train.seed},
                    {"focus", o.focus},
+                   {"huber", o.huber},
                    {"points_file", points.file},
                    {"member_reports", nlohmann::json::array()}};
   for (int m = 0; m < o.members; ++m) {
@@ -177,13 +185,13 @@ stats::YieldSurrogateSpec train_surrogate(const LikelihoodPoints& points, const 
     problem.batch_loss = [&](RandomStream& rng) {
       torch::Tensor i = (rng.uniform(B) * n_train).to(torch::kLong).clamp_max(n_train - 1);
       const torch::Tensor w = wt.index_select(0, i);
-      return ((net->forward(xt.index_select(0, i)) - yt.index_select(0, i)).pow(2).sum(1) * w).sum() / (2 * w.sum());
+      return (residual_loss(net->forward(xt.index_select(0, i)) - yt.index_select(0, i)).sum(1) * w).sum() / (2 * w.sum());
     };
     problem.validation_loss = [&]() {
       double total = 0.0;
       for (int64_t s = 0; s < n_val; s += 65536) {
         const int64_t n = std::min<int64_t>(65536, n_val - s);
-        total += ((net->forward(xv.narrow(0, s, n)) - yv.narrow(0, s, n)).pow(2).sum(1) * wv.narrow(0, s, n)).sum().item<double>();
+        total += (residual_loss(net->forward(xv.narrow(0, s, n)) - yv.narrow(0, s, n)).sum(1) * wv.narrow(0, s, n)).sum().item<double>();
       }
       return total / (2 * wv_sum);
     };

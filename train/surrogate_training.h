@@ -2,7 +2,7 @@
 // multilayer perceptrons (SiLU, smooth enough for Newton fits on the
 // surrogate) regressing the two NLL rises f(s) - f(0), observed and
 // Asimov, on the labelled points of `refinery surrogate sample`, with the
-// one trainer (train/trainer.h): Adam, mean squared error of the
+// one trainer (train/trainer.h): Adam, squared (Huber beyond a threshold) error of the
 // standardised targets (weighted towards the rises that decide limits),
 // early stopping on a held-out tenth, checkpoints
 // and --resume per member. Each member's last bias is then shifted so that
@@ -40,6 +40,10 @@ struct SurrogateTrainingOptions {
   // bound the region, and an absolute error there would dominate the loss.
   // 0: every point weighs 1.
   double focus = 15.0;
+  // Huber loss: residuals beyond `huber` (in NLL units) count linearly, so
+  // that the few labels a fit left in a higher local minimum pull the
+  // network less. 0: squared error throughout.
+  double huber = 0.1;
   TrainOptions train;  // checkpoint: the member's file is checkpoint + ".m<i>"
 };
 

@@ -39,10 +39,13 @@ class Walker {
   Walker(const SignalYieldLikelihood& l, std::atomic<std::int64_t>& done, std::atomic<std::int64_t>& failed,
          const std::function<void(std::int64_t)>& progress)
       : l_(l), done_(done), failed_(failed), progress_(progress) {}
-  // Labels s; false (and nothing kept) when a fit fails.
-  bool label(const Eigen::VectorXd& s, std::uint8_t source, std::vector<Point>* out, double* obs, double* asimov) {
-    const auto o = l_.observed(s, warm_obs_.size() ? &warm_obs_ : nullptr);
-    const auto a = o.ok ? l_.asimov(s, warm_asimov_.size() ? &warm_asimov_ : nullptr) : o;
+  // Labels s, the fits started from the last labelled point's minima (or
+  // from `from`'s when given); false (and nothing kept) when a fit fails.
+  bool label(const Eigen::VectorXd& s, std::uint8_t source, std::vector<Point>* out, double* obs, double* asimov,
+             const Walker* from = nullptr) {
+    const Walker& w = from ? *from : *this;
+    const auto o = l_.observed(s, w.warm_obs_.size() ? &w.warm_obs_ : nullptr);
+    const auto a = o.ok ? l_.asimov(s, w.warm_asimov_.size() ? &w.warm_asimov_ : nullptr) : o;
     if (!o.ok || !a.ok) {
       ++failed_;
       return false;
@@ -55,6 +58,11 @@ class Walker {
     const std::int64_t n = ++done_;
     if (progress_) progress_(n);
     return true;
+  }
+  // Continues from another walker's last minima.
+  void adopt(const Walker& other) {
+    warm_obs_ = other.warm_obs_;
+    warm_asimov_ = other.warm_asimov_;
   }
 
  private:
@@ -193,12 +201,16 @@ YieldPoints sample_yields(const SignalYieldLikelihood& l, const YieldSamplingOpt
       proposal = (s + step * (shape * z)).cwiseAbs();
       bool accept = false;
       double po, pa;
-      if (w.label(proposal, 1, &out, &po, &pa)) {
+      // The proposal's fits start from the chain's current state (a rejected
+      // far proposal's minimum would be a poor start).
+      Walker trial = w;
+      if (trial.label(proposal, 1, &out, &po, &pa, &w)) {
         const double lt = -std::max(po - f0_obs, pa - f0_a) / T;
         if (std::log(u(rng)) < lt - log_target) {
           accept = true;
           s = proposal;
           log_target = lt;
+          w.adopt(trial);
         }
       }
       ++window;
