@@ -1,5 +1,6 @@
 #include "infer/combination_source.h"
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -10,6 +11,7 @@
 #include "src/histfactory/workspace.h"
 #include "src/stats/combined_model.h"
 #include "src/stats/simplified_likelihood.h"
+#include "src/stats/yield_surrogate.h"
 #include "src/stats/workspace_model.h"
 
 namespace refinery::cli {
@@ -33,8 +35,27 @@ std::string resolve(const std::string& path, const std::string& file) {
 
 // One analysis's model with its observed data.
 std::unique_ptr<stats::Model> load_analysis(const json& a, const std::string& file, const std::string& where) {
-  const bool is_ws = a.contains("workspace"), is_sl = a.contains("simplified_likelihood");
-  if (is_ws == is_sl) throw InputError(file, where, "give one of \"workspace\" and \"simplified_likelihood\"");
+  const bool is_ws = a.contains("workspace"), is_sl = a.contains("simplified_likelihood"), is_sur = a.contains("surrogate");
+  if (int(is_ws) + int(is_sl) + int(is_sur) != 1)
+    throw InputError(file, where, "give one of \"workspace\", \"simplified_likelihood\" and \"surrogate\"");
+  if (!is_sur && a.contains("yields")) throw InputError(file, where + ".yields", "applies to a surrogate");
+  if (is_sur) {
+    for (const char* key : {"patches", "patchset", "patch_name", "measurement"})
+      if (a.contains(key)) throw InputError(file, where + "." + key, "applies to a workspace");
+    const std::string path = resolve(string_field(a, "surrogate", file, where), file);
+    const auto surrogate = stats::YieldSurrogate::load(path);
+    if (!a.contains("yields") || !a.at("yields").is_array() || int(a.at("yields").size()) != surrogate->dimension())
+      throw InputError(file, where + ".yields",
+                       "expected the signal's " + std::to_string(surrogate->dimension()) + " yields in the surrogate's bins");
+    Eigen::VectorXd s(surrogate->dimension());
+    for (int k = 0; k < s.size(); ++k) {
+      const json& v = a.at("yields")[k];
+      if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0)
+        throw InputError(file, where + ".yields[" + std::to_string(k) + "]", "expected a finite yield >= 0");
+      s[k] = v.get<double>();
+    }
+    return std::make_unique<stats::SurrogateModel>(surrogate, s);
+  }
   if (is_sl) {
     for (const char* key : {"patches", "patchset", "patch_name", "measurement"})
       if (a.contains(key)) throw InputError(file, where + "." + key, "applies to a workspace");
@@ -69,7 +90,7 @@ std::vector<std::string> combination_files(const json& doc, const std::string& f
   if (!doc.contains("analyses") || !doc.at("analyses").is_array()) return out;
   for (const json& a : doc.at("analyses")) {
     if (!a.is_object()) continue;
-    for (const char* key : {"workspace", "simplified_likelihood", "patchset"})
+    for (const char* key : {"workspace", "simplified_likelihood", "patchset", "surrogate"})
       if (a.contains(key) && a.at(key).is_string()) out.push_back(resolve(a.at(key).get<std::string>(), file));
     if (a.contains("patches") && a.at("patches").is_array())
       for (const json& p : a.at("patches"))
@@ -100,7 +121,7 @@ std::unique_ptr<stats::Model> load_combination(const json& doc, const std::strin
     if (!a.is_object()) throw InputError(file, where, "expected an object");
     for (const auto& [key, value] : a.items())
       if (key != "name" && key != "workspace" && key != "simplified_likelihood" && key != "patches" && key != "patchset" &&
-          key != "patch_name" && key != "measurement" && key != "poi")
+          key != "patch_name" && key != "measurement" && key != "poi" && key != "surrogate" && key != "yields")
         throw InputError(file, where + "." + key, "unknown key");
     if (!a.contains("name")) throw InputError(file, where + ".name", "missing");
     const std::string name = string_field(a, "name", file, where);

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <random>
 
+#include "infer/combination_source.h"
 #include "src/core/onnx_model.h"
 #include "src/core/worker_threads.h"
 #include "src/histfactory/hf_model.h"
@@ -405,6 +406,41 @@ TEST_CASE("Surrogate commands end to end: limits agree with the exact likelihood
   INFO(yields.output);
   CHECK(yields.exit_code == 0);
   CHECK_THAT(yields.output, Catch::Contains("yields"));
+
+  // A surrogate in a combination: the combined NLL is the surrogate's f(mu s)
+  // plus the other analysis's NLL, and its limit beats each alone.
+  {
+    const json comb = {{"combination", 1},
+                       {"analyses", {{{"name", "learned"}, {"surrogate", model}, {"yields", {6.0, 9.0}}},
+                                     {{"name", "full"}, {"workspace", bkg}, {"patches", {tmp.path("signal.json")}}}}}};
+    std::ofstream(tmp.path("comb.json")) << comb.dump();
+    const auto combined = cli::load_combination(comb, tmp.path("comb.json"));
+    const auto sur = YieldSurrogate::load(model);
+    const histfactory::HistFactoryModel hf(histfactory::Workspace::load(bkg, {tmp.path("signal.json")}));
+    const WorkspaceModel full(hf);
+    Eigen::VectorXd x = combined->init(), xf = full.init();
+    const int mu = combined->poi();
+    x[mu] = 0.8;
+    xf[full.poi()] = 0.8;
+    for (int i = 0; i < full.size(); ++i)
+      if (i != full.poi()) {
+        const int j = combined->index("full/" + full.names()[i]);
+        REQUIRE(j >= 0);
+        x[j] = xf[i] = full.init()[i] + 0.05 * (i % 3);
+      }
+    double f, df, d2f;
+    sur->along(Eigen::Vector2d(6.0, 9.0), 0.8, false, -1, &f, &df, &d2f);
+    CHECK(combined->nll(x) == Approx(f + full.nll(xf)).epsilon(1e-12));
+    auto limit = testing::run_refinery("limit " + tmp.path("comb.json") + " --json");
+    INFO(limit.output);
+    REQUIRE(limit.exit_code == 0);
+    const double l_comb = json::parse(limit.output.substr(limit.output.find('{')))["upper_limit_obs"].get<double>();
+    CHECK(l_comb < 0.9 * e["rows"][0]["surrogate"]["limit"].get<double>());
+    json no_yields = comb;
+    no_yields["analyses"][0].erase("yields");
+    CHECK_THAT(input_error_of([&] { cli::load_combination(no_yields, "c.json"); }),
+               Catch::Contains("analyses[0].yields") && Catch::Contains("2 yields"));
+  }
 
   // Bad input: one line, exit 2.
   auto bad_bins = testing::run_refinery("surrogate sample " + bkg + " --signal-bins sr,nope --out " + tmp.path("x.h5"));
