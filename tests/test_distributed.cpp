@@ -162,7 +162,12 @@ TEST_CASE("Two-process classifier training equals one process with the same glob
         Approx(a["calibration"]["test_after"]["ece"].get<double>()).epsilon(1e-4));
   for (size_t p = 0; p < a["yields"].size(); ++p)
     CHECK(b["yields"][p].get<double>() == Approx(a["yields"][p].get<double>()).epsilon(1e-12));
-  CHECK(parameter_difference(tmp.path("one.pt"), tmp.path("two.pt"), 6) < 1e-5);
+  // Adam divides by the gradient's running RMS, so a parameter whose gradient
+  // is near zero takes steps of O(learning rate) whatever the rounding of its
+  // gradient: the weights differ more than the losses. Measured: below 1e-5
+  // until 2026-12-02, 6.5e-5 on a Xeon with AVX-512 (2026-12-04); a wrong
+  // batch or shard gives differences of order 1e-2.
+  CHECK(parameter_difference(tmp.path("one.pt"), tmp.path("two.pt"), 6) < 2e-4);
 }
 
 TEST_CASE("Two-process DCR training equals one process (paired toy samples)", "[distributed][dcr]") {

@@ -114,6 +114,9 @@ SignalYieldLikelihood::SignalYieldLikelihood(const histfactory::Workspace& backg
   if (bins_.empty()) throw InputError(background.file, "signal template", "no bins");
   histfactory::Workspace ws = background;
   poi_name_ = ws.measurement(measurement).poi;
+  if (poi_name_.empty())
+    throw InputError(background.file, "measurements[].config.poi",
+                     "empty: the signal strength needs a name (the patches' normfactor)");
   for (const auto& c : ws.channels)
     for (const auto& s : c.samples)
       if (scaled_by(s, poi_name_))

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "src/core/error.h"
@@ -97,13 +98,14 @@ YieldPoints sample_yields(const SignalYieldLikelihood& l, const YieldSamplingOpt
     return std::max(2.0 * (obs - std::min(f0_obs, lowest_obs)), 2.0 * (asimov - f0_a));
   };
   // A ray t * d: doubling and bisection to where the rise crosses the reach,
-  // then points uniform in [0, t_max]. Returns t_max.
-  auto ray = [&](const Eigen::VectorXd& d, std::mt19937_64& rng, std::vector<Point>* out) {
+  // then points uniform in [0, t_max]. Returns t_max; *reached says whether
+  // the rise crossed the reach (the doubling stops at 2^25 / 4 ~ 8e6 events).
+  auto ray = [&](const Eigen::VectorXd& d, std::mt19937_64& rng, std::vector<Point>* out, bool* reached) {
     Walker w(l, done, failed, progress);
     double lowest = f0_obs, obs, asimov;
     double lo = 0.0, hi = 0.25;
     bool crossed = false;
-    for (int k = 0; k < 60 && !crossed; ++k) {
+    for (int k = 0; k < 26 && !crossed; ++k) {
       if (!w.label(hi * d, 0, out, &obs, &asimov)) break;
       lowest = std::min(lowest, obs);
       if (rise(obs, asimov, lowest) >= o.reach) crossed = true;
@@ -125,6 +127,7 @@ YieldPoints sample_yields(const SignalYieldLikelihood& l, const YieldSamplingOpt
     std::sort(ts.begin(), ts.end());
     Walker fresh(l, done, failed, progress);
     for (double t : ts) fresh.label(t * d, 0, out, &obs, &asimov);
+    if (reached) *reached = crossed;
     return hi;
   };
 
@@ -132,15 +135,21 @@ YieldPoints sample_yields(const SignalYieldLikelihood& l, const YieldSamplingOpt
   // 1. Each bin's scale: the axis rays with unit direction.
   std::vector<std::vector<Point>> axis(K);
   result.scale.resize(K);
+  std::vector<char> reached(K, 0);
   parallel_for(K, [&](std::int64_t k) {
     std::mt19937_64 rng(stream_seed(o.seed, {0, std::uint64_t(k)}));
     Eigen::VectorXd d = Eigen::VectorXd::Zero(K);
     d[k] = 1.0;
-    result.scale[k] = ray(d, rng, &axis[k]);
+    bool r = false;
+    result.scale[k] = ray(d, rng, &axis[k], &r);
+    reached[k] = r;
   });
   for (int k = 0; k < K; ++k)
-    if (!(result.scale[k] > 0.0) || !std::isfinite(result.scale[k]))
-      throw InputError("", "signal template", "bin " + l.bins()[k].name() + ": no finite yield reaches the reach");
+    if (!reached[k] || !(result.scale[k] > 0.0) || !std::isfinite(result.scale[k]))
+      throw InputError("", "signal template",
+                       "bin " + l.bins()[k].name() + ": a signal there alone never raises twice the NLL by the reach (" +
+                           std::to_string(o.reach) + ", tried up to " + std::to_string(result.scale[k]) +
+                           " events): the likelihood does not constrain it; leave it out of the template");
 
   // 2. Rays in random directions.
   const std::int64_t axis_points = done.load();
@@ -150,7 +159,7 @@ YieldPoints sample_yields(const SignalYieldLikelihood& l, const YieldSamplingOpt
   parallel_for(rays, [&](std::int64_t r) {
     std::mt19937_64 rng(stream_seed(o.seed, {1, std::uint64_t(r)}));
     const Eigen::VectorXd d = simplex_point(K, rng).cwiseProduct(result.scale);
-    ray(d, rng, &ray_points[r]);
+    ray(d, rng, &ray_points[r], nullptr);
   });
 
   // 3. Chains. The region's shape from the ray points inside the reach: its
@@ -169,6 +178,18 @@ YieldPoints sample_yields(const SignalYieldLikelihood& l, const YieldSamplingOpt
   for (int k = 0; k < K; ++k) cov(k, k) += 1e-6 * result.scale[k] * result.scale[k];
   if (inside.size() < std::size_t(2 * K)) cov = result.scale.array().square().matrix().asDiagonal();
   const Eigen::MatrixXd shape = Eigen::LLT<Eigen::MatrixXd>(cov).matrixL();
+  // The chains' domain: the ellipsoid (in the ray cloud's metric) 1.5 times
+  // as far out as the farthest ray point inside the reach. The target is
+  // truncated there (exact Metropolis-Hastings for the truncated target);
+  // a proposal outside is rejected without a fit: such points lie far
+  // beyond the reach, cost the slowest fits and teach the surrogate little.
+  double radius = 0.0;
+  for (const Point* p : inside)
+    radius = std::max(radius, shape.triangularView<Eigen::Lower>().solve(p->s - centre).norm());
+  radius = radius > 0.0 ? 1.5 * radius : std::numeric_limits<double>::infinity();
+  auto in_domain = [&](const Eigen::VectorXd& x) {
+    return shape.triangularView<Eigen::Lower>().solve(x - centre).norm() <= radius;
+  };
   const std::int64_t chain_target = std::max<std::int64_t>(0, o.points - done.load());
   const int chains = chain_target > 0 ? o.chains : 0;
   const std::int64_t steps = chains > 0 ? std::max<std::int64_t>(1, chain_target / chains) : 0;
@@ -193,7 +214,8 @@ YieldPoints sample_yields(const SignalYieldLikelihood& l, const YieldSamplingOpt
     double step = 1.19 / std::sqrt(double(K));
     const std::int64_t burn_in = std::max<std::int64_t>(steps / 10, std::min<std::int64_t>(steps / 2, 200));
     std::int64_t window = 0, window_accepted = 0;
-    for (std::int64_t i = 1; i < steps; ++i) {
+    // Until the chain has labelled its share (proposals outside the domain count as rejected steps).
+    for (std::int64_t i = 1; std::int64_t(out.size()) < steps && i < 20 * steps; ++i) {
       Eigen::VectorXd proposal(K);
       // Reflected at 0: a symmetric proposal on s >= 0.
       Eigen::VectorXd z(K);
@@ -204,7 +226,7 @@ YieldPoints sample_yields(const SignalYieldLikelihood& l, const YieldSamplingOpt
       // The proposal's fits start from the chain's current state (a rejected
       // far proposal's minimum would be a poor start).
       Walker trial = w;
-      if (trial.label(proposal, 1, &out, &po, &pa, &w)) {
+      if (in_domain(proposal) && trial.label(proposal, 1, &out, &po, &pa, &w)) {
         const double lt = -std::max(po - f0_obs, pa - f0_a) / T;
         if (std::log(u(rng)) < lt - log_target) {
           accept = true;

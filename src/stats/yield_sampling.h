@@ -19,8 +19,11 @@
 //    the reach (the region is far from axis-aligned where a signal in one
 //    bin can be absorbed by a background normalisation), reflected at 0,
 //    their size adapted during a burn-in to an acceptance of about 0.3;
-//    each chain starts at a ray point inside the reach. Every proposal is
-//    labelled and kept (accepted or not), the burn-in's too.
+//    each chain starts at a ray point inside the reach. The target is
+//    truncated to the ellipsoid (in the ray cloud's metric) 1.5 times as
+//    far out as the farthest ray point inside the reach: a proposal outside
+//    is rejected without a fit. Every other proposal is labelled and kept
+//    (accepted or not), the burn-in's too.
 // A bin's scale is the yield that, alone, raises twice the Asimov NLL by
 // `reach`. Fits of a ray or a chain start from the previous point's
 // minimum. Each ray and chain has its own random stream keyed by (seed,
