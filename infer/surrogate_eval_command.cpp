@@ -35,9 +35,9 @@ namespace {
 
 struct Numbers {
   double cls = NAN;
-  std::array<double, 5> cls_exp{};
+  std::array<double, 5> cls_exp{NAN, NAN, NAN, NAN, NAN};
   double limit = NAN;
-  std::array<double, 5> limit_exp{};
+  std::array<double, 5> limit_exp{NAN, NAN, NAN, NAN, NAN};
   double seconds = 0;
 };
 
@@ -174,13 +174,17 @@ int run_surrogate_eval(int argc, char** argv) {
     row["member_limit_spread"] = member_limits.size() > 1 && std::isfinite(sq) ? json(std::sqrt(sq)) : json(nullptr);
     const double valid = surrogate->validity(sig.s);
     const double highest = std::max(n.limit, n.limit_exp[4]);
-    if (!std::isfinite(n.limit) || !std::isfinite(n.limit_exp[4]) || highest > valid)
-      warnings[i] = sig.name + ": a limit lies beyond the surrogate's range of validity (mu up to " + std::to_string(valid) +
-                    " for this signal; training yields up to " + join([&] {
-                      std::vector<std::string> v;
-                      for (int k = 0; k < K; ++k) v.push_back(std::to_string(spec.yields_max[k]));
-                      return v;
-                    }()) + ")";
+    const std::string range = "(mu up to " + std::to_string(valid) + " for this signal; training yields up to " + join([&] {
+                                std::vector<std::string> v;
+                                for (int k = 0; k < K; ++k) v.push_back(std::to_string(spec.yields_max[k]));
+                                return v;
+                              }()) + "; spread of the members' observed limit " +
+                              (row["member_limit_spread"].is_number() ? std::to_string(row["member_limit_spread"].get<double>()) : "n/a") + ")";
+    if (valid < 1.0)
+      warnings[i] = sig.name + ": the signal at mu = 1 lies beyond the surrogate's range of validity " + range +
+                    ": no CLs at mu = 1";
+    else if (!std::isfinite(n.limit) || !std::isfinite(n.limit_exp[4]) || highest > valid)
+      warnings[i] = sig.name + ": a limit lies beyond the surrogate's range of validity " + range;
     if (exact) {
       const auto reference = exact->model_at(sig.s);
       row["reference"] = to_json(numbers(*reference));
@@ -228,6 +232,7 @@ int run_surrogate_eval(int argc, char** argv) {
     }
     std::printf("\n");
   }
+  std::fflush(stdout);  // the table before the warnings
   for (const auto& w : warnings)
     if (!w.empty()) std::cerr << "warning: " << w << "\n";
   json summary = {{"signals", rows.size()}, {"failed", failed}};

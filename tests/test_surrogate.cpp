@@ -442,6 +442,13 @@ TEST_CASE("Surrogate commands end to end: limits agree with the exact likelihood
                Catch::Contains("analyses[0].yields") && Catch::Contains("2 yields"));
   }
 
+  // A signal beyond the training points: a warning naming the range, no CLs at mu = 1.
+  auto beyond = testing::run_refinery("surrogate eval " + model + " --yields 5000,5000");
+  INFO(beyond.output);
+  CHECK(beyond.exit_code == 0);
+  CHECK_THAT(beyond.output, Catch::Contains("warning: yields: the signal at mu = 1 lies beyond the surrogate's range of "
+                                            "validity") && Catch::Contains("training yields up to"));
+
   // Bad input: one line, exit 2.
   auto bad_bins = testing::run_refinery("surrogate sample " + bkg + " --signal-bins sr,nope --out " + tmp.path("x.h5"));
   CHECK(bad_bins.exit_code == 2);
