@@ -380,11 +380,22 @@ TEST_CASE("Surrogate commands end to end: limits agree with the exact likelihood
                                        " --points 3000 --seed 3 --threads 2 --quiet --out " + points);
   INFO(sampled.output);
   REQUIRE(sampled.exit_code == 0);
-  auto trained = testing::run_refinery("surrogate train " + points + " --members 2 --hidden 64,64,64 --epochs 25 --steps 150 "
+  // A second, independent run (another seed) joins the first in training.
+  auto more = testing::run_refinery("surrogate sample " + bkg + " --patch " + tmp.path("signal.json") +
+                                    " --points 600 --seed 4 --threads 2 --quiet --out " + tmp.path("more.h5"));
+  REQUIRE(more.exit_code == 0);
+  auto other = testing::run_refinery("surrogate sample " + bkg + " --signal-bins sr[0] --points 100 --quiet --out " +
+                                     tmp.path("other.h5"));
+  REQUIRE(other.exit_code == 0);
+  auto mixed = testing::run_refinery("surrogate train " + points + " " + tmp.path("other.h5") + " --out " + tmp.path("m.onnx"));
+  CHECK(mixed.exit_code == 2);
+  CHECK_THAT(mixed.output, Catch::Contains("other.h5: bins: differs from"));
+  auto trained = testing::run_refinery("surrogate train " + points + " " + tmp.path("more.h5") + " --members 2 --hidden 64,64,64 --epochs 25 --steps 150 "
                                        "--seed 2 --threads 2 --quiet --out " + model);
   INFO(trained.output);
   REQUIRE(trained.exit_code == 0);
-  CHECK(testing::file_exists(model + ".json"));
+  REQUIRE(testing::file_exists(model + ".json"));
+  CHECK(json::parse(testing::read_file(model + ".json"))["points"].get<int>() > 3000 + 500);  // both files
   CHECK_FALSE(testing::file_exists(model + ".ckpt.m0"));  // the checkpoints have served
   auto eval = testing::run_refinery("surrogate eval " + model + " --workspace " + bkg + " --patch " + tmp.path("signal.json") +
                                     " --patch " + tmp.path("weak.json") + " --exact --out " + tmp.path("eval.json"));

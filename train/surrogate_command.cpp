@@ -1,4 +1,4 @@
-// `refinery surrogate train POINTS.h5 --out SURROGATE.onnx`: a likelihood
+// `refinery surrogate train POINTS.h5 [MORE.h5 ...] --out SURROGATE.onnx`: a likelihood
 // surrogate (train/surrogate_training.h) from the labelled points of
 // `refinery surrogate sample`, written as one ONNX file with its metadata
 // (src/stats/yield_surrogate.h) and a JSON report beside it.
@@ -21,7 +21,8 @@ int run_surrogate_train(int argc, char** argv) {
   cxxopts::Options options(argv[0],
                            "A likelihood surrogate (ONNX) from labelled points: refinery surrogate train POINTS.h5 --out "
                            "SURROGATE.onnx");
-  options.add_options()("what", "train", cxxopts::value<std::string>())("points", "Labelled points (refinery surrogate sample)", cxxopts::value<std::string>())(
+  options.add_options()("what", "train", cxxopts::value<std::string>())("points", "Labelled points (refinery surrogate sample; several files of the same workspace and template, e.g. runs with different --seed, are joined)",
+      cxxopts::value<std::vector<std::string>>())(
       "hidden", "Hidden layer sizes", cxxopts::value<std::string>()->default_value("256,256,256,256,256"))(
       "members", "Networks in the ensemble", cxxopts::value<int>()->default_value("3"))(
       "epochs", "Maximum epochs per member", cxxopts::value<int>()->default_value("60"))(
@@ -38,7 +39,7 @@ int run_surrogate_train(int argc, char** argv) {
       "resume", "Continue from the checkpoints");
   add_common_options(options, false, true);
   options.parse_positional({"what", "points"});
-  options.positional_help("POINTS.h5");
+  options.positional_help("POINTS.h5 [MORE.h5 ...]");
   auto r = parse(options, argc, argv);
   if (!r) return 0;
   CommonOptions common = common_options(*r);
@@ -75,7 +76,7 @@ int run_surrogate_train(int argc, char** argv) {
   set_threads(common.threads);
   AtomicFile probe(common.out);  // the destination is checked before the training
 
-  const LikelihoodPoints points = read_likelihood_points((*r)["points"].as<std::string>());
+  const LikelihoodPoints points = read_likelihood_points((*r)["points"].as<std::vector<std::string>>());
   if (!common.quiet)
     std::cerr << "surrogate train: " << points.yields.rows() << " points, " << points.bins.size() << " bins ("
               << join(points.bins) << "), " << o.members << " x " << (*r)["hidden"].as<std::string>() << "\n";

@@ -79,6 +79,33 @@ LikelihoodPoints read_likelihood_points(const std::string& path) {
   return p;
 }
 
+LikelihoodPoints read_likelihood_points(const std::vector<std::string>& paths) {
+  if (paths.empty()) throw InputError("", "POINTS.h5", "no file");
+  LikelihoodPoints all = read_likelihood_points(paths[0]);
+  for (std::size_t i = 1; i < paths.size(); ++i) {
+    const LikelihoodPoints p = read_likelihood_points(paths[i]);
+    auto differs = [&](const std::string& what) {
+      return InputError(paths[i], what, "differs from " + paths[0] + "'s: points of another workspace or template");
+    };
+    if (p.bins != all.bins) throw differs("bins");
+    if (p.poi != all.poi) throw differs("poi");
+    if (p.workspace_hash != all.workspace_hash) throw differs("workspace_hash");
+    if (std::abs(p.background_observed - all.background_observed) > 1e-9 * std::max(1.0, std::abs(all.background_observed)) ||
+        std::abs(p.background_asimov - all.background_asimov) > 1e-9 * std::max(1.0, std::abs(all.background_asimov)))
+      throw differs("background_nll_observed");
+    const Eigen::Index n = all.yields.rows(), m = p.yields.rows();
+    all.yields.conservativeResize(n + m, Eigen::NoChange);
+    all.yields.bottomRows(m) = p.yields;
+    all.nll_observed.conservativeResize(n + m);
+    all.nll_observed.tail(m) = p.nll_observed;
+    all.nll_asimov.conservativeResize(n + m);
+    all.nll_asimov.tail(m) = p.nll_asimov;
+    all.reach = std::min(all.reach, p.reach);
+    all.file += "," + paths[i];
+  }
+  return all;
+}
+
 stats::YieldSurrogateSpec train_surrogate(const LikelihoodPoints& points, const SurrogateTrainingOptions& o,
                                           std::vector<TrainReport>* reports) {
   const int64_t N = points.yields.rows(), K = points.yields.cols();

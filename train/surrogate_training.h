@@ -27,6 +27,10 @@ struct LikelihoodPoints {
 // Reads a file of `refinery surrogate sample` (InputError naming the file
 // and dataset or attribute).
 LikelihoodPoints read_likelihood_points(const std::string& path);
+// Several files joined (independent runs, e.g. other seeds, of the same
+// workspace and template): InputError naming the file whose bins, POI,
+// workspace hash or background NLLs differ from the first's.
+LikelihoodPoints read_likelihood_points(const std::vector<std::string>& paths);
 
 struct SurrogateTrainingOptions {
   std::vector<int64_t> hidden = {256, 256, 256, 256, 256};
