@@ -149,19 +149,24 @@ int run_surrogate_eval(int argc, char** argv) {
     exact = std::make_unique<stats::SignalYieldLikelihood>(*background, bins, measurement,
                                                            interp_options((*r)["interp"].as<std::string>()));
 
-  std::vector<json> rows(signals.size());
+  // Per signal: the surrogate's numbers, the exact likelihood's (--exact),
+  // the spread of the members' observed limits; JSON is written from them.
+  struct Row {
+    std::string error;
+    Numbers surrogate, reference;
+    double spread = NAN;
+  };
+  std::vector<Row> rows(signals.size());
   std::vector<std::string> warnings(signals.size());
   parallel_for(std::int64_t(signals.size()), [&](std::int64_t i) {
     const auto& sig = signals[i];
-    json row = {{"name", sig.name}, {"yields", std::vector<double>(sig.s.data(), sig.s.data() + K)}};
+    Row& row = rows[i];
     if (!(sig.s.array() > 0).any()) {
-      row["error"] = "no signal yield in the surrogate's bins";
-      rows[i] = row;
+      row.error = "no signal yield in the surrogate's bins";
       return;
     }
     const stats::SurrogateModel model(surrogate, sig.s);
-    const Numbers n = numbers(model);
-    row["surrogate"] = to_json(n);
+    const Numbers& n = row.surrogate = numbers(model);
     std::vector<double> member_limits;
     for (int m = 0; m < surrogate->members() && surrogate->members() > 1; ++m) {
       const stats::SurrogateModel member(surrogate, sig.s, m);
@@ -171,7 +176,7 @@ int run_surrogate_eval(int argc, char** argv) {
     double mean = 0, sq = 0;
     for (double v : member_limits) mean += v / member_limits.size();
     for (double v : member_limits) sq += (v - mean) * (v - mean) / std::max<std::size_t>(1, member_limits.size() - 1);
-    row["member_limit_spread"] = member_limits.size() > 1 && std::isfinite(sq) ? json(std::sqrt(sq)) : json(nullptr);
+    if (member_limits.size() > 1 && std::isfinite(sq)) row.spread = std::sqrt(sq);
     const double valid = surrogate->validity(sig.s);
     const double highest = std::max(n.limit, n.limit_exp[4]);
     const std::string range = "(mu up to " + std::to_string(valid) + " for this signal; training yields up to " + join([&] {
@@ -179,54 +184,40 @@ int run_surrogate_eval(int argc, char** argv) {
                                 for (int k = 0; k < K; ++k) v.push_back(std::to_string(spec.yields_max[k]));
                                 return v;
                               }()) + "; spread of the members' observed limit " +
-                              (row["member_limit_spread"].is_number() ? std::to_string(row["member_limit_spread"].get<double>()) : "n/a") + ")";
+                              (std::isfinite(row.spread) ? std::to_string(row.spread) : "n/a") + ")";
     if (valid < 1.0)
       warnings[i] = sig.name + ": the signal at mu = 1 lies beyond the surrogate's range of validity " + range +
                     ": no CLs at mu = 1";
     else if (!std::isfinite(n.limit) || !std::isfinite(n.limit_exp[4]) || highest > valid)
       warnings[i] = sig.name + ": a limit lies beyond the surrogate's range of validity " + range;
-    if (exact) {
-      const auto reference = exact->model_at(sig.s);
-      row["reference"] = to_json(numbers(*reference));
-    }
-    rows[i] = row;
+    if (exact) row.reference = numbers(*exact->model_at(sig.s));
   });
 
   // The table, and the summary of the differences.
-  auto get = [](const json& j, const char* key) { return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN; };
   std::printf("%-22s %9s %9s %9s %9s %9s", "signal", "CLs", "CLs_exp", "limit", "lim_exp", "spread");
   if (exact) std::printf(" | %9s %9s %9s %9s %8s %8s", "ref CLs", "ref exp", "ref lim", "ref exp", "dlim%", "dexp%");
   std::printf("\n");
   std::vector<double> dcls, dlim;
   int failed = 0;
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    const json& row = rows[i];
-    if (row.contains("error")) {
-      std::printf("%-22s %s\n", row["name"].get<std::string>().c_str(), row["error"].get<std::string>().c_str());
+    const Row& row = rows[i];
+    if (!row.error.empty()) {
+      std::printf("%-22s %s\n", signals[i].name.c_str(), row.error.c_str());
       ++failed;
       continue;
     }
-    const json& s = row["surrogate"];
-    std::printf("%-22s %9.4f %9.4f %9.4f %9.4f %9.4f", row["name"].get<std::string>().c_str(), get(s, "cls"),
-                s["cls_expected"][2].is_number() ? s["cls_expected"][2].get<double>() : NAN, get(s, "limit"),
-                s["limit_expected"][2].is_number() ? s["limit_expected"][2].get<double>() : NAN,
-                get(row, "member_limit_spread"));
+    const Numbers &s = row.surrogate, &e = row.reference;
+    std::printf("%-22s %9.4f %9.4f %9.4f %9.4f %9.4f", signals[i].name.c_str(), s.cls, s.cls_exp[2], s.limit,
+                s.limit_exp[2], row.spread);
     if (exact) {
-      const json& e = row["reference"];
-      const double el = e["limit_expected"][2].is_number() ? e["limit_expected"][2].get<double>() : NAN;
-      const double sl = s["limit_expected"][2].is_number() ? s["limit_expected"][2].get<double>() : NAN;
-      const double d_obs = 100.0 * (get(s, "limit") / get(e, "limit") - 1.0), d_exp = 100.0 * (sl / el - 1.0);
-      std::printf(" | %9.4f %9.4f %9.4f %9.4f %+8.2f %+8.2f", get(e, "cls"),
-                  e["cls_expected"][2].is_number() ? e["cls_expected"][2].get<double>() : NAN, get(e, "limit"), el, d_obs, d_exp);
-      const double dc = std::abs(get(s, "cls") - get(e, "cls"));
+      const double d_obs = 100.0 * (s.limit / e.limit - 1.0), d_exp = 100.0 * (s.limit_exp[2] / e.limit_exp[2] - 1.0);
+      std::printf(" | %9.4f %9.4f %9.4f %9.4f %+8.2f %+8.2f", e.cls, e.cls_exp[2], e.limit, e.limit_exp[2], d_obs, d_exp);
+      const double dc = std::abs(s.cls - e.cls);
       if (std::isfinite(dc)) dcls.push_back(dc);
       for (int q = 0; q < 5; ++q) {
-        const double a = s["limit_expected"][q].is_number() ? s["limit_expected"][q].get<double>() : NAN;
-        const double b = e["limit_expected"][q].is_number() ? e["limit_expected"][q].get<double>() : NAN;
-        const double dc_q = std::abs((s["cls_expected"][q].is_number() ? s["cls_expected"][q].get<double>() : NAN) -
-                                     (e["cls_expected"][q].is_number() ? e["cls_expected"][q].get<double>() : NAN));
+        const double dc_q = std::abs(s.cls_exp[q] - e.cls_exp[q]);
         if (std::isfinite(dc_q)) dcls.push_back(dc_q);
-        if (std::isfinite(a) && std::isfinite(b)) dlim.push_back(std::abs(a / b - 1.0));
+        if (std::isfinite(s.limit_exp[q]) && std::isfinite(e.limit_exp[q])) dlim.push_back(std::abs(s.limit_exp[q] / e.limit_exp[q] - 1.0));
       }
       if (std::isfinite(d_obs)) dlim.push_back(std::abs(d_obs) / 100.0);
     }
@@ -256,7 +247,20 @@ int run_surrogate_eval(int argc, char** argv) {
                 100.0 * within5 / dlim.size(), dcls.empty() ? NAN : dcls.back());
   }
   if (!common.out.empty()) {
-    json out = {{"surrogate", file}, {"rows", rows}, {"summary", summary}, {"command", "refinery surrogate eval"}};
+    json out_rows = json::array();
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const Row& row = rows[i];
+      json j = {{"name", signals[i].name}, {"yields", std::vector<double>(signals[i].s.data(), signals[i].s.data() + K)}};
+      if (!row.error.empty()) {
+        j["error"] = row.error;
+      } else {
+        j["surrogate"] = to_json(row.surrogate);
+        j["member_limit_spread"] = std::isfinite(row.spread) ? json(row.spread) : json(nullptr);
+        if (exact) j["reference"] = to_json(row.reference);
+      }
+      out_rows.push_back(j);
+    }
+    json out = {{"surrogate", file}, {"rows", out_rows}, {"summary", summary}, {"command", "refinery surrogate eval"}};
     write_text_atomically(common.out, out.dump(2) + "\n");
   }
   return failed > 0 ? 1 : 0;

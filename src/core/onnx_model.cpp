@@ -92,8 +92,6 @@ std::string value_info_bytes(const ValueInfo& v) {
 
 // --- reading
 
-constexpr int kMaxDepth = 16;
-
 struct Field {
   int number = 0, wire = 0;
   std::uint64_t value = 0;  // varint, or the 32/64-bit bits
@@ -129,8 +127,8 @@ class Reader {
     return true;
   }
   [[noreturn]] void fail(const std::string& what) const { throw InputError(file_, where_, "not an ONNX model: " + what); }
-
- private:
+  // A packed repeated varint field is a Reader over its bytes read varint by varint.
+  bool done() const { return p_ == end_; }
   std::uint64_t read_varint() {
     std::uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
@@ -141,6 +139,8 @@ class Reader {
     }
     fail("a varint longer than 10 bytes");
   }
+
+ private:
   std::uint64_t fixed(int n) {
     if (end_ - p_ < n) fail("truncated");
     std::uint64_t v = 0;
@@ -171,21 +171,7 @@ Tensor parse_tensor(const Field& outer, const std::string& file, const std::stri
       else {
         expect(f, 2, r, "dims");
         Reader packed(f.data, f.size, file, where + ".dims");
-        // packed varints: read them as fields would not work; decode by hand
-        const char* p = f.data;
-        const char* e = f.data + f.size;
-        while (p < e) {
-          std::uint64_t v = 0;
-          int shift = 0;
-          while (true) {
-            if (p == e || shift >= 64) packed.fail("truncated dims");
-            const auto b = std::uint8_t(*p++);
-            v |= std::uint64_t(b & 0x7f) << shift;
-            shift += 7;
-            if (!(b & 0x80)) break;
-          }
-          t.dims.push_back(std::int64_t(v));
-        }
+        while (!packed.done()) t.dims.push_back(std::int64_t(packed.read_varint()));
       }
     } else if (f.number == 2) {
       expect(f, 0, r, "data_type");

@@ -41,6 +41,14 @@ onnx::Node node(const std::string& op, std::vector<std::string> in, const std::s
   return n;
 }
 
+onnx::Attribute int_attribute(const std::string& name, std::int64_t value) {
+  onnx::Attribute a;
+  a.name = name;
+  a.kind = onnx::Attribute::kInt;
+  a.i = value;
+  return a;
+}
+
 // SiLU and its first two derivatives.
 inline void silu(double z, double* a, double* da, double* dda) {
   const double s = 1.0 / (1.0 + std::exp(-z));
@@ -87,11 +95,7 @@ onnx::Model surrogate_to_onnx(const YieldSurrogateSpec& spec) {
       g.initializers.push_back(
           tensor(layer_name(i, l, "bias"), {L.bias.size()}, std::vector<float>(L.bias.data(), L.bias.data() + L.bias.size())));
       onnx::Node gemm = node("Gemm", {h, layer_name(i, l, "weight"), layer_name(i, l, "bias")}, layer_name(i, l, "z"));
-      onnx::Attribute transB;
-      transB.name = "transB";
-      transB.kind = onnx::Attribute::kInt;
-      transB.i = 1;
-      gemm.attributes.push_back(transB);
+      gemm.attributes.push_back(int_attribute("transB", 1));
       g.nodes.push_back(gemm);
       h = layer_name(i, l, "z");
       if (l + 1 < int(layers.size())) {
@@ -108,11 +112,7 @@ onnx::Model surrogate_to_onnx(const YieldSurrogateSpec& spec) {
   g.nodes.push_back(node("Sum", outputs, "member_sum"));
   g.nodes.push_back(node("Mul", {"member_sum", "inverse_members"}, "nll"));
   onnx::Node concat = node("Concat", outputs, "nll_members");
-  onnx::Attribute axis;
-  axis.name = "axis";
-  axis.kind = onnx::Attribute::kInt;
-  axis.i = 1;
-  concat.attributes.push_back(axis);
+  concat.attributes.push_back(int_attribute("axis", 1));
   g.nodes.push_back(concat);
   g.inputs.push_back({"yields", {-1, K}, {"N", ""}});
   g.outputs.push_back({"nll", {-1, 2}, {"N", ""}});
