@@ -11,9 +11,12 @@ int run_inspect(int argc, char** argv);   // workspace_commands.cpp
 int run_toys(int argc, char** argv);      // toys_command.cpp
 int run_report(int argc, char** argv);    // report_command.cpp
 int run_surrogate_sample(int argc, char** argv);  // surrogate_sample_command.cpp
+int run_export(int argc, char** argv);    // export_command.cpp
 
 void register_infer_commands() {
   register_command({"eval", "Evaluate a trained model on events (classifier: probabilities and fractions)", run_eval});
+  register_command({"export", "A trained network as ONNX with its whole evaluation path (MODEL.pt --out MODEL.onnx)",
+                    run_export});
   register_command({"inspect", "Summarise an event file or a HistFactory workspace", run_inspect});
   register_model_commands();
   register_command({"surrogate sample",

@@ -306,6 +306,12 @@ TEST_CASE("Surrogate ONNX file round trip and derivatives along a ray", "[surrog
   for (auto& t : broken.graph.initializers)
     if (t.name == "m1.l1.weight") t.dims = {12, 15}, t.data.resize(180);
   CHECK_THAT(input_error_of([&] { surrogate_from_onnx(broken, "x.onnx"); }), Catch::Contains("m1.l1.weight"));
+  onnx::Model doubled = back;  // a weight of another element type
+  for (auto& t : doubled.graph.initializers)
+    if (t.name == "m0.l0.weight") t.type = onnx::kDouble, t.doubles.assign(t.data.begin(), t.data.end()), t.data.clear();
+  const onnx::Model doubled_back = onnx::parse(onnx::serialize(doubled), "d.onnx");
+  CHECK(doubled_back.graph.initializer("m0.l0.weight")->doubles.size() == back.graph.initializer("m0.l0.weight")->data.size());
+  CHECK_THAT(input_error_of([&] { surrogate_from_onnx(doubled_back, "d.onnx"); }), Catch::Contains("m0.l0.weight"));
   CHECK_THAT(input_error_of([&] { YieldSurrogate::load(testing::source_path("README.md")); }), Catch::Contains("README.md"));
 }
 

@@ -246,6 +246,8 @@ int run_train_sannt(int argc, char** argv) {
         torch::jit::Module ts = classifier_to_torchscript(net);
         save_torchscript(ts, {{"kind", "sannt"}, {"feature_names", test_analysis.feature_names},
                               {"process_names", {"signal", "background"}}, {"bins", o.bins}, {"problem", problem},
+                              {"summary", summary}, {"score_class", test_analysis.signal_process},
+                              {"activation", net->options.activation()},
                               {"config_hash", config.hash}}, common.out + ".pt");
         write_text_atomically(common.out + ".workspace.json",
                               template_workspace(model, t_after.nominal, t_after.up, t_after.down).dump(1) + "\n");
@@ -314,7 +316,7 @@ int run_train_sannt(int argc, char** argv) {
         torch::jit::Module ts = classifier_to_torchscript(net);
         save_torchscript(ts, {{"kind", "sannt"}, {"feature_names", {"x0", "x1", "x2"}},
                               {"process_names", {"signal", "background"}}, {"bins", o.bins}, {"benchmark", bm},
-                              {"summary", summary},
+                              {"summary", summary}, {"score_class", 0}, {"activation", net->options.activation()},
                               {"config_hash", config.hash}}, common.out + ".pt");
         // The binned model this network defines (test-sample templates) as a
         // pyhf workspace, where HistFactory can express it (constrained nuisances).

@@ -700,7 +700,14 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
   }
   nlohmann::json meta = {{"kind", "dcr"}, {"process", process}, {"region", (*r)["region"].as<std::string>()},
                          {"nuisances", data.nuisance_names},
-                         {"order", net->options.order()}, {"n_features", F}, {"config_hash", config.hash}};
+                         {"order", net->options.order()}, {"n_features", F}, {"activation", net->options.activation()},
+                         {"config_hash", config.hash}};
+  {
+    // The training points' range per nuisance: where the ansatz was fitted.
+    const torch::Tensor lo = std::get<0>(data.nu_points.to(torch::kFloat64).min(0)), hi = std::get<0>(data.nu_points.to(torch::kFloat64).max(0));
+    meta["nu_range"] = {{"min", std::vector<double>(lo.data_ptr<double>(), lo.data_ptr<double>() + lo.numel())},
+                        {"max", std::vector<double>(hi.data_ptr<double>(), hi.data_ptr<double>() + hi.numel())}};
+  }
   torch::jit::Module ts = dcr_to_torchscript(net);
   save_torchscript(ts, meta, common.out);
   write_text_atomically(common.out + ".json", out.dump(2) + "\n");

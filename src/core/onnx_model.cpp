@@ -38,12 +38,22 @@ void put_float(std::string& out, int field, float f) {
   out.append(b, 4);
 }
 
+template <typename T>
+std::string raw_bytes(const std::vector<T>& v) {  // little-endian hosts, as put_float
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+}
+
 std::string tensor_bytes(const Tensor& t) {
   std::string m;
   for (auto d : t.dims) put_int(m, 1, d);
-  put_int(m, 2, 1);  // FLOAT
+  put_int(m, 2, t.type);
   put_bytes(m, 8, t.name);
-  put_bytes(m, 9, std::string(reinterpret_cast<const char*>(t.data.data()), t.data.size() * sizeof(float)));
+  switch (t.type) {
+    case kFloat: put_bytes(m, 9, raw_bytes(t.data)); break;
+    case kDouble: put_bytes(m, 9, raw_bytes(t.doubles)); break;
+    case kInt64: put_bytes(m, 9, raw_bytes(t.int64s)); break;
+    default: throw std::invalid_argument("onnx: initializer '" + t.name + "' of a type refinery does not write");
+  }
   return m;
 }
 
@@ -80,7 +90,7 @@ std::string value_info_bytes(const ValueInfo& v) {
     put_bytes(shape, 1, dim);
   }
   std::string tensor;
-  put_int(tensor, 1, 1);  // FLOAT
+  put_int(tensor, 1, v.type);
   put_bytes(tensor, 2, shape);
   std::string type;
   put_bytes(type, 1, tensor);
@@ -200,14 +210,24 @@ Tensor parse_tensor(const Field& outer, const std::string& file, const std::stri
     }
   }
   const std::string where_t = where + " '" + t.name + "'";
-  if (type != 1) throw InputError(file, where_t, "only float tensors are read (data_type " + std::to_string(type) + ")");
+  if (type != kFloat && type != kDouble && type != kInt64)
+    throw InputError(file, where_t, "only float, double and int64 tensors are read (data_type " + std::to_string(type) + ")");
+  t.type = DataType(type);
   std::uint64_t count = 1;
   for (auto d : t.dims) {
     if (d < 0 || d > (std::int64_t(1) << 32)) throw InputError(file, where_t, "a negative or huge dimension");
     count *= std::uint64_t(d);
     if (count > (std::uint64_t(1) << 32)) throw InputError(file, where_t, "more than 2^32 elements");
   }
-  if (have_raw) {
+  if (t.type != kFloat) {
+    // refinery writes double and int64 tensors as raw_data only.
+    const std::size_t size = 8;
+    if (!have_raw || raw.size() != count * size)
+      throw InputError(file, where_t, "raw_data holds " + std::to_string(raw.size()) + " bytes, the dims need " + std::to_string(count * size));
+    if (t.type == kDouble) t.doubles.resize(count);
+    else t.int64s.resize(count);
+    std::memcpy(t.type == kDouble ? static_cast<void*>(t.doubles.data()) : static_cast<void*>(t.int64s.data()), raw.data(), raw.size());
+  } else if (have_raw) {
     if (raw.size() != count * 4)
       throw InputError(file, where_t, "raw_data holds " + std::to_string(raw.size()) + " bytes, the dims need " + std::to_string(count * 4));
     t.data.resize(count);
@@ -268,8 +288,7 @@ ValueInfo parse_value_info(const Field& outer, const std::string& file, const st
       Reader tensor(t.data, t.size, file, where + ".type.tensor_type");
       Field s;
       while (tensor.next(&s)) {
-        if (s.number == 1 && s.wire == 0 && s.value != 1)
-          tensor.fail("input or output '" + v.name + "' is not a float tensor");
+        if (s.number == 1 && s.wire == 0) v.type = DataType(s.value);
         if (s.number != 2 || s.wire != 2) continue;
         Reader shape(s.data, s.size, file, where + ".shape");
         Field d;
@@ -310,6 +329,65 @@ const std::string* Model::property(const std::string& k) const {
   for (const auto& [key, value] : metadata)
     if (key == k) return &value;
   return nullptr;
+}
+
+Tensor float_tensor(const std::string& name, std::vector<std::int64_t> dims, std::vector<float> data) {
+  Tensor t;
+  t.name = name;
+  t.dims = std::move(dims);
+  t.data = std::move(data);
+  return t;
+}
+
+Tensor double_tensor(const std::string& name, std::vector<std::int64_t> dims, std::vector<double> data) {
+  Tensor t;
+  t.name = name;
+  t.dims = std::move(dims);
+  t.type = kDouble;
+  t.doubles = std::move(data);
+  return t;
+}
+
+Tensor int64_tensor(const std::string& name, std::vector<std::int64_t> dims, std::vector<std::int64_t> data) {
+  Tensor t;
+  t.name = name;
+  t.dims = std::move(dims);
+  t.type = kInt64;
+  t.int64s = std::move(data);
+  return t;
+}
+
+Node make_node(const std::string& op, std::vector<std::string> inputs, const std::string& output) {
+  Node n;
+  n.op_type = op;
+  n.name = output;
+  n.inputs = std::move(inputs);
+  n.outputs = {output};
+  return n;
+}
+
+Attribute int_attribute(const std::string& name, std::int64_t value) {
+  Attribute a;
+  a.name = name;
+  a.kind = Attribute::kInt;
+  a.i = value;
+  return a;
+}
+
+Attribute ints_attribute(const std::string& name, std::vector<std::int64_t> values) {
+  Attribute a;
+  a.name = name;
+  a.kind = Attribute::kInts;
+  a.ints = std::move(values);
+  return a;
+}
+
+Attribute float_attribute(const std::string& name, float value) {
+  Attribute a;
+  a.name = name;
+  a.kind = Attribute::kFloat;
+  a.f = value;
+  return a;
 }
 
 std::string serialize(const Model& model) {

@@ -9,7 +9,7 @@
 // The reader takes outside input: every length, tag and nesting depth is
 // checked against the bytes there are, and anything malformed is an
 // InputError naming the file and the field. Fields it does not use are
-// skipped; tensors other than float are refused.
+// skipped; tensors other than float, double and int64 are refused.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -18,10 +18,17 @@
 
 namespace refinery::onnx {
 
-struct Tensor {  // a float tensor (an initializer)
+// Element types (TensorProto.DataType) refinery writes and reads.
+enum DataType { kFloat = 1, kInt64 = 7, kBool = 9, kDouble = 11 };
+
+struct Tensor {  // an initializer: float, double or int64
   std::string name;
   std::vector<std::int64_t> dims;
-  std::vector<float> data;  // row-major, the product of dims elements
+  DataType type = kFloat;
+  // Row-major, the product of dims elements, in the vector of `type`.
+  std::vector<float> data;
+  std::vector<double> doubles;
+  std::vector<std::int64_t> int64s;
 };
 
 struct Attribute {
@@ -39,8 +46,9 @@ struct Node {
   const Attribute* attribute(const std::string& name) const;  // nullptr when absent
 };
 
-struct ValueInfo {  // a float tensor input or output; a dimension < 0 is symbolic, named by dim_params
+struct ValueInfo {  // a tensor input or output; a dimension < 0 is symbolic, named by dim_params
   std::string name;
+  DataType type = kFloat;
   std::vector<std::int64_t> dims;
   std::vector<std::string> dim_params;  // one per dim ("" for fixed ones)
 };
@@ -61,6 +69,16 @@ struct Model {
   std::vector<std::pair<std::string, std::string>> metadata;  // metadata_props, in order
   const std::string* property(const std::string& key) const;  // nullptr when absent
 };
+
+// Builders for the graphs refinery writes.
+Tensor float_tensor(const std::string& name, std::vector<std::int64_t> dims, std::vector<float> data);
+Tensor double_tensor(const std::string& name, std::vector<std::int64_t> dims, std::vector<double> data);
+Tensor int64_tensor(const std::string& name, std::vector<std::int64_t> dims, std::vector<std::int64_t> data);
+// A node named after its (single) output.
+Node make_node(const std::string& op, std::vector<std::string> inputs, const std::string& output);
+Attribute int_attribute(const std::string& name, std::int64_t value);
+Attribute ints_attribute(const std::string& name, std::vector<std::int64_t> values);
+Attribute float_attribute(const std::string& name, float value);
 
 // The serialised ModelProto.
 std::string serialize(const Model& model);

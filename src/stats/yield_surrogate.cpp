@@ -28,27 +28,6 @@ std::string exact(double v) {
 
 std::vector<double> to_vector(const Eigen::VectorXd& v) { return std::vector<double>(v.data(), v.data() + v.size()); }
 
-onnx::Tensor tensor(const std::string& name, std::vector<std::int64_t> dims, std::vector<float> data) {
-  return {name, std::move(dims), std::move(data)};
-}
-
-onnx::Node node(const std::string& op, std::vector<std::string> in, const std::string& out) {
-  onnx::Node n;
-  n.op_type = op;
-  n.name = out;
-  n.inputs = std::move(in);
-  n.outputs = {out};
-  return n;
-}
-
-onnx::Attribute int_attribute(const std::string& name, std::int64_t value) {
-  onnx::Attribute a;
-  a.name = name;
-  a.kind = onnx::Attribute::kInt;
-  a.i = value;
-  return a;
-}
-
 // SiLU and its first two derivatives.
 inline void silu(double z, double* a, double* da, double* dda) {
   const double s = 1.0 / (1.0 + std::exp(-z));
@@ -73,15 +52,15 @@ onnx::Model surrogate_to_onnx(const YieldSurrogateSpec& spec) {
     mean[k] = float(spec.input_mean[k]);
     inverse[k] = float(1.0 / spec.input_scale[k]);
   }
-  g.initializers.push_back(tensor("input_mean", {K}, mean));
-  g.initializers.push_back(tensor("input_inverse_scale", {K}, inverse));
-  g.initializers.push_back(tensor("target_scale", {2}, {float(spec.target_scale[0]), float(spec.target_scale[1])}));
-  g.initializers.push_back(tensor("target_offset", {2},
+  g.initializers.push_back(onnx::float_tensor("input_mean", {K}, mean));
+  g.initializers.push_back(onnx::float_tensor("input_inverse_scale", {K}, inverse));
+  g.initializers.push_back(onnx::float_tensor("target_scale", {2}, {float(spec.target_scale[0]), float(spec.target_scale[1])}));
+  g.initializers.push_back(onnx::float_tensor("target_offset", {2},
                                   {float(spec.target_mean[0] + spec.background_observed),
                                    float(spec.target_mean[1] + spec.background_asimov)}));
-  g.initializers.push_back(tensor("inverse_members", {1}, {float(1.0 / M)}));
-  g.nodes.push_back(node("Sub", {"yields", "input_mean"}, "centred"));
-  g.nodes.push_back(node("Mul", {"centred", "input_inverse_scale"}, "standardised"));
+  g.initializers.push_back(onnx::float_tensor("inverse_members", {1}, {float(1.0 / M)}));
+  g.nodes.push_back(onnx::make_node("Sub", {"yields", "input_mean"}, "centred"));
+  g.nodes.push_back(onnx::make_node("Mul", {"centred", "input_inverse_scale"}, "standardised"));
   std::vector<std::string> outputs;
   for (int i = 0; i < M; ++i) {
     std::string h = "standardised";
@@ -91,32 +70,32 @@ onnx::Model surrogate_to_onnx(const YieldSurrogateSpec& spec) {
       std::vector<float> w(L.weight.size());
       for (int r = 0; r < L.weight.rows(); ++r)
         for (int c = 0; c < L.weight.cols(); ++c) w[std::size_t(r) * L.weight.cols() + c] = L.weight(r, c);
-      g.initializers.push_back(tensor(layer_name(i, l, "weight"), {L.weight.rows(), L.weight.cols()}, w));
+      g.initializers.push_back(onnx::float_tensor(layer_name(i, l, "weight"), {L.weight.rows(), L.weight.cols()}, w));
       g.initializers.push_back(
-          tensor(layer_name(i, l, "bias"), {L.bias.size()}, std::vector<float>(L.bias.data(), L.bias.data() + L.bias.size())));
-      onnx::Node gemm = node("Gemm", {h, layer_name(i, l, "weight"), layer_name(i, l, "bias")}, layer_name(i, l, "z"));
-      gemm.attributes.push_back(int_attribute("transB", 1));
+          onnx::float_tensor(layer_name(i, l, "bias"), {L.bias.size()}, std::vector<float>(L.bias.data(), L.bias.data() + L.bias.size())));
+      onnx::Node gemm = onnx::make_node("Gemm", {h, layer_name(i, l, "weight"), layer_name(i, l, "bias")}, layer_name(i, l, "z"));
+      gemm.attributes.push_back(onnx::int_attribute("transB", 1));
       g.nodes.push_back(gemm);
       h = layer_name(i, l, "z");
       if (l + 1 < int(layers.size())) {
-        g.nodes.push_back(node("Sigmoid", {h}, layer_name(i, l, "sigmoid")));
-        g.nodes.push_back(node("Mul", {h, layer_name(i, l, "sigmoid")}, layer_name(i, l, "silu")));
+        g.nodes.push_back(onnx::make_node("Sigmoid", {h}, layer_name(i, l, "sigmoid")));
+        g.nodes.push_back(onnx::make_node("Mul", {h, layer_name(i, l, "sigmoid")}, layer_name(i, l, "silu")));
         h = layer_name(i, l, "silu");
       }
     }
     const std::string p = "m" + std::to_string(i) + ".";
-    g.nodes.push_back(node("Mul", {h, "target_scale"}, p + "scaled"));
-    g.nodes.push_back(node("Add", {p + "scaled", "target_offset"}, p + "nll"));
+    g.nodes.push_back(onnx::make_node("Mul", {h, "target_scale"}, p + "scaled"));
+    g.nodes.push_back(onnx::make_node("Add", {p + "scaled", "target_offset"}, p + "nll"));
     outputs.push_back(p + "nll");
   }
-  g.nodes.push_back(node("Sum", outputs, "member_sum"));
-  g.nodes.push_back(node("Mul", {"member_sum", "inverse_members"}, "nll"));
-  onnx::Node concat = node("Concat", outputs, "nll_members");
-  concat.attributes.push_back(int_attribute("axis", 1));
+  g.nodes.push_back(onnx::make_node("Sum", outputs, "member_sum"));
+  g.nodes.push_back(onnx::make_node("Mul", {"member_sum", "inverse_members"}, "nll"));
+  onnx::Node concat = onnx::make_node("Concat", outputs, "nll_members");
+  concat.attributes.push_back(onnx::int_attribute("axis", 1));
   g.nodes.push_back(concat);
-  g.inputs.push_back({"yields", {-1, K}, {"N", ""}});
-  g.outputs.push_back({"nll", {-1, 2}, {"N", ""}});
-  g.outputs.push_back({"nll_members", {-1, 2 * M}, {"N", ""}});
+  g.inputs.push_back({"yields", onnx::kFloat, {-1, K}, {"N", ""}});
+  g.outputs.push_back({"nll", onnx::kFloat, {-1, 2}, {"N", ""}});
+  g.outputs.push_back({"nll_members", onnx::kFloat, {-1, 2 * M}, {"N", ""}});
 
   auto& md = m.metadata;
   md.push_back({"refinery_format", kFormat});
@@ -223,7 +202,8 @@ YieldSurrogateSpec surrogate_from_onnx(const onnx::Model& m, const std::string& 
       const onnx::Tensor* w = m.graph.initializer(layer_name(i, l, "weight"));
       const onnx::Tensor* b = m.graph.initializer(layer_name(i, l, "bias"));
       if (!w) break;
-      if (!b || w->dims.size() != 2 || b->dims.size() != 1 || w->dims[1] != in || b->dims[0] != w->dims[0] || w->dims[0] < 1)
+      if (!b || w->type != onnx::kFloat || b->type != onnx::kFloat || w->dims.size() != 2 || b->dims.size() != 1 ||
+          w->dims[1] != in || b->dims[0] != w->dims[0] || w->dims[0] < 1)
         throw InputError(file, "graph.initializer '" + layer_name(i, l, "weight") + "'", "shape does not continue the network");
       DenseLayer L;
       L.weight.resize(w->dims[0], w->dims[1]);

@@ -3,9 +3,8 @@
 // refinery's own evaluation (tests/test_surrogate.cpp).
 //   node run_onnx.js MODEL.onnx INPUTS.json OUTPUTS.json
 // INPUTS.json: {"name": {"dims": [n, k], "data": [...]}, ...} (float32)
-// OUTPUTS.json: {"name": {"dims": [...], "data": [...]}, ...,
-//                "metadata": {...}} (the model's custom metadata, when the
-//                runtime exposes it)
+// OUTPUTS.json: {"name": {"dims": [...], "data": [...]}, ...} (float32,
+//                double and int64 outputs, all as JSON numbers)
 'use strict';
 const fs = require('fs');
 const ort = require('onnxruntime-node');
@@ -18,7 +17,8 @@ async function main() {
   for (const [name, t] of Object.entries(given)) feeds[name] = new ort.Tensor('float32', Float32Array.from(t.data), t.dims);
   const results = await session.run(feeds);
   const out = {};
-  for (const [name, t] of Object.entries(results)) out[name] = {dims: Array.from(t.dims), data: Array.from(t.data)};
+  for (const [name, t] of Object.entries(results))
+    out[name] = {dims: Array.from(t.dims), data: Array.from(t.data, (v) => (typeof v === 'bigint' ? Number(v) : v))};
   fs.writeFileSync(outputs, JSON.stringify(out));
 }
 
