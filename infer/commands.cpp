@@ -14,7 +14,7 @@ int run_surrogate_sample(int argc, char** argv);  // surrogate_sample_command.cp
 int run_export(int argc, char** argv);    // export_command.cpp
 
 void register_infer_commands() {
-  register_command({"eval", "Evaluate a trained model on events (classifier: probabilities and fractions)", run_eval});
+  register_command({"eval", "Evaluate a trained network on events (classifier, sannt, dcr; the outputs of its ONNX export)", run_eval});
   register_command({"export", "A trained network as ONNX with its whole evaluation path (MODEL.pt --out MODEL.onnx)",
                     run_export});
   register_command({"inspect", "Summarise an event file or a HistFactory workspace", run_inspect});

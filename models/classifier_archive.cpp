@@ -6,10 +6,10 @@
 
 namespace refinery {
 
-ClassifierArchive::ClassifierArchive(const std::string& path) : path_(path) {
+ClassifierArchive::ClassifierArchive(const std::string& path, const std::string& kind) : path_(path) {
   module_ = load_torchscript(path, &metadata_);
-  if (metadata_.value("kind", "") != "classifier")
-    throw InputError(path, "metadata.json: kind", "not a classifier archive (kind '" +
+  if (metadata_.value("kind", "") != kind)
+    throw InputError(path, "metadata.json: kind", "not a " + kind + " archive (kind '" +
                                                       metadata_.value("kind", std::string("none")) + "')");
   try {
     features_ = metadata_.at("feature_names").get<std::vector<std::string>>();
@@ -51,5 +51,6 @@ torch::Tensor ClassifierArchive::run(const std::string& method, const torch::Ten
 
 torch::Tensor ClassifierArchive::probabilities(const torch::Tensor& x) { return run("forward", x); }
 torch::Tensor ClassifierArchive::fractions(const torch::Tensor& x) { return run("fractions", x); }
+torch::Tensor ClassifierArchive::logits(const torch::Tensor& x) { return run("logits", x); }
 
 }  // namespace refinery

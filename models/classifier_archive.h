@@ -13,14 +13,17 @@ namespace refinery {
 
 class ClassifierArchive {
  public:
-  // Throws InputError naming the file when it is not a refinery classifier.
-  explicit ClassifierArchive(const std::string& path);
+  // Throws InputError naming the file when it is not a refinery classifier
+  // (or, with kind "sannt", a SANNT network: the same module).
+  explicit ClassifierArchive(const std::string& path, const std::string& kind = "classifier");
   // Checks that `feature_names` (of an event file `source`) are the model's, in order.
   void check_features(const std::vector<std::string>& feature_names, const std::string& source) const;
   // Calibrated probabilities g [N,C] (float32) and process fractions f [N,C]
   // (float64). x must be finite (checked).
   torch::Tensor probabilities(const torch::Tensor& x);
   torch::Tensor fractions(const torch::Tensor& x);
+  // The network's outputs before the softmax [N,C] (float32).
+  torch::Tensor logits(const torch::Tensor& x);
 
   const std::vector<std::string>& feature_names() const { return features_; }
   const std::vector<std::string>& process_names() const { return processes_; }

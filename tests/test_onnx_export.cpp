@@ -9,6 +9,9 @@
 #include "tests/testing.hpp"
 
 #include <fstream>
+#include <map>
+
+#include <H5Cpp.h>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +22,7 @@
 #include "models/torchscript_export.h"
 #include "src/autograd/histogram.h"
 #include "src/core/onnx_model.h"
+#include "src/io/event_writer.h"
 
 using namespace refinery;
 using nlohmann::json;
@@ -69,6 +73,38 @@ double largest_difference(const json& out, const torch::Tensor& expected) {
   double worst = 0;
   for (int64_t i = 0; i < e.numel(); ++i) worst = std::max(worst, std::abs(out["data"][size_t(i)].get<double>() - e[i].item<double>()));
   return worst;
+}
+
+// `refinery eval WHAT` of the archive NAME.pt on the events x: the named
+// datasets of its output file, as double.
+std::map<std::string, torch::Tensor> eval_outputs(const refinery::testing::TempDir& tmp, const std::string& what,
+                                                  const std::string& name, const torch::Tensor& x,
+                                                  const std::vector<std::string>& feature_names, const std::string& extra,
+                                                  const std::vector<std::string>& datasets) {
+  EventSet events;
+  events.features = x.contiguous();
+  events.weights = torch::ones({x.size(0)}, torch::kFloat64);
+  events.process = torch::zeros({x.size(0)}, torch::kInt32);
+  EventMeta meta;
+  meta.feature_names = feature_names;
+  meta.process_names = {"p"};
+  write_events(tmp.path(name + "_events.h5"), events, meta);
+  const auto ran = refinery::testing::run_refinery("eval " + what + " --quiet --model " + tmp.path(name + ".pt") + " --events " +
+                                                   tmp.path(name + "_events.h5") + " --out " + tmp.path(name + "_eval.h5") + extra);
+  INFO(ran.output);
+  REQUIRE(ran.exit_code == 0);
+  H5::H5File file(tmp.path(name + "_eval.h5"), H5F_ACC_RDONLY);
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& d : datasets) {
+    H5::DataSet ds = file.openDataSet(d);
+    std::vector<hsize_t> dims(size_t(ds.getSpace().getSimpleExtentNdims()));
+    ds.getSpace().getSimpleExtentDims(dims.data());
+    std::vector<int64_t> sizes(dims.begin(), dims.end());
+    torch::Tensor t = torch::empty(sizes, torch::kFloat64);
+    ds.read(t.data_ptr<double>(), H5::PredType::NATIVE_DOUBLE);
+    out[d] = t;
+  }
+  return out;
 }
 
 torch::Tensor as_long(const json& out) {
@@ -146,6 +182,10 @@ TEST_CASE("ONNX export of a calibrated classifier equals its archive in onnxrunt
       CHECK(dg < 1e-5);
       CHECK(df < 1e-5);
       CHECK(dl < 1e-5);
+      // ... and `refinery eval` writes the same numbers.
+      auto ev = eval_outputs(tmp, "classifier", "clf", test, {"a", "b", "c", "d"}, "", {"probabilities", "fractions"});
+      CHECK(largest_difference(out["probabilities"], ev["probabilities"]) < 1e-5);
+      CHECK(largest_difference(out["fractions"], ev["fractions"]) < 1e-5);
     }
   }
 }
@@ -184,6 +224,10 @@ TEST_CASE("ONNX export of SANNT networks gives the bins SANNT training histogram
       CHECK(torch::equal(counted, expected));
       CHECK((expected > 0).sum().item<int64_t>() >= std::min<int64_t>(4, expected.size(0)));  // not all in one bin
       CHECK(largest_difference(out["logits"], logits) < 1e-5);
+      // `refinery eval sannt`: the same bins, event by event.
+      auto ev = eval_outputs(tmp, "sannt", "sannt", test, {"x0", "x1", "x2"}, "", {"bin", "probabilities"});
+      CHECK(torch::equal(ev["bin"].to(torch::kLong), bins));
+      CHECK(largest_difference(out["probabilities"], ev["probabilities"]) < 1e-5);
     }
   }
 }
@@ -230,6 +274,11 @@ TEST_CASE("ONNX export of DCR networks: coefficients and log r equal the archive
       CHECK(dc < 1e-5);
       CHECK(dr < 1e-5);
       CHECK(out["coefficients"]["dims"] == json::array({64, c.order == 1 ? 3 : 9}));
+      // `refinery eval dcr --nu`: the same coefficients and log r.
+      auto ev = eval_outputs(tmp, "dcr", "dcr", test, {"f0", "f1", "f2", "f3", "f4"}, " --nu 0.5,-1.25,2",
+                             {"coefficients", "log_r"});
+      CHECK(largest_difference(out["coefficients"], ev["coefficients"]) < 1e-5);
+      CHECK(largest_difference(out["log_r"], ev["log_r"]) < 1e-5);
     }
   }
 }
@@ -259,4 +308,34 @@ TEST_CASE("refinery export: bad input gets one line and exit 2, no output file",
   CHECK_FALSE(refinery::testing::file_exists(tmp.path("x.onnx")));
   r = refinery::testing::run_refinery("export --out " + tmp.path("x.onnx"));
   CHECK(r.exit_code == 2);
+  // eval: a model of another kind than asked for, a wrong number of nuisances.
+  save_torchscript(ts, {{"kind", "sannt"}, {"feature_names", {"x0", "x1", "x2"}}, {"process_names", {"s", "b"}}, {"bins", 4}},
+                   tmp.path("sannt.pt"));
+  EventSet events;
+  events.features = x;
+  events.weights = torch::ones({x.size(0)}, torch::kFloat64);
+  events.process = torch::zeros({x.size(0)}, torch::kInt32);
+  EventMeta meta;
+  meta.feature_names = {"x0", "x1", "x2"};
+  meta.process_names = {"p"};
+  write_events(tmp.path("ev.h5"), events, meta);
+  r = refinery::testing::run_refinery("eval classifier --model " + tmp.path("sannt.pt") + " --events " + tmp.path("ev.h5") +
+                                      " --out " + tmp.path("e.h5"));
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("not a classifier archive (kind 'sannt')"));
+  r = refinery::testing::run_refinery("eval sannt --model " + tmp.path("sannt.pt") + " --events " + tmp.path("ev.h5") +
+                                      " --out " + tmp.path("e.h5") + " --nu 1");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("--nu"));
+  r = refinery::testing::run_refinery("eval sannt --model " + tmp.path("sannt.pt") + " --events " + tmp.path("ev.h5") +
+                                      " --out " + tmp.path("e.h5"));
+  CHECK(r.exit_code == 0);
+  DCRNetwork dcr(DCRNetworkOptions(3, 2));
+  torch::jit::Module dts = dcr_to_torchscript(dcr);
+  save_torchscript(dts, {{"kind", "dcr"}, {"nuisances", {"a", "b"}}, {"order", 2}, {"n_features", 3}}, tmp.path("dcr.pt"));
+  r = refinery::testing::run_refinery("eval dcr --model " + tmp.path("dcr.pt") + " --events " + tmp.path("ev.h5") +
+                                      " --out " + tmp.path("d.h5") + " --nu 1,2,3");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("--nu") && Catch::Contains("2 nuisances"));
+  CHECK_FALSE(refinery::testing::file_exists(tmp.path("d.h5")));
 }

@@ -702,6 +702,7 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
                          {"nuisances", data.nuisance_names},
                          {"order", net->options.order()}, {"n_features", F}, {"activation", net->options.activation()},
                          {"config_hash", config.hash}};
+  if (!feature_names.empty()) meta["feature_names"] = feature_names;
   {
     // The training points' range per nuisance: where the ansatz was fitted.
     const torch::Tensor lo = std::get<0>(data.nu_points.to(torch::kFloat64).min(0)), hi = std::get<0>(data.nu_points.to(torch::kFloat64).max(0));

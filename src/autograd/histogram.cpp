@@ -27,10 +27,6 @@ torch::Tensor interior_edges(const HistogramOptions& o) {
   return torch::arange(1, o.bins(), torch::kFloat64) * dx + o.lo();
 }
 
-// Bin of every value, out-of-range values in the edge bins (int64).
-torch::Tensor bin_index(const torch::Tensor& s, int64_t bins, double lo, double hi) {
-  return ((s.detach().to(torch::kFloat64) - lo) * (bins / (hi - lo))).floor().clamp(0, bins - 1).to(torch::kLong);
-}
 
 double kernel_scale(const HistogramOptions& o) { return o.width() * (o.hi() - o.lo()) / o.bins(); }
 
@@ -69,7 +65,7 @@ class HistogramFunction : public torch::autograd::Function<HistogramFunction> {
     ctx->saved_data["hi"] = hi;
     ctx->saved_data["width"] = width;
     ctx->saved_data["kernel"] = kernel;
-    return torch::zeros({bins}, torch::kFloat64).index_add_(0, bin_index(s, bins, lo, hi), w.detach().to(torch::kFloat64));
+    return torch::zeros({bins}, torch::kFloat64).index_add_(0, histogram_bin(s, bins, lo, hi), w.detach().to(torch::kFloat64));
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
@@ -84,7 +80,7 @@ class HistogramFunction : public torch::autograd::Function<HistogramFunction> {
     torch::Tensor u = interior_edges(o).unsqueeze(0) - s64.unsqueeze(1);           // [N, B-1]
     torch::Tensor dh_ds = edge_differences(kernel_pdf(u, o), 0.0, 0.0);             // K(e_b - s) - K(e_{b+1} - s)
     torch::Tensor grad_s = (w64 * torch::mv(dh_ds, g)).to(s.scalar_type());
-    torch::Tensor grad_w = g.index_select(0, bin_index(s, o.bins(), o.lo(), o.hi())).to(w.scalar_type());
+    torch::Tensor grad_w = g.index_select(0, histogram_bin(s, o.bins(), o.lo(), o.hi())).to(w.scalar_type());
     return {grad_s, grad_w, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
@@ -135,6 +131,17 @@ torch::Tensor surrogate_histogram(const torch::Tensor& s, const torch::Tensor& w
   // C(e_{b+1} - s) - C(e_b - s) = -(F(e_b) - F(e_{b+1})) with C(-inf) = 0, C(+inf) = 1.
   torch::Tensor share = -edge_differences(kernel_cdf(u, o), 0.0, 1.0);
   return torch::mv(share.t(), w.to(torch::kFloat64));
+}
+
+torch::Tensor histogram_bin(const torch::Tensor& s, int64_t bins, double lo, double hi) {
+  return ((s.detach().to(torch::kFloat64) - lo) * (bins / (hi - lo))).floor().clamp(0, bins - 1).to(torch::kLong);
+}
+
+torch::Tensor multiclass_bin(const torch::Tensor& p, int64_t bins_per_class) {
+  const int64_t C = p.size(1);
+  torch::Tensor assigned = p.detach().argmax(1);
+  torch::Tensor value = p.detach().gather(1, assigned.unsqueeze(1)).squeeze(1);
+  return assigned * bins_per_class + histogram_bin(value, bins_per_class, 1.0 / C, 1.0);
 }
 
 torch::Tensor multiclass_histogram(const torch::Tensor& p, const torch::Tensor& w, int64_t bins, double width,

@@ -35,6 +35,10 @@ struct HistogramOptions {
 // (float64).
 torch::Tensor histogram(const torch::Tensor& s, const torch::Tensor& w, const HistogramOptions& options);
 
+// The bin of every value of s (float64 arithmetic; values outside [lo, hi]
+// in the edge bins): the counts `histogram` makes, event by event. [N] int64.
+torch::Tensor histogram_bin(const torch::Tensor& s, int64_t bins, double lo, double hi);
+
 // The smooth surrogate h~ itself (differentiable by ordinary autograd); its
 // gradient is the histogram's backward.
 torch::Tensor surrogate_histogram(const torch::Tensor& s, const torch::Tensor& w, const HistogramOptions& options);
@@ -47,6 +51,10 @@ torch::Tensor surrogate_histogram(const torch::Tensor& s, const torch::Tensor& w
 torch::Tensor multiclass_histogram(const torch::Tensor& p, const torch::Tensor& w, int64_t bins_per_class,
                                    double width = 1.0, HistogramKernel kernel = HistogramKernel::kGaussian,
                                    bool surrogate = false);
+
+// The bin of `multiclass_histogram` event by event: c * bins_per_class + the
+// bin of p_c over [1/C, 1], c the class of the largest output. [N] int64.
+torch::Tensor multiclass_bin(const torch::Tensor& p, int64_t bins_per_class);
 
 // Bins chosen by the network itself (INFERNO's summary): an event falls in
 // the bin of its largest logit. Forward: the exact weighted counts of the
