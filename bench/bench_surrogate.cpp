@@ -13,6 +13,7 @@
 #include "src/core/worker_threads.h"
 #include "src/histfactory/workspace.h"
 #include "src/stats/signal_yield_likelihood.h"
+#include "src/stats/surrogate_kernel.h"
 #include "src/stats/yield_surrogate.h"
 
 using namespace refinery;
@@ -62,7 +63,8 @@ int main(int argc, char** argv) {
     }
   });
   std::printf("surrogate %s: %d bins, %d members\n", argv[1], K, sur->members());
-  std::printf("batched evaluation (float, %d threads): %ld points in %.3f s = %.0f points/s\n", threads, n, batch, n / batch);
+  std::printf("batched evaluation (float, %d threads, %s kernel): %ld points in %.3f s = %.0f points/s\n", threads,
+              stats::surrogate_kernel::instruction_set(), n, batch, n / batch);
   std::printf("ray evaluation with derivatives (double, 1 thread): %.0f points/s\n", m / ray);
   std::printf("exact labels (two profiled fits, 1 thread): %.0f points/s (%.2f ms per point)\n", e / labels,
               1e3 * labels / e);

@@ -17,6 +17,7 @@
 #include "infer/combination_source.h"
 #include "src/core/onnx_model.h"
 #include "src/core/worker_threads.h"
+#include "src/stats/surrogate_kernel.h"
 #include "src/histfactory/hf_model.h"
 #include "src/histfactory/workspace.h"
 #include "src/stats/fit.h"
@@ -313,6 +314,40 @@ TEST_CASE("Surrogate ONNX file round trip and derivatives along a ray", "[surrog
   CHECK(doubled_back.graph.initializer("m0.l0.weight")->doubles.size() == back.graph.initializer("m0.l0.weight")->data.size());
   CHECK_THAT(input_error_of([&] { surrogate_from_onnx(doubled_back, "d.onnx"); }), Catch::Contains("m0.l0.weight"));
   CHECK_THAT(input_error_of([&] { YieldSurrogate::load(testing::source_path("README.md")); }), Catch::Contains("README.md"));
+}
+
+TEST_CASE("Surrogate kernel: every instruction-set build this CPU has gives the generic build's numbers", "[surrogate]") {
+  const YieldSurrogateSpec spec = random_spec(5, 1, {64, 64, 64}, 17);
+  std::vector<surrogate_kernel::Layer> layers;
+  for (const auto& L : spec.members[0])
+    layers.push_back({L.weight.data(), L.bias.data(), int(L.weight.rows()), int(L.weight.cols())});
+  const int n = 300;  // not a multiple of any vector width
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> g;
+  std::vector<float> x(std::size_t(5) * n), generic(2 * n), other(2 * n);
+  for (auto& v : x) v = g(rng);
+  REQUIRE(surrogate_kernel::forward_with("generic", layers.data(), int(layers.size()), x.data(), n, generic.data()));
+  // The generic build against a plain double evaluation of the same layers.
+  for (int i = 0; i < n; i += 37) {
+    Eigen::VectorXd h = Eigen::Map<const Eigen::VectorXf>(x.data() + 5 * i, 5).cast<double>();
+    for (std::size_t l = 0; l < spec.members[0].size(); ++l) {
+      Eigen::VectorXd z = spec.members[0][l].weight.cast<double>() * h + spec.members[0][l].bias.cast<double>();
+      h = l + 1 < spec.members[0].size() ? Eigen::VectorXd(z.array() / (1.0 + (-z.array()).exp())) : z;
+    }
+    for (int c = 0; c < 2; ++c) CHECK(generic[2 * i + c] == Approx(h[c]).epsilon(1e-5).margin(1e-5));
+  }
+  int compared = 0;
+  for (const char* build : {"avx2", "avx512"}) {
+    if (!surrogate_kernel::forward_with(build, layers.data(), int(layers.size()), x.data(), n, other.data())) continue;
+    ++compared;
+    double worst = 0;
+    for (int i = 0; i < 2 * n; ++i) worst = std::max(worst, double(std::abs(other[i] - generic[i])) / std::max(1.0f, std::abs(generic[i])));
+    INFO(build << ": largest relative difference to the generic build " << worst);
+    CHECK(worst < 1e-5);
+  }
+  INFO("the run-time choice: " << surrogate_kernel::instruction_set());
+  CHECK(std::string(surrogate_kernel::instruction_set()) != "");
+  if (compared == 0) WARN("this CPU has neither AVX2 nor AVX-512: only the generic build was tested");
 }
 
 TEST_CASE("Surrogate ONNX passes the ONNX checker and runs in onnxruntime as refinery evaluates it", "[surrogate][onnx]") {

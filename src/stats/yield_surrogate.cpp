@@ -7,6 +7,7 @@
 #include "src/core/error.h"
 #include "refinery/build_info.h"
 #include "src/core/worker_threads.h"
+#include "src/stats/surrogate_kernel.h"
 
 namespace refinery::stats {
 
@@ -249,15 +250,13 @@ void YieldSurrogate::evaluate(const Eigen::MatrixXd& yields, Eigen::MatrixXd* nl
     Eigen::MatrixXf x0(K, n);
     for (Eigen::Index i = 0; i < n; ++i)
       x0.col(i) = (yields.row(start + i).transpose().cast<float>() - mean).cwiseProduct(inverse);
+    Eigen::MatrixXf h(2, n);
     for (int m = 0; m < M; ++m) {
-      Eigen::MatrixXf h = x0;
-      const auto& layers = spec_.members[m];
-      for (std::size_t l = 0; l < layers.size(); ++l) {
-        Eigen::MatrixXf z = layers[l].weight * h;
-        z.colwise() += layers[l].bias;
-        if (l + 1 < layers.size()) h = z.array() / (1.0f + (-z.array()).exp());
-        else h = std::move(z);
-      }
+      // The layers through the kernel built for this CPU's vector instructions.
+      std::vector<surrogate_kernel::Layer> view;
+      for (const auto& L : spec_.members[m])
+        view.push_back({L.weight.data(), L.bias.data(), int(L.weight.rows()), int(L.weight.cols())});
+      surrogate_kernel::forward(view.data(), int(view.size()), x0.data(), int(n), h.data());
       for (Eigen::Index i = 0; i < n; ++i)
         for (int c = 0; c < 2; ++c) {
           const double v = double(h(c, i)) * spec_.target_scale[c] + spec_.target_mean[c] +
