@@ -306,79 +306,19 @@ std::vector<bool> HistFactoryModel::fixed() const {
   return f;
 }
 
-void HistFactoryModel::sample_bin(const SampleBin& t, const Eigen::VectorXd& x, double* value,
-                                  std::vector<std::pair<int, double>>* grad,
-                                  std::vector<std::tuple<int, int, double>>* hess) const {
-  // nu = A * prod_k g_k with A = nominal + sum_h delta_h(alpha_h).
-  const size_t m = t.factors.size();
+double HistFactoryModel::sample_bin(const SampleBin& t, const Eigen::VectorXd& x) const {
   double A = t.nominal;
-  const size_t nd = t.deltas.size();
-  std::vector<Interp> dinterp(nd);
-  for (size_t h = 0; h < nd; ++h) {
-    const auto& d = t.deltas[h];
-    dinterp[h] = histosys(interp_.histosys, x[d.param], d.up, d.down);
-    A += dinterp[h].value;
-  }
-  // Factor values and derivatives; index 0 is A.
-  std::vector<double> v(m + 1), d1(m + 1), d2(m + 1);
-  v[0] = A;
-  for (size_t k = 0; k < m; ++k) {
-    const Factor& f = t.factors[k];
-    const double th = x[f.param];
-    if (f.kind == Factor::kLinear) {
-      v[k + 1] = th, d1[k + 1] = 1.0, d2[k + 1] = 0.0;
-    } else {
-      Interp r = normsys(interp_.normsys, th, f.hi, f.lo, f.code4);
-      v[k + 1] = r.value, d1[k + 1] = r.d1, d2[k + 1] = r.d2;
-    }
-  }
-  const size_t n = m + 1;
-  std::vector<double> prefix(n + 1, 1.0), suffix(n + 1, 1.0);
-  for (size_t i = 0; i < n; ++i) prefix[i + 1] = prefix[i] * v[i];
-  for (size_t i = n; i-- > 0;) suffix[i] = suffix[i + 1] * v[i];
-  *value = prefix[n];
-  if (!grad) return;
-  // First derivatives: d nu / d theta = d F_f * prod_{g != f} F_g.
-  const double others0 = suffix[1];
-  for (size_t h = 0; h < nd; ++h) grad->push_back({t.deltas[h].param, dinterp[h].d1 * others0});
-  for (size_t k = 1; k < n; ++k) grad->push_back({t.factors[k - 1].param, d1[k] * prefix[k] * suffix[k + 1]});
-  if (!hess) return;
-  // Second derivatives: diagonal terms and pairs of distinct factors.
-  for (size_t h = 0; h < nd; ++h)
-    if (dinterp[h].d2 != 0.0) hess->push_back({t.deltas[h].param, t.deltas[h].param, dinterp[h].d2 * others0});
-  for (size_t k = 1; k < n; ++k)
-    if (d2[k] != 0.0) {
-      const int p = t.factors[k - 1].param;
-      hess->push_back({p, p, d2[k] * prefix[k] * suffix[k + 1]});
-    }
-  for (size_t f = 0; f < n; ++f) {
-    double mid = 1.0;  // product of factors strictly between f and g
-    for (size_t g = f + 1; g < n; ++g) {
-      const double rest = prefix[f] * mid * suffix[g + 1];
-      const int pg = t.factors[g - 1].param;
-      if (f == 0) {
-        for (size_t h = 0; h < nd; ++h) {
-          const double val = dinterp[h].d1 * d1[g] * rest;
-          hess->push_back({t.deltas[h].param, pg, val});
-          hess->push_back({pg, t.deltas[h].param, val});
-        }
-      } else {
-        const int pf = t.factors[f - 1].param;
-        const double val = d1[f] * d1[g] * rest;
-        hess->push_back({pf, pg, val});
-        hess->push_back({pg, pf, val});
-      }
-      mid *= v[g];
-    }
-  }
+  for (const auto& d : t.deltas) A += histosys(interp_.histosys, x[d.param], d.up, d.down).value;
+  double nu = A;
+  for (const auto& f : t.factors)
+    nu *= f.kind == Factor::kLinear ? x[f.param] : normsys(interp_.normsys, x[f.param], f.hi, f.lo, f.code4).value;
+  return nu;
 }
 
 Eigen::VectorXd HistFactoryModel::expected_main(const Eigen::VectorXd& x) const {
   Eigen::VectorXd nu = Eigen::VectorXd::Zero(observed_.main.size());
   for (const auto& t : terms_) {
-    double v;
-    sample_bin(t, x, &v, nullptr, nullptr);
-    nu[t.bin] += v;
+    nu[t.bin] += sample_bin(t, x);
   }
   return nu;
 }
@@ -387,9 +327,7 @@ std::vector<HistFactoryModel::SampleYields> HistFactoryModel::expected_per_sampl
   std::vector<SampleYields> out;
   for (const auto& s : samples_) out.push_back({channel_names_[s.channel], s.name, Eigen::VectorXd::Zero(s.bins)});
   for (const auto& t : terms_) {
-    double v;
-    sample_bin(t, x, &v, nullptr, nullptr);
-    out[t.sample].bins[t.bin - samples_[t.sample].first_bin] += v;
+    out[t.sample].bins[t.bin - samples_[t.sample].first_bin] += sample_bin(t, x);
   }
   return out;
 }
@@ -429,44 +367,121 @@ std::vector<HistFactoryModel::ConstraintTerm> HistFactoryModel::constraint_terms
 double HistFactoryModel::main_nll(const Eigen::VectorXd& x, const Eigen::VectorXd& main, Eigen::VectorXd* grad,
                                   Eigen::MatrixXd* hess) const {
   const int P = static_cast<int>(params_.size());
-  if (grad) grad->setZero(P);
+  if (!grad) {
+    double total = 0.0;
+    size_t i = 0;
+    while (i < terms_.size()) {
+      const int bin = terms_[i].bin;
+      double nu = 0.0;
+      for (; i < terms_.size() && terms_[i].bin == bin; ++i) nu += sample_bin(terms_[i], x);
+      const double n = main[bin];
+      // Poisson(n | nu): for n = 0 the term is nu, defined for nu >= 0 (an
+      // empty bin expected and observed empty, as pyhf's xlogy gives it).
+      if (n == 0.0 ? !(nu >= 0.0) : !(nu > 0.0)) return std::numeric_limits<double>::infinity();
+      total += n == 0.0 ? nu : nu - n * std::log(nu) + std::lgamma(n + 1.0);
+    }
+    return total;
+  }
+  grad->setZero(P);
   if (hess) hess->setZero(P, P);
+  // Per sample-bin nu = F_0 F_1 ... F_m with F_0 = A = nominal + sum of the
+  // histosys deltas and F_k the factors. A bin's terms are evaluated once
+  // (pass 1: each factor's value and derivatives, kept in `f`; each delta's
+  // in `d`), then, with the bin's Poisson weights w1 = dP/dnu and
+  // w2 = d2P/dnu2 known, their derivatives go straight into the gradient
+  // and the dense Hessian (pass 2). The products of all factors but one or
+  // two come from prefix and suffix products, never from a division, so a
+  // factor at zero (a normfactor at 0) is exact.
   double total = 0.0;
-  std::vector<std::pair<int, double>> g;
-  std::vector<std::tuple<int, int, double>> h;
-  Eigen::VectorXd gb = Eigen::VectorXd::Zero(P);
+  std::vector<Interp> f, d;              // the bin's factors (index 0 of each term: A) and deltas
+  std::vector<size_t> f_first, d_first;  // per term of the bin: where its entries start
+  std::vector<double> prefix, suffix;
+  Eigen::VectorXd gb = Eigen::VectorXd::Zero(P);  // the bin's d nu / d theta
   std::vector<int> touched;
   std::vector<char> is_touched(P, 0);
+  auto touch = [&](int p, double v) {
+    if (!is_touched[p]) touched.push_back(p), is_touched[p] = 1;
+    gb[p] += v;
+  };
   size_t i = 0;
   while (i < terms_.size()) {
     const int bin = terms_[i].bin;
+    const size_t first = i;
     double nu = 0.0;
-    g.clear();
-    h.clear();
+    f.clear(), d.clear(), f_first.clear(), d_first.clear();
     for (; i < terms_.size() && terms_[i].bin == bin; ++i) {
-      double v;
-      sample_bin(terms_[i], x, &v, grad ? &g : nullptr, hess ? &h : nullptr);
+      const SampleBin& t = terms_[i];
+      f_first.push_back(f.size());
+      d_first.push_back(d.size());
+      double A = t.nominal;
+      for (const auto& delta : t.deltas) {
+        d.push_back(histosys(interp_.histosys, x[delta.param], delta.up, delta.down));
+        A += d.back().value;
+      }
+      f.push_back({A, 1.0, 0.0});
+      double v = A;
+      for (const auto& factor : t.factors) {
+        f.push_back(factor.kind == Factor::kLinear ? Interp{x[factor.param], 1.0, 0.0}
+                                                   : normsys(interp_.normsys, x[factor.param], factor.hi, factor.lo, factor.code4));
+        v *= f.back().value;
+      }
       nu += v;
     }
     const double n = main[bin];
-    // Poisson(n | nu): for n = 0 the term is nu, defined for nu >= 0 (an
-    // empty bin expected and observed empty, as pyhf's xlogy gives it).
     if (n == 0.0 ? !(nu >= 0.0) : !(nu > 0.0)) return std::numeric_limits<double>::infinity();
     total += n == 0.0 ? nu : nu - n * std::log(nu) + std::lgamma(n + 1.0);
-    if (!grad) continue;
     const double w1 = n == 0.0 ? 1.0 : 1.0 - n / nu, w2 = n == 0.0 ? 0.0 : n / (nu * nu);
-    touched.clear();
-    for (const auto& [p, val] : g) {
-      if (!is_touched[p]) touched.push_back(p), is_touched[p] = 1;
-      gb[p] += val;
+    for (size_t s = first; s < i; ++s) {
+      const SampleBin& t = terms_[s];
+      const Interp* F = f.data() + f_first[s - first];
+      const Interp* D = d.data() + d_first[s - first];
+      const size_t m = t.factors.size() + 1, nd = t.deltas.size();
+      prefix.assign(m + 1, 1.0);
+      suffix.assign(m + 1, 1.0);
+      for (size_t k = 0; k < m; ++k) prefix[k + 1] = prefix[k] * F[k].value;
+      for (size_t k = m; k-- > 0;) suffix[k] = suffix[k + 1] * F[k].value;
+      // First derivatives: d nu / d theta = dF * product of the others.
+      const double others0 = suffix[1];
+      for (size_t h = 0; h < nd; ++h) touch(t.deltas[h].param, D[h].d1 * others0);
+      for (size_t k = 1; k < m; ++k) touch(t.factors[k - 1].param, F[k].d1 * prefix[k] * suffix[k + 1]);
+      if (!hess) continue;
+      Eigen::MatrixXd& H = *hess;
+      // Second derivatives, times w1: each factor's own, then pairs of
+      // distinct factors (A's deltas pair with every other factor).
+      for (size_t h = 0; h < nd; ++h)
+        if (D[h].d2 != 0.0) H(t.deltas[h].param, t.deltas[h].param) += w1 * D[h].d2 * others0;
+      for (size_t k = 1; k < m; ++k)
+        if (F[k].d2 != 0.0) {
+          const int p = t.factors[k - 1].param;
+          H(p, p) += w1 * F[k].d2 * prefix[k] * suffix[k + 1];
+        }
+      for (size_t a = 0; a < m; ++a) {
+        double mid = 1.0;  // product of the factors strictly between a and b
+        for (size_t b = a + 1; b < m; ++b) {
+          const double rest = w1 * prefix[a] * mid * suffix[b + 1];
+          const int pb = t.factors[b - 1].param;
+          if (a == 0) {
+            for (size_t h = 0; h < nd; ++h) {
+              const double val = D[h].d1 * F[b].d1 * rest;
+              H(t.deltas[h].param, pb) += val;
+              H(pb, t.deltas[h].param) += val;
+            }
+          } else {
+            const int pa = t.factors[a - 1].param;
+            const double val = F[a].d1 * F[b].d1 * rest;
+            H(pa, pb) += val;
+            H(pb, pa) += val;
+          }
+          mid *= F[b].value;
+        }
+      }
     }
     for (int p : touched) (*grad)[p] += w1 * gb[p];
-    if (hess) {
-      for (const auto& [a, b, val] : h) (*hess)(a, b) += w1 * val;
+    if (hess)
       for (int a : touched)
         for (int b : touched) (*hess)(a, b) += w2 * gb[a] * gb[b];
-    }
     for (int p : touched) gb[p] = 0.0, is_touched[p] = 0;
+    touched.clear();
   }
   return total;
 }

@@ -159,9 +159,8 @@ class HistFactoryModel {
   };
   std::vector<SampleInfo> samples_;
 
-  void sample_bin(const SampleBin& t, const Eigen::VectorXd& x, double* value,
-                  std::vector<std::pair<int, double>>* grad,
-                  std::vector<std::tuple<int, int, double>>* hess) const;
+  // nu = (nominal + sum of histosys deltas) * product of the factors, at x.
+  double sample_bin(const SampleBin& t, const Eigen::VectorXd& x) const;
 };
 
 }  // namespace refinery::histfactory
