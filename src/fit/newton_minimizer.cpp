@@ -68,9 +68,11 @@ bool newton_direction(const Eigen::VectorXd& gf, const Eigen::MatrixXd& Hf, doub
   for (int attempt = 0; attempt < 60; ++attempt) {
     Eigen::MatrixXd Hd = Hf;
     if (*lambda > 0) Hd.diagonal().array() += *lambda * (1.0 + Hf.diagonal().array().abs());
-    Eigen::LDLT<Eigen::MatrixXd> ldlt(Hd);
-    if (ldlt.info() == Eigen::Success && ldlt.isPositive() && (ldlt.vectorD().array() > 0).all()) {
-      *d = -ldlt.solve(gf);
+    // Cholesky: succeeds exactly when the damped Hessian is positive
+    // definite, and its blocked form is ~3x faster than LDLT's pivoted one.
+    Eigen::LLT<Eigen::MatrixXd> llt(Hd);
+    if (llt.info() == Eigen::Success) {
+      *d = -llt.solve(gf);
       *edm = -0.5 * gf.dot(*d);
       if (std::isfinite(*edm) && *edm >= 0) return true;
     }
@@ -236,9 +238,9 @@ void polish(Search& s, const std::vector<bool>& fixed, Eigen::VectorXd& x, doubl
   Eigen::VectorXd gf;
   Eigen::MatrixXd Hf;
   restrict_to(free, g_side, H, &gf, &Hf);
-  Eigen::LDLT<Eigen::MatrixXd> ldlt(Hf);
-  if (m == 0 || ldlt.info() != Eigen::Success || !ldlt.isPositive() || !(ldlt.vectorD().array() > 0).all()) return;
-  const Eigen::VectorXd d = -ldlt.solve(gf);
+  Eigen::LLT<Eigen::MatrixXd> llt(Hf);
+  if (m == 0 || llt.info() != Eigen::Success) return;
+  const Eigen::VectorXd d = -llt.solve(gf);
   Eigen::VectorXd xn = x;
   for (int a = 0; a < m; ++a) xn[free[a]] = std::clamp(x[free[a]] + d[a], s.lo[free[a]], s.hi[free[a]]);
   Eigen::VectorXd gn(n);
