@@ -128,7 +128,7 @@ Eigen::VectorXd require_fused_equals_autograd(const LikelihoodModel& m, const st
 
 }  // namespace
 
-TEST_CASE("Fused likelihood evaluator equals LibTorch autograd (value, gradient, Hessian)", "[likelihood]") {
+TEST_CASE("Fused likelihood evaluator equals LibTorch autograd (value, gradient, Hessian)", "[likelihood][kernel]") {
   const bool mc_stat = GENERATE(false, true);
   INFO("simulated-sample statistics " << (mc_stat ? "on" : "off"));
   LikelihoodModel m = random_model(11, mc_stat);
@@ -143,7 +143,7 @@ TEST_CASE("Fused likelihood evaluator equals LibTorch autograd (value, gradient,
   }
 }
 
-TEST_CASE("Norm factors at 0 and in some regions: fused evaluator equals LibTorch autograd", "[likelihood]") {
+TEST_CASE("Norm factors at 0 and in some regions: fused evaluator equals LibTorch autograd", "[likelihood][kernel]") {
   // Two POIs, a free normalisation and a modifier limited to regions; the
   // factors at 0 (a process out of the rate: the derivatives are the linear
   // factor's, which q0 needs at mu = 0), one at a time and two on one process.
@@ -184,7 +184,7 @@ TEST_CASE("Norm factors at 0 and in some regions: fused evaluator equals LibTorc
   REQUIRE(std::isinf(m.evaluate(xn)));
 }
 
-TEST_CASE("Likelihood event sums: NLL differences over 1e6 events match a compensated long-double reference", "[likelihood]") {
+TEST_CASE("Likelihood event sums: NLL differences over 1e6 events match a compensated long-double reference", "[likelihood][kernel]") {
   // Two processes, one calibration nuisance: NLL values of order 1e6, their
   // differences of order 1-100 must keep 9 significant digits.
   torch::Generator gen = make_generator(5);

@@ -1,7 +1,10 @@
 // The ansatz's derivatives, the generic build of the fused kernels, and the
-// run-time choice between it and the AVX2+FMA build.
+// run-time choice between it and the AVX2+FMA and AVX-512 builds
+// (src/core/cpu_features.h).
 #define REFINERY_KERNEL_NS generic
 #include "src/likelihood/fused_kernel_impl.h"
+
+#include "src/core/cpu_features.h"
 
 namespace refinery::likelihood {
 
@@ -9,6 +12,10 @@ namespace avx2 {
 void data_sums(const Ansatz&, const DataView&, const double*, const double*, int, DataSums*);
 void cell_sums(const Ansatz&, const CellView&, const double*, int, CellSums*);
 }  // namespace avx2
+namespace avx512 {
+void data_sums(const Ansatz&, const DataView&, const double*, const double*, int, DataSums*);
+void cell_sums(const Ansatz&, const CellView&, const double*, int, CellSums*);
+}  // namespace avx512
 
 Ansatz::Ansatz(int K_, int order_) : K(K_), order(order_), C(order_ == 1 ? K_ : K_ + K_ * (K_ + 1) / 2) {}
 
@@ -48,26 +55,23 @@ std::vector<Ansatz::Entry> Ansatz::second() const {
   return e;
 }
 
-static bool use_avx2() {
-#if defined(__x86_64__)
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
-#else
-  return false;  // the "avx2" build is then a second generic one
-#endif
-}
-
 void data_sums(const Ansatz& ansatz, const DataView& data, const double* nu_cal, const double* log_norm,
                int derivatives, DataSums* out) {
-  if (use_avx2()) avx2::data_sums(ansatz, data, nu_cal, log_norm, derivatives, out);
-  else generic::data_sums(ansatz, data, nu_cal, log_norm, derivatives, out);
+  switch (refinery::kernel_isa()) {
+    case KernelIsa::kAvx512: avx512::data_sums(ansatz, data, nu_cal, log_norm, derivatives, out); break;
+    case KernelIsa::kAvx2: avx2::data_sums(ansatz, data, nu_cal, log_norm, derivatives, out); break;
+    default: generic::data_sums(ansatz, data, nu_cal, log_norm, derivatives, out);
+  }
 }
 
 void cell_sums(const Ansatz& ansatz, const CellView& cells, const double* nu_cal, int derivatives, CellSums* out) {
-  if (use_avx2()) avx2::cell_sums(ansatz, cells, nu_cal, derivatives, out);
-  else generic::cell_sums(ansatz, cells, nu_cal, derivatives, out);
+  switch (refinery::kernel_isa()) {
+    case KernelIsa::kAvx512: avx512::cell_sums(ansatz, cells, nu_cal, derivatives, out); break;
+    case KernelIsa::kAvx2: avx2::cell_sums(ansatz, cells, nu_cal, derivatives, out); break;
+    default: generic::cell_sums(ansatz, cells, nu_cal, derivatives, out);
+  }
 }
 
-const char* kernel_isa() { return use_avx2() ? "avx2+fma" : "generic"; }
+const char* kernel_isa() { return kernel_isa_name(refinery::kernel_isa()); }
 
 }  // namespace refinery::likelihood

@@ -1,7 +1,7 @@
-// Implementation of the fused kernels (fused_kernel.h), compiled twice: once
-// for the generic x86-64 baseline and once with AVX2+FMA, each in its own
-// namespace (REFINERY_KERNEL_NS) so that no inline function is shared between
-// the two instruction sets. Included only by fused_kernel*.cpp.
+// Implementation of the fused kernels (fused_kernel.h), compiled three times:
+// for the generic x86-64 baseline, with AVX2+FMA and with AVX-512, each in its
+// own namespace (REFINERY_KERNEL_NS) so that no inline function is shared
+// between the instruction sets. Included only by fused_kernel*.cpp.
 #ifndef REFINERY_KERNEL_NS
 #error "define REFINERY_KERNEL_NS before including fused_kernel_impl.h"
 #endif

@@ -5,7 +5,8 @@
 // layer of a 5 x 256 network: 31, 95 and 136 GFLOP/s on one core of an
 // AVX-512 Xeon; docs/performance.md). Each build holds its own copy of
 // Eigen under another namespace name (surrogate_kernel_impl.h), so no inline
-// function compiled for one instruction set is shared with another.
+// function compiled for one instruction set is shared with another. The
+// choice: src/core/cpu_features.h (REFINERY_KERNEL_ISA asks for a lower one).
 // LibTorch-free.
 #pragma once
 
