@@ -14,6 +14,7 @@
 #include <H5Cpp.h>
 
 #include <chrono>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <mutex>
@@ -51,7 +52,8 @@ int run_surrogate_sample(int argc, char** argv) {
   cxxopts::Options options(argv[0],
                            "Points in signal-yield space labelled with the workspace's exact NLLs (observed and "
                            "background-only Asimov), the training set of a likelihood surrogate: refinery surrogate "
-                           "sample BKG.json --patchset PS.json --out POINTS.h5");
+                           "sample BKG.json --patchset PS.json --out POINTS.h5. A killed run resumes: the same "
+                           "command again continues from POINTS.h5.journal");
   add_model_options(options, false);
   options.add_options()("what", "sample", cxxopts::value<std::string>())("signal-bins", "The template: CHANNEL or CHANNEL[BIN], comma-separated (default: every bin where a "
                                        "patch of --patchset or a --patch has a signal yield)",
@@ -111,6 +113,10 @@ int run_surrogate_sample(int argc, char** argv) {
               << ", Asimov " << likelihood.background_asimov() << "\n";
 
   AtomicFile target(common.out);  // the destination is checked before the fits
+  // Resumable: the finished rays and chains go to OUT.journal as they
+  // finish; the same command run again after a kill continues from it.
+  so.journal = common.out + ".journal";
+  so.journal_identity = json_hash(read_json_file(workspace_path(*r))) + ":" + measurement + ":" + interp_name;
   std::mutex mutex;
   Progress progress("surrogate sample", so.points, common.quiet, 5.0);
   const stats::YieldPoints points = stats::sample_yields(likelihood, so, [&](std::int64_t done) {
@@ -118,6 +124,9 @@ int run_surrogate_sample(int argc, char** argv) {
     progress.update(std::min<std::int64_t>(done, so.points));
   });
   progress.finish();
+  if (!common.quiet && points.resumed_units > 0)
+    std::cerr << "surrogate sample: " << points.resumed_points << " points of " << points.resumed_units
+              << " finished rays and chains taken from " << so.journal << "\n";
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (points.size() == 0) throw InputError(background.file, "observations", "every fit failed: no point labelled");
 
@@ -150,6 +159,8 @@ int run_surrogate_sample(int argc, char** argv) {
     throw InputError(common.out, "", "cannot write HDF5 file: " + e.getDetailMsg());
   }
   target.commit();
+  std::error_code ignored;
+  std::filesystem::remove(so.journal, ignored);  // the points are written: a rerun starts afresh
   if (!common.quiet)
     std::cerr << "surrogate sample: " << points.size() << " points (" << points.failed << " fits failed, chain acceptance "
               << std::setprecision(3) << points.acceptance << ") in " << std::setprecision(4) << seconds << " s -> "

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 #include "infer/combination_source.h"
 #include "src/core/onnx_model.h"
@@ -175,6 +176,51 @@ TEST_CASE("Signal-yield likelihood equals the hand-built signal workspace", "[su
              Catch::Contains("already scaled by the POI mu"));
   CHECK_THAT(input_error_of([&] { signal_template(bkg, {bkg}, "", "patchset.json"); }),
              Catch::Contains("patchset.json") && Catch::Contains("no signal"));
+}
+
+TEST_CASE("Yield sampling resumes from its journal: a cut journal gives the uninterrupted run's points", "[surrogate]") {
+  testing::TempDir tmp("yield_journal");
+  const histfactory::Workspace bkg = ws_of(background_json());
+  const SignalYieldLikelihood L(bkg, parse_signal_template(bkg, {"sr", "cr"}, "--signal-bins"));
+  YieldSamplingOptions o;
+  o.points = 300;
+  o.points_per_ray = 8;
+  o.chains = 3;
+  o.reach = 16;
+  o.seed = 11;
+  o.journal = tmp.path("full.journal");
+  o.journal_identity = "test";
+  set_worker_threads(2);
+  const YieldPoints full = sample_yields(L, o);
+  CHECK(full.resumed_units == 0);
+  // The journal as a kill would leave it: its first half of units, then a
+  // line cut in the middle.
+  std::vector<std::string> lines;
+  {
+    std::istringstream in(testing::read_file(o.journal));
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  const std::size_t units = lines.size() - 1, kept = units / 2;
+  REQUIRE(units >= 10);
+  {
+    std::ofstream cut(tmp.path("cut.journal"));
+    for (std::size_t i = 0; i <= kept; ++i) cut << lines[i] << "\n";
+    cut << lines[kept + 1].substr(0, lines[kept + 1].size() / 2);
+  }
+  o.journal = tmp.path("cut.journal");
+  const YieldPoints resumed = sample_yields(L, o);
+  CHECK(resumed.resumed_units == std::int64_t(kept));
+  CHECK(resumed.resumed_points > 0);
+  REQUIRE(resumed.size() == full.size());
+  CHECK(resumed.yields == full.yields);
+  CHECK(resumed.nll_observed == full.nll_observed);
+  CHECK(resumed.nll_asimov == full.nll_asimov);
+  CHECK(resumed.source == full.source);
+  CHECK(resumed.scale == full.scale);
+  CHECK(resumed.acceptance == full.acceptance);
+  // A journal of another run (another seed) is refused, naming it.
+  o.seed = 12;
+  CHECK_THAT(input_error_of([&] { sample_yields(L, o); }), Catch::Contains("cut.journal") && Catch::Contains("another run"));
 }
 
 TEST_CASE("Yield sampling labels each point exactly, whatever the threads", "[surrogate]") {

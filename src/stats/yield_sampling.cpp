@@ -3,8 +3,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <functional>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <random>
+#include <sstream>
 
 #include "src/core/error.h"
 #include "src/core/random_seed.h"
@@ -74,6 +80,109 @@ class Walker {
   Eigen::VectorXd warm_obs_, warm_asimov_;
 };
 
+// One finished ray or chain: its points and counters (the journal's unit).
+struct Unit {
+  std::int64_t failed = 0, accepted = 0, counted = 0;
+  double extra = 0.0;  // an axis ray's t_max
+  int reached = 0;     // whether an axis ray reached the reach
+  std::vector<Point> points;
+};
+
+// The journal of a resumable run: a header line naming the run, then one
+// line per finished unit, "U kind index failed accepted counted extra
+// reached n", the n points (K yields, the two NLLs, the source) and "E".
+// Lines are appended whole and flushed as units finish; a last line cut by
+// a kill lacks its "E" and is ignored.
+class Journal {
+ public:
+  Journal(const std::string& path, const std::string& header, int K) : path_(path), K_(K) {
+    if (path.empty()) return;
+    std::ifstream in(path);
+    bool fresh = true;
+    if (in) {
+      std::string line;
+      if (std::getline(in, line) && !line.empty()) {
+        if (line != header)
+          throw InputError(path, "header",
+                           "a journal of another run (other workspace, template, seed or options): remove it to start "
+                           "afresh, or rerun with the options it was made with");
+        fresh = false;
+        while (std::getline(in, line)) read_unit(line);
+      }
+    }
+    out_ = std::fopen(path.c_str(), fresh ? "w" : "a");
+    if (!out_) throw InputError(path, "", "cannot write the journal");
+    if (fresh) std::fprintf(out_, "%s\n", header.c_str());
+    std::fflush(out_);
+  }
+  ~Journal() {
+    if (out_) std::fclose(out_);
+  }
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  const Unit* find(int kind, std::int64_t index) const {
+    auto it = units_.find({kind, index});
+    return it == units_.end() ? nullptr : &it->second;
+  }
+  std::int64_t loaded_units() const { return std::int64_t(units_.size()); }
+  std::int64_t loaded_points() const {
+    std::int64_t n = 0;
+    for (const auto& entry : units_) n += std::int64_t(entry.second.points.size());
+    return n;
+  }
+  void append(int kind, std::int64_t index, const Unit& u) {
+    if (!out_) return;
+    std::string line;
+    char b[64];
+    std::snprintf(b, sizeof b, "U %d %lld %lld %lld %lld %.17g %d %zu", kind, (long long)index, (long long)u.failed,
+                  (long long)u.accepted, (long long)u.counted, u.extra, u.reached, u.points.size());
+    line += b;
+    for (const Point& p : u.points) {
+      for (int k = 0; k < K_; ++k) {
+        std::snprintf(b, sizeof b, " %.17g", p.s[k]);
+        line += b;
+      }
+      std::snprintf(b, sizeof b, " %.17g %.17g %d", p.obs, p.asimov, int(p.source));
+      line += b;
+    }
+    line += " E\n";
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (std::fwrite(line.data(), 1, line.size(), out_) != line.size() || std::fflush(out_) != 0)
+      throw InputError(path_, "", "cannot write the journal (disk full?)");
+  }
+
+ private:
+  void read_unit(const std::string& line) {
+    std::istringstream in(line);
+    std::string tag;
+    int kind = 0, reached = 0;
+    long long index = 0, failed = 0, accepted = 0, counted = 0;
+    std::size_t n = 0;
+    Unit u;
+    if (!(in >> tag >> kind >> index >> failed >> accepted >> counted >> u.extra >> reached >> n) || tag != "U") return;
+    u.failed = failed, u.accepted = accepted, u.counted = counted, u.reached = reached;
+    for (std::size_t i = 0; i < n; ++i) {
+      Point p{Eigen::VectorXd(K_), 0.0, 0.0, 0};
+      int source = 0;
+      for (int k = 0; k < K_; ++k)
+        if (!(in >> p.s[k])) return;
+      if (!(in >> p.obs >> p.asimov >> source)) return;
+      p.source = std::uint8_t(source);
+      u.points.push_back(std::move(p));
+    }
+    std::string end;
+    if (!(in >> end) || end != "E") return;  // cut by a kill: computed again
+    units_[{kind, std::int64_t(index)}] = std::move(u);
+  }
+
+  std::string path_;
+  int K_;
+  std::FILE* out_ = nullptr;
+  std::mutex mutex_;
+  std::map<std::pair<int, std::int64_t>, Unit> units_;
+};
+
 // A point of the simplex, uniform (normalised exponentials).
 Eigen::VectorXd simplex_point(int k, std::mt19937_64& rng) {
   std::exponential_distribution<double> e(1.0);
@@ -91,6 +200,36 @@ YieldPoints sample_yields(const SignalYieldLikelihood& l, const YieldSamplingOpt
   const int K = l.dimension();
   const double f0_obs = l.background_observed(), f0_a = l.background_asimov();
   std::atomic<std::int64_t> done{0}, failed{0};
+  std::string header;
+  {
+    char b[512];
+    std::snprintf(b, sizeof b,
+                  "refinery-yield-journal-1 K=%d points=%lld ray_fraction=%.17g points_per_ray=%d chains=%d reach=%.17g "
+                  "seed=%llu f0_observed=%.17g f0_asimov=%.17g",
+                  K, (long long)o.points, o.ray_fraction, o.points_per_ray, o.chains, o.reach,
+                  (unsigned long long)o.seed, f0_obs, f0_a);
+    header = b;
+    for (const auto& name : l.bin_names()) header += " " + name;
+    if (!o.journal_identity.empty()) header += " identity=" + o.journal_identity;
+  }
+  Journal journal(o.journal, header, K);
+  // A unit from the journal, or computed (and then journalled): `compute`
+  // fills the unit's points and counters, its failures counted in `unit_failed`.
+  auto run_unit = [&](int kind, std::int64_t index, const std::function<void(Unit&, std::atomic<std::int64_t>&)>& compute) {
+    if (const Unit* u = journal.find(kind, index)) {
+      done += std::int64_t(u->points.size());
+      failed += u->failed;
+      if (progress) progress(done.load());
+      return *u;
+    }
+    Unit u;
+    std::atomic<std::int64_t> unit_failed{0};
+    compute(u, unit_failed);
+    u.failed = unit_failed.load();
+    failed += u.failed;
+    journal.append(kind, index, u);
+    return u;
+  };
 
   // Twice the NLL above the background-only minima (observed: above the
   // lowest value seen on the way, for an excess).
@@ -100,8 +239,9 @@ YieldPoints sample_yields(const SignalYieldLikelihood& l, const YieldSamplingOpt
   // A ray t * d: doubling and bisection to where the rise crosses the reach,
   // then points uniform in [0, t_max]. Returns t_max; *reached says whether
   // the rise crossed the reach (the doubling stops at 2^25 / 4 ~ 8e6 events).
-  auto ray = [&](const Eigen::VectorXd& d, std::mt19937_64& rng, std::vector<Point>* out, bool* reached) {
-    Walker w(l, done, failed, progress);
+  auto ray = [&](const Eigen::VectorXd& d, std::mt19937_64& rng, std::vector<Point>* out, bool* reached,
+                 std::atomic<std::int64_t>& failed_here) {
+    Walker w(l, done, failed_here, progress);
     double lowest = f0_obs, obs, asimov;
     double lo = 0.0, hi = 0.25;
     bool crossed = false;
@@ -125,7 +265,7 @@ YieldPoints sample_yields(const SignalYieldLikelihood& l, const YieldSamplingOpt
     std::vector<double> ts(o.points_per_ray);
     for (double& t : ts) t = hi * u(rng);
     std::sort(ts.begin(), ts.end());
-    Walker fresh(l, done, failed, progress);
+    Walker fresh(l, done, failed_here, progress);
     for (double t : ts) fresh.label(t * d, 0, out, &obs, &asimov);
     if (reached) *reached = crossed;
     return hi;
@@ -137,12 +277,17 @@ YieldPoints sample_yields(const SignalYieldLikelihood& l, const YieldSamplingOpt
   result.scale.resize(K);
   std::vector<char> reached(K, 0);
   parallel_for(K, [&](std::int64_t k) {
-    std::mt19937_64 rng(stream_seed(o.seed, {0, std::uint64_t(k)}));
-    Eigen::VectorXd d = Eigen::VectorXd::Zero(K);
-    d[k] = 1.0;
-    bool r = false;
-    result.scale[k] = ray(d, rng, &axis[k], &r);
-    reached[k] = r;
+    Unit u = run_unit(0, k, [&](Unit& unit, std::atomic<std::int64_t>& failed_here) {
+      std::mt19937_64 rng(stream_seed(o.seed, {0, std::uint64_t(k)}));
+      Eigen::VectorXd d = Eigen::VectorXd::Zero(K);
+      d[k] = 1.0;
+      bool r = false;
+      unit.extra = ray(d, rng, &unit.points, &r, failed_here);
+      unit.reached = r;
+    });
+    result.scale[k] = u.extra;
+    reached[k] = char(u.reached);
+    axis[k] = std::move(u.points);
   });
   for (int k = 0; k < K; ++k)
     if (!reached[k] || !(result.scale[k] > 0.0) || !std::isfinite(result.scale[k]))
@@ -157,9 +302,11 @@ YieldPoints sample_yields(const SignalYieldLikelihood& l, const YieldSamplingOpt
   const std::int64_t rays = (ray_target + o.points_per_ray + 5) / (o.points_per_ray + 6);
   std::vector<std::vector<Point>> ray_points(rays);
   parallel_for(rays, [&](std::int64_t r) {
-    std::mt19937_64 rng(stream_seed(o.seed, {1, std::uint64_t(r)}));
-    const Eigen::VectorXd d = simplex_point(K, rng).cwiseProduct(result.scale);
-    ray(d, rng, &ray_points[r], nullptr);
+    ray_points[r] = run_unit(1, r, [&](Unit& unit, std::atomic<std::int64_t>& failed_here) {
+                      std::mt19937_64 rng(stream_seed(o.seed, {1, std::uint64_t(r)}));
+                      const Eigen::VectorXd d = simplex_point(K, rng).cwiseProduct(result.scale);
+                      ray(d, rng, &unit.points, nullptr, failed_here);
+                    }).points;
   });
 
   // 3. Chains. The region's shape from the ray points inside the reach: its
@@ -197,11 +344,12 @@ YieldPoints sample_yields(const SignalYieldLikelihood& l, const YieldSamplingOpt
   std::vector<std::vector<Point>> chain_points(chains);
   std::vector<std::int64_t> accepted(chains, 0), counted(chains, 0);
   parallel_for(chains, [&](std::int64_t c) {
+    Unit done_unit = run_unit(2, c, [&](Unit& unit, std::atomic<std::int64_t>& failed_here) {
     std::mt19937_64 rng(stream_seed(o.seed, {2, std::uint64_t(c)}));
     std::normal_distribution<double> g(0.0, 1.0);
     std::uniform_real_distribution<double> u(0.0, 1.0);
-    Walker w(l, done, failed, progress);
-    auto& out = chain_points[c];
+    Walker w(l, done, failed_here, progress);
+    auto& out = unit.points;
     Eigen::VectorXd s = inside.empty() ? Eigen::VectorXd(0.3 * simplex_point(K, rng).cwiseProduct(result.scale))
                                        : inside[std::min<std::size_t>(inside.size() - 1, std::size_t(u(rng) * inside.size()))]->s;
     double obs, asimov;
@@ -238,13 +386,17 @@ YieldPoints sample_yields(const SignalYieldLikelihood& l, const YieldSamplingOpt
       ++window;
       window_accepted += accept;
       if (i > burn_in) {
-        ++counted[c];
-        accepted[c] += accept;
+        ++unit.counted;
+        unit.accepted += accept;
       } else if (window == 20) {  // adapt the proposal's size towards an acceptance of 0.3
         step *= std::exp(double(window_accepted) / window - 0.3);
         window = window_accepted = 0;
       }
     }
+    });
+    accepted[c] = done_unit.accepted;
+    counted[c] = done_unit.counted;
+    chain_points[c] = std::move(done_unit.points);
   });
 
   std::int64_t n = 0;
@@ -266,6 +418,8 @@ YieldPoints sample_yields(const SignalYieldLikelihood& l, const YieldSamplingOpt
         ++i;
       }
   result.failed = failed.load();
+  result.resumed_units = journal.loaded_units();
+  result.resumed_points = journal.loaded_points();
   std::int64_t acc = 0, cnt = 0;
   for (int c = 0; c < chains; ++c) {
     acc += accepted[c];

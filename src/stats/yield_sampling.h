@@ -24,6 +24,12 @@
 //    far out as the farthest ray point inside the reach: a proposal outside
 //    is rejected without a fit. Every other proposal is labelled and kept
 //    (accepted or not), the burn-in's too.
+// Resumable: with a journal file, every finished ray and chain is appended
+// to it (its points to 17 digits, one line each); a run with the same
+// likelihood and options that finds the journal takes the finished ones
+// from it and computes only the rest. Rays and chains depend only on their
+// own stream and on the finished rays, so the resumed run's points equal an
+// uninterrupted run's exactly (a line cut by a kill is ignored).
 // A bin's scale is the yield that, alone, raises twice the Asimov NLL by
 // `reach`. Fits of a ray or a chain start from the previous point's
 // minimum. Each ray and chain has its own random stream keyed by (seed,
@@ -47,6 +53,10 @@ struct YieldSamplingOptions {
   int chains = 16;
   double reach = 25.0;  // in twice the NLL above the background-only minimum
   std::uint64_t seed = 1;
+  // The journal (empty: none), and what identifies the run beyond these
+  // options and the likelihood's background NLLs (e.g. the workspace's hash):
+  // a journal of another run is refused (InputError naming it).
+  std::string journal, journal_identity;
   bool IsValid(std::string* error) const;
 };
 
@@ -57,6 +67,7 @@ struct YieldPoints {
   Eigen::VectorXd scale;  // [K] each bin's scale
   std::int64_t failed = 0;  // points whose fit failed (not kept)
   double acceptance = 0.0;  // of the chains after burn-in
+  std::int64_t resumed_units = 0, resumed_points = 0;  // taken from the journal
   std::int64_t size() const { return yields.rows(); }
 };
 
