@@ -232,6 +232,28 @@ TEST_CASE("ONNX export of SANNT networks gives the bins SANNT training histogram
   }
 }
 
+TEST_CASE("A SANNT network trained by the command and exported gives the bins refinery eval gives", "[onnx][export][sannt][cli]") {
+  refinery::testing::TempDir tmp("onnx_sannt_trained");
+  const auto trained = refinery::testing::run_refinery(
+      "train sannt --benchmark 0 --inits 1 --events 2000 --test-events 2000 --summary class --bins 3 "
+      "--pretrain-epochs 2 --epochs 2 --steps 5 --quiet --out " + tmp.path("net.json"));
+  INFO(trained.output);
+  REQUIRE(trained.exit_code == 0);
+  nlohmann::json meta;
+  torch::jit::Module module = load_torchscript(tmp.path("net.json.pt"), &meta);
+  CHECK(meta["summary"] == "class");
+  // One name per output: the INFERNO problem's processes.
+  CHECK(meta["process_names"].size() == size_t(module.attr("log_yields").toTensor().numel()));
+  const torch::Tensor test = features(300, 3, 51);
+  json checked;
+  const json out = export_and_run(tmp, "net.json", test, {}, &checked);
+  const torch::Tensor bins = as_long(out["bin"]);
+  auto ev = eval_outputs(tmp, "sannt", "net.json", test, {"x0", "x1", "x2"}, "", {"bin", "fractions"});
+  CHECK(torch::equal(ev["bin"].to(torch::kLong), bins));
+  CHECK(largest_difference(out["fractions"], ev["fractions"]) < 1e-5);
+  CHECK(bins.max().item<int64_t>() < 3 * int64_t(meta["process_names"].size()));
+}
+
 TEST_CASE("ONNX export of DCR networks: coefficients and log r equal the archive's", "[onnx][export][dcr]") {
   refinery::testing::TempDir tmp("onnx_dcr");
   const torch::Tensor x = features(200, 5, 31), test = features(64, 5, 32);

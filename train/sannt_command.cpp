@@ -37,6 +37,18 @@ std::vector<int64_t> parse_layer_sizes(const std::string& text, const std::strin
 
 namespace {
 
+// The names of a SANNT network's outputs, for its archive: the model's
+// processes (class summary: one output per process), signal and the rest
+// (score summary: the pretraining's two classes), or the bins (softmax
+// summary: the outputs are the bins).
+std::vector<std::string> output_names(SanntSummary summary, const std::vector<std::string>& processes, int64_t outputs) {
+  if (summary == SanntSummary::kClassBins) return processes;
+  if (summary == SanntSummary::kScoreBins) return {"signal", "background"};
+  std::vector<std::string> names;
+  for (int64_t b = 0; b < outputs; ++b) names.push_back("bin" + std::to_string(b));
+  return names;
+}
+
 struct Spread {
   double median, lo, hi;  // median, 16% and 84% quantiles
 };
@@ -245,7 +257,8 @@ int run_train_sannt(int argc, char** argv) {
         }
         torch::jit::Module ts = classifier_to_torchscript(net);
         save_torchscript(ts, {{"kind", "sannt"}, {"feature_names", test_analysis.feature_names},
-                              {"process_names", {"signal", "background"}}, {"bins", o.bins}, {"problem", problem},
+                              {"process_names", output_names(o.summary, test.model.processes, n_outputs)},
+                              {"bins", o.bins}, {"problem", problem},
                               {"summary", summary}, {"score_class", test_analysis.signal_process},
                               {"activation", net->options.activation()},
                               {"config_hash", config.hash}}, common.out + ".pt");
@@ -315,7 +328,8 @@ int run_train_sannt(int argc, char** argv) {
       if (i == 0 && bm == benchmarks.front()) {
         torch::jit::Module ts = classifier_to_torchscript(net);
         save_torchscript(ts, {{"kind", "sannt"}, {"feature_names", {"x0", "x1", "x2"}},
-                              {"process_names", {"signal", "background"}}, {"bins", o.bins}, {"benchmark", bm},
+                              {"process_names", output_names(o.summary, test.model.processes, outputs)},
+                              {"bins", o.bins}, {"benchmark", bm},
                               {"summary", summary}, {"score_class", 0}, {"activation", net->options.activation()},
                               {"config_hash", config.hash}}, common.out + ".pt");
         // The binned model this network defines (test-sample templates) as a
