@@ -1,0 +1,122 @@
+#include "data/analytic/theory_toy.h"
+
+#include <array>
+#include <cmath>
+
+namespace refinery::analytic {
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// The 8-point Gauss-Legendre rule on [-1, 1] (Abramowitz and Stegun, table 25.4).
+constexpr std::array<double, 4> kNodes8{0.1834346424956498, 0.5255324099163290, 0.7966664774136267, 0.9602898564975363};
+constexpr std::array<double, 4> kWeights8{0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
+
+// int_a^b f by the 8-point rule on `panels` equal panels.
+template <typename F>
+double integrate(F f, double a, double b, int panels) {
+  const double h = (b - a) / panels;
+  double sum = 0.0;
+  for (int i = 0; i < panels; ++i) {
+    const double mid = a + (i + 0.5) * h, half = 0.5 * h;
+    for (int k = 0; k < 4; ++k) sum += half * kWeights8[k] * (f(mid - half * kNodes8[k]) + f(mid + half * kNodes8[k]));
+  }
+  return sum;
+}
+
+// G_ab = int_{-1}^{1} a_a a_b dz: A^2 is a polynomial of degree 4, exact with one 8-point panel.
+Eigen::Matrix3d gram() {
+  Eigen::Matrix3d G = Eigen::Matrix3d::Zero();
+  for (int k = 0; k < 4; ++k)
+    for (double z : {-kNodes8[k], kNodes8[k]}) {
+      const Eigen::Vector3d a = TheoryToy::basis_amplitudes(z);
+      G += kWeights8[k] * a * a.transpose();
+    }
+  return G;
+}
+
+const Eigen::Matrix3d& gram_matrix() {
+  static const Eigen::Matrix3d G = gram();
+  return G;
+}
+
+Eigen::Vector3d extended(const Eigen::Vector2d& theta) { return {1.0, theta[0], theta[1]}; }
+
+}  // namespace
+
+Eigen::Vector3d TheoryToy::basis_amplitudes(double z) { return {1.0 + 0.4 * z, z, 0.5 * (3.0 * z * z - 1.0)}; }
+
+double TheoryToy::amplitude(double z, const Eigen::Vector2d& theta) { return basis_amplitudes(z).dot(extended(theta)); }
+
+double TheoryToy::cross_section(const Eigen::Vector2d& theta, Eigen::Vector2d* gradient) {
+  const Eigen::Vector3d t = extended(theta);
+  const Eigen::Vector3d Gt = gram_matrix() * t;
+  if (gradient) *gradient = 2.0 * kSigma0 * Gt.tail<2>();
+  return kSigma0 * t.dot(Gt);
+}
+
+double TheoryToy::log_pdf_z(double z, const Eigen::Vector2d& theta) {
+  const double A = amplitude(z, theta);
+  return std::log(kSigma0 * A * A) - std::log(cross_section(theta));
+}
+
+double TheoryToy::joint_log_ratio(double z, const Eigen::Vector2d& theta0, const Eigen::Vector2d& theta1) {
+  return log_pdf_z(z, theta0) - log_pdf_z(z, theta1);
+}
+
+Eigen::Vector2d TheoryToy::joint_score(double z, const Eigen::Vector2d& theta) {
+  const Eigen::Vector3d a = basis_amplitudes(z);
+  const double A = a.dot(extended(theta));
+  Eigen::Vector2d dsigma;
+  const double sigma = cross_section(theta, &dsigma);
+  return 2.0 * a.tail<2>() / A - dsigma / sigma;
+}
+
+double TheoryToy::log_response(const Eigen::Vector2d& x, double z, double nu) {
+  const double k = 1.0 + kScaleSlope * nu;
+  const double u1 = (x[0] - k * z) / kResolution1, u2 = (x[1] - z * z) / kResolution2;
+  return -0.5 * (u1 * u1 + u2 * u2) - std::log(2.0 * kPi * kResolution1 * kResolution2);
+}
+
+double TheoryToy::pdf_x(const Eigen::Vector2d& x, const Eigen::Vector2d& theta, double nu) {
+  const double sigma = cross_section(theta);
+  return integrate(
+      [&](double z) {
+        const double A = amplitude(z, theta);
+        return kSigma0 * A * A / sigma * std::exp(log_response(x, z, nu));
+      },
+      -1.0, 1.0, 40);
+}
+
+std::vector<TheoryToy::Event> TheoryToy::sample(const Eigen::Vector2d& theta, double nu, std::int64_t n,
+                                                std::mt19937_64& rng) {
+  const double sigma = cross_section(theta);
+  // CDF(z) = int_{-1}^{z} sigma_0 A^2 / sigma: exact with one 8-point panel.
+  auto cdf = [&](double z) {
+    return integrate(
+        [&](double v) {
+          const double A = amplitude(v, theta);
+          return kSigma0 * A * A / sigma;
+        },
+        -1.0, z, 1);
+  };
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::normal_distribution<double> g(0.0, 1.0);
+  const double k = 1.0 + kScaleSlope * nu;
+  std::vector<Event> out;
+  out.reserve(std::size_t(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double target = u(rng);
+    double lo = -1.0, hi = 1.0;
+    while (hi - lo > 1e-14) {
+      const double mid = 0.5 * (lo + hi);
+      (cdf(mid) < target ? lo : hi) = mid;
+    }
+    const double z = 0.5 * (lo + hi);
+    out.push_back({z, Eigen::Vector2d(k * z + kResolution1 * g(rng), z * z + kResolution2 * g(rng))});
+  }
+  return out;
+}
+
+}  // namespace refinery::analytic
