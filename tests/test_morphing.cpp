@@ -189,3 +189,49 @@ TEST_CASE("Theory simulator samples follow p(z|theta), and morphed basis samples
   CHECK(std::abs(morphed_z - exact_z) < 4.0 * std::sqrt(var_z));
   CHECK(std::abs(morphed_z2 - exact_z2) < 4.0 * std::sqrt(var_z2));
 }
+
+TEST_CASE("Theory simulator: Fisher information at parton level, detector level and from histograms, ordered as they must be", "[morphing][simulator][fisher]") {
+  const Eigen::Vector2d theta(0.3, -0.2);
+  const double L = 100.0, nu = 0.5;
+  // Parton level against the joint score: L (sigma E[t t^T] + grad sigma grad sigma^T / sigma).
+  const Eigen::Matrix2d parton = TheoryToy::fisher_parton(L);
+  Eigen::Vector2d dsigma;
+  const double sigma = TheoryToy::cross_section(theta, &dsigma);
+  Eigen::Matrix2d from_score = Eigen::Matrix2d::Zero();
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j)
+      from_score(i, j) = L * (sigma * simpson([&](double z) {
+                                const Eigen::Vector2d t = TheoryToy::joint_score(z, theta);
+                                return std::exp(TheoryToy::log_pdf_z(z, theta)) * t[i] * t[j];
+                              }, -1.0, 1.0, 4000) + dsigma[i] * dsigma[j] / sigma);
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j) CHECK(parton(i, j) == Approx(from_score(i, j)).epsilon(1e-8).margin(1e-8 * parton.norm()));
+  // Information only falls through the detector and through binning:
+  // parton >= detector >= a 2D histogram >= its 1D projection's coarser
+  // partition (x_2 not binned), as matrices (the differences' eigenvalues).
+  const Eigen::Matrix2d detector = TheoryToy::fisher_detector(theta, nu, L);
+  std::vector<double> e1, e2;
+  for (int b = 0; b <= 12; ++b) e1.push_back(-1.2 + 0.2 * b);
+  for (int b = 0; b <= 6; ++b) e2.push_back(0.2 * b);
+  const Eigen::Matrix2d hist2 = TheoryToy::fisher_histogram(theta, nu, L, e1, e2);
+  const Eigen::Matrix2d hist1 = TheoryToy::fisher_histogram(theta, nu, L, e1, {});
+  std::vector<double> fine1, fine2;
+  for (int b = 0; b <= 84; ++b) fine1.push_back(-2.1 + 0.05 * b);
+  for (int b = 0; b <= 48; ++b) fine2.push_back(-0.7 + 0.05 * b);
+  const Eigen::Matrix2d fine = TheoryToy::fisher_histogram(theta, nu, L, fine1, fine2);
+  INFO("parton\n" << parton << "\ndetector\n" << detector << "\nfine 2D histogram\n" << fine << "\n2D histogram\n" << hist2
+                  << "\n1D histogram of x1\n" << hist1);
+  auto at_least = [](const Eigen::Matrix2d& big, const Eigen::Matrix2d& small) {
+    return Eigen::SelfAdjointEigenSolver<Eigen::Matrix2d>(big - small).eigenvalues().minCoeff() > -1e-9 * big.norm();
+  };
+  CHECK(at_least(parton, detector));
+  CHECK(at_least(detector, fine));
+  CHECK(at_least(detector, hist2));
+  CHECK(at_least(hist2, hist1));
+  CHECK(Eigen::SelfAdjointEigenSolver<Eigen::Matrix2d>(hist1).eigenvalues().minCoeff() > 0.0);
+  // Bins much narrower than the resolution keep nearly all of it.
+  CHECK(fine(0, 0) == Approx(detector(0, 0)).epsilon(0.01));
+  CHECK(fine(1, 1) == Approx(detector(1, 1)).epsilon(0.01));
+  // The detector loses some: strictly below the parton level.
+  CHECK(detector(0, 0) < 0.99 * parton(0, 0));
+}

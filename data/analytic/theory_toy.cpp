@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cmath>
+#include <limits>
 
 namespace refinery::analytic {
 
@@ -87,6 +88,94 @@ double TheoryToy::pdf_x(const Eigen::Vector2d& x, const Eigen::Vector2d& theta, 
         return kSigma0 * A * A / sigma * std::exp(log_response(x, z, nu));
       },
       -1.0, 1.0, 40);
+}
+
+Eigen::Matrix2d TheoryToy::fisher_parton(double luminosity) {
+  return 4.0 * luminosity * kSigma0 * gram_matrix().bottomRightCorner<2, 2>();
+}
+
+namespace {
+
+// At z: sigma_0 A^2 and its theta-gradient 2 sigma_0 A a_{1,2}.
+void intensity(double z, const Eigen::Vector2d& theta, double* lambda, Eigen::Vector2d* gradient) {
+  const Eigen::Vector3d a = TheoryToy::basis_amplitudes(z);
+  const double A = a.dot(extended(theta));
+  *lambda = TheoryToy::kSigma0 * A * A;
+  *gradient = 2.0 * TheoryToy::kSigma0 * A * a.tail<2>();
+}
+
+// Sum over the z quadrature (40 panels of 8 points) of f(z, weight).
+template <typename F>
+void over_z(F f) {
+  const int panels = 40;
+  const double h = 2.0 / panels;
+  for (int i = 0; i < panels; ++i) {
+    const double mid = -1.0 + (i + 0.5) * h, half = 0.5 * h;
+    for (int k = 0; k < 4; ++k) {
+      f(mid - half * kNodes8[k], half * kWeights8[k]);
+      f(mid + half * kNodes8[k], half * kWeights8[k]);
+    }
+  }
+}
+
+double normal_cdf(double u) { return 0.5 * std::erfc(-u / std::sqrt(2.0)); }
+
+}  // namespace
+
+Eigen::Matrix2d TheoryToy::fisher_detector(const Eigen::Vector2d& theta, double nu, double luminosity) {
+  const int n = 160;
+  const double x1lo = -2.1, x1hi = 2.1, x2lo = -0.7, x2hi = 1.7;
+  Eigen::Matrix2d I = Eigen::Matrix2d::Zero();
+  for (int i = 0; i <= n; ++i)
+    for (int j = 0; j <= n; ++j) {
+      const Eigen::Vector2d x(x1lo + (x1hi - x1lo) * i / n, x2lo + (x2hi - x2lo) * j / n);
+      double lambda = 0.0;
+      Eigen::Vector2d d = Eigen::Vector2d::Zero();
+      over_z([&](double z, double w) {
+        double l;
+        Eigen::Vector2d g;
+        intensity(z, theta, &l, &g);
+        const double r = std::exp(log_response(x, z, nu));
+        lambda += w * l * r;
+        d += w * g * r;
+      });
+      if (!(lambda > 0.0)) continue;
+      const double wt = (i == 0 || i == n ? 0.5 : 1.0) * (j == 0 || j == n ? 0.5 : 1.0);
+      I += wt * d * d.transpose() / lambda;
+    }
+  return luminosity * I * ((x1hi - x1lo) / n) * ((x2hi - x2lo) / n);
+}
+
+Eigen::Matrix2d TheoryToy::fisher_histogram(const Eigen::Vector2d& theta, double nu, double luminosity,
+                                            const std::vector<double>& edges1, const std::vector<double>& edges2) {
+  const double k = 1.0 + kScaleSlope * nu;
+  const double inf = std::numeric_limits<double>::infinity();
+  auto bins = [&](const std::vector<double>& edges) {
+    std::vector<std::pair<double, double>> b;
+    if (edges.empty()) return std::vector<std::pair<double, double>>{{-inf, inf}};
+    b.push_back({-inf, edges.front()});
+    for (std::size_t i = 0; i + 1 < edges.size(); ++i) b.push_back({edges[i], edges[i + 1]});
+    b.push_back({edges.back(), inf});
+    return b;
+  };
+  const auto b1 = bins(edges1), b2 = bins(edges2);
+  Eigen::Matrix2d I = Eigen::Matrix2d::Zero();
+  for (const auto& [lo1, hi1] : b1)
+    for (const auto& [lo2, hi2] : b2) {
+      double mu = 0.0;
+      Eigen::Vector2d d = Eigen::Vector2d::Zero();
+      over_z([&](double z, double w) {
+        double l;
+        Eigen::Vector2d g;
+        intensity(z, theta, &l, &g);
+        const double p1 = normal_cdf((hi1 - k * z) / kResolution1) - normal_cdf((lo1 - k * z) / kResolution1);
+        const double p2 = normal_cdf((hi2 - z * z) / kResolution2) - normal_cdf((lo2 - z * z) / kResolution2);
+        mu += w * l * p1 * p2;
+        d += w * g * p1 * p2;
+      });
+      if (mu > 0.0) I += d * d.transpose() / mu;
+    }
+  return luminosity * I;
 }
 
 std::vector<TheoryToy::Event> TheoryToy::sample(const Eigen::Vector2d& theta, double nu, std::int64_t n,

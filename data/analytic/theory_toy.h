@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <random>
+#include <vector>
 
 namespace refinery::analytic {
 
@@ -41,6 +42,22 @@ class TheoryToy {
   // The detector response p(x|z, nu) and the detector-level density.
   static double log_response(const Eigen::Vector2d& x, double z, double nu);
   static double pdf_x(const Eigen::Vector2d& x, const Eigen::Vector2d& theta, double nu);
+
+  // Fisher information on theta for a luminosity L (fb^-1) in the extended
+  // likelihood (a Poisson number of events times their densities): events
+  // of intensity lambda(v) = L dsigma/dv give I_ij = int d_i lambda d_j lambda / lambda.
+  //   parton level (v = z): 4 L sigma_0 int a_i a_j dz, the same at every theta;
+  //   detector level (v = x, nu known): a trapezoid rule on 161^2 points
+  //     over x_1 in [-2.1, 2.1], x_2 in [-0.7, 1.7], lambda and its
+  //     derivatives by the z quadrature at each;
+  //   histograms of the observables: bins of x_1 (`edges1`) times bins of
+  //     x_2 (`edges2`; empty: x_2 not binned), the outer bins open to
+  //     infinity, each bin's expected count exact through the smearing's
+  //     normal distribution functions.
+  static Eigen::Matrix2d fisher_parton(double luminosity);
+  static Eigen::Matrix2d fisher_detector(const Eigen::Vector2d& theta, double nu, double luminosity);
+  static Eigen::Matrix2d fisher_histogram(const Eigen::Vector2d& theta, double nu, double luminosity,
+                                          const std::vector<double>& edges1, const std::vector<double>& edges2);
 
   struct Event {
     double z;
