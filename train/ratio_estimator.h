@@ -1,0 +1,57 @@
+// Parameterised likelihood-ratio estimators (issue 17 item 3; MadMiner:
+// arXiv:1805.00020, 1805.12244, 1808.00973): one network s(x, theta)
+// whose output estimates log r(x|theta, theta_ref) = log p(x|theta) -
+// log p(x|theta_ref) for every theta, trained on pairs of samples: events
+// drawn at theta (theta from a prior, one event each) and events drawn at
+// theta_ref, both fed with the same theta. The losses:
+//   CARL:   cross entropy of the classifier sigma(-s) between the two samples;
+//   ALICES: cross entropy against the soft labels 1 / (1 + r(x,z)) from the
+//           joint ratio, plus alpha times the squared error of the network's
+//           score d s / d theta against the joint score t(x,z|theta) on
+//           the events drawn at theta;
+//   RASCAL: squared error of s against the joint log ratio, plus the same
+//           score term.
+// The joint quantities average to the marginal ones given x, so the
+// augmented losses share CARL's minimum with far less variance. The score
+// term differentiates the network's input (double backward).
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "models/mlp.h"
+#include "train/trainer.h"
+
+namespace refinery {
+
+enum class RatioLoss { kCarl, kAlices, kRascal };
+
+struct RatioTrainingData {
+  // Events drawn at theta (one theta per event) and at theta_ref with the
+  // theta they are paired with: observables [N,F], theta [N,P], the joint
+  // log ratio log r(x,z|theta,theta_ref) [N] and the joint score
+  // t(x,z|theta) [N,P] of every event; label 0 (drawn at theta) or 1.
+  torch::Tensor x, theta, joint_log_ratio, joint_score, label;
+};
+
+struct RatioOptions {
+  RatioLoss loss = RatioLoss::kCarl;
+  double alpha = 1.0;  // weight of the score term (ALICES, RASCAL)
+  std::vector<int64_t> hidden{64, 64};
+  int64_t batch_size = 512;
+  double validation_fraction = 0.2;
+  TrainOptions train;
+};
+
+struct RatioEstimator {
+  MLP net{nullptr};
+  torch::Tensor input_mean, input_inverse_scale;  // over (x, theta)
+  // log r^(x|theta, theta_ref) [N] (float64) for x [N,F], theta [N,P].
+  torch::Tensor log_ratio(const torch::Tensor& x, const torch::Tensor& theta) const;
+};
+
+RatioEstimator train_ratio_estimator(const RatioTrainingData& data, const RatioOptions& options,
+                                     TrainReport* report = nullptr);
+
+}  // namespace refinery
