@@ -4,7 +4,7 @@
 
 namespace refinery {
 
-torch::Tensor RatioEstimator::log_ratio(const torch::Tensor& x, const torch::Tensor& theta) const {
+torch::Tensor RatioEstimator::network_output(const torch::Tensor& x, const torch::Tensor& theta) const {
   torch::NoGradGuard guard;
   MLP m = net;
   m->eval();
@@ -12,12 +12,20 @@ torch::Tensor RatioEstimator::log_ratio(const torch::Tensor& x, const torch::Ten
   return m->forward(in).squeeze(1).to(torch::kFloat64);
 }
 
+torch::Tensor RatioEstimator::log_ratio(const torch::Tensor& x, const torch::Tensor& theta) const {
+  const torch::Tensor ref = theta_reference.to(torch::kFloat32).view({1, -1}).expand({x.size(0), theta_reference.numel()});
+  return network_output(x, theta) - network_output(x, ref);
+}
+
 RatioEstimator train_ratio_estimator(const RatioTrainingData& d, const RatioOptions& o, TrainReport* report) {
   const int64_t N = d.x.size(0), F = d.x.size(1), P = d.theta.size(1);
   if (d.theta.size(0) != N || d.label.size(0) != N || d.joint_log_ratio.size(0) != N || d.joint_score.size(0) != N ||
       d.joint_score.size(1) != P || N < 10)
     throw InputError("", "ratio estimator", "events, theta, joint ratio, joint score and labels of the same events expected");
+  if (!d.theta_reference.defined() || d.theta_reference.numel() != P)
+    throw InputError("", "ratio estimator", "the reference theta (one value per parameter) is missing");
   RatioEstimator e;
+  e.theta_reference = d.theta_reference.to(torch::kFloat32).flatten().clone();
   const torch::Tensor in = torch::cat({d.x.to(torch::kFloat32), d.theta.to(torch::kFloat32)}, 1);
   if (!torch::isfinite(in).all().item<bool>()) throw InputError("", "ratio estimator", "non-finite observable or theta");
   e.input_mean = in.mean(0);
