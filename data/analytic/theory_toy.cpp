@@ -120,6 +120,21 @@ void over_z(F f) {
 
 double normal_cdf(double u) { return 0.5 * std::erfc(-u / std::sqrt(2.0)); }
 
+// int sigma_0 A^2 factor(z) dz and its theta-gradient, by the z quadrature.
+template <typename F>
+void folded_intensity(const Eigen::Vector2d& theta, F factor, double* value, Eigen::Vector2d* gradient) {
+  *value = 0.0;
+  gradient->setZero();
+  over_z([&](double z, double w) {
+    double l;
+    Eigen::Vector2d g;
+    intensity(z, theta, &l, &g);
+    const double f = factor(z);
+    *value += w * l * f;
+    *gradient += w * g * f;
+  });
+}
+
 }  // namespace
 
 Eigen::Matrix2d TheoryToy::fisher_detector(const Eigen::Vector2d& theta, double nu, double luminosity) {
@@ -129,16 +144,9 @@ Eigen::Matrix2d TheoryToy::fisher_detector(const Eigen::Vector2d& theta, double 
   for (int i = 0; i <= n; ++i)
     for (int j = 0; j <= n; ++j) {
       const Eigen::Vector2d x(x1lo + (x1hi - x1lo) * i / n, x2lo + (x2hi - x2lo) * j / n);
-      double lambda = 0.0;
-      Eigen::Vector2d d = Eigen::Vector2d::Zero();
-      over_z([&](double z, double w) {
-        double l;
-        Eigen::Vector2d g;
-        intensity(z, theta, &l, &g);
-        const double r = std::exp(log_response(x, z, nu));
-        lambda += w * l * r;
-        d += w * g * r;
-      });
+      double lambda;
+      Eigen::Vector2d d;
+      folded_intensity(theta, [&](double z) { return std::exp(log_response(x, z, nu)); }, &lambda, &d);
       if (!(lambda > 0.0)) continue;
       const double wt = (i == 0 || i == n ? 0.5 : 1.0) * (j == 0 || j == n ? 0.5 : 1.0);
       I += wt * d * d.transpose() / lambda;
@@ -162,17 +170,15 @@ Eigen::Matrix2d TheoryToy::fisher_histogram(const Eigen::Vector2d& theta, double
   Eigen::Matrix2d I = Eigen::Matrix2d::Zero();
   for (const auto& [lo1, hi1] : b1)
     for (const auto& [lo2, hi2] : b2) {
-      double mu = 0.0;
-      Eigen::Vector2d d = Eigen::Vector2d::Zero();
-      over_z([&](double z, double w) {
-        double l;
-        Eigen::Vector2d g;
-        intensity(z, theta, &l, &g);
-        const double p1 = normal_cdf((hi1 - k * z) / kResolution1) - normal_cdf((lo1 - k * z) / kResolution1);
-        const double p2 = normal_cdf((hi2 - z * z) / kResolution2) - normal_cdf((lo2 - z * z) / kResolution2);
-        mu += w * l * p1 * p2;
-        d += w * g * p1 * p2;
-      });
+      double mu;
+      Eigen::Vector2d d;
+      folded_intensity(
+          theta,
+          [&](double z) {
+            return (normal_cdf((hi1 - k * z) / kResolution1) - normal_cdf((lo1 - k * z) / kResolution1)) *
+                   (normal_cdf((hi2 - z * z) / kResolution2) - normal_cdf((lo2 - z * z) / kResolution2));
+          },
+          &mu, &d);
       if (mu > 0.0) I += d * d.transpose() / mu;
     }
   return luminosity * I;
