@@ -42,15 +42,20 @@ RatioEstimator train_ratio_estimator(const RatioTrainingData& d, const RatioOpti
   e.net = MLP(MLPOptions(F + P, o.hidden, 1).activation("silu"));
   auto loss_of = [&](const torch::Tensor& rows, bool training) {
     torch::Tensor zi = z.index_select(0, rows);
-    const bool with_score = o.loss != RatioLoss::kCarl && o.alpha > 0;
+    const bool with_score = (o.loss == RatioLoss::kAlices || o.loss == RatioLoss::kRascal || o.loss == RatioLoss::kCascal) &&
+                            o.alpha > 0;
     if (with_score) zi = zi.detach().requires_grad_(true);
     const torch::Tensor s = e.net->forward(zi).squeeze(1);  // log r^
     torch::Tensor loss;
     if (o.loss == RatioLoss::kRascal) {
       loss = (s - lr.index_select(0, rows)).pow(2).mean();
+    } else if (o.loss == RatioLoss::kRolr) {
+      const torch::Tensor yi = y.index_select(0, rows), li = lr.index_select(0, rows).clamp(-10, 10);
+      const torch::Tensor sc = s.clamp(-10, 10);
+      loss = (yi * (sc.exp() - li.exp()).pow(2) + (1 - yi) * ((-sc).exp() - (-li).exp()).pow(2)).mean();
     } else {
       // The classifier's logit for "drawn at theta_ref" is -s.
-      const torch::Tensor target = o.loss == RatioLoss::kCarl ? y.index_select(0, rows) : soft.index_select(0, rows);
+      const torch::Tensor target = o.loss == RatioLoss::kAlices ? soft.index_select(0, rows) : y.index_select(0, rows);
       loss = torch::binary_cross_entropy_with_logits(-s, target);
     }
     if (with_score) {

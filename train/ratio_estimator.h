@@ -10,7 +10,11 @@
 //           score d s / d theta against the joint score t(x,z|theta) on
 //           the events drawn at theta;
 //   RASCAL: squared error of s against the joint log ratio, plus the same
-//           score term.
+//           score term;
+//   CASCAL: CARL's cross entropy plus the score term;
+//   ROLR:   squared error of r^ = exp(s) against the joint ratio on the
+//           events drawn at theta_ref and of 1 / r^ against 1 / r on those
+//           drawn at theta (each side where it is bounded).
 // The joint quantities average to the marginal ones given x, so the
 // augmented losses share CARL's minimum with far less variance. The score
 // term differentiates the network's input (double backward).
@@ -25,7 +29,7 @@
 
 namespace refinery {
 
-enum class RatioLoss { kCarl, kAlices, kRascal };
+enum class RatioLoss { kCarl, kAlices, kRascal, kCascal, kRolr };
 
 struct RatioTrainingData {
   // Events drawn at theta (one theta per event) and at theta_ref with the
