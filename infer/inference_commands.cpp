@@ -226,6 +226,7 @@ int run_scan(int argc, char** argv) {
     out["interval_95"] = stats::profile_interval(*s.model, f, a, stats::chi2_level(0.95)).to_json();
   }
   out["description"] = s.description;
+  if (b >= 0 && part.count == 1) add_scan_contours(out);
   if (part.count > 1)
     out["scan"]["shard"] = {{"shard", std::to_string(part.index) + "/" + std::to_string(part.count)},
                             {"model_digest", model_digest(*s.model)},

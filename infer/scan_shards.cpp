@@ -1,5 +1,6 @@
 #include "infer/scan_shards.h"
 
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <iostream>
@@ -43,9 +44,51 @@ std::string scan_text(const json& out) {
     for (const auto& p : points) failed += !p.at("converged").get<bool>();
     text << "2D scan of " << a << " x " << names.at(1).get<std::string>() << ": " << points.size() << " points"
          << (failed ? ", " + std::to_string(failed) + " not converged" : "") << "\n";
+    for (const auto& c : out.value("contours", json::array())) {
+      double lo_a = INFINITY, hi_a = -INFINITY, lo_b = INFINITY, hi_b = -INFINITY;
+      bool closed = !c.at("lines").empty();
+      for (const auto& line : c.at("lines")) {
+        for (const auto& q : line) {
+          lo_a = std::min(lo_a, q[0].get<double>()), hi_a = std::max(hi_a, q[0].get<double>());
+          lo_b = std::min(lo_b, q[1].get<double>()), hi_b = std::max(hi_b, q[1].get<double>());
+        }
+        closed = closed && line.size() > 2 && line.front() == line.back();
+      }
+      text << std::setprecision(4) << 100.0 * c.at("cl").get<double>() << "% region (t <= " << c.at("t").get<double>()
+           << "): ";
+      if (c.at("lines").empty()) text << "no boundary inside the grid\n";
+      else
+        text << a << " in [" << lo_a << ", " << hi_a << "], " << names.at(1).get<std::string>() << " in [" << lo_b << ", "
+             << hi_b << "]" << (closed ? "" : " (leaves the grid: widen --range/--range2)") << "\n";
+    }
   }
   if (scan.contains("shard")) text << "shard " << scan["shard"]["shard"].get<std::string>() << " of the grid\n";
   return text.str();
+}
+
+void add_scan_contours(json& out) {
+  const json& scan = out.at("scan");
+  if (scan.at("parameters").size() != 2 || scan.contains("shard")) return;
+  std::vector<stats::ScanPoint> points;
+  for (const auto& p : scan.at("points")) {
+    stats::ScanPoint q;
+    q.values = p.at("value").get<std::vector<double>>();
+    q.t = p.at("t").is_number() ? p.at("t").get<double>() : NAN;
+    q.converged = p.at("converged").get<bool>();
+    points.push_back(q);
+  }
+  json contours = json::array();
+  for (double cl : {std::erf(1.0 / std::sqrt(2.0)), 0.95}) {  // one sigma's 68.27%, and 95%
+    const double level = stats::chi2_level_2d(cl);
+    json lines = json::array();
+    for (const auto& line : stats::scan_contour(points, level)) {
+      json l = json::array();
+      for (const auto& [x, y] : line) l.push_back({x, y});
+      lines.push_back(l);
+    }
+    contours.push_back({{"cl", cl}, {"t", level}, {"lines", lines}});
+  }
+  out["contours"] = contours;
 }
 
 namespace {
@@ -131,6 +174,7 @@ int run_scan_merge(int argc, char** argv) {
   }
   out["scan"]["points"] = points;
   out["scan"].erase("shard");
+  add_scan_contours(out);
   out["seconds"] = seconds;
   if (!common.out.empty()) write_text_atomically(common.out, out.dump(2) + "\n");
   if (merge->json) std::cout << out.dump() << "\n";

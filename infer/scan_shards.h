@@ -17,6 +17,11 @@ namespace refinery::cli {
 // a 2D scan's size and failures.
 std::string scan_text(const nlohmann::json& out);
 
+// A 2D scan's 68.27% and 95% regions (Wilks, 2 dof): out["contours"], one
+// entry per level with its polylines (stats::scan_contour). Nothing for a
+// 1D scan or a shard.
+void add_scan_contours(nlohmann::json& out);
+
 // `refinery scan --merge FILE...`.
 int run_scan_merge(int argc, char** argv);
 

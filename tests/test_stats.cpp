@@ -337,6 +337,31 @@ TEST_CASE("stats: two POIs fit, profile each and scan in 2D as the analytic coun
       CHECK(p.values == std::vector<double>{va[i], vb[j]});
       CHECK(p.t == Approx(t_of(va[i], s1, b1, n1) + t_of(vb[j], s2, b2, n2)).margin(1e-7));
     }
+  // The 68.27% and 95% regions of both (2 dof): on a 41 x 41 grid over
+  // +-4 errors (h = 0.2 errors), closed lines whose every vertex has the
+  // analytic t at the level to the linear interpolation's error along a
+  // cell's diagonal, l^2 / 8 max t'' with l^2 = 2 h^2 and t'' ~ 2 per
+  // error^2, doubled for the Poisson t's skew: h^2 = 0.04.
+  const double one_sigma = std::erf(1.0 / std::sqrt(2.0));  // 0.682689...
+  CHECK(chi2_level_2d(one_sigma) == Approx(2.2957).epsilon(1e-4));
+  CHECK(chi2_level_2d(0.95) == Approx(5.9915).epsilon(1e-4));
+  std::vector<double> fa, fb;
+  for (int k = 0; k < 41; ++k) {
+    fa.push_back(best.x[0] + best.error[0] * (-4.0 + 8.0 * k / 40));
+    fb.push_back(best.x[1] + best.error[1] * (-4.0 + 8.0 * k / 40));
+  }
+  const auto fine = profile_scan_2d(model, best, 0, 1, fa, fb);
+  for (double cl : {one_sigma, 0.95}) {
+    const double level = chi2_level_2d(cl);
+    const auto lines = scan_contour(fine, level);
+    REQUIRE(lines.size() == 1);
+    CHECK(lines[0].size() > 20);
+    CHECK(lines[0].front() == lines[0].back());  // closed: the region lies inside the grid
+    double worst = 0.0;
+    for (const auto& [x, y] : lines[0]) worst = std::max(worst, std::abs(t_of(x, s1, b1, n1) + t_of(y, s2, b2, n2) - level));
+    INFO("largest |t - level| on the " << cl << " contour: " << worst);
+    CHECK(worst < 0.04);
+  }
   // Hypotests on either POI with the other profiled: q~ at mu_a = 4 from the
   // analytic t (the other POI's fit does not move it).
   AsymptoticCalculator calc(model, 0, TestStat::kQtilde);

@@ -1,5 +1,7 @@
 #include "src/stats/profile.h"
 
+#include "src/stats/exclusion_contour.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -14,6 +16,27 @@ double chi2_level(double cl) {
   }
   const double z = 0.5 * (lo + hi);
   return z * z;
+}
+
+double chi2_level_2d(double cl) { return -2.0 * std::log1p(-cl); }
+
+std::vector<std::vector<std::pair<double, double>>> scan_contour(const std::vector<ScanPoint>& points, double level) {
+  std::vector<Point2> xy;
+  std::vector<double> value;
+  for (const auto& p : points) {
+    if (!p.converged || p.values.size() != 2 || !std::isfinite(p.t)) continue;
+    xy.push_back({p.values[0], p.values[1]});
+    // level_lines interpolates log(value) linearly: exp(t) makes that t.
+    value.push_back(std::exp(std::min(std::max(p.t, 0.0), 700.0)));
+  }
+  std::vector<std::vector<std::pair<double, double>>> out;
+  if (xy.size() < 3) return out;
+  for (const auto& line : level_lines(xy, value, delaunay(xy), std::exp(level))) {
+    std::vector<std::pair<double, double>> l;
+    for (const auto& q : line) l.push_back({q.x, q.y});
+    out.push_back(std::move(l));
+  }
+  return out;
 }
 
 namespace {

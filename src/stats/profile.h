@@ -79,5 +79,15 @@ Interval profile_interval(const Model& model, const FitResult& best, int index, 
 
 // Quantile of t for a two-sided interval at confidence level cl (chi^2, 1 dof).
 double chi2_level(double cl);
+// The same for a region of two parameters (chi^2, 2 dof): -2 log(1 - cl),
+// 2.2957 at one sigma's 68.27% (cl = erf(1/sqrt 2)), 5.9915 at 95%.
+double chi2_level_2d(double cl);
+
+// The confidence region's boundary {t = level} of a 2D scan (the converged
+// points of profile_scan_2d), t interpolated linearly over a Delaunay
+// triangulation of the points (src/stats/exclusion_contour.h); closed
+// polylines where the region lies inside the grid, open ones where it
+// leaves it. Each polyline as (a, b) pairs.
+std::vector<std::vector<std::pair<double, double>>> scan_contour(const std::vector<ScanPoint>& points, double level);
 
 }  // namespace refinery::stats
