@@ -116,7 +116,8 @@ int run_surrogate_sample(int argc, char** argv) {
   // Resumable: the finished rays and chains go to OUT.journal as they
   // finish; the same command run again after a kill continues from it.
   so.journal = common.out + ".journal";
-  so.journal_identity = json_hash(read_json_file(workspace_path(*r))) + ":" + measurement + ":" + interp_name;
+  const std::string workspace_hash = json_hash(read_json_file(workspace_path(*r)));
+  so.journal_identity = workspace_hash + ":" + measurement + ":" + interp_name;
   std::mutex mutex;
   Progress progress("surrogate sample", so.points, common.quiet, 5.0);
   const stats::YieldPoints points = stats::sample_yields(likelihood, so, [&](std::int64_t done) {
@@ -146,7 +147,7 @@ int run_surrogate_sample(int argc, char** argv) {
     h5::write_strings(root, "bins", likelihood.bin_names());
     h5::write_string(root, "poi", likelihood.poi_name());
     h5::write_string(root, "workspace", workspace_path(*r));
-    h5::write_string(root, "workspace_hash", json_hash(read_json_file(workspace_path(*r))));
+    h5::write_string(root, "workspace_hash", workspace_hash);
     h5::write_string(root, "measurement", measurement);
     h5::write_string(root, "interp", interp_name);
     h5::write_double(root, "background_nll_observed", likelihood.background_observed());
