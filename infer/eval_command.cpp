@@ -8,9 +8,7 @@
 //               log_r float64 [N] = log r(x|nu)
 // Attributes: process_names (classifier, sannt), model, events. These are
 // the outputs the ONNX export of the same archive gives (`refinery export`).
-#include <cmath>
 #include <iostream>
-#include <sstream>
 
 #include <H5Cpp.h>
 
@@ -65,17 +63,10 @@ torch::Tensor sannt_bins(ClassifierArchive& model, const torch::Tensor& x) {
 
 // nu from "v1,v2,..." (K values).
 torch::Tensor parse_nu(const std::string& text, size_t K) {
-  std::vector<float> v;
-  std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');) {
-    char* end = nullptr;
-    const double x = std::strtod(item.c_str(), &end);
-    if (item.empty() || *end != '\0' || !std::isfinite(x)) throw InputError("", "--nu", "'" + item + "' is not a number");
-    v.push_back(float(x));
-  }
+  const std::vector<double> v = parse_numbers(text, "--nu");
   if (v.size() != K)
     throw InputError("", "--nu", "the model has " + std::to_string(K) + " nuisances, --nu gives " + std::to_string(v.size()));
-  return torch::tensor(v);
+  return torch::tensor(std::vector<float>(v.begin(), v.end()));
 }
 
 int run_eval(int argc, char** argv) {

@@ -364,6 +364,19 @@ std::vector<HistFactoryModel::ConstraintTerm> HistFactoryModel::constraint_terms
   return out;
 }
 
+namespace {
+
+// Adds -log Poisson(n | nu) to *total; false where it is undefined. For
+// n = 0 the term is nu, defined for nu >= 0 (an empty bin expected and
+// observed empty, as pyhf's xlogy gives it).
+bool add_poisson(double n, double nu, double* total) {
+  if (n == 0.0 ? !(nu >= 0.0) : !(nu > 0.0)) return false;
+  *total += n == 0.0 ? nu : nu - n * std::log(nu) + std::lgamma(n + 1.0);
+  return true;
+}
+
+}  // namespace
+
 double HistFactoryModel::main_nll(const Eigen::VectorXd& x, const Eigen::VectorXd& main, Eigen::VectorXd* grad,
                                   Eigen::MatrixXd* hess) const {
   const int P = static_cast<int>(params_.size());
@@ -374,11 +387,7 @@ double HistFactoryModel::main_nll(const Eigen::VectorXd& x, const Eigen::VectorX
       const int bin = terms_[i].bin;
       double nu = 0.0;
       for (; i < terms_.size() && terms_[i].bin == bin; ++i) nu += sample_bin(terms_[i], x);
-      const double n = main[bin];
-      // Poisson(n | nu): for n = 0 the term is nu, defined for nu >= 0 (an
-      // empty bin expected and observed empty, as pyhf's xlogy gives it).
-      if (n == 0.0 ? !(nu >= 0.0) : !(nu > 0.0)) return std::numeric_limits<double>::infinity();
-      total += n == 0.0 ? nu : nu - n * std::log(nu) + std::lgamma(n + 1.0);
+      if (!add_poisson(main[bin], nu, &total)) return std::numeric_limits<double>::infinity();
     }
     return total;
   }
@@ -428,8 +437,7 @@ double HistFactoryModel::main_nll(const Eigen::VectorXd& x, const Eigen::VectorX
       nu += v;
     }
     const double n = main[bin];
-    if (n == 0.0 ? !(nu >= 0.0) : !(nu > 0.0)) return std::numeric_limits<double>::infinity();
-    total += n == 0.0 ? nu : nu - n * std::log(nu) + std::lgamma(n + 1.0);
+    if (!add_poisson(n, nu, &total)) return std::numeric_limits<double>::infinity();
     const double w1 = n == 0.0 ? 1.0 : 1.0 - n / nu, w2 = n == 0.0 ? 0.0 : n / (nu * nu);
     for (size_t s = first; s < i; ++s) {
       const SampleBin& t = terms_[s];

@@ -243,6 +243,11 @@ void YieldSurrogate::evaluate(const Eigen::MatrixXd& yields, Eigen::MatrixXd* nl
   Eigen::MatrixXd sq = Eigen::MatrixXd::Zero(N, 2);
   const Eigen::VectorXf mean = spec_.input_mean.cast<float>();
   const Eigen::VectorXf inverse = spec_.input_scale.cwiseInverse().cast<float>();
+  // Each member's layers as the kernel takes them (built once, shared by the blocks).
+  std::vector<std::vector<surrogate_kernel::Layer>> views(M);
+  for (int m = 0; m < M; ++m)
+    for (const auto& L : spec_.members[m])
+      views[m].push_back({L.weight.data(), L.bias.data(), int(L.weight.rows()), int(L.weight.cols())});
   const Eigen::Index block = 1024;
   const std::int64_t blocks = (N + block - 1) / block;
   parallel_for(blocks, [&](std::int64_t b) {
@@ -253,10 +258,7 @@ void YieldSurrogate::evaluate(const Eigen::MatrixXd& yields, Eigen::MatrixXd* nl
     Eigen::MatrixXf h(2, n);
     for (int m = 0; m < M; ++m) {
       // The layers through the kernel built for this CPU's vector instructions.
-      std::vector<surrogate_kernel::Layer> view;
-      for (const auto& L : spec_.members[m])
-        view.push_back({L.weight.data(), L.bias.data(), int(L.weight.rows()), int(L.weight.cols())});
-      surrogate_kernel::forward(view.data(), int(view.size()), x0.data(), int(n), h.data());
+      surrogate_kernel::forward(views[m].data(), int(views[m].size()), x0.data(), int(n), h.data());
       for (Eigen::Index i = 0; i < n; ++i)
         for (int c = 0; c < 2; ++c) {
           const double v = double(h(c, i)) * spec_.target_scale[c] + spec_.target_mean[c] +
