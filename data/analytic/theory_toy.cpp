@@ -14,26 +14,35 @@ constexpr double kPi = 3.14159265358979323846;
 constexpr std::array<double, 4> kNodes8{0.1834346424956498, 0.5255324099163290, 0.7966664774136267, 0.9602898564975363};
 constexpr std::array<double, 4> kWeights8{0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
 
-// int_a^b f by the 8-point rule on `panels` equal panels.
-template <typename F>
-double integrate(F f, double a, double b, int panels) {
+// visit(z, w) for every node z and weight w of the 8-point rule on `panels`
+// equal panels of [a, b].
+template <typename V>
+void for_nodes(double a, double b, int panels, V visit) {
   const double h = (b - a) / panels;
-  double sum = 0.0;
   for (int i = 0; i < panels; ++i) {
     const double mid = a + (i + 0.5) * h, half = 0.5 * h;
-    for (int k = 0; k < 4; ++k) sum += half * kWeights8[k] * (f(mid - half * kNodes8[k]) + f(mid + half * kNodes8[k]));
+    for (int k = 0; k < 4; ++k) {
+      visit(mid - half * kNodes8[k], half * kWeights8[k]);
+      visit(mid + half * kNodes8[k], half * kWeights8[k]);
+    }
   }
+}
+
+// int_a^b f by that rule.
+template <typename F>
+double integrate(F f, double a, double b, int panels) {
+  double sum = 0.0;
+  for_nodes(a, b, panels, [&](double z, double w) { sum += w * f(z); });
   return sum;
 }
 
 // G_ab = int_{-1}^{1} a_a a_b dz: A^2 is a polynomial of degree 4, exact with one 8-point panel.
 Eigen::Matrix3d gram() {
   Eigen::Matrix3d G = Eigen::Matrix3d::Zero();
-  for (int k = 0; k < 4; ++k)
-    for (double z : {-kNodes8[k], kNodes8[k]}) {
-      const Eigen::Vector3d a = TheoryToy::basis_amplitudes(z);
-      G += kWeights8[k] * a * a.transpose();
-    }
+  for_nodes(-1.0, 1.0, 1, [&](double z, double w) {
+    const Eigen::Vector3d a = TheoryToy::basis_amplitudes(z);
+    G += w * a * a.transpose();
+  });
   return G;
 }
 
@@ -104,19 +113,6 @@ void intensity(double z, const Eigen::Vector2d& theta, double* lambda, Eigen::Ve
   *gradient = 2.0 * TheoryToy::kSigma0 * A * a.tail<2>();
 }
 
-// Sum over the z quadrature (40 panels of 8 points) of f(z, weight).
-template <typename F>
-void over_z(F f) {
-  const int panels = 40;
-  const double h = 2.0 / panels;
-  for (int i = 0; i < panels; ++i) {
-    const double mid = -1.0 + (i + 0.5) * h, half = 0.5 * h;
-    for (int k = 0; k < 4; ++k) {
-      f(mid - half * kNodes8[k], half * kWeights8[k]);
-      f(mid + half * kNodes8[k], half * kWeights8[k]);
-    }
-  }
-}
 
 double normal_cdf(double u) { return 0.5 * std::erfc(-u / std::sqrt(2.0)); }
 
@@ -125,7 +121,7 @@ template <typename F>
 void folded_intensity(const Eigen::Vector2d& theta, F factor, double* value, Eigen::Vector2d* gradient) {
   *value = 0.0;
   gradient->setZero();
-  over_z([&](double z, double w) {
+  for_nodes(-1.0, 1.0, 40, [&](double z, double w) {  // pdf_x's quadrature
     double l;
     Eigen::Vector2d g;
     intensity(z, theta, &l, &g);

@@ -34,28 +34,35 @@ std::vector<std::vector<int>> morphing_components(const std::vector<int>& max_po
   return out;
 }
 
+namespace {
+
+// c_i(theta) = prod_p theta_p^{k_ip} for every component.
+Eigen::VectorXd monomials(const std::vector<std::vector<int>>& components, const Eigen::VectorXd& theta) {
+  Eigen::VectorXd c(components.size());
+  for (std::size_t i = 0; i < components.size(); ++i) {
+    double v = 1.0;
+    for (std::size_t p = 0; p < components[i].size(); ++p) v *= std::pow(theta[Eigen::Index(p)], components[i][p]);
+    c[Eigen::Index(i)] = v;
+  }
+  return c;
+}
+
+}  // namespace
+
 Morphing::Morphing(std::vector<std::vector<int>> components, Eigen::MatrixXd basis)
     : components_(std::move(components)), basis_(std::move(basis)) {
   const int n = int(components_.size());
   if (basis_.rows() != n) throw std::invalid_argument("morphing: the basis needs one point per component");
   for (const auto& k : components_)
     if (int(k.size()) != basis_.cols()) throw std::invalid_argument("morphing: a component of another dimension");
-  Eigen::MatrixXd M(n, n);
-  for (int j = 0; j < n; ++j) M.row(j) = this->components(basis_.row(j).transpose()).transpose();
-  Eigen::FullPivLU<Eigen::MatrixXd> lu(M);
+  matrix_.resize(n, n);
+  for (int j = 0; j < n; ++j) matrix_.row(j) = monomials(components_, basis_.row(j).transpose()).transpose();
+  Eigen::FullPivLU<Eigen::MatrixXd> lu(matrix_);
   if (!lu.isInvertible()) throw std::invalid_argument("morphing: the basis points do not determine the components");
   inverse_ = lu.inverse();
 }
 
-Eigen::VectorXd Morphing::components(const Eigen::VectorXd& theta) const {
-  Eigen::VectorXd c(components_.size());
-  for (std::size_t i = 0; i < components_.size(); ++i) {
-    double v = 1.0;
-    for (std::size_t p = 0; p < components_[i].size(); ++p) v *= std::pow(theta[p], components_[i][p]);
-    c[i] = v;
-  }
-  return c;
-}
+Eigen::VectorXd Morphing::components(const Eigen::VectorXd& theta) const { return monomials(components_, theta); }
 
 Eigen::VectorXd Morphing::weights(const Eigen::VectorXd& theta) const {
   return inverse_.transpose() * components(theta);
@@ -77,10 +84,7 @@ Eigen::MatrixXd Morphing::weight_gradient(const Eigen::VectorXd& theta) const {
 }
 
 double Morphing::condition() const {
-  const int n = size();
-  Eigen::MatrixXd M(n, n);
-  for (int j = 0; j < n; ++j) M.row(j) = components(basis_.row(j).transpose()).transpose();
-  Eigen::JacobiSVD<Eigen::MatrixXd> svd(M);
+  Eigen::JacobiSVD<Eigen::MatrixXd> svd(matrix_);
   const auto& s = svd.singularValues();
   return s[0] / s[s.size() - 1];
 }
@@ -106,15 +110,7 @@ Morphing optimise_morphing_basis(const std::vector<std::vector<int>>& components
   };
   // A start that determines the components: candidates in order, each kept
   // when it raises the rank of the chosen points' component rows.
-  auto row = [&](int i) {
-    Eigen::VectorXd c(n);
-    for (int q = 0; q < n; ++q) {
-      double v = 1.0;
-      for (std::size_t p = 0; p < components[q].size(); ++p) v *= std::pow(candidates(i, Eigen::Index(p)), components[q][p]);
-      c[q] = v;
-    }
-    return c;
-  };
+  auto row = [&](int i) { return monomials(components, candidates.row(i).transpose()); };
   std::vector<int> pick;
   for (int i = 0; i < c && int(pick.size()) < n; ++i) {
     Eigen::MatrixXd rows(pick.size() + 1, n);

@@ -46,7 +46,7 @@ class Morphing {
  private:
   std::vector<std::vector<int>> components_;
   Eigen::MatrixXd basis_;
-  Eigen::MatrixXd inverse_;  // M^-1
+  Eigen::MatrixXd matrix_, inverse_;  // M and M^-1
 };
 
 // A basis from `candidates` [c, P] (c >= n): greedy, then improved by
