@@ -7,7 +7,9 @@
 // patch of --patchset (or a --patch) has a signal yield, or --signal-bins.
 // The file (docs/formats.md, "Likelihood points"):
 //   yields [N, K] float64, nll_observed [N], nll_asimov [N] float64,
-//   source [N] uint8 (0 ray, 1 chain), scale [K];
+//   source [N] uint8 (0 ray, 1 chain), scale [K]; gradient_observed [K],
+//   hessian_observed [K, K], gradient_asimov [K], hessian_asimov [K, K]
+//   (f to second order at s = 0, exact from the workspace);
 //   attributes: format "refinery-likelihood-points-1", bins, poi, workspace,
 //   workspace_hash (of its JSON), measurement, interp, background_nll_observed,
 //   background_nll_asimov, reach, seed, refinery_version.
@@ -130,6 +132,7 @@ int run_surrogate_sample(int argc, char** argv) {
               << " finished rays and chains taken from " << so.journal << "\n";
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (points.size() == 0) throw InputError(background.file, "observations", "every fit failed: no point labelled");
+  const stats::SignalYieldLikelihood::Expansion expansion[2] = {likelihood.expansion(false), likelihood.expansion(true)};
 
   H5::Exception::dontPrint();
   try {
@@ -139,6 +142,12 @@ int run_surrogate_sample(int argc, char** argv) {
     write_matrix(file, "nll_observed", points.nll_observed.data(), points.size(), 0);
     write_matrix(file, "nll_asimov", points.nll_asimov.data(), points.size(), 0);
     write_matrix(file, "scale", points.scale.data(), points.scale.size(), 0);
+    for (int c = 0; c < 2; ++c) {
+      const std::string which = c == 0 ? "observed" : "asimov";
+      const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> h = expansion[c].hessian;
+      write_matrix(file, "gradient_" + which, expansion[c].gradient.data(), expansion[c].gradient.size(), 0);
+      write_matrix(file, "hessian_" + which, h.data(), h.rows(), h.cols());
+    }
     const hsize_t n = points.size();
     H5::DataSpace space(1, &n);
     file.createDataSet("source", H5::PredType::STD_U8LE, space).write(points.source.data(), H5::PredType::NATIVE_UINT8);

@@ -114,6 +114,22 @@ YieldSurrogateSpec random_spec(int K, int members, std::vector<int> hidden, std:
   return s;
 }
 
+// The same with origin terms from a random expansion at s = 0.
+YieldSurrogateSpec random_spec_with_origin(int K, int members, std::vector<int> hidden, std::uint64_t seed) {
+  YieldSurrogateSpec s = random_spec(K, members, hidden, seed);
+  std::mt19937_64 rng(seed + 1);
+  std::normal_distribution<double> g;
+  Eigen::VectorXd gradient[2];
+  Eigen::MatrixXd hessian[2];
+  for (int c = 0; c < 2; ++c) {
+    gradient[c] = Eigen::VectorXd::NullaryExpr(K, [&] { return 0.1 * g(rng); });
+    const Eigen::MatrixXd r = Eigen::MatrixXd::NullaryExpr(K, K, [&] { return 0.1 * g(rng); });
+    hessian[c] = r * r.transpose() + 0.02 * Eigen::MatrixXd::Identity(K, K);
+  }
+  set_origin_terms(&s, gradient, hessian);
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("Signal-yield likelihood equals the hand-built signal workspace", "[surrogate]") {
@@ -176,6 +192,45 @@ TEST_CASE("Signal-yield likelihood equals the hand-built signal workspace", "[su
              Catch::Contains("already scaled by the POI mu"));
   CHECK_THAT(input_error_of([&] { signal_template(bkg, {bkg}, "", "patchset.json"); }),
              Catch::Contains("patchset.json") && Catch::Contains("no signal"));
+}
+
+TEST_CASE("Signal-yield likelihood's expansion at s = 0: the remainder of its quadratic shrinks as the cube", "[surrogate]") {
+  const histfactory::Workspace bkg = ws_of(background_json());
+  const auto bins = parse_signal_template(bkg, {"cr", "sr"}, "--signal-bins");
+  REQUIRE(bins.size() == 3);
+  const SignalYieldLikelihood L(bkg, bins);
+  const Eigen::Vector3d u(1.0, 0.6, 1.7);  // a direction with signal in every bin
+  for (bool asimov : {false, true}) {
+    INFO((asimov ? "Asimov" : "observed"));
+    const auto e = L.expansion(asimov);
+    REQUIRE(e.gradient.size() == 3);
+    CHECK((e.hessian - e.hessian.transpose()).norm() < 1e-12);
+    // The Asimov Hessian is the signal yields' Fisher information: positive
+    // semi-definite, with an eigenvalue ~0 (a signal shaped like the
+    // background in every bin is absorbed by its free normalisation).
+    const Eigen::VectorXd ev = Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(e.hessian).eigenvalues();
+    INFO("eigenvalues " << ev.transpose());
+    if (asimov) CHECK(ev.minCoeff() > -1e-9 * ev.maxCoeff());
+    CHECK(std::abs(ev.minCoeff()) < 1e-3 * ev.maxCoeff());
+    const double f0 = asimov ? L.background_asimov() : L.background_observed();
+    if (asimov) CHECK(e.gradient.norm() < 1e-6);  // the Asimov data are the background-only expectation
+    // The remainders of the first- and second-order expansions along u: the
+    // first shrinks as h^2, the second as h^3 (8x per halving).
+    double linear[3], quadratic[3];
+    for (int i = 0; i < 3; ++i) {
+      const double h = 1.6 / (1 << i);
+      const Eigen::Vector3d s = h * u;
+      const auto label = asimov ? L.asimov(s) : L.observed(s);
+      REQUIRE(label.ok);
+      linear[i] = label.nll - f0 - e.gradient.dot(s);
+      quadratic[i] = linear[i] - 0.5 * s.dot(e.hessian * s);
+    }
+    for (int i = 0; i < 2; ++i) {
+      CHECK(linear[i] / linear[i + 1] == Approx(4.0).epsilon(0.15));
+      CHECK(std::abs(quadratic[i] / quadratic[i + 1]) == Approx(8.0).epsilon(0.25));
+      CHECK(std::abs(quadratic[i]) < 0.05 * std::abs(linear[i]));
+    }
+  }
 }
 
 TEST_CASE("Yield sampling resumes from its journal: a cut journal gives the uninterrupted run's points", "[surrogate]") {
@@ -270,7 +325,7 @@ TEST_CASE("Yield sampling labels each point exactly, whatever the threads", "[su
 }
 
 TEST_CASE("Surrogate ONNX file round trip and derivatives along a ray", "[surrogate][onnx]") {
-  const YieldSurrogateSpec spec = random_spec(3, 2, {16, 12}, 3);
+  const YieldSurrogateSpec spec = random_spec_with_origin(3, 2, {16, 12}, 3);
   const std::string bytes = onnx::serialize(surrogate_to_onnx(spec));
   const onnx::Model back = onnx::parse(bytes, "s.onnx");
   CHECK(back.ir_version == 8);
@@ -288,6 +343,15 @@ TEST_CASE("Surrogate ONNX file round trip and derivatives along a ray", "[surrog
   CHECK(r.input_scale == spec.input_scale);
   CHECK(r.yields_max == spec.yields_max);
   CHECK(r.training == spec.training);
+  REQUIRE(r.has_origin());
+  CHECK(r.origin_metric == spec.origin_metric);
+  for (int m = 0; m < 2; ++m) {
+    CHECK(r.origin[m].value == spec.origin[m].value);
+    CHECK(r.origin[m].gradient == spec.origin[m].gradient);
+    CHECK(r.origin[m].half_hessian[1] == spec.origin[m].half_hessian[1]);
+  }
+  CHECK(r.expansion_hessian[0] == spec.expansion_hessian[0]);
+  CHECK(r.expansion_gradient[1] == spec.expansion_gradient[1]);
   // The serialisation is deterministic.
   CHECK(onnx::serialize(surrogate_to_onnx(r)) == bytes);
 
@@ -298,12 +362,33 @@ TEST_CASE("Surrogate ONNX file round trip and derivatives along a ray", "[surrog
       for (double t : {0.0, 0.4, 1.3}) {
         double f, df, d2f, fp, dfp, d2, fm, dfm;
         sur->along(s, t, asimov, member, &f, &df, &d2f);
-        const double h = 1e-4;
+        const double h = 2e-5;
         sur->along(s, t + h, asimov, member, &fp, &dfp, &d2);
         sur->along(s, t - h, asimov, member, &fm, &dfm, &d2);
         CHECK(df == Approx((fp - fm) / (2 * h)).epsilon(1e-6).margin(1e-7));
         CHECK(d2f == Approx((dfp - dfm) / (2 * h)).epsilon(1e-6).margin(1e-7));
       }
+  // Each member, and their mean, is the expansion's value, gradient and
+  // Hessian at s = 0 (directional derivatives along three directions).
+  for (const Eigen::Vector3d& d : {Eigen::Vector3d(1, 0, 0), Eigen::Vector3d(0.3, 1.2, 0.7), Eigen::Vector3d(0, 2, 0.1)})
+    for (bool asimov : {false, true})
+      for (int member : {-1, 0, 1}) {
+        const int c = asimov ? 1 : 0;
+        double f, df, d2f;
+        sur->along(d, 0.0, asimov, member, &f, &df, &d2f);
+        CHECK(f == Approx(asimov ? spec.background_asimov : spec.background_observed).epsilon(1e-7));
+        CHECK(df == Approx(spec.expansion_gradient[c].dot(d)).epsilon(1e-5).margin(1e-6));
+        CHECK(d2f == Approx(d.dot(spec.expansion_hessian[c] * d)).epsilon(1e-5).margin(1e-6));
+      }
+  // Without the origin terms the networks' own expansion is another.
+  {
+    YieldSurrogateSpec plain = spec;
+    plain.origin.clear();
+    const YieldSurrogate networks(plain);
+    double f, df, d2f;
+    networks.along(Eigen::Vector3d(0.3, 1.2, 0.7), 0.0, false, -1, &f, &df, &d2f);
+    CHECK(std::abs(df - spec.expansion_gradient[0].dot(Eigen::Vector3d(0.3, 1.2, 0.7))) > 1e-3);
+  }
   // The batch evaluation (float, as the ONNX graph) against the double path.
   Eigen::MatrixXd yields(4, 3);
   yields << 0, 0, 0, 4, 1, 7.5, 10, 20, 30, 0.1, 3, 0;
@@ -353,6 +438,10 @@ TEST_CASE("Surrogate ONNX file round trip and derivatives along a ray", "[surrog
   for (auto& t : broken.graph.initializers)
     if (t.name == "m1.l1.weight") t.dims = {12, 15}, t.data.resize(180);
   CHECK_THAT(input_error_of([&] { surrogate_from_onnx(broken, "x.onnx"); }), Catch::Contains("m1.l1.weight"));
+  onnx::Model no_origin = back;  // an origin term cut short
+  for (auto& t : no_origin.graph.initializers)
+    if (t.name == "m1.origin.half_hessian") t.dims = {3, 3}, t.data.resize(9);
+  CHECK_THAT(input_error_of([&] { surrogate_from_onnx(no_origin, "x.onnx"); }), Catch::Contains("m1.origin.half_hessian"));
   onnx::Model doubled = back;  // a weight of another element type
   for (auto& t : doubled.graph.initializers)
     if (t.name == "m0.l0.weight") t.type = onnx::kDouble, t.doubles.assign(t.data.begin(), t.data.end()), t.data.clear();
@@ -398,7 +487,7 @@ TEST_CASE("Surrogate kernel: every instruction-set build this CPU has gives the 
 
 TEST_CASE("Surrogate ONNX passes the ONNX checker and runs in onnxruntime as refinery evaluates it", "[surrogate][onnx]") {
   testing::TempDir tmp("surrogate_onnx");
-  const YieldSurrogateSpec spec = random_spec(5, 3, {32, 32, 32}, 9);
+  const YieldSurrogateSpec spec = random_spec_with_origin(5, 3, {32, 32, 32}, 9);
   const std::string file = tmp.path("s.onnx");
   onnx::write_file(file, surrogate_to_onnx(spec));
   const auto check = testing::run_command(std::string(testing::debian_python()) + " " +
@@ -412,12 +501,14 @@ TEST_CASE("Surrogate ONNX passes the ONNX checker and runs in onnxruntime as ref
   CHECK(checked["metadata"]["refinery_format"] == "likelihood-surrogate-1");
   CHECK(json::parse(checked["metadata"]["inputs"].get<std::string>()) == json(spec.bins));
   CHECK(std::stod(checked["metadata"]["nll_background_observed"].get<std::string>()) == spec.background_observed);
+  CHECK(json::parse(checked["metadata"]["expansion_at_zero"].get<std::string>())["gradient_asimov"].size() == 5);
 
   // 64 points, in onnxruntime and in refinery.
   std::mt19937_64 rng(4);
   std::uniform_real_distribution<double> u(0.0, 30.0);
   Eigen::MatrixXd yields(64, 5);
   for (int i = 0; i < yields.size(); ++i) yields.data()[i] = float(u(rng));  // exactly representable in float
+  yields.topRows(32) *= 0.0625;  // half of them where the origin terms weigh
   json in = {{"yields", {{"dims", {64, 5}}, {"data", json::array()}}}};
   for (int i = 0; i < 64; ++i)
     for (int k = 0; k < 5; ++k) in["yields"]["data"].push_back(yields(i, k));
@@ -461,6 +552,9 @@ TEST_CASE("Surrogate commands end to end: limits agree with the exact likelihood
     json weak = patch;
     weak[0]["value"]["data"] = {2.0, 3.5};
     std::ofstream(tmp.path("weak.json")) << weak.dump();
+    json faint = patch;  // a signal the analysis cannot see: CLs near 1
+    faint[0]["value"]["data"] = {0.3, 0.15};
+    std::ofstream(tmp.path("faint.json")) << faint.dump();
   }
   const std::string bkg = tmp.path("bkg.json"), points = tmp.path("points.h5"), model = tmp.path("s.onnx");
   auto sampled = testing::run_refinery("surrogate sample " + bkg + " --patch " + tmp.path("signal.json") +
@@ -484,13 +578,41 @@ TEST_CASE("Surrogate commands end to end: limits agree with the exact likelihood
   REQUIRE(testing::file_exists(model + ".json"));
   CHECK(json::parse(testing::read_file(model + ".json"))["points"].get<int>() > 3000 + 500);  // both files
   CHECK_FALSE(testing::file_exists(model + ".ckpt.m0"));  // the checkpoints have served
+  // Exact to second order at s = 0: the surrogate's gradient and Hessian
+  // there are the workspace's.
+  {
+    const auto sur = YieldSurrogate::load(model);
+    REQUIRE(sur->spec().has_origin());
+    const histfactory::Workspace ws = ws_of(background_json());
+    const SignalYieldLikelihood L(ws, parse_signal_template(ws, {"sr"}, "--signal-bins"));
+    for (bool asimov : {false, true}) {
+      const auto x = L.expansion(asimov);
+      for (const Eigen::Vector2d& d : {Eigen::Vector2d(1, 0), Eigen::Vector2d(0.4, 1.0)}) {
+        double f, df, d2f;
+        sur->along(d, 0.0, asimov, -1, &f, &df, &d2f);
+        CHECK(f == Approx(asimov ? L.background_asimov() : L.background_observed()).epsilon(1e-6));
+        CHECK(df == Approx(x.gradient.dot(d)).epsilon(1e-4).margin(1e-6));
+        CHECK(d2f == Approx(d.dot(x.hessian * d)).epsilon(1e-4).margin(1e-6));
+      }
+    }
+  }
   auto eval = testing::run_refinery("surrogate eval " + model + " --workspace " + bkg + " --patch " + tmp.path("signal.json") +
-                                    " --patch " + tmp.path("weak.json") + " --exact --out " + tmp.path("eval.json"));
+                                    " --patch " + tmp.path("weak.json") + " --patch " + tmp.path("faint.json") +
+                                    " --exact --out " + tmp.path("eval.json"));
   INFO(eval.output);
   REQUIRE(eval.exit_code == 0);
   const json e = json::parse(testing::read_file(tmp.path("eval.json")));
-  REQUIRE(e["rows"].size() == 2);
-  for (const auto& row : e["rows"]) {
+  REQUIRE(e["rows"].size() == 3);
+  {  // the faint signal: CLs near 1, where CLs goes as the square root of q~
+    const json& row = e["rows"][2];
+    INFO(row.dump());
+    CHECK(row["reference"]["cls"].get<double>() > 0.9);
+    CHECK(row["surrogate"]["cls"].get<double>() == Approx(row["reference"]["cls"].get<double>()).margin(0.002));
+    for (int q = 0; q < 5; ++q)
+      CHECK(row["surrogate"]["cls_expected"][q].get<double>() ==
+            Approx(row["reference"]["cls_expected"][q].get<double>()).margin(0.002));
+  }
+  for (const auto& row : {e["rows"][0], e["rows"][1]}) {
     const json &s = row["surrogate"], &x = row["reference"];
     CHECK(s["limit"].get<double>() == Approx(x["limit"].get<double>()).epsilon(0.01));
     for (int q = 0; q < 5; ++q)

@@ -97,6 +97,9 @@ int run_surrogate_train(int argc, char** argv) {
                 << " s; RMS error of the NLL where the rise is below the focus: observed "
                 << spec.training["member_reports"][m]["validation_rms_nll_near"][0].get<double>() << ", Asimov "
                 << spec.training["member_reports"][m]["validation_rms_nll_near"][1].get<double>() << "\n";
+    std::cerr << (spec.has_origin() ? "surrogate train: exact to second order at s = 0 (origin terms from the points' expansion)\n"
+                                     : "surrogate train: note: the points carry no expansion at s = 0 (made by an older refinery): "
+                                       "no origin terms, CLs near 1 less accurate\n");
     std::cerr << "surrogate train: -> " << common.out << "\n";
   }
   return 0;

@@ -57,6 +57,7 @@ LikelihoodPoints read_likelihood_points(const std::string& path) {
     p.background_observed = need_double("background_nll_observed");
     p.background_asimov = need_double("background_nll_asimov");
     p.reach = need_double("reach");
+    p.has_expansion = file.nameExists("gradient_observed");
   } catch (const H5::Exception& e) {
     throw InputError(path, "", "cannot read attributes: " + e.getDetailMsg());
   } catch (const std::runtime_error& e) {
@@ -76,6 +77,19 @@ LikelihoodPoints read_likelihood_points(const std::string& path) {
   if (!p.yields.allFinite() || !p.nll_observed.allFinite() || !p.nll_asimov.allFinite())
     throw InputError(path, "yields", "non-finite values");
   if ((p.yields.array() < 0).any()) throw InputError(path, "yields", "negative yields");
+  if (p.has_expansion) {
+    const std::int64_t K = shape.width;
+    for (int c = 0; c < 2; ++c) {
+      const std::string which = c == 0 ? "observed" : "asimov";
+      const auto gs = table.shape("gradient_" + which), hs = table.shape("hessian_" + which);
+      if (gs.rows != K || gs.width != 1) throw InputError(path, "gradient_" + which, "must have one value per bin");
+      if (hs.rows != K || hs.width != K) throw InputError(path, "hessian_" + which, "must be bins x bins");
+      p.gradient[c] = to_eigen(table.read("gradient_" + which, 0, K).view({-1, 1})).col(0);
+      p.hessian[c] = to_eigen(table.read("hessian_" + which, 0, K));
+      if (!p.gradient[c].allFinite() || !p.hessian[c].allFinite())
+        throw InputError(path, "hessian_" + which, "non-finite values");
+    }
+  }
   return p;
 }
 
@@ -88,6 +102,15 @@ LikelihoodPoints read_likelihood_points(const std::vector<std::string>& paths) {
       return InputError(paths[i], what, "differs from " + paths[0] + "'s: points of another workspace or template");
     };
     if (p.bins != all.bins) throw differs("bins");
+    if (p.has_expansion != all.has_expansion)
+      throw InputError(paths[i], "gradient_observed", std::string(p.has_expansion ? "present" : "absent") + ", but " +
+                                                         (all.has_expansion ? "present" : "absent") + " in " + paths[0] +
+                                                         ": points of two refinery versions (sample again)");
+    for (int c = 0; c < 2 && p.has_expansion; ++c) {
+      const double tol = 1e-6 * (1.0 + all.hessian[c].cwiseAbs().maxCoeff());
+      if ((p.gradient[c] - all.gradient[c]).cwiseAbs().maxCoeff() > tol || (p.hessian[c] - all.hessian[c]).cwiseAbs().maxCoeff() > tol)
+        throw differs(c == 0 ? "hessian_observed" : "hessian_asimov");
+    }
     if (p.poi != all.poi) throw differs("poi");
     if (p.workspace_hash != all.workspace_hash) throw differs("workspace_hash");
     if (std::abs(p.background_observed - all.background_observed) > 1e-9 * std::max(1.0, std::abs(all.background_observed)) ||
@@ -264,6 +287,9 @@ stats::YieldSurrogateSpec train_surrogate(const LikelihoodPoints& points, const 
                                               {"stop_reason", report.stop_reason}});
     if (reports) reports->push_back(report);
   }
+  // Exact to second order at s = 0 where the points carry f's expansion there.
+  if (points.has_expansion) stats::set_origin_terms(&spec, points.gradient, points.hessian);
+  spec.training["origin_term"] = points.has_expansion;
   return spec;
 }
 

@@ -23,6 +23,11 @@ struct LikelihoodPoints {
   double background_observed = 0.0, background_asimov = 0.0, reach = 0.0;
   Eigen::MatrixXd yields;  // [N, K]
   Eigen::VectorXd nll_observed, nll_asimov;
+  // f to second order at s = 0, observed [0] and Asimov [1] (files of
+  // `surrogate sample` since the expansion was stored; absent in older ones).
+  bool has_expansion = false;
+  Eigen::VectorXd gradient[2];
+  Eigen::MatrixXd hessian[2];
 };
 // Reads a file of `refinery surrogate sample` (InputError naming the file
 // and dataset or attribute).

@@ -110,7 +110,7 @@ Eigen::VectorXd signal_yields(const histfactory::Workspace& signal, const std::v
 
 SignalYieldLikelihood::SignalYieldLikelihood(const histfactory::Workspace& background, std::vector<TemplateBin> bins,
                                              const std::string& measurement, histfactory::InterpOptions interp)
-    : bins_(std::move(bins)) {
+    : bins_(std::move(bins)), file_(background.file) {
   if (bins_.empty()) throw InputError(background.file, "signal template", "no bins");
   histfactory::Workspace ws = background;
   poi_name_ = ws.measurement(measurement).poi;
@@ -234,6 +234,52 @@ SignalYieldLikelihood::Label SignalYieldLikelihood::observed(const Eigen::Vector
 
 SignalYieldLikelihood::Label SignalYieldLikelihood::asimov(const Eigen::VectorXd& s, const Eigen::VectorXd* start) const {
   return evaluate(*asimov_, s, start);
+}
+
+SignalYieldLikelihood::Expansion SignalYieldLikelihood::expansion(bool asimov) const {
+  const WorkspaceModel& data = asimov ? *asimov_ : *observed_;
+  Eigen::VectorXd x = asimov ? background_best_asimov_ : background_best_observed_;
+  x[poi_] = 1.0;
+  for (int i : yield_index_) x[i] = 0.0;
+  Eigen::VectorXd grad;
+  Eigen::MatrixXd hess;
+  data.nll(x, &grad, &hess);
+  // The nuisances the fit moves: not fixed, not the POI or a yield, not held
+  // at a bound by the gradient.
+  std::vector<int> free;
+  const auto& p = data.parameters();
+  for (int i = 0; i < data.size(); ++i) {
+    if (p[i].fixed || i == poi_ || std::find(yield_index_.begin(), yield_index_.end(), i) != yield_index_.end()) continue;
+    const double tol = 1e-9 * (1.0 + std::abs(x[i]));
+    if ((x[i] <= p[i].lower + tol && grad[i] >= 0) || (x[i] >= p[i].upper - tol && grad[i] <= 0)) continue;
+    free.push_back(i);
+  }
+  const int K = dimension(), F = int(free.size());
+  Eigen::MatrixXd h_ss(K, K), h_sf(K, F), h_ff(F, F);
+  Eigen::VectorXd g_s(K), g_f(F);
+  for (int a = 0; a < K; ++a) {
+    g_s[a] = grad[yield_index_[a]];
+    for (int b = 0; b < K; ++b) h_ss(a, b) = hess(yield_index_[a], yield_index_[b]);
+    for (int b = 0; b < F; ++b) h_sf(a, b) = hess(yield_index_[a], free[b]);
+  }
+  for (int a = 0; a < F; ++a) {
+    g_f[a] = grad[free[a]];
+    for (int b = 0; b < F; ++b) h_ff(a, b) = hess(free[a], free[b]);
+  }
+  Expansion e;
+  e.gradient = g_s;
+  e.hessian = h_ss;
+  if (F > 0) {
+    const Eigen::LDLT<Eigen::MatrixXd> ldlt(h_ff);
+    if (ldlt.info() != Eigen::Success || !ldlt.isPositive())
+      throw InputError(file_, "observations", "the background-only minimum is not a proper minimum: no expansion at s = 0");
+    // The gradient at the Newton-corrected minimum (the fit's residual
+    // gradient in the nuisances removed), then the Schur complement.
+    e.gradient -= h_sf * ldlt.solve(g_f);
+    e.hessian -= h_sf * ldlt.solve(h_sf.transpose());
+  }
+  e.hessian = 0.5 * (e.hessian + e.hessian.transpose()).eval();
+  return e;
 }
 
 std::unique_ptr<WorkspaceModel> SignalYieldLikelihood::model_at(const Eigen::VectorXd& s) const {

@@ -80,6 +80,17 @@ class SignalYieldLikelihood {
   Label asimov(const Eigen::VectorXd& s, const Eigen::VectorXd* start = nullptr) const;
   // f(0), the background-only minima.
   double background_observed() const { return background_observed_; }
+  // f to second order at s = 0: its gradient and Hessian in s, exact from
+  // the workspace. f(s) = min_theta L(s, theta), so at the background-only
+  // minimum theta0 the envelope theorem gives grad f = L_s and implicit
+  // differentiation of theta(s) gives Hess f = L_ss - L_s,theta
+  // L_theta,theta^-1 L_theta,s (the free nuisances; those held at a bound
+  // there count as fixed).
+  struct Expansion {
+    Eigen::VectorXd gradient;  // [K]
+    Eigen::MatrixXd hessian;   // [K, K]
+  };
+  Expansion expansion(bool asimov) const;
   double background_asimov() const { return background_asimov_; }
   // The full model with signal yields s at mu (for cross-checks and
   // reference hypotests): the POI free between its bounds, the yields fixed.
@@ -88,7 +99,7 @@ class SignalYieldLikelihood {
  private:
   Label evaluate(const WorkspaceModel& data, const Eigen::VectorXd& s, const Eigen::VectorXd* start) const;
   std::vector<TemplateBin> bins_;
-  std::string poi_name_;
+  std::string file_, poi_name_;
   std::shared_ptr<const histfactory::HistFactoryModel> model_;
   std::unique_ptr<WorkspaceModel> observed_, asimov_;
   int poi_ = -1;

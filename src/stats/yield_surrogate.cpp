@@ -29,6 +29,13 @@ std::string exact(double v) {
 
 std::vector<double> to_vector(const Eigen::VectorXd& v) { return std::vector<double>(v.data(), v.data() + v.size()); }
 
+onnx::Tensor float_matrix(const std::string& name, const Eigen::MatrixXf& m) {
+  std::vector<float> v(std::size_t(m.size()));
+  for (Eigen::Index r = 0; r < m.rows(); ++r)
+    for (Eigen::Index c = 0; c < m.cols(); ++c) v[std::size_t(r * m.cols() + c)] = m(r, c);
+  return onnx::float_tensor(name, {m.rows(), m.cols()}, v);
+}
+
 // SiLU and its first two derivatives.
 inline void silu(double z, double* a, double* da, double* dda) {
   const double s = 1.0 / (1.0 + std::exp(-z));
@@ -60,6 +67,24 @@ onnx::Model surrogate_to_onnx(const YieldSurrogateSpec& spec) {
                                   {float(spec.target_mean[0] + spec.background_observed),
                                    float(spec.target_mean[1] + spec.background_asimov)}));
   g.initializers.push_back(onnx::float_tensor("inverse_members", {1}, {float(1.0 / M)}));
+  const bool origin = spec.has_origin();
+  if (origin) {  // the origin terms' weight w(s) = exp(-s.A.s) [N, 1] and the yields twice [N, 2K]
+    if (int(spec.origin.size()) != M) throw std::invalid_argument("surrogate_to_onnx: one origin term per member");
+    g.initializers.push_back(float_matrix("origin.metric", spec.origin_metric));
+    g.initializers.push_back(float_matrix("origin.ones", Eigen::MatrixXf::Ones(K, 1)));
+    Eigen::MatrixXf block_sum = Eigen::MatrixXf::Zero(2 * K, 2);
+    block_sum.col(0).head(K).setOnes();
+    block_sum.col(1).tail(K).setOnes();
+    g.initializers.push_back(float_matrix("origin.block_sum", block_sum));
+    g.nodes.push_back(onnx::make_node("MatMul", {"yields", "origin.metric"}, "origin.ay"));
+    g.nodes.push_back(onnx::make_node("Mul", {"origin.ay", "yields"}, "origin.ayy"));
+    g.nodes.push_back(onnx::make_node("MatMul", {"origin.ayy", "origin.ones"}, "origin.exponent"));
+    g.nodes.push_back(onnx::make_node("Neg", {"origin.exponent"}, "origin.negative_exponent"));
+    g.nodes.push_back(onnx::make_node("Exp", {"origin.negative_exponent"}, "origin.weight"));
+    onnx::Node twice = onnx::make_node("Concat", {"yields", "yields"}, "origin.yields_twice");
+    twice.attributes.push_back(onnx::int_attribute("axis", 1));
+    g.nodes.push_back(twice);
+  }
   g.nodes.push_back(onnx::make_node("Sub", {"yields", "input_mean"}, "centred"));
   g.nodes.push_back(onnx::make_node("Mul", {"centred", "input_inverse_scale"}, "standardised"));
   std::vector<std::string> outputs;
@@ -86,7 +111,27 @@ onnx::Model surrogate_to_onnx(const YieldSurrogateSpec& spec) {
     }
     const std::string p = "m" + std::to_string(i) + ".";
     g.nodes.push_back(onnx::make_node("Mul", {h, "target_scale"}, p + "scaled"));
-    g.nodes.push_back(onnx::make_node("Add", {p + "scaled", "target_offset"}, p + "nll"));
+    if (!origin) {
+      g.nodes.push_back(onnx::make_node("Add", {p + "scaled", "target_offset"}, p + "nll"));
+      outputs.push_back(p + "nll");
+      continue;
+    }
+    // + w(s) (a + b.s + s.C.s / 2), both outputs at once.
+    const OriginTerm& o = spec.origin[i];
+    Eigen::MatrixXf halves(K, 2 * K);
+    halves << o.half_hessian[0], o.half_hessian[1];
+    g.initializers.push_back(onnx::float_tensor(p + "origin.value", {2}, {o.value[0], o.value[1]}));
+    g.initializers.push_back(float_matrix(p + "origin.gradient", o.gradient));
+    g.initializers.push_back(float_matrix(p + "origin.half_hessian", halves));
+    g.nodes.push_back(onnx::make_node("Add", {p + "scaled", "target_offset"}, p + "network_nll"));
+    g.nodes.push_back(onnx::make_node("MatMul", {"yields", p + "origin.gradient"}, p + "origin.linear"));
+    g.nodes.push_back(onnx::make_node("MatMul", {"yields", p + "origin.half_hessian"}, p + "origin.cy"));
+    g.nodes.push_back(onnx::make_node("Mul", {p + "origin.cy", "origin.yields_twice"}, p + "origin.cyy"));
+    g.nodes.push_back(onnx::make_node("MatMul", {p + "origin.cyy", "origin.block_sum"}, p + "origin.quadratic"));
+    g.nodes.push_back(onnx::make_node("Add", {p + "origin.linear", p + "origin.quadratic"}, p + "origin.polynomial_s"));
+    g.nodes.push_back(onnx::make_node("Add", {p + "origin.polynomial_s", p + "origin.value"}, p + "origin.polynomial"));
+    g.nodes.push_back(onnx::make_node("Mul", {p + "origin.polynomial", "origin.weight"}, p + "origin.term"));
+    g.nodes.push_back(onnx::make_node("Add", {p + "network_nll", p + "origin.term"}, p + "nll"));
     outputs.push_back(p + "nll");
   }
   g.nodes.push_back(onnx::make_node("Sum", outputs, "member_sum"));
@@ -122,6 +167,22 @@ onnx::Model surrogate_to_onnx(const YieldSurrogateSpec& spec) {
                                           {"yields_max", to_vector(spec.yields_max)},
                                           {"reach_twice_nll", spec.reach}}
                                          .dump()});
+  if (origin) {
+    json e;
+    for (int c = 0; c < 2; ++c) {
+      const std::string which = c == 0 ? "observed" : "asimov";
+      e["gradient_" + which] = to_vector(spec.expansion_gradient[c]);
+      json rows = json::array();
+      for (int k = 0; k < K; ++k) rows.push_back(to_vector(spec.expansion_hessian[c].row(k).transpose()));
+      e["hessian_" + which] = rows;
+    }
+    md.push_back({"expansion_at_zero", e.dump()});
+    md.push_back({"origin_term",
+                  "Each member's NLLs include w(s) (a + b.s + s.C.s/2), w(s) = exp(-s.A.s) (initializers origin.metric "
+                  "= A, m<i>.origin.value = a, .gradient = b, .half_hessian = [C_obs/2, C_asimov/2]), which makes the "
+                  "member equal the exact likelihood's value, gradient and Hessian in s at s = 0 "
+                  "(expansion_at_zero; nuisances profiled)."});
+  }
   md.push_back({"members", std::to_string(M)});
   md.push_back({"activation", "silu"});
   md.push_back({"training", spec.training.dump()});
@@ -220,7 +281,103 @@ YieldSurrogateSpec surrogate_from_onnx(const onnx::Model& m, const std::string& 
     s.members.push_back(std::move(layers));
   }
   if (s.members.empty()) throw InputError(file, "graph.initializer", "no network (m0.l0.weight)");
+  if (m.graph.initializer("origin.metric")) {
+    auto matrix = [&](const std::string& name, int rows, int cols) {
+      const onnx::Tensor* t = m.graph.initializer(name);
+      if (!t || t->type != onnx::kFloat || t->dims.size() != 2 || t->dims[0] != rows || t->dims[1] != cols ||
+          t->data.size() != std::size_t(rows) * cols)
+        throw InputError(file, "graph.initializer '" + name + "'", "missing or not " + std::to_string(rows) + " x " + std::to_string(cols));
+      Eigen::MatrixXf out(rows, cols);
+      for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c) out(r, c) = t->data[std::size_t(r) * cols + c];
+      if (!out.allFinite()) throw InputError(file, "graph.initializer '" + name + "'", "not finite");
+      return out;
+    };
+    s.origin_metric = matrix("origin.metric", K, K);
+    for (int i = 0; i < int(s.members.size()); ++i) {
+      const std::string p = "m" + std::to_string(i) + ".origin.";
+      OriginTerm o;
+      const onnx::Tensor* value = m.graph.initializer(p + "value");
+      if (!value || value->type != onnx::kFloat || value->dims != std::vector<std::int64_t>{2} || value->data.size() != 2 ||
+          !std::isfinite(value->data[0]) || !std::isfinite(value->data[1]))
+        throw InputError(file, "graph.initializer '" + p + "value'", "missing or not 2 finite numbers");
+      o.value = Eigen::Vector2f(value->data[0], value->data[1]);
+      o.gradient = matrix(p + "gradient", K, 2);
+      const Eigen::MatrixXf halves = matrix(p + "half_hessian", K, 2 * K);
+      o.half_hessian[0] = halves.leftCols(K);
+      o.half_hessian[1] = halves.rightCols(K);
+      s.origin.push_back(std::move(o));
+    }
+    try {
+      const json e = parse_json("expansion_at_zero");
+      for (int c = 0; c < 2; ++c) {
+        const std::string which = c == 0 ? "observed" : "asimov";
+        const std::string key = "expansion_at_zero.hessian_" + which;
+        s.expansion_gradient[c] = vector(e.at("gradient_" + which), ("expansion_at_zero.gradient_" + which).c_str(), K);
+        const json& rows = e.at("hessian_" + which);
+        if (!rows.is_array() || int(rows.size()) != K) throw InputError(file, "metadata_props." + key, "expected bins x bins");
+        s.expansion_hessian[c].resize(K, K);
+        for (int k = 0; k < K; ++k) s.expansion_hessian[c].row(k) = vector(rows[k], key.c_str(), K).transpose();
+      }
+    } catch (const json::exception& e) {
+      throw InputError(file, "metadata_props.expansion_at_zero", std::string("malformed: ") + e.what());
+    }
+  }
   return s;
+}
+
+void set_origin_terms(YieldSurrogateSpec* spec, const Eigen::VectorXd gradient[2], const Eigen::MatrixXd hessian[2]) {
+  const int K = int(spec->bins.size()), M = int(spec->members.size());
+  for (int c = 0; c < 2; ++c)
+    if (gradient[c].size() != K || hessian[c].rows() != K || hessian[c].cols() != K)
+      throw std::invalid_argument("set_origin_terms: expansion of the wrong size");
+  YieldSurrogateSpec plain = *spec;  // the members without origin terms
+  plain.origin.clear();
+  const YieldSurrogate networks(plain);
+  // A: the Asimov Hessian's non-negative part / 2, plus a tenth of each bin's
+  // training range as the reach in directions the data do not see.
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eigen(0.5 * (hessian[1] + hessian[1].transpose()));
+  Eigen::MatrixXd A = 0.5 * eigen.eigenvectors() * eigen.eigenvalues().cwiseMax(0.0).asDiagonal() * eigen.eigenvectors().transpose();
+  for (int k = 0; k < K; ++k) {
+    const double reach = 0.1 * (spec->yields_max.size() == K && spec->yields_max[k] > 0 ? spec->yields_max[k] : 1.0);
+    A(k, k) += 1.0 / (reach * reach);
+  }
+  spec->origin_metric = A.cast<float>();
+  const Eigen::MatrixXd metric = spec->origin_metric.cast<double>();  // as the evaluation will hold it
+  spec->origin.assign(M, OriginTerm{});
+  for (int c = 0; c < 2; ++c) {
+    spec->expansion_gradient[c] = gradient[c];
+    spec->expansion_hessian[c] = 0.5 * (hessian[c] + hessian[c].transpose());
+  }
+  for (int m = 0; m < M; ++m) {
+    OriginTerm& o = spec->origin[m];
+    o.gradient.resize(K, 2);
+    for (int c = 0; c < 2; ++c) {
+      const bool asimov = c == 1;
+      // The member's value, gradient and Hessian at 0 from directional derivatives.
+      double value, df, d2f;
+      Eigen::VectorXd g(K);
+      Eigen::MatrixXd H(K, K);
+      networks.along(Eigen::VectorXd::Zero(K), 0.0, asimov, m, &value, &df, &d2f);
+      for (int k = 0; k < K; ++k) {
+        double at_zero;
+        networks.along(Eigen::VectorXd::Unit(K, k), 0.0, asimov, m, &at_zero, &g[k], &H(k, k));
+      }
+      for (int k = 0; k < K; ++k)
+        for (int l = k + 1; l < K; ++l) {
+          double f2, d1, d2;
+          networks.along(Eigen::VectorXd::Unit(K, k) + Eigen::VectorXd::Unit(K, l), 0.0, asimov, m, &f2, &d1, &d2);
+          H(k, l) = H(l, k) = 0.5 * (d2 - H(k, k) - H(l, l));
+        }
+      const double exact = asimov ? spec->background_asimov : spec->background_observed;
+      const float a = float(exact - value);
+      o.value[c] = a;
+      o.gradient.col(c) = (spec->expansion_gradient[c] - g).cast<float>();
+      // w's own curvature at 0 (-2 A) times a is compensated, so that the
+      // Hessian of w p at 0 is H - H_member exactly.
+      o.half_hessian[c] = (0.5 * (spec->expansion_hessian[c] - H) + metric * double(a)).cast<float>();
+    }
+  }
 }
 
 YieldSurrogate::YieldSurrogate(YieldSurrogateSpec spec, std::string file) : spec_(std::move(spec)), file_(std::move(file)) {
@@ -228,6 +385,11 @@ YieldSurrogate::YieldSurrogate(YieldSurrogateSpec spec, std::string file) : spec
     std::vector<std::pair<Eigen::MatrixXd, Eigen::VectorXd>> d;
     for (const auto& L : layers) d.push_back({L.weight.cast<double>(), L.bias.cast<double>()});
     double_.push_back(std::move(d));
+  }
+  if (spec_.has_origin()) {
+    origin_metric_ = spec_.origin_metric.cast<double>();
+    for (const auto& o : spec_.origin)
+      origin_.push_back({o.value.cast<double>(), o.gradient.cast<double>(), {o.half_hessian[0].cast<double>(), o.half_hessian[1].cast<double>()}});
   }
 }
 
@@ -256,13 +418,26 @@ void YieldSurrogate::evaluate(const Eigen::MatrixXd& yields, Eigen::MatrixXd* nl
     for (Eigen::Index i = 0; i < n; ++i)
       x0.col(i) = (yields.row(start + i).transpose().cast<float>() - mean).cwiseProduct(inverse);
     Eigen::MatrixXf h(2, n);
+    Eigen::VectorXd weight;  // w(s) of the origin terms
+    if (!origin_.empty()) {
+      weight.resize(n);
+      for (Eigen::Index i = 0; i < n; ++i) {
+        const Eigen::VectorXd y = yields.row(start + i).transpose();
+        weight[i] = std::exp(-y.dot(origin_metric_ * y));
+      }
+    }
     for (int m = 0; m < M; ++m) {
       // The layers through the kernel built for this CPU's vector instructions.
       surrogate_kernel::forward(views[m].data(), int(views[m].size()), x0.data(), int(n), h.data());
       for (Eigen::Index i = 0; i < n; ++i)
         for (int c = 0; c < 2; ++c) {
-          const double v = double(h(c, i)) * spec_.target_scale[c] + spec_.target_mean[c] +
-                           (c == 0 ? spec_.background_observed : spec_.background_asimov);
+          double v = double(h(c, i)) * spec_.target_scale[c] + spec_.target_mean[c] +
+                     (c == 0 ? spec_.background_observed : spec_.background_asimov);
+          if (!origin_.empty()) {
+            const auto& o = origin_[m];
+            const Eigen::VectorXd y = yields.row(start + i).transpose();
+            v += weight[i] * (o.value[c] + o.gradient.col(c).dot(y) + y.dot(o.half_hessian[c] * y));
+          }
           (*nll)(start + i, c) += v / M;
           sq(start + i, c) += v * v / M;
         }
@@ -279,8 +454,16 @@ void YieldSurrogate::along(const Eigen::VectorXd& s, double t, bool asimov, int 
   const Eigen::VectorXd x0 = (t * s - spec_.input_mean).cwiseProduct(inverse);
   const Eigen::VectorXd dx0 = s.cwiseProduct(inverse);
   const int c = asimov ? 1 : 0;
-  double F = 0, DF = 0, D2F = 0;
+  double F = 0, DF = 0, D2F = 0, FO = 0, DFO = 0, D2FO = 0;
   const int first = member < 0 ? 0 : member, last = member < 0 ? M : member + 1;
+  // The origin terms along the ray: w(t) = exp(-t^2 a), p(t) = value + t b + t^2 c.
+  double w = 1, dw = 0, d2w = 0;
+  if (!origin_.empty()) {
+    const double a = s.dot(origin_metric_ * s);
+    w = std::exp(-t * t * a);
+    dw = -2.0 * a * t * w;
+    d2w = (4.0 * a * a * t * t - 2.0 * a) * w;
+  }
   for (int m = first; m < last; ++m) {
     Eigen::VectorXd x = x0, dx = dx0, ddx = Eigen::VectorXd::Zero(K);
     const auto& layers = double_[m];
@@ -308,11 +491,19 @@ void YieldSurrogate::along(const Eigen::VectorXd& s, double t, bool asimov, int 
     F += x[c];
     DF += dx[c];
     D2F += ddx[c];
+    if (!origin_.empty()) {
+      const auto& o = origin_[m];
+      const double b = o.gradient.col(c).dot(s), q = s.dot(o.half_hessian[c] * s);
+      const double p = o.value[c] + t * b + t * t * q, dp = b + 2.0 * t * q, d2p = 2.0 * q;
+      FO += w * p;
+      DFO += dw * p + w * dp;
+      D2FO += d2w * p + 2.0 * dw * dp + w * d2p;
+    }
   }
   const double n = last - first;
-  *f = F / n * spec_.target_scale[c] + spec_.target_mean[c] + (asimov ? spec_.background_asimov : spec_.background_observed);
-  *df = DF / n * spec_.target_scale[c];
-  *d2f = D2F / n * spec_.target_scale[c];
+  *f = F / n * spec_.target_scale[c] + spec_.target_mean[c] + (asimov ? spec_.background_asimov : spec_.background_observed) + FO / n;
+  *df = DF / n * spec_.target_scale[c] + DFO / n;
+  *d2f = D2F / n * spec_.target_scale[c] + D2FO / n;
 }
 
 double YieldSurrogate::validity(const Eigen::VectorXd& s) const {

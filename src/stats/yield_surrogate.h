@@ -14,6 +14,21 @@
 // output is a full -log L; training fixes every member's last bias so that
 // it returns f(0) exactly at s = 0.
 //
+// Exact to second order at s = 0 (where the points carry f's expansion
+// there, the background-only minima's gradient g and Hessian H): a network's
+// absolute error of ~1e-3 is harmless for strong signals but decides CLs
+// where q~ is of that order (signals an analysis cannot see, CLs near 1,
+// where CLs goes as sqrt(q~)). Each member's output then gets an origin term
+//
+//   + w(s) (a + b.s + s.C.s / 2),   w(s) = exp(-s.A.s),
+//
+// (a, b, C) the exact expansion minus the member's own at s = 0 (per
+// output), so each member, and their mean, has f's value, gradient and
+// Hessian there; w falls to 1/e where twice the Asimov NLL has risen by
+// about 2 (A = the Asimov Hessian's non-negative part / 2) and, in
+// directions the data cannot see, by a tenth of each bin's training range.
+// Away from the origin the networks are unchanged.
+//
 // refinery reads back the surrogates it writes (the layer structure above,
 // checked name by name) and evaluates them in double with exact first and
 // second derivatives along a ray (forward mode), so the surrogate is a model
@@ -38,6 +53,13 @@ struct DenseLayer {
   Eigen::VectorXf bias;    // [out]
 };
 
+// One member's origin term (float, as the ONNX graph holds it).
+struct OriginTerm {
+  Eigen::Vector2f value = Eigen::Vector2f::Zero();  // a, per output
+  Eigen::MatrixXf gradient;                         // b [K, 2]
+  Eigen::MatrixXf half_hessian[2];                  // C / 2 [K, K], per output
+};
+
 struct YieldSurrogateSpec {
   std::vector<std::string> bins;  // the template, "channel[bin]"
   std::string poi, workspace, workspace_hash;
@@ -47,6 +69,13 @@ struct YieldSurrogateSpec {
   Eigen::VectorXd yields_min, yields_max;  // the training points' range per bin
   double reach = 0.0;  // twice the NLL rise the training points reach
   std::vector<std::vector<DenseLayer>> members;
+  // The exact expansion at s = 0 (observed [0], Asimov [1]) and the origin
+  // terms built from it (set_origin_terms); empty when the surrogate has none.
+  Eigen::VectorXd expansion_gradient[2];
+  Eigen::MatrixXd expansion_hessian[2];
+  Eigen::MatrixXf origin_metric;    // A [K, K]
+  std::vector<OriginTerm> origin;   // per member
+  bool has_origin() const { return !origin.empty(); }
   nlohmann::json training = nlohmann::json::object();  // how it was trained (points, epochs, losses)
 };
 
@@ -54,6 +83,11 @@ struct YieldSurrogateSpec {
 // for anything but a refinery surrogate's structure).
 onnx::Model surrogate_to_onnx(const YieldSurrogateSpec& spec);
 YieldSurrogateSpec surrogate_from_onnx(const onnx::Model& model, const std::string& file);
+
+// Sets the exact expansion of f at s = 0 and, for every member, the origin
+// term that makes it exact to second order there (the member's own value,
+// gradient and Hessian at 0 in double, from its float weights).
+void set_origin_terms(YieldSurrogateSpec* spec, const Eigen::VectorXd gradient[2], const Eigen::MatrixXd hessian[2]);
 
 class YieldSurrogate {
  public:
@@ -79,6 +113,13 @@ class YieldSurrogate {
   YieldSurrogateSpec spec_;
   std::string file_;
   std::vector<std::vector<std::pair<Eigen::MatrixXd, Eigen::VectorXd>>> double_;  // the weights in double
+  struct OriginDouble {
+    Eigen::Vector2d value;
+    Eigen::MatrixXd gradient;
+    Eigen::MatrixXd half_hessian[2];
+  };
+  Eigen::MatrixXd origin_metric_;      // the origin terms in double (empty: none)
+  std::vector<OriginDouble> origin_;
 };
 
 // The surrogate at one signal (yields s at strength 1) as a model: one
