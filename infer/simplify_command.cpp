@@ -12,7 +12,9 @@
 //   3. the background of every signal-region bin at that centre is the
 //      mean, its covariance the linear propagation of the Gaussian (central
 //      differences of --step sigmas); --third-moments quadratic adds the
-//      third cumulant of the second-order expansion. The signal is the
+//      third cumulant of the second-order expansion, --third-moments
+//      response each bin's exact response one sigma each way along its
+//      steepest direction read as the skewed form a + b t + c t^2. The signal is the
 //      POI-scaled samples' yield at POI = 1 and the nominal nuisances; the
 //      observations are the signal regions'. (Moments of the prior
 //      predictive instead, by drawing the nuisances or by a log-quadratic
@@ -71,7 +73,7 @@ int run_simplify(int argc, char** argv) {
                                           "channel where the signal has a yield)",
                         cxxopts::value<std::string>()->default_value(""))(
       "step", "Finite-difference step in standard deviations of the nuisances", cxxopts::value<double>()->default_value("1"))(
-      "third-moments", "none (a Gaussian background) or quadratic (from the second differences; docs/simplified_likelihood.md)",
+      "third-moments", "none (a Gaussian background), response (each bin's response one sigma each way along its steepest direction) or quadratic (from the second differences); docs/simplified_likelihood.md",
       cxxopts::value<std::string>()->default_value("none"));
   add_common_options(options, false, true);
   auto r = parse(options, argc, argv);
@@ -83,8 +85,8 @@ int run_simplify(int argc, char** argv) {
   if (!((*r)["step"].as<double>() > 0.0 && (*r)["step"].as<double>() <= 3.0))
     throw InputError("", "--step", "must lie in (0, 3]");
   const std::string third_kind = (*r)["third-moments"].as<std::string>();
-  if (third_kind != "none" && third_kind != "quadratic")
-    throw InputError("", "--third-moments", "expected none or quadratic, got '" + third_kind + "'");
+  if (third_kind != "none" && third_kind != "quadratic" && third_kind != "response")
+    throw InputError("", "--third-moments", "expected none, response or quadratic, got '" + third_kind + "'");
   set_worker_threads(common.threads);
   const auto t0 = std::chrono::steady_clock::now();
 
@@ -239,8 +241,36 @@ int run_simplify(int argc, char** argv) {
     for (int k = 0; k < n; ++k) A[k](a, a) = (plus[k] - 2.0 * mean[k] + minus[k]) / (h * h);
     moves[a] = !(plus - mean).isZero(0.0) || !(minus - mean).isZero(0.0);
   }
-  const Eigen::MatrixXd cov = g * g.transpose();
-  Eigen::VectorXd third = Eigen::VectorXd::Zero(n);
+  Eigen::MatrixXd cov = g * g.transpose();
+  Eigen::VectorXd centre_mean = mean, third = Eigen::VectorXd::Zero(n);
+  if (third_kind == "response") {
+    // Each bin's background along its own direction of steepest response in
+    // the whitened nuisances, u = g_k / |g_k|, evaluated exactly one sigma
+    // each way: y(t u) = a + b t + c t^2 through y(-u), y(0), y(u), the
+    // skewed form's own parametrisation with t standard normal. Its moments
+    // mean a + c, variance b^2 + 2 c^2 and third cumulant 6 b^2 c + 8 c^3
+    // replace the linear ones; correlations stay the linear propagation's.
+    Eigen::VectorXd sd(n);
+    for (int k = 0; k < n; ++k) {
+      const double norm = g.row(k).norm();
+      if (!(norm > 0)) {
+        sd[k] = 0.0;
+        continue;
+      }
+      const Eigen::VectorXd u = g.row(k).transpose() / norm;
+      const double up = background(u)[k], down = background(-u)[k];
+      const double b = 0.5 * (up - down), c = 0.5 * (up + down) - mean[k];
+      centre_mean[k] = mean[k] + c;
+      sd[k] = std::sqrt(b * b + 2.0 * c * c);
+      third[k] = 6.0 * b * b * c + 8.0 * c * c * c;
+    }
+    for (int k = 0; k < n; ++k)
+      for (int l = 0; l < n; ++l) {
+        const double lin = std::sqrt(cov(k, k) * cov(l, l));
+        if (k != l) cov(k, l) = lin > 0 ? cov(k, l) / lin * sd[k] * sd[l] : 0.0;
+      }
+    for (int k = 0; k < n; ++k) cov(k, k) = sd[k] * sd[k];
+  }
   if (third_kind == "quadratic") {
     for (int a = 0; a < np; ++a)
       for (int b = 0; b < a; ++b) {
@@ -267,7 +297,7 @@ int run_simplify(int argc, char** argv) {
       obs.push_back(full.observed().main[offset + b]);
       sig.push_back(signal_all[offset + b]);
     }
-  for (int k = 0; k < n; ++k) bkg.push_back(mean[k]), m3.push_back(third[k]);
+  for (int k = 0; k < n; ++k) bkg.push_back(centre_mean[k]), m3.push_back(third[k]);
   out["observed"] = obs;
   out["signal"] = sig;
   out["background"] = bkg;
@@ -290,7 +320,7 @@ int run_simplify(int argc, char** argv) {
       m3[k] = std::copysign(limit, m3[k]);
     }
   }
-  if (third_kind == "quadratic") out["third_moments"] = m3;
+  if (third_kind != "none") out["third_moments"] = m3;
   out["poi"] = {{"name", poi_name}, {"bounds", {full.lower()[poi], full.upper()[poi]}}};
   out["provenance"] = {{"workspace", ws.file},
                        {"signal_regions", regions},
@@ -309,7 +339,7 @@ int run_simplify(int argc, char** argv) {
               << (cr.channels.empty() ? std::string("none") : std::to_string(cr.channels.size()) + " channels, fitted background-only")
               << "\n";
     for (int k = 0; k < n; ++k)
-      std::cout << "  " << bin_names[k] << ": observed " << obs[k] << ", background " << mean[k] << " +- "
+      std::cout << "  " << bin_names[k] << ": observed " << obs[k] << ", background " << centre_mean[k] << " +- "
                 << std::sqrt(cov(k, k)) << " (skew " << third[k] / std::pow(cov(k, k), 1.5) << "), signal " << sig[k]
                 << "\n";
     if (!unconstrained.empty())
