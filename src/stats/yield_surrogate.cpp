@@ -326,7 +326,9 @@ YieldSurrogateSpec surrogate_from_onnx(const onnx::Model& m, const std::string& 
   return s;
 }
 
-void set_origin_terms(YieldSurrogateSpec* spec, const Eigen::VectorXd gradient[2], const Eigen::MatrixXd hessian[2]) {
+void set_origin_terms(YieldSurrogateSpec* spec, const Eigen::VectorXd gradient[2], const Eigen::MatrixXd hessian[2],
+                      double rise, double range_fraction) {
+  if (!(rise > 0) || !(range_fraction > 0)) throw std::invalid_argument("set_origin_terms: reach must be > 0");
   const int K = int(spec->bins.size()), M = int(spec->members.size());
   for (int c = 0; c < 2; ++c)
     if (gradient[c].size() != K || hessian[c].rows() != K || hessian[c].cols() != K)
@@ -334,12 +336,15 @@ void set_origin_terms(YieldSurrogateSpec* spec, const Eigen::VectorXd gradient[2
   YieldSurrogateSpec plain = *spec;  // the members without origin terms
   plain.origin.clear();
   const YieldSurrogate networks(plain);
-  // A: the Asimov Hessian's non-negative part / 2, plus a tenth of each bin's
-  // training range as the reach in directions the data do not see.
+  // A: the Asimov Hessian's non-negative part / rise (s.H.s is twice the
+  // Asimov NLL's rise), plus a fraction of each bin's training range as the
+  // reach in directions the data do not see.
   const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eigen(0.5 * (hessian[1] + hessian[1].transpose()));
-  Eigen::MatrixXd A = 0.5 * eigen.eigenvectors() * eigen.eigenvalues().cwiseMax(0.0).asDiagonal() * eigen.eigenvectors().transpose();
+  Eigen::MatrixXd A =
+      eigen.eigenvectors() * eigen.eigenvalues().cwiseMax(0.0).asDiagonal() * eigen.eigenvectors().transpose() / rise;
   for (int k = 0; k < K; ++k) {
-    const double reach = 0.1 * (spec->yields_max.size() == K && spec->yields_max[k] > 0 ? spec->yields_max[k] : 1.0);
+    const double reach =
+        range_fraction * (spec->yields_max.size() == K && spec->yields_max[k] > 0 ? spec->yields_max[k] : 1.0);
     A(k, k) += 1.0 / (reach * reach);
   }
   spec->origin_metric = A.cast<float>();

@@ -25,9 +25,11 @@
 // (a, b, C) the exact expansion minus the member's own at s = 0 (per
 // output), so each member, and their mean, has f's value, gradient and
 // Hessian there; w falls to 1/e where twice the Asimov NLL has risen by
-// about 2 (A = the Asimov Hessian's non-negative part / 2) and, in
-// directions the data cannot see, by a tenth of each bin's training range.
-// Away from the origin the networks are unchanged.
+// about 0.25 (A = the Asimov Hessian's non-negative part / 0.25) and, in
+// directions the data cannot see, at a tenth of each bin's training range.
+// Away from the origin the networks are unchanged: the quadratic correction
+// extrapolates the network's local error, so a wider w (rise 2) moved a
+// CLs of 0.37 on the sbottom workspace by 0.004 (docs/reinterpretation.md).
 //
 // refinery reads back the surrogates it writes (the layer structure above,
 // checked name by name) and evaluates them in double with exact first and
@@ -87,7 +89,11 @@ YieldSurrogateSpec surrogate_from_onnx(const onnx::Model& model, const std::stri
 // Sets the exact expansion of f at s = 0 and, for every member, the origin
 // term that makes it exact to second order there (the member's own value,
 // gradient and Hessian at 0 in double, from its float weights).
-void set_origin_terms(YieldSurrogateSpec* spec, const Eigen::VectorXd gradient[2], const Eigen::MatrixXd hessian[2]);
+// w(s) falls to 1/e where twice the Asimov NLL has risen by `rise` (A =
+// the Asimov Hessian's non-negative part / rise) and, in directions the
+// data do not see, at `range_fraction` of each bin's training range.
+void set_origin_terms(YieldSurrogateSpec* spec, const Eigen::VectorXd gradient[2], const Eigen::MatrixXd hessian[2],
+                      double rise = 0.25, double range_fraction = 0.1);
 
 class YieldSurrogate {
  public:
