@@ -4,10 +4,66 @@
 
 namespace refinery {
 
+namespace {
+
+torch::Tensor eigen_tensor(const Eigen::MatrixXd& m) {
+  torch::Tensor t = torch::empty({m.rows(), m.cols()}, torch::kFloat64);
+  for (Eigen::Index r = 0; r < m.rows(); ++r)
+    for (Eigen::Index c = 0; c < m.cols(); ++c) t[r][c] = m(r, c);
+  return t;
+}
+
+// w(theta) [N, n] for theta [N, T] (float64, differentiable).
+torch::Tensor morphing_weights(const stats::Morphing& morphing, const torch::Tensor& theta) {
+  const auto& exponents = morphing.exponents();
+  std::vector<torch::Tensor> columns;
+  for (const auto& e : exponents) {
+    torch::Tensor c = torch::ones({theta.size(0)}, theta.options());
+    for (std::size_t p = 0; p < e.size(); ++p)
+      if (e[p] > 0) c = c * theta.select(1, int64_t(p)).pow(e[p]);
+    columns.push_back(c);
+  }
+  return torch::stack(columns, 1).matmul(eigen_tensor(morphing.weight_matrix()).t());
+}
+
+}  // namespace
+
+torch::Tensor morphing_aware_log_ratio(const MorphingAwareForm& form, const torch::Tensor& output,
+                                       const torch::Tensor& parameters, const torch::Tensor& theta_reference) {
+  const int64_t N = output.size(0), n = form.morphing.size(), K = form.nuisances, T = form.theory_parameters();
+  const torch::Tensor o = output.to(torch::kFloat64).view({N, n, 1 + 2 * K});
+  const torch::Tensor p = parameters.to(torch::kFloat64);
+  torch::Tensor log_rho = o.select(2, 0);
+  if (K > 0) {
+    const torch::Tensor nu = p.narrow(1, T, K).unsqueeze(1);  // [N, 1, K]
+    log_rho = log_rho + (o.narrow(2, 1, K) * nu).sum(2) + (o.narrow(2, 1 + K, K) * nu.pow(2)).sum(2);
+  }
+  const torch::Tensor sigma_basis = eigen_tensor(form.basis_cross_sections);  // [n, 1]
+  const torch::Tensor w = morphing_weights(form.morphing, p.narrow(1, 0, T));
+  const torch::Tensor S = (w * log_rho.clamp(-30.0, 30.0).exp()).sum(1);
+  const torch::Tensor sigma = w.matmul(sigma_basis).squeeze(1);
+  const torch::Tensor ref = theta_reference.to(torch::kFloat64).flatten().narrow(0, 0, T).view({1, T});
+  const double sigma_ref = morphing_weights(form.morphing, ref).matmul(sigma_basis).item<double>();
+  return S.clamp_min(1e-30).log() - (sigma.clamp_min(1e-30) / sigma_ref).log();
+}
+
+torch::Tensor RatioEstimator::coefficients(const torch::Tensor& x) const {
+  if (!morphing) throw std::logic_error("RatioEstimator::coefficients: not the morphing-aware form");
+  torch::NoGradGuard guard;
+  MLP m = net;
+  m->eval();
+  const torch::Tensor out = m->forward((x.to(torch::kFloat32) - input_mean) * input_inverse_scale);
+  return out.to(torch::kFloat64).view({x.size(0), morphing->morphing.size(), 1 + 2 * morphing->nuisances});
+}
+
 torch::Tensor RatioEstimator::network_output(const torch::Tensor& x, const torch::Tensor& theta) const {
   torch::NoGradGuard guard;
   MLP m = net;
   m->eval();
+  if (morphing) {
+    const torch::Tensor out = m->forward((x.to(torch::kFloat32) - input_mean) * input_inverse_scale);
+    return morphing_aware_log_ratio(*morphing, out, theta, theta_reference);
+  }
   const torch::Tensor in = (torch::cat({x.to(torch::kFloat32), theta.to(torch::kFloat32)}, 1) - input_mean) * input_inverse_scale;
   return m->forward(in).squeeze(1).to(torch::kFloat64);
 }
@@ -26,26 +82,54 @@ RatioEstimator train_ratio_estimator(const RatioTrainingData& d, const RatioOpti
     throw InputError("", "ratio estimator", "the reference theta (one value per parameter) is missing");
   RatioEstimator e;
   e.theta_reference = d.theta_reference.to(torch::kFloat32).flatten().clone();
-  const torch::Tensor in = torch::cat({d.x.to(torch::kFloat32), d.theta.to(torch::kFloat32)}, 1);
-  if (!torch::isfinite(in).all().item<bool>()) throw InputError("", "ratio estimator", "non-finite observable or theta");
+  e.morphing = o.morphing;
+  const auto* form = o.morphing.get();
+  if (form && form->theory_parameters() + form->nuisances != P)
+    throw InputError("", "ratio estimator", "the morphing-aware form has " + std::to_string(form->theory_parameters()) +
+                                                " theory parameters and " + std::to_string(form->nuisances) +
+                                                " nuisances, the events " + std::to_string(P) + " parameters");
+  if (form && form->basis_cross_sections.size() != form->morphing.size())
+    throw InputError("", "ratio estimator", "one cross section per morphing basis point expected");
+  // The network's input: (x, theta), or x alone in the morphing-aware form.
+  const torch::Tensor in = form ? d.x.to(torch::kFloat32) : torch::cat({d.x.to(torch::kFloat32), d.theta.to(torch::kFloat32)}, 1);
+  if (!torch::isfinite(in).all().item<bool>() || !torch::isfinite(d.theta).all().item<bool>())
+    throw InputError("", "ratio estimator", "non-finite observable or theta");
   e.input_mean = in.mean(0);
   e.input_inverse_scale = 1.0 / in.std(0).clamp_min(1e-12);
   const torch::Tensor z = (in - e.input_mean) * e.input_inverse_scale;
+  const torch::Tensor parameters = d.theta.to(torch::kFloat64);
   // d s / d theta = d s / d z_theta * inverse scale of theta.
-  const torch::Tensor theta_scale = e.input_inverse_scale.narrow(0, F, P);
+  const torch::Tensor theta_scale = form ? torch::Tensor() : e.input_inverse_scale.narrow(0, F, P);
   const torch::Tensor y = d.label.to(torch::kFloat32), lr = d.joint_log_ratio.to(torch::kFloat32).clamp(-30, 30);
   const torch::Tensor score = d.joint_score.to(torch::kFloat32);
   // Soft labels P(drawn at theta_ref | x, z) = 1 / (1 + r(x,z)).
   const torch::Tensor soft = torch::sigmoid(-lr);
   const int64_t n_val = std::max<int64_t>(1, int64_t(o.validation_fraction * N)), n_train = N - n_val;
   torch::manual_seed(o.train.seed);
-  e.net = MLP(MLPOptions(F + P, o.hidden, 1).activation("silu"));
+  e.net = MLP(MLPOptions(form ? F : F + P, o.hidden, form ? form->outputs() : 1).activation("silu"));
+  if (form) {
+    // Start at r^ = 1: o_j = log(sigma_j / sigma_ref) makes sum_j w_j rho_j
+    // = sigma(theta) / sigma_ref; small last-layer weights.
+    torch::NoGradGuard guard;
+    auto& last = e.net->layers.back();
+    last->weight.mul_(0.1);
+    last->bias.zero_();
+    const Eigen::VectorXd w_ref = form->morphing.weights(
+        Eigen::Map<const Eigen::VectorXf>(e.theta_reference.data_ptr<float>(), form->theory_parameters()).cast<double>());
+    const double s_ref = w_ref.dot(form->basis_cross_sections);
+    for (int j = 0; j < form->morphing.size(); ++j)
+      last->bias[j * (1 + 2 * form->nuisances)] = float(std::log(std::max(form->basis_cross_sections[j], 1e-300) / s_ref));
+  }
   auto loss_of = [&](const torch::Tensor& rows, bool training) {
     torch::Tensor zi = z.index_select(0, rows);
     const bool with_score = (o.loss == RatioLoss::kAlices || o.loss == RatioLoss::kRascal || o.loss == RatioLoss::kCascal) &&
                             o.alpha > 0;
-    if (with_score) zi = zi.detach().requires_grad_(true);
-    const torch::Tensor s = e.net->forward(zi).squeeze(1);  // log r^
+    torch::Tensor pi = parameters.index_select(0, rows);
+    if (with_score) (form ? pi : zi) = (form ? pi : zi).detach().requires_grad_(true);
+    torch::Tensor s64;  // log r^ in double (morphing-aware form)
+    const torch::Tensor s = form ? (s64 = morphing_aware_log_ratio(*form, e.net->forward(zi), pi, e.theta_reference))
+                                       .to(torch::kFloat32)
+                                 : e.net->forward(zi).squeeze(1);  // log r^
     torch::Tensor loss;
     if (o.loss == RatioLoss::kRascal) {
       loss = (s - lr.index_select(0, rows)).pow(2).mean();
@@ -59,8 +143,10 @@ RatioEstimator train_ratio_estimator(const RatioTrainingData& d, const RatioOpti
       loss = torch::binary_cross_entropy_with_logits(-s, target);
     }
     if (with_score) {
-      const torch::Tensor g = torch::autograd::grad({s.sum()}, {zi}, {}, /*retain_graph=*/true, /*create_graph=*/training)[0];
-      const torch::Tensor ds = g.narrow(1, F, P) * theta_scale;
+      const torch::Tensor ds =
+          form ? torch::autograd::grad({s64.sum()}, {pi}, {}, /*retain_graph=*/true, /*create_graph=*/training)[0].to(torch::kFloat32)
+               : torch::autograd::grad({s.sum()}, {zi}, {}, /*retain_graph=*/true, /*create_graph=*/training)[0].narrow(1, F, P) *
+                     theta_scale;
       const torch::Tensor at_theta = (y.index_select(0, rows) < 0.5).to(torch::kFloat32).unsqueeze(1);
       const torch::Tensor err = (ds - score.index_select(0, rows)).pow(2) * at_theta;
       loss = loss + o.alpha * err.sum() / at_theta.sum().clamp_min(1.0);

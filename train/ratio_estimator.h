@@ -25,11 +25,35 @@
 #include <vector>
 
 #include "models/mlp.h"
+#include "src/stats/morphing.h"
 #include "train/trainer.h"
 
 namespace refinery {
 
 enum class RatioLoss { kCarl, kAlices, kRascal, kCascal, kRolr };
+
+// The morphing-aware form (issue 17 item 5). Where dsigma(x|theta) is a
+// polynomial in the theory parameters (src/stats/morphing.h: dsigma(theta)
+// = sum_j w_j(theta) dsigma(theta_j) over the basis points theta_j) and
+// nuisance parameters nu change each basis point's distribution smoothly,
+// the network maps x alone to per-basis-point ratios with the DCR's
+// log-quadratic ansatz in each nuisance,
+//   rho_j(x|nu) = exp(o_j(x) + sum_k a_jk(x) nu_k + b_jk(x) nu_k^2)
+//              ~ dsigma(x|theta_j, nu) / dsigma(x|theta_ref, 0),
+// and the estimator is
+//   log r^(x|theta, nu) = log sum_j w_j(theta) rho_j(x|nu) - log(sigma(theta) / sigma(theta_ref)),
+// sigma(theta) = sum_j w_j(theta) sigma_j. Its parameter vector is (theta,
+// nu) and its reference (theta_ref, 0). The per-event coefficients (o, a, b)
+// are computed once; the likelihood over theta and nu is then a weighted
+// sum per event (src/stats/learned_ratio_model.h), which is what makes
+// scans and pseudo-experiments cheap.
+struct MorphingAwareForm {
+  stats::Morphing morphing;              // of the theory parameters
+  Eigen::VectorXd basis_cross_sections;  // sigma_j [n]
+  int nuisances = 0;                     // K, after the theory parameters
+  int theory_parameters() const { return morphing.parameters(); }
+  int outputs() const { return morphing.size() * (1 + 2 * nuisances); }
+};
 
 struct RatioTrainingData {
   // Events drawn at theta (one theta per event) and at theta_ref with the
@@ -44,6 +68,8 @@ struct RatioOptions {
   RatioLoss loss = RatioLoss::kCarl;
   double alpha = 1.0;  // weight of the score term (ALICES, RASCAL)
   std::vector<int64_t> hidden{64, 64};
+  // The morphing-aware form instead of a network of (x, theta).
+  std::shared_ptr<const MorphingAwareForm> morphing;
   int64_t batch_size = 512;
   double validation_fraction = 0.2;
   TrainOptions train;
@@ -53,6 +79,7 @@ struct RatioEstimator {
   MLP net{nullptr};
   torch::Tensor input_mean, input_inverse_scale;  // over (x, theta)
   torch::Tensor theta_reference;                  // [P] float32
+  std::shared_ptr<const MorphingAwareForm> morphing;  // set: the morphing-aware form (inputs x alone)
   // log r^(x|theta, theta_ref) = s(x, theta) - s(x, theta_ref) [N] (float64)
   // for x [N,F], theta [N,P]: the exact ratio is 1 at theta_ref, and
   // subtracting the network's value there removes the part of its error
@@ -61,7 +88,15 @@ struct RatioEstimator {
   torch::Tensor log_ratio(const torch::Tensor& x, const torch::Tensor& theta) const;
   // s(x, theta) itself, the trained output.
   torch::Tensor network_output(const torch::Tensor& x, const torch::Tensor& theta) const;
+  // The morphing-aware form's per-event coefficients [N, n, 1 + 2K] (o, then
+  // a_1..a_K, then b_1..b_K per basis point; float64).
+  torch::Tensor coefficients(const torch::Tensor& x) const;
 };
+
+// log r^ of the morphing-aware form from its raw network output [N, n (1 +
+// 2K)] at parameters [N, T + K] (differentiable in both).
+torch::Tensor morphing_aware_log_ratio(const MorphingAwareForm& form, const torch::Tensor& output,
+                                       const torch::Tensor& parameters, const torch::Tensor& theta_reference);
 
 RatioEstimator train_ratio_estimator(const RatioTrainingData& data, const RatioOptions& options,
                                      TrainReport* report = nullptr);

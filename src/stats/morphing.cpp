@@ -83,6 +83,27 @@ Eigen::MatrixXd Morphing::weight_gradient(const Eigen::VectorXd& theta) const {
   return inverse_.transpose() * dc;
 }
 
+Eigen::VectorXd Morphing::weight_hessian(const Eigen::VectorXd& theta, int p, int q) const {
+  const int n = size(), P = parameters();
+  Eigen::VectorXd d2c = Eigen::VectorXd::Zero(n);  // d^2 c_i / d theta_p d theta_q
+  for (int i = 0; i < n; ++i) {
+    std::vector<int> e = components_[i];
+    double v = 1.0;
+    for (int r : {p, q}) {  // differentiate once in p, then once in q
+      if (e[r] == 0) {
+        v = 0.0;
+        break;
+      }
+      v *= e[r];
+      --e[r];
+    }
+    if (v == 0.0) continue;
+    for (int r = 0; r < P; ++r) v *= std::pow(theta[r], e[r]);
+    d2c[i] = v;
+  }
+  return inverse_.transpose() * d2c;
+}
+
 double Morphing::condition() const {
   Eigen::JacobiSVD<Eigen::MatrixXd> svd(matrix_);
   const auto& s = svd.singularValues();

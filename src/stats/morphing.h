@@ -38,6 +38,11 @@ class Morphing {
   Eigen::VectorXd weights(const Eigen::VectorXd& theta) const;
   // d w_j / d theta_p [n, P] (for the joint score of a morphed sample).
   Eigen::MatrixXd weight_gradient(const Eigen::VectorXd& theta) const;
+  // d^2 w_j / d theta_p d theta_q [n].
+  Eigen::VectorXd weight_hessian(const Eigen::VectorXd& theta, int p, int q) const;
+  // The components' exponents [n][P] and (M^-1)^T, with w = (M^-1)^T c(theta).
+  const std::vector<std::vector<int>>& exponents() const { return components_; }
+  Eigen::MatrixXd weight_matrix() const { return inverse_.transpose(); }
   // The 2-norm condition number of M.
   double condition() const;
   // The mean of sum_j w_j(theta)^2 over the given points [m, P].
