@@ -13,8 +13,8 @@
 //      mean, its covariance the linear propagation of the Gaussian (central
 //      differences of --step sigmas); --third-moments quadratic adds the
 //      third cumulant of the second-order expansion, --third-moments
-//      response each bin's exact response one sigma each way along its
-//      steepest direction read as the skewed form a + b t + c t^2. The signal is the
+//      profile each bin's largest and smallest background one sigma from
+//      the centre read as the skewed form a + b t + c t^2. The signal is the
 //      POI-scaled samples' yield at POI = 1 and the nominal nuisances; the
 //      observations are the signal regions'. (Moments of the prior
 //      predictive instead, by drawing the nuisances or by a log-quadratic
@@ -73,7 +73,7 @@ int run_simplify(int argc, char** argv) {
                                           "channel where the signal has a yield)",
                         cxxopts::value<std::string>()->default_value(""))(
       "step", "Finite-difference step in standard deviations of the nuisances", cxxopts::value<double>()->default_value("1"))(
-      "third-moments", "none (a Gaussian background), response (each bin's response one sigma each way along its steepest direction) or quadratic (from the second differences); docs/simplified_likelihood.md",
+      "third-moments", "none (a Gaussian background), profile (each bin's largest and smallest background one sigma from the centre, read as the skewed form) or quadratic (from the second differences); docs/simplified_likelihood.md",
       cxxopts::value<std::string>()->default_value("none"));
   add_common_options(options, false, true);
   auto r = parse(options, argc, argv);
@@ -85,8 +85,8 @@ int run_simplify(int argc, char** argv) {
   if (!((*r)["step"].as<double>() > 0.0 && (*r)["step"].as<double>() <= 3.0))
     throw InputError("", "--step", "must lie in (0, 3]");
   const std::string third_kind = (*r)["third-moments"].as<std::string>();
-  if (third_kind != "none" && third_kind != "quadratic" && third_kind != "response")
-    throw InputError("", "--third-moments", "expected none, response or quadratic, got '" + third_kind + "'");
+  if (third_kind != "none" && third_kind != "quadratic" && third_kind != "profile")
+    throw InputError("", "--third-moments", "expected none, profile or quadratic, got '" + third_kind + "'");
   set_worker_threads(common.threads);
   const auto t0 = std::chrono::steady_clock::now();
 
@@ -243,13 +243,14 @@ int run_simplify(int argc, char** argv) {
   }
   Eigen::MatrixXd cov = g * g.transpose();
   Eigen::VectorXd centre_mean = mean, third = Eigen::VectorXd::Zero(n);
-  if (third_kind == "response") {
-    // Each bin's background along its own direction of steepest response in
-    // the whitened nuisances, u = g_k / |g_k|, evaluated exactly one sigma
-    // each way: y(t u) = a + b t + c t^2 through y(-u), y(0), y(u), the
-    // skewed form's own parametrisation with t standard normal. Its moments
-    // mean a + c, variance b^2 + 2 c^2 and third cumulant 6 b^2 c + 8 c^3
-    // replace the linear ones; correlations stay the linear propagation's.
+  if (third_kind == "profile") {
+    // Each bin's profile one sigma each way: the largest and smallest
+    // background y+, y- in the unit ball of the whitened nuisances (where
+    // half their squared length, the constraints' cost, is 1/2), read as
+    // y(t) = a + b t + c t^2 at t = -1, 0, 1 with t standard normal, the
+    // skewed form's own parametrisation. Its moments mean a + c, variance
+    // b^2 + 2 c^2 and third cumulant 6 b^2 c + 8 c^3 replace the linear
+    // ones; correlations stay the linear propagation's.
     Eigen::VectorXd sd(n);
     for (int k = 0; k < n; ++k) {
       const double norm = g.row(k).norm();
@@ -257,8 +258,32 @@ int run_simplify(int argc, char** argv) {
         sd[k] = 0.0;
         continue;
       }
+      // From +-u, u = g_k / |g_k| (the steepest direction, exact to first
+      // order), by the fixed-point iteration e <- +-grad y / |grad y| (the
+      // sphere's optimality condition), gradients by central differences.
       const Eigen::VectorXd u = g.row(k).transpose() / norm;
-      const double up = background(u)[k], down = background(-u)[k];
+      auto extreme = [&](double sign) {
+        Eigen::VectorXd e = sign * u;
+        double best = background(e)[k];
+        for (int it = 0; it < 30; ++it) {
+          Eigen::VectorXd grad(np);
+          for (int a = 0; a < np; ++a) {
+            Eigen::VectorXd ep = e, em = e;
+            ep[a] += 1e-3, em[a] -= 1e-3;
+            grad[a] = (background(ep)[k] - background(em)[k]) / 2e-3;
+          }
+          if (!(grad.norm() > 0)) break;
+          const Eigen::VectorXd next = sign * grad / grad.norm();
+          const double value = background(next)[k];
+          if (!(sign * (value - best) > 1e-12 * std::abs(best))) break;
+          e = next;
+          best = value;
+        }
+        return best;
+      };
+      // Over the ball, not the sphere: where every direction lowers (raises)
+      // the background, its profile cannot rise (fall) at all.
+      const double up = std::max(extreme(1.0), mean[k]), down = std::min(extreme(-1.0), mean[k]);
       const double b = 0.5 * (up - down), c = 0.5 * (up + down) - mean[k];
       centre_mean[k] = mean[k] + c;
       sd[k] = std::sqrt(b * b + 2.0 * c * c);

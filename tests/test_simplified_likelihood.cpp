@@ -277,22 +277,34 @@ TEST_CASE("refinery simplify: the control region's fit and a normsys propagated 
   REQUIRE(sl["provenance"]["control_region_fit"]["status"] == "converged");
   // The file is a model like any other.
   REQUIRE(refinery::testing::run_refinery("limit " + tmp.path("sl.json") + " --quiet").exit_code == 0);
-  // --third-moments response: the background along its steepest direction
-  // u = g / |g| one sigma each way, y(t u) = 10 (1.1 + sigma_k t u_k) 1.2^(t u_t),
-  // read as a + b t + c t^2 with t standard normal.
-  r = refinery::testing::run_refinery("simplify " + tmp.path("ws.json") + " --interp code1 --third-moments response --out " +
-                                      tmp.path("sr.json"));
+  // --third-moments profile: the largest and smallest background on the unit
+  // circle of the whitened (k, theta), y = 10 (1.1 + sigma_k e_k) 1.2^e_t
+  // (found here by a dense scan of the angle), read as a + b t + c t^2 at
+  // t = -1, 0, 1.
+  r = refinery::testing::run_refinery("simplify " + tmp.path("ws.json") + " --interp code1 --third-moments profile --out " +
+                                      tmp.path("sp.json"));
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   {
-    const json sr = json::parse(refinery::testing::read_file(tmp.path("sr.json")));
-    const double sk = std::sqrt(1.21 / 110.0), norm = std::hypot(gk, gt), uk = gk / norm, ut = gt / norm;
-    auto y = [&](double t) { return 10.0 * (1.1 + sk * t * uk) * std::pow(1.2, t * ut); };
-    const double a = y(0.0), b = 0.5 * (y(1.0) - y(-1.0)), cc = 0.5 * (y(1.0) + y(-1.0)) - a;
-    REQUIRE(sr["background"][0].get<double>() == Approx(a + cc).epsilon(1e-9));
-    REQUIRE(sr["covariance"][0][0].get<double>() == Approx(b * b + 2.0 * cc * cc).epsilon(1e-9));
-    REQUIRE(sr["third_moments"][0].get<double>() == Approx(6.0 * b * b * cc + 8.0 * cc * cc * cc).epsilon(1e-9));
-    REQUIRE(sr["provenance"]["third_moments"] == "response");
+    const json sp = json::parse(refinery::testing::read_file(tmp.path("sp.json")));
+    const double sk = std::sqrt(1.21 / 110.0);
+    double up = 0.0, down = 1e300;
+    for (int i = 0; i < 200000; ++i) {
+      const double phi = 2.0 * M_PI * i / 200000.0;
+      const double y = 10.0 * (1.1 + sk * std::cos(phi)) * std::pow(1.2, std::sin(phi));
+      up = std::max(up, y), down = std::min(down, y);
+    }
+    const double a = 11.0, b = 0.5 * (up - down), cc = 0.5 * (up + down) - a;
+    REQUIRE(sp["background"][0].get<double>() == Approx(a + cc).epsilon(1e-7));
+    REQUIRE(sp["covariance"][0][0].get<double>() == Approx(b * b + 2.0 * cc * cc).epsilon(1e-6));
+    REQUIRE(sp["third_moments"][0].get<double>() == Approx(6.0 * b * b * cc + 8.0 * cc * cc * cc).epsilon(1e-5));
+    REQUIRE(sp["provenance"]["third_moments"] == "profile");
+    // More than the response along the steepest direction u = g / |g| alone:
+    // the profile bends away from it (its points lie further out).
+    const double norm = std::hypot(gk, gt);
+    auto along = [&](double t) { return 10.0 * (1.1 + sk * t * gk / norm) * std::pow(1.2, t * gt / norm); };
+    REQUIRE(up > along(1.0) + 1e-6);
+    REQUIRE(down <= along(-1.0));
   }
   // A signal region that does not exist, a kind of third moments that does not.
   r = refinery::testing::run_refinery("simplify " + tmp.path("ws.json") + " --signal-regions SR,VR --out " + tmp.path("x.json"));
@@ -300,7 +312,7 @@ TEST_CASE("refinery simplify: the control region's fit and a normsys propagated 
   REQUIRE(r.output == "refinery simplify: error: --signal-regions: no channel 'VR' (channels: CR, SR)\n");
   r = refinery::testing::run_refinery("simplify " + tmp.path("ws.json") + " --third-moments toys --out " + tmp.path("x.json"));
   REQUIRE(r.exit_code == 2);
-  REQUIRE(r.output == "refinery simplify: error: --third-moments: expected none, response or quadratic, got 'toys'\n");
+  REQUIRE(r.output == "refinery simplify: error: --third-moments: expected none, profile or quadratic, got 'toys'\n");
   r = refinery::testing::run_refinery("simplify " + tmp.path("ws.json") + " --interp code2 --out " + tmp.path("x.json"));
   REQUIRE(r.exit_code == 2);
   REQUIRE(r.output == "refinery simplify: error: --interp: unknown interpolation 'code2' (known: default, code4, code1)\n");
