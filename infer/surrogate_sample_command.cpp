@@ -132,7 +132,17 @@ int run_surrogate_sample(int argc, char** argv) {
               << " finished rays and chains taken from " << so.journal << "\n";
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (points.size() == 0) throw InputError(background.file, "observations", "every fit failed: no point labelled");
-  const stats::SignalYieldLikelihood::Expansion expansion[2] = {likelihood.expansion(false), likelihood.expansion(true)};
+  // f's expansion at s = 0 (the surrogate's origin terms); where the
+  // background-only minimum is not a proper one, the points go without it.
+  stats::SignalYieldLikelihood::Expansion expansion[2];
+  bool has_expansion = true;
+  try {
+    expansion[0] = likelihood.expansion(false);
+    expansion[1] = likelihood.expansion(true);
+  } catch (const InputError& e) {
+    has_expansion = false;
+    if (!common.quiet) std::cerr << "surrogate sample: note: " << e.what() << " (the surrogate will have no origin terms)\n";
+  }
 
   H5::Exception::dontPrint();
   try {
@@ -142,7 +152,7 @@ int run_surrogate_sample(int argc, char** argv) {
     write_matrix(file, "nll_observed", points.nll_observed.data(), points.size(), 0);
     write_matrix(file, "nll_asimov", points.nll_asimov.data(), points.size(), 0);
     write_matrix(file, "scale", points.scale.data(), points.scale.size(), 0);
-    for (int c = 0; c < 2; ++c) {
+    for (int c = 0; c < 2 && has_expansion; ++c) {
       const std::string which = c == 0 ? "observed" : "asimov";
       const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> h = expansion[c].hessian;
       write_matrix(file, "gradient_" + which, expansion[c].gradient.data(), expansion[c].gradient.size(), 0);

@@ -596,6 +596,24 @@ TEST_CASE("Surrogate commands end to end: limits agree with the exact likelihood
       }
     }
   }
+  // Points without the expansion (a file of an older refinery): a surrogate
+  // without origin terms, said so; joined with points that have it: refused.
+  {
+    const std::string old = tmp.path("old.h5");
+    const auto copied = testing::run_command("cp " + points + " " + old + " && " + testing::debian_python() +
+                                             " -c \"import h5py; f = h5py.File('" + old + "', 'a'); "
+                                             "[f.__delitem__(k + c) for k in ('gradient_', 'hessian_') for c in ('observed', 'asimov')]\"");
+    INFO(copied.output);
+    REQUIRE(copied.exit_code == 0);
+    auto plain = testing::run_refinery("surrogate train " + old + " --members 1 --hidden 16 --epochs 2 --steps 20 --out " + tmp.path("plain.onnx"));
+    INFO(plain.output);
+    REQUIRE(plain.exit_code == 0);
+    CHECK_THAT(plain.output, Catch::Contains("no expansion at s = 0"));
+    CHECK_FALSE(YieldSurrogate::load(tmp.path("plain.onnx"))->spec().has_origin());
+    auto mixed_versions = testing::run_refinery("surrogate train " + points + " " + old + " --out " + tmp.path("mv.onnx"));
+    CHECK(mixed_versions.exit_code == 2);
+    CHECK_THAT(mixed_versions.output, Catch::Contains("old.h5: gradient_observed: absent, but present in"));
+  }
   auto eval = testing::run_refinery("surrogate eval " + model + " --workspace " + bkg + " --patch " + tmp.path("signal.json") +
                                     " --patch " + tmp.path("weak.json") + " --patch " + tmp.path("faint.json") +
                                     " --exact --out " + tmp.path("eval.json"));

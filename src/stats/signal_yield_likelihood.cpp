@@ -270,13 +270,23 @@ SignalYieldLikelihood::Expansion SignalYieldLikelihood::expansion(bool asimov) c
   e.gradient = g_s;
   e.hessian = h_ss;
   if (F > 0) {
-    const Eigen::LDLT<Eigen::MatrixXd> ldlt(h_ff);
-    if (ldlt.info() != Eigen::Success || !ldlt.isPositive())
+    // H_ff^-1 on its positive eigenvalues (a direction the data and
+    // constraints leave flat, e.g. an unconstrained factor of an empty
+    // bin, does not move with s); a negative one means no minimum.
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eigen(0.5 * (h_ff + h_ff.transpose()));
+    const Eigen::VectorXd lambda = eigen.eigenvalues();
+    const double largest = std::max(lambda.cwiseAbs().maxCoeff(), 1e-300);
+    if (eigen.info() != Eigen::Success || lambda.minCoeff() < -1e-8 * largest)
       throw InputError(file_, "observations", "the background-only minimum is not a proper minimum: no expansion at s = 0");
+    Eigen::VectorXd inverse = Eigen::VectorXd::Zero(F);
+    for (int i = 0; i < F; ++i)
+      if (lambda[i] > 1e-12 * largest) inverse[i] = 1.0 / lambda[i];
+    const Eigen::MatrixXd& V = eigen.eigenvectors();
+    const Eigen::MatrixXd h_sf_v = h_sf * V;
     // The gradient at the Newton-corrected minimum (the fit's residual
     // gradient in the nuisances removed), then the Schur complement.
-    e.gradient -= h_sf * ldlt.solve(g_f);
-    e.hessian -= h_sf * ldlt.solve(h_sf.transpose());
+    e.gradient -= h_sf_v * inverse.asDiagonal() * (V.transpose() * g_f);
+    e.hessian -= h_sf_v * inverse.asDiagonal() * h_sf_v.transpose();
   }
   e.hessian = 0.5 * (e.hessian + e.hessian.transpose()).eval();
   return e;
