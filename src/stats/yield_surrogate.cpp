@@ -423,26 +423,28 @@ void YieldSurrogate::evaluate(const Eigen::MatrixXd& yields, Eigen::MatrixXd* nl
     for (Eigen::Index i = 0; i < n; ++i)
       x0.col(i) = (yields.row(start + i).transpose().cast<float>() - mean).cwiseProduct(inverse);
     Eigen::MatrixXf h(2, n);
-    Eigen::VectorXd weight;  // w(s) of the origin terms
+    Eigen::MatrixXd Y, term;  // the block's yields [K, n]; an origin term [2, n]
+    Eigen::ArrayXd weight;     // w(s) of the origin terms [n]
     if (!origin_.empty()) {
-      weight.resize(n);
-      for (Eigen::Index i = 0; i < n; ++i) {
-        const Eigen::VectorXd y = yields.row(start + i).transpose();
-        weight[i] = std::exp(-y.dot(origin_metric_ * y));
-      }
+      Y = yields.middleRows(start, n).transpose();
+      weight = (-(Y.array() * (origin_metric_ * Y).array()).colwise().sum()).exp().transpose();
+      term.resize(2, n);
     }
     for (int m = 0; m < M; ++m) {
       // The layers through the kernel built for this CPU's vector instructions.
       surrogate_kernel::forward(views[m].data(), int(views[m].size()), x0.data(), int(n), h.data());
+      if (!origin_.empty()) {  // w(s) (a + b.s + s.C.s / 2) for both outputs
+        const auto& o = origin_[m];
+        for (int c = 0; c < 2; ++c)
+          term.row(c) = (weight * (o.value[c] + (o.gradient.col(c).transpose() * Y).array().transpose() +
+                                   (Y.array() * (o.half_hessian[c] * Y).array()).colwise().sum().transpose()))
+                            .transpose();
+      }
       for (Eigen::Index i = 0; i < n; ++i)
         for (int c = 0; c < 2; ++c) {
           double v = double(h(c, i)) * spec_.target_scale[c] + spec_.target_mean[c] +
                      (c == 0 ? spec_.background_observed : spec_.background_asimov);
-          if (!origin_.empty()) {
-            const auto& o = origin_[m];
-            const Eigen::VectorXd y = yields.row(start + i).transpose();
-            v += weight[i] * (o.value[c] + o.gradient.col(c).dot(y) + y.dot(o.half_hessian[c] * y));
-          }
+          if (!origin_.empty()) v += term(c, i);
           (*nll)(start + i, c) += v / M;
           sq(start + i, c) += v * v / M;
         }
