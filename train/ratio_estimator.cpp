@@ -7,10 +7,8 @@ namespace refinery {
 namespace {
 
 torch::Tensor eigen_tensor(const Eigen::MatrixXd& m) {
-  torch::Tensor t = torch::empty({m.rows(), m.cols()}, torch::kFloat64);
-  for (Eigen::Index r = 0; r < m.rows(); ++r)
-    for (Eigen::Index c = 0; c < m.cols(); ++c) t[r][c] = m(r, c);
-  return t;
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> row_major = m;
+  return torch::from_blob(row_major.data(), {m.rows(), m.cols()}, torch::kFloat64).clone();
 }
 
 // w(theta) [N, n] for theta [N, T] (float64, differentiable).
