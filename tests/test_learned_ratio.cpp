@@ -10,6 +10,7 @@
 #include "tests/input_error.hpp"
 
 #include <cmath>
+#include <map>
 #include <random>
 
 #include "data/analytic/theory_toy.h"
@@ -314,3 +315,47 @@ TEST_CASE("Learned ratio on the theory simulator: 2D region with the energy scal
   CHECK(contours[0].front() == contours[0].back());  // closed
 }
 
+
+TEST_CASE("refinery fisher theory: the observables ordered by information, every estimate below the parton bound", "[ratio][cli]") {
+  testing::TempDir tmp("fisher");
+  const auto r = testing::run_refinery("fisher theory --theta 0.2,-0.1 --luminosity 2 --events 30000 --quiet --out " + tmp.path("f.json"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json f = nlohmann::json::parse(testing::read_file(tmp.path("f.json")));
+  std::map<std::string, Eigen::Matrix2d> info;
+  for (const auto& row : f["rows"]) {
+    Eigen::Matrix2d I;
+    I << row["information"][0][0].get<double>(), row["information"][0][1].get<double>(), row["information"][1][0].get<double>(),
+        row["information"][1][1].get<double>();
+    info[row["name"].get<std::string>()] = I;
+  }
+  REQUIRE(info.size() == 8);
+  const Eigen::Matrix2d exact = TheoryToy::fisher_detector(Eigen::Vector2d(0.2, -0.1), 0.0, 2.0);
+  CHECK((info["(x_1, x_2), exact"] - exact).norm() < 1e-12 * exact.norm());
+  // Exact sources: the parton level bounds the detector level, which bounds
+  // every histogram (positive semi-definite differences).
+  auto dominates = [](const Eigen::Matrix2d& a, const Eigen::Matrix2d& b) {
+    return Eigen::SelfAdjointEigenSolver<Eigen::Matrix2d>(a - b).eigenvalues().minCoeff() > -1e-9 * a.norm();
+  };
+  CHECK(dominates(info["parton level (z)"], exact));
+  for (const char* h : {"rate only", "histogram of x_1 (22 bins)", "histogram of x_2 (18 bins)", "histogram of (x_1, x_2) (12 x 10 bins)"}) {
+    INFO(h);
+    CHECK(dominates(exact, info.at(h)));
+  }
+  CHECK(dominates(info.at("histogram of (x_1, x_2) (12 x 10 bins)"), info.at("histogram of x_2 (18 bins)")));
+  // The learned estimates near the exact value (30,000 events: within 10%
+  // element by element, normalised by sqrt(I_ii I_jj)).
+  for (const char* learned : {"SALLY: learned score of (x_1, x_2)", "learned ratio of (x_1, x_2) (CARL, morphing-aware)"}) {
+    INFO(learned);
+    const Eigen::Matrix2d& I = info.at(learned);
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 2; ++j) CHECK(std::abs(I(i, j) - exact(i, j)) / std::sqrt(exact(i, i) * exact(j, j)) < 0.1);
+  }
+  // Bad input: one line, exit 2.
+  const auto other = testing::run_refinery("fisher htautau");
+  CHECK(other.exit_code == 2);
+  CHECK_THAT(other.output, Catch::Contains("refinery fisher knows the theory simulator"));
+  const auto one = testing::run_refinery("fisher theory --theta 1");
+  CHECK(one.exit_code == 2);
+  CHECK_THAT(one.output, Catch::Contains("--theta: expected two values"));
+}

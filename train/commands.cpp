@@ -9,6 +9,7 @@ int run_train_dcr(int argc, char** argv);         // train_command.cpp
 int run_train_sannt(int argc, char** argv);       // sannt_command.cpp
 int run_closure(int argc, char** argv);           // closure_command.cpp
 int run_surrogate_train(int argc, char** argv);   // surrogate_command.cpp
+int run_fisher(int argc, char** argv);            // fisher_command.cpp
 
 void register_train_commands() {
   register_command({"train classifier", "Train the calibrated multiclassifier", run_train_classifier});
@@ -20,6 +21,8 @@ void register_train_commands() {
                     run_closure});
   register_command({"surrogate train", "A likelihood surrogate (ONNX) from labelled points (POINTS.h5 --out SURROGATE.onnx)",
                     run_surrogate_train});
+  register_command({"fisher", "Fisher information of the theory simulator's observables from every source, side by side",
+                    run_fisher});
 }
 
 }  // namespace refinery::cli
