@@ -14,6 +14,7 @@
 #include <random>
 
 #include "data/analytic/theory_toy.h"
+#include "src/core/eigen_tensor.h"
 #include "src/stats/fit.h"
 #include "src/stats/learned_ratio_model.h"
 #include "src/stats/morphing.h"
@@ -35,14 +36,6 @@ Morphing theory_morphing() {
   return optimise_morphing_basis(components, candidates, thetas);
 }
 
-Eigen::MatrixXd to_eigen(const torch::Tensor& t) {
-  const torch::Tensor c = t.to(torch::kFloat64).contiguous().view({t.size(0), -1});
-  Eigen::MatrixXd m(c.size(0), c.size(1));
-  auto a = c.accessor<double, 2>();
-  for (int64_t i = 0; i < c.size(0); ++i)
-    for (int64_t j = 0; j < c.size(1); ++j) m(i, j) = a[i][j];
-  return m;
-}
 
 torch::Tensor observables(const std::vector<TheoryToy::Event>& events) {
   torch::Tensor x = torch::empty({int64_t(events.size()), 2}, torch::kFloat64);
@@ -258,7 +251,7 @@ TEST_CASE("Learned ratio on the theory simulator: 2D region with the energy scal
   const double luminosity = 6.0;
   const auto in = std::make_shared<const LearnedRatioInputs>(LearnedRatioInputs{
       form->morphing, 1, {"theta_1", "theta_2", "nu"}, Eigen::Vector2d(-2.5, -2.5), Eigen::Vector2d(2.5, 2.5),
-      to_eigen(estimator.coefficients(observables(TheoryToy::sample(Eigen::Vector2d(0, 0), 0.0, 20000, rng)))),
+      to_eigen_matrix(estimator.coefficients(observables(TheoryToy::sample(Eigen::Vector2d(0, 0), 0.0, 20000, rng)))),
       luminosity * TheoryToy::cross_section(Eigen::Vector2d::Zero())});
 
   // Pseudo-experiments at theta_true with nu_true from its prior (its
@@ -276,7 +269,7 @@ TEST_CASE("Learned ratio on the theory simulator: 2D region with the energy scal
     const double nu_true = std::clamp(prior(toy_rng), -3.0, 3.0);
     std::poisson_distribution<int> count_of(luminosity * TheoryToy::cross_section(theta_true));
     const auto events = TheoryToy::sample(theta_true, nu_true, count_of(toy_rng), toy_rng);
-    const LearnedRatioModel model(in, to_eigen(estimator.coefficients(observables(events))));
+    const LearnedRatioModel model(in, to_eigen_matrix(estimator.coefficients(observables(events))));
     const ExactTheoryModel exact(model, events, luminosity);
     const double t = t_at(model, theta_true), t_exact = t_at(exact, theta_true);
     if (!std::isfinite(t) || !std::isfinite(t_exact)) {

@@ -25,6 +25,7 @@
 #include "data/analytic/theory_toy.h"
 #include "src/cli/options.h"
 #include "src/core/atomic_file.h"
+#include "src/core/eigen_tensor.h"
 #include "src/core/error.h"
 #include "src/core/threads.h"
 #include "src/stats/learned_ratio_model.h"
@@ -53,14 +54,6 @@ void score_events(const Eigen::Vector2d& theta, std::int64_t n, std::mt19937_64&
   }
 }
 
-Eigen::MatrixXd to_eigen(const torch::Tensor& t) {
-  const torch::Tensor c = t.to(torch::kFloat64).contiguous().view({t.size(0), -1});
-  Eigen::MatrixXd m(c.size(0), c.size(1));
-  auto a = c.accessor<double, 2>();
-  for (int64_t i = 0; i < c.size(0); ++i)
-    for (int64_t j = 0; j < c.size(1); ++j) m(i, j) = a[i][j];
-  return m;
-}
 
 // CARL in the morphing-aware form around `theta` (the reference), trained
 // on n events at theta' ~ U(theta +- 1) against n at theta; the Fisher
@@ -116,7 +109,7 @@ Eigen::Matrix2d learned_ratio_information(const Eigen::Vector2d& theta, double l
   score_events(theta, n, rng, &xr, &tr);
   const auto in = std::make_shared<const stats::LearnedRatioInputs>(stats::LearnedRatioInputs{
       form->morphing, 0, {"theta_1", "theta_2"}, Eigen::Vector2d(theta[0] - 3, theta[1] - 3),
-      Eigen::Vector2d(theta[0] + 3, theta[1] + 3), to_eigen(estimator.coefficients(xr)),
+      Eigen::Vector2d(theta[0] + 3, theta[1] + 3), to_eigen_matrix(estimator.coefficients(xr)),
       luminosity * TheoryToy::cross_section(theta)});
   const stats::LearnedRatioModel model(in, in->reference.topRows(1));
   const Eigen::VectorXd S = model.ratios(in->reference, theta);
@@ -195,7 +188,7 @@ int run_fisher(int argc, char** argv) {
     Eigen::Vector2d ds;
     const double sigma = TheoryToy::cross_section(theta, &ds);
     rows.push_back({"SALLY: learned score of (x_1, x_2)",
-                    to_eigen(fisher_from_score(sally.score(xe), sigma, torch::tensor({ds[0], ds[1]}, torch::kFloat64), L))});
+                    to_eigen_matrix(fisher_from_score(sally.score(xe), sigma, torch::tensor({ds[0], ds[1]}, torch::kFloat64), L))});
   }
   try {
     rows.push_back({"learned ratio of (x_1, x_2) (CARL, morphing-aware)",

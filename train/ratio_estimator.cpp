@@ -1,15 +1,11 @@
 #include "train/ratio_estimator.h"
 
+#include "src/core/eigen_tensor.h"
 #include "src/core/error.h"
 
 namespace refinery {
 
 namespace {
-
-torch::Tensor eigen_tensor(const Eigen::MatrixXd& m) {
-  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> row_major = m;
-  return torch::from_blob(row_major.data(), {m.rows(), m.cols()}, torch::kFloat64).clone();
-}
 
 // w(theta) [N, n] for theta [N, T] (float64, differentiable).
 torch::Tensor morphing_weights(const stats::Morphing& morphing, const torch::Tensor& theta) {
@@ -21,7 +17,7 @@ torch::Tensor morphing_weights(const stats::Morphing& morphing, const torch::Ten
       if (e[p] > 0) c = c * theta.select(1, int64_t(p)).pow(e[p]);
     columns.push_back(c);
   }
-  return torch::stack(columns, 1).matmul(eigen_tensor(morphing.weight_matrix()).t());
+  return torch::stack(columns, 1).matmul(to_tensor(morphing.weight_matrix()).t());
 }
 
 }  // namespace
@@ -36,7 +32,7 @@ torch::Tensor morphing_aware_log_ratio(const MorphingAwareForm& form, const torc
     const torch::Tensor nu = p.narrow(1, T, K).unsqueeze(1);  // [N, 1, K]
     log_rho = log_rho + (o.narrow(2, 1, K) * nu).sum(2) + (o.narrow(2, 1 + K, K) * nu.pow(2)).sum(2);
   }
-  const torch::Tensor sigma_basis = eigen_tensor(form.basis_cross_sections);  // [n, 1]
+  const torch::Tensor sigma_basis = to_tensor(form.basis_cross_sections);  // [n, 1]
   const torch::Tensor w = morphing_weights(form.morphing, p.narrow(1, 0, T));
   const torch::Tensor S = (w * log_rho.clamp(-30.0, 30.0).exp()).sum(1);
   const torch::Tensor sigma = w.matmul(sigma_basis).squeeze(1);

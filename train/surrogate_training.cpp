@@ -7,6 +7,7 @@
 #include <random>
 
 #include "data/random.h"
+#include "src/core/eigen_tensor.h"
 #include "models/mlp.h"
 #include "src/core/error.h"
 #include "src/core/random_seed.h"
@@ -17,14 +18,6 @@ namespace refinery {
 
 namespace {
 
-Eigen::MatrixXd to_eigen(const torch::Tensor& t) {
-  const torch::Tensor c = t.to(torch::kFloat64).contiguous();
-  Eigen::MatrixXd m(c.size(0), c.size(1));
-  const double* p = c.data_ptr<double>();
-  for (int64_t i = 0; i < c.size(0); ++i)
-    for (int64_t j = 0; j < c.size(1); ++j) m(i, j) = p[i * c.size(1) + j];
-  return m;
-}
 
 }  // namespace
 
@@ -71,9 +64,9 @@ LikelihoodPoints read_likelihood_points(const std::string& path) {
   for (const char* name : {"nll_observed", "nll_asimov"})
     if (table.shape(name).rows != shape.rows || table.shape(name).width != 1)
       throw InputError(path, name, "must have one value per row of yields");
-  p.yields = to_eigen(table.read("yields", 0, shape.rows));
-  p.nll_observed = to_eigen(table.read("nll_observed", 0, shape.rows).view({-1, 1})).col(0);
-  p.nll_asimov = to_eigen(table.read("nll_asimov", 0, shape.rows).view({-1, 1})).col(0);
+  p.yields = to_eigen_matrix(table.read("yields", 0, shape.rows));
+  p.nll_observed = to_eigen_matrix(table.read("nll_observed", 0, shape.rows).view({-1, 1})).col(0);
+  p.nll_asimov = to_eigen_matrix(table.read("nll_asimov", 0, shape.rows).view({-1, 1})).col(0);
   if (!p.yields.allFinite() || !p.nll_observed.allFinite() || !p.nll_asimov.allFinite())
     throw InputError(path, "yields", "non-finite values");
   if ((p.yields.array() < 0).any()) throw InputError(path, "yields", "negative yields");
@@ -84,8 +77,8 @@ LikelihoodPoints read_likelihood_points(const std::string& path) {
       const auto gs = table.shape("gradient_" + which), hs = table.shape("hessian_" + which);
       if (gs.rows != K || gs.width != 1) throw InputError(path, "gradient_" + which, "must have one value per bin");
       if (hs.rows != K || hs.width != K) throw InputError(path, "hessian_" + which, "must be bins x bins");
-      p.gradient[c] = to_eigen(table.read("gradient_" + which, 0, K).view({-1, 1})).col(0);
-      p.hessian[c] = to_eigen(table.read("hessian_" + which, 0, K));
+      p.gradient[c] = to_eigen_matrix(table.read("gradient_" + which, 0, K).view({-1, 1})).col(0);
+      p.hessian[c] = to_eigen_matrix(table.read("hessian_" + which, 0, K));
       if (!p.gradient[c].allFinite() || !p.hessian[c].allFinite())
         throw InputError(path, "hessian_" + which, "non-finite values");
     }
