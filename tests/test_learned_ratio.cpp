@@ -44,46 +44,13 @@ torch::Tensor observables(const std::vector<TheoryToy::Event>& events) {
   return x;
 }
 
-// d log p(x|z, nu) / d nu: x_1 = k(nu) z + N(0, s1), k = 1 + 0.05 nu.
-double response_score(const TheoryToy::Event& e, double nu) {
-  const double k = 1.0 + TheoryToy::kScaleSlope * nu;
-  return (e.x[0] - k * e.z) * e.z * TheoryToy::kScaleSlope / (TheoryToy::kResolution1 * TheoryToy::kResolution1);
-}
-
-// n events at (theta, nu) from the priors theta ~ U([-1, 1]^2), nu ~ N(0, 1)
-// and n at the reference (0, 0) paired with the same parameters; the
-// joint log ratio and score over (theta_1, theta_2, nu).
+// Training events at (theta, nu) from the priors against (SM, 0)
+// (TheoryToy::ratio_sample) as the estimator takes them.
 RatioTrainingData training_data(int64_t n, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(-1.0, 1.0);
-  std::normal_distribution<double> g;
-  const Eigen::Vector2d sm(0.0, 0.0);
-  const auto reference = TheoryToy::sample(sm, 0.0, n, rng);
-  RatioTrainingData d;
-  d.x = torch::empty({2 * n, 2}, torch::kFloat64);
-  d.theta = torch::empty({2 * n, 3}, torch::kFloat64);
-  d.joint_log_ratio = torch::empty({2 * n}, torch::kFloat64);
-  d.joint_score = torch::empty({2 * n, 3}, torch::kFloat64);
-  d.label = torch::empty({2 * n}, torch::kFloat64);
-  d.theta_reference = torch::zeros({3}, torch::kFloat64);
-  auto x = d.x.accessor<double, 2>(), p = d.theta.accessor<double, 2>(), t = d.joint_score.accessor<double, 2>();
-  auto lr = d.joint_log_ratio.accessor<double, 1>(), y = d.label.accessor<double, 1>();
-  for (int64_t i = 0; i < n; ++i) {
-    const Eigen::Vector2d theta(u(rng), u(rng));
-    const double nu = std::clamp(g(rng), -3.0, 3.0);
-    const auto e = TheoryToy::sample(theta, nu, 1, rng).front();
-    for (int64_t row : {2 * i, 2 * i + 1}) {
-      const auto& ev = row == 2 * i ? e : reference[std::size_t(i)];
-      x[row][0] = ev.x[0], x[row][1] = ev.x[1];
-      p[row][0] = theta[0], p[row][1] = theta[1], p[row][2] = nu;
-      lr[row] = TheoryToy::joint_log_ratio(ev.z, theta, sm) + TheoryToy::log_response(ev.x, ev.z, nu) -
-                TheoryToy::log_response(ev.x, ev.z, 0.0);
-      const Eigen::Vector2d s = TheoryToy::joint_score(ev.z, theta);
-      t[row][0] = s[0], t[row][1] = s[1], t[row][2] = response_score(ev, nu);
-      y[row] = row == 2 * i ? 0.0 : 1.0;
-    }
-  }
-  return d;
+  const auto r = TheoryToy::ratio_sample(Eigen::Vector2d::Zero(), true, n, rng);
+  return {to_tensor(r.x), to_tensor(r.parameters), to_tensor(r.joint_log_ratio).view({-1}), to_tensor(r.joint_score),
+          to_tensor(r.label).view({-1}), torch::zeros({3}, torch::kFloat64)};
 }
 
 // The exact likelihood of the same events, for reference: -log L = L sigma(theta)

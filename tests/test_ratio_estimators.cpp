@@ -13,6 +13,7 @@
 #include <random>
 
 #include "data/analytic/theory_toy.h"
+#include "src/core/eigen_tensor.h"
 #include "train/ratio_estimator.h"
 
 using refinery::analytic::TheoryToy;
@@ -23,32 +24,10 @@ namespace {
 // paired with the same theta.
 refinery::RatioTrainingData training_data(int64_t n, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(-1.0, 1.0);
-  const Eigen::Vector2d sm(0.0, 0.0);
-  const auto reference = TheoryToy::sample(sm, 0.0, n, rng);
-  refinery::RatioTrainingData d;
-  d.x = torch::empty({2 * n, 2}, torch::kFloat64);
-  d.theta = torch::empty({2 * n, 2}, torch::kFloat64);
-  d.joint_log_ratio = torch::empty({2 * n}, torch::kFloat64);
-  d.joint_score = torch::empty({2 * n, 2}, torch::kFloat64);
-  d.label = torch::empty({2 * n}, torch::kFloat64);
-  d.theta_reference = torch::zeros({2}, torch::kFloat64);
-  auto x = d.x.accessor<double, 2>(), th = d.theta.accessor<double, 2>(), t = d.joint_score.accessor<double, 2>();
-  auto lr = d.joint_log_ratio.accessor<double, 1>(), y = d.label.accessor<double, 1>();
-  for (int64_t i = 0; i < n; ++i) {
-    const Eigen::Vector2d theta(u(rng), u(rng));
-    const auto e = TheoryToy::sample(theta, 0.0, 1, rng).front();
-    for (int64_t row : {2 * i, 2 * i + 1}) {
-      const auto& ev = row == 2 * i ? e : reference[std::size_t(i)];
-      x[row][0] = ev.x[0], x[row][1] = ev.x[1];
-      th[row][0] = theta[0], th[row][1] = theta[1];
-      lr[row] = TheoryToy::joint_log_ratio(ev.z, theta, sm);
-      const Eigen::Vector2d s = TheoryToy::joint_score(ev.z, theta);
-      t[row][0] = s[0], t[row][1] = s[1];
-      y[row] = row == 2 * i ? 0.0 : 1.0;
-    }
-  }
-  return d;
+  const auto r = TheoryToy::ratio_sample(Eigen::Vector2d::Zero(), false, n, rng);
+  using refinery::to_tensor;
+  return {to_tensor(r.x), to_tensor(r.parameters), to_tensor(r.joint_log_ratio).view({-1}), to_tensor(r.joint_score),
+          to_tensor(r.label).view({-1}), torch::zeros({2}, torch::kFloat64)};
 }
 
 }  // namespace

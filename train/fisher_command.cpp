@@ -71,28 +71,10 @@ Eigen::Matrix2d learned_ratio_information(const Eigen::Vector2d& theta, double l
   for (int j = 0; j < form->morphing.size(); ++j)
     form->basis_cross_sections[j] = TheoryToy::cross_section(form->morphing.basis().row(j).transpose());
   std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(-1.0, 1.0);
-  const auto reference = TheoryToy::sample(theta, 0.0, n, rng);
-  RatioTrainingData d;
-  d.x = torch::empty({2 * n, 2}, torch::kFloat64);
-  d.theta = torch::empty({2 * n, 2}, torch::kFloat64);
-  d.joint_log_ratio = torch::empty({2 * n}, torch::kFloat64);
-  d.joint_score = torch::zeros({2 * n, 2}, torch::kFloat64);
-  d.label = torch::empty({2 * n}, torch::kFloat64);
-  d.theta_reference = torch::tensor({theta[0], theta[1]}, torch::kFloat64);
-  auto x = d.x.accessor<double, 2>(), p = d.theta.accessor<double, 2>();
-  auto lr = d.joint_log_ratio.accessor<double, 1>(), y = d.label.accessor<double, 1>();
-  for (std::int64_t i = 0; i < n; ++i) {
-    const Eigen::Vector2d other(theta[0] + u(rng), theta[1] + u(rng));
-    const auto e = TheoryToy::sample(other, 0.0, 1, rng).front();
-    for (std::int64_t row : {2 * i, 2 * i + 1}) {
-      const auto& ev = row == 2 * i ? e : reference[std::size_t(i)];
-      x[row][0] = ev.x[0], x[row][1] = ev.x[1];
-      p[row][0] = other[0], p[row][1] = other[1];
-      lr[row] = TheoryToy::joint_log_ratio(ev.z, other, theta);
-      y[row] = row == 2 * i ? 0.0 : 1.0;
-    }
-  }
+  const auto r = TheoryToy::ratio_sample(theta, false, n, rng);
+  const RatioTrainingData d{to_tensor(r.x),           to_tensor(r.parameters),
+                            to_tensor(r.joint_log_ratio).view({-1}), to_tensor(r.joint_score),
+                            to_tensor(r.label).view({-1}), torch::tensor({theta[0], theta[1]}, torch::kFloat64)};
   RatioOptions o;
   o.loss = RatioLoss::kCarl;
   o.morphing = form;

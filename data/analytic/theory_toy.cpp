@@ -1,5 +1,6 @@
 #include "data/analytic/theory_toy.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -208,6 +209,43 @@ std::vector<TheoryToy::Event> TheoryToy::sample(const Eigen::Vector2d& theta, do
     out.push_back({z, Eigen::Vector2d(k * z + kResolution1 * g(rng), z * z + kResolution2 * g(rng))});
   }
   return out;
+}
+
+double TheoryToy::response_score(const Eigen::Vector2d& x, double z, double nu) {
+  const double k = 1.0 + kScaleSlope * nu;
+  return (x[0] - k * z) * z * kScaleSlope / (kResolution1 * kResolution1);
+}
+
+TheoryToy::RatioSample TheoryToy::ratio_sample(const Eigen::Vector2d& reference, bool with_nuisance, std::int64_t n,
+                                               std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::normal_distribution<double> g;
+  const int P = with_nuisance ? 3 : 2;
+  const auto at_reference = sample(reference, 0.0, n, rng);
+  RatioSample r;
+  r.x.resize(2 * n, 2);
+  r.parameters.resize(2 * n, P);
+  r.joint_score.resize(2 * n, P);
+  r.joint_log_ratio.resize(2 * n);
+  r.label.resize(2 * n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const Eigen::Vector2d theta(reference[0] + u(rng), reference[1] + u(rng));
+    const double nu = with_nuisance ? std::clamp(g(rng), -3.0, 3.0) : 0.0;
+    const Event e = sample(theta, nu, 1, rng).front();
+    for (std::int64_t row : {2 * i, 2 * i + 1}) {
+      const Event& ev = row == 2 * i ? e : at_reference[std::size_t(i)];
+      r.x.row(row) = ev.x.transpose();
+      r.parameters(row, 0) = theta[0], r.parameters(row, 1) = theta[1];
+      r.joint_log_ratio[row] = joint_log_ratio(ev.z, theta, reference) + log_response(ev.x, ev.z, nu) - log_response(ev.x, ev.z, 0.0);
+      r.joint_score.row(row).head<2>() = joint_score(ev.z, theta).transpose();
+      if (with_nuisance) {
+        r.parameters(row, 2) = nu;
+        r.joint_score(row, 2) = response_score(ev.x, ev.z, nu);
+      }
+      r.label[row] = row == 2 * i ? 0.0 : 1.0;
+    }
+  }
+  return r;
 }
 
 }  // namespace refinery::analytic

@@ -66,6 +66,22 @@ class TheoryToy {
   // n events at (theta, nu): z by inverting the CDF (a polynomial of degree
   // 5, bisection to 1e-14), the smearing from `rng`.
   static std::vector<Event> sample(const Eigen::Vector2d& theta, double nu, std::int64_t n, std::mt19937_64& rng);
+
+  // Training events of a ratio estimator (train/ratio_estimator.h): for
+  // i < n, row 2i an event drawn at theta = reference + U([-1, 1]^2) (and,
+  // with the nuisance, nu ~ N(0, 1) clipped at 3; else nu = 0), row 2i + 1
+  // an event drawn at (reference, 0) paired with the same parameters; the
+  // joint log ratio log p(x,z|theta,nu) - log p(x,z|reference,0) and the
+  // joint score in (theta, nu) of every row; label 0 (drawn at theta) or 1.
+  // The reference events are drawn first, then each pair's parameters and
+  // event in turn, from `rng`.
+  struct RatioSample {
+    Eigen::MatrixXd x, parameters, joint_score;  // [2n, 2], [2n, P], [2n, P]; P = 2 (+ 1 with the nuisance)
+    Eigen::VectorXd joint_log_ratio, label;      // [2n]
+  };
+  static RatioSample ratio_sample(const Eigen::Vector2d& reference, bool with_nuisance, std::int64_t n, std::mt19937_64& rng);
+  // d log p(x|z, nu) / d nu.
+  static double response_score(const Eigen::Vector2d& x, double z, double nu);
 };
 
 }  // namespace refinery::analytic
