@@ -90,6 +90,10 @@ std::string register_network(torch::jit::Module& m, FeaturePreprocessor& pre, ML
 
 }  // namespace
 
+std::string torchscript_layers_source(size_t layers, const std::string& activation, const std::string& suffix, bool last_bias) {
+  return layers_source(layers, activation, suffix, last_bias);
+}
+
 torch::jit::Module dcr_to_torchscript(DCRNetwork& net) {
   torch::jit::Module m("RefineryDCR");
   torch::NoGradGuard guard;

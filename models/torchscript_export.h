@@ -22,6 +22,11 @@ torch::jit::Module dcr_to_torchscript(DCRNetwork& net);
 // fractions(x) -> calibrated process fractions f [N,C] (float64); logits(x),
 // raw_probabilities(x), raw_fractions(x), calibrate(f).
 torch::jit::Module classifier_to_torchscript(MultiClassifier& clf);
+// The TorchScript source of a stack of dense layers on `h` (parameters
+// self.w<i><suffix>, self.b<i><suffix>; activation between them), for
+// exporters of other networks (train/estimator_export.h).
+std::string torchscript_layers_source(size_t layers, const std::string& activation, const std::string& suffix = "",
+                                      bool last_bias = true);
 // Saves atomically with the metadata.
 void save_torchscript(torch::jit::Module& module, const nlohmann::json& metadata, const std::string& path);
 // Loads an archive and its metadata; errors name the file.

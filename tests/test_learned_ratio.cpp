@@ -19,6 +19,8 @@
 #include "src/stats/learned_ratio_model.h"
 #include "src/stats/morphing.h"
 #include "src/stats/profile.h"
+#include "models/torchscript_export.h"
+#include "train/estimator_export.h"
 #include "train/ratio_estimator.h"
 
 using refinery::analytic::TheoryToy;
@@ -211,6 +213,17 @@ TEST_CASE("Learned ratio on the theory simulator: 2D region with the energy scal
   mse /= count;
   INFO("MSE of log r^ over three (theta, nu) points: " << mse);
   CHECK(mse < 0.02);  // 0.0095 at this seed
+
+  {  // TorchScript export of the morphing-aware form: coefficients and log r^
+    testing::TempDir tmp("morphing_export");
+    torch::jit::Module m = ratio_estimator_to_torchscript(estimator);
+    save_torchscript(m, {{"kind", "ratio_estimator"}, {"form", "morphing-aware"}}, tmp.path("carl.pt"));
+    torch::jit::Module back = load_torchscript(tmp.path("carl.pt"));
+    const torch::Tensor params = torch::tensor({0.4, -0.3, 0.8}, torch::kFloat64).view({1, 3}).expand({cx.size(0), 3});
+    // float networks: the two evaluations round alike to ~1e-7 per coefficient
+    CHECK((back.get_method("log_ratio")({cx, params}).toTensor() - estimator.log_ratio(cx, params)).abs().max().item<double>() < 1e-5);
+    CHECK((back.get_method("coefficients")({cx}).toTensor() - estimator.coefficients(cx)).abs().max().item<double>() < 1e-6);
+  }
 
   // The model: a reference sample at (0, 0) for the expected yield.
   // 6 fb^-1: ~125 events at the SM. (At 1 fb^-1, ~21 events, the exact

@@ -14,6 +14,8 @@
 
 #include "data/analytic/theory_toy.h"
 #include "src/core/eigen_tensor.h"
+#include "models/torchscript_export.h"
+#include "train/estimator_export.h"
 #include "train/ratio_estimator.h"
 
 using refinery::analytic::TheoryToy;
@@ -68,6 +70,15 @@ TEST_CASE("Augmented ratio estimators: RASCAL and ALICES at least 3x more accura
                                  cascal_net = trained(refinery::RatioLoss::kCascal),
                                  rolr_net = trained(refinery::RatioLoss::kRolr);
   auto mse = [&](const refinery::RatioEstimator& e) { return (e.log_ratio(xs, ths) - exact).pow(2).mean().item<double>(); };
+  {  // TorchScript export: the archive's log r^ equals the estimator's
+    refinery::testing::TempDir tmp("ratio_export");
+    torch::jit::Module m = refinery::ratio_estimator_to_torchscript(rascal_net);
+    refinery::save_torchscript(m, {{"kind", "ratio_estimator"}, {"loss", "rascal"}}, tmp.path("rascal.pt"));
+    torch::jit::Module back = refinery::load_torchscript(tmp.path("rascal.pt"));
+    const torch::Tensor x = xs.narrow(0, 0, 1000), th = ths.narrow(0, 0, 1000);
+    const torch::Tensor a = back.get_method("log_ratio")({x, th}).toTensor(), b = rascal_net.log_ratio(x, th);
+    CHECK((a - b).abs().max().item<double>() < 1e-6);
+  }
   const double carl = mse(carl_net), alices = mse(alices_net), rascal = mse(rascal_net), cascal = mse(cascal_net),
                rolr = mse(rolr_net);
   INFO("mean squared error of log r: CARL " << carl << ", ALICES " << alices << ", RASCAL " << rascal << ", CASCAL "

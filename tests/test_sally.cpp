@@ -10,6 +10,8 @@
 #include <random>
 
 #include "data/analytic/theory_toy.h"
+#include "models/torchscript_export.h"
+#include "train/estimator_export.h"
 #include "train/sally.h"
 
 using refinery::analytic::TheoryToy;
@@ -53,6 +55,18 @@ TEST_CASE("SALLY's Fisher information equals the exact detector-level value at t
   const torch::Tensor grad = torch::tensor({dsigma[0], dsigma[1]}, torch::kFloat64);
   const torch::Tensor scores = sally.score(xe);
   const torch::Tensor I = refinery::fisher_from_score(scores, sigma, grad, L);
+  {  // TorchScript export: the archive's score equals the network's
+    refinery::testing::TempDir tmp("sally_export");
+    torch::jit::Module m = refinery::sally_to_torchscript(sally);
+    refinery::save_torchscript(m, {{"kind", "sally"}}, tmp.path("sally.pt"));
+    nlohmann::json meta;
+    torch::jit::Module back = refinery::load_torchscript(tmp.path("sally.pt"), &meta);
+    CHECK(meta["kind"] == "sally");
+    const torch::Tensor x = xe.narrow(0, 0, 500);
+    const torch::Tensor a = back.forward({x}).toTensor(), b = sally.score(x);
+    CHECK(a.dtype() == torch::kFloat64);
+    CHECK((a - b).abs().max().item<double>() < 1e-6);
+  }
   const Eigen::Matrix2d exact = TheoryToy::fisher_detector(sm, 0.0, L), parton = TheoryToy::fisher_parton(L);
   // The estimate's statistical error: L sigma times the standard error of
   // the mean of t_i t_j over the events.
