@@ -10,8 +10,10 @@
 #include "tests/input_error.hpp"
 
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <random>
+#include <sstream>
 
 #include "data/analytic/theory_toy.h"
 #include "src/core/eigen_tensor.h"
@@ -223,6 +225,28 @@ TEST_CASE("Learned ratio on the theory simulator: 2D region with the energy scal
     // float networks: the two evaluations round alike to ~1e-7 per coefficient
     CHECK((back.get_method("log_ratio")({cx, params}).toTensor() - estimator.log_ratio(cx, params)).abs().max().item<double>() < 1e-5);
     CHECK((back.get_method("coefficients")({cx}).toTensor() - estimator.coefficients(cx)).abs().max().item<double>() < 1e-6);
+    // Python: torch.jit.load and the same 20 events, passed as text.
+    {
+      std::ofstream xs(tmp.path("x.txt"));
+      xs.precision(17);
+      for (int i = 0; i < 20; ++i) xs << cx[i][0].item<double>() << " " << cx[i][1].item<double>() << "\n";
+    }
+    std::ofstream(tmp.path("check.py")) << "import sys, torch\n"
+        "m = torch.jit.load(sys.argv[1])\n"
+        "x = torch.tensor([[float(v) for v in l.split()] for l in open(sys.argv[2])], dtype=torch.float64)\n"
+        "p = torch.tensor([[0.4, -0.3, 0.8]], dtype=torch.float64).expand(x.size(0), 3)\n"
+        "print(' '.join('%.12g' % v for v in m.log_ratio(x, p).tolist()))\n";
+    const auto py = testing::run_command(std::string(testing::debian_python()) + " " + tmp.path("check.py") + " " +
+                                         tmp.path("carl.pt") + " " + tmp.path("x.txt"));
+    INFO(py.output);
+    REQUIRE(py.exit_code == 0);
+    std::stringstream ss(py.output);
+    const torch::Tensor want = estimator.log_ratio(cx.narrow(0, 0, 20), params.narrow(0, 0, 20));
+    for (int i = 0; i < 20; ++i) {
+      double v = std::nan("");
+      ss >> v;
+      CHECK(v == Approx(want[i].item<double>()).margin(1e-5));
+    }
   }
 
   // The model: a reference sample at (0, 0) for the expected yield.
