@@ -49,6 +49,26 @@ inline void add(double term, double* total, double* compensation) {
   *total = t;
 }
 
+// One event's S = sum_j w_j rho_j, rho_j = exp(o_j + sum_k a_jk nu_k + b_jk
+// nu_k^2) (the exponent clamped at +-30, as in training): the rho_j go to E
+// [n] and, when D is set, d log rho_j / d nu_k = a_jk + 2 b_jk nu_k to D [n K].
+double event_ratio(const Eigen::MatrixXd& rows, Eigen::Index e, const Eigen::VectorXd& w, const Eigen::VectorXd& nu,
+                   double* E, double* D) {
+  const int n = int(w.size()), K = int(nu.size()), cols = 1 + 2 * K;
+  double S = 0.0;
+  for (int j = 0; j < n; ++j) {
+    double log_rho = rows(e, j * cols);
+    for (int k = 0; k < K; ++k) {
+      const double a = rows(e, j * cols + 1 + k), c = rows(e, j * cols + 1 + K + k);
+      log_rho += (a + c * nu[k]) * nu[k];
+      if (D) D[j * K + k] = a + 2.0 * c * nu[k];
+    }
+    E[j] = std::exp(std::clamp(log_rho, -30.0, 30.0));
+    S += w[j] * E[j];
+  }
+  return S;
+}
+
 }  // namespace
 
 double LearnedRatioModel::sum(const Eigen::MatrixXd& rows, const Eigen::VectorXd* weights, bool logarithm,
@@ -81,17 +101,7 @@ double LearnedRatioModel::sum(const Eigen::MatrixXd& rows, const Eigen::VectorXd
     for (std::int64_t e = b * block; e < std::min(N, (b + 1) * block); ++e) {
       const double u = weights && weights->size() ? (*weights)[e] : 1.0;
       if (u == 0.0) continue;
-      double S = 0.0;
-      for (int j = 0; j < n; ++j) {
-        double log_rho = rows(e, j * cols);
-        for (int k = 0; k < K; ++k) {
-          const double a = rows(e, j * cols + 1 + k), c = rows(e, j * cols + 1 + K + k);
-          log_rho += (a + c * nu[k]) * nu[k];
-          D[std::size_t(j * K + k)] = a + 2.0 * c * nu[k];
-        }
-        E[std::size_t(j)] = std::exp(std::clamp(log_rho, -30.0, 30.0));
-        S += w[j] * E[std::size_t(j)];
-      }
+      const double S = event_ratio(rows, e, w, nu, E.data(), D.data());
       if (logarithm && !(S > 0.0)) {
         part.outside = true;
         return;
@@ -144,41 +154,38 @@ double LearnedRatioModel::sum(const Eigen::MatrixXd& rows, const Eigen::VectorXd
   return total + compensation;
 }
 
-double LearnedRatioModel::data_nll(const Eigen::VectorXd& x, Eigen::VectorXd* grad, Eigen::MatrixXd* hess) const {
+double LearnedRatioModel::expected_yield(const Eigen::VectorXd& x, Eigen::VectorXd* grad, Eigen::MatrixXd* hess) const {
   const auto& in = *inputs_;
   const double scale = in.reference_yield / double(in.reference.rows());
+  const double y = scale * sum(in.reference, nullptr, false, x, grad, hess);
+  if (grad) *grad *= scale;
+  if (hess) *hess *= scale;
+  return y;
+}
+
+double LearnedRatioModel::data_nll(const Eigen::VectorXd& x, Eigen::VectorXd* grad, Eigen::MatrixXd* hess) const {
   Eigen::VectorXd g_yield, g_data;
   Eigen::MatrixXd h_yield, h_data;
   const double data = sum(events_, &weights_, true, x, grad ? &g_data : nullptr, hess ? &h_data : nullptr);
   if (!std::isfinite(data)) return std::numeric_limits<double>::infinity();
-  const double yield = scale * sum(in.reference, nullptr, false, x, grad ? &g_yield : nullptr, hess ? &h_yield : nullptr);
-  if (grad) *grad = scale * g_yield - g_data;
-  if (hess) *hess = scale * h_yield - h_data;
+  const double yield = expected_yield(x, grad ? &g_yield : nullptr, hess ? &h_yield : nullptr);
+  if (grad) *grad = g_yield - g_data;
+  if (hess) *hess = h_yield - h_data;
   return yield - data;
 }
 
 Eigen::VectorXd LearnedRatioModel::ratios(const Eigen::MatrixXd& coefficients, const Eigen::VectorXd& x) const {
   const auto& in = *inputs_;
-  const int n = in.morphing.size(), T = in.morphing.parameters(), K = in.nuisances, cols = 1 + 2 * K;
-  const Eigen::VectorXd w = in.morphing.weights(x.head(T));
+  const int T = in.morphing.parameters();
+  const Eigen::VectorXd w = in.morphing.weights(x.head(T)), nu = x.segment(T, in.nuisances);
+  std::vector<double> E(static_cast<std::size_t>(w.size()));
   Eigen::VectorXd S(coefficients.rows());
-  for (Eigen::Index e = 0; e < coefficients.rows(); ++e) {
-    double s = 0.0;
-    for (int j = 0; j < n; ++j) {
-      double log_rho = coefficients(e, j * cols);
-      for (int k = 0; k < K; ++k)
-        log_rho += coefficients(e, j * cols + 1 + k) * x[T + k] + coefficients(e, j * cols + 1 + K + k) * x[T + k] * x[T + k];
-      s += w[j] * std::exp(std::clamp(log_rho, -30.0, 30.0));
-    }
-    S[e] = s;
-  }
+  for (Eigen::Index e = 0; e < coefficients.rows(); ++e) S[e] = event_ratio(coefficients, e, w, nu, E.data(), nullptr);
   return S;
 }
 
 std::vector<ProcessYields> LearnedRatioModel::expected_yields(const Eigen::VectorXd& x) const {
-  const auto& in = *inputs_;
-  const double y = in.reference_yield * ratios(in.reference, x).mean();
-  return {{"events", "total", {y}}};
+  return {{"events", "total", {expected_yield(x, nullptr, nullptr)}}};
 }
 
 std::vector<ProcessYields> LearnedRatioModel::observed_yields() const {

@@ -62,6 +62,8 @@ class LearnedRatioModel : public Model {
   // sum_e u_e f(S_e) with f = log (data) or f = S (yield), value, gradient, Hessian.
   double sum(const Eigen::MatrixXd& rows, const Eigen::VectorXd* weights, bool logarithm, const Eigen::VectorXd& x,
              Eigen::VectorXd* grad, Eigen::MatrixXd* hess) const;
+  // Y(theta, nu) = Y_ref mean_m S_m over the reference sample, with its derivatives.
+  double expected_yield(const Eigen::VectorXd& x, Eigen::VectorXd* grad, Eigen::MatrixXd* hess) const;
   std::shared_ptr<const LearnedRatioInputs> inputs_;
   Eigen::MatrixXd events_;
   Eigen::VectorXd weights_;
