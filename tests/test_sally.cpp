@@ -11,6 +11,7 @@
 
 #include "data/analytic/theory_toy.h"
 #include "models/torchscript_export.h"
+#include "src/core/eigen_tensor.h"
 #include "train/estimator_export.h"
 #include "train/sally.h"
 
@@ -21,16 +22,9 @@ namespace {
 // Events at theta, nu = 0: observables [N,2] and the joint score at theta [N,2].
 void events(const Eigen::Vector2d& theta, int64_t n, std::uint64_t seed, torch::Tensor* x, torch::Tensor* t) {
   std::mt19937_64 rng(seed);
-  const auto ev = TheoryToy::sample(theta, 0.0, n, rng);
-  *x = torch::empty({n, 2}, torch::kFloat64);
-  *t = torch::empty({n, 2}, torch::kFloat64);
-  auto xa = x->accessor<double, 2>();
-  auto ta = t->accessor<double, 2>();
-  for (int64_t i = 0; i < n; ++i) {
-    xa[i][0] = ev[i].x[0], xa[i][1] = ev[i].x[1];
-    const Eigen::Vector2d s = TheoryToy::joint_score(ev[i].z, theta);
-    ta[i][0] = s[0], ta[i][1] = s[1];
-  }
+  const auto r = TheoryToy::score_sample(theta, n, rng);
+  *x = refinery::to_tensor(r.x);
+  *t = refinery::to_tensor(r.score);
 }
 
 }  // namespace

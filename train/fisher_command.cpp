@@ -42,18 +42,10 @@ using analytic::TheoryToy;
 
 // Events at theta: observables [n, 2] and joint scores at theta [n, 2].
 void score_events(const Eigen::Vector2d& theta, std::int64_t n, std::mt19937_64& rng, torch::Tensor* x, torch::Tensor* t) {
-  const auto ev = TheoryToy::sample(theta, 0.0, n, rng);
-  *x = torch::empty({n, 2}, torch::kFloat64);
-  *t = torch::empty({n, 2}, torch::kFloat64);
-  auto xa = x->accessor<double, 2>();
-  auto ta = t->accessor<double, 2>();
-  for (std::int64_t i = 0; i < n; ++i) {
-    xa[i][0] = ev[std::size_t(i)].x[0], xa[i][1] = ev[std::size_t(i)].x[1];
-    const Eigen::Vector2d s = TheoryToy::joint_score(ev[std::size_t(i)].z, theta);
-    ta[i][0] = s[0], ta[i][1] = s[1];
-  }
+  const auto r = TheoryToy::score_sample(theta, n, rng);
+  *x = to_tensor(r.x);
+  *t = to_tensor(r.score);
 }
-
 
 // CARL in the morphing-aware form around `theta` (the reference), trained
 // on n events at theta' ~ U(theta +- 1) against n at theta; the Fisher

@@ -216,6 +216,18 @@ double TheoryToy::response_score(const Eigen::Vector2d& x, double z, double nu) 
   return (x[0] - k * z) * z * kScaleSlope / (kResolution1 * kResolution1);
 }
 
+TheoryToy::ScoreSample TheoryToy::score_sample(const Eigen::Vector2d& theta, std::int64_t n, std::mt19937_64& rng) {
+  const auto events = sample(theta, 0.0, n, rng);
+  ScoreSample r;
+  r.x.resize(n, 2);
+  r.score.resize(n, 2);
+  for (std::int64_t i = 0; i < n; ++i) {
+    r.x.row(i) = events[std::size_t(i)].x.transpose();
+    r.score.row(i) = joint_score(events[std::size_t(i)].z, theta).transpose();
+  }
+  return r;
+}
+
 TheoryToy::RatioSample TheoryToy::ratio_sample(const Eigen::Vector2d& reference, bool with_nuisance, std::int64_t n,
                                                std::mt19937_64& rng) {
   std::uniform_real_distribution<double> u(-1.0, 1.0);

@@ -80,6 +80,12 @@ class TheoryToy {
     Eigen::VectorXd joint_log_ratio, label;      // [2n]
   };
   static RatioSample ratio_sample(const Eigen::Vector2d& reference, bool with_nuisance, std::int64_t n, std::mt19937_64& rng);
+  // n events at (theta, nu = 0) from `rng`: observables x [n, 2] and joint
+  // scores t(x,z|theta) [n, 2] (SALLY's training data and its estimate's).
+  struct ScoreSample {
+    Eigen::MatrixXd x, score;
+  };
+  static ScoreSample score_sample(const Eigen::Vector2d& theta, std::int64_t n, std::mt19937_64& rng);
   // d log p(x|z, nu) / d nu.
   static double response_score(const Eigen::Vector2d& x, double z, double nu);
 };
