@@ -62,10 +62,14 @@ std::vector<htautau::NuVector> config_variations(const ExperimentConfig& config)
 
 }  // namespace
 
+int run_simulate_theory(int argc, char** argv);  // theory_simulate_command.cpp
+
 int run_simulate(int argc, char** argv) {
+  // The theory simulator's samples are not event files of an experiment: their own options.
+  if (argc > 1 && std::string(argv[1]) == "theory") return run_simulate_theory(argc, argv);
   cxxopts::Options options(argv[0], "Generate events into HDF5 event files");
   options.add_options()("generator",
-                        "htautau, inferno, dcr_toy_1d, dcr_toy_3d, gaussian_latent (default: the config's simulation.generator)",
+                        "htautau, inferno, dcr_toy_1d, dcr_toy_3d, gaussian_latent (default: the config's simulation.generator); theory (refinery simulate theory --help)",
                         cxxopts::value<std::string>())(
       "events", "Produced events (quick form; default: the config's simulation.events)",
       cxxopts::value<int64_t>())("nu", "Nuisance point, e.g. tes=1,jes=-0.5",

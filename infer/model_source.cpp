@@ -29,6 +29,14 @@ using nlohmann::json;
 namespace {
 
 ExperimentLoader g_experiment_loader = nullptr;
+EventFileModelLoader g_event_file_loader = nullptr;
+
+// Whether the file starts with HDF5's signature.
+bool is_hdf5(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[8] = {};
+  return in.read(head, 8) && std::string(head, 8) == std::string("\x89HDF\r\n\x1a\n", 8);
+}
 
 // "LO,HI" of --poi-bounds.
 std::pair<double, double> parse_bounds(const std::string& text) {
@@ -276,7 +284,26 @@ ModelSource document_source(const json& document, const std::string& path, const
   return s;
 }
 
+// An HDF5 file in the workspace's place (a learned-ratio likelihood): its
+// observed events, the same data and POI options.
+ModelSource event_file_source(const std::string& path, const cxxopts::ParseResult& r) {
+  if (!g_event_file_loader) throw NeedsFullProcess{};
+  for (const char* flag : {"patch", "patchset", "patch-name", "skip-digest-check", "measurement"})
+    if (r.count(flag)) throw InputError("", std::string("--") + flag, "applies to a pyhf workspace, not to " + path);
+  if (r["interp"].as<std::string>() != "default") throw InputError("", "--interp", "applies to a pyhf workspace, not to " + path);
+  ModelSource s;
+  s.file = path;
+  s.model = g_event_file_loader(path, &s.header);
+  choose_poi(s, r);
+  s.description = "observed events of " + path;
+  s.data_kind = "observed";
+  return s;
+}
+
+void set_event_file_model_loader(EventFileModelLoader loader) { g_event_file_loader = loader; }
+
 ModelSource file_source(const std::string& path, const cxxopts::ParseResult& r) {
+  if (is_hdf5(path)) return event_file_source(path, r);
   const std::optional<json> document = model_document(path);
   return document ? document_source(*document, path, r) : workspace_source(load_workspace(r, path), r);
 }

@@ -65,6 +65,13 @@ using ExperimentLoader = ModelSource (*)(const cxxopts::ParseResult& r, CommonOp
                                          const std::string& result);
 void set_experiment_loader(ExperimentLoader loader);
 
+// The model of an HDF5 file given in a workspace's place (a learned-ratio
+// likelihood, src/io/learned_ratio_file.h), with what it is in `header`
+// ({kind, ...}); registered by the full executable (infer/commands.cpp).
+// Where none is registered, file_source throws NeedsFullProcess.
+using EventFileModelLoader = std::unique_ptr<stats::Model> (*)(const std::string& path, nlohmann::json* header);
+void set_event_file_model_loader(EventFileModelLoader loader);
+
 // Workspace options (WORKSPACE, --patch, --patchset, --patch-name,
 // --skip-digest-check, --measurement, --interp, --verbose), data options
 // (--asimov, --toy, --data, --mu-true, --nu-true; experiments: --reference,
@@ -119,8 +126,9 @@ histfactory::InterpOptions interp_options(const std::string& name);
 // stderr with --verbose); `header` gets {workspace, notes}.
 ModelSource workspace_source(const histfactory::Workspace& ws, const cxxopts::ParseResult& r);
 // The model of a file in a workspace's place: a pyhf workspace (with the
-// patch options), a simplified likelihood (docs/simplified_likelihood.md) or
-// a combination (docs/combination.md), each with its observed data.
+// patch options), a simplified likelihood (docs/simplified_likelihood.md), a
+// combination (docs/combination.md) or a learned-ratio likelihood (HDF5;
+// docs/madminer.md), each with its observed data.
 ModelSource file_source(const std::string& path, const cxxopts::ParseResult& r);
 
 // What the model is, by content: its parameter table (with the auxiliary

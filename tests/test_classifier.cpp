@@ -314,5 +314,5 @@ TEST_CASE("Classifier CLI: train, eval, and bad input", "[classifier][cli]") {
   REQUIRE(not_model.output == "refinery eval: error: " + tmp.path("ev.h5") + ": not a TorchScript archive\n");
   auto bad_what = run_refinery("train classifer --quiet");
   REQUIRE(bad_what.exit_code == 2);
-  REQUIRE(bad_what.output == "refinery train: error: WHAT: train what? 'classifier', 'dcr' or 'sannt', got 'classifer'\n");
+  REQUIRE(bad_what.output == "refinery train: error: WHAT: train what? 'classifier', 'dcr', 'sannt', 'ratio' or 'sally', got 'classifer'\n");
 }

@@ -28,7 +28,7 @@ TEST_CASE("refinery --help lists the commands and --version names the libraries"
   REQUIRE(group.output.rfind("Usage: refinery train WHAT [options]\n  classifier  ", 0) == 0);
   auto missing = run_refinery("train");
   REQUIRE(missing.exit_code == 2);
-  REQUIRE(missing.output == "refinery train: error: WHAT: train what? 'classifier', 'dcr' or 'sannt', got ''\n");
+  REQUIRE(missing.output == "refinery train: error: WHAT: train what? 'classifier', 'dcr', 'sannt', 'ratio' or 'sally', got ''\n");
   auto member = run_refinery("train dcr --help");
   REQUIRE(member.exit_code == 0);
   REQUIRE(member.output.find("--nominal") != std::string::npos);

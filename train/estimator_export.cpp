@@ -9,46 +9,77 @@ namespace refinery {
 
 namespace {
 
-// The layers' weights as parameters w<i>, b<i> and the source of the stack on h.
-std::string register_layers(torch::jit::Module& m, const MLP& net) {
+// Member k's standardisation and layers as buffers mean_m<k>, inv_std_m<k>
+// and parameters w<i>_m<k>, b<i>_m<k>; returns the source of the stack on h.
+std::string register_member(torch::jit::Module& m, const MLP& net, const torch::Tensor& mean, const torch::Tensor& inv_std,
+                            size_t k) {
+  const std::string suffix = "_m" + std::to_string(k);
+  m.register_buffer("mean" + suffix, mean.detach().clone());
+  m.register_buffer("inv_std" + suffix, inv_std.detach().clone());
   const auto& layers = net->layers;
   for (size_t i = 0; i < layers.size(); ++i) {
-    m.register_parameter("w" + std::to_string(i), layers[i]->weight.detach().clone(), false);
-    m.register_parameter("b" + std::to_string(i), layers[i]->bias.detach().clone(), false);
+    m.register_parameter("w" + std::to_string(i) + suffix, layers[i]->weight.detach().clone(), false);
+    m.register_parameter("b" + std::to_string(i) + suffix, layers[i]->bias.detach().clone(), false);
   }
-  return torchscript_layers_source(layers.size(), net->options.activation());
+  return torchscript_layers_source(layers.size(), net->options.activation(), suffix);
+}
+
+// "torch.stack([self.<name>_0(args), ...], 0)" over the members.
+std::string stack_members(const std::string& name, const std::string& args, size_t members) {
+  std::ostringstream os;
+  os << "torch.stack([";
+  for (size_t k = 0; k < members; ++k) os << (k ? ", " : "") << "self." << name << "_" << k << "(" << args << ")";
+  os << "], 0)";
+  return os.str();
 }
 
 }  // namespace
 
-torch::jit::Module sally_to_torchscript(const Sally& sally) {
+torch::jit::Module sally_to_torchscript(const std::vector<Sally>& members) {
+  if (members.empty()) throw std::logic_error("sally_to_torchscript: no members");
   torch::jit::Module m("RefinerySally");
   torch::NoGradGuard guard;
-  m.register_buffer("mean", sally.input_mean.detach().clone());
-  m.register_buffer("inv_std", sally.input_inverse_scale.detach().clone());
   std::ostringstream src;
-  src << "def forward(self, x: Tensor) -> Tensor:\n"
-      << "    h = (x.float() - self.mean) * self.inv_std\n"
-      << register_layers(m, sally.net) << "    return h.double()\n";
+  for (size_t k = 0; k < members.size(); ++k) {
+    const std::string layers = register_member(m, members[k].net, members[k].input_mean, members[k].input_inverse_scale, k);
+    src << "def member_" << k << "(self, x: Tensor) -> Tensor:\n"
+        << "    h = (x.float() - self.mean_m" << k << ") * self.inv_std_m" << k << "\n"
+        << layers << "    return h.double()\n\n";
+  }
+  src << "def member_scores(self, x: Tensor) -> Tensor:\n"
+      << "    return " << stack_members("member", "x", members.size()) << "\n\n"
+      << "def forward(self, x: Tensor) -> Tensor:\n"
+      << "    return self.member_scores(x).mean(0)\n";
   m.define(src.str());
   return m;
 }
 
-torch::jit::Module ratio_estimator_to_torchscript(const RatioEstimator& e) {
+torch::jit::Module sally_to_torchscript(const Sally& sally) { return sally_to_torchscript(std::vector<Sally>{sally}); }
+
+torch::jit::Module ratio_estimator_to_torchscript(const std::vector<RatioEstimator>& members) {
+  if (members.empty()) throw std::logic_error("ratio_estimator_to_torchscript: no members");
   torch::jit::Module m("RefineryRatioEstimator");
   torch::NoGradGuard guard;
-  m.register_buffer("mean", e.input_mean.detach().clone());
-  m.register_buffer("inv_std", e.input_inverse_scale.detach().clone());
+  const RatioEstimator& e = members.front();
   m.register_buffer("theta_reference", e.theta_reference.detach().to(torch::kFloat64).clone());
+  const std::string M = std::to_string(members.size());
   std::ostringstream src;
-  const std::string layers = register_layers(m, e.net);
   if (!e.morphing) {
-    src << "def network_output(self, x: Tensor, theta: Tensor) -> Tensor:\n"
-        << "    h = (torch.cat([x.float(), theta.float()], 1) - self.mean) * self.inv_std\n"
-        << layers << "    return h.squeeze(1).double()\n\n"
-        << "def log_ratio(self, x: Tensor, theta: Tensor) -> Tensor:\n"
+    for (size_t k = 0; k < members.size(); ++k) {
+      const std::string layers = register_member(m, members[k].net, members[k].input_mean, members[k].input_inverse_scale, k);
+      src << "def member_output_" << k << "(self, x: Tensor, theta: Tensor) -> Tensor:\n"
+          << "    h = (torch.cat([x.float(), theta.float()], 1) - self.mean_m" << k << ") * self.inv_std_m" << k << "\n"
+          << layers << "    return h.squeeze(1).double()\n\n";
+    }
+    src << "def member_network_outputs(self, x: Tensor, theta: Tensor) -> Tensor:\n"
+        << "    return " << stack_members("member_output", "x, theta", members.size()) << "\n\n"
+        << "def network_output(self, x: Tensor, theta: Tensor) -> Tensor:\n"
+        << "    return self.member_network_outputs(x, theta).mean(0)\n\n"
+        << "def member_log_ratios(self, x: Tensor, theta: Tensor) -> Tensor:\n"
         << "    ref = self.theta_reference.view(1, -1).expand(x.size(0), self.theta_reference.size(0))\n"
-        << "    return self.network_output(x, theta) - self.network_output(x, ref)\n";
+        << "    return self.member_network_outputs(x, theta) - self.member_network_outputs(x, ref)\n\n"
+        << "def log_ratio(self, x: Tensor, theta: Tensor) -> Tensor:\n"
+        << "    return self.member_log_ratios(x, theta).mean(0)\n";
     m.define(src.str());
     return m;
   }
@@ -60,15 +91,22 @@ torch::jit::Module ratio_estimator_to_torchscript(const RatioEstimator& e) {
   m.register_buffer("exponents", exponents);
   m.register_buffer("weight_matrix", to_tensor(f.morphing.weight_matrix()));
   m.register_buffer("sigma_basis", to_tensor(f.basis_cross_sections).view({-1}));
-  // The same arithmetic as morphing_aware_log_ratio (train/ratio_estimator.cpp).
-  src << "def coefficients(self, x: Tensor) -> Tensor:\n"
-      << "    h = (x.float() - self.mean) * self.inv_std\n"
-      << layers << "    return h.double().view(x.size(0), " << n << ", " << 1 + 2 * K << ")\n\n"
+  for (size_t k = 0; k < members.size(); ++k) {
+    const std::string layers = register_member(m, members[k].net, members[k].input_mean, members[k].input_inverse_scale, k);
+    src << "def member_coefficients_" << k << "(self, x: Tensor) -> Tensor:\n"
+        << "    h = (x.float() - self.mean_m" << k << ") * self.inv_std_m" << k << "\n"
+        << layers << "    return h.double().view(x.size(0), " << n << ", " << 1 + 2 * K << ")\n\n";
+  }
+  // The same arithmetic as morphing_aware_log_ratio (train/ratio_estimator.cpp);
+  // the ensemble's coefficients are the members' mean (one cache, the ansatz kept).
+  src << "def member_coefficients(self, x: Tensor) -> Tensor:\n"
+      << "    return " << stack_members("member_coefficients", "x", members.size()) << "\n\n"
+      << "def coefficients(self, x: Tensor) -> Tensor:\n"
+      << "    return self.member_coefficients(x).mean(0)\n\n"
       << "def weights(self, theta: Tensor) -> Tensor:\n"
       << "    c = torch.prod(torch.pow(theta.double().unsqueeze(1), self.exponents.unsqueeze(0)), 2)\n"
       << "    return torch.mm(c, self.weight_matrix.t())\n\n"
-      << "def network_output(self, x: Tensor, p: Tensor) -> Tensor:\n"
-      << "    o = self.coefficients(x)\n"
+      << "def ratio_from_coefficients(self, o: Tensor, p: Tensor) -> Tensor:\n"
       << "    p = p.double()\n"
       << "    log_rho = o[:, :, 0]\n";
   if (K > 0)
@@ -79,11 +117,25 @@ torch::jit::Module ratio_estimator_to_torchscript(const RatioEstimator& e) {
       << "    sigma = torch.mv(w, self.sigma_basis)\n"
       << "    sigma_ref = torch.dot(self.weights(self.theta_reference[:" << T << "].view(1, -1))[0], self.sigma_basis)\n"
       << "    return torch.log(torch.clamp(S, min=1e-30)) - torch.log(torch.clamp(sigma, min=1e-30) / sigma_ref)\n\n"
+      << "def network_output(self, x: Tensor, p: Tensor) -> Tensor:\n"
+      << "    return self.ratio_from_coefficients(self.coefficients(x), p)\n\n"
       << "def log_ratio(self, x: Tensor, p: Tensor) -> Tensor:\n"
+      << "    o = self.coefficients(x)\n"
       << "    ref = self.theta_reference.view(1, -1).expand(x.size(0), self.theta_reference.size(0))\n"
-      << "    return self.network_output(x, p) - self.network_output(x, ref)\n";
+      << "    return self.ratio_from_coefficients(o, p) - self.ratio_from_coefficients(o, ref)\n\n"
+      << "def member_log_ratios(self, x: Tensor, p: Tensor) -> Tensor:\n"
+      << "    oo = self.member_coefficients(x)\n"
+      << "    ref = self.theta_reference.view(1, -1).expand(x.size(0), self.theta_reference.size(0))\n"
+      << "    out: List[Tensor] = []\n"
+      << "    for k in range(" << M << "):\n"
+      << "        out.append(self.ratio_from_coefficients(oo[k], p) - self.ratio_from_coefficients(oo[k], ref))\n"
+      << "    return torch.stack(out, 0)\n";
   m.define(src.str());
   return m;
+}
+
+torch::jit::Module ratio_estimator_to_torchscript(const RatioEstimator& e) {
+  return ratio_estimator_to_torchscript(std::vector<RatioEstimator>{e});
 }
 
 }  // namespace refinery

@@ -67,6 +67,29 @@ torch::Tensor RatioEstimator::log_ratio(const torch::Tensor& x, const torch::Ten
   return network_output(x, theta) - network_output(x, ref);
 }
 
+torch::Tensor ensemble_coefficients(const std::vector<RatioEstimator>& members, const torch::Tensor& x) {
+  if (members.empty()) throw std::logic_error("ensemble_coefficients: no members");
+  torch::Tensor sum = members.front().coefficients(x);
+  for (size_t k = 1; k < members.size(); ++k) sum = sum + members[k].coefficients(x);
+  return sum / double(members.size());
+}
+
+torch::Tensor ensemble_log_ratio(const std::vector<RatioEstimator>& members, const torch::Tensor& x, const torch::Tensor& theta,
+                                 torch::Tensor* spread) {
+  if (members.empty()) throw std::logic_error("ensemble_log_ratio: no members");
+  std::vector<torch::Tensor> each;
+  for (const auto& m : members) each.push_back(m.log_ratio(x, theta));
+  const torch::Tensor all = torch::stack(each, 0);
+  if (spread) *spread = members.size() > 1 ? all.std(0) : torch::zeros_like(each.front());
+  const RatioEstimator& e = members.front();
+  if (!e.morphing) return all.mean(0);
+  torch::NoGradGuard guard;
+  const torch::Tensor o = ensemble_coefficients(members, x).view({x.size(0), -1});
+  const torch::Tensor ref = e.theta_reference.to(torch::kFloat64).view({1, -1}).expand({x.size(0), e.theta_reference.numel()});
+  return morphing_aware_log_ratio(*e.morphing, o, theta, e.theta_reference) -
+         morphing_aware_log_ratio(*e.morphing, o, ref, e.theta_reference);
+}
+
 RatioEstimator train_ratio_estimator(const RatioTrainingData& d, const RatioOptions& o, TrainReport* report) {
   const int64_t N = d.x.size(0), F = d.x.size(1), P = d.theta.size(1);
   if (d.theta.size(0) != N || d.label.size(0) != N || d.joint_log_ratio.size(0) != N || d.joint_score.size(0) != N ||
@@ -74,6 +97,9 @@ RatioEstimator train_ratio_estimator(const RatioTrainingData& d, const RatioOpti
     throw InputError("", "ratio estimator", "events, theta, joint ratio, joint score and labels of the same events expected");
   if (!d.theta_reference.defined() || d.theta_reference.numel() != P)
     throw InputError("", "ratio estimator", "the reference theta (one value per parameter) is missing");
+  const bool drawn_denominator = d.theta_denominator.defined();
+  if (drawn_denominator && (d.theta_denominator.size(0) != N || d.theta_denominator.dim() != 2 || d.theta_denominator.size(1) != P))
+    throw InputError("", "ratio estimator", "the denominators theta_1 need one row of " + std::to_string(P) + " per event");
   RatioEstimator e;
   e.theta_reference = d.theta_reference.to(torch::kFloat32).flatten().clone();
   e.morphing = o.morphing;
@@ -86,12 +112,19 @@ RatioEstimator train_ratio_estimator(const RatioTrainingData& d, const RatioOpti
     throw InputError("", "ratio estimator", "one cross section per morphing basis point expected");
   // The network's input: (x, theta), or x alone in the morphing-aware form.
   const torch::Tensor in = form ? d.x.to(torch::kFloat32) : torch::cat({d.x.to(torch::kFloat32), d.theta.to(torch::kFloat32)}, 1);
-  if (!torch::isfinite(in).all().item<bool>() || !torch::isfinite(d.theta).all().item<bool>())
+  if (!torch::isfinite(in).all().item<bool>() || !torch::isfinite(d.theta).all().item<bool>() ||
+      (drawn_denominator && !torch::isfinite(d.theta_denominator).all().item<bool>()))
     throw InputError("", "ratio estimator", "non-finite observable or theta");
   e.input_mean = in.mean(0);
   e.input_inverse_scale = 1.0 / in.std(0).clamp_min(1e-12);
   const torch::Tensor z = (in - e.input_mean) * e.input_inverse_scale;
   const torch::Tensor parameters = d.theta.to(torch::kFloat64);
+  const torch::Tensor denominators = drawn_denominator ? d.theta_denominator.to(torch::kFloat64) : torch::Tensor();
+  // The plain form's standardised input at the denominators.
+  const torch::Tensor z_denominator =
+      drawn_denominator && !form
+          ? (torch::cat({d.x.to(torch::kFloat32), d.theta_denominator.to(torch::kFloat32)}, 1) - e.input_mean) * e.input_inverse_scale
+          : torch::Tensor();
   // d s / d theta = d s / d z_theta * inverse scale of theta.
   const torch::Tensor theta_scale = form ? torch::Tensor() : e.input_inverse_scale.narrow(0, F, P);
   const torch::Tensor y = d.label.to(torch::kFloat32), lr = d.joint_log_ratio.to(torch::kFloat32).clamp(-30, 30);
@@ -121,9 +154,18 @@ RatioEstimator train_ratio_estimator(const RatioTrainingData& d, const RatioOpti
     torch::Tensor pi = parameters.index_select(0, rows);
     if (with_score) (form ? pi : zi) = (form ? pi : zi).detach().requires_grad_(true);
     torch::Tensor s64;  // log r^ in double (morphing-aware form)
-    const torch::Tensor s = form ? (s64 = morphing_aware_log_ratio(*form, e.net->forward(zi), pi, e.theta_reference))
-                                       .to(torch::kFloat32)
-                                 : e.net->forward(zi).squeeze(1);  // log r^
+    torch::Tensor s;    // log r^(x|theta, theta_1)
+    if (form) {
+      const torch::Tensor out = e.net->forward(zi);
+      s64 = morphing_aware_log_ratio(*form, out, pi, e.theta_reference);
+      s = drawn_denominator
+              ? (s64 - morphing_aware_log_ratio(*form, out, denominators.index_select(0, rows), e.theta_reference))
+                    .to(torch::kFloat32)
+              : s64.to(torch::kFloat32);
+    } else {
+      s = e.net->forward(zi).squeeze(1);
+      if (drawn_denominator) s = s - e.net->forward(z_denominator.index_select(0, rows)).squeeze(1);
+    }
     torch::Tensor loss;
     if (o.loss == RatioLoss::kRascal) {
       loss = (s - lr.index_select(0, rows)).pow(2).mean();

@@ -62,6 +62,11 @@ struct RatioTrainingData {
   // t(x,z|theta) [N,P] of every event; label 0 (drawn at theta) or 1.
   torch::Tensor x, theta, joint_log_ratio, joint_score, label;
   torch::Tensor theta_reference;  // [P]
+  // Optional [N,P]: the denominator theta_1 of every event where it was
+  // drawn (from a prior) instead of fixed at theta_ref; the joint log ratio
+  // is then log r(x,z|theta,theta_1), label 1 marks events drawn at
+  // theta_1, and the network is trained on s(x, theta) - s(x, theta_1).
+  torch::Tensor theta_denominator;
 };
 
 struct RatioOptions {
@@ -97,6 +102,16 @@ struct RatioEstimator {
 // 2K)] at parameters [N, T + K] (differentiable in both).
 torch::Tensor morphing_aware_log_ratio(const MorphingAwareForm& form, const torch::Tensor& output,
                                        const torch::Tensor& parameters, const torch::Tensor& theta_reference);
+
+// An ensemble of estimators trained alike from different seeds: log r^ is
+// the members' mean (in the morphing-aware form through the mean of their
+// coefficients, as the TorchScript export computes it) and `spread`, where
+// given, the standard deviation of the members' log r^ per event (zero
+// for one member).
+torch::Tensor ensemble_log_ratio(const std::vector<RatioEstimator>& members, const torch::Tensor& x,
+                                 const torch::Tensor& theta, torch::Tensor* spread = nullptr);
+// The morphing-aware form's coefficients [N, n, 1 + 2K] of an ensemble: the members' mean.
+torch::Tensor ensemble_coefficients(const std::vector<RatioEstimator>& members, const torch::Tensor& x);
 
 RatioEstimator train_ratio_estimator(const RatioTrainingData& data, const RatioOptions& options,
                                      TrainReport* report = nullptr);

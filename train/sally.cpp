@@ -12,6 +12,15 @@ torch::Tensor Sally::score(const torch::Tensor& x) const {
   return m->forward(z).to(torch::kFloat64);
 }
 
+torch::Tensor ensemble_score(const std::vector<Sally>& members, const torch::Tensor& x, torch::Tensor* spread) {
+  if (members.empty()) throw std::logic_error("ensemble_score: no members");
+  std::vector<torch::Tensor> each;
+  for (const auto& m : members) each.push_back(m.score(x));
+  const torch::Tensor all = torch::stack(each, 0);
+  if (spread) *spread = members.size() > 1 ? all.std(0) : torch::zeros_like(each.front());
+  return all.mean(0);
+}
+
 Sally train_sally(const torch::Tensor& x_in, const torch::Tensor& t_in, const SallyOptions& o, TrainReport* report) {
   if (x_in.dim() != 2 || t_in.dim() != 2 || x_in.size(0) != t_in.size(0) || x_in.size(0) < 10)
     throw InputError("", "SALLY", "observables [N,F] and joint scores [N,P] of the same events expected");

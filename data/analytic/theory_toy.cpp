@@ -260,4 +260,45 @@ TheoryToy::RatioSample TheoryToy::ratio_sample(const Eigen::Vector2d& reference,
   return r;
 }
 
+TheoryToy::PairedRatioSample TheoryToy::ratio_sample(const RatioSampling& s, std::int64_t n, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::normal_distribution<double> g;
+  const int P = s.with_nuisance ? 3 : 2;
+  auto draw = [&](Eigen::Vector2d* theta, double* nu) {
+    for (int p = 0; p < 2; ++p) (*theta)[p] = s.prior_lower[p] + (s.prior_upper[p] - s.prior_lower[p]) * u(rng);
+    *nu = s.with_nuisance ? std::clamp(g(rng), -3.0, 3.0) : 0.0;
+  };
+  PairedRatioSample r;
+  r.x.resize(2 * n, 2);
+  r.parameters.resize(2 * n, P);
+  r.denominators.resize(2 * n, P);
+  r.joint_score.resize(2 * n, P);
+  r.joint_log_ratio.resize(2 * n);
+  r.label.resize(2 * n);
+  for (std::int64_t i = 0; i < n; ++i) {
+    Eigen::Vector2d theta, theta1 = s.reference;
+    double nu = 0.0, nu1 = 0.0;
+    draw(&theta, &nu);
+    if (s.denominator_from_prior) draw(&theta1, &nu1);
+    const Event numerator = sample(theta, nu, 1, rng).front();
+    const Event denominator = sample(theta1, nu1, 1, rng).front();
+    for (std::int64_t row : {2 * i, 2 * i + 1}) {
+      const Event& ev = row == 2 * i ? numerator : denominator;
+      r.x.row(row) = ev.x.transpose();
+      r.parameters.row(row).head<2>() = theta.transpose();
+      r.denominators.row(row).head<2>() = theta1.transpose();
+      r.joint_log_ratio[row] =
+          joint_log_ratio(ev.z, theta, theta1) + log_response(ev.x, ev.z, nu) - log_response(ev.x, ev.z, nu1);
+      r.joint_score.row(row).head<2>() = joint_score(ev.z, theta).transpose();
+      if (s.with_nuisance) {
+        r.parameters(row, 2) = nu;
+        r.denominators(row, 2) = nu1;
+        r.joint_score(row, 2) = response_score(ev.x, ev.z, nu);
+      }
+      r.label[row] = row == 2 * i ? 0.0 : 1.0;
+    }
+  }
+  return r;
+}
+
 }  // namespace refinery::analytic

@@ -80,6 +80,23 @@ class TheoryToy {
     Eigen::VectorXd joint_log_ratio, label;      // [2n]
   };
   static RatioSample ratio_sample(const Eigen::Vector2d& reference, bool with_nuisance, std::int64_t n, std::mt19937_64& rng);
+  // The same with a stated prior (MadMiner's sample_train_ratio): theta
+  // (the numerator, label 0) uniform in the box [prior_lower, prior_upper];
+  // the denominator theta_1 (label 1) the reference, or drawn from the same
+  // prior; with the nuisance, nu ~ N(0, 1) clipped at 3 for the numerator
+  // and, where theta_1 is drawn, for the denominator too (else 0). Rows 2i
+  // and 2i + 1 share (theta, nu) and (theta_1, nu_1); the joint log ratio
+  // is log p(x,z|theta,nu) - log p(x,z|theta_1,nu_1) and the joint score is
+  // at (theta, nu) for every row. `denominators` [2n, P] holds (theta_1, nu_1).
+  struct RatioSampling {
+    Eigen::Vector2d reference{0.0, 0.0}, prior_lower{-1.0, -1.0}, prior_upper{1.0, 1.0};
+    bool with_nuisance = false;
+    bool denominator_from_prior = false;
+  };
+  struct PairedRatioSample : RatioSample {
+    Eigen::MatrixXd denominators;
+  };
+  static PairedRatioSample ratio_sample(const RatioSampling& sampling, std::int64_t n, std::mt19937_64& rng);
   // n events at (theta, nu = 0) from `rng`: observables x [n, 2] and joint
   // scores t(x,z|theta) [n, 2] (SALLY's training data and its estimate's).
   struct ScoreSample {

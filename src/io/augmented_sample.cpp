@@ -1,0 +1,172 @@
+#include "src/io/augmented_sample.h"
+
+#include <H5Cpp.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "src/core/atomic_file.h"
+#include "src/core/eigen_tensor.h"
+#include "src/core/error.h"
+#include "src/io/h5_attributes.h"
+#include "src/io/h5_table.h"
+
+namespace refinery {
+
+namespace {
+
+void write_tensor(H5::H5File& file, const std::string& name, const torch::Tensor& t, bool single) {
+  const torch::Tensor c = (single ? t.to(torch::kFloat32) : t.to(torch::kFloat64)).contiguous();
+  std::vector<hsize_t> dims;
+  for (int64_t d : c.sizes()) dims.push_back(hsize_t(d));
+  H5::DataSpace space(int(dims.size()), dims.data());
+  H5::DSetCreatPropList plist;
+  if (dims[0] > 4096) {
+    std::vector<hsize_t> chunk = dims;
+    chunk[0] = 65536 < dims[0] ? 65536 : dims[0];
+    plist.setChunk(int(chunk.size()), chunk.data());
+    plist.setShuffle();
+    plist.setDeflate(1);
+  }
+  if (single)
+    file.createDataSet(name, H5::PredType::IEEE_F32LE, space, plist).write(c.data_ptr<float>(), H5::PredType::NATIVE_FLOAT);
+  else
+    file.createDataSet(name, H5::PredType::IEEE_F64LE, space, plist).write(c.data_ptr<double>(), H5::PredType::NATIVE_DOUBLE);
+}
+
+void write_matrix(H5::H5File& file, const std::string& name, const Eigen::MatrixXd& m, bool vector) {
+  torch::Tensor t = to_tensor(m);
+  if (vector) t = t.view({-1});
+  write_tensor(file, name, t, false);
+}
+
+// A whole dataset with the expected shape ([rows, width]; rows < 0: any).
+torch::Tensor read_all(const H5Table& table, const std::string& name, int64_t rows, int64_t width) {
+  const H5Table::Shape s = table.shape(name);
+  if ((rows >= 0 && s.rows != rows) || (width >= 0 && s.width != width))
+    throw InputError(table.path(), name,
+                     "has shape [" + std::to_string(s.rows) + ", " + std::to_string(s.width) + "], expected [" +
+                         (rows >= 0 ? std::to_string(rows) : std::string("N")) + ", " + std::to_string(width) + "]");
+  const torch::Tensor t = table.read(name, 0, s.rows);
+  if (!torch::isfinite(t).all().item<bool>()) throw InputError(table.path(), name, "has a non-finite value");
+  return t;
+}
+
+bool has_dataset(const std::string& path, const std::string& name) {
+  H5::H5File f(path, H5F_ACC_RDONLY);
+  return f.nameExists(name);
+}
+
+}  // namespace
+
+void write_augmented_sample(const std::string& path, const AugmentedSample& s) {
+  AtomicFile out(path);
+  H5::Exception::dontPrint();
+  try {
+    H5::H5File file(out.temp_path(), H5F_ACC_TRUNC);
+    write_tensor(file, "x", s.x, true);
+    write_tensor(file, "joint_score", s.joint_score, false);
+    if (s.kind == "ratio") {
+      write_tensor(file, "theta", s.theta, false);
+      if (s.theta_denominator.defined()) write_tensor(file, "theta_denominator", s.theta_denominator, false);
+      write_tensor(file, "joint_log_ratio", s.joint_log_ratio.view({-1}), false);
+      write_tensor(file, "label", s.label.view({-1}), false);
+      write_matrix(file, "prior_lower", s.prior_lower, true);
+      write_matrix(file, "prior_upper", s.prior_upper, true);
+    } else {
+      write_matrix(file, "cross_section_gradient", s.cross_section_gradient, true);
+      h5::write_double(file, "cross_section", s.cross_section);
+    }
+    write_matrix(file, "reference", s.reference, true);
+    if (s.has_morphing()) {
+      Eigen::MatrixXd c(s.morphing_components.size(), s.theory_parameters);
+      for (size_t j = 0; j < s.morphing_components.size(); ++j)
+        for (int p = 0; p < s.theory_parameters; ++p) c(Eigen::Index(j), p) = s.morphing_components[j][size_t(p)];
+      write_matrix(file, "morphing_components", c, false);
+      write_matrix(file, "morphing_basis", s.morphing_basis, false);
+      write_matrix(file, "basis_cross_sections", s.basis_cross_sections, true);
+    }
+    h5::write_string(file, "kind", s.kind);
+    h5::write_strings(file, "feature_names", s.feature_names);
+    h5::write_strings(file, "parameter_names", s.parameter_names);
+    h5::write_uint64(file, "theory_parameters", std::uint64_t(s.theory_parameters));
+    h5::write_string(file, "generator", s.generator);
+    h5::write_uint64(file, "seed", s.seed);
+  } catch (const H5::Exception& e) {
+    throw std::runtime_error(path + ": writing the augmented sample failed: " + e.getDetailMsg());
+  }
+  out.commit();
+}
+
+AugmentedSample read_augmented_sample(const std::string& path) {
+  H5Table table(path);  // InputError for a missing or non-HDF5 file
+  AugmentedSample s;
+  try {
+    H5::H5File file(path, H5F_ACC_RDONLY);
+    const auto kind = h5::read_string(file, "kind");
+    if (!kind || (*kind != "ratio" && *kind != "score"))
+      throw InputError(path, "attribute kind", "not an augmented training sample (kind 'ratio' or 'score'; written by refinery simulate theory)");
+    s.kind = *kind;
+    const auto features = h5::read_strings(file, "feature_names");
+    const auto parameters = h5::read_strings(file, "parameter_names");
+    const auto T = h5::read_uint64(file, "theory_parameters");
+    if (!features || features->empty()) throw InputError(path, "attribute feature_names", "missing or empty");
+    if (!parameters || parameters->empty()) throw InputError(path, "attribute parameter_names", "missing or empty");
+    if (!T || *T < 1 || *T > parameters->size())
+      throw InputError(path, "attribute theory_parameters", "missing, or not between 1 and the number of parameter_names");
+    s.feature_names = *features;
+    s.parameter_names = *parameters;
+    s.theory_parameters = int(*T);
+    s.generator = h5::read_string(file, "generator").value_or("");
+    s.seed = h5::read_uint64(file, "seed").value_or(0);
+    if (s.kind == "score") {
+      const auto sigma = h5::read_double(file, "cross_section");
+      if (!sigma || !(*sigma > 0) || !std::isfinite(*sigma)) throw InputError(path, "attribute cross_section", "missing or not positive");
+      s.cross_section = *sigma;
+    }
+  } catch (const H5::Exception&) {
+    throw InputError(path, "attributes", "unreadable (wrong types)");
+  } catch (const std::runtime_error& e) {
+    if (dynamic_cast<const InputError*>(&e)) throw;
+    throw InputError(path, "attributes", e.what());
+  }
+  const int64_t F = int64_t(s.feature_names.size()), P = int64_t(s.parameter_names.size()), T = s.theory_parameters;
+  const int64_t N = table.shape("x").rows;
+  if (N < 1) throw InputError(path, "x", "has no events");
+  s.x = read_all(table, "x", N, F).to(torch::kFloat32);
+  const int64_t score_width = s.kind == "score" ? T : P;
+  s.joint_score = read_all(table, "joint_score", N, score_width);
+  s.reference = to_eigen_matrix(read_all(table, "reference", score_width, 1)).col(0);
+  if (s.kind == "ratio") {
+    s.theta = read_all(table, "theta", N, P);
+    s.joint_log_ratio = read_all(table, "joint_log_ratio", N, 1).view({-1});
+    s.label = read_all(table, "label", N, 1).view({-1});
+    if (!((s.label == 0) | (s.label == 1)).all().item<bool>()) throw InputError(path, "label", "has a value other than 0 and 1");
+    if (has_dataset(path, "theta_denominator")) s.theta_denominator = read_all(table, "theta_denominator", N, P);
+    s.prior_lower = to_eigen_matrix(read_all(table, "prior_lower", T, 1)).col(0);
+    s.prior_upper = to_eigen_matrix(read_all(table, "prior_upper", T, 1)).col(0);
+  } else {
+    s.cross_section_gradient = to_eigen_matrix(read_all(table, "cross_section_gradient", T, 1)).col(0);
+  }
+  if (has_dataset(path, "morphing_components")) {
+    const Eigen::MatrixXd c = to_eigen_matrix(read_all(table, "morphing_components", -1, T));
+    const int64_t n = c.rows();
+    s.morphing_basis = to_eigen_matrix(read_all(table, "morphing_basis", n, T));
+    s.basis_cross_sections = to_eigen_matrix(read_all(table, "basis_cross_sections", n, 1)).col(0);
+    for (int64_t j = 0; j < n; ++j) {
+      std::vector<int> e;
+      for (int64_t p = 0; p < T; ++p) {
+        const double k = c(j, p);
+        if (!(k >= 0 && k <= 16 && k == std::floor(k)))
+          throw InputError(path, "morphing_components", "exponents must be whole numbers 0-16");
+        e.push_back(int(k));
+      }
+      s.morphing_components.push_back(e);
+    }
+    if ((s.basis_cross_sections.array() <= 0).any())
+      throw InputError(path, "basis_cross_sections", "must be positive");
+  }
+  return s;
+}
+
+}  // namespace refinery
