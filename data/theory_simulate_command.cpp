@@ -10,8 +10,11 @@
 //   --sample events  an event file at (theta, nu): a simulated sample with
 //                    weights L sigma / N, or with --pseudo-data one Poisson
 //                    pseudo-experiment of weight-1 events (the data of a fit).
-// Seeds: --seed, else the experiment's.
+// Seeds: --seed, else the experiment's; each kind of sample and point
+// draws its own stream of it (a reference sample and pseudo-data of one
+// seed are independent).
 #include <cmath>
+#include <cstring>
 #include <iostream>
 #include <optional>
 #include <random>
@@ -23,6 +26,7 @@
 #include "src/cli/options.h"
 #include "src/core/eigen_tensor.h"
 #include "src/core/error.h"
+#include "src/core/random_seed.h"
 #include "src/core/text.h"
 #include "src/io/augmented_sample.h"
 #include "src/io/event_writer.h"
@@ -33,6 +37,19 @@ namespace refinery::cli {
 namespace {
 
 using analytic::TheoryToy;
+
+std::uint64_t bits(double v) {
+  std::uint64_t b = 0;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+// Each kind of sample and point its own stream of the seed: a reference
+// sample and pseudo-data drawn with one --seed are independent.
+std::uint64_t sample_seed(std::uint64_t seed, std::uint64_t kind, const Eigen::Vector2d& theta, double nu = 0.0,
+                          double luminosity = 0.0) {
+  return stream_seed(seed, {0x7e0c, kind, bits(theta[0]), bits(theta[1]), bits(nu), bits(luminosity)});
+}
 
 std::string number_text(double v) {
   std::ostringstream os;
@@ -81,8 +98,8 @@ void write_event_sample(const cxxopts::ParseResult& r, const CommonOptions& comm
   if (!std::isfinite(nu)) throw InputError("", "--nu", "must be finite");
   const double expected = luminosity * TheoryToy::cross_section(theta);
   if (!(expected > 0) || !std::isfinite(expected)) throw InputError("", "--theta", "the cross section is not positive there");
-  std::mt19937_64 rng(seed);
   const bool pseudo = r.count("pseudo-data") > 0;
+  std::mt19937_64 rng(sample_seed(seed, pseudo ? 3 : 2, theta, nu, pseudo ? luminosity : 0.0));
   int64_t n = 0;
   if (pseudo) {
     if (expected > 1e8) throw InputError("", "--luminosity", "more than 1e8 expected events in one pseudo-experiment");
@@ -150,7 +167,7 @@ int run_simulate_theory(int argc, char** argv) {
     return 0;
   }
   const int64_t n = r->count("events") ? (*r)["events"].as<int64_t>() : 100000;
-  std::mt19937_64 rng(seed);
+  std::mt19937_64 rng;
   AugmentedSample s;
   s.kind = kind;
   s.feature_names = {"x_1", "x_2"};
@@ -160,6 +177,7 @@ int run_simulate_theory(int argc, char** argv) {
   s.seed = seed;
   if (kind == "score") {
     const Eigen::Vector2d theta = parse_point((*r)["theta"].as<std::string>(), "--theta");
+    rng.seed(sample_seed(seed, 1, theta));
     const auto t = TheoryToy::score_sample(theta, n, rng);
     s.x = to_tensor(t.x).to(torch::kFloat32);
     s.joint_score = to_tensor(t.score);
@@ -218,6 +236,7 @@ int run_simulate_theory(int argc, char** argv) {
       std::cout << "morphing basis of " << morphing->size() << " points: condition number " << number_text(morphing->condition())
                 << ", mean sum of squared weights over the prior box " << number_text(morphing->mean_squared_weights(thetas)) << "\n";
   }
+  rng.seed(sample_seed(seed, 0, sampling.reference));
   const auto t = TheoryToy::ratio_sample(sampling, n, rng);
   s.x = to_tensor(t.x).to(torch::kFloat32);
   s.theta = to_tensor(t.parameters);

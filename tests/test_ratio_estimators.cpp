@@ -3,9 +3,9 @@
 // acceptance for the augmented estimators: with the same events, network
 // and training budget, the mean squared error of log r^(x|theta, SM)
 // against the exact log r over a grid of theta is at least 3 times smaller
-// for RASCAL and ALICES (joint ratio and joint score) than for CARL (ALICES:
-// 2x here, see below), and their expected 68% contours are within 5% in
-// area of the exact likelihood's.
+// for RASCAL and ALICES (joint ratio and joint score) than for CARL, and
+// their expected 68% contours are within 5% in area of the exact
+// likelihood's.
 #include "tests/testing.hpp"
 
 #include <cmath>
@@ -87,10 +87,11 @@ TEST_CASE("Augmented ratio estimators: RASCAL and ALICES at least 3x more accura
   CHECK(cascal < carl);  // the score term helps the classifier too
   CHECK(rolr < 0.5 * exact.var().item<double>());
   // RASCAL is 3.7-6.8x better than CARL at four data seeds (61, 71, 81,
-  // 91); ALICES 2.4-5.2x (docs/madminer.md): the issue's 3x holds for
-  // RASCAL at every seed tried, for ALICES at three of four, so ALICES is
-  // held to 2x here.
-  CHECK(alices < carl / 2.0);
+  // 91) of this sampler, ALICES 2.4-5.2x; with `refinery simulate theory`'s
+  // samples at the same four seeds and three network seeds each, ALICES
+  // 3.6-5.4x and RASCAL 4.6-7.7x (docs/madminer.md): the issue's 3x holds
+  // in 15 of 16 trials for ALICES, in all for RASCAL. This seed: 5.2x.
+  CHECK(alices < carl / 3.0);
   CHECK(rascal < carl / 3.0);
   CHECK(carl < exact.var().item<double>());  // CARL itself learned something
 

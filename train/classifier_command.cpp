@@ -25,21 +25,6 @@
 
 namespace refinery::cli {
 
-std::vector<int64_t> parse_layer_sizes(const std::string& text, const std::string& flag) {
-  std::vector<int64_t> out;
-  std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');) {
-    try {
-      size_t used = 0;
-      out.push_back(std::stoll(item, &used));
-      if (used != item.size() || out.back() < 1) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      throw InputError("", flag, "expected sizes like 128,128, got '" + text + "'");
-    }
-  }
-  return out;
-}
-
 int run_train_classifier(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Train the calibrated multiclassifier");
   options.add_options()("what", "classifier", cxxopts::value<std::string>())(

@@ -46,19 +46,6 @@ void add_estimator_options(cxxopts::Options& options, const std::string& epochs,
   options.positional_help("SAMPLE.h5");
 }
 
-std::vector<int64_t> parse_hidden(const std::string& text) {
-  std::vector<int64_t> hidden;
-  for (const auto& item : split(text)) {
-    char* end = nullptr;
-    const long v = std::strtol(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || v < 1 || v > 65536)
-      throw InputError("", "--hidden", "expected layer sizes in [1, 65536] separated by commas, got '" + item + "'");
-    hidden.push_back(v);
-  }
-  if (hidden.empty()) throw InputError("", "--hidden", "at least one hidden layer");
-  return hidden;
-}
-
 struct Common {
   CommonOptions common;
   AugmentedSample sample;
@@ -74,7 +61,8 @@ Common read_common(const cxxopts::ParseResult& r, const std::string& kind, const
   c.common = common_options(r);
   if (!r.count("sample")) throw InputError("", "SAMPLE.h5", "the augmented training sample (refinery simulate theory --sample " + kind + ")");
   if (c.common.out.empty()) throw InputError("", "--out", "where to write the trained estimator (TorchScript .pt)");
-  c.hidden = parse_hidden(r["hidden"].as<std::string>());
+  c.hidden = parse_layer_sizes(r["hidden"].as<std::string>(), "--hidden");
+  if (c.hidden.empty()) throw InputError("", "--hidden", "at least one hidden layer");
   c.members = r["members"].as<int>();
   if (c.members < 1 || c.members > 64) throw InputError("", "--members", "must lie in [1, 64]");
   c.batch = r["batch"].as<int64_t>();
@@ -149,7 +137,11 @@ int run_train_ratio(int argc, char** argv) {
       "alpha", "Weight of the score term (rascal, alices, cascal)", cxxopts::value<double>()->default_value("1"))(
       "form", "morphing (x -> per-basis-point ratios, the morphing-aware form; needs the sample's morphing structure) or "
               "plain (a network of x and theta)",
-      cxxopts::value<std::string>()->default_value("morphing"));
+      cxxopts::value<std::string>()->default_value("morphing"))(
+      "head", "Morphing form: quadratic (rho_j from a positive quadratic form in (1, theta), the morphed sum positive; needs "
+              "every monomial of degree <= 2) or free (one log rho_j per basis point); default: quadratic where the "
+              "structure allows",
+      cxxopts::value<std::string>());
   auto r = parse(options, argc, argv);
   if (!r) return 0;
   RatioOptions o;
@@ -169,8 +161,16 @@ int run_train_ratio(int argc, char** argv) {
     } catch (const std::invalid_argument&) {
       throw InputError(c.sample_path, "morphing_basis", "degenerate: the basis points do not determine the polynomial (singular component matrix)");
     }
-    o.morphing = std::make_shared<MorphingAwareForm>(
-        MorphingAwareForm{*morphing, s.basis_cross_sections, int(s.parameter_names.size()) - s.theory_parameters});
+    const bool quadratic = is_quadratic_structure(*morphing);
+    const std::string head = r->count("head") ? (*r)["head"].as<std::string>() : quadratic ? "quadratic" : "free";
+    if (head != "quadratic" && head != "free") throw InputError("", "--head", "quadratic or free, got '" + head + "'");
+    if (head == "quadratic" && !quadratic)
+      throw InputError(c.sample_path, "morphing_components",
+                       "--head quadratic needs every monomial of total degree <= 2 in the theory parameters: use --head free");
+    o.morphing = std::make_shared<MorphingAwareForm>(MorphingAwareForm{
+        *morphing, s.basis_cross_sections, int(s.parameter_names.size()) - s.theory_parameters, head == "quadratic"});
+  } else if (r->count("head")) {
+    throw InputError("", "--head", "only for --form morphing");
   }
   o.hidden = c.hidden;
   o.batch_size = c.batch;
@@ -201,6 +201,7 @@ int run_train_ratio(int argc, char** argv) {
   md["loss"] = (*r)["loss"].as<std::string>();
   md["alpha"] = o.alpha;
   md["form"] = o.morphing ? "morphing" : "plain";
+  if (o.morphing) md["head"] = o.morphing->positive_quadratic ? "quadratic" : "free";
   md["denominator"] = s.theta_denominator.defined() ? "prior" : "reference";
   md["prior_lower"] = as_vector(s.prior_lower);
   md["prior_upper"] = as_vector(s.prior_upper);

@@ -1,5 +1,7 @@
 #include "train/estimator_export.h"
 
+#include <cmath>
+#include <iomanip>
 #include <sstream>
 
 #include "models/torchscript_export.h"
@@ -91,18 +93,46 @@ torch::jit::Module ratio_estimator_to_torchscript(const std::vector<RatioEstimat
   m.register_buffer("exponents", exponents);
   m.register_buffer("weight_matrix", to_tensor(f.morphing.weight_matrix()));
   m.register_buffer("sigma_basis", to_tensor(f.basis_cross_sections).view({-1}));
+  if (f.positive_quadratic) {
+    // The positive quadratic head (train/ratio_estimator.h): the o channel
+    // holds L's lower triangle, row by row, its diagonal as logarithms.
+    const int64_t D = T + 1;
+    const torch::Tensor idx = torch::tril_indices(D, D, 0, torch::kLong);
+    m.register_buffer("tri_flat", (idx[0] * D + idx[1]).contiguous());
+    m.register_buffer("on_diagonal", (idx[0] == idx[1]).view({1, -1}).contiguous());
+    Eigen::MatrixXd v(n, D);
+    v.col(0).setOnes();
+    v.rightCols(T) = f.morphing.basis();
+    m.register_buffer("basis_vectors", to_tensor(v));
+    src << "def head(self, h: Tensor) -> Tensor:\n"
+        << "    raw = h[:, :, 0]\n"
+        << "    entries = torch.where(self.on_diagonal, torch.exp(torch.clamp(raw, -30.0, 30.0)), raw)\n"
+        << "    L = raw.new_zeros([h.size(0), " << D * D << "]).index_copy(1, self.tri_flat, entries)\n"
+        << "    rho = torch.matmul(self.basis_vectors, L.view(h.size(0), " << D << ", " << D << ")).pow(2).sum(-1)\n"
+        << "    log_rho = torch.log(torch.clamp(rho, min=1e-300)).unsqueeze(2)\n"
+        << (K > 0 ? "    return torch.cat([log_rho, h[:, :, 1:]], 2)\n\n" : "    return log_rho\n\n");
+  }
   for (size_t k = 0; k < members.size(); ++k) {
     const std::string layers = register_member(m, members[k].net, members[k].input_mean, members[k].input_inverse_scale, k);
     src << "def member_coefficients_" << k << "(self, x: Tensor) -> Tensor:\n"
         << "    h = (x.float() - self.mean_m" << k << ") * self.inv_std_m" << k << "\n"
-        << layers << "    return h.double().view(x.size(0), " << n << ", " << 1 + 2 * K << ")\n\n";
+        << layers << "    h = h.double().view(x.size(0), " << n << ", " << 1 + 2 * K << ")\n"
+        << (f.positive_quadratic ? "    return self.head(h)\n\n" : "    return h\n\n");
   }
   // The same arithmetic as morphing_aware_log_ratio (train/ratio_estimator.cpp);
   // the ensemble's coefficients are the members' mean (one cache, the ansatz kept).
   src << "def member_coefficients(self, x: Tensor) -> Tensor:\n"
       << "    return " << stack_members("member_coefficients", "x", members.size()) << "\n\n"
-      << "def coefficients(self, x: Tensor) -> Tensor:\n"
-      << "    return self.member_coefficients(x).mean(0)\n\n"
+      << "def coefficients(self, x: Tensor) -> Tensor:\n";
+  if (f.positive_quadratic) {
+    src << "    c = self.member_coefficients(x)\n"
+        << "    o = (torch.logsumexp(c[:, :, :, 0], 0) - " << std::setprecision(17) << std::log(double(members.size()))
+        << ").unsqueeze(2)\n"
+        << (K > 0 ? "    return torch.cat([o, c[:, :, :, 1:].mean(0)], 2)\n\n" : "    return o\n\n");
+  } else {
+    src << "    return self.member_coefficients(x).mean(0)\n\n";
+  }
+  src
       << "def weights(self, theta: Tensor) -> Tensor:\n"
       << "    c = torch.prod(torch.pow(theta.double().unsqueeze(1), self.exponents.unsqueeze(0)), 2)\n"
       << "    return torch.mm(c, self.weight_matrix.t())\n\n"

@@ -1,5 +1,7 @@
 #include "train/ratio_estimator.h"
 
+#include <algorithm>
+
 #include "src/core/eigen_tensor.h"
 #include "src/core/error.h"
 
@@ -20,12 +22,51 @@ torch::Tensor morphing_weights(const stats::Morphing& morphing, const torch::Ten
   return torch::stack(columns, 1).matmul(to_tensor(morphing.weight_matrix()).t());
 }
 
+// The basis points' v_j = (1, theta_j) [n, T + 1].
+torch::Tensor basis_vectors(const stats::Morphing& morphing) {
+  const int n = morphing.size(), T = morphing.parameters();
+  Eigen::MatrixXd v(n, T + 1);
+  v.col(0).setOnes();
+  v.rightCols(T) = morphing.basis();
+  return to_tensor(v);
+}
+
+// Positions of the lower triangle of a (T + 1) x (T + 1) matrix, row by row
+// ([2, n]), and which of them are on the diagonal.
+torch::Tensor triangle(int64_t D) { return torch::tril_indices(D, D, 0, torch::kLong); }
+
 }  // namespace
+
+bool is_quadratic_structure(const stats::Morphing& morphing) {
+  const int T = morphing.parameters();
+  const auto expected = stats::morphing_components(std::vector<int>(size_t(T), 2), 2);
+  auto sorted = [](std::vector<std::vector<int>> c) {
+    std::sort(c.begin(), c.end());
+    return c;
+  };
+  return sorted(morphing.exponents()) == sorted(expected);
+}
+
+torch::Tensor morphing_aware_coefficients(const MorphingAwareForm& form, const torch::Tensor& output) {
+  const int64_t N = output.size(0), n = form.morphing.size(), K = form.nuisances;
+  torch::Tensor o = output.to(torch::kFloat64).view({N, n, 1 + 2 * K});
+  if (!form.positive_quadratic) return o;
+  const int64_t D = form.theory_parameters() + 1;
+  const torch::Tensor idx = triangle(D);
+  const torch::Tensor raw = o.select(2, 0);  // [N, n]: L's entries row by row
+  const torch::Tensor on_diagonal = (idx[0] == idx[1]).unsqueeze(0);
+  const torch::Tensor entries = torch::where(on_diagonal, raw.clamp(-30.0, 30.0).exp(), raw);
+  torch::Tensor L = torch::zeros({N, D * D}, entries.options());
+  L = L.index_copy(1, idx[0] * D + idx[1], entries).view({N, D, D});
+  const torch::Tensor rho = torch::matmul(basis_vectors(form.morphing), L).pow(2).sum(-1);  // |L^T v_j|^2 [N, n]
+  const torch::Tensor log_rho = rho.clamp_min(1e-300).log().unsqueeze(2);
+  return K > 0 ? torch::cat({log_rho, o.narrow(2, 1, 2 * K)}, 2) : log_rho;
+}
 
 torch::Tensor morphing_aware_log_ratio(const MorphingAwareForm& form, const torch::Tensor& output,
                                        const torch::Tensor& parameters, const torch::Tensor& theta_reference) {
   const int64_t N = output.size(0), n = form.morphing.size(), K = form.nuisances, T = form.theory_parameters();
-  const torch::Tensor o = output.to(torch::kFloat64).view({N, n, 1 + 2 * K});
+  const torch::Tensor o = morphing_aware_coefficients(form, output);
   const torch::Tensor p = parameters.to(torch::kFloat64);
   torch::Tensor log_rho = o.select(2, 0);
   if (K > 0) {
@@ -47,7 +88,7 @@ torch::Tensor RatioEstimator::coefficients(const torch::Tensor& x) const {
   MLP m = net;
   m->eval();
   const torch::Tensor out = m->forward((x.to(torch::kFloat32) - input_mean) * input_inverse_scale);
-  return out.to(torch::kFloat64).view({x.size(0), morphing->morphing.size(), 1 + 2 * morphing->nuisances});
+  return morphing_aware_coefficients(*morphing, out);
 }
 
 torch::Tensor RatioEstimator::network_output(const torch::Tensor& x, const torch::Tensor& theta) const {
@@ -69,9 +110,15 @@ torch::Tensor RatioEstimator::log_ratio(const torch::Tensor& x, const torch::Ten
 
 torch::Tensor ensemble_coefficients(const std::vector<RatioEstimator>& members, const torch::Tensor& x) {
   if (members.empty()) throw std::logic_error("ensemble_coefficients: no members");
-  torch::Tensor sum = members.front().coefficients(x);
-  for (size_t k = 1; k < members.size(); ++k) sum = sum + members[k].coefficients(x);
-  return sum / double(members.size());
+  std::vector<torch::Tensor> each;
+  for (const auto& m : members) each.push_back(m.coefficients(x));
+  const torch::Tensor all = torch::stack(each, 0);  // [M, N, n, 1 + 2K]
+  const auto& form = members.front().morphing;
+  if (!form || !form->positive_quadratic) return all.mean(0);
+  // The positive quadratic head: the members' rho_j averaged (log-mean-exp
+  // of o), so that the ensemble's morphed sum stays a positive quadratic form.
+  const torch::Tensor o = (all.select(3, 0).logsumexp(0) - std::log(double(members.size()))).unsqueeze(2);
+  return form->nuisances > 0 ? torch::cat({o, all.narrow(3, 1, 2 * form->nuisances).mean(0)}, 2) : o;
 }
 
 torch::Tensor ensemble_log_ratio(const std::vector<RatioEstimator>& members, const torch::Tensor& x, const torch::Tensor& theta,
@@ -144,8 +191,35 @@ RatioEstimator train_ratio_estimator(const RatioTrainingData& d, const RatioOpti
     const Eigen::VectorXd w_ref = form->morphing.weights(
         Eigen::Map<const Eigen::VectorXf>(e.theta_reference.data_ptr<float>(), form->theory_parameters()).cast<double>());
     const double s_ref = w_ref.dot(form->basis_cross_sections);
-    for (int j = 0; j < form->morphing.size(); ++j)
-      last->bias[j * (1 + 2 * form->nuisances)] = float(std::log(std::max(form->basis_cross_sections[j], 1e-300) / s_ref));
+    if (form->positive_quadratic) {
+      // L_0 L_0^T = Q_sigma / sigma_ref, the cross section's own quadratic
+      // form (sigma(theta) = v^T Q_sigma v; its monomials' coefficients M^-1 sigma_j).
+      if (!is_quadratic_structure(form->morphing))
+        throw InputError("", "ratio estimator", "the positive quadratic head needs every monomial of total degree <= 2");
+      const int T = form->theory_parameters(), D = T + 1;
+      const Eigen::VectorXd alpha = form->morphing.weight_matrix().transpose() * form->basis_cross_sections;
+      Eigen::MatrixXd Q = Eigen::MatrixXd::Zero(D, D);
+      for (size_t i = 0; i < form->morphing.exponents().size(); ++i) {
+        std::vector<int> at;
+        for (int p = 0; p < T; ++p)
+          for (int k = 0; k < form->morphing.exponents()[i][size_t(p)]; ++k) at.push_back(p + 1);
+        const int a = at.size() > 0 ? at[0] : 0, b = at.size() > 1 ? at[1] : 0;
+        if (a == b) Q(a, b) += alpha[Eigen::Index(i)];
+        else Q(a, b) += 0.5 * alpha[Eigen::Index(i)], Q(b, a) += 0.5 * alpha[Eigen::Index(i)];
+      }
+      const Eigen::LLT<Eigen::MatrixXd> llt(Q / s_ref);
+      if (llt.info() != Eigen::Success)
+        throw InputError("", "ratio estimator", "the basis cross sections do not form a positive definite quadratic form in (1, theta)");
+      const Eigen::MatrixXd L0 = llt.matrixL();
+      const torch::Tensor idx = triangle(D);
+      for (int64_t k = 0; k < idx.size(1); ++k) {
+        const int64_t r = idx[0][k].item<int64_t>(), c = idx[1][k].item<int64_t>();
+        last->bias[k * (1 + 2 * form->nuisances)] = float(r == c ? std::log(L0(r, c)) : L0(r, c));
+      }
+    } else {
+      for (int j = 0; j < form->morphing.size(); ++j)
+        last->bias[j * (1 + 2 * form->nuisances)] = float(std::log(std::max(form->basis_cross_sections[j], 1e-300) / s_ref));
+    }
   }
   auto loss_of = [&](const torch::Tensor& rows, bool training) {
     torch::Tensor zi = z.index_select(0, rows);

@@ -47,13 +47,34 @@ enum class RatioLoss { kCarl, kAlices, kRascal, kCascal, kRolr };
 // are computed once; the likelihood over theta and nu is then a weighted
 // sum per event (src/stats/learned_ratio_model.h), which is what makes
 // scans and pseudo-experiments cheap.
+//
+// The positive quadratic head. Where the structure is |A_0 + sum_p theta_p
+// A_p|^2 (every monomial of total degree <= 2, n = (T + 1)(T + 2) / 2),
+//   dsigma(x|theta) = v^T Q(x) v,  v = (1, theta),  Q(x) positive semi-definite,
+// so the network may output Q instead: a lower-triangular L(x) with a
+// positive (exponential) diagonal, n entries, Q = L L^T, and
+//   rho_j = v_j^T Q v_j = |L^T v_j|^2,  o_j = log rho_j.
+// Then sum_j w_j(theta) rho_j = v(theta)^T Q v(theta) > 0 at every theta
+// (at nu = 0): the likelihood is defined everywhere, where free o_j can
+// make the morphed sum negative for some events. The per-event
+// coefficients (o, a, b) and everything downstream are the same.
 struct MorphingAwareForm {
   stats::Morphing morphing;              // of the theory parameters
   Eigen::VectorXd basis_cross_sections;  // sigma_j [n]
   int nuisances = 0;                     // K, after the theory parameters
+  bool positive_quadratic = false;       // the head above (needs the quadratic structure)
   int theory_parameters() const { return morphing.parameters(); }
   int outputs() const { return morphing.size() * (1 + 2 * nuisances); }
 };
+
+// Whether the morphing's components are exactly the monomials of total
+// degree <= 2 in its parameters (the structure the positive quadratic head needs).
+bool is_quadratic_structure(const stats::Morphing& morphing);
+
+// The coefficients [N, n, 1 + 2K] (float64) from the network's raw output
+// [N, n (1 + 2K)]: the o channel through the positive quadratic head where
+// the form has it, the rest as they are (differentiable).
+torch::Tensor morphing_aware_coefficients(const MorphingAwareForm& form, const torch::Tensor& output);
 
 struct RatioTrainingData {
   // Events drawn at theta (one theta per event) and at theta_ref with the
@@ -110,7 +131,9 @@ torch::Tensor morphing_aware_log_ratio(const MorphingAwareForm& form, const torc
 // for one member).
 torch::Tensor ensemble_log_ratio(const std::vector<RatioEstimator>& members, const torch::Tensor& x,
                                  const torch::Tensor& theta, torch::Tensor* spread = nullptr);
-// The morphing-aware form's coefficients [N, n, 1 + 2K] of an ensemble: the members' mean.
+// The morphing-aware form's coefficients [N, n, 1 + 2K] of an ensemble: the
+// members' mean (with the positive quadratic head, of rho_j = exp(o_j) for
+// the o channel: the morphed sum stays positive).
 torch::Tensor ensemble_coefficients(const std::vector<RatioEstimator>& members, const torch::Tensor& x);
 
 RatioEstimator train_ratio_estimator(const RatioTrainingData& data, const RatioOptions& options,

@@ -33,7 +33,6 @@
 
 namespace refinery::cli {
 
-std::vector<int64_t> parse_layer_sizes(const std::string& text, const std::string& flag);  // classifier_command.cpp
 
 namespace {
 

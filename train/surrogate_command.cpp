@@ -46,14 +46,7 @@ int run_surrogate_train(int argc, char** argv) {
   if (!r->count("points")) throw InputError("", "POINTS.h5", "the labelled points to train on (refinery surrogate sample)");
   if (common.out.empty()) throw InputError("", "--out", "where to write the surrogate (ONNX)");
   SurrogateTrainingOptions o;
-  o.hidden.clear();
-  for (const auto& item : split((*r)["hidden"].as<std::string>())) {
-    char* end = nullptr;
-    const long v = std::strtol(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || v < 1 || v > 65536)
-      throw InputError("", "--hidden", "expected layer sizes in [1, 65536] separated by commas, got '" + item + "'");
-    o.hidden.push_back(v);
-  }
+  o.hidden = parse_layer_sizes((*r)["hidden"].as<std::string>(), "--hidden");
   if (o.hidden.empty()) throw InputError("", "--hidden", "at least one hidden layer");
   o.members = (*r)["members"].as<int>();
   if (o.members < 1 || o.members > 64) throw InputError("", "--members", "must lie in [1, 64]");

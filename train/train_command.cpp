@@ -37,7 +37,6 @@
 
 namespace refinery::cli {
 
-std::vector<int64_t> parse_layer_sizes(const std::string& text, const std::string& flag);  // classifier_command.cpp
 
 namespace {
 

@@ -1,11 +1,31 @@
 #include "train/training_flags.h"
 
+#include <cstdlib>
+
 #include "src/core/error.h"
 #include "src/distributed/gloo_group.h"
 #include "src/cli/job_array.h"
 #include "src/distributed/local_launcher.h"
 
 namespace refinery {
+
+std::vector<int64_t> parse_layer_sizes(const std::string& text, const std::string& flag) {
+  std::vector<int64_t> out;
+  if (text.empty()) return out;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = text.find(',', start);
+    const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    char* end = nullptr;
+    const long long v = item.empty() ? 0 : std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || v < 1 || v > 65536)
+      throw InputError("", flag, "expected layer sizes in [1, 65536] separated by commas (e.g. 128,128), got '" + text + "'");
+    out.push_back(v);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
 
 void check_training_flags(const TrainOptions& opt, const cxxopts::ParseResult& flags,
                           const std::string& config_file, const std::string& config_section) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "src/distributed/collective.h"
 
@@ -16,6 +17,10 @@ namespace refinery {
 // InputError naming "--epochs", "--steps", "--lr" or "--lr-decay" (or
 // `config_section`/<key> when the flag was not given and the value came
 // from the config; empty `config_section`: flags only) if `opt` is invalid.
+// Hidden layer sizes "128,128" of flag `flag`, each in [1, 65536] (""
+// gives none: the caller's default); InputError naming the flag otherwise.
+std::vector<int64_t> parse_layer_sizes(const std::string& text, const std::string& flag);
+
 void check_training_flags(const TrainOptions& opt, const cxxopts::ParseResult& flags,
                           const std::string& config_file, const std::string& config_section);
 

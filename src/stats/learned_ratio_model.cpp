@@ -185,7 +185,7 @@ Eigen::VectorXd LearnedRatioModel::ratios(const Eigen::MatrixXd& coefficients, c
 }
 
 std::vector<ProcessYields> LearnedRatioModel::expected_yields(const Eigen::VectorXd& x) const {
-  return {{"events", "total", {expected_yield(x, nullptr, nullptr)}}};
+  return {{"events", "expected (learned ratio)", {expected_yield(x, nullptr, nullptr)}}};
 }
 
 std::vector<ProcessYields> LearnedRatioModel::observed_yields() const {
