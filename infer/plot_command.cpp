@@ -42,7 +42,7 @@ int run_plot(int argc, char** argv) {
       "result", "The result file (JSON) of the command the figure shows", cxxopts::value<std::string>())(
       "out", "The figure; its format from the extension (.png, .pdf, .svg)", cxxopts::value<std::string>())(
       "region", "distributions: one region only", cxxopts::value<std::string>())(
-      "prefit", "distributions: the pre-fit yields even where the result holds post-fit ones");
+      "prefit", "distributions: the pre-fit yields even where the result holds post-fit ones")("h,help", "Show this help");
   options.parse_positional({"kind", "result"});
   options.positional_help("KIND RESULT.json");
   auto r = parse(options, argc, argv);

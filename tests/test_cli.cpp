@@ -2,6 +2,8 @@
 #include "testing.hpp"
 
 #include <fstream>
+#include <sstream>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -40,6 +42,24 @@ TEST_CASE("refinery --help lists the commands and --version names the libraries"
   auto sub = run_refinery("inspect --help");
   REQUIRE(sub.exit_code == 0);
   REQUIRE(sub.output.find("--threads") != std::string::npos);
+}
+
+TEST_CASE("every command refinery --help lists answers --help with its usage", "[cli]") {
+  const auto help = run_refinery("--help");
+  REQUIRE(help.exit_code == 0);
+  std::vector<std::string> commands{"simulate theory"};  // a generator with its own options
+  std::istringstream lines_in(help.output.substr(help.output.find("Commands:\n") + 10));
+  for (std::string line; std::getline(lines_in, line) && line.rfind("  ", 0) == 0;)
+    commands.push_back(line.substr(2, line.find("  ", 2) - 2));
+  REQUIRE(commands.size() > 25);
+  for (const auto& c : commands) {
+    INFO(c);
+    const auto r = run_refinery(c + " --help");
+    CHECK(r.exit_code == 0);
+    CHECK(r.output.find("Usage:") != std::string::npos);
+    const auto h = run_refinery(c + " -h");
+    CHECK(h.exit_code == 0);
+  }
 }
 
 TEST_CASE("usage and input errors exit with 2 and one line", "[cli][bad-input]") {
