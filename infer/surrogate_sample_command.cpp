@@ -114,6 +114,19 @@ int run_surrogate_sample(int argc, char** argv) {
               << "), background-only NLL observed " << std::setprecision(10) << likelihood.background_observed()
               << ", Asimov " << likelihood.background_asimov() << "\n";
 
+  // f's expansion at s = 0 (the surrogate's origin terms), before the
+  // sampling so that a user hears at once where the background-only
+  // minimum is not a proper one: the points then go without it.
+  stats::SignalYieldLikelihood::Expansion expansion[2];
+  bool has_expansion = true;
+  try {
+    expansion[0] = likelihood.expansion(false);
+    expansion[1] = likelihood.expansion(true);
+  } catch (const InputError& e) {
+    has_expansion = false;
+    if (!common.quiet) std::cerr << "surrogate sample: note: " << e.what() << " (the surrogate will have no origin terms)\n";
+  }
+
   AtomicFile target(common.out);  // the destination is checked before the fits
   // Resumable: the finished rays and chains go to OUT.journal as they
   // finish; the same command run again after a kill continues from it.
@@ -132,18 +145,6 @@ int run_surrogate_sample(int argc, char** argv) {
               << " finished rays and chains taken from " << so.journal << "\n";
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (points.size() == 0) throw InputError(background.file, "observations", "every fit failed: no point labelled");
-  // f's expansion at s = 0 (the surrogate's origin terms); where the
-  // background-only minimum is not a proper one, the points go without it.
-  stats::SignalYieldLikelihood::Expansion expansion[2];
-  bool has_expansion = true;
-  try {
-    expansion[0] = likelihood.expansion(false);
-    expansion[1] = likelihood.expansion(true);
-  } catch (const InputError& e) {
-    has_expansion = false;
-    if (!common.quiet) std::cerr << "surrogate sample: note: " << e.what() << " (the surrogate will have no origin terms)\n";
-  }
-
   H5::Exception::dontPrint();
   try {
     H5::H5File file(target.temp_path(), H5F_ACC_TRUNC);
