@@ -14,6 +14,7 @@
 
 #include "data/analytic/theory_toy.h"
 #include "src/core/eigen_tensor.h"
+#include "src/core/error.h"
 #include "models/torchscript_export.h"
 #include "train/estimator_export.h"
 #include "train/ratio_estimator.h"
@@ -145,4 +146,64 @@ TEST_CASE("Augmented ratio estimators: RASCAL and ALICES at least 3x more accura
   CHECK(std::isfinite(exact_area));
   CHECK(alices_area == Approx(exact_area).epsilon(0.05));
   CHECK(rascal_area == Approx(exact_area).epsilon(0.05));
+}
+
+TEST_CASE("The positive quadratic head: the morphed sum positive at every theta and its ensemble exported alike",
+          "[ratio][morphing]") {
+  // The quadratic structure with a basis inside [-1, 1]^2 (weights of both signs).
+  Eigen::MatrixXd basis(6, 2);
+  basis << 0, 0, 1, 0, -1, 0, 0, 1, 0, -1, 1, 1;
+  auto form = std::make_shared<refinery::MorphingAwareForm>(refinery::MorphingAwareForm{
+      refinery::stats::Morphing(refinery::stats::morphing_components({2, 2}, 2), basis), Eigen::VectorXd(), 0, true});
+  REQUIRE(refinery::is_quadratic_structure(form->morphing));
+  form->basis_cross_sections.resize(6);
+  for (int j = 0; j < 6; ++j) form->basis_cross_sections[j] = TheoryToy::cross_section(basis.row(j).transpose());
+  const refinery::RatioTrainingData data = training_data(5000, 81);
+  refinery::RatioOptions o;
+  o.morphing = form;
+  o.train.epochs = 3;
+  o.train.steps_per_epoch = 20;
+  o.train.quiet = true;
+  std::vector<refinery::RatioEstimator> members;
+  for (std::uint64_t seed : {11, 12}) {
+    o.train.seed = seed;
+    members.push_back(refinery::train_ratio_estimator(data, o));
+  }
+  std::mt19937_64 rng(82);
+  const auto events = TheoryToy::sample(Eigen::Vector2d(0.5, -0.5), 0.0, 300, rng);
+  torch::Tensor x = torch::empty({300, 2}, torch::kFloat64);
+  for (int i = 0; i < 300; ++i) x[i][0] = events[size_t(i)].x[0], x[i][1] = events[size_t(i)].x[1];
+  // sum_j w_j rho_j = v^T Q v with Q = L L^T: positive far outside the
+  // basis too, for each member and for the ensemble (which averages rho_j).
+  const torch::Tensor ensemble = refinery::ensemble_coefficients(members, x);
+  double smallest = std::numeric_limits<double>::infinity();
+  for (int k = 0; k < 200; ++k) {
+    const Eigen::Vector2d theta(-6.0 + 12.0 * ((k * 37) % 200) / 200.0, -6.0 + 12.0 * k / 200.0);
+    const torch::Tensor w = refinery::to_tensor(form->morphing.weights(theta)).view({1, -1});
+    for (const torch::Tensor& c : {members[0].coefficients(x), members[1].coefficients(x), ensemble}) {
+      const torch::Tensor S = (w * c.select(2, 0).exp()).sum(1);
+      smallest = std::min(smallest, S.min().item<double>());
+    }
+  }
+  INFO("smallest morphed sum over 200 theta in [-6, 6]^2 and 300 events: " << smallest);
+  CHECK(smallest > 0.0);
+  // The archive computes the same head and the same ensemble average.
+  refinery::testing::TempDir tmp("quadratic_head");
+  torch::jit::Module m = refinery::ratio_estimator_to_torchscript(members);
+  refinery::save_torchscript(m, {{"kind", "ratio_estimator"}}, tmp.path("q.pt"));
+  torch::jit::Module back = refinery::load_torchscript(tmp.path("q.pt"));
+  // float networks: log rho of a sum of squares of float entries agrees to ~1e-6 relative
+  CHECK((back.get_method("coefficients")({x}).toTensor() - ensemble).abs().max().item<double>() < 1e-5);
+  const torch::Tensor theta = torch::tensor({0.4, -0.3}, torch::kFloat64).view({1, 2}).expand({300, 2});
+  CHECK((back.get_method("log_ratio")({x, theta}).toTensor() - refinery::ensemble_log_ratio(members, x, theta)).abs().max().item<double>() <
+        1e-5);
+  // Degenerate use: the head without the quadratic structure is refused.
+  auto cubic = std::make_shared<refinery::MorphingAwareForm>(*form);
+  Eigen::MatrixXd b3(4, 2);
+  b3 << 0, 0, 1, 0, 2, 0, 3, 0;
+  cubic->morphing = refinery::stats::Morphing({{0, 0}, {1, 0}, {2, 0}, {3, 0}}, b3);
+  cubic->basis_cross_sections = Eigen::VectorXd::Ones(4);
+  CHECK_FALSE(refinery::is_quadratic_structure(cubic->morphing));
+  o.morphing = cubic;
+  CHECK_THROWS_AS(refinery::train_ratio_estimator(data, o), refinery::InputError);
 }

@@ -65,8 +65,12 @@ torch::Tensor morphing_aware_coefficients(const MorphingAwareForm& form, const t
 
 torch::Tensor morphing_aware_log_ratio(const MorphingAwareForm& form, const torch::Tensor& output,
                                        const torch::Tensor& parameters, const torch::Tensor& theta_reference) {
-  const int64_t N = output.size(0), n = form.morphing.size(), K = form.nuisances, T = form.theory_parameters();
-  const torch::Tensor o = morphing_aware_coefficients(form, output);
+  return log_ratio_from_coefficients(form, morphing_aware_coefficients(form, output), parameters, theta_reference);
+}
+
+torch::Tensor log_ratio_from_coefficients(const MorphingAwareForm& form, const torch::Tensor& o, const torch::Tensor& parameters,
+                                          const torch::Tensor& theta_reference) {
+  const int64_t K = form.nuisances, T = form.theory_parameters();
   const torch::Tensor p = parameters.to(torch::kFloat64);
   torch::Tensor log_rho = o.select(2, 0);
   if (K > 0) {
@@ -131,10 +135,10 @@ torch::Tensor ensemble_log_ratio(const std::vector<RatioEstimator>& members, con
   const RatioEstimator& e = members.front();
   if (!e.morphing) return all.mean(0);
   torch::NoGradGuard guard;
-  const torch::Tensor o = ensemble_coefficients(members, x).view({x.size(0), -1});
+  const torch::Tensor o = ensemble_coefficients(members, x);
   const torch::Tensor ref = e.theta_reference.to(torch::kFloat64).view({1, -1}).expand({x.size(0), e.theta_reference.numel()});
-  return morphing_aware_log_ratio(*e.morphing, o, theta, e.theta_reference) -
-         morphing_aware_log_ratio(*e.morphing, o, ref, e.theta_reference);
+  return log_ratio_from_coefficients(*e.morphing, o, theta, e.theta_reference) -
+         log_ratio_from_coefficients(*e.morphing, o, ref, e.theta_reference);
 }
 
 RatioEstimator train_ratio_estimator(const RatioTrainingData& d, const RatioOptions& o, TrainReport* report) {

@@ -124,6 +124,11 @@ struct RatioEstimator {
 torch::Tensor morphing_aware_log_ratio(const MorphingAwareForm& form, const torch::Tensor& output,
                                        const torch::Tensor& parameters, const torch::Tensor& theta_reference);
 
+// The same from coefficients [N, n, 1 + 2K] (the head already applied:
+// RatioEstimator::coefficients, ensemble_coefficients).
+torch::Tensor log_ratio_from_coefficients(const MorphingAwareForm& form, const torch::Tensor& coefficients,
+                                          const torch::Tensor& parameters, const torch::Tensor& theta_reference);
+
 // An ensemble of estimators trained alike from different seeds: log r^ is
 // the members' mean (in the morphing-aware form through the mean of their
 // coefficients, as the TorchScript export computes it) and `spread`, where
