@@ -15,6 +15,10 @@
 #include <random>
 #include <sstream>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include "infer/combination_source.h"
 #include "src/core/onnx_model.h"
 #include "src/core/worker_threads.h"
@@ -276,6 +280,16 @@ TEST_CASE("Yield sampling resumes from its journal: a cut journal gives the unin
   // A journal of another run (another seed) is refused, naming it.
   o.seed = 12;
   CHECK_THAT(input_error_of([&] { sample_yields(L, o); }), Catch::Contains("cut.journal") && Catch::Contains("another run"));
+  // A run still writing the journal (its lock held, here by this test as a
+  // second process would hold it) keeps a second run out; released, the
+  // run resumes as before.
+  o.seed = 11;
+  const int held = ::open(o.journal.c_str(), O_RDWR);
+  REQUIRE(held >= 0);
+  REQUIRE(::flock(held, LOCK_EX | LOCK_NB) == 0);
+  CHECK_THAT(input_error_of([&] { sample_yields(L, o); }), Catch::Contains("another run is writing this journal"));
+  ::close(held);
+  CHECK(sample_yields(L, o).yields == full.yields);
 }
 
 TEST_CASE("Yield sampling labels each point exactly, whatever the threads", "[surrogate]") {

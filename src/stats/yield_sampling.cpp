@@ -12,6 +12,10 @@
 #include <random>
 #include <sstream>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include "src/core/error.h"
 #include "src/core/random_seed.h"
 #include "src/core/worker_threads.h"
@@ -97,6 +101,16 @@ class Journal {
  public:
   Journal(const std::string& path, const std::string& header, int K) : path_(path), K_(K) {
     if (path.empty()) return;
+    // One run per journal: a second run with the same output would
+    // interleave its units with the first's (an advisory lock, held while
+    // this object lives; released by the kernel when a run dies).
+    // (A member: released even where this constructor throws below.)
+    lock_.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_.fd < 0) throw InputError(path, "", "cannot write the journal");
+    if (::flock(lock_.fd, LOCK_EX | LOCK_NB) != 0) {
+      throw InputError(path, "", "another run is writing this journal (a second run with the same --out): wait for it, or "
+                                 "choose another --out");
+    }
     std::ifstream in(path);
     bool fresh = true;
     if (in) {
@@ -179,6 +193,12 @@ class Journal {
   std::string path_;
   int K_;
   std::FILE* out_ = nullptr;
+  struct Lock {  // the run's lock on the journal, held by its open descriptor
+    int fd = -1;
+    ~Lock() {
+      if (fd >= 0) ::close(fd);
+    }
+  } lock_;
   std::mutex mutex_;
   std::map<std::pair<int, std::int64_t>, Unit> units_;
 };
