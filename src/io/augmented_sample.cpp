@@ -9,82 +9,37 @@
 #include "src/core/eigen_tensor.h"
 #include "src/core/error.h"
 #include "src/io/h5_attributes.h"
+#include "src/io/h5_dataset.h"
 #include "src/io/h5_table.h"
 
 namespace refinery {
-
-namespace {
-
-void write_tensor(H5::H5File& file, const std::string& name, const torch::Tensor& t, bool single) {
-  const torch::Tensor c = (single ? t.to(torch::kFloat32) : t.to(torch::kFloat64)).contiguous();
-  std::vector<hsize_t> dims;
-  for (int64_t d : c.sizes()) dims.push_back(hsize_t(d));
-  H5::DataSpace space(int(dims.size()), dims.data());
-  H5::DSetCreatPropList plist;
-  if (dims[0] > 4096) {
-    std::vector<hsize_t> chunk = dims;
-    chunk[0] = 65536 < dims[0] ? 65536 : dims[0];
-    plist.setChunk(int(chunk.size()), chunk.data());
-    plist.setShuffle();
-    plist.setDeflate(1);
-  }
-  if (single)
-    file.createDataSet(name, H5::PredType::IEEE_F32LE, space, plist).write(c.data_ptr<float>(), H5::PredType::NATIVE_FLOAT);
-  else
-    file.createDataSet(name, H5::PredType::IEEE_F64LE, space, plist).write(c.data_ptr<double>(), H5::PredType::NATIVE_DOUBLE);
-}
-
-void write_matrix(H5::H5File& file, const std::string& name, const Eigen::MatrixXd& m, bool vector) {
-  torch::Tensor t = to_tensor(m);
-  if (vector) t = t.view({-1});
-  write_tensor(file, name, t, false);
-}
-
-// A whole dataset with the expected shape ([rows, width]; rows < 0: any).
-torch::Tensor read_all(const H5Table& table, const std::string& name, int64_t rows, int64_t width) {
-  const H5Table::Shape s = table.shape(name);
-  if ((rows >= 0 && s.rows != rows) || (width >= 0 && s.width != width))
-    throw InputError(table.path(), name,
-                     "has shape [" + std::to_string(s.rows) + ", " + std::to_string(s.width) + "], expected [" +
-                         (rows >= 0 ? std::to_string(rows) : std::string("N")) + ", " + std::to_string(width) + "]");
-  const torch::Tensor t = table.read(name, 0, s.rows);
-  if (!torch::isfinite(t).all().item<bool>()) throw InputError(table.path(), name, "has a non-finite value");
-  return t;
-}
-
-bool has_dataset(const std::string& path, const std::string& name) {
-  H5::H5File f(path, H5F_ACC_RDONLY);
-  return f.nameExists(name);
-}
-
-}  // namespace
 
 void write_augmented_sample(const std::string& path, const AugmentedSample& s) {
   AtomicFile out(path);
   H5::Exception::dontPrint();
   try {
     H5::H5File file(out.temp_path(), H5F_ACC_TRUNC);
-    write_tensor(file, "x", s.x, true);
-    write_tensor(file, "joint_score", s.joint_score, false);
+    h5::write_dataset(file, "x", s.x, true);
+    h5::write_dataset(file, "joint_score", s.joint_score, false);
     if (s.kind == "ratio") {
-      write_tensor(file, "theta", s.theta, false);
-      if (s.theta_denominator.defined()) write_tensor(file, "theta_denominator", s.theta_denominator, false);
-      write_tensor(file, "joint_log_ratio", s.joint_log_ratio.view({-1}), false);
-      write_tensor(file, "label", s.label.view({-1}), false);
-      write_matrix(file, "prior_lower", s.prior_lower, true);
-      write_matrix(file, "prior_upper", s.prior_upper, true);
+      h5::write_dataset(file, "theta", s.theta, false);
+      if (s.theta_denominator.defined()) h5::write_dataset(file, "theta_denominator", s.theta_denominator, false);
+      h5::write_dataset(file, "joint_log_ratio", s.joint_log_ratio.view({-1}), false);
+      h5::write_dataset(file, "label", s.label.view({-1}), false);
+      h5::write_matrix(file, "prior_lower", s.prior_lower, true);
+      h5::write_matrix(file, "prior_upper", s.prior_upper, true);
     } else {
-      write_matrix(file, "cross_section_gradient", s.cross_section_gradient, true);
+      h5::write_matrix(file, "cross_section_gradient", s.cross_section_gradient, true);
       h5::write_double(file, "cross_section", s.cross_section);
     }
-    write_matrix(file, "reference", s.reference, true);
+    h5::write_matrix(file, "reference", s.reference, true);
     if (s.has_morphing()) {
       Eigen::MatrixXd c(s.morphing_components.size(), s.theory_parameters);
       for (size_t j = 0; j < s.morphing_components.size(); ++j)
         for (int p = 0; p < s.theory_parameters; ++p) c(Eigen::Index(j), p) = s.morphing_components[j][size_t(p)];
-      write_matrix(file, "morphing_components", c, false);
-      write_matrix(file, "morphing_basis", s.morphing_basis, false);
-      write_matrix(file, "basis_cross_sections", s.basis_cross_sections, true);
+      h5::write_matrix(file, "morphing_components", c, false);
+      h5::write_matrix(file, "morphing_basis", s.morphing_basis, false);
+      h5::write_matrix(file, "basis_cross_sections", s.basis_cross_sections, true);
     }
     h5::write_string(file, "kind", s.kind);
     h5::write_strings(file, "feature_names", s.feature_names);
@@ -133,26 +88,26 @@ AugmentedSample read_augmented_sample(const std::string& path) {
   const int64_t F = int64_t(s.feature_names.size()), P = int64_t(s.parameter_names.size()), T = s.theory_parameters;
   const int64_t N = table.shape("x").rows;
   if (N < 1) throw InputError(path, "x", "has no events");
-  s.x = read_all(table, "x", N, F).to(torch::kFloat32);
+  s.x = table.read_whole("x", N, F).to(torch::kFloat32);
   const int64_t score_width = s.kind == "score" ? T : P;
-  s.joint_score = read_all(table, "joint_score", N, score_width);
-  s.reference = to_eigen_matrix(read_all(table, "reference", score_width, 1)).col(0);
+  s.joint_score = table.read_whole("joint_score", N, score_width);
+  s.reference = to_eigen_matrix(table.read_whole("reference", score_width, 1)).col(0);
   if (s.kind == "ratio") {
-    s.theta = read_all(table, "theta", N, P);
-    s.joint_log_ratio = read_all(table, "joint_log_ratio", N, 1).view({-1});
-    s.label = read_all(table, "label", N, 1).view({-1});
+    s.theta = table.read_whole("theta", N, P);
+    s.joint_log_ratio = table.read_whole("joint_log_ratio", N, 1).view({-1});
+    s.label = table.read_whole("label", N, 1).view({-1});
     if (!((s.label == 0) | (s.label == 1)).all().item<bool>()) throw InputError(path, "label", "has a value other than 0 and 1");
-    if (has_dataset(path, "theta_denominator")) s.theta_denominator = read_all(table, "theta_denominator", N, P);
-    s.prior_lower = to_eigen_matrix(read_all(table, "prior_lower", T, 1)).col(0);
-    s.prior_upper = to_eigen_matrix(read_all(table, "prior_upper", T, 1)).col(0);
+    if (table.contains("theta_denominator")) s.theta_denominator = table.read_whole("theta_denominator", N, P);
+    s.prior_lower = to_eigen_matrix(table.read_whole("prior_lower", T, 1)).col(0);
+    s.prior_upper = to_eigen_matrix(table.read_whole("prior_upper", T, 1)).col(0);
   } else {
-    s.cross_section_gradient = to_eigen_matrix(read_all(table, "cross_section_gradient", T, 1)).col(0);
+    s.cross_section_gradient = to_eigen_matrix(table.read_whole("cross_section_gradient", T, 1)).col(0);
   }
-  if (has_dataset(path, "morphing_components")) {
-    const Eigen::MatrixXd c = to_eigen_matrix(read_all(table, "morphing_components", -1, T));
+  if (table.contains("morphing_components")) {
+    const Eigen::MatrixXd c = to_eigen_matrix(table.read_whole("morphing_components", -1, T));
     const int64_t n = c.rows();
-    s.morphing_basis = to_eigen_matrix(read_all(table, "morphing_basis", n, T));
-    s.basis_cross_sections = to_eigen_matrix(read_all(table, "basis_cross_sections", n, 1)).col(0);
+    s.morphing_basis = to_eigen_matrix(table.read_whole("morphing_basis", n, T));
+    s.basis_cross_sections = to_eigen_matrix(table.read_whole("basis_cross_sections", n, 1)).col(0);
     for (int64_t j = 0; j < n; ++j) {
       std::vector<int> e;
       for (int64_t p = 0; p < T; ++p) {

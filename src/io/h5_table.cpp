@@ -84,4 +84,24 @@ torch::Tensor H5Table::read(const std::string& dataset, int64_t start, int64_t c
   return out;
 }
 
+torch::Tensor H5Table::read_whole(const std::string& dataset, int64_t rows, int64_t width) const {
+  const Shape s = shape(dataset);
+  if ((rows >= 0 && s.rows != rows) || (width >= 0 && s.width != width))
+    throw InputError(impl_->path, dataset,
+                     "has shape [" + std::to_string(s.rows) + ", " + std::to_string(s.width) + "], expected [" +
+                         (rows >= 0 ? std::to_string(rows) : std::string("N")) + ", " +
+                         (width >= 0 ? std::to_string(width) : std::string("any")) + "]");
+  const torch::Tensor t = read(dataset, 0, s.rows);
+  if (!torch::isfinite(t).all().item<bool>()) throw InputError(impl_->path, dataset, "has a non-finite value");
+  return t;
+}
+
+bool H5Table::contains(const std::string& dataset) const {
+  try {
+    return impl_->file.nameExists(dataset);
+  } catch (const H5::Exception&) {
+    return false;
+  }
+}
+
 }  // namespace refinery

@@ -29,6 +29,11 @@ class H5Table {
   Shape shape(const std::string& dataset) const;
   // Rows [start, start + count) as float64 [count, width].
   torch::Tensor read(const std::string& dataset, std::int64_t start, std::int64_t count) const;
+  // The whole dataset as float64 [rows, width], checked to have that shape
+  // (rows < 0 or width < 0: any) and finite values; InputError naming it.
+  torch::Tensor read_whole(const std::string& dataset, std::int64_t rows, std::int64_t width) const;
+  // Whether the file has an object of that name.
+  bool contains(const std::string& dataset) const;
   const std::string& path() const;
 
  private:

@@ -9,35 +9,15 @@
 #include "src/core/eigen_tensor.h"
 #include "src/core/error.h"
 #include "src/io/h5_attributes.h"
+#include "src/io/h5_dataset.h"
 #include "src/io/h5_table.h"
 
 namespace refinery {
 
 namespace {
 
-void write_matrix(H5::H5File& file, const std::string& name, const Eigen::MatrixXd& m, bool vector) {
-  const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> r = m;
-  hsize_t dims[2] = {hsize_t(m.rows()), hsize_t(m.cols())};
-  H5::DataSpace space(vector ? 1 : 2, dims);
-  H5::DSetCreatPropList plist;
-  if (dims[0] > 4096) {
-    hsize_t chunk[2] = {std::min<hsize_t>(dims[0], 16384), dims[1]};
-    plist.setChunk(vector ? 1 : 2, chunk);
-    plist.setShuffle();
-    plist.setDeflate(1);
-  }
-  file.createDataSet(name, H5::PredType::IEEE_F64LE, space, plist).write(r.data(), H5::PredType::NATIVE_DOUBLE);
-}
-
 Eigen::MatrixXd read_matrix(const H5Table& table, const std::string& name, int64_t rows, int64_t width) {
-  const H5Table::Shape s = table.shape(name);
-  if ((rows >= 0 && s.rows != rows) || s.width != width)
-    throw InputError(table.path(), name,
-                     "has shape [" + std::to_string(s.rows) + ", " + std::to_string(s.width) + "], expected [" +
-                         (rows >= 0 ? std::to_string(rows) : std::string("N")) + ", " + std::to_string(width) + "]");
-  const Eigen::MatrixXd m = to_eigen_matrix(table.read(name, 0, s.rows));
-  if (!m.allFinite()) throw InputError(table.path(), name, "has a non-finite value");
-  return m;
+  return to_eigen_matrix(table.read_whole(name, rows, width));
 }
 
 }  // namespace
@@ -48,18 +28,18 @@ void write_learned_ratio_file(const std::string& path, const LearnedRatioFile& f
   H5::Exception::dontPrint();
   try {
     H5::H5File file(out.temp_path(), H5F_ACC_TRUNC);
-    write_matrix(file, "coefficients", f.coefficients, false);
+    h5::write_matrix(file, "coefficients", f.coefficients, false);
     Eigen::VectorXd w = f.weights.size() ? f.weights : Eigen::VectorXd::Ones(f.coefficients.rows());
-    write_matrix(file, "weights", w, true);
-    write_matrix(file, "reference_coefficients", in.reference, false);
+    h5::write_matrix(file, "weights", w, true);
+    h5::write_matrix(file, "reference_coefficients", in.reference, false);
     const int n = in.morphing.size(), T = in.morphing.parameters();
     Eigen::MatrixXd c(n, T);
     for (int j = 0; j < n; ++j)
       for (int p = 0; p < T; ++p) c(j, p) = in.morphing.exponents()[size_t(j)][size_t(p)];
-    write_matrix(file, "morphing_components", c, false);
-    write_matrix(file, "morphing_basis", in.morphing.basis(), false);
-    write_matrix(file, "lower", in.lower, true);
-    write_matrix(file, "upper", in.upper, true);
+    h5::write_matrix(file, "morphing_components", c, false);
+    h5::write_matrix(file, "morphing_basis", in.morphing.basis(), false);
+    h5::write_matrix(file, "lower", in.lower, true);
+    h5::write_matrix(file, "upper", in.upper, true);
     h5::write_string(file, "kind", "learned_ratio_likelihood");
     h5::write_strings(file, "parameter_names", in.names);
     h5::write_uint64(file, "nuisances", std::uint64_t(in.nuisances));
