@@ -260,18 +260,18 @@ int run_train_sally(int argc, char** argv) {
   const int64_t N = s.size(), n_val = std::max<int64_t>(1, int64_t(o.validation_fraction * N));
   const torch::Tensor x_val = s.x.narrow(0, N - n_val, n_val);
   const torch::Tensor gradient = to_tensor(s.cross_section_gradient).view({-1});
-  torch::Tensor spread;
-  const torch::Tensor info = fisher_from_score(ensemble_score(members, x_val, &spread), s.cross_section, gradient, 1.0);
-  nlohmann::json per_member = nlohmann::json::array();
-  for (const auto& m : members) {
-    const Eigen::MatrixXd I = to_eigen_matrix(fisher_from_score(m.score(x_val), s.cross_section, gradient, 1.0));
+  torch::Tensor spread, each;
+  const torch::Tensor info = fisher_from_score(ensemble_score(members, x_val, &spread, &each), s.cross_section, gradient, 1.0);
+  auto json_rows = [](const Eigen::MatrixXd& m) {
     nlohmann::json rows = nlohmann::json::array();
-    for (Eigen::Index i = 0; i < I.rows(); ++i) rows.push_back(as_vector(I.row(i).transpose()));
-    per_member.push_back(rows);
-  }
+    for (Eigen::Index i = 0; i < m.rows(); ++i) rows.push_back(as_vector(m.row(i).transpose()));
+    return rows;
+  };
+  nlohmann::json per_member = nlohmann::json::array();
+  for (int64_t k = 0; k < each.size(0); ++k)
+    per_member.push_back(json_rows(to_eigen_matrix(fisher_from_score(each[k], s.cross_section, gradient, 1.0))));
   const Eigen::MatrixXd I = to_eigen_matrix(info);
-  nlohmann::json rows = nlohmann::json::array();
-  for (Eigen::Index i = 0; i < I.rows(); ++i) rows.push_back(as_vector(I.row(i).transpose()));
+  const nlohmann::json rows = json_rows(I);
   nlohmann::json md = sample_metadata(c);
   md["kind"] = "sally";
   md["cross_section"] = s.cross_section;

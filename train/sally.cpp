@@ -12,12 +12,14 @@ torch::Tensor Sally::score(const torch::Tensor& x) const {
   return m->forward(z).to(torch::kFloat64);
 }
 
-torch::Tensor ensemble_score(const std::vector<Sally>& members, const torch::Tensor& x, torch::Tensor* spread) {
+torch::Tensor ensemble_score(const std::vector<Sally>& members, const torch::Tensor& x, torch::Tensor* spread,
+                             torch::Tensor* each) {
   if (members.empty()) throw std::logic_error("ensemble_score: no members");
-  std::vector<torch::Tensor> each;
-  for (const auto& m : members) each.push_back(m.score(x));
-  const torch::Tensor all = torch::stack(each, 0);
-  if (spread) *spread = members.size() > 1 ? all.std(0) : torch::zeros_like(each.front());
+  std::vector<torch::Tensor> scores;
+  for (const auto& m : members) scores.push_back(m.score(x));
+  const torch::Tensor all = torch::stack(scores, 0);
+  if (spread) *spread = members.size() > 1 ? all.std(0) : torch::zeros_like(scores.front());
+  if (each) *each = all;
   return all.mean(0);
 }
 

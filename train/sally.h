@@ -33,8 +33,10 @@ struct Sally {
 };
 
 // An ensemble's score: the members' mean [N,P]; `spread`, where given, the
-// members' standard deviation per event and component (zero for one).
-torch::Tensor ensemble_score(const std::vector<Sally>& members, const torch::Tensor& x, torch::Tensor* spread = nullptr);
+// members' standard deviation per event and component (zero for one);
+// `each`, where given, every member's score [M,N,P].
+torch::Tensor ensemble_score(const std::vector<Sally>& members, const torch::Tensor& x, torch::Tensor* spread = nullptr,
+                             torch::Tensor* each = nullptr);
 
 // x [N,F] observables, t [N,P] joint scores at theta_ref (any floating type).
 Sally train_sally(const torch::Tensor& x, const torch::Tensor& t, const SallyOptions& options, TrainReport* report = nullptr);
