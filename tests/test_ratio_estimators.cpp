@@ -90,7 +90,7 @@ TEST_CASE("Augmented ratio estimators: RASCAL and ALICES at least 3x more accura
   // RASCAL is 3.7-6.8x better than CARL at four data seeds (61, 71, 81,
   // 91) of this sampler, ALICES 2.4-5.2x; with `refinery simulate theory`'s
   // samples at the same four seeds and three network seeds each, ALICES
-  // 3.6-5.4x and RASCAL 4.6-7.7x (docs/madminer.md): the issue's 3x holds
+  // 3.4-5.3x and RASCAL 4.7-7.9x (docs/madminer.md): the issue's 3x holds
   // in 15 of 16 trials for ALICES, in all for RASCAL. This seed: 5.2x.
   CHECK(alices < carl / 3.0);
   CHECK(rascal < carl / 3.0);
