@@ -147,6 +147,8 @@ int run_simulate(int argc, char** argv) {
     // Checked before anything is simulated or created.
     const std::vector<double> mc_shares = htautau::parse_shares(sim.at("mc_shares"), config.file, "simulation.mc_shares");
     const auto mc_thinning = htautau::parse_thinning(sim.at("mc_thinning"), config.file, "simulation.mc_thinning");
+    const auto mc_enhancement =
+        htautau::parse_enhancement(sim.at("mc_enhancement"), config.file, "simulation.mc_enhancement");
     htautau::NuVector mc_nu{};
     try {
       mc_nu = htautau::nu_from_map(sim.at("mc_nu").get<std::map<std::string, double>>(), "");
@@ -167,6 +169,7 @@ int run_simulate(int argc, char** argv) {
       mc.seed = stream_seed(opt.seed, {0x3c5a3b1e});
       mc.shares = mc_shares;
       mc.thinning = mc_thinning;
+      mc.enhancement = mc_enhancement;
       htautau::SimulationReport r = htautau::is_nominal(mc_nu)
                                         ? htautau::simulate_samples(mc, {}, common.out + "/mc.h5", "")
                                         : htautau::simulate_samples(mc, {mc_nu}, "", common.out + "/mc.h5");

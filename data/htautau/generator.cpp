@@ -60,6 +60,7 @@ Tensor smear_pt(const Tensor& pt, const Tensor& rel_sigma, RandomStream& g) {
 }
 
 struct Truth {
+  Tensor weight;         // p / q of an enhanced production [N] (undefined: 1)
   Tensor lep, had;       // visible [N,4]
   Tensor vbf;            // bool [N]
   Tensor nu;             // sum of neutrinos [N,4]
@@ -113,14 +114,38 @@ void add_qcd_jets(const Tensor& system, double extra_rate, double extra_mean_pt,
   }
 }
 
-Truth produce(int process, int64_t n, RandomStream& g) {
+// The system pT's Gamma(k, theta) term, drawn from the mixture of
+// PtEnhancement when it is active (one more uniform per event to choose the
+// component; the same uniforms otherwise), with each event's p / q.
+struct EnhancedGamma {
+  Tensor x, weight;  // weight undefined when not enhanced
+};
+EnhancedGamma enhanced_gamma(int64_t n, int k, double theta, const PtEnhancement& e, RandomStream& g) {
+  Tensor x = g.gamma_int(n, k, theta);
+  if (!e.active()) return {x, Tensor()};
+  x = torch::where(g.uniform(n) < e.fraction, e.scale * x, x);
+  // q / p = (1 - f) + f s^-k exp((x / theta)(1 - 1/s)), in logs for large x.
+  Tensor log_ratio = (x / theta) * (1.0 - 1.0 / e.scale) - k * std::log(e.scale);
+  Tensor q_over_p = (1.0 - e.fraction) + e.fraction * torch::exp(log_ratio);
+  return {x, 1.0 / q_over_p};
+}
+
+Truth produce(int process, int64_t n, RandomStream& g, const PtEnhancement& enh) {
   Truth t;
   Tensor zero = torch::zeros({n}, kF64);
   switch (process) {
     case kHtautau: {
       Tensor vbf = g.uniform(n) < kVbfFraction;
       t.vbf = vbf;
-      Tensor pt = torch::where(vbf, g.gamma_int(n, 2, 45.0), g.gamma_int(n, 2, 22.0));
+      Tensor pt;
+      if (!enh.active()) {  // the generator's own draws, in their order
+        pt = torch::where(vbf, g.gamma_int(n, 2, 45.0), g.gamma_int(n, 2, 22.0));
+      } else {
+        EnhancedGamma pt_vbf = enhanced_gamma(n, 2, 45.0, enh, g);
+        EnhancedGamma pt_ggf = enhanced_gamma(n, 2, 22.0, enh, g);
+        pt = torch::where(vbf, pt_vbf.x, pt_ggf.x);
+        t.weight = torch::where(vbf, pt_vbf.weight, pt_ggf.weight);
+      }
       Tensor y = torch::where(vbf, g.normal(n, 0.0, 1.4), g.normal(n, 0.0, 1.7));
       Tensor h = system_p4(torch::full({n}, kMH, kF64), pt, y, g);
       decay_ditau(h, t, g);
@@ -143,8 +168,16 @@ Truth produce(int process, int64_t n, RandomStream& g) {
     }
     case kZtautau: {
       Tensor m = breit_wigner(n, kMZ, kGammaZ, 60.0, 160.0, g);
-      Tensor pt = g.gamma_int(n, 1, 14.0) + 0.15 * g.gamma_int(n, 2, 30.0) *
-                                                  (g.uniform(n) < 0.3).to(torch::kFloat64);
+      Tensor pt;
+      if (!enh.active()) {  // the generator's own draws, in their order
+        pt = g.gamma_int(n, 1, 14.0) + 0.15 * g.gamma_int(n, 2, 30.0) *
+                                           (g.uniform(n) < 0.3).to(torch::kFloat64);
+      } else {
+        EnhancedGamma hard = enhanced_gamma(n, 1, 14.0, enh, g);
+        t.weight = hard.weight;
+        Tensor tail = g.gamma_int(n, 2, 30.0);
+        pt = hard.x + 0.15 * tail * (g.uniform(n) < 0.3).to(torch::kFloat64);
+      }
       Tensor z = system_p4(m, pt, g.normal(n, 0.0, 2.0), g);
       decay_ditau(z, t, g);
       add_qcd_jets(z, 0.35, 15.0, t, g);
@@ -152,7 +185,14 @@ Truth produce(int process, int64_t n, RandomStream& g) {
     }
     case kTtbar: {
       Tensor mtt = 2.0 * kMTop + 10.0 + g.gamma_int(n, 2, 80.0);
-      Tensor tt = system_p4(mtt, g.gamma_int(n, 2, 30.0), g.normal(n, 0.0, 1.2), g);
+      Tensor tt;
+      if (!enh.active()) {  // the generator's own draws, in their order
+        tt = system_p4(mtt, g.gamma_int(n, 2, 30.0), g.normal(n, 0.0, 1.2), g);
+      } else {
+        EnhancedGamma pt = enhanced_gamma(n, 2, 30.0, enh, g);
+        t.weight = pt.weight;
+        tt = system_p4(mtt, pt.x, g.normal(n, 0.0, 1.2), g);
+      }
       auto [top1, top2] = decay(tt, torch::full({n}, kMTop, kF64),
                                               torch::full({n}, kMTop, kF64), g);
       Tensor mw1 = breit_wigner(n, kMW, kGammaW, 60.0, 100.0, g);
@@ -170,7 +210,14 @@ Truth produce(int process, int64_t n, RandomStream& g) {
     }
     case kDiboson: {
       Tensor mww = 2.0 * kMW + g.gamma_int(n, 2, 60.0);
-      Tensor ww = system_p4(mww, g.gamma_int(n, 2, 15.0), g.normal(n, 0.0, 1.8), g);
+      Tensor ww;
+      if (!enh.active()) {  // the generator's own draws, in their order
+        ww = system_p4(mww, g.gamma_int(n, 2, 15.0), g.normal(n, 0.0, 1.8), g);
+      } else {
+        EnhancedGamma pt = enhanced_gamma(n, 2, 15.0, enh, g);
+        t.weight = pt.weight;
+        ww = system_p4(mww, pt.x, g.normal(n, 0.0, 1.8), g);
+      }
       Tensor m1 = breit_wigner(n, kMW, kGammaW, 60.0, 100.0, g);
       Tensor m2 = breit_wigner(n, kMW, kGammaW, 60.0, 100.0, g);
       m1 = torch::minimum(m1, 0.5 * mww), m2 = torch::minimum(m2, 0.5 * mww);
@@ -193,8 +240,8 @@ double cross_section_fb(int process) {
 }
 
 ObjectSet generate_process(int process, int64_t n_produced, double weight, RandomStream& g,
-                           GeneratorTruth* truth) {
-  Truth t = produce(process, n_produced, g);
+                           GeneratorTruth* truth, const PtEnhancement& enhancement) {
+  Truth t = produce(process, n_produced, g, enhancement);
   // Detector: lepton 1.5% pT resolution, hadronic tau 6%, jets stochastic
   // 80%/sqrt(pT) (+) 5%. MET = neutrinos minus the mismeasurement of every
   // visible object, plus a resolution term growing with the visible activity.
@@ -254,7 +301,7 @@ ObjectSet generate_process(int process, int64_t n_produced, double weight, Rando
   o.jet_dir_known = torch::ones({n, kMaxJets}, torch::kBool);
   o.soft_x = g.normal(n);
   o.soft_y = g.normal(n);
-  o.weight = torch::full({n}, weight, kF64);
+  o.weight = t.weight.defined() ? weight * keep(t.weight) : torch::full({n}, weight, kF64);
   o.process = torch::full({n}, process, torch::kInt32);
   if (truth) {
     truth->nu_x = nu.select(1, 1).contiguous();

@@ -117,6 +117,27 @@ std::vector<SimulationOptions::Thinning> parse_thinning(const nlohmann::json& li
   return out;
 }
 
+std::vector<PtEnhancement> parse_enhancement(const nlohmann::json& list, const std::string& file,
+                                             const std::string& key) {
+  const auto& names = process_names();
+  std::vector<PtEnhancement> out(names.size());
+  std::vector<bool> seen(names.size(), false);
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const nlohmann::json& e = list[i];
+    const std::string at = key + "[" + std::to_string(i) + "]";
+    const std::string process = e.at("process").get<std::string>();
+    const auto it = std::find(names.begin(), names.end(), process);
+    if (it == names.end())
+      throw ConfigError(file, at + ".process", "unknown process '" + process + "' (the simulator's: " + join(names) + ")");
+    const auto p = static_cast<std::size_t>(it - names.begin());
+    if (seen[p]) throw ConfigError(file, at + ".process", "process '" + process + "' is enhanced twice");
+    seen[p] = true;
+    out[p].fraction = e.at("fraction").get<double>();
+    out[p].scale = e.at("pt_scale").get<double>();
+  }
+  return out;
+}
+
 EventMeta event_meta(const SimulationOptions& options, bool with_nuisances) {
   EventMeta meta;
   meta.feature_names = feature_names();
@@ -192,7 +213,8 @@ SimulationReport simulate_samples(const SimulationOptions& opt, const std::vecto
       if (n == 0) continue;
       RandomStream gen(stream_seed(opt.seed, {kSampleStream, (uint64_t)p, (uint64_t)c}));
       const double weight = cross_section_fb(p) * opt.luminosity / static_cast<double>(totals[p]);
-      ObjectSet base = generate_process(p, n, weight, gen);
+      ObjectSet base = generate_process(p, n, weight, gen, nullptr,
+                                        opt.enhancement.empty() ? PtEnhancement{} : opt.enhancement[p]);
       FeatureResult fr = compute_features(base);
       // Thinning (opt.thinning) of sample `sample` (0 nominal, v + 1 the
       // variation v): a stream of its own, so every kept event is as it was.

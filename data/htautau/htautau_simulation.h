@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/htautau/generator.h"
 #include "data/htautau/nuisances.h"
 #include "src/config/selection.h"
 #include "src/io/event_set.h"
@@ -37,6 +38,9 @@ struct SimulationOptions {
     double keep = 1.0;
   };
   std::vector<Thinning> thinning;
+  // Biased production of the system pT per process (simulation.mc_enhancement,
+  // mc.h5 only; generator.h's PtEnhancement): empty or one per process.
+  std::vector<PtEnhancement> enhancement;
 };
 
 // simulation.mc_thinning of a config: [{process, selection, keep}], the
@@ -44,6 +48,12 @@ struct SimulationOptions {
 // `file` and `key[i].field` otherwise.
 std::vector<SimulationOptions::Thinning> parse_thinning(const nlohmann::json& list, const std::string& file,
                                                         const std::string& key);
+
+// simulation.mc_enhancement of a config: [{process, fraction, pt_scale}],
+// one entry per process at most; ConfigError naming `file` and
+// `key[i].field` otherwise. Returns one PtEnhancement per process.
+std::vector<PtEnhancement> parse_enhancement(const nlohmann::json& list, const std::string& file,
+                                             const std::string& key);
 
 // Share of the produced events given to each process by default (the
 // weights undo it).

@@ -52,6 +52,17 @@ Schema simulation_schema() {
                "Thinning of mc.h5 per process: where a sample made large for its sparse, signal-like regions is dense "
                "(a background's peak), keep a fraction of the events at a larger weight. The expected yields are "
                "unchanged, the stored events and the fits' cost fall."),
+      optional("mc_enhancement",
+               S::array(S::object({
+                   required("process", S::string(), "A process of the generator."),
+                   required("fraction", S::number(0, 0.99), "The fraction of its events produced with the larger pT scale."),
+                   required("pt_scale", S::number(1, 100), "The factor on the scale of the hard system's transverse momentum for that fraction."),
+               })),
+               nlohmann::json::array(),
+               "Biased production of mc.h5 per process (importance sampling): a fraction of the events draws the "
+               "hard system's transverse momentum at a larger scale and every event carries the weight of the true "
+               "density over the mixture's, so the expected yields are unchanged while the high-pT, signal-like "
+               "regions get more events at smaller weights."),
       optional("mc_nu", S::map(S::number()), nlohmann::json::object(),
                "The nu point mc.h5 is simulated at, e.g. the measurement's nominal point {\"a\": 1} (empty: the "
                "nominal sample's). Its events carry it (the `nuisances` dataset) and the measurement divides each "
