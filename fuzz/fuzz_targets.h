@@ -28,6 +28,14 @@ bool selection(const std::uint8_t* data, std::size_t size);
 // checked as before LibTorch would load it (src/core/model_archive.h).
 bool model_archive(const std::uint8_t* data, std::size_t size);
 
+// An HDF5 file: an event file read as every command reads one (layout,
+// then every row in blocks), a table as `refinery import` reads it, an
+// augmented sample and a learned-ratio likelihood file. True when any
+// reader accepts it. Defined in fuzz_event_file_target.cpp, which needs the
+// LibTorch part (the test binary and fuzz_event_file link it); not in
+// targets().
+bool event_file(const std::uint8_t* data, std::size_t size);
+
 struct Target {
   const char* name;
   bool (*run)(const std::uint8_t*, std::size_t);

@@ -90,6 +90,8 @@ Eigen::VectorXd parse_truth(const std::vector<std::string>& names, Eigen::Vector
       if (eq == std::string::npos || it == names.end())
         throw InputError("", "--nu-true", "'" + item + "' is not NAME=VALUE with a parameter of the model (" + join(names) + ")");
       const int i = int(it - names.begin());
+      if (i == poi)  // its value would silently replace --mu-true's
+        throw InputError("", "--nu-true", "'" + name + "' is the parameter of interest: give its true value with --mu-true");
       try {
         std::size_t used = 0;
         x[i] = std::stod(item.substr(eq + 1), &used);

@@ -29,8 +29,18 @@ std::vector<std::string> files_in(const std::string& dir, const std::string& ext
   return out;
 }
 
+// The LibTorch-free targets and event_file, which this binary links.
+const std::vector<fuzz::Target>& all_targets() {
+  static const std::vector<fuzz::Target> list = [] {
+    std::vector<fuzz::Target> l = fuzz::targets();
+    l.push_back({"event_file", fuzz::event_file});
+    return l;
+  }();
+  return list;
+}
+
 const fuzz::Target& target(const std::string& name) {
-  for (const auto& t : fuzz::targets())
+  for (const auto& t : all_targets())
     if (t.name == name) return t;
   throw std::logic_error("no fuzz target " + name);
 }
@@ -51,7 +61,8 @@ TEST_CASE("fuzz targets accept their valid seeds", "[fuzz]") {
                          Seeds{"experiment_config", source_path("experiments"), ".json"},
                          Seeds{"selection", source_path("fuzz/seeds/selection"), ""},
                          Seeds{"patch", source_path("fuzz/seeds/patch"), ".json"},
-                         Seeds{"model_archive", source_path("fuzz/seeds/model_archive"), ".pt"}}) {
+                         Seeds{"model_archive", source_path("fuzz/seeds/model_archive"), ".pt"},
+                         Seeds{"event_file", source_path("fuzz/seeds/event_file"), ".h5"}}) {
     const auto files = files_in(s.dir, s.extension);
     INFO(s.target << " seeds in " << s.dir);
     REQUIRE(files.size() >= 3);
@@ -75,7 +86,10 @@ TEST_CASE("fuzz targets refuse bad input with an input error", "[fuzz]") {
       {"selection", "unknown_feature < 3"},
       {"selection", std::string(500, '(') + "pt > 1" + std::string(500, ')')},
       {"model_archive", std::string("PK\x05\x06", 4) + std::string(18, '\0')},
-      {"model_archive", std::string(100, 'P')}};
+      {"model_archive", std::string(100, 'P')},
+      {"event_file", ""},
+      {"event_file", std::string("\x89HDF\r\n\x1a\n", 8) + std::string(200, '\0')},
+      {"event_file", read_file(source_path("fuzz/seeds/event_file/event_file.h5")).substr(0, 4000)}};
   for (const auto& [name, text] : bad) {
     INFO(name << ": " << text.substr(0, 60));
     CHECK_FALSE(target(name).run(bytes(text), text.size()));
@@ -88,7 +102,7 @@ TEST_CASE("fuzz findings kept as regression inputs", "[fuzz]") {
   const std::string root = source_path("tests/data/fuzz");
   const std::string readme = read_file(root + "/README.md");
   REQUIRE(readme.find("| input | what it found | fixed in |") != std::string::npos);
-  for (const auto& t : fuzz::targets()) {
+  for (const auto& t : all_targets()) {
     for (const auto& f : files_in(root + "/" + t.name)) {
       INFO(f);
       CHECK(readme.find(std::string(t.name) + "/" + std::filesystem::path(f).filename().string()) != std::string::npos);

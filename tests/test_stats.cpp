@@ -468,6 +468,10 @@ TEST_CASE("stats CLI: a workspace takes the experiment's data options (Asimov, t
   r = run_refinery("fit " + ws + " --asimov --nu-true ghost=1");
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("--nu-true: 'ghost=1' is not NAME=VALUE with a parameter of") != std::string::npos);
+  // The POI's true value comes from --mu-true alone (it was replaced silently).
+  r = run_refinery("fit " + ws + " --asimov --nu-true mu=2");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output == "refinery fit: error: --nu-true: 'mu' is the parameter of interest: give its true value with --mu-true\n");
   r = run_refinery("scan " + ws + " --poi2 mu");
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("--poi2: names the scanned parameter itself") != std::string::npos);
