@@ -13,6 +13,7 @@
 
 #include "src/core/error.h"
 #include "src/io/h5_attributes.h"
+#include "src/io/h5_probe.h"
 #include "src/io/h5_storage.h"
 
 namespace refinery {
@@ -116,6 +117,7 @@ EventReader::EventReader(const std::string& path) : impl_(std::make_unique<Impl>
   }
   htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
   if (is_hdf5 <= 0) throw InputError(path, "", "not an HDF5 file");
+  h5::probe_file(path);  // libhdf5 itself may crash on a damaged file: first in a child
   try {
     d.file = H5::H5File(path, H5F_ACC_RDONLY);
   } catch (const H5::Exception& e) {

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "src/core/error.h"
+#include "src/io/h5_probe.h"
 #include "src/io/h5_storage.h"
 
 namespace refinery {
@@ -27,19 +28,27 @@ struct H5Table::Impl {
       exists = false;  // a path through a missing group
     }
     if (!exists) throw InputError(path, name, "no such dataset");
-    if (file.childObjType(name) != H5O_TYPE_DATASET) throw InputError(path, name, "is not a dataset (a group?)");
-    H5::DataSet ds = file.openDataSet(name);
-    const H5T_class_t c = ds.getTypeClass();
-    if (c != H5T_INTEGER && c != H5T_FLOAT)
-      throw InputError(path, name, "is not numeric (integer or floating point)");
-    H5::DataSpace space = ds.getSpace();
-    const int rank = space.getSimpleExtentNdims();
-    if (rank < 1 || rank > 2)
-      throw InputError(path, name, "must have rank 1 (one column) or 2 (rows x columns), found rank " + std::to_string(rank));
-    std::vector<hsize_t> dims(rank, 0);
-    space.getSimpleExtentDims(dims.data());
-    h5::check_stored(ds, path, name, dims, ds.getDataType().getSize());
-    Shape s{int64_t(dims[0]), rank == 2 ? int64_t(dims[1]) : 1};
+    // Damaged metadata makes any of libhdf5's calls below throw: one line
+    // naming the dataset, like every other problem with it.
+    H5::DataSet ds;
+    std::vector<hsize_t> dims;
+    try {
+      if (file.childObjType(name) != H5O_TYPE_DATASET) throw InputError(path, name, "is not a dataset (a group?)");
+      ds = file.openDataSet(name);
+      const H5T_class_t c = ds.getTypeClass();
+      if (c != H5T_INTEGER && c != H5T_FLOAT)
+        throw InputError(path, name, "is not numeric (integer or floating point)");
+      H5::DataSpace space = ds.getSpace();
+      const int rank = space.getSimpleExtentNdims();
+      if (rank < 1 || rank > 2)
+        throw InputError(path, name, "must have rank 1 (one column) or 2 (rows x columns), found rank " + std::to_string(rank));
+      dims.assign(rank, 0);
+      space.getSimpleExtentDims(dims.data());
+      h5::check_stored(ds, path, name, dims, ds.getDataType().getSize());
+    } catch (const H5::Exception& e) {
+      throw InputError(path, name, "unreadable (damaged HDF5 metadata: " + e.getDetailMsg() + ")");
+    }
+    Shape s{int64_t(dims[0]), dims.size() == 2 ? int64_t(dims[1]) : 1};
     return open.emplace(name, std::make_pair(ds, s)).first->second;
   }
 };
@@ -51,6 +60,7 @@ H5Table::H5Table(const std::string& path) : impl_(std::make_unique<Impl>()) {
   if (std::filesystem::is_directory(path)) throw InputError(path, "file", "is a directory, not an HDF5 file");
   try {
     if (!H5::H5File::isHdf5(path)) throw InputError(path, "file", "not an HDF5 file");
+    h5::probe_file(path);  // libhdf5 itself may crash on a damaged file: first in a child
     impl_->file = H5::H5File(path, H5F_ACC_RDONLY);
   } catch (const H5::Exception&) {
     throw InputError(path, "file", "cannot be opened as HDF5");
@@ -68,13 +78,13 @@ torch::Tensor H5Table::read(const std::string& dataset, int64_t start, int64_t c
   count = std::max<int64_t>(0, std::min(count, shape.rows - start));
   torch::Tensor out = torch::empty({count, shape.width}, torch::kFloat64);
   if (count == 0) return out;
-  const int rank = ds.getSpace().getSimpleExtentNdims();
-  hsize_t offset[2] = {hsize_t(start), 0};
-  hsize_t extent[2] = {hsize_t(count), hsize_t(shape.width)};
-  H5::DataSpace file_space = ds.getSpace();
-  file_space.selectHyperslab(H5S_SELECT_SET, extent, offset);
-  H5::DataSpace mem_space(rank, extent);
   try {
+    const int rank = ds.getSpace().getSimpleExtentNdims();
+    hsize_t offset[2] = {hsize_t(start), 0};
+    hsize_t extent[2] = {hsize_t(count), hsize_t(shape.width)};
+    H5::DataSpace file_space = ds.getSpace();
+    file_space.selectHyperslab(H5S_SELECT_SET, extent, offset);
+    H5::DataSpace mem_space(rank, extent);
     ds.read(out.data_ptr<double>(), H5::PredType::NATIVE_DOUBLE, mem_space, file_space);
   } catch (const H5::Exception&) {
     throw InputError(impl_->path, dataset,

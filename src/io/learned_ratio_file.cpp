@@ -9,6 +9,7 @@
 #include "src/core/eigen_tensor.h"
 #include "src/core/error.h"
 #include "src/io/h5_attributes.h"
+#include "src/io/h5_probe.h"
 #include "src/io/h5_dataset.h"
 #include "src/io/h5_table.h"
 
@@ -59,6 +60,11 @@ bool is_learned_ratio_file(const std::string& path) {
   H5::Exception::dontPrint();
   try {
     if (!H5::H5File::isHdf5(path)) return false;
+  } catch (...) {
+    return false;
+  }
+  h5::probe_file(path);  // a file libhdf5 crashes on: InputError saying so
+  try {
     H5::H5File file(path, H5F_ACC_RDONLY);
     return h5::read_string(file, "kind").value_or("") == "learned_ratio_likelihood";
   } catch (...) {

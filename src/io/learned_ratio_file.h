@@ -31,7 +31,8 @@ void write_learned_ratio_file(const std::string& path, const LearnedRatioFile& f
 // InputError naming the file and dataset or attribute.
 LearnedRatioFile read_learned_ratio_file(const std::string& path);
 // Whether `path` is an HDF5 file whose kind attribute says so (false for
-// anything else, without throwing).
+// anything else; InputError only for a file whose metadata crashes libhdf5,
+// h5_probe.h).
 bool is_learned_ratio_file(const std::string& path);
 
 }  // namespace refinery
