@@ -41,15 +41,6 @@ void write_uint64(H5::H5Object& obj, const std::string& name, std::uint64_t valu
   attr.write(H5::PredType::NATIVE_UINT64, &value);
 }
 
-std::optional<std::string> read_string(const H5::H5Object& obj, const std::string& name) {
-  if (!obj.attrExists(name)) return std::nullopt;
-  H5::Attribute attr = obj.openAttribute(name);
-  if (attr.getTypeClass() != H5T_STRING) throw std::runtime_error("attribute is not a string");
-  H5::StrType type = attr.getStrType();
-  std::string out;
-  attr.read(type, out);
-  return out;
-}
 
 std::optional<std::vector<std::string>> read_strings(const H5::H5Object& obj,
                                                      const std::string& name) {
@@ -79,6 +70,16 @@ std::optional<std::vector<std::string>> read_strings(const H5::H5Object& obj,
     }
   }
   return out;
+}
+
+std::optional<std::string> read_string(const H5::H5Object& obj, const std::string& name) {
+  // Through read_strings: H5::Attribute::read(type, std::string&) takes
+  // strlen of a variable-length string without checking it for null (a
+  // damaged file's crash, found by fuzzing).
+  const auto all = read_strings(obj, name);
+  if (!all) return std::nullopt;
+  if (all->size() != 1) throw std::runtime_error("attribute is not a single string");
+  return all->front();
 }
 
 std::optional<double> read_double(const H5::H5Object& obj, const std::string& name) {
