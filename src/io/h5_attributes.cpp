@@ -56,7 +56,13 @@ std::optional<std::vector<std::string>> read_strings(const H5::H5Object& obj,
     H5::StrType mem(H5::PredType::C_S1, H5T_VARIABLE);
     mem.setCset(file_type.getCset());  // ASCII or UTF-8, as written
     std::vector<char*> buf(n, nullptr);
-    attr.read(mem, buf.data());
+    try {
+      attr.read(mem, buf.data());
+    } catch (const H5::Exception&) {
+      // A read that fails part way has allocated some of the strings.
+      H5Dvlen_reclaim(mem.getId(), space.getId(), H5P_DEFAULT, buf.data());
+      throw;
+    }
     for (char* s : buf) out.emplace_back(s ? s : "");
     H5Dvlen_reclaim(mem.getId(), space.getId(), H5P_DEFAULT, buf.data());
   } else {
