@@ -16,8 +16,10 @@ namespace refinery::h5 {
 // Walks the metadata of the HDF5 file `path` in a child process. Returns
 // when the child finished (whatever libhdf5 reported as an error there: the
 // reader meets it again in-process, as an exception it handles), throws
-// InputError(path, "", "damaged HDF5 file: ...") when the child died. When
-// fork fails it does nothing.
+// InputError(path, "", "damaged HDF5 file: ...") when the child died or did
+// not finish within 20 s (REFINERY_HDF5_PROBE_SECONDS; a damaged global
+// heap makes libhdf5 loop forever, found by fuzzing), killing it. When fork
+// fails it does nothing.
 void probe_file(const std::string& path);
 
 }  // namespace refinery::h5
