@@ -15,7 +15,6 @@
 #include "src/core/error.h"
 #include "src/io/augmented_sample.h"
 #include "src/io/event_reader.h"
-#include "src/io/h5_probe.h"
 #include "src/io/h5_table.h"
 #include "src/io/learned_ratio_file.h"
 
@@ -51,16 +50,6 @@ bool event_file(const std::uint8_t* data, std::size_t size) {
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-  }
-  // Every reader walks the metadata in a child first (src/io/h5_probe.h);
-  // a file refused there is refused by each of them alike, so once here
-  // (a file libhdf5 loops on would otherwise take the walk's time limit
-  // once per reader).
-  try {
-    h5::probe_file(path);
-  } catch (const InputError&) {
-    std::remove(path.c_str());
-    return false;
   }
   bool any = false;
   // An event file, as every command reads one: its layout, then every row in

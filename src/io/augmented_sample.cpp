@@ -10,6 +10,7 @@
 #include "src/core/error.h"
 #include "src/io/h5_attributes.h"
 #include "src/io/h5_dataset.h"
+#include "src/io/h5_probe.h"
 #include "src/io/h5_table.h"
 
 namespace refinery {
@@ -53,7 +54,9 @@ void write_augmented_sample(const std::string& path, const AugmentedSample& s) {
   out.commit();
 }
 
-AugmentedSample read_augmented_sample(const std::string& path) {
+namespace {
+
+AugmentedSample read_in_process(const std::string& path) {
   H5Table table(path);  // InputError for a missing or non-HDF5 file
   AugmentedSample s;
   try {
@@ -122,6 +125,15 @@ AugmentedSample read_augmented_sample(const std::string& path) {
       throw InputError(path, "basis_cross_sections", "must be positive");
   }
   return s;
+}
+
+}  // namespace
+
+AugmentedSample read_augmented_sample(const std::string& path) {
+  // libhdf5 itself may crash or hang on a damaged file: the whole reading
+  // first in a child (h5_probe.h), then here.
+  h5::probe(path, [&] { read_in_process(path); });
+  return read_in_process(path);
 }
 
 }  // namespace refinery

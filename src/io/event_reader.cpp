@@ -46,6 +46,8 @@ std::string describe_type(const H5::DataSet& ds) {
 }  // namespace
 
 struct EventReader::Impl {
+  // Opens the file and reads its layout and metadata (the constructor's work).
+  void open();
   std::string path;
   H5::H5File file;
   H5::DataSet features, weights, process, nuisances, event;
@@ -117,7 +119,18 @@ EventReader::EventReader(const std::string& path) : impl_(std::make_unique<Impl>
   }
   htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
   if (is_hdf5 <= 0) throw InputError(path, "", "not an HDF5 file");
-  h5::probe_file(path);  // libhdf5 itself may crash on a damaged file: first in a child
+  // libhdf5 itself may crash or hang on a damaged file: the same reading
+  // first in a child (h5_probe.h), then here.
+  h5::probe(path, [&] {
+    Impl trial;
+    trial.path = path;
+    trial.open();
+  });
+  d.open();
+}
+
+void EventReader::Impl::open() {
+  auto& d = *this;
   try {
     d.file = H5::H5File(path, H5F_ACC_RDONLY);
   } catch (const H5::Exception& e) {

@@ -1,6 +1,6 @@
 #include "src/io/h5_probe.h"
 
-#include <hdf5.h>
+#include <omp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,10 +9,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <thread>
-#include <algorithm>
 #include <cstring>
-#include <vector>
+#include <thread>
 
 #include "src/core/error.h"
 
@@ -32,104 +30,14 @@ namespace refinery::h5 {
 
 namespace {
 
-// Elements of one attribute read in the walk at most (ours hold a few
-// names; a larger one is skipped, not read).
-constexpr hssize_t kMaxAttributeElements = 1 << 20;
-constexpr int kMaxDepth = 16;
-// A walk's time limit: milliseconds for refinery's own files (a 240 MB
-// mc.h5's walk takes ~10 ms), so far above any honest file's.
+// A reading's time limit: refinery's own files take milliseconds (a
+// 240 MB mc.h5's metadata ~10 ms), so this is far above any honest file's.
 constexpr double kDefaultSeconds = 20.0;
 
-// Reads one attribute as its type says: variable-length strings through the
-// global heap (where HDF5 1.10 crashes on damaged files), fixed strings and
-// numbers as bytes. Other classes are skipped.
-herr_t read_attribute(hid_t location, const char* name, const H5A_info_t*, void*) {
-  const hid_t attribute = H5Aopen(location, name, H5P_DEFAULT);
-  if (attribute < 0) return 0;
-  const hid_t type = H5Aget_type(attribute), space = H5Aget_space(attribute);
-  const hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
-  if (type >= 0 && n > 0 && n <= kMaxAttributeElements) {
-    const H5T_class_t c = H5Tget_class(type);
-    if (c == H5T_STRING && H5Tis_variable_str(type) > 0) {
-      const hid_t memory = H5Tcopy(H5T_C_S1);
-      H5Tset_size(memory, H5T_VARIABLE);
-      H5Tset_cset(memory, H5Tget_cset(type));  // as the readers do: another cset is not converted (nor read)
-      std::vector<char*> strings(std::size_t(n), nullptr);
-      if (H5Aread(attribute, memory, strings.data()) >= 0) H5Dvlen_reclaim(memory, space, H5P_DEFAULT, strings.data());
-      H5Tclose(memory);
-    } else if (c == H5T_STRING || c == H5T_INTEGER || c == H5T_FLOAT) {
-      const std::size_t size = H5Tget_size(type);
-      if (size > 0 && size <= 4096) {
-        std::vector<char> bytes(std::size_t(n) * size);
-        const hid_t memory = c == H5T_STRING ? H5Tcopy(type) : H5Tget_native_type(type, H5T_DIR_DEFAULT);
-        if (memory >= 0 && H5Tget_size(memory) <= size) H5Aread(attribute, memory, bytes.data());
-        if (memory >= 0) H5Tclose(memory);
-      }
-    }
-  }
-  if (space >= 0) H5Sclose(space);
-  if (type >= 0) H5Tclose(type);
-  H5Aclose(attribute);
-  return 0;
-}
+bool in_probe_child = false;
 
-// By index, one at a time: an iteration stops at the first damaged one,
-// while a reader opens the others by name.
-void walk_attributes(hid_t object) {
-  H5O_info_t info;
-  if (H5Oget_info(object, &info) < 0) return;
-  const hsize_t n = std::min<hsize_t>(info.num_attrs, 4096);
-  for (hsize_t i = 0; i < n; ++i) {
-    char name[1024];
-    if (H5Aget_name_by_idx(object, ".", H5_INDEX_CRT_ORDER, H5_ITER_NATIVE, i, name, sizeof name, H5P_DEFAULT) < 0 &&
-        H5Aget_name_by_idx(object, ".", H5_INDEX_NAME, H5_ITER_NATIVE, i, name, sizeof name, H5P_DEFAULT) < 0)
-      continue;
-    read_attribute(object, name, nullptr, nullptr);
-  }
-}
-
-void walk_dataset(hid_t dataset) {
-  walk_attributes(dataset);
-  const hid_t type = H5Dget_type(dataset), space = H5Dget_space(dataset), plist = H5Dget_create_plist(dataset);
-  if (type >= 0) H5Tget_size(type);
-  if (space >= 0 && plist >= 0 && H5Pget_layout(plist) == H5D_CHUNKED) {
-    hsize_t chunks = 0;
-    H5Dget_num_chunks(dataset, space, &chunks);  // walks the chunk index
-  }
-  if (plist >= 0) H5Pclose(plist);
-  if (space >= 0) H5Sclose(space);
-  if (type >= 0) H5Tclose(type);
-}
-
-struct Walk {
-  int depth = 0;
-};
-
-herr_t visit_link(hid_t group, const char* name, const H5L_info_t*, void* data) {
-  auto* walk = static_cast<Walk*>(data);
-  H5O_info_t info;
-  if (H5Oget_info_by_name(group, name, &info, H5P_DEFAULT) < 0) return 0;
-  if (info.type == H5O_TYPE_DATASET) {
-    const hid_t dataset = H5Dopen2(group, name, H5P_DEFAULT);
-    if (dataset >= 0) {
-      walk_dataset(dataset);
-      H5Dclose(dataset);
-    }
-  } else if (info.type == H5O_TYPE_GROUP && walk->depth < kMaxDepth) {
-    const hid_t child = H5Gopen2(group, name, H5P_DEFAULT);
-    if (child >= 0) {
-      walk_attributes(child);
-      ++walk->depth;
-      hsize_t index = 0;
-      H5Literate(child, H5_INDEX_NAME, H5_ITER_NATIVE, &index, visit_link, walk);
-      --walk->depth;
-      H5Gclose(child);
-    }
-  }
-  return 0;
-}
-
-[[noreturn]] void run_child(const std::string& path) {
+[[noreturn]] void run_child(const std::function<void()>& read) {
+  in_probe_child = true;
   // A crash here is the parent's to report, not a harness's: default
   // dispositions, and no sanitizer death callback (libFuzzer's would record
   // the input as its own crash).
@@ -137,18 +45,11 @@ herr_t visit_link(hid_t group, const char* name, const H5L_info_t*, void* data) 
 #ifdef REFINERY_H5_PROBE_SANITIZED
   __sanitizer_set_death_callback(nullptr);
 #endif
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file >= 0) {
-    const hid_t root = H5Gopen2(file, "/", H5P_DEFAULT);
-    if (root >= 0) {
-      walk_attributes(root);
-      Walk walk;
-      hsize_t index = 0;
-      H5Literate(root, H5_INDEX_NAME, H5_ITER_NATIVE, &index, visit_link, &walk);
-      H5Gclose(root);
-    }
-    H5Fclose(file);
+  omp_set_num_threads(1);  // LibTorch's kernels serial (at::set_num_threads would touch dead pools)
+  try {
+    read();
+  } catch (...) {
+    // the parent meets it again in-process, and reports it there
   }
   ::_exit(0);  // no atexit handlers, no destructors of the parent's objects
 }
@@ -165,11 +66,12 @@ double probe_seconds() {
 
 }  // namespace
 
-void probe_file(const std::string& path) {
+void probe(const std::string& path, const std::function<void()>& read) {
+  if (in_probe_child) return;
   const double limit = probe_seconds();
   const pid_t pid = ::fork();
   if (pid < 0) return;
-  if (pid == 0) run_child(path);
+  if (pid == 0) run_child(read);
   // Polled, so that a walk libhdf5 never finishes (a damaged global heap
   // makes it loop) is stopped: the in-process read would hang the same way.
   int status = 0;
@@ -185,7 +87,7 @@ void probe_file(const std::string& path) {
       }
       char text[64];
       std::snprintf(text, sizeof text, "%g", limit);
-      throw InputError(path, "", std::string("damaged HDF5 file: the HDF5 library did not finish reading its metadata in ") +
+      throw InputError(path, "", std::string("damaged HDF5 file: the HDF5 library did not finish reading it in ") +
                                      text + " s (REFINERY_HDF5_PROBE_SECONDS); nothing was read");
     }
     std::this_thread::sleep_for(pause);
@@ -193,10 +95,10 @@ void probe_file(const std::string& path) {
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
   if (WIFEXITED(status))
-    throw InputError(path, "", "damaged HDF5 file: the HDF5 library failed reading its metadata (exit code " +
+    throw InputError(path, "", "damaged HDF5 file: the HDF5 library failed reading it (exit code " +
                                    std::to_string(WEXITSTATUS(status)) + "); nothing was read");
   const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  throw InputError(path, "", std::string("damaged HDF5 file: the HDF5 library crashed reading its metadata (") +
+  throw InputError(path, "", std::string("damaged HDF5 file: the HDF5 library crashed reading it (") +
                                  (sig ? ::strsignal(sig) : "stopped") + "); nothing was read");
 }
 

@@ -1,25 +1,26 @@
-// A damaged HDF5 file can crash libhdf5 itself, before any check of ours
-// sees a value: HDF5 1.10's global-heap reader copies a length taken from
-// the file without checking it, which a variable-length string attribute
-// reaches (found by fuzzing the event-file readers; fuzz/seeds/event_file).
-// The readers of outside HDF5 files therefore walk a file's metadata first in
-// a forked child process (every attribute read as its type says, every
-// dataset's header, layout and chunk index, groups down to a depth of 16):
-// if libhdf5 dies there, the command says so in one line (exit 2) instead
-// of crashing; only a file whose metadata the child read is opened
-// in-process. The child does no tensor work (OpenMP does not survive fork).
+// A damaged HDF5 file can crash or hang libhdf5 itself, before any check
+// of ours sees a value: HDF5 1.10's global-heap reader copies a length taken
+// from the file without checking it, or loops forever, when a
+// variable-length string attribute is read (found by fuzzing the HDF5
+// readers: fuzz/fuzz_event_file_target.cpp). The readers of outside HDF5
+// files therefore do their reading of a file's metadata first in a forked
+// child process, from the very same state (fork copies it): what happens
+// there is what would happen in-process. If the child dies or does not
+// finish, the command says so in one line (exit 2) instead of crashing or
+// hanging; only then does the reader do the same reading in-process.
 #pragma once
+#include <functional>
 #include <string>
 
 namespace refinery::h5 {
 
-// Walks the metadata of the HDF5 file `path` in a child process. Returns
-// when the child finished (whatever libhdf5 reported as an error there: the
-// reader meets it again in-process, as an exception it handles), throws
+// Runs `read` (a reader's own reading of `path`, whatever it throws) in a
+// forked child first. Returns when the child finished it; throws
 // InputError(path, "", "damaged HDF5 file: ...") when the child died or did
-// not finish within 20 s (REFINERY_HDF5_PROBE_SECONDS; a damaged global
-// heap makes libhdf5 loop forever, found by fuzzing), killing it. When fork
-// fails it does nothing.
-void probe_file(const std::string& path);
+// not finish within 20 s (REFINERY_HDF5_PROBE_SECONDS), killing it. Inside
+// such a child (nested readers), or when fork fails, it does nothing. The
+// child runs LibTorch's kernels on one thread (OpenMP's pool does not
+// survive fork).
+void probe(const std::string& path, const std::function<void()>& read);
 
 }  // namespace refinery::h5

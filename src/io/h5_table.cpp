@@ -20,6 +20,13 @@ struct H5Table::Impl {
   const std::pair<H5::DataSet, Shape>& dataset(const std::string& name) const {
     auto it = open.find(name);
     if (it != open.end()) return it->second;
+    // libhdf5 itself may crash or hang on a damaged header: the same
+    // reading first in a child (h5_probe.h), then here.
+    h5::probe(path, [&] { load(name); });
+    return open.emplace(name, load(name)).first->second;
+  }
+
+  std::pair<H5::DataSet, Shape> load(const std::string& name) const {
     if (name.empty()) throw InputError(path, "dataset", "no dataset name given");
     bool exists = false;
     try {
@@ -49,7 +56,7 @@ struct H5Table::Impl {
       throw InputError(path, name, "unreadable (damaged HDF5 metadata: " + e.getDetailMsg() + ")");
     }
     Shape s{int64_t(dims[0]), dims.size() == 2 ? int64_t(dims[1]) : 1};
-    return open.emplace(name, std::make_pair(ds, s)).first->second;
+    return {ds, s};
   }
 };
 
@@ -60,7 +67,7 @@ H5Table::H5Table(const std::string& path) : impl_(std::make_unique<Impl>()) {
   if (std::filesystem::is_directory(path)) throw InputError(path, "file", "is a directory, not an HDF5 file");
   try {
     if (!H5::H5File::isHdf5(path)) throw InputError(path, "file", "not an HDF5 file");
-    h5::probe_file(path);  // libhdf5 itself may crash on a damaged file: first in a child
+    h5::probe(path, [&] { H5::H5File trial(path, H5F_ACC_RDONLY); });  // h5_probe.h
     impl_->file = H5::H5File(path, H5F_ACC_RDONLY);
   } catch (const H5::Exception&) {
     throw InputError(path, "file", "cannot be opened as HDF5");

@@ -63,16 +63,21 @@ bool is_learned_ratio_file(const std::string& path) {
   } catch (...) {
     return false;
   }
-  h5::probe_file(path);  // a file libhdf5 crashes on: InputError saying so
-  try {
-    H5::H5File file(path, H5F_ACC_RDONLY);
-    return h5::read_string(file, "kind").value_or("") == "learned_ratio_likelihood";
-  } catch (...) {
-    return false;
-  }
+  auto kind = [&] {
+    try {
+      H5::H5File file(path, H5F_ACC_RDONLY);
+      return h5::read_string(file, "kind").value_or("") == "learned_ratio_likelihood";
+    } catch (...) {
+      return false;
+    }
+  };
+  h5::probe(path, [&] { kind(); });  // a file libhdf5 crashes on: InputError saying so
+  return kind();
 }
 
-LearnedRatioFile read_learned_ratio_file(const std::string& path) {
+namespace {
+
+LearnedRatioFile read_in_process(const std::string& path) {
   H5Table table(path);
   std::vector<std::string> names;
   std::uint64_t K = 0;
@@ -126,6 +131,15 @@ LearnedRatioFile read_learned_ratio_file(const std::string& path) {
   if ((f.weights.array() < 0).any()) throw InputError(path, "weights", "negative weight");
   f.inputs = in;
   return f;
+}
+
+}  // namespace
+
+LearnedRatioFile read_learned_ratio_file(const std::string& path) {
+  // libhdf5 itself may crash or hang on a damaged file: the whole reading
+  // first in a child (h5_probe.h; the file is small), then here.
+  h5::probe(path, [&] { read_in_process(path); });
+  return read_in_process(path);
 }
 
 }  // namespace refinery
