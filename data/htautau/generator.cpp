@@ -130,6 +130,18 @@ EnhancedGamma enhanced_gamma(int64_t n, int k, double theta, const PtEnhancement
   return {x, 1.0 / q_over_p};
 }
 
+// The hard system of mass m with pT ~ Gamma(k, theta) (from the enhanced
+// mixture when asked, its p / q into t.weight) and y ~ N(0, y_sd); without
+// the enhancement the generator's own draws in their order.
+Tensor hard_system(const Tensor& m, int k, double theta, double y_sd, const PtEnhancement& enh, Truth& t,
+                   RandomStream& g) {
+  const int64_t n = m.size(0);
+  if (!enh.active()) return system_p4(m, g.gamma_int(n, k, theta), g.normal(n, 0.0, y_sd), g);
+  EnhancedGamma pt = enhanced_gamma(n, k, theta, enh, g);
+  t.weight = pt.weight;
+  return system_p4(m, pt.x, g.normal(n, 0.0, y_sd), g);
+}
+
 Truth produce(int process, int64_t n, RandomStream& g, const PtEnhancement& enh) {
   Truth t;
   Tensor zero = torch::zeros({n}, kF64);
@@ -185,14 +197,7 @@ Truth produce(int process, int64_t n, RandomStream& g, const PtEnhancement& enh)
     }
     case kTtbar: {
       Tensor mtt = 2.0 * kMTop + 10.0 + g.gamma_int(n, 2, 80.0);
-      Tensor tt;
-      if (!enh.active()) {  // the generator's own draws, in their order
-        tt = system_p4(mtt, g.gamma_int(n, 2, 30.0), g.normal(n, 0.0, 1.2), g);
-      } else {
-        EnhancedGamma pt = enhanced_gamma(n, 2, 30.0, enh, g);
-        t.weight = pt.weight;
-        tt = system_p4(mtt, pt.x, g.normal(n, 0.0, 1.2), g);
-      }
+      Tensor tt = hard_system(mtt, 2, 30.0, 1.2, enh, t, g);
       auto [top1, top2] = decay(tt, torch::full({n}, kMTop, kF64),
                                               torch::full({n}, kMTop, kF64), g);
       Tensor mw1 = breit_wigner(n, kMW, kGammaW, 60.0, 100.0, g);
@@ -210,14 +215,7 @@ Truth produce(int process, int64_t n, RandomStream& g, const PtEnhancement& enh)
     }
     case kDiboson: {
       Tensor mww = 2.0 * kMW + g.gamma_int(n, 2, 60.0);
-      Tensor ww;
-      if (!enh.active()) {  // the generator's own draws, in their order
-        ww = system_p4(mww, g.gamma_int(n, 2, 15.0), g.normal(n, 0.0, 1.8), g);
-      } else {
-        EnhancedGamma pt = enhanced_gamma(n, 2, 15.0, enh, g);
-        t.weight = pt.weight;
-        ww = system_p4(mww, pt.x, g.normal(n, 0.0, 1.8), g);
-      }
+      Tensor ww = hard_system(mww, 2, 15.0, 1.8, enh, t, g);
       Tensor m1 = breit_wigner(n, kMW, kGammaW, 60.0, 100.0, g);
       Tensor m2 = breit_wigner(n, kMW, kGammaW, 60.0, 100.0, g);
       m1 = torch::minimum(m1, 0.5 * mww), m2 = torch::minimum(m2, 0.5 * mww);
