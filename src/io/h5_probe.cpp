@@ -3,6 +3,8 @@
 #include <omp.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,8 +39,15 @@ constexpr double kDefaultSeconds = 20.0;
 
 bool in_probe_child = false;
 
-[[noreturn]] void run_child(const std::function<void()>& read) {
+[[noreturn]] void run_child(const std::function<void()>& read, double limit) {
   in_probe_child = true;
+  // Never outlive the reader: killed with its parent (a parent killed by a
+  // harness left children looping in libhdf5), and by the kernel after the
+  // time limit's CPU seconds and a margin whatever the parent does.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const rlim_t cpu = static_cast<rlim_t>(limit) + 5;
+  const struct rlimit rl = {cpu, cpu};
+  ::setrlimit(RLIMIT_CPU, &rl);
   // A crash here is the parent's to report, not a harness's: default
   // dispositions, and no sanitizer death callback (libFuzzer's would record
   // the input as its own crash).
@@ -79,7 +88,7 @@ void probe(const std::string& path, const std::function<void()>& read) {
   const double limit = probe_seconds();
   const pid_t pid = ::fork();
   if (pid < 0) return;
-  if (pid == 0) run_child(read);
+  if (pid == 0) run_child(read, limit);
   // Polled, so that a walk libhdf5 never finishes (a damaged global heap
   // makes it loop) is stopped: the in-process read would hang the same way.
   int status = 0;
