@@ -15,6 +15,7 @@
 #include "models/torchscript_export.h"
 #include "src/io/augmented_sample.h"
 #include "src/io/event_reader.h"
+#include "src/io/h5_probe.h"
 
 using refinery::analytic::TheoryToy;
 using namespace refinery;
@@ -147,7 +148,11 @@ TEST_CASE("refinery simulate theory with the denominator drawn from the prior: p
   };
   run("simulate theory --sample ratio --events 3000 --denominator prior --nuisance --prior -0.5:1.5,-2:0 --reference 0.5,-1 --seed 51 "
       "--quiet --out " + tmp.path("p.h5"));
+  // One reading child for the whole file (h5::read_probed): the nested
+  // readers' own probes (the file's open, each dataset) are covered by it.
+  const long forks_before = h5::forks();
   const AugmentedSample s = read_augmented_sample(tmp.path("p.h5"));
+  CHECK(h5::forks() - forks_before == 1);
   REQUIRE(s.theta_denominator.defined());
   REQUIRE(s.parameter_names == std::vector<std::string>{"theta_1", "theta_2", "energy_scale"});
   CHECK(s.reference[0] == 0.5);

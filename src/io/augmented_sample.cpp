@@ -131,9 +131,8 @@ AugmentedSample read_in_process(const std::string& path) {
 
 AugmentedSample read_augmented_sample(const std::string& path) {
   // libhdf5 itself may crash or hang on a damaged file: the whole reading
-  // first in a child (h5_probe.h), then here.
-  h5::probe(path, [&] { read_in_process(path); });
-  return read_in_process(path);
+  // first in a child (h5_probe.h), then here without the nested probes.
+  return h5::read_probed(path, [&] { return read_in_process(path); });
 }
 
 }  // namespace refinery

@@ -8,12 +8,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "src/core/error.h"
 
@@ -38,6 +41,9 @@ namespace {
 constexpr double kDefaultSeconds = 20.0;
 
 bool in_probe_child = false;
+// Paths whose reading a ProbedScope covers (nested scopes of one path stack).
+thread_local std::vector<std::string> probed_paths;
+std::atomic<long> forked{0};
 
 [[noreturn]] void run_child(const std::function<void()>& read, double limit) {
   in_probe_child = true;
@@ -83,12 +89,23 @@ double probe_seconds() {
 
 }  // namespace
 
+long forks() { return forked.load(); }
+
+ProbedScope::ProbedScope(std::string path) : path_(std::move(path)) { probed_paths.push_back(path_); }
+
+ProbedScope::~ProbedScope() {
+  const auto it = std::find(probed_paths.rbegin(), probed_paths.rend(), path_);
+  if (it != probed_paths.rend()) probed_paths.erase(std::next(it).base());
+}
+
 void probe(const std::string& path, const std::function<void()>& read) {
   if (in_probe_child) return;
+  if (std::find(probed_paths.begin(), probed_paths.end(), path) != probed_paths.end()) return;
   const double limit = probe_seconds();
   const pid_t pid = ::fork();
   if (pid < 0) return;
   if (pid == 0) run_child(read, limit);
+  ++forked;
   // Polled, so that a walk libhdf5 never finishes (a damaged global heap
   // makes it loop) is stopped: the in-process read would hang the same way.
   int status = 0;

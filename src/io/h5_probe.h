@@ -11,6 +11,7 @@
 #pragma once
 #include <functional>
 #include <string>
+#include <utility>
 
 namespace refinery::h5 {
 
@@ -22,5 +23,32 @@ namespace refinery::h5 {
 // child runs LibTorch's kernels on one thread (OpenMP's pool does not
 // survive fork).
 void probe(const std::string& path, const std::function<void()>& read);
+
+// Children probe has forked in this process so far (diagnostics, tests).
+long forks();
+
+// While one exists (on this thread), probe(path, ...) does nothing for its
+// path: the caller's child has already done a reading that contains the
+// nested readers' own (read_probed).
+class ProbedScope {
+ public:
+  explicit ProbedScope(std::string path);
+  ~ProbedScope();
+  ProbedScope(const ProbedScope&) = delete;
+  ProbedScope& operator=(const ProbedScope&) = delete;
+
+ private:
+  std::string path_;
+};
+
+// probe(path, read), then read() here with the nested probes of `path`
+// skipped: one fork for the whole reading instead of one more per dataset
+// and open inside it. Returns what read() returns.
+template <class Read>
+auto read_probed(const std::string& path, Read&& read) -> decltype(read()) {
+  probe(path, [&] { read(); });
+  ProbedScope scope(path);
+  return read();
+}
 
 }  // namespace refinery::h5
