@@ -71,8 +71,7 @@ bool is_learned_ratio_file(const std::string& path) {
       return false;
     }
   };
-  h5::probe(path, [&] { kind(); });  // a file libhdf5 crashes on: InputError saying so
-  return kind();
+  return h5::read_probed(path, kind);  // a file libhdf5 crashes on: InputError saying so
 }
 
 namespace {
