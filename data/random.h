@@ -34,10 +34,27 @@ class RandomStream {
   // Poisson(rate) counts capped at `cap` (exact below the cap).
   torch::Tensor poisson_capped(std::int64_t n, double rate, int cap);
   std::uint64_t drawn() const { return counter_; }
+  // Moves the stream past `count` numbers without drawing them.
+  void skip(std::uint64_t count) { counter_ += count; }
+
+  // The stream from here on restricted to the events at `positions` (int64
+  // [m], each in [0, n)) of blocks of n events: a draw for the m events
+  // (uniform(m), uniform2d(m, k) and everything built on them) returns the
+  // numbers a draw for all n would have given those events, and advances
+  // the stream by the n events' count. A generator thus computes its later
+  // stages for the events a selection kept only, with the numbers every
+  // event would have had (data/htautau/generator.cpp).
+  RandomStream restricted(const torch::Tensor& positions, std::int64_t n) const;
 
  private:
+  // Fills p[0, m) with the uniforms of the stream's positions base + index(j)
+  // for j < m, index(j) = (subset ? subset[j / k] * k + j % k : j).
+  void fill(double* p, std::int64_t m, std::int64_t k) const;
+
   std::uint64_t key_;
   std::uint64_t counter_ = 0;
+  torch::Tensor positions_;  // int64 [m]; undefined: unrestricted
+  std::int64_t block_ = 0;   // n of a restricted stream
 };
 
 }  // namespace refinery

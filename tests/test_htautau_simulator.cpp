@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 
 #include "data/htautau/features.h"
@@ -45,6 +46,40 @@ SimulationOptions write_tes_pair(const std::string& nominal, const std::string& 
 }
 
 }  // namespace
+
+TEST_CASE("a random stream restricted to some events draws the numbers the full stream gives them",
+          "[htautau][random]") {
+  // The generator makes its jets for the preselected events only, from the
+  // stream restricted to them: every draw must equal the full draw's rows,
+  // and the stream must move on as far as the full one.
+  const int64_t n = 1000;
+  const torch::Tensor idx = torch::tensor({0, 1, 17, 500, 998, 999}, torch::kInt64);
+  RandomStream full(42), base(42);
+  full.uniform(7);  // a stream part-way through
+  base.uniform(7);
+  RandomStream part = base.restricted(idx, n);
+  auto rows = [&](const torch::Tensor& all) { return all.index_select(0, idx); };
+  const int64_t m = idx.size(0);
+  CHECK(torch::equal(part.uniform(m), rows(full.uniform(n))));
+  CHECK(torch::equal(part.uniform(m, -2.0, 3.0), rows(full.uniform(n, -2.0, 3.0))));
+  CHECK(torch::equal(part.uniform2d(m, 3), rows(full.uniform2d(n, 3))));
+  CHECK(torch::equal(part.normal(m, 1.0, 2.0), rows(full.normal(n, 1.0, 2.0))));
+  CHECK(torch::equal(part.exponential(m, 5.0), rows(full.exponential(n, 5.0))));
+  CHECK(torch::equal(part.gamma_int(m, 3, 2.0), rows(full.gamma_int(n, 3, 2.0))));
+  CHECK(torch::equal(part.poisson_capped(m, 0.8, 2), rows(full.poisson_capped(n, 0.8, 2))));
+  REQUIRE(part.drawn() == full.drawn());
+  // Restricted to no events it only counts: the way the generator skips the
+  // jets' draws in its own stream.
+  RandomStream none = full.restricted(torch::empty({0}, torch::kInt64), n);
+  CHECK(none.normal(0).size(0) == 0);
+  CHECK(none.drawn() == full.drawn() + 2 * n);
+  base.skip(none.drawn() - base.drawn());
+  full.normal(n);
+  CHECK(torch::equal(base.uniform(n), full.uniform(n)));
+  // A draw of another size is a programming error, not a silent shift.
+  CHECK_THROWS_AS(part.uniform(m + 1), std::logic_error);
+  CHECK_THROWS_AS(part.restricted(idx, n), std::logic_error);
+}
 
 TEST_CASE("htautau: same seed gives identical samples, another seed differs", "[htautau]") {
   SimulationOptions opt;

@@ -65,7 +65,22 @@ struct Truth {
   Tensor vbf;            // bool [N]
   Tensor nu;             // sum of neutrinos [N,4]
   std::vector<Tensor> jets;  // each [N,4] (pt may be tiny: removed by thresholds)
+  Tensor system;         // the hard system [N,4], which the QCD jets recoil against
 };
+
+// The events `idx` of a Truth.
+Truth select(const Truth& t, const Tensor& idx) {
+  auto pick = [&](const Tensor& v) { return v.defined() ? v.index_select(0, idx) : v; };
+  Truth s;
+  s.weight = pick(t.weight);
+  s.lep = pick(t.lep);
+  s.had = pick(t.had);
+  s.vbf = pick(t.vbf);
+  s.nu = pick(t.nu);
+  s.system = pick(t.system);
+  for (const Tensor& j : t.jets) s.jets.push_back(pick(j));
+  return s;
+}
 
 // boson -> tau tau -> (l nu nu)(had nu)
 void decay_ditau(const Tensor& boson, Truth& t, RandomStream& g) {
@@ -142,9 +157,11 @@ Tensor hard_system(const Tensor& m, int k, double theta, double y_sd, const PtEn
   return system_p4(m, pt.x, g.normal(n, 0.0, y_sd), g);
 }
 
-Truth produce(int process, int64_t n, RandomStream& g, const PtEnhancement& enh) {
+// The hard process and the decays: everything the loose preselection looks
+// at (the lepton, the hadronic tau) and the jets of the decays (ttbar's b
+// quarks); the QCD and tagging jets are add_jets's, the stream's next draws.
+Truth produce_decays(int process, int64_t n, RandomStream& g, const PtEnhancement& enh) {
   Truth t;
-  Tensor zero = torch::zeros({n}, kF64);
   switch (process) {
     case kHtautau: {
       Tensor vbf = g.uniform(n) < kVbfFraction;
@@ -159,23 +176,8 @@ Truth produce(int process, int64_t n, RandomStream& g, const PtEnhancement& enh)
         t.weight = torch::where(vbf, pt_vbf.weight, pt_ggf.weight);
       }
       Tensor y = torch::where(vbf, g.normal(n, 0.0, 1.4), g.normal(n, 0.0, 1.7));
-      Tensor h = system_p4(torch::full({n}, kMH, kF64), pt, y, g);
-      decay_ditau(h, t, g);
-      // Gluon fusion: QCD radiation. VBF: two forward tagging jets in
-      // opposite hemispheres with a large rapidity gap.
-      Truth qcd;
-      add_qcd_jets(h, 0.5, 18.0, qcd, g);
-      Tensor side = torch::where(g.uniform(n) < 0.5, torch::ones({n}, kF64), -torch::ones({n}, kF64));
-      Tensor eta1 = side * g.normal(n, 2.3, 0.9).abs(), eta2 = -side * g.normal(n, 2.3, 0.9).abs();
-      Tensor hphi = kin::phi(h);
-      Tensor tag1 = kin::from_pt_eta_phi_m(25.0 + g.gamma_int(n, 2, 25.0), eta1,
-                                           kin::wrap_phi(hphi + M_PI + g.normal(n, 0.0, 0.7)), zero);
-      Tensor tag2 = kin::from_pt_eta_phi_m(22.0 + g.gamma_int(n, 2, 20.0), eta2,
-                                           g.uniform(n, -M_PI, M_PI), zero);
-      Tensor v = vbf.unsqueeze(1);
-      t.jets.push_back(torch::where(v, tag1, qcd.jets[0]));
-      t.jets.push_back(torch::where(v, tag2, qcd.jets[1]));
-      t.jets.push_back(torch::where(v, torch::zeros_like(tag1), qcd.jets[2]));
+      t.system = system_p4(torch::full({n}, kMH, kF64), pt, y, g);
+      decay_ditau(t.system, t, g);
       break;
     }
     case kZtautau: {
@@ -190,9 +192,8 @@ Truth produce(int process, int64_t n, RandomStream& g, const PtEnhancement& enh)
         Tensor tail = g.gamma_int(n, 2, 30.0);
         pt = hard.x + 0.15 * tail * (g.uniform(n) < 0.3).to(torch::kFloat64);
       }
-      Tensor z = system_p4(m, pt, g.normal(n, 0.0, 2.0), g);
-      decay_ditau(z, t, g);
-      add_qcd_jets(z, 0.35, 15.0, t, g);
+      t.system = system_p4(m, pt, g.normal(n, 0.0, 2.0), g);
+      decay_ditau(t.system, t, g);
       break;
     }
     case kTtbar: {
@@ -207,10 +208,7 @@ Truth produce(int process, int64_t n, RandomStream& g, const PtEnhancement& enh)
       decay_w(w1, true, t, g);
       decay_w(w2, false, t, g);
       t.jets = {b1, b2};
-      Tensor count = g.poisson_capped(n, 0.8, 1);
-      Tensor extra = torch::where(count > 0, 20.0 + g.exponential(n, 25.0), zero);
-      t.jets.push_back(kin::from_pt_eta_phi_m(extra, g.normal(n, 0.0, 2.2),
-                                              g.uniform(n, -M_PI, M_PI), zero));
+      t.system = tt;
       break;
     }
     case kDiboson: {
@@ -222,11 +220,52 @@ Truth produce(int process, int64_t n, RandomStream& g, const PtEnhancement& enh)
       auto [w1, w2] = decay(ww, m1, m2, g);
       decay_w(w1, true, t, g);
       decay_w(w2, false, t, g);
-      add_qcd_jets(ww, 0.3, 18.0, t, g);
+      t.system = ww;
       break;
     }
   }
   return t;
+}
+
+// The QCD and tagging jets of the events of `t` (appended to t.jets), from
+// the stream's draws after produce_decays's.
+void add_jets(int process, Truth& t, RandomStream& g) {
+  const int64_t n = t.system.size(0);
+  Tensor zero = torch::zeros({n}, kF64);
+  switch (process) {
+    case kHtautau: {
+      // Gluon fusion: QCD radiation. VBF: two forward tagging jets in
+      // opposite hemispheres with a large rapidity gap.
+      const Tensor& h = t.system;
+      Truth qcd;
+      add_qcd_jets(h, 0.5, 18.0, qcd, g);
+      Tensor side = torch::where(g.uniform(n) < 0.5, torch::ones({n}, kF64), -torch::ones({n}, kF64));
+      Tensor eta1 = side * g.normal(n, 2.3, 0.9).abs(), eta2 = -side * g.normal(n, 2.3, 0.9).abs();
+      Tensor hphi = kin::phi(h);
+      Tensor tag1 = kin::from_pt_eta_phi_m(25.0 + g.gamma_int(n, 2, 25.0), eta1,
+                                           kin::wrap_phi(hphi + M_PI + g.normal(n, 0.0, 0.7)), zero);
+      Tensor tag2 = kin::from_pt_eta_phi_m(22.0 + g.gamma_int(n, 2, 20.0), eta2,
+                                           g.uniform(n, -M_PI, M_PI), zero);
+      Tensor v = t.vbf.unsqueeze(1);
+      t.jets.push_back(torch::where(v, tag1, qcd.jets[0]));
+      t.jets.push_back(torch::where(v, tag2, qcd.jets[1]));
+      t.jets.push_back(torch::where(v, torch::zeros_like(tag1), qcd.jets[2]));
+      break;
+    }
+    case kZtautau:
+      add_qcd_jets(t.system, 0.35, 15.0, t, g);
+      break;
+    case kTtbar: {
+      Tensor count = g.poisson_capped(n, 0.8, 1);
+      Tensor extra = torch::where(count > 0, 20.0 + g.exponential(n, 25.0), zero);
+      t.jets.push_back(kin::from_pt_eta_phi_m(extra, g.normal(n, 0.0, 2.2),
+                                              g.uniform(n, -M_PI, M_PI), zero));
+      break;
+    }
+    case kDiboson:
+      add_qcd_jets(t.system, 0.3, 18.0, t, g);
+      break;
+  }
 }
 
 }  // namespace
@@ -239,7 +278,20 @@ double cross_section_fb(int process) {
 
 ObjectSet generate_process(int process, int64_t n_produced, double weight, RandomStream& g,
                            GeneratorTruth* truth, const PtEnhancement& enhancement) {
-  Truth t = produce(process, n_produced, g, enhancement);
+  Truth t = produce_decays(process, n_produced, g, enhancement);
+  // The jets are the stream's next draws. They are made below for the events
+  // the preselection keeps only, from a copy of the stream restricted to
+  // them (the numbers every event would have had: the same events as when
+  // all were made); the stream moves past them (their count, from a run on
+  // no events).
+  const RandomStream jet_stream = g;
+  {
+    const Tensor none = torch::empty({0}, torch::kInt64);
+    Truth no_events = select(t, none);
+    RandomStream skipped = jet_stream.restricted(none, n_produced);
+    add_jets(process, no_events, skipped);
+    g.skip(skipped.drawn() - g.drawn());
+  }
   // Detector: lepton 1.5% pT resolution, hadronic tau 6%, jets stochastic
   // 80%/sqrt(pT) (+) 5%. MET = neutrinos minus the mismeasurement of every
   // visible object, plus a resolution term growing with the visible activity.
@@ -257,21 +309,25 @@ ObjectSet generate_process(int process, int64_t n_produced, double weight, Rando
                    .squeeze(1);
   const int64_t n = idx.size(0);
   auto keep = [&](const Tensor& v) { return v.index_select(0, idx); };
+  Truth kept = select(t, idx);
+  {
+    RandomStream jets = jet_stream.restricted(idx, n_produced);
+    add_jets(process, kept, jets);
+  }
   ObjectSet o;
   o.lep_pt = keep(lep_pt);
   o.lep_eta = keep(lep_eta);
-  o.lep_phi = kin::phi(keep(t.lep));
+  o.lep_phi = kin::phi(kept.lep);
   o.had_pt = keep(had_pt);
   o.had_eta = keep(had_eta);
-  o.had_phi = kin::phi(keep(t.had));
+  o.had_phi = kin::phi(kept.had);
   lep_true = keep(lep_true);
   had_true = keep(had_true);
   Tensor mis_x = (o.lep_pt - lep_true) * torch::cos(o.lep_phi) + (o.had_pt - had_true) * torch::cos(o.had_phi);
   Tensor mis_y = (o.lep_pt - lep_true) * torch::sin(o.lep_phi) + (o.had_pt - had_true) * torch::sin(o.had_phi);
   Tensor sum_vis = o.lep_pt + o.had_pt;
   std::vector<Tensor> jpt, jeta, jphi;
-  for (const Tensor& jet : t.jets) {
-    Tensor j = keep(jet);
+  for (const Tensor& j : kept.jets) {
     Tensor pt_true = kin::pt(j);
     Tensor rel = torch::sqrt(0.64 / pt_true.clamp_min(1.0) + 0.0025);
     Tensor pt = smear_pt(pt_true, rel, g);
@@ -283,7 +339,7 @@ ObjectSet generate_process(int process, int64_t n_produced, double weight, Rando
     jeta.push_back(kin::eta(j));
     jphi.push_back(phi);
   }
-  Tensor nu = keep(t.nu);
+  const Tensor& nu = kept.nu;
   Tensor met_sigma = 4.0 + 0.4 * torch::sqrt(sum_vis);
   o.met_x = nu.select(1, 1) - mis_x + met_sigma * g.normal(n);
   o.met_y = nu.select(1, 2) - mis_y + met_sigma * g.normal(n);
@@ -299,12 +355,12 @@ ObjectSet generate_process(int process, int64_t n_produced, double weight, Rando
   o.jet_dir_known = torch::ones({n, kMaxJets}, torch::kBool);
   o.soft_x = g.normal(n);
   o.soft_y = g.normal(n);
-  o.weight = t.weight.defined() ? weight * keep(t.weight) : torch::full({n}, weight, kF64);
+  o.weight = kept.weight.defined() ? weight * kept.weight : torch::full({n}, weight, kF64);
   o.process = torch::full({n}, process, torch::kInt32);
   if (truth) {
     truth->nu_x = nu.select(1, 1).contiguous();
     truth->nu_y = nu.select(1, 2).contiguous();
-    truth->vbf = t.vbf.defined() ? keep(t.vbf) : torch::zeros({n}, torch::kBool);
+    truth->vbf = kept.vbf.defined() ? kept.vbf : torch::zeros({n}, torch::kBool);
   }
   return o;
 }
