@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <optional>
 
 #include "data/four_vector.h"
 #include "data/random.h"
@@ -66,7 +67,21 @@ struct Truth {
   Tensor nu;             // sum of neutrinos [N,4]
   std::vector<Tensor> jets;  // each [N,4] (pt may be tiny: removed by thresholds)
   Tensor system;         // the hard system [N,4], which the QCD jets recoil against
+  // A lepton from a tau decay before its visible fraction is drawn: the tau
+  // [N,4] and the stream at the fraction's draws (generate_process draws it
+  // for the events that can pass the preselection only); lep undefined then,
+  // nu the hadronic side's neutrinos only.
+  Tensor lep_parent;
+  std::optional<RandomStream> lep_fraction;
 };
+
+// Moves `g` past the draws `draw` makes for n events (run on none of them).
+template <class Draw>
+void skip_draws(RandomStream& g, int64_t n, Draw draw) {
+  RandomStream counted = g.restricted(torch::empty({0}, torch::kInt64), n);
+  draw(counted);
+  g.skip(counted.drawn() - g.drawn());
+}
 
 // The events `idx` of a Truth.
 Truth select(const Truth& t, const Tensor& idx) {
@@ -78,6 +93,8 @@ Truth select(const Truth& t, const Tensor& idx) {
   s.vbf = pick(t.vbf);
   s.nu = pick(t.nu);
   s.system = pick(t.system);
+  s.lep_parent = pick(t.lep_parent);
+  s.lep_fraction = t.lep_fraction;
   for (const Tensor& j : t.jets) s.jets.push_back(pick(j));
   return s;
 }
@@ -87,10 +104,14 @@ void decay_ditau(const Tensor& boson, Truth& t, RandomStream& g) {
   const int64_t n = boson.size(0);
   Tensor mt = torch::full({n}, kMTau, kF64);
   auto [t1, t2] = decay(boson, mt, mt, g);
-  Tensor xl = leptonic_fraction(n, g).unsqueeze(1), xh = hadronic_fraction(n, g).unsqueeze(1);
-  t.lep = xl * t1;
+  // The lepton's visible fraction xl: drawn by generate_process where it
+  // matters (lep = xl t1, nu += (1 - xl) t1).
+  t.lep_parent = t1;
+  t.lep_fraction = g;
+  skip_draws(g, n, [](RandomStream& s) { leptonic_fraction(0, s); });
+  Tensor xh = hadronic_fraction(n, g).unsqueeze(1);
   t.had = xh * t2;
-  t.nu = (1.0 - xl) * t1 + (1.0 - xh) * t2;
+  t.nu = (1.0 - xh) * t2;
 }
 
 // W -> l nu (lepton = true) or W -> tau nu, tau -> had nu (lepton = false).
@@ -285,43 +306,70 @@ ObjectSet generate_process(int process, int64_t n_produced, double weight, Rando
   // all were made); the stream moves past them (their count, from a run on
   // no events).
   const RandomStream jet_stream = g;
-  {
-    const Tensor none = torch::empty({0}, torch::kInt64);
-    Truth no_events = select(t, none);
-    RandomStream skipped = jet_stream.restricted(none, n_produced);
-    add_jets(process, no_events, skipped);
-    g.skip(skipped.drawn() - g.drawn());
-  }
+  skip_draws(g, n_produced, [&](RandomStream& s) {
+    Truth no_events = select(t, torch::empty({0}, torch::kInt64));
+    add_jets(process, no_events, s);
+  });
   // Detector: lepton 1.5% pT resolution, hadronic tau 6%, jets stochastic
   // 80%/sqrt(pT) (+) 5%. MET = neutrinos minus the mismeasurement of every
   // visible object, plus a resolution term growing with the visible activity.
-  Tensor lep_true = kin::pt(t.lep), had_true = kin::pt(t.had);
-  Tensor lep_pt = smear_pt(lep_true, torch::full({n_produced}, 0.015, kF64), g);
-  Tensor had_pt = smear_pt(had_true, torch::full({n_produced}, 0.06, kF64), g);
-  Tensor lep_eta = kin::eta(t.lep), had_eta = kin::eta(t.had);
   // The loose preselection is applied first: everything after it runs on the
-  // kept events only.
-  Tensor idx = (lep_pt > kLepPtMin)
-                   .logical_and(lep_eta.abs() < kLepEtaMax)
-                   .logical_and(had_pt > kLooseHadPtMin)
-                   .logical_and(had_eta.abs() < kHadEtaMax)
-                   .nonzero()
-                   .squeeze(1);
+  // kept events only. A lepton from a tau decay gets its visible fraction
+  // (a Newton solve, the costliest draw) only where the event can still
+  // pass: the hadronic tau passes, and the tau itself, smeared as the lepton
+  // would be, clears the lepton's threshold (the lepton carries a fraction
+  // <= 1 of the tau's momentum, in its direction; the bounds allow for
+  // rounding).
+  const bool pending = t.lep_parent.defined();
+  const Tensor& lep_direction = pending ? t.lep_parent : t.lep;
+  const RandomStream lep_smearing = g;
+  skip_draws(g, n_produced, [](RandomStream& s) {
+    const Tensor none = torch::empty({0}, kF64);
+    smear_pt(none, none, s);
+  });
+  Tensor had_true = kin::pt(t.had);
+  Tensor had_pt = smear_pt(had_true, torch::full({n_produced}, 0.06, kF64), g);
+  Tensor had_eta = kin::eta(t.had);
+  const Tensor lep_bound = kin::pt(lep_direction) * (1.0 + 0.015 * RandomStream(lep_smearing).normal(n_produced));
+  const Tensor candidates = (had_pt > kLooseHadPtMin)
+                                .logical_and(had_eta.abs() < kHadEtaMax)
+                                .logical_and(lep_bound > kLepPtMin * (1.0 - 1e-9))
+                                .logical_and(kin::eta(lep_direction).abs() < kLepEtaMax + 1e-9)
+                                .nonzero()
+                                .squeeze(1);
+  const int64_t n_candidates = candidates.size(0);
+  Tensor lep, xl;
+  if (pending) {
+    RandomStream fraction = t.lep_fraction->restricted(candidates, n_produced);
+    xl = leptonic_fraction(n_candidates, fraction).unsqueeze(1);
+    lep = xl * t.lep_parent.index_select(0, candidates);
+  } else {
+    lep = t.lep.index_select(0, candidates);
+  }
+  Tensor lep_true = kin::pt(lep);
+  RandomStream lep_smearing_here = lep_smearing.restricted(candidates, n_produced);
+  Tensor lep_pt = smear_pt(lep_true, torch::full({n_candidates}, 0.015, kF64), lep_smearing_here);
+  Tensor lep_eta = kin::eta(lep);
+  const Tensor pass = (lep_pt > kLepPtMin).logical_and(lep_eta.abs() < kLepEtaMax).nonzero().squeeze(1);
+  const Tensor idx = candidates.index_select(0, pass);
   const int64_t n = idx.size(0);
   auto keep = [&](const Tensor& v) { return v.index_select(0, idx); };
+  auto passed = [&](const Tensor& v) { return v.index_select(0, pass); };
   Truth kept = select(t, idx);
+  kept.lep = passed(lep);
+  if (pending) kept.nu = (1.0 - passed(xl)) * kept.lep_parent + kept.nu;
   {
     RandomStream jets = jet_stream.restricted(idx, n_produced);
     add_jets(process, kept, jets);
   }
   ObjectSet o;
-  o.lep_pt = keep(lep_pt);
-  o.lep_eta = keep(lep_eta);
+  o.lep_pt = passed(lep_pt);
+  o.lep_eta = passed(lep_eta);
   o.lep_phi = kin::phi(kept.lep);
   o.had_pt = keep(had_pt);
   o.had_eta = keep(had_eta);
   o.had_phi = kin::phi(kept.had);
-  lep_true = keep(lep_true);
+  lep_true = passed(lep_true);
   had_true = keep(had_true);
   Tensor mis_x = (o.lep_pt - lep_true) * torch::cos(o.lep_phi) + (o.had_pt - had_true) * torch::cos(o.had_phi);
   Tensor mis_y = (o.lep_pt - lep_true) * torch::sin(o.lep_phi) + (o.had_pt - had_true) * torch::sin(o.had_phi);
