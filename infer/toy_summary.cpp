@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iomanip>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "src/cli/options.h"
@@ -138,10 +139,14 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
   std::vector<ToyRow> all;
   std::vector<std::string> names_first;
   std::map<std::pair<double, int64_t>, std::string> seen_toys;
-  // Shards are grouped by their block of toy numbers (--first; 0 when the
-  // summary predates it): each block must be complete in itself.
-  std::map<int64_t, std::map<int, std::string>> seen_shards;
-  std::map<int64_t, int> shard_count;
+  // Shards are grouped by their run: the block of toy numbers (--first; 0
+  // when the summary predates it) and the true POI values of their toys
+  // (every shard of a run holds toys at all of the run's values), so that
+  // runs at other signal strengths, or files merged per signal strength,
+  // merge too; each run must be complete in itself.
+  using Run = std::pair<int64_t, std::set<double>>;
+  std::map<Run, std::map<int, std::string>> seen_shards;
+  std::map<Run, int> shard_count;
   nlohmann::json common;
   for (const auto& file : files) {
     std::vector<std::string> names;
@@ -185,11 +190,14 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
       throw InputError(side, "first", "expected the first toy number (an integer >= 0), got " + first_value.dump());
     const int64_t block = first_value.get<int64_t>();
     const std::string block_text = block ? " (toys from " + std::to_string(block) + ")" : "";
-    auto [count, fresh_block] = shard_count.insert({block, n});
+    std::set<double> mu_values;
+    for (const auto& r : rows) mu_values.insert(r.mu_true);
+    const Run run{block, mu_values};
+    auto [count, fresh_block] = shard_count.insert({run, n});
     if (!fresh_block && count->second != n)
       throw InputError(side, "shard", "shard of " + std::to_string(n) + " but the others" + block_text + " are of " +
                                           std::to_string(count->second));
-    auto& seen = seen_shards[block];
+    auto& seen = seen_shards[run];
     if (seen.count(i))
       throw InputError(file, "", "shard " + std::to_string(i) + "/" + std::to_string(n) + block_text + " is also " + seen[i]);
     seen[i] = file;
@@ -200,9 +208,9 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
       all.push_back(r);
     }
   }
-  for (const auto& [block, count] : shard_count)
+  for (const auto& [run, count] : shard_count)
     for (int i = 0; i < count; ++i)
-      if (!seen_shards[block].count(i))
+      if (const int64_t block = run.first; !seen_shards[run].count(i))
         throw InputError("", "--merge", "shard " + std::to_string(i) + "/" + std::to_string(count) +
                                             (block ? " of the toys from " + std::to_string(block) : std::string()) + " is missing");
   if (truth_names) *truth_names = names_first;

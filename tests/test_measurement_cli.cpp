@@ -248,6 +248,24 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   REQUIRE(merged["overall"]["usable"] == 3);
   REQUIRE(std::abs(all["overall"]["mean_width"].get<double>() - merged["overall"]["mean_width"].get<double>()) < 1e-9);
   REQUIRE(std::abs(all["overall"]["bias"].get<double>() - merged["overall"]["bias"].get<double>()) < 1e-9);
+  {
+    // A run at another signal strength merges with the merged file (the
+    // same shard label 0/1 and toy numbers, other toys): one summary per
+    // mu_true, as a campaign run per signal strength needs.
+    REQUIRE(run_refinery("toys --config " + cfg + " --n 2 --mu-values 2.5 --quiet --threads 2 --out " + tmp.path("mu25.csv")).exit_code == 0);
+    r = run_refinery("toys --merge " + tmp.path("m.csv") + " " + tmp.path("mu25.csv") + " --config " + cfg + " --out " +
+                     tmp.path("m2.csv"));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    json both = json::parse(read_file(tmp.path("m2.csv.json")));
+    REQUIRE(both["overall"]["usable"] == 5);
+    REQUIRE(both["per_mu_true"].size() == 2);
+    // The same run twice is still refused.
+    r = run_refinery("toys --merge " + tmp.path("mu25.csv") + " " + tmp.path("mu25.csv") + " --config " + cfg + " --out " +
+                     tmp.path("bad.csv"));
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find("shard 0/1 is also " + tmp.path("mu25.csv")) != std::string::npos);
+  }
 
   {
     // Conditional toys: from-priors,NAME=VALUE holds that nuisance and draws
