@@ -14,12 +14,22 @@
 
 namespace refinery::cli {
 
+// The last generated pseudo-experiment, with what determined it.
+struct GeneratedEvents {
+  bool valid = false;
+  std::uint64_t seed = 0;
+  double mu = 0, luminosity = 0;
+  std::map<std::string, double> nuisances;
+  EventSet events;
+};
+
 struct ExperimentToys::Source {
   std::shared_ptr<Measurement> measurement;
   std::string generator;    // empty: resample `sample`
   std::string config_file;  // errors
   EvaluatedEvents sample;
   std::vector<std::string> names;
+  std::shared_ptr<GeneratedEvents> last = std::make_shared<GeneratedEvents>();
 
   likelihood::LikelihoodModel events(const Eigen::VectorXd& x, std::mt19937_64& rng) {
     Measurement& m = *measurement;
@@ -27,11 +37,22 @@ struct ExperimentToys::Source {
     std::map<std::string, double> nuisances;
     for (size_t i = 1; i < names.size(); ++i) nuisances[names[i]] = x[i];
     const std::uint64_t seed = rng();
-    EventSet e = generators::pseudo_data(generator, x[0], nuisances, m.luminosity(), seed, 0,
+    GeneratedEvents& g = *last;
+    if (!(g.valid && g.seed == seed && g.mu == x[0] && g.luminosity == m.luminosity() && g.nuisances == nuisances)) {
+      g.valid = false;
+      g.events = generators::pseudo_data(generator, x[0], nuisances, m.luminosity(), seed, 0,
                                          config_file + ": measurement.nuisances (generator " + generator + ")");
-    return m.model(m.evaluate(e, "pseudo-experiment"), "pseudo-experiment");
+      g.seed = seed;
+      g.mu = x[0];
+      g.luminosity = m.luminosity();
+      g.nuisances = nuisances;
+      g.valid = true;
+    }
+    return m.model(m.evaluate(g.events, "pseudo-experiment", /*observed=*/true), "pseudo-experiment");
   }
 };
+
+void ExperimentToys::share_events_with(const ExperimentToys& other) { state_->last = other.state_->last; }
 
 ExperimentToys::ExperimentToys(std::shared_ptr<Measurement> measurement, const ExperimentConfig& config,
                                const std::string& nu_true, const std::string& events_option) {

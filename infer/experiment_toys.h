@@ -56,6 +56,13 @@ class ExperimentToys {
   };
   Toy draw(double mu, std::int64_t index) const;
 
+  // Draws of `other` and of this one share their generated events: a
+  // pseudo-experiment the other drew last (the same generator seed, truth
+  // and luminosity) is not generated again. For two analyses of the same
+  // toys (`refinery toys --with-reference`): draw(mu, i) of both gives the
+  // same truths and events.
+  void share_events_with(const ExperimentToys& other);
+
  private:
   struct Source;
   std::shared_ptr<Source> state_;

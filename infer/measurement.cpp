@@ -508,7 +508,7 @@ std::vector<std::vector<double>> Measurement::closure_factors() const {
   return out;
 }
 
-EvaluatedEvents Measurement::evaluate(const EventSet& events, const std::string& source) {
+EvaluatedEvents Measurement::evaluate(const EventSet& events, const std::string& source, bool observed) {
   EvaluatedEvents e;
   e.x = events.features.to(torch::kFloat32).contiguous();
   if (e.x.dim() != 2 || e.x.size(1) != int64_t(features_.size()))
@@ -517,22 +517,35 @@ EvaluatedEvents Measurement::evaluate(const EventSet& events, const std::string&
   e.process = events.process.defined() ? events.process.to(torch::kInt64) : torch::full({e.x.size(0)}, -1, torch::kInt64);
   e.fractions = classifier_->fractions(e.x);
   e.prob = classifier_->probabilities(e.x);
+  // Observed events: an event's coefficients are read by the unbinned
+  // regions only (a binned region counts events), so the DCR networks run on
+  // the events an unbinned region selects; the others' rows stay 0.
+  torch::Tensor rows;  // undefined: every event
+  if (observed) {
+    torch::Tensor any = torch::zeros({e.x.size(0)}, torch::kBool);
+    for (const RegionSpec& r : regions_)
+      if (!r.binned) any = any.logical_or(r.selection.evaluate(e.x));
+    rows = any.nonzero().view(-1);
+  }
+  const torch::Tensor x = rows.defined() ? e.x.index_select(0, rows) : e.x;
+  const int64_t C = spec_.calibration.empty() ? 0 : int64_t(Ansatz(int(spec_.calibration.size()), 2).C);
   std::vector<torch::Tensor> coefs;
   for (auto& net : dcr_) {
     torch::jit::Method fwd = net.get_method("forward");
-    if (e.x.size(0) == 0) {
-      coefs.push_back(torch::zeros({0, spec_.calibration.empty() ? 0 : int64_t(Ansatz(int(spec_.calibration.size()), 2).C)}));
+    if (x.size(0) == 0) {
+      coefs.push_back(torch::zeros({0, C}));
       continue;
     }
     {
       torch::NoGradGuard g;
-      fwd({e.x.narrow(0, 0, 1)});
+      fwd({x.narrow(0, 0, 1)});
     }
-    coefs.push_back(evaluate_in_blocks(e.x, 2048, [&](const torch::Tensor& xb) { return fwd({xb}).toTensor(); }).to(torch::kFloat32));
+    coefs.push_back(evaluate_in_blocks(x, 2048, [&](const torch::Tensor& xb) { return fwd({xb}).toTensor(); }).to(torch::kFloat32));
   }
-  e.coef = torch::stack(coefs, 1).contiguous();  // [N,P,C]
-  if (!torch::isfinite(e.coef).all().item<bool>())
+  torch::Tensor coef = coefs.empty() ? torch::zeros({x.size(0), 0, C}) : torch::stack(coefs, 1);  // [n,P,C]
+  if (!torch::isfinite(coef).all().item<bool>())
     throw InputError(source, "features", "a DCR network gives non-finite coefficients on these events");
+  e.coef = rows.defined() ? torch::zeros({e.x.size(0), coef.size(1), coef.size(2)}).index_copy_(0, rows, coef) : coef.contiguous();
   return e;
 }
 

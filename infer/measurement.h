@@ -77,8 +77,10 @@ class Measurement {
   std::vector<std::vector<double>> closure_factors() const;
 
   // Evaluates the networks on events (features checked against the models';
-  // `source` names the data in errors).
-  EvaluatedEvents evaluate(const EventSet& events, const std::string& source);
+  // `source` names the data in errors). `observed`: data to be fitted
+  // (model()), whose DCR coefficients only the unbinned regions read: they
+  // are computed for the events those regions select, 0 elsewhere.
+  EvaluatedEvents evaluate(const EventSet& events, const std::string& source, bool observed = false);
   // Simulated events that stand for the model (the expected-yield sample,
   // a sample toys resample) may have been simulated at a nuisance point
   // nu_e other than the DCR networks' reference point (nu = 0, where their

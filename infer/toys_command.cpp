@@ -62,6 +62,15 @@ std::string shard_name(int shard, int shards) {
   return shards > 1 ? "toys_" + std::to_string(shard) + "of" + std::to_string(shards) + ".csv" : "toys.csv";
 }
 
+// Where --with-reference writes the reference's rows: _reference before
+// the output's .csv (or after its name).
+std::string reference_path(const std::string& path) {
+  const std::string ext = ".csv";
+  if (path.size() > ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0)
+    return path.substr(0, path.size() - ext.size()) + "_reference" + ext;
+  return path + "_reference";
+}
+
 void finish(const std::string& path, const std::vector<std::string>& names, const std::vector<ToyRow>& rows,
             json provenance, const CommonOptions& common, const std::string& verb) {
   write_toy_csv(path, names, rows);
@@ -98,6 +107,9 @@ int run_toys(int argc_in, char** argv_in) {
       "first", "Number of the first pseudo-experiment (toys first .. first + n - 1 per true POI value): extends an earlier run "
                "with new toys, merged with it by --merge", cxxopts::value<int64_t>()->default_value("0"))(
       "merge", "Merge toy CSV files (the positional arguments) into one summary", cxxopts::value<bool>()->default_value("false"))(
+      "with-reference", "Experiments: fit each pseudo-experiment with the binned reference analysis too (the same events, "
+                        "generated once), its rows in the output's name with _reference before .csv",
+      cxxopts::value<bool>()->default_value("false"))(
       "files", "WORKSPACE.json, or with --merge the CSV files", cxxopts::value<std::vector<std::string>>());
   options.parse_positional({"files"});
   options.positional_help("[WORKSPACE.json | CSV files with --merge]");
@@ -117,6 +129,12 @@ int run_toys(int argc_in, char** argv_in) {
   }
   if (!workspace.empty() && !common.config_path.empty())
     throw InputError("", "--config", "give a workspace or an experiment config, not both");
+  const bool with_reference = (*r)["with-reference"].as<bool>();
+  if (with_reference) {
+    if (!workspace.empty()) throw InputError("", "--with-reference", "applies to an experiment (--config), not to a workspace");
+    if (r->count("reference")) throw InputError("", "--with-reference", "fits the reference beside the unbinned analysis: drop --reference");
+    if (merging) throw InputError("", "--with-reference", "merge each analysis's files on their own");
+  }
 
   // The identity every shard records, and what the merge checks.
   std::optional<ExperimentConfig> config;
@@ -134,6 +152,7 @@ int run_toys(int argc_in, char** argv_in) {
   };
   if (job_array_requested(*r)) {
     if (merging) throw InputError("", "--emit", "writes the job array of a toy run, not of a merge");
+    if (with_reference) throw InputError("", "--with-reference", "one analysis per job array (run --reference as its own)");
     // The merge of the shards: the same model (a positional workspace given
     // as --workspace, since --merge takes the CSV files as positionals).
     std::vector<std::string> merge = job_arguments();
@@ -223,31 +242,61 @@ int run_toys(int argc_in, char** argv_in) {
   } else {
     for (const char* flag : {"poi", "poi-bounds"})
       if (r->count(flag)) throw InputError("", std::string("--") + flag, "experiment toys test the measurement's POI");
-    auto m = std::make_shared<Measurement>(*config, measurement_options(*r));
-    const ExperimentToys toys(m, *config, nus);
-    const stats::Model& base = toys.model();
+    // One analysis, or the unbinned one and its binned reference on the same
+    // pseudo-experiments (--with-reference: the events generated once).
+    struct Analysis {
+      std::shared_ptr<Measurement> measurement;
+      std::unique_ptr<ExperimentToys> toys;
+      std::string path;
+      json provenance;
+      std::vector<ToyRow> rows;
+    };
+    std::vector<Analysis> analyses;
+    for (int a = 0; a < (with_reference ? 2 : 1); ++a) {
+      MeasurementOptions options = measurement_options(*r);
+      if (a == 1) options.reference = true;
+      Analysis an;
+      an.measurement = std::make_shared<Measurement>(*config, options);
+      an.toys = std::make_unique<ExperimentToys>(an.measurement, *config, nus);
+      if (a == 1) an.toys->share_events_with(*analyses.front().toys);
+      an.path = a == 0 ? path : reference_path(path);
+      an.provenance = provenance;
+      an.provenance["seed"] = config->document.at("seed").get<std::uint64_t>();
+      an.provenance["analysis"] = options.reference ? "binned reference" : "unbinned";
+      an.provenance["mc_statistics"] = an.measurement->mc_statistics();
+      an.provenance["events"] = an.toys->source();
+      analyses.push_back(std::move(an));
+    }
+    const stats::Model& base = analyses.front().toys->model();
     for (int i = 1; i < base.size(); ++i) names.push_back(base.parameters()[i].name);
-    provenance["seed"] = config->document.at("seed").get<std::uint64_t>();
-    provenance["analysis"] = r->count("reference") ? "binned reference" : "unbinned";
-    provenance["mc_statistics"] = m->mc_statistics();
-    provenance["events"] = toys.source();
+    for (const Analysis& an : analyses) {
+      std::vector<std::string> own;
+      for (int i = 1; i < an.toys->model().size(); ++i) own.push_back(an.toys->model().parameters()[i].name);
+      if (own != names)
+        throw InputError(config->file, "measurement.reference", "the reference's parameters differ from the unbinned analysis's");
+    }
     for (double mu : mus) {
       stats::check_poi_value(base, 0, mu, "--mu-values");
       for (int64_t i = first + shard; i < end; i += shards) {
-        auto t0 = std::chrono::steady_clock::now();
-        ExperimentToys::Toy toy = toys.draw(mu, i);
-        ToyRow row;
-        row.index = i;
-        row.mu_true = mu;
-        row.nu_true.assign(toy.truth.data() + 1, toy.truth.data() + toy.truth.size());
-        row.events = std::llround(toy.events);
-        fit_toy(*toy.model, 0, &row);
-        row.seconds = seconds_since(t0);
-        rows.push_back(row);
+        for (Analysis& an : analyses) {
+          auto t0 = std::chrono::steady_clock::now();
+          ExperimentToys::Toy toy = an.toys->draw(mu, i);
+          ToyRow row;
+          row.index = i;
+          row.mu_true = mu;
+          row.nu_true.assign(toy.truth.data() + 1, toy.truth.data() + toy.truth.size());
+          row.events = std::llround(toy.events);
+          fit_toy(*toy.model, 0, &row);
+          row.seconds = seconds_since(t0);
+          an.rows.push_back(row);
+          write_toy_csv(an.path, names, an.rows);  // an interrupted run keeps what it finished
+        }
         progress.update(++done, "mu_true " + std::to_string(mu));
-        write_toy_csv(path, names, rows);  // an interrupted run keeps what it finished
       }
     }
+    progress.finish();
+    for (const Analysis& an : analyses) finish(an.path, names, an.rows, an.provenance, common, "wrote");
+    return 0;
   }
   progress.finish();
   finish(path, names, rows, provenance, common, "wrote");

@@ -249,6 +249,30 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   REQUIRE(std::abs(all["overall"]["mean_width"].get<double>() - merged["overall"]["mean_width"].get<double>()) < 1e-9);
   REQUIRE(std::abs(all["overall"]["bias"].get<double>() - merged["overall"]["bias"].get<double>()) < 1e-9);
   {
+    // --with-reference: the unbinned analysis and its binned reference on the
+    // same pseudo-experiments, the events generated once; each equals its own
+    // run, toy by toy.
+    r = run_refinery("toys --config " + cfg + " --n 2 --with-reference --quiet --threads 2 --out " + tmp.path("wr.csv"));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(run_refinery("toys --config " + cfg + " --n 2 --quiet --threads 2 --out " + tmp.path("u2.csv")).exit_code == 0);
+    REQUIRE(run_refinery("toys --config " + cfg + " --n 2 --reference --quiet --threads 2 --out " + tmp.path("r2.csv")).exit_code == 0);
+    for (const auto& [combined, alone] : {std::pair<std::string, std::string>{"wr.csv", "u2.csv"}, {"wr_reference.csv", "r2.csv"}}) {
+      const json a = json::parse(read_file(tmp.path(combined + ".json"))), b = json::parse(read_file(tmp.path(alone + ".json")));
+      INFO(combined << " against " << alone);
+      REQUIRE(a["analysis"] == b["analysis"]);
+      REQUIRE(a["overall"]["usable"] == 2);
+      REQUIRE(a["overall"]["bias"].get<double>() == b["overall"]["bias"].get<double>());
+      REQUIRE(a["overall"]["mean_width"].get<double>() == b["overall"]["mean_width"].get<double>());
+    }
+    REQUIRE(json::parse(read_file(tmp.path("wr_reference.csv.json")))["analysis"] == "binned reference");
+    REQUIRE(json::parse(read_file(tmp.path("wr.csv.json")))["overall"]["bias"] !=
+            json::parse(read_file(tmp.path("wr_reference.csv.json")))["overall"]["bias"]);
+    r = run_refinery("toys --config " + cfg + " --n 2 --with-reference --reference --out " + tmp.path("bad.csv"));
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find("--with-reference: fits the reference beside the unbinned analysis: drop --reference") != std::string::npos);
+  }
+  {
     // A run at another signal strength merges with the merged file (the
     // same shard label 0/1 and toy numbers, other toys): one summary per
     // mu_true, as a campaign run per signal strength needs.
