@@ -56,6 +56,9 @@ Tensor hadronic_fraction(int64_t n, RandomStream& g) {
   return torch::where(g.uniform(n) < 0.25, pi, rho);
 }
 
+// Relative pT resolutions of the lepton and the hadronic tau.
+constexpr double kLepResolution = 0.015, kHadResolution = 0.06;
+
 Tensor smear_pt(const Tensor& pt, const Tensor& rel_sigma, RandomStream& g) {
   return (pt * (1.0 + rel_sigma * g.normal(pt.size(0)))).clamp_min(0.0);
 }
@@ -328,9 +331,9 @@ ObjectSet generate_process(int process, int64_t n_produced, double weight, Rando
     smear_pt(none, none, s);
   });
   Tensor had_true = kin::pt(t.had);
-  Tensor had_pt = smear_pt(had_true, torch::full({n_produced}, 0.06, kF64), g);
+  Tensor had_pt = smear_pt(had_true, torch::full({n_produced}, kHadResolution, kF64), g);
   Tensor had_eta = kin::eta(t.had);
-  const Tensor lep_bound = kin::pt(lep_direction) * (1.0 + 0.015 * RandomStream(lep_smearing).normal(n_produced));
+  const Tensor lep_bound = kin::pt(lep_direction) * (1.0 + kLepResolution * RandomStream(lep_smearing).normal(n_produced));
   const Tensor candidates = (had_pt > kLooseHadPtMin)
                                 .logical_and(had_eta.abs() < kHadEtaMax)
                                 .logical_and(lep_bound > kLepPtMin * (1.0 - 1e-9))
@@ -348,7 +351,7 @@ ObjectSet generate_process(int process, int64_t n_produced, double weight, Rando
   }
   Tensor lep_true = kin::pt(lep);
   RandomStream lep_smearing_here = lep_smearing.restricted(candidates, n_produced);
-  Tensor lep_pt = smear_pt(lep_true, torch::full({n_candidates}, 0.015, kF64), lep_smearing_here);
+  Tensor lep_pt = smear_pt(lep_true, torch::full({n_candidates}, kLepResolution, kF64), lep_smearing_here);
   Tensor lep_eta = kin::eta(lep);
   const Tensor pass = (lep_pt > kLepPtMin).logical_and(lep_eta.abs() < kLepEtaMax).nonzero().squeeze(1);
   const Tensor idx = candidates.index_select(0, pass);
