@@ -9,6 +9,7 @@
 #include <iostream>
 #include <limits>
 #include <sstream>
+#include <stdexcept>
 
 #include "infer/experiment_toys.h"
 #include "infer/measurement.h"
@@ -272,8 +273,8 @@ int run_toys(int argc_in, char** argv_in) {
     for (const Analysis& an : analyses) {
       std::vector<std::string> own;
       for (int i = 1; i < an.toys->model().size(); ++i) own.push_back(an.toys->model().parameters()[i].name);
-      if (own != names)
-        throw InputError(config->file, "measurement.reference", "the reference's parameters differ from the unbinned analysis's");
+      if (own != names)  // the same spec builds both: an internal failure, not bad input
+        throw std::logic_error("toys --with-reference: the reference's parameters differ from the unbinned analysis's");
     }
     for (double mu : mus) {
       stats::check_poi_value(base, 0, mu, "--mu-values");
