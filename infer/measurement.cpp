@@ -4,6 +4,7 @@
 #include <optional>
 #include <set>
 
+#include "infer/signal_fraction_thinning.h"
 #include "models/torchscript_export.h"
 #include "src/core/bin_edges.h"
 #include "src/core/block_eval.h"
@@ -311,6 +312,19 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   for (const auto& p : processes_) inputs.push_back(dir + "/dcr_" + p + ".pt");
   ordered_by.insert(ordered_by.end(), features_.begin(), features_.end());
   ordered_by.insert(ordered_by.end(), dcr_nuisances_.begin(), dcr_nuisances_.end());
+  // Thinning by the signal fraction (signal_fraction_thinning.h).
+  std::vector<SignalFractionThinning> thinning;
+  {
+    const json& rules = m.at("mc_thinning");
+    for (size_t i = 0; i < rules.size(); ++i) {
+      const std::string key = "measurement.mc_thinning[" + std::to_string(i) + "].process";
+      const int p = process_index(config, key, rules[i].at("process").get<std::string>(), processes_);
+      for (int s : spec_.scaled_by(0))
+        if (s == p) throw ConfigError(config.file, key, "'" + processes_[p] + "' is scaled by the POI: thin a background, not the signal");
+      thinning.push_back({p, rules[i].at("signal_fraction_below").get<double>(), rules[i].at("keep").get<double>()});
+    }
+    if (!thinning.empty()) ordered_by.push_back("thinning " + rules.dump());
+  }
   // One cache object per entry (absent with --no-cache).
   std::optional<TensorCache> events_cache, regions_cache;
   if (options.cache)
@@ -329,7 +343,15 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     // One reader; the features are checked before the file is read.
     EventReader reader(mc_path);
     classifier_->check_features(reader.meta().feature_names, mc_path);
-    const EventSet events = reader.read_all();
+    EventSet events = reader.read_all();
+    if (!thinning.empty()) {
+      const torch::Tensor f = classifier_->fractions(events.features.to(torch::kFloat32));
+      torch::Tensor fs = torch::zeros({f.size(0)}, torch::kFloat64);
+      for (int s : spec_.scaled_by(0)) fs += f.select(1, s);
+      const ThinningSelection kept = select_by_signal_fraction(events.process, fs, events.event, thinning);
+      events = events.select(torch::zeros({events.size()}, torch::kBool).index_fill_(0, kept.rows, true));
+      events.weights = events.weights * kept.weight_factor.to(events.weights.scalar_type());
+    }
     mc_ = evaluate(events, mc_path);
     to_reference_point(mc_, events, reader.meta().nuisance_names, mc_path);
   }

@@ -9,11 +9,13 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
 #include "data/analytic/likelihood_toys.h"
 #include "data/random.h"
+#include "infer/signal_fraction_thinning.h"
 #include "models/dcr_network.h"
 #include "train/dcr_training.h"
 #include "src/histfactory/hf_model.h"
@@ -247,4 +249,44 @@ TEST_CASE("The learned chain covers with simulated-sample statistics: variation 
   const Coverage without = gaussian_toy_coverage(n, 50, 1000, 0, 72, learned);
   const Coverage with = gaussian_toy_coverage(n, 50, 1000, 10, 72, learned);
   require_term_restores_coverage(without, with, n);
+}
+
+TEST_CASE("Thinning the expected-yield sample by the signal fraction keeps its yields, and the same events whatever their order",
+          "[mcstat][thinning]") {
+  // 100k signal and 100k background events; the background's signal
+  // fraction uniform in [0, 0.04), so a quarter of it lies below 0.01.
+  const int64_t n = 200000;
+  std::mt19937_64 rng(20261204);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  torch::Tensor process = torch::cat({torch::zeros({n / 2}, torch::kInt64), torch::ones({n / 2}, torch::kInt64)});
+  torch::Tensor fs = torch::empty({n}, torch::kFloat64);
+  for (int64_t i = 0; i < n; ++i) fs[i] = i < n / 2 ? 0.5 * u(rng) : 0.04 * u(rng);
+  torch::Tensor events = torch::arange(1, n + 1, torch::kInt64) * 3;  // numbers, not rows
+  const std::vector<SignalFractionThinning> rules = {{1, 0.01, 0.25}};
+  const ThinningSelection s = select_by_signal_fraction(process, fs, events, rules);
+
+  const torch::Tensor thinned = process.eq(1).logical_and(fs.lt(0.01));
+  const int64_t n_thinned = thinned.sum().item<int64_t>();
+  const torch::Tensor kept = torch::zeros({n}, torch::kBool).index_fill_(0, s.rows, true);
+  // Everything outside the rule is kept at its weight.
+  CHECK(kept.logical_or(thinned).all().item<bool>());
+  const torch::Tensor factor = torch::ones({n}, torch::kFloat64).index_copy_(0, s.rows, s.weight_factor);
+  CHECK(factor.masked_select(thinned.logical_not()).eq(1.0).all().item<bool>());
+  CHECK(factor.masked_select(kept.logical_and(thinned)).eq(4.0).all().item<bool>());
+  // The thinned part's yield (unit weights) is unbiased: Var = n_thinned (1/keep - 1).
+  const double yield = factor.masked_select(kept.logical_and(thinned)).sum().item<double>();
+  CHECK(n_thinned > 20000);
+  CHECK(std::abs(yield - double(n_thinned)) < 4.0 * std::sqrt(3.0 * double(n_thinned)));
+
+  // The decision follows the event number, not the row: reversed rows keep the same events.
+  const torch::Tensor flip = torch::arange(n - 1, -1, -1, torch::kInt64);
+  const ThinningSelection r = select_by_signal_fraction(process.index_select(0, flip), fs.index_select(0, flip),
+                                                        events.index_select(0, flip), rules);
+  const torch::Tensor a = std::get<0>(events.index_select(0, s.rows).sort());
+  const torch::Tensor b = std::get<0>(events.index_select(0, flip).index_select(0, r.rows).sort());
+  CHECK(torch::equal(a, b));
+  // keep = 1 keeps every event at its weight.
+  const ThinningSelection all = select_by_signal_fraction(process, fs, events, {{1, 0.01, 1.0}});
+  CHECK(all.rows.size(0) == n);
+  CHECK(all.weight_factor.eq(1.0).all().item<bool>());
 }

@@ -146,6 +146,18 @@ Schema measurement_schema() {
                "Simulated-sample statistics (Barlow-Beeston lite, profiled analytically): one factor per bin of a "
                "binned region and per cell of an unbinned one, multiplying every process there, constrained by the "
                "simulated sample as (sum w)^2 / sum w^2 effective events (Poisson)."),
+      optional("mc_thinning",
+               S::array(S::object({
+                   required("process", S::string(), "A background process of the classifier."),
+                   required("signal_fraction_below", S::number(0, 1),
+                            "Its events whose classifier fraction of the POI processes (summed) is below this are thinned."),
+                   required("keep", S::number(1e-6, 1), "The probability that such an event is kept; its weight is divided by it."),
+               })),
+               nlohmann::json::array(),
+               "Thinning of the expected-yield sample at the measurement's set-up, by the classifier's signal "
+               "fraction: where the signal is absent a background's events weigh little in the POI's error and cost "
+               "every fit step, so a larger mc.h5 can be thinned there to the fits' budget (unbiased yields; the "
+               "simulated-sample statistics term sees the larger weights)."),
       optional("recalibration", S::string({"isotonic", "closure", "none"}), "isotonic",
                "Per region, recalibrate the classifier's fractions on the simulated events there: staged isotonic + "
                "yield closure, yield closure only, or none."),

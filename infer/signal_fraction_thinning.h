@@ -1,0 +1,35 @@
+// Thinning of the expected-yield sample by the classifier's signal fraction
+// (`measurement.mc_thinning`): a background's simulated events where the
+// signal is absent weigh little in a measurement of the signal strength and
+// cost every fit step as much as the others, so where the POI processes'
+// summed classifier fraction is below a threshold, a rule's process keeps
+// each event with probability `keep` at weight w / keep (unbiased yields).
+// The decision is a pure function of the event number (or the row, where
+// the file has none) and the rule, so a set-up always keeps the same events.
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace refinery {
+
+struct SignalFractionThinning {
+  int64_t process = 0;                 // index of the thinned process
+  double signal_fraction_below = 0.0;  // thinned where sum_{s in POI} f_s < this
+  double keep = 1.0;                   // in (0, 1]
+};
+
+// The kept rows (int64 [M], increasing) and the weights' factors for them
+// (float64 [M], 1 or 1 / keep). `process` int64 [N], `signal_fraction`
+// float64 [N], `event_numbers` int64 [N] or undefined (rows then).
+struct ThinningSelection {
+  torch::Tensor rows;
+  torch::Tensor weight_factor;
+};
+ThinningSelection select_by_signal_fraction(const torch::Tensor& process, const torch::Tensor& signal_fraction,
+                                            const torch::Tensor& event_numbers,
+                                            const std::vector<SignalFractionThinning>& rules);
+
+}  // namespace refinery
