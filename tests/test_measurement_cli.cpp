@@ -136,6 +136,29 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   r = run_refinery("fit --config " + cfg + " --asimov --mc-statistics maybe --quiet");
   REQUIRE(r.exit_code == 2);
   REQUIRE(r.output.find("--mc-statistics: expected on or off, got 'maybe'") != std::string::npos);
+  {
+    // Thinning the expected-yield sample by the signal fraction: the networks
+    // run on fewer events (a new set-up), Asimov data made of the thinned
+    // sample still return the truth, the POI's error barely moves; the signal
+    // itself is refused by name.
+    json thinned = json::parse(read_file(cfg));
+    thinned["measurement"]["mc_thinning"] = {{{"process", "ztautau"}, {"signal_fraction_below", 0.05}, {"keep", 0.5}}};
+    write_json(tmp.path("thinned.json"), thinned);
+    r = run_refinery("fit --config " + tmp.path("thinned.json") + " --asimov --mu-true 1.5 --threads 2 --quiet --no-interval --out " +
+                     tmp.path("ft.json"));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    json ft = json::parse(read_file(tmp.path("ft.json")));
+    REQUIRE(ft["setup"] == "evaluated");
+    REQUIRE(std::abs(ft["fit"]["parameters"][0]["value"].get<double>() - 1.5) < 1e-6);
+    const double ratio = ft["fit"]["parameters"][0]["error"].get<double>() / f["fit"]["parameters"][0]["error"].get<double>();
+    REQUIRE(std::abs(ratio - 1.0) < 0.1);
+    thinned["measurement"]["mc_thinning"][0]["process"] = "htautau";
+    write_json(tmp.path("thinned.json"), thinned);
+    r = run_refinery("fit --config " + tmp.path("thinned.json") + " --asimov --quiet");
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find("measurement.mc_thinning[0].process: 'htautau' is scaled by the POI") != std::string::npos);
+  }
 
   // Profile scan on the same Asimov data: t = 0 at mu_hat, rising on both
   // sides, crossing 1 at the interval the fit found.
