@@ -1,6 +1,8 @@
 #include "src/io/tensor_cache.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <functional>
 #include <filesystem>
 
 #include "src/core/atomic_file.h"
@@ -40,7 +42,24 @@ bool TensorCache::store(const std::vector<torch::Tensor>& tensors) const {
   fs::create_directories(directory_, ec);
   try {
     AtomicFile out(path_);
-    torch::save(tensors, out.temp_path());
+    std::FILE* file = std::fopen(out.temp_path().c_str(), "wb");
+    if (file == nullptr) return false;
+    // LibTorch's archive writer finishes the file in its destructor and
+    // throws there (std::terminate) if a write comes up short, e.g. on a
+    // full disk: so the writer always reports success and a failed write is
+    // remembered here, and the entry is then not committed.
+    bool failed = false;
+    const std::function<size_t(const void*, size_t)> writer = [&](const void* data, size_t n) -> size_t {
+      if (!failed && n > 0 && std::fwrite(data, 1, n, file) != n) failed = true;
+      return n;
+    };
+    try {
+      torch::save(tensors, writer);
+    } catch (const std::exception&) {
+      failed = true;
+    }
+    failed = std::fclose(file) != 0 || failed;
+    if (failed) return false;  // the temporary is removed with `out`
     out.commit();
   } catch (const std::exception&) {
     return false;
