@@ -127,6 +127,37 @@ void choose_poi(ModelSource& s, const cxxopts::ParseResult& r) {
     s.model->set_bounds(s.poi, lo, hi);
   }
   s.header["poi"] = s.poi < 0 ? json(nullptr) : json(s.model->parameters()[s.poi].name);
+  if (r.count("fix")) {
+    // NAME=VALUE,...: those parameters held at the values in every fit.
+    std::stringstream items(r["fix"].as<std::string>());
+    std::string item;
+    while (std::getline(items, item, ',')) {
+      const auto eq = item.find('=');
+      const std::string name = item.substr(0, eq);
+      const int i = s.model->index(name);
+      if (eq == std::string::npos || i < 0)
+        throw InputError("", "--fix", "'" + item + "': expected NAME=VALUE with a parameter of the model (" + join(s.model->names()) + ")");
+      if (i == s.poi)
+        throw InputError("", "--fix", "'" + name + "' is the parameter of interest: choose another with --poi, or narrow --poi-bounds");
+      double value = 0;
+      try {
+        std::size_t used = 0;
+        value = std::stod(item.substr(eq + 1), &used);
+        if (used != item.size() - eq - 1 || !std::isfinite(value)) throw std::invalid_argument("");
+      } catch (const std::exception&) {
+        throw InputError("", "--fix", "'" + item + "': the value is not a finite number");
+      }
+      const stats::Parameter& par = s.model->parameters()[size_t(i)];
+      if (!(par.lower <= value && value <= par.upper)) {
+        std::ostringstream b;
+        b << std::setprecision(10) << "[" << par.lower << ", " << par.upper << "]";
+        throw InputError("", "--fix", "'" + item + "': outside the bounds " + b.str() + " of '" + name + "'");
+      }
+      s.model->set_init(i, value);
+      s.model->set_fixed(i, true);
+      s.header["fixed"][name] = value;
+    }
+  }
 }
 
 void add_data_options(cxxopts::Options& o) {
@@ -166,6 +197,7 @@ void add_model_options(cxxopts::Options& options, bool positional_workspace) {
   options.add_options("Model")("poi", "The parameter of interest (default: the model's first POI)",
                                cxxopts::value<std::string>())(
       "poi-bounds", "Bounds of the POI as LO,HI (default: the model's)", cxxopts::value<std::string>())(
+      "fix", "Hold parameters at values in every fit, NAME=VALUE,... (e.g. tes=0); not the POI", cxxopts::value<std::string>())(
       "json", "Print the result as one JSON line");
   if (positional_workspace) {
     options.parse_positional({"workspace"});
@@ -212,6 +244,7 @@ std::string workspace_identity(const cxxopts::ParseResult& r, const std::string&
   id["interp"] = r["interp"].as<std::string>();
   if (r.count("poi")) id["poi"] = r["poi"].as<std::string>();
   if (r.count("poi-bounds")) id["poi_bounds"] = r["poi-bounds"].as<std::string>();
+  if (r.count("fix")) id["fix"] = r["fix"].as<std::string>();
   return json_hash(id);
 }
 

@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 
 #include "src/config/schema.h"
@@ -446,4 +447,50 @@ TEST_CASE("hypotest refuses POI values outside the bounds, and --all reports eve
   REQUIRE(good == 3);
   REQUIRE(bad == 1);
   REQUIRE(read_json_file(tmp.path("all.json")).size() == 4);
+}
+
+TEST_CASE("fit --fix holds parameters: at the free fit's value it returns the free fit; bad input exits 2",
+          "[histfactory][cli][bad-input]") {
+  const std::string ws = data_dir() + "/workspaces/sr_cr_coupled.json";
+  auto value_of = [](const json& fit, const std::string& name, const std::string& key) {
+    for (const auto& p : fit.at("fit").at("parameters"))
+      if (p.at("name") == name) return p.at(key).get<double>();
+    FAIL("no parameter " << name);
+    return 0.0;
+  };
+  auto free = refinery::testing::run_refinery("fit " + ws + " --json");
+  REQUIRE(free.exit_code == 0);
+  const json f = json::parse(free.output);
+  const auto& params = f.at("fit").at("parameters");
+  REQUIRE(params.size() >= 2);
+  // A nuisance (not the POI) at its best-fit value: the profile there is the free minimum.
+  std::string name;
+  for (const auto& p : params)
+    if (p.at("name") != f.at("poi")) name = p.at("name").get<std::string>();
+  const double best = value_of(f, name, "value");
+  std::ostringstream fix;
+  fix << std::setprecision(17) << name << "=" << best;
+  auto held = refinery::testing::run_refinery("fit " + ws + " --json --fix " + fix.str());
+  INFO(held.output);
+  REQUIRE(held.exit_code == 0);
+  const json h = json::parse(held.output);
+  CHECK(value_of(h, name, "value") == best);
+  CHECK(value_of(h, name, "error") == 0.0);
+  for (const auto& p : params) {
+    const std::string n = p.at("name").get<std::string>();
+    CHECK(value_of(h, n, "value") == Approx(p.at("value").get<double>()).margin(1e-5));
+  }
+  CHECK(h.at("fit").at("twice_nll").get<double>() == Approx(f.at("fit").at("twice_nll").get<double>()).margin(1e-8));
+  // Held elsewhere, the minimum rises and the POI moves.
+  auto away = refinery::testing::run_refinery("fit " + ws + " --json --fix " + name + "=" + std::to_string(best + 0.5));
+  REQUIRE(away.exit_code == 0);
+  const json a = json::parse(away.output);
+  CHECK(a.at("fit").at("twice_nll").get<double>() > f.at("fit").at("twice_nll").get<double>() + 1e-3);
+  // Bad input: one line naming --fix, exit 2.
+  for (const std::string& bad : std::vector<std::string>{"nonexistent=1", name, name + "=abc", f.at("poi").get<std::string>() + "=1", name + "=1e9"}) {
+    auto r = refinery::testing::run_refinery("fit " + ws + " --fix " + bad);
+    INFO(bad << ": " << r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.rfind("refinery fit: error: --fix: ", 0) == 0);
+  }
 }
