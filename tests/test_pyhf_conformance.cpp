@@ -449,7 +449,7 @@ TEST_CASE("hypotest refuses POI values outside the bounds, and --all reports eve
   REQUIRE(read_json_file(tmp.path("all.json")).size() == 4);
 }
 
-TEST_CASE("fit --fix holds parameters: at the free fit's value it returns the free fit; bad input exits 2",
+TEST_CASE("fit --fix holds parameters: at the free fit's value it returns the free fit, and bad input exits 2",
           "[histfactory][cli][bad-input]") {
   const std::string ws = data_dir() + "/workspaces/sr_cr_coupled.json";
   auto value_of = [](const json& fit, const std::string& name, const std::string& key) {
