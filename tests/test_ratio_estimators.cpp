@@ -78,7 +78,9 @@ TEST_CASE("Augmented ratio estimators: RASCAL and ALICES at least 3x more accura
     torch::jit::Module back = refinery::load_torchscript(tmp.path("rascal.pt"));
     const torch::Tensor x = xs.narrow(0, 0, 1000), th = ths.narrow(0, 0, 1000);
     const torch::Tensor a = back.get_method("log_ratio")({x, th}).toTensor(), b = rascal_net.log_ratio(x, th);
-    CHECK((a - b).abs().max().item<double>() < 1e-6);
+    // float32 networks: the JIT and eager kernels may round differently (a
+    // few units in the last place of |log r^| ~ 1-10; 1.09e-6 seen on AVX-512).
+    CHECK((a - b).abs().max().item<double>() < 32 * std::numeric_limits<float>::epsilon() * (1.0 + b.abs().max().item<double>()));
   }
   const double carl = mse(carl_net), alices = mse(alices_net), rascal = mse(rascal_net), cascal = mse(cascal_net),
                rolr = mse(rolr_net);
