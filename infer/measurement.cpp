@@ -451,8 +451,8 @@ std::vector<torch::Tensor> Measurement::region_state() const {
     const auto& cal = recalibration_[i];
     const Cells& c = cells_[i];
     t.insert(t.end(), {cal->knots_x, cal->knots_y, cal->counts, cal->stage_order, cal->fitted_flag, log_closure_[i],
-                       doubles(regions_[i].cell_edges), torch::tensor(c.begin, torch::kInt64), doubles(c.log_weight),
-                       torch::from_blob(const_cast<float*>(c.coef.data()), {int64_t(c.coef.size())}, torch::kFloat32).clone(),
+                       doubles(regions_[i].cell_edges), torch::tensor(c.begin, torch::kInt64), doubles(c.log_weight()),
+                       torch::from_blob(const_cast<float*>(c.coef().data()), {int64_t(c.coef().size())}, torch::kFloat32).clone(),
                        doubles(c.rel_error)});
   }
   return t;
@@ -499,8 +499,7 @@ bool Measurement::restore_regions(const std::vector<torch::Tensor>& t) {
     Cells c;
     c.n_cells = int(P * n_bins);
     c.begin = to_vector(r[7], (int64_t*)nullptr);
-    c.log_weight = to_vector(r[8], (double*)nullptr);
-    c.coef = to_vector(r[9], (float*)nullptr);
+    c.set_events(to_vector(r[8], (double*)nullptr), to_vector(r[9], (float*)nullptr));
     c.rel_error = to_vector(r[10], (double*)nullptr);
     cells.push_back(std::move(c));
   }

@@ -103,10 +103,19 @@ Cells Cells::build(const torch::Tensor& cell_in, int n_cells, const torch::Tenso
   auto cnt = counts.accessor<int64_t, 1>();
   for (int i = 0; i < n_cells; ++i) c.begin[i + 1] = c.begin[i] + cnt[i];
   torch::Tensor lw = weight.index_select(0, order).log().contiguous();
-  c.log_weight.assign(lw.data_ptr<double>(), lw.data_ptr<double>() + n);
   torch::Tensor co = coef.index_select(0, order).t().contiguous();  // [C, n]
-  c.coef.assign(co.data_ptr<float>(), co.data_ptr<float>() + co.numel());
+  c.set_events(std::vector<double>(lw.data_ptr<double>(), lw.data_ptr<double>() + n),
+               std::vector<float>(co.data_ptr<float>(), co.data_ptr<float>() + co.numel()));
   return c;
+}
+
+void Cells::set_events(std::vector<double> log_weight, std::vector<float> coef) {
+  events_ = std::make_shared<const Events>(Events{std::move(log_weight), std::move(coef)});
+}
+
+std::shared_ptr<const Cells::Events> Cells::empty_events() {
+  static const std::shared_ptr<const Events> empty = std::make_shared<const Events>();
+  return empty;
 }
 
 Cells Cells::from_events(const torch::Tensor& bin, int n_bins, const torch::Tensor& weight,
@@ -180,7 +189,7 @@ void LikelihoodModel::add_region(Region region) {
     throw InputError(region.name, "expected", "cells do not match processes x bins");
   if (region.mc_stat && int(region.expected.rel_error.size()) != B)
     throw InputError(region.name, "expected", "the simulated-sample statistics need each bin's relative error");
-  if (int64_t(region.expected.coef.size()) != int64_t(C) * region.expected.n())
+  if (int64_t(region.expected.coef().size()) != int64_t(C) * region.expected.n())
     throw InputError(region.name, "expected", "coefficients do not match the ansatz");
   if (region.binned && int(region.observed.size()) != region.n_bins)
     throw InputError(region.name, "observed", "one count per bin");
@@ -309,7 +318,7 @@ double LikelihoodModel::evaluate(const Eigen::VectorXd& theta, Eigen::VectorXd* 
     const Norms nm = norms(theta, ri);
     if (!nm.ok) return kInf;
     CellSums cs;
-    CellView cv{r.expected.n(), r.expected.n_cells, r.expected.log_weight.data(), r.expected.coef.data(),
+    CellView cv{r.expected.n(), r.expected.n_cells, r.expected.log_weight().data(), r.expected.coef().data(),
                 r.expected.begin.data()};
     cell_sums(ansatz_, cv, nu_cal.data(), deriv, &cs);
     // Per bin (binned) or cell (unbinned): the expected count lambda_b, the
@@ -422,7 +431,7 @@ std::vector<std::vector<std::vector<double>>> LikelihoodModel::expected_per_proc
     const Region& r = regions_[ri];
     const Norms nm = norms(theta, ri);
     CellSums cs;
-    CellView cv{r.expected.n(), r.expected.n_cells, r.expected.log_weight.data(), r.expected.coef.data(),
+    CellView cv{r.expected.n(), r.expected.n_cells, r.expected.log_weight().data(), r.expected.coef().data(),
                 r.expected.begin.data()};
     cell_sums(ansatz_, cv, nu_cal.data(), 0, &cs);
     std::vector<std::vector<double>> y(P, std::vector<double>(r.n_bins, 0.0));
@@ -518,8 +527,8 @@ torch::Tensor LikelihoodModel::nll_torch(const torch::Tensor& theta_in) const {
   auto opt = torch::TensorOptions().dtype(torch::kFloat64);
   auto yields_of = [&](const Cells& c) {
     const int64_t n = c.n();
-    torch::Tensor lw = torch::from_blob(const_cast<double*>(c.log_weight.data()), {n}, opt);
-    torch::Tensor co = C > 0 ? torch::from_blob(const_cast<float*>(c.coef.data()), {C, n}, torch::kFloat32).t()
+    torch::Tensor lw = torch::from_blob(const_cast<double*>(c.log_weight().data()), {n}, opt);
+    torch::Tensor co = C > 0 ? torch::from_blob(const_cast<float*>(c.coef().data()), {C, n}, torch::kFloat32).t()
                              : torch::zeros({n, 0});
     std::vector<int64_t> id(n);
     for (int cell = 0; cell < c.n_cells; ++cell)

@@ -31,6 +31,7 @@
 #include <torch/torch.h>
 
 #include <Eigen/Dense>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -85,17 +86,22 @@ struct ModelSpec {
 };
 
 // Simulated events for expected yields, grouped into cells (events of a cell
-// contiguous); each event carries its own process's coefficients.
+// contiguous); each event carries its own process's coefficients. The
+// events' arrays are immutable and shared between copies: every
+// pseudo-experiment's model copies its measurement's cells, and at millions
+// of simulated events a deep copy cost more than the fit of a toy.
 struct Cells {
   int n_cells = 0;
   std::vector<int64_t> begin;      // [n_cells + 1]
-  std::vector<double> log_weight;  // [n]
-  std::vector<float> coef;         // [C][n]
+  const std::vector<double>& log_weight() const { return events_->log_weight; }  // [n]
+  const std::vector<float>& coef() const { return events_->coef; }               // [C][n]
+  // Replaces the events' arrays (events sorted by cell, coefficients [C][n]).
+  void set_events(std::vector<double> log_weight, std::vector<float> coef);
   // Relative statistical error of each bin's simulated yield, sqrt(sum w^2)
   // / sum w over the simulated events in the bin (from_events; 0 for an
   // empty bin); empty when built from cells directly.
   std::vector<double> rel_error;   // [n_bins]
-  int64_t n() const { return int64_t(log_weight.size()); }
+  int64_t n() const { return int64_t(events_->log_weight.size()); }
   // Builds the cells from per-event cell indices (any order), weights (> 0)
   // and coefficients [n, C] (float32).
   static Cells build(const torch::Tensor& cell, int n_cells, const torch::Tensor& weight,
@@ -110,6 +116,13 @@ struct Cells {
   static Cells from_events(const torch::Tensor& bin, int n_bins, const torch::Tensor& weight,
                            const torch::Tensor& process, const torch::Tensor& fractions, const torch::Tensor& coef,
                            bool labels);
+ private:
+  struct Events {
+    std::vector<double> log_weight;
+    std::vector<float> coef;
+  };
+  std::shared_ptr<const Events> events_ = empty_events();
+  static std::shared_ptr<const Events> empty_events();
 };
 
 // Observed events of an unbinned region: log fractions and every process's
