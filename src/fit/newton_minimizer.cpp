@@ -82,18 +82,26 @@ bool newton_direction(const Eigen::VectorXd& gf, const Eigen::MatrixXd& Hf, doub
 }
 
 // Armijo backtracking along the projected step d on the parameters `free`.
+// With g_full and H_full set, the full step is evaluated with its gradient
+// and Hessian, which the next Newton iteration needs when the full step is
+// taken (*full_taken): one evaluation per iteration instead of two, and the
+// value is the same as without them.
 bool line_search(Search& s, const std::vector<int>& free, const Eigen::VectorXd& d, const Eigen::VectorXd& g,
-                 Eigen::VectorXd& x, double& fx, double* step_taken) {
+                 Eigen::VectorXd& x, double& fx, double* step_taken, Eigen::VectorXd* g_full = nullptr,
+                 Eigen::MatrixXd* H_full = nullptr, bool* full_taken = nullptr) {
+  if (full_taken) *full_taken = false;
   double step = 1.0;
   while (step >= s.opt.min_step) {
     Eigen::VectorXd xn = x;
     for (std::size_t a = 0; a < free.size(); ++a)
       xn[free[a]] = std::clamp(x[free[a]] + step * d[a], s.lo[free[a]], s.hi[free[a]]);
-    const double fn = s.eval(xn, nullptr, nullptr);
+    const bool with_derivatives = step == 1.0 && g_full && H_full;
+    const double fn = with_derivatives ? s.eval(xn, g_full, H_full) : s.eval(xn, nullptr, nullptr);
     if (std::isfinite(fn) && fn <= fx + 1e-4 * g.dot(xn - x)) {
       x = xn;
       fx = fn;
       *step_taken = step;
+      if (full_taken) *full_taken = with_derivatives;
       return true;
     }
     step *= 0.5;
@@ -172,7 +180,14 @@ MinimizerAttempt newton(Search& s, const std::vector<bool>& fixed, Eigen::Vector
       break;
     }
     double step = 0.0;
-    bool moved = line_search(s, free, d, g, x, fx, &step);
+    // The full step is usually taken once the damping has fallen: then its
+    // derivatives come with its value.
+    Eigen::VectorXd g_full;
+    Eigen::MatrixXd H_full;
+    bool full_taken = false;
+    const bool ask_derivatives = lambda == 0.0;
+    bool moved = ask_derivatives ? line_search(s, free, d, g, x, fx, &step, &g_full, &H_full, &full_taken)
+                                 : line_search(s, free, d, g, x, fx, &step);
     if (!moved && edm < 1e-6) {
       // No decrease along the Newton direction and a tiny EDM: the minimum
       // is reached to machine precision.
@@ -211,7 +226,12 @@ MinimizerAttempt newton(Search& s, const std::vector<bool>& fixed, Eigen::Vector
     }
     lambda = step == 1.0 ? lambda * 0.1 : lambda;
     if (lambda < 1e-12) lambda = 0.0;
-    fx = s.eval(x, &g, &H);
+    if (full_taken) {
+      g = std::move(g_full);
+      H = std::move(H_full);
+    } else {
+      fx = s.eval(x, &g, &H);
+    }
   }
   if (!a.converged && s.iterations + it >= limit)
     a.message = "maximum number of iterations reached: EDM " + std::to_string(a.edm);
