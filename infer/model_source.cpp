@@ -73,6 +73,32 @@ std::string data_source(const cxxopts::ParseResult& r) {
   return given;
 }
 
+std::vector<Assignment> parse_assignments(const std::string& text, const std::vector<std::string>& names, int poi,
+                                          const std::string& flag, const std::string& poi_hint) {
+  std::vector<Assignment> out;
+  std::stringstream items(text);
+  for (std::string item; std::getline(items, item, ',');) {
+    Assignment a;
+    a.item = item;
+    const auto eq = item.find('=');
+    a.name = item.substr(0, eq);
+    const auto it = std::find(names.begin(), names.end(), a.name);
+    if (eq == std::string::npos || it == names.end())
+      throw InputError("", flag, "'" + item + "' is not NAME=VALUE with a parameter of the model (" + join(names) + ")");
+    a.index = int(it - names.begin());
+    if (a.index == poi) throw InputError("", flag, "'" + a.name + "' is the parameter of interest: " + poi_hint);
+    try {
+      std::size_t used = 0;
+      a.value = std::stod(item.substr(eq + 1), &used);
+      if (used != item.size() - eq - 1 || !std::isfinite(a.value)) throw std::invalid_argument("");
+    } catch (const std::exception&) {
+      throw InputError("", flag, "'" + item + "': the value is not a finite number");
+    }
+    out.push_back(a);
+  }
+  return out;
+}
+
 Eigen::VectorXd parse_truth(const std::vector<std::string>& names, Eigen::VectorXd x, int poi, double mu,
                             const std::string& nus, std::string* text) {
   std::ostringstream s;
@@ -81,27 +107,12 @@ Eigen::VectorXd parse_truth(const std::vector<std::string>& names, Eigen::Vector
     x[poi] = mu;
     s << names[poi] << " = " << x[poi];
   }
-  if (nus != "nominal" && !nus.empty()) {
-    std::stringstream items(nus);
-    for (std::string item; std::getline(items, item, ',');) {
-      const auto eq = item.find('=');
-      const std::string name = item.substr(0, eq);
-      const auto it = std::find(names.begin(), names.end(), name);
-      if (eq == std::string::npos || it == names.end())
-        throw InputError("", "--nu-true", "'" + item + "' is not NAME=VALUE with a parameter of the model (" + join(names) + ")");
-      const int i = int(it - names.begin());
-      if (i == poi)  // its value would silently replace --mu-true's
-        throw InputError("", "--nu-true", "'" + name + "' is the parameter of interest: give its true value with --mu-true");
-      try {
-        std::size_t used = 0;
-        x[i] = std::stod(item.substr(eq + 1), &used);
-        if (used != item.size() - eq - 1 || !std::isfinite(x[i])) throw std::invalid_argument("");
-      } catch (const std::exception&) {
-        throw InputError("", "--nu-true", "'" + item + "': the value is not a finite number");
-      }
-      s << (s.tellp() > 0 ? ", " : "") << name << " = " << x[i];
+  if (nus != "nominal" && !nus.empty())
+    // The POI's value would silently replace --mu-true's.
+    for (const Assignment& a : parse_assignments(nus, names, poi, "--nu-true", "give its true value with --mu-true")) {
+      x[a.index] = a.value;
+      s << (s.tellp() > 0 ? ", " : "") << a.name << " = " << a.value;
     }
-  }
   *text = s.str();
   return x;
 }
@@ -129,33 +140,17 @@ void choose_poi(ModelSource& s, const cxxopts::ParseResult& r) {
   s.header["poi"] = s.poi < 0 ? json(nullptr) : json(s.model->parameters()[s.poi].name);
   if (r.count("fix")) {
     // NAME=VALUE,...: those parameters held at the values in every fit.
-    std::stringstream items(r["fix"].as<std::string>());
-    std::string item;
-    while (std::getline(items, item, ',')) {
-      const auto eq = item.find('=');
-      const std::string name = item.substr(0, eq);
-      const int i = s.model->index(name);
-      if (eq == std::string::npos || i < 0)
-        throw InputError("", "--fix", "'" + item + "': expected NAME=VALUE with a parameter of the model (" + join(s.model->names()) + ")");
-      if (i == s.poi)
-        throw InputError("", "--fix", "'" + name + "' is the parameter of interest: choose another with --poi, or narrow --poi-bounds");
-      double value = 0;
-      try {
-        std::size_t used = 0;
-        value = std::stod(item.substr(eq + 1), &used);
-        if (used != item.size() - eq - 1 || !std::isfinite(value)) throw std::invalid_argument("");
-      } catch (const std::exception&) {
-        throw InputError("", "--fix", "'" + item + "': the value is not a finite number");
-      }
-      const stats::Parameter& par = s.model->parameters()[size_t(i)];
-      if (!(par.lower <= value && value <= par.upper)) {
+    for (const Assignment& a : parse_assignments(r["fix"].as<std::string>(), s.model->names(), s.poi, "--fix",
+                                                 "choose another with --poi, or narrow --poi-bounds")) {
+      const stats::Parameter& par = s.model->parameters()[size_t(a.index)];
+      if (!(par.lower <= a.value && a.value <= par.upper)) {
         std::ostringstream b;
         b << std::setprecision(10) << "[" << par.lower << ", " << par.upper << "]";
-        throw InputError("", "--fix", "'" + item + "': outside the bounds " + b.str() + " of '" + name + "'");
+        throw InputError("", "--fix", "'" + a.item + "': outside the bounds " + b.str() + " of '" + a.name + "'");
       }
-      s.model->set_init(i, value);
-      s.model->set_fixed(i, true);
-      s.header["fixed"][name] = value;
+      s.model->set_init(a.index, a.value);
+      s.model->set_fixed(a.index, true);
+      s.header["fixed"][a.name] = a.value;
     }
   }
 }

@@ -94,6 +94,19 @@ std::uint64_t toy_seed(std::uint64_t seed, double mu);
 bool asks_from_priors(const std::string& nu_true);
 std::string default_out(const ExperimentConfig& config, const CommonOptions& common, const std::string& name);
 
+// One NAME=VALUE item of a comma-separated option (--nu-true, --fix).
+struct Assignment {
+  int index = -1;    // into the parameter names
+  std::string name, item;
+  double value = 0;  // finite
+};
+// Parses "NAME=VALUE,..." over the parameter `names`; InputError at `flag`
+// for an item that is not NAME=VALUE with a known name, for the POI (index
+// `poi`; `poi_hint` says where its value goes) and for a value that is not
+// a finite number.
+std::vector<Assignment> parse_assignments(const std::string& text, const std::vector<std::string>& names, int poi,
+                                          const std::string& flag, const std::string& poi_hint);
+
 // The truth point of Asimov data or toys: `start` with the POI (index `poi`,
 // -1 for none) at mu and `nus` ("nominal" or NAME=VALUE,...) applied over the
 // parameter `names`; `text` describes it. InputError at --nu-true.
