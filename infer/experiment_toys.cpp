@@ -95,8 +95,13 @@ ExperimentToys::ExperimentToys(std::shared_ptr<Measurement> measurement, const E
     source_ = "resampled " + path;
   }
   auto state = state_;
+  // The base model carries the parameter table and the sources of Asimov
+  // data and toys; its own likelihood has no regions (no data), since
+  // building one (the Asimov data: every simulated event's terms) cost
+  // seconds and gigabytes at millions of simulated events, and nothing
+  // fits it: every toy replaces it.
   base_ = std::make_unique<stats::RegionModel>(
-      std::make_shared<const likelihood::LikelihoodModel>(measurement->asimov(measurement->spec().nominal())),
+      std::make_shared<const likelihood::LikelihoodModel>(measurement->spec()),
       "the measurement of " + config.file,
       [state](const Eigen::VectorXd& x) { return state->measurement->asimov(x); },
       [state](const Eigen::VectorXd& x, std::mt19937_64& rng) { return state->events(x, rng); });
@@ -106,8 +111,15 @@ ExperimentToys::ExperimentToys(std::shared_ptr<Measurement> measurement, const E
   const std::string fixed = from_priors_ ? nu_true.substr(std::min(nu_true.size(), priors.size() + 1)) : nu_true;
   if (from_priors_ && nu_true.size() > priors.size() && fixed.empty())
     throw InputError("", "--nu-true", "'from-priors,' needs NAME=VALUE after the comma");
-  std::string text;
-  truth_ = parse_truth(state_->names, measurement->spec().nominal(), 0, 1.0, fixed.empty() ? "nominal" : fixed, &text);
+  truth_ = measurement->spec().nominal();
+  truth_[0] = 1.0;
+  fixed_.assign(state_->names.size(), false);
+  if (fixed != "nominal")
+    for (const Assignment& a : parse_assignments(fixed, state_->names, 0, "--nu-true",
+                                                 "its true values are --mu-values (or --mu-true)")) {
+      truth_[a.index] = a.value;
+      fixed_[size_t(a.index)] = from_priors_;
+    }
   // Truths are drawn within the fit's range and, for generator toys, within
   // what the simulator accepts (its priors' clips).
   truth_lower_.resize(base_->size());
@@ -121,16 +133,6 @@ ExperimentToys::ExperimentToys(std::shared_ptr<Measurement> measurement, const E
     if (it != simulated.end()) {
       truth_lower_[i] = std::max(truth_lower_[i], it->second.first);
       truth_upper_[i] = std::min(truth_upper_[i], it->second.second);
-    }
-  }
-  fixed_.assign(state_->names.size(), false);
-  if (from_priors_) {
-    std::stringstream items(fixed);
-    for (std::string item; std::getline(items, item, ',');) {
-      const auto it = std::find(state_->names.begin(), state_->names.end(), item.substr(0, item.find('=')));
-      if (it == state_->names.begin())
-        throw InputError("", "--nu-true", "'" + item + "': the POI's true value is --mu-values, not a nuisance");
-      fixed_[it - state_->names.begin()] = true;
     }
   }
   seed_ = config.document.at("seed").get<std::uint64_t>();

@@ -43,7 +43,8 @@ class ExperimentToys {
   ExperimentToys(std::shared_ptr<Measurement> measurement, const ExperimentConfig& config, const std::string& nu_true,
                  const std::string& events = "");
 
-  // The measurement's parameter table (the POI is parameter 0).
+  // The measurement's parameter table (the POI is parameter 0); a model
+  // without data (no regions): draw() gives the toys' models.
   const stats::Model& model() const { return *base_; }
   // Where the events come from, one line.
   const std::string& source() const { return source_; }
