@@ -313,7 +313,6 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   ordered_by.insert(ordered_by.end(), features_.begin(), features_.end());
   ordered_by.insert(ordered_by.end(), dcr_nuisances_.begin(), dcr_nuisances_.end());
   // Thinning by the signal fraction (signal_fraction_thinning.h).
-  std::vector<SignalFractionThinning> thinning;
   {
     const json& rules = m.at("mc_thinning");
     for (size_t i = 0; i < rules.size(); ++i) {
@@ -321,72 +320,93 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
       const int p = process_index(config, key, rules[i].at("process").get<std::string>(), processes_);
       for (int s : spec_.scaled_by(0))
         if (s == p) throw ConfigError(config.file, key, "'" + processes_[p] + "' is scaled by the POI: thin a background, not the signal");
-      thinning.push_back({p, rules[i].at("signal_fraction_below").get<double>(), rules[i].at("keep").get<double>()});
+      thinning_.push_back({p, rules[i].at("signal_fraction_below").get<double>(), rules[i].at("keep").get<double>()});
     }
-    if (!thinning.empty()) ordered_by.push_back("thinning " + rules.dump());
+    if (!thinning_.empty()) ordered_by.push_back("thinning " + rules.dump());
   }
-  // One cache object per entry (absent with --no-cache).
-  std::optional<TensorCache> events_cache, regions_cache;
+  mc_path_ = mc_path;
   if (options.cache)
-    events_cache.emplace(dir + "/cache", "evaluated", TensorCache::key_of("refinery evaluated events v2", inputs, ordered_by));
-  bool events_cached = false, regions_cached = false;
-  if (events_cache) {
-    if (auto t = events_cache->load(); t && t->size() == 6) {
-      EvaluatedEvents e{(*t)[0], (*t)[1], (*t)[2], (*t)[3], (*t)[4], (*t)[5]};
-      if (consistent(e, int64_t(features_.size()), int64_t(processes_.size()), Ansatz(int(dcr_nuisances_.size()), 2).C)) {
-        mc_ = std::move(e);
-        events_cached = true;
-      }
-    }
-  }
-  if (!events_cached) {
-    // One reader; the features are checked before the file is read.
-    EventReader reader(mc_path);
-    classifier_->check_features(reader.meta().feature_names, mc_path);
-    EventSet events = reader.read_all();
-    if (!thinning.empty()) {
-      const torch::Tensor f = classifier_->fractions(events.features.to(torch::kFloat32));
-      torch::Tensor fs = torch::zeros({f.size(0)}, torch::kFloat64);
-      for (int s : spec_.scaled_by(0)) fs += f.select(1, s);
-      const ThinningSelection kept = select_by_signal_fraction(events.process, fs, events.event, thinning);
-      events = events.select(torch::zeros({events.size()}, torch::kBool).index_fill_(0, kept.rows, true));
-      events.weights = events.weights * kept.weight_factor.to(events.weights.scalar_type());
-    }
-    mc_ = evaluate(events, mc_path);
-    to_reference_point(mc_, events, reader.meta().nuisance_names, mc_path);
-  }
-  // An empty sample is the file's fault, not the regions' selections'.
-  if (mc_.weight.size(0) == 0)
-    throw InputError(mc_path, "events", "holds no events: the expected yields need simulated events (simulation.mc_events)");
-  {
-    // Every process needs simulated events for its expected yields.
-    torch::Tensor counts = torch::bincount(mc_.process.clamp_min(0), {}, int64_t(processes_.size()));
-    for (size_t p = 0; p < processes_.size(); ++p)
-      if (counts[int64_t(p)].item<int64_t>() == 0)
-        throw InputError(mc_path, "process", "no simulated events of process '" + processes_[p] + "' (the expected yields need them)");
-  }
-  if (events_cache) {
+    events_cache_.emplace(dir + "/cache", "evaluated", TensorCache::key_of("refinery evaluated events v2", inputs, ordered_by));
+  // The regions' state: from its cache entry (keyed on the events' key, so
+  // on the same inputs), else fitted on the simulated events.
+  std::optional<TensorCache> regions_cache;
+  bool regions_cached = false;
+  if (events_cache_) {
     // The regions depend on the whole measurement section except its toys.
     json regions_settings = m;
     regions_settings.erase("toys");
     regions_cache.emplace(dir + "/cache", "regions",
                           TensorCache::key_of("refinery measurement regions v1", {},
-                                              {events_cache->key(), regions_settings.dump(), recal,
+                                              {events_cache_->key(), regions_settings.dump(), recal,
                                                labels_ ? "labels" : "fractions", mc_statistics_ ? "mc statistics" : "",
                                                options.reference ? "reference" : ""}),
                           8);
     if (auto t = regions_cache->load()) regions_cached = restore_regions(*t);
   }
-  if (!regions_cached) prepare_regions(config, mc_path, recal, n_cells, signal_process);
-  bool stored = false;
-  if (events_cache) {
-    stored = events_cached || events_cache->store({mc_.x, mc_.weight, mc_.process, mc_.fractions, mc_.prob, mc_.coef});
-    stored = stored && (regions_cached || regions_cache->store(region_state()));
+  if (!regions_cached) {
+    read_mc();
+    prepare_regions(config, mc_path, recal, n_cells, signal_process);
+    regions_fitted_ = true;
+    if (!(regions_cache && regions_cache->store(region_state()))) cache_failed_ = true;
   }
-  setup_source_ = !stored                           ? "evaluated, not cached"
-                  : events_cached && regions_cached ? "cache"
-                  : events_cached                   ? "networks from the cache, regions fitted"
-                                                    : "evaluated";
+}
+
+std::string Measurement::setup_source() const {
+  if (cache_failed_) return "evaluated, not cached";
+  if (mc_evaluated_) return "evaluated";
+  return regions_fitted_ ? "networks from the cache, regions fitted" : "cache";
+}
+
+const EvaluatedEvents& Measurement::mc() const {
+  std::call_once(mc_once_, [this] {
+    if (!mc_read_) read_mc();
+  });
+  return mc_;
+}
+
+void Measurement::read_mc() const {
+  bool cached = false;
+  if (events_cache_) {
+    if (auto t = events_cache_->load(); t && t->size() == 6) {
+      EvaluatedEvents e{(*t)[0], (*t)[1], (*t)[2], (*t)[3], (*t)[4], (*t)[5]};
+      if (consistent(e, int64_t(features_.size()), int64_t(processes_.size()), Ansatz(int(dcr_nuisances_.size()), 2).C)) {
+        mc_ = std::move(e);
+        cached = true;
+      }
+    }
+  }
+  if (!cached) {
+    // One reader; the features are checked before the file is read.
+    EventReader reader(mc_path_);
+    classifier_->check_features(reader.meta().feature_names, mc_path_);
+    EventSet events = reader.read_all();
+    if (!thinning_.empty()) {
+      const torch::Tensor f = classifier_->fractions(events.features.to(torch::kFloat32));
+      torch::Tensor fs = torch::zeros({f.size(0)}, torch::kFloat64);
+      for (int s : spec_.scaled_by(0)) fs += f.select(1, s);
+      const ThinningSelection kept = select_by_signal_fraction(events.process, fs, events.event, thinning_);
+      events = events.select(torch::zeros({events.size()}, torch::kBool).index_fill_(0, kept.rows, true));
+      events.weights = events.weights * kept.weight_factor.to(events.weights.scalar_type());
+    }
+    mc_ = evaluate(events, mc_path_);
+    to_reference_point(mc_, events, reader.meta().nuisance_names, mc_path_);
+  }
+  // An empty sample is the file's fault, not the regions' selections'.
+  if (mc_.weight.size(0) == 0)
+    throw InputError(mc_path_, "events", "holds no events: the expected yields need simulated events (simulation.mc_events)");
+  {
+    // Every process needs simulated events for its expected yields.
+    torch::Tensor counts = torch::bincount(mc_.process.clamp_min(0), {}, int64_t(processes_.size()));
+    for (size_t p = 0; p < processes_.size(); ++p)
+      if (counts[int64_t(p)].item<int64_t>() == 0)
+        throw InputError(mc_path_, "process", "no simulated events of process '" + processes_[p] + "' (the expected yields need them)");
+  }
+  if (!cached) {
+    mc_evaluated_ = true;
+    if (!(events_cache_ && events_cache_->store({mc_.x, mc_.weight, mc_.process, mc_.fractions, mc_.prob, mc_.coef})))
+      cache_failed_ = true;
+  }
+  mc_read_ = true;
 }
 
 void Measurement::prepare_regions(const ExperimentConfig& config, const std::string& mc_path, const std::string& recal,
@@ -529,7 +549,7 @@ std::vector<std::vector<double>> Measurement::closure_factors() const {
   return out;
 }
 
-EvaluatedEvents Measurement::evaluate(const EventSet& events, const std::string& source, bool observed) {
+EvaluatedEvents Measurement::evaluate(const EventSet& events, const std::string& source, bool observed) const {
   EvaluatedEvents e;
   e.x = events.features.to(torch::kFloat32).contiguous();
   if (e.x.dim() != 2 || e.x.size(1) != int64_t(features_.size()))
@@ -724,7 +744,7 @@ LikelihoodModel Measurement::binned_view(const EvaluatedEvents* data, const Eige
   LikelihoodModel m(spec_);
   for (size_t i = 0; i < regions_.size(); ++i) {
     if (regions_[i].binned) {
-      Region r = observe(i, asimov_theta ? mc_ : *data, asimov_theta);
+      Region r = observe(i, asimov_theta ? mc() : *data, asimov_theta);
       r.mc_stat = false;
       m.add_region(std::move(r));
       continue;
@@ -733,13 +753,14 @@ LikelihoodModel Measurement::binned_view(const EvaluatedEvents* data, const Eige
     r.name = regions_[i].name;
     r.binned = true;
     r.n_bins = nb;
-    torch::Tensor mask = assign(regions_[i], mc_).first;
-    torch::Tensor bin = bins(mc_);
+    const EvaluatedEvents& mc_events = mc();
+    torch::Tensor mask = assign(regions_[i], mc_events).first;
+    torch::Tensor bin = bins(mc_events);
     torch::Tensor sel = (mask & (bin >= 0)).nonzero().view(-1);
-    r.expected = Cells::from_events(bin.index_select(0, sel), nb, mc_.weight.index_select(0, sel),
-                                    mc_.process.index_select(0, sel),
-                                    region_fractions(i, mc_.fractions.index_select(0, sel)),
-                                    mc_.coef.index_select(0, sel), labels_);
+    r.expected = Cells::from_events(bin.index_select(0, sel), nb, mc_events.weight.index_select(0, sel),
+                                    mc_events.process.index_select(0, sel),
+                                    region_fractions(i, mc_events.fractions.index_select(0, sel)),
+                                    mc_events.coef.index_select(0, sel), labels_);
     r.observed.assign(size_t(nb), 0.0);
     if (data) {
       torch::Tensor dmask = assign(regions_[i], *data).first;
@@ -760,7 +781,7 @@ LikelihoodModel Measurement::binned_view(const EvaluatedEvents* data, const Eige
 
 LikelihoodModel Measurement::asimov(const Eigen::VectorXd& theta) const {
   LikelihoodModel m(spec_);
-  for (size_t i = 0; i < regions_.size(); ++i) m.add_region(observe(i, mc_, &theta));
+  for (size_t i = 0; i < regions_.size(); ++i) m.add_region(observe(i, mc(), &theta));
   // Binned regions observe their expected counts.
   auto expected = m.expected(theta);
   for (size_t i = 0; i < regions_.size(); ++i)

@@ -26,16 +26,20 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "infer/evaluated_events.h"
+#include "infer/signal_fraction_thinning.h"
 #include "models/classifier_archive.h"
 #include "src/calibration/staged_calibration.h"
 #include "src/config/experiment_config.h"
 #include "src/config/selection.h"
 #include "src/io/event_set.h"
+#include "src/io/tensor_cache.h"
 #include "src/likelihood/likelihood_model.h"
 
 namespace refinery {
@@ -80,7 +84,7 @@ class Measurement {
   // `source` names the data in errors). `observed`: data to be fitted
   // (model()), whose DCR coefficients only the unbinned regions read: they
   // are computed for the events those regions select, 0 elsewhere.
-  EvaluatedEvents evaluate(const EventSet& events, const std::string& source, bool observed = false);
+  EvaluatedEvents evaluate(const EventSet& events, const std::string& source, bool observed = false) const;
   // Simulated events that stand for the model (the expected-yield sample,
   // a sample toys resample) may have been simulated at a nuisance point
   // nu_e other than the DCR networks' reference point (nu = 0, where their
@@ -117,11 +121,12 @@ class Measurement {
   EvaluatedEvents resample(const EvaluatedEvents& sample, const Eigen::VectorXd& theta, std::mt19937_64& rng) const;
   // Whether the regions carry the simulated-sample statistics term.
   bool mc_statistics() const { return mc_statistics_; }
-  // Where the set-up came from: "cache" (the networks' outputs on the
-  // simulated events and the regions fitted on them), "evaluated" (and
-  // written to the cache), "networks from the cache, regions fitted" or
-  // "evaluated, not cached" (--no-cache, or a directory not writable).
-  const std::string& setup_source() const { return setup_source_; }
+  // Where the set-up came from so far: "cache" (the regions fitted on the
+  // simulated events, and the networks' outputs on them if they were
+  // needed), "evaluated" (the networks run on mc.h5, and written to the
+  // cache), "networks from the cache, regions fitted" or "evaluated, not
+  // cached" (--no-cache, or a directory not writable).
+  std::string setup_source() const;
   // Events selected per region (data), for reports.
   std::vector<double> observed_counts(const likelihood::LikelihoodModel& model) const;
 
@@ -148,20 +153,34 @@ class Measurement {
   // (nothing changed) where the tensors do not fit the regions.
   std::vector<torch::Tensor> region_state() const;
   bool restore_regions(const std::vector<torch::Tensor>& tensors);
+  // The simulated events with the networks' outputs, read when first
+  // needed (Asimov data, binned views, fitting the regions): a fit of a
+  // pseudo-experiment or of data with a cached set-up needs only the
+  // regions' cells. read_mc: from the cache, or by evaluating mc.h5 (then
+  // stored).
+  const EvaluatedEvents& mc() const;
+  void read_mc() const;
 
   likelihood::ModelSpec spec_;
   std::vector<RegionSpec> regions_;
   std::vector<std::string> processes_, features_, dcr_nuisances_;
   std::unique_ptr<ClassifierArchive> classifier_;
-  std::vector<torch::jit::Module> dcr_;
-  EvaluatedEvents mc_;
+  mutable std::vector<torch::jit::Module> dcr_;  // forward is not const
+  mutable EvaluatedEvents mc_;                  // mc()
+  mutable bool mc_read_ = false;
+  mutable std::once_flag mc_once_;
+  std::string mc_path_;
+  std::optional<TensorCache> events_cache_;      // absent with --no-cache
+  std::vector<SignalFractionThinning> thinning_;
   std::vector<likelihood::Cells> cells_;  // expected yields per region
   std::vector<torch::Tensor> log_closure_;  // per region: log c_p [P] (zeros without closure)
   mutable std::vector<StagedCalibration> recalibration_;  // per region (unfitted: none); forward is not const
   double luminosity_ = 10.0;
   bool labels_ = false;
   bool mc_statistics_ = false;   // the simulated-sample statistics term in every region
-  std::string setup_source_;
+  bool regions_fitted_ = false;          // not from the cache
+  mutable bool mc_evaluated_ = false;    // the networks run on mc.h5 (not from the cache)
+  mutable bool cache_failed_ = false;    // a store was refused (or --no-cache)
   std::string cell_variable_;    // p_<process>: the reference variable, in which unbinned cells are cut
 };
 
