@@ -128,6 +128,25 @@ Eigen::VectorXd require_fused_equals_autograd(const LikelihoodModel& m, const st
 
 }  // namespace
 
+TEST_CASE("Cells: copies share the simulated events, and replacing them in a copy leaves the original", "[likelihood]") {
+  // Every pseudo-experiment's model copies its measurement's cells: the
+  // events' arrays must not be copied with them.
+  auto opt = torch::TensorOptions().dtype(torch::kFloat64);
+  const Cells a = Cells::build(torch::tensor({1, 0, 1}), 2, torch::tensor({1.0, 2.0, 4.0}, opt),
+                               torch::tensor({{0.1f, 0.2f}, {0.3f, 0.4f}, {0.5f, 0.6f}}));
+  // Sorted by cell (stable): events 1, 0, 2; coefficients [C][n].
+  REQUIRE(a.begin == std::vector<int64_t>{0, 1, 3});
+  REQUIRE(a.log_weight() == std::vector<double>{std::log(2.0), std::log(1.0), std::log(4.0)});
+  REQUIRE(a.coef() == std::vector<float>{0.3f, 0.1f, 0.5f, 0.4f, 0.2f, 0.6f});
+  Cells b = a;
+  REQUIRE(b.log_weight().data() == a.log_weight().data());
+  REQUIRE(b.coef().data() == a.coef().data());
+  b.set_events({0.0}, {1.0f, 2.0f});
+  REQUIRE(b.n() == 1);
+  REQUIRE(a.n() == 3);
+  REQUIRE(a.coef() == std::vector<float>{0.3f, 0.1f, 0.5f, 0.4f, 0.2f, 0.6f});
+}
+
 TEST_CASE("Fused likelihood evaluator equals LibTorch autograd (value, gradient, Hessian)", "[likelihood][kernel]") {
   const bool mc_stat = GENERATE(false, true);
   INFO("simulated-sample statistics " << (mc_stat ? "on" : "off"));

@@ -391,6 +391,33 @@ TEST_CASE("the minimiser: a minimum on a kink, and bounds", "[minimizer]") {
   REQUIRE(s.at_bound == std::vector<bool>{true, false});
 }
 
+TEST_CASE("the minimiser: a full Newton step costs one evaluation, its value and derivatives together", "[minimizer]") {
+  // f = sum_i (exp(a_i x_i) - a_i x_i) + x_0 x_1 / 4: smooth, strictly
+  // convex, minimum near 0. From a start inside the quadratic basin every
+  // step is a full undamped Newton step: each iteration evaluates the new
+  // point once, with gradient and Hessian (it evaluated the value alone,
+  // then value, gradient and Hessian at the same point, before).
+  int value_only = 0, with_derivatives = 0;
+  const Eigen::Vector2d a(1.0, 2.0);
+  Objective f = [&](const Eigen::VectorXd& v, Eigen::VectorXd* g, Eigen::MatrixXd* H) {
+    (g || H ? with_derivatives : value_only) += 1;
+    double value = 0.25 * v[0] * v[1];
+    for (int i = 0; i < 2; ++i) value += std::exp(a[i] * v[i]) - a[i] * v[i];
+    if (g) *g = Eigen::Vector2d(a[0] * (std::exp(a[0] * v[0]) - 1) + 0.25 * v[1], a[1] * (std::exp(a[1] * v[1]) - 1) + 0.25 * v[0]);
+    if (H) *H = (Eigen::Matrix2d() << a[0] * a[0] * std::exp(a[0] * v[0]), 0.25, 0.25, a[1] * a[1] * std::exp(a[1] * v[1])).finished();
+    return value;
+  };
+  MinimizerResult r = minimize(f, Eigen::Vector2d(0.3, -0.2), Eigen::Vector2d(-5, -5), Eigen::Vector2d(5, 5), {false, false});
+  INFO(r.message);
+  REQUIRE(r.usable());
+  REQUIRE(r.attempts.size() == 1);
+  REQUIRE(r.iterations >= 3);  // quadratic convergence from 0.3 takes a few steps
+  REQUIRE(std::abs(r.x[0]) < 1e-9);
+  REQUIRE(std::abs(r.x[1]) < 1e-9);
+  REQUIRE(value_only == 0);
+  REQUIRE(r.evaluations == with_derivatives);
+}
+
 TEST_CASE("hypotest refuses POI values outside the bounds, and --all reports every point", "[histfactory][cli][bad-input]") {
   const std::string ws = data_dir() + "/workspaces/pyhf_docs_2bin_1channel.json";
   auto r = refinery::testing::run_refinery("hypotest " + ws + " --mu 50 --json");
