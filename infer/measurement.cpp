@@ -344,8 +344,8 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     if (auto t = regions_cache->load()) regions_cached = restore_regions(*t);
   }
   if (!regions_cached) {
-    read_mc();
-    prepare_regions(config, mc_path, recal, n_cells, signal_process);
+    mc();  // prepare_regions fits on the simulated events
+    prepare_regions(config, recal, n_cells, signal_process);
     regions_fitted_ = true;
     if (!(regions_cache && regions_cache->store(region_state()))) cache_failed_ = true;
   }
@@ -358,9 +358,7 @@ std::string Measurement::setup_source() const {
 }
 
 const EvaluatedEvents& Measurement::mc() const {
-  std::call_once(mc_once_, [this] {
-    if (!mc_read_) read_mc();
-  });
+  std::call_once(mc_once_, [this] { read_mc(); });
   return mc_;
 }
 
@@ -406,10 +404,9 @@ void Measurement::read_mc() const {
     if (!(events_cache_ && events_cache_->store({mc_.x, mc_.weight, mc_.process, mc_.fractions, mc_.prob, mc_.coef})))
       cache_failed_ = true;
   }
-  mc_read_ = true;
 }
 
-void Measurement::prepare_regions(const ExperimentConfig& config, const std::string& mc_path, const std::string& recal,
+void Measurement::prepare_regions(const ExperimentConfig& config, const std::string& recal,
                                   int n_cells, int64_t signal_process) {
   const bool closure = recal != "none";
   torch::Tensor taken = torch::zeros({mc_.x.size(0)}, torch::kBool);
@@ -423,7 +420,7 @@ void Measurement::prepare_regions(const ExperimentConfig& config, const std::str
         if (assign(regions_[j], mc_).first[row].item<bool>()) other = j;
       throw ConfigError(config.file, region_key(i, "selection"),
                         "region '" + regions_[i].name + "' overlaps region '" + regions_[other].name + "' (event " +
-                            std::to_string(row) + " of " + mc_path + " passes both)");
+                            std::to_string(row) + " of " + mc_path_ + " passes both)");
     }
     taken |= mask;
     torch::Tensor sel = (mask & (bin >= 0)).nonzero().view(-1);

@@ -147,7 +147,7 @@ class Measurement {
   bool known_variable(const std::string& variable) const;
   // Per region, on the simulated events: the overlap checks, the
   // recalibration and yield closure, the cells and their expected yields.
-  void prepare_regions(const ExperimentConfig& config, const std::string& mc_path, const std::string& recal,
+  void prepare_regions(const ExperimentConfig& config, const std::string& recal,
                        int n_cells, int64_t signal_process);
   // What prepare_regions fitted, as tensors (11 per region), and back; false
   // (nothing changed) where the tensors do not fit the regions.
@@ -156,8 +156,8 @@ class Measurement {
   // The simulated events with the networks' outputs, read when first
   // needed (Asimov data, binned views, fitting the regions): a fit of a
   // pseudo-experiment or of data with a cached set-up needs only the
-  // regions' cells. read_mc: from the cache, or by evaluating mc.h5 (then
-  // stored).
+  // regions' cells. read_mc (once, through mc()): from the cache, or by
+  // evaluating mc.h5 (then stored).
   const EvaluatedEvents& mc() const;
   void read_mc() const;
 
@@ -167,7 +167,6 @@ class Measurement {
   std::unique_ptr<ClassifierArchive> classifier_;
   mutable std::vector<torch::jit::Module> dcr_;  // forward is not const
   mutable EvaluatedEvents mc_;                  // mc()
-  mutable bool mc_read_ = false;
   mutable std::once_flag mc_once_;
   std::string mc_path_;
   std::optional<TensorCache> events_cache_;      // absent with --no-cache
