@@ -185,9 +185,9 @@ MinimizerAttempt newton(Search& s, const std::vector<bool>& fixed, Eigen::Vector
     Eigen::VectorXd g_full;
     Eigen::MatrixXd H_full;
     bool full_taken = false;
-    const bool ask_derivatives = lambda == 0.0;
-    bool moved = ask_derivatives ? line_search(s, free, d, g, x, fx, &step, &g_full, &H_full, &full_taken)
-                                 : line_search(s, free, d, g, x, fx, &step);
+    const bool undamped = lambda == 0.0;
+    bool moved = line_search(s, free, d, g, x, fx, &step, undamped ? &g_full : nullptr, undamped ? &H_full : nullptr,
+                             &full_taken);
     if (!moved && edm < 1e-6) {
       // No decrease along the Newton direction and a tiny EDM: the minimum
       // is reached to machine precision.
