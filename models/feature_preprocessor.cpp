@@ -1,7 +1,7 @@
 #include "models/feature_preprocessor.h"
 
 #include <algorithm>
-#include <functional>
+#include <vector>
 
 namespace refinery {
 
@@ -25,31 +25,49 @@ FeaturePreprocessorImpl::FeaturePreprocessorImpl(int64_t n, int64_t n_ind, doubl
 void FeaturePreprocessorImpl::fit(const torch::Tensor& x_in, const torch::Tensor& w_in,
                                   distributed::Collective& group) {
   torch::NoGradGuard guard;
-  // In blocks of rows: float64 copies of a whole training sample (several
-  // GB for a DCR's variation events) cost more in page faults than the sums.
-  const int64_t n = x_in.size(0), F = x_in.size(1), block = int64_t(1) << 20;
-  auto rows = [&](int64_t s, const std::function<void(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&)>& f) {
-    const int64_t m = std::min(block, n - s);
-    torch::Tensor xb = x_in.narrow(0, s, m);
-    torch::Tensor defined = (xb != sentinel.item<float>()).to(torch::kFloat64);
-    f(xb.to(torch::kFloat64), w_in.narrow(0, s, m).to(torch::kFloat64).unsqueeze(1) * defined, defined);
-  };
+  // Plain loops over the rows, accumulating in double: tensor expressions
+  // over a whole training sample allocated float64 copies of it per
+  // operation (a DCR's variation events: seconds of page faults per
+  // network, more than the sums).
+  const torch::Tensor x = x_in.to(torch::kFloat32).contiguous();
+  const torch::Tensor w = w_in.to(torch::kFloat64).contiguous();
+  const int64_t n = x.size(0), F = x.size(1);
+  const float* xp = x.data_ptr<float>();
+  const double* wp = w.data_ptr<double>();
+  const float s = sentinel.item<float>();
   // Sums over all ranks' rows: weights, weighted values, undefined counts;
   // then the squared deviations from the common mean.
   std::vector<torch::Tensor> sums{torch::zeros({F}, torch::kFloat64), torch::zeros({F}, torch::kFloat64),
                                   torch::zeros({F}, torch::kFloat64)};
-  for (int64_t s = 0; s < n; s += block)
-    rows(s, [&](const torch::Tensor& x, const torch::Tensor& wd, const torch::Tensor& defined) {
-      sums[0] += wd.sum(0), sums[1] += (wd * x).sum(0), sums[2] += (1.0 - defined).sum(0);
-    });
+  double* sw = sums[0].data_ptr<double>();
+  double* swx = sums[1].data_ptr<double>();
+  double* undefined = sums[2].data_ptr<double>();
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = xp + i * F;
+    for (int64_t f = 0; f < F; ++f) {
+      if (row[f] == s) {
+        undefined[f] += 1.0;
+      } else {
+        sw[f] += wp[i];
+        swx[f] += wp[i] * double(row[f]);
+      }
+    }
+  }
   group.sum(sums);
-  torch::Tensor sw = sums[0].clamp_min(1e-300);
-  torch::Tensor m = sums[1] / sw;
+  torch::Tensor m = sums[1] / sums[0].clamp_min(1e-300);
   std::vector<torch::Tensor> squares{torch::zeros({F}, torch::kFloat64)};
-  for (int64_t s = 0; s < n; s += block)
-    rows(s, [&](const torch::Tensor& x, const torch::Tensor& wd, const torch::Tensor&) { squares[0] += (wd * (x - m).pow(2)).sum(0); });
+  const double* mp = m.data_ptr<double>();
+  double* sq = squares[0].data_ptr<double>();
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = xp + i * F;
+    for (int64_t f = 0; f < F; ++f)
+      if (row[f] != s) {
+        const double d = double(row[f]) - mp[f];
+        sq[f] += wp[i] * d * d;
+      }
+  }
   group.sum(squares);
-  torch::Tensor v = squares[0] / sw;
+  torch::Tensor v = squares[0] / sums[0].clamp_min(1e-300);
   set_moments(m, v, sums[2]);
 }
 
