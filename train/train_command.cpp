@@ -7,6 +7,7 @@
 // interrupted training. With --ensemble M: --shard i/M trains member i alone
 // (a job of an array, --emit), --merge joins the members (docs/cluster.md).
 #include <algorithm>
+#include <numeric>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -83,6 +84,44 @@ DCREventFiles read_dcr_event_files(const std::string& nominal_path, const std::s
   return f;
 }
 
+// The distinct rows of nu [n, K] (float32) in lexicographic order, and the
+// index of each row's among them (torch::unique_dim's result, in one pass
+// over the rows: a sample has a few dozen points and millions of rows,
+// which unique_dim sorts).
+std::pair<torch::Tensor, torch::Tensor> distinct_points(const torch::Tensor& nu) {
+  const int64_t n = nu.size(0), K = nu.size(1);
+  const float* v = nu.data_ptr<float>();
+  std::vector<std::vector<float>> points;
+  std::vector<int64_t> first(n);  // index into `points` in order of appearance
+  int64_t last = -1;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = v + i * K;
+    auto same = [&](int64_t p) { return std::equal(row, row + K, points[p].begin()); };
+    if (last < 0 || !same(last)) {
+      last = -1;
+      for (int64_t p = 0; p < int64_t(points.size()) && last < 0; ++p)
+        if (same(p)) last = p;
+      if (last < 0) {
+        last = int64_t(points.size());
+        points.emplace_back(row, row + K);
+      }
+    }
+    first[i] = last;
+  }
+  std::vector<int64_t> order(points.size()), rank(points.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return points[a] < points[b]; });
+  torch::Tensor unique = torch::empty({int64_t(points.size()), K}, torch::kFloat32);
+  for (size_t r = 0; r < order.size(); ++r) {
+    rank[order[r]] = int64_t(r);
+    std::copy(points[order[r]].begin(), points[order[r]].end(), unique.data_ptr<float>() + r * K);
+  }
+  torch::Tensor index = torch::empty({n}, torch::kInt64);
+  int64_t* ip = index.data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i) ip[i] = rank[first[i]];
+  return {unique, index};
+}
+
 // Events of one process from the nominal and variation files; variation
 // rows grouped by their nu tag restricted to `nuisances`.
 DCRTrainingData file_training_data(const DCREventFiles& files, const std::string& process,
@@ -110,10 +149,8 @@ DCRTrainingData file_training_data(const DCREventFiles& files, const std::string
   torch::Tensor selv = varied.process == proc_index(mv, variations_path);
   d.xv = varied.features.index({selv}).contiguous();
   d.wv = varied.weights.index({selv}).contiguous();
-  torch::Tensor nu = varied.nuisances.index({selv}).index_select(1, torch::tensor(cols));
-  auto unique = torch::unique_dim(nu, 0, true, true);
-  d.nu_points = std::get<0>(unique).contiguous();
-  d.point = std::get<1>(unique).contiguous();
+  const torch::Tensor nu = varied.nuisances.index({selv}).index_select(1, torch::tensor(cols)).contiguous();
+  std::tie(d.nu_points, d.point) = distinct_points(nu);
   d.nuisance_names = names;
   if (nominal.has_event_numbers() && varied.has_event_numbers()) {  // paired samples
     d.e0 = nominal.event.index({sel0}).contiguous();
