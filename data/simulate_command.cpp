@@ -100,6 +100,7 @@ int run_simulate(int argc, char** argv) {
   opt.events = result->count("events") ? (*result)["events"].as<int64_t>()
                                        : sim.at("events").get<int64_t>();
   opt.chunk_events = sim.at("chunk_events").get<int64_t>();
+  opt.compression = sim.at("compression").get<int>();
   opt.config_hash = config.hash;
   opt.quiet = common.quiet;
   if (opt.events <= 0)

@@ -18,6 +18,8 @@
 #include "src/core/error.h"
 #include "src/io/event_reader.h"
 
+#include <H5Cpp.h>
+
 using namespace refinery;
 using namespace refinery::htautau;
 
@@ -419,6 +421,28 @@ TEST_CASE("simulate CLI: config form writes nominal, variations and a summary", 
   REQUIRE(summary["seed"] == 3);
   REQUIRE(summary["variations"].size() == 5);
   REQUIRE(summary["config_hash"] == EventReader(tmp.path("out/nominal.h5")).meta().config_hash);
+
+  // simulation.compression: the same events, stored without a filter (the
+  // default) or byte-shuffled and deflated.
+  std::ofstream(tmp.path("z.json")) << R"({"name": "t", "seed": 3,
+    "simulation": {"generator": "htautau", "events": 20000, "chunk_events": 8192, "compression": 1,
+                   "variations": [{"tes": 1}], "variation_grid": {"nuisances": ["jes"], "max_l1": 1}}})";
+  r = refinery::testing::run_refinery("simulate --quiet --config " + tmp.path("z.json") + " --out " + tmp.path("z"));
+  REQUIRE(r.exit_code == 0);
+  auto filters = [](const std::string& file) {
+    H5::H5File f(file, H5F_ACC_RDONLY);
+    return f.openDataSet("features").getCreatePlist().getNfilters();
+  };
+  for (const std::string name : {"nominal.h5", "variations.h5"}) {
+    INFO(name);
+    CHECK(filters(tmp.path("out/" + name)) == 0);
+    CHECK(filters(tmp.path("z/" + name)) == 2);  // shuffle, deflate
+    const EventSet plain = EventReader(tmp.path("out/" + name)).read_all(), packed = EventReader(tmp.path("z/" + name)).read_all();
+    CHECK(torch::equal(plain.features, packed.features));
+    CHECK(torch::equal(plain.weights, packed.weights));
+    CHECK(torch::equal(plain.event, packed.event));
+  }
+  CHECK(std::filesystem::file_size(tmp.path("z/variations.h5")) < std::filesystem::file_size(tmp.path("out/variations.h5")));
 }
 
 TEST_CASE("simulate CLI: shares and mc_shares put more of a sample's events where they matter", "[htautau][cli]") {

@@ -197,10 +197,13 @@ SimulationReport simulate_samples(const SimulationOptions& opt, const std::vecto
   report.variations.resize(variations.size());
   for (size_t v = 0; v < variations.size(); ++v) report.variations[v].nu = variations[v];
   std::unique_ptr<EventWriter> nominal, varied;
+  EventWriterOptions writing;
+  writing.deflate_level = opt.compression;
+  writing.shuffle = opt.compression > 0;
   if (!nominal_path.empty())
-    nominal = std::make_unique<EventWriter>(nominal_path, event_meta(opt, true));
+    nominal = std::make_unique<EventWriter>(nominal_path, event_meta(opt, true), writing);
   if (!variations.empty())
-    varied = std::make_unique<EventWriter>(variations_path, event_meta(opt, true));
+    varied = std::make_unique<EventWriter>(variations_path, event_meta(opt, true), writing);
   const int64_t blocks = (opt.events + opt.chunk_events - 1) / opt.chunk_events;
   std::vector<int64_t> totals(kNumProcesses);
   for (int p = 0; p < kNumProcesses; ++p)

@@ -23,6 +23,9 @@ struct SimulationOptions {
   std::int64_t chunk_events = 262144; // produced events per block
   std::string config_hash;
   bool quiet = false;
+  // Deflate level of the files written (simulation.compression): 0 stores
+  // them uncompressed, 1-9 byte-shuffles and deflates each chunk.
+  int compression = 0;
   // Share of the produced events per process (process_names() order,
   // normalised to sum 1); empty: process_shares().
   std::vector<double> shares;

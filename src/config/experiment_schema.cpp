@@ -35,6 +35,9 @@ Schema simulation_schema() {
                "Share of the produced events per process in the nominal and variation samples (the training "
                "samples), {process: share} naming every process of the generator (normalised; the weights undo "
                "it). Empty: the generator's own shares."),
+      optional("compression", S::integer(0, 9), 0,
+               "Deflate level of the simulated event files (0: uncompressed; 1-9: byte shuffle and deflate, about "
+               "half the disk of level 0 at several times the time to write and to read, docs/formats.md)."),
       optional("mc_events", S::integer(0, 1e10), 0,
                "Produced events of an independent nominal sample (mc.h5, its own seed stream) for the likelihood's "
                "expected yields (0: none)."),
