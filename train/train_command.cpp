@@ -7,7 +7,6 @@
 // interrupted training. With --ensemble M: --shard i/M trains member i alone
 // (a job of an array, --emit), --merge joins the members (docs/cluster.md).
 #include <algorithm>
-#include <numeric>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -84,37 +83,34 @@ DCREventFiles read_dcr_event_files(const std::string& nominal_path, const std::s
   return f;
 }
 
-// The distinct rows of nu [n, K] (float32) in lexicographic order, and the
-// index of each row's among them (torch::unique_dim's result, in one pass
-// over the rows: a sample has a few dozen points and millions of rows,
-// which unique_dim sorts).
+// The distinct rows of nu [n, K] (float32, finite) in lexicographic order,
+// and the index of each row's point among them: torch::unique_dim's result
+// in one pass over the rows (unique_dim sorted the millions of rows of a
+// sample with a few dozen points). A row like the one before costs a
+// comparison, another a lookup.
 std::pair<torch::Tensor, torch::Tensor> distinct_points(const torch::Tensor& nu) {
   const int64_t n = nu.size(0), K = nu.size(1);
   const float* v = nu.data_ptr<float>();
-  std::vector<std::vector<float>> points;
-  std::vector<int64_t> first(n);  // index into `points` in order of appearance
-  int64_t last = -1;
+  std::map<std::vector<float>, int64_t> found;  // point -> index in order of appearance
+  std::vector<int64_t> first(n);
+  const float* previous = nullptr;
   for (int64_t i = 0; i < n; ++i) {
     const float* row = v + i * K;
-    auto same = [&](int64_t p) { return std::equal(row, row + K, points[p].begin()); };
-    if (last < 0 || !same(last)) {
-      last = -1;
-      for (int64_t p = 0; p < int64_t(points.size()) && last < 0; ++p)
-        if (same(p)) last = p;
-      if (last < 0) {
-        last = int64_t(points.size());
-        points.emplace_back(row, row + K);
-      }
+    if (previous && std::equal(row, row + K, previous)) {
+      first[i] = first[i - 1];
+    } else {
+      first[i] = found.emplace(std::vector<float>(row, row + K), int64_t(found.size())).first->second;
+      previous = row;
     }
-    first[i] = last;
   }
-  std::vector<int64_t> order(points.size()), rank(points.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return points[a] < points[b]; });
-  torch::Tensor unique = torch::empty({int64_t(points.size()), K}, torch::kFloat32);
-  for (size_t r = 0; r < order.size(); ++r) {
-    rank[order[r]] = int64_t(r);
-    std::copy(points[order[r]].begin(), points[order[r]].end(), unique.data_ptr<float>() + r * K);
+  // The map's order is the lexicographic one.
+  std::vector<int64_t> rank(found.size());
+  torch::Tensor unique = torch::empty({int64_t(found.size()), K}, torch::kFloat32);
+  int64_t r = 0;
+  for (const auto& [point, index] : found) {
+    rank[index] = r;
+    std::copy(point.begin(), point.end(), unique.data_ptr<float>() + r * K);
+    ++r;
   }
   torch::Tensor index = torch::empty({n}, torch::kInt64);
   int64_t* ip = index.data_ptr<int64_t>();
