@@ -35,7 +35,8 @@ struct ExperimentToys::Source {
     Measurement& m = *measurement;
     if (generator.empty()) return m.model(m.resample(sample, x, rng), "pseudo-experiment");
     std::map<std::string, double> nuisances;
-    for (size_t i = 1; i < names.size(); ++i) nuisances[names[i]] = x[i];
+    for (size_t i = 1; i < names.size(); ++i)
+      if (!m.is_response(names[i])) nuisances[names[i]] = x[i];
     const std::uint64_t seed = rng();
     GeneratedEvents& g = *last;
     if (!(g.valid && g.seed == seed && g.mu == x[0] && g.luminosity == m.luminosity() && g.nuisances == nuisances)) {
@@ -146,7 +147,10 @@ ExperimentToys::Toy ExperimentToys::draw(double mu, std::int64_t index) const {
   if (from_priors_) {
     for (int i = 1; i < base_->size(); ++i) {
       const stats::Parameter& p = base_->parameters()[i];
-      if (p.constraint == stats::Constraint::kNone) continue;
+      // A response nuisance describes the networks, not the simulation: its
+      // truth stays at the centre, and drawing nothing for it keeps the other
+      // draws and the events those of the same toy without it.
+      if (p.constraint == stats::Constraint::kNone || state_->measurement->is_response(p.name)) continue;
       // Drawn even when fixed, so that the other nuisances are those of the same toy without the override.
       const double drawn = std::clamp(stats::sample_aux(p.constraint, p.aux, p.width, rng), truth_lower_[i], truth_upper_[i]);
       if (!fixed_[i]) t.truth[i] = drawn;

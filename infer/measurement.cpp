@@ -4,6 +4,7 @@
 #include <optional>
 #include <set>
 
+#include "infer/response_nuisance.h"
 #include "infer/signal_fraction_thinning.h"
 #include "models/torchscript_export.h"
 #include "src/core/bin_edges.h"
@@ -106,7 +107,10 @@ bool consistent(const EvaluatedEvents& e, int64_t n_features, int64_t n_processe
 // nuisances (in their ansatz order) must all be declared as calibration
 // nuisances, and a declared calibration nuisance must be one of them.
 ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::string>& processes,
-                        const std::vector<std::string>& dcr_nuisances, const std::string& dcr_file) {
+                        const std::vector<std::string>& dcr_nuisances, const std::string& dcr_file,
+                        std::vector<ResponseNuisance>* responses) {
+  std::vector<ResponseNuisance> declared_responses;
+  std::vector<int> response_parameters;
   const json& m = config.section("measurement");
   ModelSpec s;
   s.processes = processes;
@@ -171,7 +175,7 @@ ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::s
     par.name = n.at("name").get<std::string>();
     const std::string type = n.at("type").get<std::string>();
     declared_twice(par.name, type, key("name"));
-    par.kind = type == "calibration" ? ParameterKind::kCalibration : ParameterKind::kNormalisation;
+    par.kind = type == "calibration" || type == "response" ? ParameterKind::kCalibration : ParameterKind::kNormalisation;
     const std::string constraint = n.at("constraint").get<std::string>();
     par.constraint = constraint == "gaussian" ? Constraint::kGaussian : constraint == "lognormal" ? Constraint::kLogNormal : Constraint::kNone;
     par.centre = n.at("centre").get<double>();
@@ -187,6 +191,27 @@ ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::s
     if (!(par.lower <= par.init && par.init <= par.upper))
       throw ConfigError(config.file, key("init"), "the starting value lies outside the range");
     const auto targets = n.at("processes").get<std::vector<std::string>>();
+    if (type == "response") {
+      ResponseNuisance resp;
+      resp.name = par.name;
+      const std::string of = n.value("of", std::string());
+      const auto k = std::find(dcr_nuisances.begin(), dcr_nuisances.end(), of) - dcr_nuisances.begin();
+      if (of.empty() || k == int64_t(dcr_nuisances.size()))
+        throw ConfigError(config.file, key("of"),
+                          "a response nuisance scales the learned response to one of the DCR networks' nuisances (" +
+                              join(dcr_nuisances) + "), got '" + of + "'");
+      resp.of = int(k);
+      if (targets.empty()) throw ConfigError(config.file, key("processes"), "a response nuisance scales at least one process's response");
+      for (const auto& t : targets) resp.processes.push_back(process_index(config, key("processes"), t, processes));
+      resp.size = n.at("size").get<double>();
+      if (!(resp.size > 0)) throw ConfigError(config.file, key("size"), "a response nuisance needs a positive size (the relative response uncertainty)");
+      if (!n.at("regions").empty())
+        throw ConfigError(config.file, key("regions"), "a response nuisance acts through the DCR networks in every region");
+      s.parameters.push_back(par);
+      response_parameters.push_back(s.n_params() - 1);
+      declared_responses.push_back(resp);
+      continue;
+    }
     if (par.kind == ParameterKind::kCalibration) {
       if (std::find(dcr_nuisances.begin(), dcr_nuisances.end(), par.name) == dcr_nuisances.end())
         throw ConfigError(config.file, key("name"),
@@ -216,8 +241,11 @@ ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::s
                            " (measurement.nuisances)");
     s.calibration.push_back(i);
   }
+  // Response nuisances extend the ansatz after the networks' nuisances.
+  s.calibration.insert(s.calibration.end(), response_parameters.begin(), response_parameters.end());
   s.order = 2;
   s.validate();
+  if (responses) *responses = declared_responses;
   return s;
 }
 
@@ -254,7 +282,7 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     if (dcr_nuisances_.empty()) dcr_nuisances_ = nuis;
     else if (nuis != dcr_nuisances_) throw InputError(path, "metadata.json: nuisances", "differ from the other processes' DCR networks");
   }
-  spec_ = analysis_spec(config, processes_, dcr_nuisances_, dir + "/dcr_" + processes_[0] + ".pt");
+  spec_ = analysis_spec(config, processes_, dcr_nuisances_, dir + "/dcr_" + processes_[0] + ".pt", &responses_);
 
   // Simulated-sample statistics; the reference variable (the binned
   // reference analysis' and the unbinned cells').
@@ -312,6 +340,11 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   for (const auto& p : processes_) inputs.push_back(dir + "/dcr_" + p + ".pt");
   ordered_by.insert(ordered_by.end(), features_.begin(), features_.end());
   ordered_by.insert(ordered_by.end(), dcr_nuisances_.begin(), dcr_nuisances_.end());
+  for (const auto& resp : responses_) {
+    std::string d = "response " + resp.name + " of " + std::to_string(resp.of) + " size " + std::to_string(resp.size) + " processes";
+    for (int p : resp.processes) d += " " + std::to_string(p);
+    ordered_by.push_back(d);
+  }
   // Thinning by the signal fraction (signal_fraction_thinning.h).
   {
     const json& rules = m.at("mc_thinning");
@@ -351,6 +384,12 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   }
 }
 
+bool Measurement::is_response(const std::string& parameter) const {
+  for (const auto& r : responses_)
+    if (r.name == parameter) return true;
+  return false;
+}
+
 std::string Measurement::setup_source() const {
   if (cache_failed_) return "evaluated, not cached";
   if (mc_evaluated_) return "evaluated";
@@ -367,7 +406,7 @@ void Measurement::read_mc() const {
   if (events_cache_) {
     if (auto t = events_cache_->load(); t && t->size() == 6) {
       EvaluatedEvents e{(*t)[0], (*t)[1], (*t)[2], (*t)[3], (*t)[4], (*t)[5]};
-      if (consistent(e, int64_t(features_.size()), int64_t(processes_.size()), Ansatz(int(dcr_nuisances_.size()), 2).C)) {
+      if (consistent(e, int64_t(features_.size()), int64_t(processes_.size()), Ansatz(int(spec_.calibration.size()), 2).C)) {
         mc_ = std::move(e);
         cached = true;
       }
@@ -566,7 +605,9 @@ EvaluatedEvents Measurement::evaluate(const EventSet& events, const std::string&
     rows = any.nonzero().view(-1);
   }
   const torch::Tensor x = rows.defined() ? e.x.index_select(0, rows) : e.x;
-  const int64_t C = spec_.calibration.empty() ? 0 : int64_t(Ansatz(int(spec_.calibration.size()), 2).C);
+  // The networks' coefficients (their K nuisances), extended below to the
+  // response nuisances' ansatz.
+  const int64_t C = dcr_nuisances_.empty() ? 0 : int64_t(Ansatz(int(dcr_nuisances_.size()), 2).C);
   std::vector<torch::Tensor> coefs;
   for (auto& net : dcr_) {
     torch::jit::Method fwd = net.get_method("forward");
@@ -583,6 +624,7 @@ EvaluatedEvents Measurement::evaluate(const EventSet& events, const std::string&
   torch::Tensor coef = coefs.empty() ? torch::zeros({x.size(0), 0, C}) : torch::stack(coefs, 1);  // [n,P,C]
   if (!torch::isfinite(coef).all().item<bool>())
     throw InputError(source, "features", "a DCR network gives non-finite coefficients on these events");
+  if (!coefs.empty()) coef = extend_coefficients(coef, int(dcr_nuisances_.size()), responses_);
   e.coef = rows.defined() ? torch::zeros({e.x.size(0), coef.size(1), coef.size(2)}).index_copy_(0, rows, coef) : coef.contiguous();
   return e;
 }
@@ -611,10 +653,13 @@ void Measurement::to_reference_point(EvaluatedEvents& e, const EventSet& events,
   const auto* proc = process.data_ptr<int64_t>();
   const auto* c = coef.data_ptr<float>();
   const int64_t P = coef.size(1), C = coef.size(2);
-  const Ansatz ansatz(int(K), 2);
+  // The ansatz of the events' coefficients: the networks' nuisances, then
+  // the response nuisances (at 0 here).
+  const Ansatz ansatz(int(spec_.calibration.size()), 2);
+  if (ansatz.C != C) throw std::logic_error("to_reference_point: coefficients do not match the ansatz");
   torch::Tensor weight = e.weight.clone();
   auto* w = weight.data_ptr<double>();
-  std::vector<double> point(K), phi(C);
+  std::vector<double> point(spec_.calibration.size(), 0.0), phi(C);
   for (int64_t i = 0; i < N; ++i) {
     bool at_reference = true;
     for (int64_t k = 0; k < K; ++k) {

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "infer/evaluated_events.h"
+#include "infer/response_nuisance.h"
 #include "infer/signal_fraction_thinning.h"
 #include "models/classifier_archive.h"
 #include "src/calibration/staged_calibration.h"
@@ -72,6 +73,10 @@ class Measurement {
   Measurement(const ExperimentConfig& config, const MeasurementOptions& options);
 
   const likelihood::ModelSpec& spec() const { return spec_; }
+  // The response nuisances (not nuisances of the simulation: pseudo-
+  // experiments keep them at their centres and never pass them to a generator).
+  const std::vector<ResponseNuisance>& responses() const { return responses_; }
+  bool is_response(const std::string& parameter) const;
   const std::vector<RegionSpec>& regions() const { return regions_; }
   const std::vector<std::string>& process_names() const { return processes_; }
   const std::vector<std::string>& feature_names() const { return features_; }
@@ -164,6 +169,7 @@ class Measurement {
   likelihood::ModelSpec spec_;
   std::vector<RegionSpec> regions_;
   std::vector<std::string> processes_, features_, dcr_nuisances_;
+  std::vector<ResponseNuisance> responses_;  // after dcr_nuisances_ in the ansatz
   std::unique_ptr<ClassifierArchive> classifier_;
   mutable std::vector<torch::jit::Module> dcr_;  // forward is not const
   mutable EvaluatedEvents mc_;                  // mc()
@@ -186,7 +192,10 @@ class Measurement {
 // The parameter table the config declares (measurement.poi, measurement.nuisances)
 // for the classifier's processes and the DCR networks' nuisances (ansatz order;
 // `dcr_file` names them in errors). Config errors name the file and key, exit 2.
+// Response nuisances (type "response", infer/response_nuisance.h) follow
+// the networks' nuisances in the ansatz; `responses` gets them.
 likelihood::ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::string>& processes,
-                                    const std::vector<std::string>& dcr_nuisances, const std::string& dcr_file);
+                                    const std::vector<std::string>& dcr_nuisances, const std::string& dcr_file,
+                                    std::vector<ResponseNuisance>* responses = nullptr);
 
 }  // namespace refinery

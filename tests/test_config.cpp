@@ -60,7 +60,7 @@ TEST_CASE("bad configs name the file and the key", "[config][bad-input]") {
           f + ": simulation.events: expected integer, got 2.5");
   REQUIRE(load_error(tmp, R"({"seed": 3})") == f + ": name: required key missing");
   REQUIRE(load_error(tmp, R"({"name": "x", "measurement": {"nuisances": [{"name": "a", "type": "shapesys"}]}})") ==
-          f + ": measurement.nuisances[0].type: 'shapesys' is not one of: calibration, normsys");
+          f + ": measurement.nuisances[0].type: 'shapesys' is not one of: calibration, normsys, response");
   REQUIRE(load_error(tmp, R"({"name": "x", "simulation": {"variations": [{"tes": 1}, {"jes": "a"}]}})") ==
           f + ": simulation.variations[1].jes: expected number, got string");
   REQUIRE(load_error(tmp, "[1, 2]") == f + ": (top level): expected object, got array");

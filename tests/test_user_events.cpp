@@ -156,6 +156,46 @@ TEST_CASE("User events written by h5py: train, fit, scan, impacts and resampled 
   REQUIRE(j1["fit"]["parameters"] == j2["fit"]["parameters"]);
   REQUIRE(j1["data"].get<std::string>().find("resampled") != std::string::npos);
 
+  // A response nuisance (top's learned response to energy_scale uncertain
+  // by 20%, docs/htautau.md): Asimov data at a shifted truth, the
+  // response's included, return it (the extended coefficients are the same
+  // in the data and in the expected yields); pseudo-experiments with the
+  // nuisances from their priors keep it at its centre (it describes the
+  // networks, not the events).
+  {
+    json c = small_user_config(tmp.dir());
+    c["measurement"]["nuisances"].push_back({{"name", "top_es_response"}, {"type", "response"}, {"of", "energy_scale"},
+                                             {"size", 0.2}, {"processes", {"top"}}});
+    const std::string c3 = tmp.path("c3.json");
+    write_json(c3, c);
+    r = run_refinery("fit --config " + c3 + " --asimov --mu-true 1.5 --nu-true energy_scale=0.8,top_xsec=-0.5,"
+                     "top_es_response=0.7 --threads 2 --quiet --out " + tmp.path("a3.json"));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    const json a3 = json::parse(read_file(tmp.path("a3.json")));
+    REQUIRE(a3["fit"]["status"] == "converged");
+    const json& p3 = a3["fit"]["parameters"];
+    REQUIRE(p3.size() == 4);
+    const std::vector<std::pair<std::string, double>> truth = {
+        {"mu", 1.5}, {"energy_scale", 0.8}, {"top_xsec", -0.5}, {"top_es_response", 0.7}};
+    for (size_t i = 0; i < truth.size(); ++i) {
+      INFO(p3[i].dump());
+      REQUIRE(p3[i]["name"] == truth[i].first);
+      CHECK(std::abs(p3[i]["value"].get<double>() - truth[i].second) < 1e-5);
+    }
+    r = run_refinery("toys --config " + c3 + " --n 3 --nu-true from-priors,energy_scale=0.3 --threads 2 --quiet --out " +
+                     tmp.path("toys3.csv"));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    int drawn = 0;
+    for (const refinery::ToyRow& row : refinery::read_toy_csv(tmp.path("toys3.csv"))) {
+      REQUIRE(row.nu_true.size() == 3);
+      CHECK(row.nu_true[0] == 0.3);
+      CHECK(row.nu_true[2] == 0.0);
+      drawn += row.nu_true[1] != 0.0;
+    }
+    CHECK(drawn == 3);
+  }
   // Norm factors. The POI's range down to 0: q0 tests mu = 0, and equals
   // the profile scan's t there (both 2 (NLL(0) - NLL(mu_hat))); Asimov data
   // at mu = 0 give q0 = 0, p0 = 1/2.
@@ -260,7 +300,27 @@ TEST_CASE("User events written by h5py: train, fit, scan, impacts and resampled 
         "range\n");
   CHECK(with([](json& c) { c["measurement"]["nuisances"][1]["type"] = "shapesys"; }) ==
         "refinery fit: error: " + bad + ": measurement.nuisances[1].type: 'shapesys' is not one of: calibration, "
-        "normsys\n");
+        "normsys, response\n");
+  // Response nuisances: of a nuisance of the networks, for named processes,
+  // with a positive size.
+  auto response = [](const std::string& of, double size, const json& processes) {
+    return [=](json& c) {
+      c["measurement"]["nuisances"].push_back(
+          {{"name", "es_response"}, {"type", "response"}, {"of", of}, {"size", size}, {"processes", processes}});
+    };
+  };
+  CHECK(with(response("pileup", 0.1, {"top"})) ==
+        "refinery fit: error: " + bad + ": measurement.nuisances[2].of: a response nuisance scales the learned response "
+        "to one of the DCR networks' nuisances (energy_scale), got 'pileup'\n");
+  CHECK(with(response("energy_scale", 0.0, {"top"})) ==
+        "refinery fit: error: " + bad + ": measurement.nuisances[2].size: a response nuisance needs a positive size (the "
+        "relative response uncertainty)\n");
+  CHECK(with(response("energy_scale", 0.1, json::array())) ==
+        "refinery fit: error: " + bad + ": measurement.nuisances[2].processes: a response nuisance scales at least one "
+        "process's response\n");
+  CHECK(with(response("energy_scale", 0.1, {"tt"})) ==
+        "refinery fit: error: " + bad + ": measurement.nuisances[2].processes: unknown process 'tt' (the classifier's "
+        "processes: signal, multijet, top)\n");
   CHECK(with([](json& c) { c["measurement"]["nuisances"][1]["regions"] = {"signal_region"}; }) ==
         "refinery fit: error: " + bad + ": measurement.nuisances[1].regions: unknown region 'signal_region' "
         "(measurement.regions: high_pt, low_pt)\n");

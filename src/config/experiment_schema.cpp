@@ -193,9 +193,11 @@ Schema measurement_schema() {
       optional("nuisances",
                S::array(S::object({
                    required("name", S::string(), "Parameter name (unique)."),
-                   required("type", S::string({"calibration", "normsys"}),
+                   required("type", S::string({"calibration", "normsys", "response"}),
                             "calibration: a nuisance of the DCR networks (changes the shapes, learned from the "
-                            "variation samples); normsys: a rate factor (1 + size)^nu of `processes`."),
+                            "variation samples); normsys: a rate factor (1 + size)^nu of `processes`; response: "
+                            "the uncertainty of the networks' learned response to the calibration nuisance `of` "
+                            "for `processes`, log r -> log r + size * eta * nu_of * a(x) (docs/htautau.md)."),
                    optional("constraint", S::string({"gaussian", "lognormal", "none"}), "gaussian",
                             "Constraint term: gaussian N(centre, width), lognormal (log nu ~ N(log centre, width)) "
                             "or none (free)."),
@@ -204,9 +206,12 @@ Schema measurement_schema() {
                    optional("range", S::array(S::number(), 2), nlohmann::json::array({-5.0, 5.0}),
                             "Bounds [low, high] of the parameter."),
                    optional("init", S::number(), nullptr, "Starting value (default: the centre)."),
-                   optional("size", S::number(-1, 1e6), 0.0, "normsys: relative rate change per unit of nu."),
+                   optional("size", S::number(-1, 1e6), 0.0,
+                            "normsys: relative rate change per unit of nu; response: relative change of the learned "
+                            "response per unit of the nuisance."),
                    optional("processes", S::array(S::string()), nlohmann::json::array(),
-                            "normsys: the processes it scales."),
+                            "normsys: the processes it scales; response: the processes whose response it scales."),
+                   optional("of", S::string(), nullptr, "response: the calibration nuisance whose learned response it scales."),
                    optional("regions", S::array(S::string()), nlohmann::json::array(),
                             "normsys: the regions it acts in (empty: every region)."),
                })),
