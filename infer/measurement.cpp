@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include "infer/response_nuisance.h"
 #include "infer/signal_fraction_thinning.h"
@@ -747,8 +748,22 @@ EvaluatedEvents Measurement::resample(const EvaluatedEvents& e, const Eigen::Vec
   torch::Tensor k = torch::zeros_like(lambda);
   auto l = lambda.accessor<double, 1>();
   auto kk = k.accessor<double, 1>();
-  for (int64_t j = 0; j < lambda.size(0); ++j)
+  // A simulated event stands for a small expected count; one the learned
+  // ratios blow up (a truth far outside what the DCR networks were trained
+  // on: exp of a quadratic) cannot be drawn, and a Poisson draw of 1e19
+  // would not end.
+  constexpr double kMaxExpected = 1e9;
+  for (int64_t j = 0; j < lambda.size(0); ++j) {
+    if (!(l[j] <= kMaxExpected)) {
+      std::ostringstream s;
+      s << "resampled at";
+      for (int p = 0; p < spec_.n_params(); ++p) s << (p ? ", " : " ") << spec_.parameters[size_t(p)].name << " = " << theta[p];
+      s << ": simulated event " << j << " would be expected " << l[j]
+        << " times (w R(x|theta)): the DCR networks extrapolate there; draw the truth within the range they were trained on";
+      throw InputError("pseudo-experiment", "truth", s.str());
+    }
     if (l[j] > 0) kk[j] = double(std::poisson_distribution<long long>(l[j])(rng));
+  }
   torch::Tensor keep = (k > 0).nonzero().view(-1);
   EvaluatedEvents out;
   out.x = e.x.index_select(0, keep);

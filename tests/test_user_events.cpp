@@ -196,6 +196,19 @@ TEST_CASE("User events written by h5py: train, fit, scan, impacts and resampled 
     }
     CHECK(drawn == 3);
   }
+  // A truth where the networks extrapolate (this config's energy_scale has
+  // a 0.1% effect per unit, learned in seconds: at 5 units an event's
+  // exp(phi . Delta) is astronomical) is refused in one line, exit 2,
+  // instead of a Poisson draw of ~1e10 that never ends.
+  {
+    auto bad_truth = run_refinery("fit --config " + cfg + " --toy 0 --nu-true energy_scale=5 --threads 2 --quiet");
+    INFO(bad_truth.output);
+    CHECK(bad_truth.exit_code == 2);
+    CHECK(bad_truth.output.find("refinery fit: error: pseudo-experiment: truth: resampled at mu = 1, energy_scale = 5, "
+                                "top_xsec = 0: simulated event ") != std::string::npos);
+    CHECK(bad_truth.output.find("the DCR networks extrapolate there") != std::string::npos);
+  }
+
   // Norm factors. The POI's range down to 0: q0 tests mu = 0, and equals
   // the profile scan's t there (both 2 (NLL(0) - NLL(mu_hat))); Asimov data
   // at mu = 0 give q0 = 0, p0 = 1/2.
