@@ -118,6 +118,11 @@ ExperimentToys::ExperimentToys(std::shared_ptr<Measurement> measurement, const E
   if (fixed != "nominal")
     for (const Assignment& a : parse_assignments(fixed, state_->names, 0, "--nu-true",
                                                  "its true values are --mu-values (or --mu-true)")) {
+      const std::string& name = state_->names[size_t(a.index)];
+      if (!state_->generator.empty() && measurement->is_response(name) && a.value != truth_[a.index])
+        throw InputError("", "--nu-true",
+                         "'" + name + "' is a response nuisance: it describes the DCR networks, not the events the "
+                         "generator draws, and stays at its centre in generator pseudo-experiments");
       truth_[a.index] = a.value;
       fixed_[size_t(a.index)] = from_priors_;
     }

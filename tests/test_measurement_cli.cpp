@@ -379,6 +379,34 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
       REQUIRE(rows == 8);
       REQUIRE(at_clip >= 1);  // P(LogNormal(0, 3) > 5) = 0.30 per toy
     }
+    {
+      // A response nuisance (docs/htautau.md) in generator toys: never drawn
+      // nor handed to the generator, so a toy's truths and events are those
+      // of the same toy without it; a truth for it is refused.
+      json resp = config;
+      resp["measurement"]["nuisances"].push_back(
+          {{"name", "z_jes_response"}, {"type", "response"}, {"of", "jes"}, {"size", 0.1}, {"processes", {"ztautau"}}});
+      write_json(tmp.path("resp.json"), resp);
+      auto with = run_refinery("toys --config " + tmp.path("resp.json") + " --n 1 --nu-true from-priors --quiet --threads 2 "
+                               "--out " + tmp.path("resp.csv"));
+      INFO(with.output);
+      REQUIRE(with.exit_code == 0);
+      auto without = run_refinery("toys --config " + cfg + " --n 1 --nu-true from-priors --quiet --threads 2 --out " +
+                                  tmp.path("plain.csv"));
+      INFO(without.output);
+      REQUIRE(without.exit_code == 0);
+      const auto a = read_toys(tmp.path("resp.csv")), b = read_toys(tmp.path("plain.csv"));
+      REQUIRE(a.size() == 1);
+      REQUIRE(b.size() == 1);
+      CHECK(a[0].at("z_jes_response") == 0.0);
+      for (const char* n : {"tes", "jes", "soft_met", "events"}) CHECK(a[0].at(n) == b[0].at(n));
+      auto bad = run_refinery("toys --config " + tmp.path("resp.json") + " --n 1 --nu-true from-priors,z_jes_response=1 "
+                              "--quiet --out " + tmp.path("bad.csv"));
+      CHECK(bad.exit_code == 2);
+      CHECK(bad.output == "refinery toys: error: --nu-true: 'z_jes_response' is a response nuisance: it describes the DCR "
+                          "networks, not the events the generator draws, and stays at its centre in generator "
+                          "pseudo-experiments\n");
+    }
     for (const std::string& bad : {"from-priors,mu=2", "from-priors,", "from-priors,soft=1"}) {
       r = run_refinery("toys --config " + cfg + " --n 1 --nu-true " + bad + " --quiet --out " + tmp.path("bad.csv"));
       INFO(bad << ": " << r.output);
