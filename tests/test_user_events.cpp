@@ -79,6 +79,29 @@ TEST_CASE("User events written by h5py: train, fit, scan, impacts and resampled 
           "'pt_sub' (the event files': m_reco, pt_lead, eta_lead)\n");
   }
 
+  // Fits Asimov data at `truth` (the POI first, then the nuisances; the
+  // auxiliary data at the truth too) with `config` and checks that every
+  // parameter, in the parameter table's order, returns its true value.
+  auto asimov_returns_truth = [&](const std::string& config, const std::vector<std::pair<std::string, double>>& truth,
+                                  const std::string& out) {
+    std::string nus;
+    for (size_t i = 1; i < truth.size(); ++i)
+      nus += (i > 1 ? "," : "") + truth[i].first + "=" + std::to_string(truth[i].second);
+    auto fit = run_refinery("fit --config " + config + " --asimov --mu-true " + std::to_string(truth[0].second) +
+                            " --nu-true " + nus + " --threads 2 --quiet --out " + out);
+    INFO(fit.output);
+    REQUIRE(fit.exit_code == 0);
+    const json a = json::parse(read_file(out));
+    REQUIRE(a["fit"]["status"] == "converged");
+    const json& p = a["fit"]["parameters"];
+    REQUIRE(p.size() == truth.size());
+    for (size_t i = 0; i < truth.size(); ++i) {
+      INFO(p[i].dump());
+      REQUIRE(p[i]["name"] == truth[i].first);
+      CHECK(std::abs(p[i]["value"].get<double>() - truth[i].second) < 1e-5);
+    }
+  };
+
   // Asimov data at a shifted truth, auxiliary data included: the fit
   // returns the truth (the likelihood is self-consistent whatever the
   // networks learned).
@@ -168,21 +191,8 @@ TEST_CASE("User events written by h5py: train, fit, scan, impacts and resampled 
                                              {"size", 0.2}, {"processes", {"top"}}});
     const std::string c3 = tmp.path("c3.json");
     write_json(c3, c);
-    r = run_refinery("fit --config " + c3 + " --asimov --mu-true 1.5 --nu-true energy_scale=0.8,top_xsec=-0.5,"
-                     "top_es_response=0.7 --threads 2 --quiet --out " + tmp.path("a3.json"));
-    INFO(r.output);
-    REQUIRE(r.exit_code == 0);
-    const json a3 = json::parse(read_file(tmp.path("a3.json")));
-    REQUIRE(a3["fit"]["status"] == "converged");
-    const json& p3 = a3["fit"]["parameters"];
-    REQUIRE(p3.size() == 4);
-    const std::vector<std::pair<std::string, double>> truth = {
-        {"mu", 1.5}, {"energy_scale", 0.8}, {"top_xsec", -0.5}, {"top_es_response", 0.7}};
-    for (size_t i = 0; i < truth.size(); ++i) {
-      INFO(p3[i].dump());
-      REQUIRE(p3[i]["name"] == truth[i].first);
-      CHECK(std::abs(p3[i]["value"].get<double>() - truth[i].second) < 1e-5);
-    }
+    asimov_returns_truth(c3, {{"mu", 1.5}, {"energy_scale", 0.8}, {"top_xsec", -0.5}, {"top_es_response", 0.7}},
+                         tmp.path("a3.json"));
     r = run_refinery("toys --config " + c3 + " --n 3 --nu-true from-priors,energy_scale=0.3 --threads 2 --quiet --out " +
                      tmp.path("toys3.csv"));
     INFO(r.output);
@@ -249,21 +259,8 @@ TEST_CASE("User events written by h5py: train, fit, scan, impacts and resampled 
     c["measurement"]["nuisances"][1]["regions"] = {"high_pt"};
     const std::string c2 = tmp.path("c2.json");
     write_json(c2, c);
-    r = run_refinery("fit --config " + c2 + " --asimov --mu-true 1.5 --nu-true mu_multijet=0.9,k_top=1.3,"
-                     "energy_scale=0.8,top_xsec=-0.5 --threads 2 --quiet --out " + tmp.path("a2.json"));
-    INFO(r.output);
-    REQUIRE(r.exit_code == 0);
-    const json a2 = json::parse(read_file(tmp.path("a2.json")));
-    REQUIRE(a2["fit"]["status"] == "converged");
-    const json& p2 = a2["fit"]["parameters"];
-    REQUIRE(p2.size() == 5);
-    const std::vector<std::pair<std::string, double>> truth = {
-        {"mu", 1.5}, {"mu_multijet", 0.9}, {"k_top", 1.3}, {"energy_scale", 0.8}, {"top_xsec", -0.5}};
-    for (size_t i = 0; i < truth.size(); ++i) {
-      INFO(p2[i].dump());
-      REQUIRE(p2[i]["name"] == truth[i].first);
-      CHECK(std::abs(p2[i]["value"].get<double>() - truth[i].second) < 1e-5);
-    }
+    asimov_returns_truth(c2, {{"mu", 1.5}, {"mu_multijet", 0.9}, {"k_top", 1.3}, {"energy_scale", 0.8}, {"top_xsec", -0.5}},
+                         tmp.path("a2.json"));
     // top_xsec acts on top in high_pt only, k_top in low_pt only: their
     // correlation is that of parameters of separate regions, small.
     r = run_refinery("scan --config " + c2 + " --asimov --poi2 mu_multijet --points 3 --points2 3 --threads 2 --quiet "
