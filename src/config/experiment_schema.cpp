@@ -197,7 +197,7 @@ Schema measurement_schema() {
                             "calibration: a nuisance of the DCR networks (changes the shapes, learned from the "
                             "variation samples); normsys: a rate factor (1 + size)^nu of `processes`; response: "
                             "the uncertainty of the networks' learned response to the calibration nuisance `of` "
-                            "for `processes`, log r -> log r + size * eta * nu_of * a(x) (docs/htautau.md)."),
+                            "for `processes`, log r -> log r + size * eta * nu_of * a(x) (docs/design.md)."),
                    optional("constraint", S::string({"gaussian", "lognormal", "none"}), "gaussian",
                             "Constraint term: gaussian N(centre, width), lognormal (log nu ~ N(log centre, width)) "
                             "or none (free)."),
