@@ -73,9 +73,9 @@ class Measurement {
   Measurement(const ExperimentConfig& config, const MeasurementOptions& options);
 
   const likelihood::ModelSpec& spec() const { return spec_; }
-  // The response nuisances (not nuisances of the simulation: pseudo-
-  // experiments keep them at their centres and never pass them to a generator).
-  const std::vector<ResponseNuisance>& responses() const { return responses_; }
+  // Whether a parameter is a response nuisance (not a nuisance of the
+  // simulation: pseudo-experiments keep it at its centre and never pass it
+  // to a generator).
   bool is_response(const std::string& parameter) const;
   const std::vector<RegionSpec>& regions() const { return regions_; }
   const std::vector<std::string>& process_names() const { return processes_; }
