@@ -10,9 +10,11 @@
 #include "src/core/error.h"
 #include "src/io/event_reader.h"
 #include "src/io/event_writer.h"
+#include "tests/input_error.hpp"
 
 using namespace refinery;
 using refinery::testing::TempDir;
+using refinery::testing::input_error_of;
 
 namespace {
 
@@ -41,16 +43,6 @@ EventSet make_events(int64_t n, const EventMeta& meta, int64_t offset = 0) {
   if (!meta.nuisance_names.empty())
     e.nuisances = torch::full({n, (int64_t)meta.nuisance_names.size()}, 0.5f);
   return e;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "<no error>";
 }
 
 // Writes a file with raw HDF5 calls, to fabricate malformed layouts.
@@ -177,13 +169,13 @@ TEST_CASE("event numbers: written when the blocks carry them, read back, sliced 
     EventWriter w(tmp.path("mixed.h5"), meta, EventWriterOptions{});
     w.append(a);
     EventSet plain = make_events(2, meta, 5);
-    REQUIRE(error_of([&] { w.append(plain); }) ==
+    REQUIRE(input_error_of([&] { w.append(plain); }) ==
             tmp.path("mixed.h5") + ": event: a block without event numbers after blocks with them");
   }
   REQUIRE_FALSE(std::filesystem::exists(tmp.path("mixed.h5")));
   EventSet wrong = make_events(2, meta);
   wrong.event = torch::tensor({1, 2}, torch::kInt32);
-  REQUIRE(error_of([&] { write_events(tmp.path("wrong.h5"), wrong, meta); }) ==
+  REQUIRE(input_error_of([&] { write_events(tmp.path("wrong.h5"), wrong, meta); }) ==
           tmp.path("wrong.h5") + ": event: dtype must be int64");
   // Written by another program with another integer type.
   write_events(tmp.path("raw.h5"), make_events(2, meta), meta);
@@ -191,7 +183,7 @@ TEST_CASE("event numbers: written when the blocks carry them, read back, sliced 
     H5::H5File f(tmp.path("raw.h5"), H5F_ACC_RDWR);
     raw_dataset<int>(f, "event", H5::PredType::NATIVE_INT32, {2}, {4, 5});
   }
-  REQUIRE(error_of([&] { EventReader r(tmp.path("raw.h5")); }) == tmp.path("raw.h5") + ": event: dtype must be int64, found int32");
+  REQUIRE(input_error_of([&] { EventReader r(tmp.path("raw.h5")); }) == tmp.path("raw.h5") + ": event: dtype must be int64, found int32");
 }
 
 TEST_CASE("bad event files are rejected with the file and dataset named", "[io][bad-input]") {
@@ -199,12 +191,12 @@ TEST_CASE("bad event files are rejected with the file and dataset named", "[io][
   EventMeta meta = make_meta(3, 0);
 
   SECTION("missing file") {
-    std::string msg = error_of([&] { EventReader r(tmp.path("nope.h5")); });
+    std::string msg = input_error_of([&] { EventReader r(tmp.path("nope.h5")); });
     REQUIRE(msg == tmp.path("nope.h5") + ": no such file");
   }
   SECTION("a file that is not HDF5") {
     std::ofstream(tmp.path("text.h5")) << "this is not hdf5\n";
-    std::string msg = error_of([&] { EventReader r(tmp.path("text.h5")); });
+    std::string msg = input_error_of([&] { EventReader r(tmp.path("text.h5")); });
     REQUIRE(msg == tmp.path("text.h5") + ": not an HDF5 file");
   }
   SECTION("a truncated HDF5 file") {
@@ -214,7 +206,7 @@ TEST_CASE("bad event files are rejected with the file and dataset named", "[io][
     auto size = std::filesystem::file_size(tmp.path("full.h5"));
     std::filesystem::copy_file(tmp.path("full.h5"), tmp.path("cut.h5"));
     std::filesystem::resize_file(tmp.path("cut.h5"), size / 2);
-    std::string msg = error_of([&] { EventReader(tmp.path("cut.h5")).read_all(); });
+    std::string msg = input_error_of([&] { EventReader(tmp.path("cut.h5")).read_all(); });
     INFO(msg);
     REQUIRE(msg.rfind(tmp.path("cut.h5") + ": ", 0) == 0);
     REQUIRE(msg.find("truncated") != std::string::npos);
@@ -224,7 +216,7 @@ TEST_CASE("bad event files are rejected with the file and dataset named", "[io][
       raw_dataset<float>(f, "features", H5::PredType::NATIVE_FLOAT, {2, 3}, std::vector<float>(6));
       raw_dataset<int>(f, "process", H5::PredType::NATIVE_INT32, {2}, {0, 0});
     });
-    std::string msg = error_of([&] { EventReader r(tmp.path("noweights.h5")); });
+    std::string msg = input_error_of([&] { EventReader r(tmp.path("noweights.h5")); });
     REQUIRE(msg == tmp.path("noweights.h5") + ": weights: dataset missing");
   }
   SECTION("a wrong dtype") {
@@ -234,7 +226,7 @@ TEST_CASE("bad event files are rejected with the file and dataset named", "[io][
       raw_dataset<double>(f, "weights", H5::PredType::NATIVE_DOUBLE, {2}, {1, 1});
       raw_dataset<int>(f, "process", H5::PredType::NATIVE_INT32, {2}, {0, 0});
     });
-    std::string msg = error_of([&] { EventReader r(tmp.path("f64.h5")); });
+    std::string msg = input_error_of([&] { EventReader r(tmp.path("f64.h5")); });
     REQUIRE(msg == tmp.path("f64.h5") + ": features: dtype must be float32, found float64");
   }
   SECTION("a file declaring 10^9 rows it does not hold") {
@@ -258,7 +250,7 @@ TEST_CASE("bad event files are rejected with the file and dataset named", "[io][
       chunked("process", H5::PredType::NATIVE_INT32, {1000000000}, {1024});
     });
     REQUIRE(std::filesystem::file_size(tmp.path("huge.h5")) < 1000000);
-    std::string msg = error_of([&] { EventReader r(tmp.path("huge.h5")); });
+    std::string msg = input_error_of([&] { EventReader r(tmp.path("huge.h5")); });
     REQUIRE(msg == tmp.path("huge.h5") + ": features: declares 1000000000 rows but only 1 of its 976563 chunks are written "
                                          "(the rest holds no data)");
   }
@@ -268,7 +260,7 @@ TEST_CASE("bad event files are rejected with the file and dataset named", "[io][
       raw_dataset<double>(f, "weights", H5::PredType::NATIVE_DOUBLE, {2}, {1, 1});
       raw_dataset<unsigned>(f, "process", H5::PredType::NATIVE_UINT32, {2}, {0, 0});
     });
-    std::string msg = error_of([&] { EventReader r(tmp.path("u32.h5")); });
+    std::string msg = input_error_of([&] { EventReader r(tmp.path("u32.h5")); });
     REQUIRE(msg == tmp.path("u32.h5") + ": process: dtype must be int32, found uint32");
   }
   SECTION("mismatched lengths of features and weights") {
@@ -277,7 +269,7 @@ TEST_CASE("bad event files are rejected with the file and dataset named", "[io][
       raw_dataset<double>(f, "weights", H5::PredType::NATIVE_DOUBLE, {2}, {1, 1});
       raw_dataset<int>(f, "process", H5::PredType::NATIVE_INT32, {2}, {0, 0});
     });
-    std::string msg = error_of([&] { EventReader r(tmp.path("len.h5")); });
+    std::string msg = input_error_of([&] { EventReader r(tmp.path("len.h5")); });
     REQUIRE(msg == tmp.path("len.h5") + ": features: 3 rows but weights has 2");
   }
   SECTION("NaN in features and inf in weights, with the row index") {
@@ -301,20 +293,20 @@ TEST_CASE("bad event files are rejected with the file and dataset named", "[io][
     };
     write_raw(tmp.path("nan.h5"), fill(true, false));
     write_raw(tmp.path("inf.h5"), fill(false, true));
-    REQUIRE(error_of([&] { EventReader(tmp.path("nan.h5")).read_all(); }) ==
+    REQUIRE(input_error_of([&] { EventReader(tmp.path("nan.h5")).read_all(); }) ==
             tmp.path("nan.h5") + ": features: non-finite value (NaN or inf) in row 7");
-    REQUIRE(error_of([&] { EventReader(tmp.path("inf.h5")).read(2, 8); }) ==
+    REQUIRE(input_error_of([&] { EventReader(tmp.path("inf.h5")).read(2, 8); }) ==
             tmp.path("inf.h5") + ": weights: non-finite value (NaN or inf) in row 4");
   }
   SECTION("the writer rejects NaN and wrong shapes before writing") {
     EventSet e = make_events(5, meta);
     e.features[3][1] = std::nanf("");
-    std::string msg = error_of([&] { write_events(tmp.path("w.h5"), e, meta); });
+    std::string msg = input_error_of([&] { write_events(tmp.path("w.h5"), e, meta); });
     REQUIRE(msg == tmp.path("w.h5") + ": features: non-finite value (NaN or inf) in row 3");
     REQUIRE_FALSE(refinery::testing::file_exists(tmp.path("w.h5")));
     EventSet short_w = make_events(5, meta);
     short_w.weights = short_w.weights.narrow(0, 0, 4);
-    REQUIRE(error_of([&] { write_events(tmp.path("w.h5"), short_w, meta); }) ==
+    REQUIRE(input_error_of([&] { write_events(tmp.path("w.h5"), short_w, meta); }) ==
             tmp.path("w.h5") + ": features: 5 rows but weights has 4");
   }
 }
@@ -382,6 +374,6 @@ TEST_CASE("signals and killed runs leave no temporary files behind", "[io][atomi
 
 TEST_CASE("output to a missing or unwritable directory is an input error", "[io][bad-input]") {
   EventMeta meta = make_meta(3, 0);
-  std::string msg = error_of([&] { EventWriter w("/nonexistent-dir/x.h5", meta); });
+  std::string msg = input_error_of([&] { EventWriter w("/nonexistent-dir/x.h5", meta); });
   REQUIRE(msg == "/nonexistent-dir/x.h5: output directory '/nonexistent-dir' does not exist");
 }

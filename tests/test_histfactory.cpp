@@ -18,6 +18,7 @@
 using namespace refinery;
 using namespace refinery::histfactory;
 using nlohmann::json;
+using refinery::testing::input_error_of;
 
 namespace {
 
@@ -42,7 +43,6 @@ Workspace load_case(const json& c) {
 
 bool is_atlas(const std::string& name) { return name.rfind("stau", 0) == 0; }
 
-const auto error_of = refinery::testing::input_error_of;
 
 }  // namespace
 
@@ -210,7 +210,7 @@ TEST_CASE("histfactory: bad workspaces name the file and the JSON path", "[histf
   auto err = [&](const std::function<void(json&)>& mutate) {
     json doc = good;
     mutate(doc);
-    return error_of([&] { Workspace::from_json(doc, "ws.json"); });
+    return input_error_of([&] { Workspace::from_json(doc, "ws.json"); });
   };
   REQUIRE(err([](json& d) { d.erase("channels"); }) == "ws.json: /channels: required key missing");
   REQUIRE(err([](json& d) { d["channels"][0]["samples"][1]["data"] = {1.0, 2.0, 3.0}; }) ==
@@ -228,20 +228,20 @@ TEST_CASE("histfactory: bad workspaces name the file and the JSON path", "[histf
   json no_poi = good;
   no_poi["measurements"][0]["config"]["poi"] = "nope";
   HistFactoryModel no_poi_model(Workspace::from_json(no_poi, "ws.json"));
-  REQUIRE(error_of([&] { no_poi_model.require_poi(); }) ==
+  REQUIRE(input_error_of([&] { no_poi_model.require_poi(); }) ==
           "ws.json: /measurements (meas)/config/poi: POI 'nope' is not defined by any modifier "
           "(a background-only workspace needs a signal patch)");
   // Malformed JSON: line and column.
   refinery::testing::TempDir tmp("hf_bad");
   std::ofstream(tmp.path("bad.json")) << "{\n  \"channels\": [\n    {\"name\": }\n  ]\n}\n";
-  REQUIRE(error_of([&] { Workspace::load(tmp.path("bad.json")); }) ==
+  REQUIRE(input_error_of([&] { Workspace::load(tmp.path("bad.json")); }) ==
           tmp.path("bad.json") + ": line 3 column 14: malformed JSON");
   // A patch whose path does not exist; a patch name not in the patchset.
   std::ofstream(tmp.path("patch.json")) << R"([{"op": "replace", "path": "/channels/7/name", "value": "x"}])";
-  std::string msg = error_of([&] { Workspace::load(pyhf_dir() + "/workspaces/twobin_lumi_multi.json", {tmp.path("patch.json")}); });
+  std::string msg = input_error_of([&] { Workspace::load(pyhf_dir() + "/workspaces/twobin_lumi_multi.json", {tmp.path("patch.json")}); });
   REQUIRE(msg.rfind(tmp.path("patch.json") + ": /0 (path /channels/7/name): cannot apply patch operation", 0) == 0);
   std::string ps = pyhf_dir() + "/atlas-susy-2018-04/patchset.json";
-  REQUIRE(error_of([&] { Workspace::load(pyhf_dir() + "/atlas-susy-2018-04/BkgOnly.json", {}, ps, "DS_999_Staus"); }) ==
+  REQUIRE(input_error_of([&] { Workspace::load(pyhf_dir() + "/atlas-susy-2018-04/BkgOnly.json", {}, ps, "DS_999_Staus"); }) ==
           ps + ": /patches: no patch named 'DS_999_Staus' (the patchset has 57 patches)");
 }
 

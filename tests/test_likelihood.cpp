@@ -39,17 +39,17 @@ LikelihoodModel random_model(uint64_t seed, bool mc_stat = false, bool factors =
   ModelSpec s;
   s.processes = {"sig", "b1", "b2", "b3"};
   s.factors = {{0, 0, {}}};
-  s.parameters = {{"mu", ParameterKind::kPoi, Constraint::kNone, 0, 1, 1.0, 1e-4, 10},
-                  {"norm_all", ParameterKind::kNormalisation, Constraint::kGaussian, 0, 1, 0, -5, 5},
-                  {"norm_b3", ParameterKind::kNormalisation, Constraint::kGaussian, 0, 1, 0, -3, 3},
-                  {"tes", ParameterKind::kCalibration, Constraint::kGaussian, 0, 1, 0, -5, 5},
-                  {"jes", ParameterKind::kCalibration, Constraint::kGaussian, 0, 1, 0, -5, 5},
-                  {"soft", ParameterKind::kCalibration, Constraint::kLogNormal, 1, 1, 1, 1e-3, 5}};
+  s.parameters = {{"mu", ParameterKind::kPoi, likelihood::Constraint::kNone, 0, 1, 1.0, 1e-4, 10},
+                  {"norm_all", ParameterKind::kNormalisation, likelihood::Constraint::kGaussian, 0, 1, 0, -5, 5},
+                  {"norm_b3", ParameterKind::kNormalisation, likelihood::Constraint::kGaussian, 0, 1, 0, -3, 3},
+                  {"tes", ParameterKind::kCalibration, likelihood::Constraint::kGaussian, 0, 1, 0, -5, 5},
+                  {"jes", ParameterKind::kCalibration, likelihood::Constraint::kGaussian, 0, 1, 0, -5, 5},
+                  {"soft", ParameterKind::kCalibration, likelihood::Constraint::kLogNormal, 1, 1, 1, 1e-3, 5}};
   s.modifiers = {{1, 1, 0.05, false, {}}, {2, 1, 0.05, false, {}}, {3, 1, 0.05, false, {}}, {3, 2, 0.25, true, {}}};
   s.calibration = {3, 4, 5};
   if (factors) {
-    s.parameters.push_back({"mu2", ParameterKind::kPoi, Constraint::kNone, 0, 1, 1.0, 0, 10});
-    s.parameters.push_back({"k_b2", ParameterKind::kNormalisation, Constraint::kNone, 0, 1, 1.0, 0, 10});
+    s.parameters.push_back({"mu2", ParameterKind::kPoi, likelihood::Constraint::kNone, 0, 1, 1.0, 0, 10});
+    s.parameters.push_back({"k_b2", ParameterKind::kNormalisation, likelihood::Constraint::kNone, 0, 1, 1.0, 0, 10});
     s.factors = {{0, 0, {}}, {0, 6, {"sr"}}, {1, 6, {}}, {2, 7, {"cr"}}};
     s.modifiers.back().regions = {"cr"};
   }
@@ -211,8 +211,8 @@ TEST_CASE("Likelihood event sums: NLL differences over 1e6 events match a compen
   ModelSpec s;
   s.processes = {"sig", "bkg"};
   s.factors = {{0, 0, {}}};
-  s.parameters = {{"mu", ParameterKind::kPoi, Constraint::kNone, 0, 1, 1.0, 1e-4, 10},
-                  {"nu", ParameterKind::kCalibration, Constraint::kNone, 0, 1, 0, -5, 5}};
+  s.parameters = {{"mu", ParameterKind::kPoi, likelihood::Constraint::kNone, 0, 1, 1.0, 1e-4, 10},
+                  {"nu", ParameterKind::kCalibration, likelihood::Constraint::kNone, 0, 1, 0, -5, 5}};
   s.calibration = {1};
   LikelihoodModel m(s);
   const int64_t n = 1000000;

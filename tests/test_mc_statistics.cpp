@@ -97,7 +97,7 @@ TEST_CASE("Simulated-sample statistics: a binned region's profiled term equals p
   ModelSpec s;
   s.processes = {"sig", "bkg"};
   s.factors = {{0, 0, {}}};
-  s.parameters = {{"mu", ParameterKind::kPoi, Constraint::kNone, 0, 1, 1.0, 1e-4, 10}};
+  s.parameters = {{"mu", ParameterKind::kPoi, likelihood::Constraint::kNone, 0, 1, 1.0, 1e-4, 10}};
   LikelihoodModel lm(s);
   Region r;
   r.name = "sr";

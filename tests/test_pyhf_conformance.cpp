@@ -26,12 +26,12 @@
 using namespace refinery;
 using namespace refinery::histfactory;
 using nlohmann::json;
+using refinery::testing::input_error_of;
 
 namespace {
 
 std::string data_dir() { return refinery::testing::source_path("tests/data/pyhf"); }
 
-const auto error_of = refinery::testing::input_error_of;
 
 // Inverse of the standard normal's upper tail: z with 1 - Phi(z) = p.
 double z_of_tail(double p) {
@@ -82,7 +82,7 @@ TEST_CASE("patchset digests are verified as pyhf does", "[histfactory][digest][b
   REQUIRE_NOTHROW(verify_patchset_digest(patchset, read_json_file(stau + "/BkgOnly.json"), "ps.json", "bkg.json"));
   // ... not for the sbottom one: refused, naming both files, unless skipped.
   const std::string sbottom = data_dir() + "/atlas-susy-2018-31-regionB/BkgOnly.json";
-  const std::string msg = error_of([&] { Workspace::load(sbottom, {}, stau + "/patchset.json", "DS_100_1_Staus"); });
+  const std::string msg = input_error_of([&] { Workspace::load(sbottom, {}, stau + "/patchset.json", "DS_100_1_Staus"); });
   INFO(msg);
   REQUIRE(msg.rfind(stau + "/patchset.json: /metadata/digests/sha256: the patchset was made for another "
                            "background-only workspace: its digest 956aef2f",
@@ -91,10 +91,10 @@ TEST_CASE("patchset digests are verified as pyhf does", "[histfactory][digest][b
   // A one-number change of the workspace changes the digest.
   json edited = read_json_file(stau + "/BkgOnly.json");
   edited["observations"][0]["data"][0] = edited["observations"][0]["data"][0].get<double>() + 1.0;
-  REQUIRE(error_of([&] { verify_patchset_digest(patchset, edited, "ps.json", "bkg.json"); }).rfind("ps.json: /metadata/digests/sha256: ", 0) == 0);
+  REQUIRE(input_error_of([&] { verify_patchset_digest(patchset, edited, "ps.json", "bkg.json"); }).rfind("ps.json: /metadata/digests/sha256: ", 0) == 0);
   json no_digest = patchset;
   no_digest["metadata"].erase("digests");
-  REQUIRE(error_of([&] { verify_patchset_digest(no_digest, edited, "ps.json", "bkg.json"); }) ==
+  REQUIRE(input_error_of([&] { verify_patchset_digest(no_digest, edited, "ps.json", "bkg.json"); }) ==
           "ps.json: /metadata/digests: required key missing (the digest of the background-only workspace)");
   // The command line: exit 2 with one line; --skip-digest-check applies it.
   auto r = refinery::testing::run_refinery("hypotest " + sbottom + " --patchset " + stau +
@@ -122,7 +122,7 @@ TEST_CASE("constructs pyhf accepts: removed channels' observations, undefined pa
   REQUIRE(bkg.poi_index() == -1);
   stats::FitResult f = stats::fit(stats::WorkspaceModel(bkg));
   REQUIRE(f.ok());
-  REQUIRE(error_of([&] { bkg.require_poi(); }) ==
+  REQUIRE(input_error_of([&] { bkg.require_poi(); }) ==
           dir + "/BkgOnly.json: /measurements (NormalMeasurement)/config/poi: POI 'mu_SIG' is not defined by any "
                 "modifier (a background-only workspace needs a signal patch)");
   auto r = refinery::testing::run_refinery("inspect " + dir + "/BkgOnly.json");
@@ -148,24 +148,24 @@ TEST_CASE("refused as pyhf refuses: per-bin modifiers over different bin counts,
                 {"measurements", {{{"name", "m"}, {"config", {{"poi", "mu"}, {"parameters", json::array()}}}}}},
                 {"version", "1.0.0"}};
     Workspace ws = Workspace::from_json(doc, "ws.json");
-    const std::string msg = error_of([&] { HistFactoryModel model(ws); });
+    const std::string msg = input_error_of([&] { HistFactoryModel model(ws); });
     INFO(msg);
     REQUIRE(msg.find("staterror modifier 'shared' acts on") != std::string::npos);
     REQUIRE(msg.rfind("ws.json: /channels (", 0) == 0);
     // Duplicate observations and measurements.
     json dup = doc;
     dup["observations"].push_back(dup["observations"][0]);
-    REQUIRE(error_of([&] { Workspace::from_json(dup, "ws.json"); }) ==
+    REQUIRE(input_error_of([&] { Workspace::from_json(dup, "ws.json"); }) ==
             "ws.json: /observations/2/name: second observation for channel 'a'");
     dup = doc;
     dup["measurements"].push_back(dup["measurements"][0]);
-    REQUIRE(error_of([&] { Workspace::from_json(dup, "ws.json"); }) == "ws.json: /measurements/1/name: second measurement named 'm'");
+    REQUIRE(input_error_of([&] { Workspace::from_json(dup, "ws.json"); }) == "ws.json: /measurements/1/name: second measurement named 'm'");
   }
   // JSON numbers beyond a double, nesting beyond the limit, a directory.
-  REQUIRE(error_of([] { parse_json_text(R"({"a": 1e400})", "x.json"); }).rfind("x.json: invalid JSON: ", 0) == 0);
-  REQUIRE(error_of([] { parse_json_text(std::string(20000, '[') + std::string(20000, ']'), "deep.json"); }) ==
+  REQUIRE(input_error_of([] { parse_json_text(R"({"a": 1e400})", "x.json"); }).rfind("x.json: invalid JSON: ", 0) == 0);
+  REQUIRE(input_error_of([] { parse_json_text(std::string(20000, '[') + std::string(20000, ']'), "deep.json"); }) ==
           "deep.json: line 1 column 1001: JSON nested deeper than 1000 levels");
-  REQUIRE(error_of([] { read_json_file(data_dir()); }) == data_dir() + ": is a directory, not a JSON file");
+  REQUIRE(input_error_of([] { read_json_file(data_dir()); }) == data_dir() + ": is a directory, not a JSON file");
 }
 
 TEST_CASE("bad workspace values are input errors with the key named", "[histfactory][bad-input]") {
@@ -173,7 +173,7 @@ TEST_CASE("bad workspace values are input errors with the key named", "[histfact
   auto err = [&](const std::function<void(json&)>& mutate) {
     json doc = good;
     mutate(doc);
-    return error_of([&] { HistFactoryModel model(Workspace::from_json(doc, "ws.json")); });
+    return input_error_of([&] { HistFactoryModel model(Workspace::from_json(doc, "ws.json")); });
   };
   REQUIRE(err([](json& d) { d["observations"][0]["data"][1] = -3.0; }) ==
           "ws.json: /observations/0/data/1: an observed count must be >= 0");
@@ -182,7 +182,7 @@ TEST_CASE("bad workspace values are input errors with the key named", "[histfact
   json with_normsys = good;
   with_normsys["channels"][0]["samples"][1]["modifiers"].push_back(
       {{"name", "huge"}, {"type", "normsys"}, {"data", {{"hi", 1e300}, {"lo", 0.9}}}});
-  REQUIRE(error_of([&] { Workspace::from_json(with_normsys, "ws.json"); }) ==
+  REQUIRE(input_error_of([&] { Workspace::from_json(with_normsys, "ws.json"); }) ==
           "ws.json: /channels/0/samples/1/modifiers/" +
               std::to_string(with_normsys["channels"][0]["samples"][1]["modifiers"].size() - 1) +
               "/data: normsys factors hi and lo must lie in [1e-10, 1e10], got 1e+300");
@@ -200,7 +200,7 @@ TEST_CASE("bad workspace values are input errors with the key named", "[histfact
   stats::FitResult f = stats::fit(stats::WorkspaceModel(model));
   REQUIRE(f.ok());
   empty_bin["observations"][0]["data"][1] = 4.0;
-  const std::string msg = error_of([&] { HistFactoryModel m(Workspace::from_json(empty_bin, "ws.json")); });
+  const std::string msg = input_error_of([&] { HistFactoryModel m(Workspace::from_json(empty_bin, "ws.json")); });
   REQUIRE(msg.rfind("ws.json: /channels (", 0) == 0);
   REQUIRE(msg.find("the Poisson likelihood is not defined there") != std::string::npos);
   // A flag value that does not parse names the flag.

@@ -25,10 +25,10 @@
 using namespace refinery;
 using namespace refinery::stats;
 using nlohmann::json;
+using refinery::testing::input_error_of;
 
 namespace {
 
-const auto error_of = refinery::testing::input_error_of;
 
 std::shared_ptr<const histfactory::HistFactoryModel> load_workspace(const std::string& name) {
   const std::string path = refinery::testing::source_path("tests/data/pyhf/workspaces/" + name);
@@ -288,13 +288,13 @@ TEST_CASE("stats: a combination refuses a shared parameter constrained different
   auto other = std::make_shared<WorkspaceModel>(load_workspace("onebin_normsys.json"));
   // Shift the second part's auxiliary measurement of bkg_norm through a toy.
   auto toy = other->toy(other->init(), 1);
-  CHECK_THAT(error_of([&] { CombinedModel({ws, std::shared_ptr<const Model>(std::move(toy))}); }),
+  CHECK_THAT(input_error_of([&] { CombinedModel({ws, std::shared_ptr<const Model>(std::move(toy))}); }),
              Catch::Contains("parameter 'bkg_norm'") && Catch::Contains("constrained differently"));
   auto a = std::make_shared<const WorkspaceModel>(counting("a", "mu", 10, 50, 70));
   auto b = std::make_shared<const WorkspaceModel>(counting("b", "bkg_norm", 10, 50, 70));
-  CHECK_THAT(error_of([&] { CombinedModel({ws, b}); }),
+  CHECK_THAT(input_error_of([&] { CombinedModel({ws, b}); }),
              Catch::Contains("parameter 'bkg_norm'") && Catch::Contains("parameter of interest"));
-  CHECK_THAT(error_of([&] { CombinedModel({}); }), Catch::Contains("no models to combine"));
+  CHECK_THAT(input_error_of([&] { CombinedModel({}); }), Catch::Contains("no models to combine"));
 }
 
 TEST_CASE("stats: two POIs fit, profile each and scan in 2D as the analytic counting likelihood says", "[stats][fit]") {
@@ -368,7 +368,7 @@ TEST_CASE("stats: two POIs fit, profile each and scan in 2D as the analytic coun
   const HypotestResult h = calc.hypotest(4.0);
   CHECK(h.converged);
   CHECK(h.q_obs == Approx(t_of(4.0, s1, b1, n1)).epsilon(1e-7));
-  CHECK_THAT(error_of([&] { model.poi("mu_c"); }), Catch::Contains("no parameter 'mu_c'"));
+  CHECK_THAT(input_error_of([&] { model.poi("mu_c"); }), Catch::Contains("no parameter 'mu_c'"));
 }
 
 TEST_CASE("Far tails: the p-value of a 22-sigma excess is not rounded to 0", "[stats]") {

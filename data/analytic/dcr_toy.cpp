@@ -4,11 +4,9 @@
 
 #include <cmath>
 
-namespace refinery::analytic {
+#include "src/core/float64.h"
 
-namespace {
-const auto kF64 = torch::TensorOptions().dtype(torch::kFloat64);
-}
+namespace refinery::analytic {
 
 DcrToy DcrToy::one_nuisance() {
   DcrToy t;

@@ -4,10 +4,11 @@
 
 #include <cmath>
 
+#include "src/core/float64.h"
+
 namespace refinery::analytic {
 
 namespace {
-const auto kF64 = torch::TensorOptions().dtype(torch::kFloat64);
 torch::Tensor gauss_log_pdf(const torch::Tensor& v, double mean, double sd) {
   return -0.5 * ((v - mean) / sd).pow(2) - std::log(sd) - 0.5 * std::log(2.0 * M_PI);
 }

@@ -5,11 +5,11 @@
 #include <cmath>
 
 #include "src/core/error.h"
+#include "src/core/float64.h"
 
 namespace refinery::analytic {
 
 namespace {
-const auto kF64 = torch::TensorOptions().dtype(torch::kFloat64);
 constexpr double kLog2Pi = 1.8378770664093453;
 }  // namespace
 

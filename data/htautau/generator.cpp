@@ -7,13 +7,13 @@
 
 #include "data/four_vector.h"
 #include "data/random.h"
+#include "src/core/float64.h"
 
 namespace refinery::htautau {
 
 namespace {
 
 using torch::Tensor;
-const auto kF64 = torch::TensorOptions().dtype(torch::kFloat64);
 constexpr double kMTau = 1.777, kMZ = 91.19, kGammaZ = 2.495, kMH = 125.0, kMW = 80.38,
                  kGammaW = 2.09, kMTop = 172.5, kMB = 4.7;
 
