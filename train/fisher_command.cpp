@@ -66,7 +66,8 @@ Eigen::Matrix2d learned_ratio_information(const Eigen::Vector2d& theta, double l
   const auto r = TheoryToy::ratio_sample(theta, false, n, rng);
   const RatioTrainingData d{to_tensor(r.x),           to_tensor(r.parameters),
                             to_tensor(r.joint_log_ratio).view({-1}), to_tensor(r.joint_score),
-                            to_tensor(r.label).view({-1}), torch::tensor({theta[0], theta[1]}, torch::kFloat64)};
+                            to_tensor(r.label).view({-1}), torch::tensor({theta[0], theta[1]}, torch::kFloat64),
+                            torch::Tensor()};  // theta_denominator: fixed at theta_ref
   RatioOptions o;
   o.loss = RatioLoss::kCarl;
   o.morphing = form;
