@@ -23,31 +23,37 @@ namespace {
 const std::vector<std::string> kTail = {"events", "converged", "interval_ok", "mu_hat", "mu_error", "lower", "upper", "seconds"};
 
 // The fitted columns' names: <name>_hat for each truth name, then
-// <name>_error for each.
-std::vector<std::string> fitted_columns(const std::vector<std::string>& truth_names) {
+// <name>_error for each, then (with_slope) <name>_constraint_slope for each.
+std::vector<std::string> fitted_columns(const std::vector<std::string>& truth_names, bool with_slope) {
   std::vector<std::string> c;
   for (const auto& n : truth_names) c.push_back(n + "_hat");
   for (const auto& n : truth_names) c.push_back(n + "_error");
+  if (with_slope)
+    for (const auto& n : truth_names) c.push_back(n + "_constraint_slope");
   return c;
 }
 
 // Written only where every row has them and no generated name is also a
-// truth name (which would make the header ambiguous to read back).
-bool write_fitted(const std::vector<std::string>& truth_names, const std::vector<ToyRow>& rows) {
-  if (truth_names.empty() || rows.empty()) return false;
-  for (const auto& r : rows)
-    if (r.nu_hat.size() != truth_names.size() || r.nu_error.size() != truth_names.size()) return false;
-  for (const auto& c : fitted_columns(truth_names))
+// truth name (which would make the header ambiguous to read back): 0 none,
+// 1 values and errors, 2 also the constraint slopes.
+int write_fitted(const std::vector<std::string>& truth_names, const std::vector<ToyRow>& rows) {
+  if (truth_names.empty() || rows.empty()) return 0;
+  bool slopes = true;
+  for (const auto& r : rows) {
+    if (r.nu_hat.size() != truth_names.size() || r.nu_error.size() != truth_names.size()) return 0;
+    slopes = slopes && r.nu_constraint_slope.size() == truth_names.size();
+  }
+  for (const auto& c : fitted_columns(truth_names, slopes))
     for (const auto& n : truth_names)
-      if (c == n) return false;
-  return true;
+      if (c == n) return 0;
+  return slopes ? 2 : 1;
 }
 
-std::string header_of(const std::vector<std::string>& truth_names, bool fitted) {
+std::string header_of(const std::vector<std::string>& truth_names, int fitted) {
   std::string h = "index,mu_true";
   for (const auto& n : truth_names) h += "," + n;
-  if (fitted)
-    for (const auto& n : fitted_columns(truth_names)) h += "," + n;
+  if (fitted > 0)
+    for (const auto& n : fitted_columns(truth_names, fitted > 1)) h += "," + n;
   for (const auto& t : kTail) h += "," + t;
   return h;
 }
@@ -55,15 +61,17 @@ std::string header_of(const std::vector<std::string>& truth_names, bool fitted) 
 
 void write_toy_csv(const std::string& path, const std::vector<std::string>& truth_names, const std::vector<ToyRow>& rows) {
   std::ostringstream s;
-  const bool fitted = write_fitted(truth_names, rows);
+  const int fitted = write_fitted(truth_names, rows);
   s << header_of(truth_names, fitted) << "\n" << std::setprecision(10);
   for (const auto& r : rows) {
     s << r.index << "," << r.mu_true;
     for (size_t k = 0; k < truth_names.size(); ++k) s << "," << (k < r.nu_true.size() ? r.nu_true[k] : 0.0);
-    if (fitted) {
+    if (fitted > 0) {
       for (double v : r.nu_hat) s << "," << v;
       for (double v : r.nu_error) s << "," << v;
     }
+    if (fitted > 1)
+      for (double v : r.nu_constraint_slope) s << "," << v;
     s << "," << r.events << "," << int(r.converged) << "," << int(r.interval_ok) << "," << r.mu_hat << "," << r.mu_error << ","
       << r.lower << "," << r.upper << "," << r.seconds << "\n";
   }
@@ -85,13 +93,15 @@ std::vector<ToyRow> read_toy_csv(const std::string& path, std::vector<std::strin
   if (!ok) throw InputError(path, "line 1", "not a refinery toys CSV (header differs)");
   std::vector<std::string> names(head.begin() + 2, head.end() - n_tail);
   // The fitted columns, where the middle of the header is T truth names
-  // followed by exactly their generated <name>_hat and <name>_error.
-  bool fitted = false;
-  if (names.size() % 3 == 0 && !names.empty()) {
-    const std::vector<std::string> truth(names.begin(), names.begin() + names.size() / 3);
-    const std::vector<std::string> rest(names.begin() + names.size() / 3, names.end());
-    if (rest == fitted_columns(truth)) {
-      fitted = true;
+  // followed by exactly their generated <name>_hat and <name>_error (and
+  // <name>_constraint_slope).
+  int fitted = 0;
+  for (int groups : {4, 3}) {
+    if (fitted || names.empty() || names.size() % groups != 0) continue;
+    const std::vector<std::string> truth(names.begin(), names.begin() + names.size() / groups);
+    const std::vector<std::string> rest(names.begin() + names.size() / groups, names.end());
+    if (rest == fitted_columns(truth, groups == 4)) {
+      fitted = groups - 2;
       names = truth;
     }
   }
@@ -110,12 +120,13 @@ std::vector<ToyRow> read_toy_csv(const std::string& path, std::vector<std::strin
       r.index = std::stoll(f[0]);
       r.mu_true = std::stod(f[1]);
       for (int k = 0; k < T; ++k) r.nu_true.push_back(std::stod(f[2 + k]));
-      if (fitted)
+      if (fitted > 0)
         for (int k = 0; k < T; ++k) {
           r.nu_hat.push_back(std::stod(f[2 + T + k]));
           r.nu_error.push_back(std::stod(f[2 + 2 * T + k]));
+          if (fitted > 1) r.nu_constraint_slope.push_back(std::stod(f[2 + 3 * T + k]));
         }
-      const int t = 2 + (fitted ? 3 : 1) * T;
+      const int t = 2 + (fitted == 0 ? 1 : fitted + 2) * T;
       r.events = std::stoll(f[t]);
       r.converged = std::stoi(f[t + 1]) != 0;
       r.interval_ok = std::stoi(f[t + 2]) != 0;
@@ -311,10 +322,20 @@ nlohmann::json nuisance_response(const std::vector<ToyRow>& rows, const std::vec
   nlohmann::json per = nlohmann::json::array();
   for (size_t c = 0; c < cols.size(); ++c) {
     const int64_t i = int64_t(c) + 1;
-    per.push_back({{"name", names[cols[c]]},
-                   {"slope", b[i]},
-                   {"slope_error", std::sqrt(cov(i, i))},
-                   {"pull_correlation", correlation(pull, X.col(i))}});
+    nlohmann::json e = {{"name", names[cols[c]]},
+                        {"slope", b[i]},
+                        {"slope_error", std::sqrt(cov(i, i))},
+                        {"pull_correlation", correlation(pull, X.col(i))}};
+    // The mean over the toys that carry it (every used toy, or none).
+    double sum = 0.0;
+    int64_t carried = 0;
+    for (const auto* r : use)
+      if (r->nu_constraint_slope.size() == names.size() && std::isfinite(r->nu_constraint_slope[cols[c]])) {
+        sum += r->nu_constraint_slope[cols[c]];
+        ++carried;
+      }
+    if (carried > 0 && carried == n) e["constraint_slope"] = sum / double(n);
+    per.push_back(e);
   }
   j["nuisances"] = per;
   j["residual_sd"] = std::sqrt(s2);
@@ -407,10 +428,14 @@ std::string toy_table(const nlohmann::json& s) {
     const nlohmann::json& r = s["nuisance_response"];
     o << "mu_hat - mu_true per unit of the true nuisances (joint least squares over " << r["toys"].get<int64_t>()
       << " toys):\n";
-    for (const auto& k : r["nuisances"])
+    for (const auto& k : r["nuisances"]) {
       o << "  " << std::left << std::setw(16) << k["name"].get<std::string>() << std::right << std::showpos
         << std::setw(9) << k["slope"].get<double>() << std::noshowpos << " +- " << k["slope_error"].get<double>()
-        << "   pull correlation " << std::showpos << k["pull_correlation"].get<double>() << std::noshowpos << "\n";
+        << "   pull correlation " << std::showpos << k["pull_correlation"].get<double>() << std::noshowpos;
+      if (k.contains("constraint_slope"))
+        o << "   by the constraints alone " << std::showpos << k["constraint_slope"].get<double>() << std::noshowpos;
+      o << "\n";
+    }
     o << "  residual sd " << r["residual_sd"].get<double>() << " (mean error " << r["mean_error"].get<double>()
       << ")\n";
   }

@@ -22,6 +22,16 @@ struct ToyRow {
   // The fit's values and Hessian errors of the same parameters (columns
   // <name>_hat, <name>_error; empty in CSVs written without them).
   std::vector<double> nu_hat, nu_error;
+  // Per parameter k, the slope of mu_hat on the true nu_k that the fit's own
+  // covariance C and constraint curvature P imply for pseudo-experiments
+  // with the truth drawn from the priors and the auxiliary data at their
+  // centres: -(C P)_{mu,k}, i.e. -C(mu, nu_k) / width_k^2 for a Gaussian
+  // constraint (column <name>_constraint_slope; 0 for an unconstrained
+  // parameter; empty in CSVs written without it). In the linearised model
+  // theta_hat - theta_true = -C P (theta_true - centre) + noise, so a model
+  // that describes the data shows this slope and no more: a constrained
+  // nuisance pulls mu_hat towards what its centre implies.
+  std::vector<double> nu_constraint_slope;
   int64_t events = 0;
   bool converged = false, interval_ok = false;
   double mu_hat = 0, mu_error = 0, lower = 0, upper = 0, seconds = 0;
@@ -31,7 +41,8 @@ struct ToyRow {
 // CSV columns: index, mu_true, one per truth name (the model's parameters
 // other than the POI: the analysis' own names), then, where every row has
 // them, <name>_hat for each and <name>_error for each (the fit's values and
-// errors), then events, converged, interval_ok, mu_hat, mu_error, lower,
+// errors) and, where every row has them too, <name>_constraint_slope for
+// each, then events, converged, interval_ok, mu_hat, mu_error, lower,
 // upper, seconds. The reader takes CSVs with and without the fitted columns.
 void write_toy_csv(const std::string& path, const std::vector<std::string>& truth_names,
                    const std::vector<ToyRow>& rows);  // atomic
@@ -55,9 +66,14 @@ double coverage_penalty(double coverage, int64_t n);
 //   mu_hat - mu_true = b_0 + sum_k b_k nu_true_k
 // to the truth columns that vary (nuisances drawn from their priors), with
 // each slope's error, the pull's correlation with each, and the residual
-// spread against the mean Hessian error. A slope that is many errors from 0
-// names a nuisance whose effect the fit does not absorb; a residual spread
-// equal to the mean error says the rest of the pull width is statistical.
+// spread against the mean Hessian error; where the rows carry it, each
+// slope's `constraint_slope`, the mean over those toys of ToyRow::
+// nu_constraint_slope: what a model that describes the data gives (a
+// constrained nuisance that moves mu_hat has a slope by its constraint
+// alone). A slope many errors from its constraint slope (from 0 without
+// it) names a nuisance whose effect the fit does not describe; a residual
+// spread equal to the mean error says the rest of the pull width is
+// statistical.
 // Where the rows carry the fitted nuisances, also `nuisance_pulls`: per
 // parameter, the mean (with its error) and spread of (hat - true) / error
 // over the converged toys, and the mean error. Nuisances drawn from their

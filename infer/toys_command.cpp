@@ -46,10 +46,13 @@ void fit_toy(const stats::Model& model, int poi, ToyRow* row) {
   row->mu_error = f.error[poi];
   row->nu_hat.clear();
   row->nu_error.clear();
+  row->nu_constraint_slope.clear();
+  const Eigen::VectorXd cp = stats::constraint_slopes(model, f, poi);  // ToyRow::nu_constraint_slope
   for (int i = 0; i < model.size(); ++i)
     if (i != poi) {
       row->nu_hat.push_back(f.x[i]);
       row->nu_error.push_back(i < f.error.size() ? f.error[i] : std::numeric_limits<double>::quiet_NaN());
+      row->nu_constraint_slope.push_back(cp[i]);
     }
   if (f.ok()) {
     const stats::Interval in = stats::profile_interval(model, f, poi, 1.0);

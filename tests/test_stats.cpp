@@ -491,8 +491,8 @@ TEST_CASE("stats CLI: toys of a workspace cover, shard and merge, with the works
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   const std::string csv = refinery::testing::read_file(tmp.path("all.csv"));
-  REQUIRE(csv.rfind("index,mu_true,coupled_histo,k_bkg,coupled_histo_hat,k_bkg_hat,coupled_histo_error,k_bkg_error,events,"
-                    "converged,",
+  REQUIRE(csv.rfind("index,mu_true,coupled_histo,k_bkg,coupled_histo_hat,k_bkg_hat,coupled_histo_error,k_bkg_error,"
+                    "coupled_histo_constraint_slope,k_bkg_constraint_slope,events,converged,",
                     0) == 0);
   json s = json::parse(refinery::testing::read_file(tmp.path("all.csv.json")));
   // The model describes its toys exactly: the 68.27% intervals cover to

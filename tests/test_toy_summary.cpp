@@ -1,6 +1,8 @@
 // The toy summary's nuisance response (infer/toy_summary.h): a joint
 // least-squares fit of mu_hat - mu_true to the toys' true nuisances, on
-// synthetic toys whose bias depends linearly on one nuisance.
+// synthetic toys whose bias depends linearly on one nuisance; and the
+// slopes the constraints alone give (stats::constraint_slopes) against the
+// measured ones on pseudo-experiments of a model that describes its data.
 #include "tests/testing.hpp"
 
 #include <cmath>
@@ -9,6 +11,8 @@
 
 #include "infer/toy_summary.h"
 #include "src/core/error.h"
+#include "src/stats/fit.h"
+#include "src/stats/simplified_likelihood.h"
 
 using namespace refinery;
 
@@ -140,4 +144,92 @@ TEST_CASE("Toy summary: pulls of the fitted nuisances, and the fitted columns of
                                     << "0,1,0.5,0.4,0.1,10,1,1,1,0.1,0.9,1.1\n";
   }
   REQUIRE_THROWS_WITH(read_toy_csv(dir + "/bad.csv"), Catch::Contains("line 2") && Catch::Contains("expected 13 columns, got 12"));
+}
+
+TEST_CASE("Toy summary: the constraint slopes, written and read, and what a model that describes its data shows",
+          "[toys][summary]") {
+  // Two bins, n_i ~ Poisson(mu s_i + b_i + (L eta)_i), eta ~ N(0, 1): the
+  // background's uncertainty (30 and 20 events, correlation 0.5) is as
+  // large as the signal's statistical error, so each eta_j moves mu_hat
+  // through its constraint. Truth drawn from the priors (eta ~ N(0, 1)),
+  // auxiliary data at their centres, as `refinery toys --nu-true from-priors`.
+  const nlohmann::json doc = {{"simplified_likelihood", 1},
+                              {"bins", {"low", "high"}},
+                              {"observed", {1500, 600}},
+                              {"background", {1000.0, 400.0}},
+                              {"covariance", {{900.0, 300.0}, {300.0, 400.0}}},
+                              {"signal", {500.0, 200.0}}};
+  const stats::SimplifiedLikelihoodModel model(stats::read_simplified_likelihood(doc, "two.json"));
+  REQUIRE(model.size() == 3);
+  const int poi = model.index("mu");
+  REQUIRE(poi >= 0);
+  std::vector<std::string> names;
+  for (int i = 0; i < model.size(); ++i)
+    if (i != poi) names.push_back(model.parameters()[i].name);
+  std::mt19937_64 rng(31);
+  std::normal_distribution<double> gauss(0.0, 1.0);
+  std::vector<ToyRow> rows;
+  for (int t = 0; t < 600; ++t) {
+    Eigen::VectorXd x = model.init();
+    x[poi] = 1.0;
+    ToyRow r;
+    r.index = t;
+    for (int i = 0; i < model.size(); ++i)
+      if (i != poi) r.nu_true.push_back(x[i] = gauss(rng));
+    std::unique_ptr<stats::Model> toy = model.toy(x, 1000 + t);
+    toy->copy_parameters(model);  // the auxiliary data back at their centres
+    const stats::FitResult f = stats::fit(*toy);
+    REQUIRE(f.ok());
+    const Eigen::VectorXd slope = stats::constraint_slopes(*toy, f, poi);
+    REQUIRE(slope[poi] == 0.0);  // the POI has no constraint
+    for (int i = 0; i < model.size(); ++i)
+      if (i != poi) {
+        r.nu_hat.push_back(f.x[i]);
+        r.nu_error.push_back(f.error[i]);
+        r.nu_constraint_slope.push_back(slope[i]);
+      }
+    r.mu_true = 1.0;
+    r.mu_hat = f.x[poi];
+    r.mu_error = f.error[poi];
+    r.lower = r.mu_hat - r.mu_error;
+    r.upper = r.mu_hat + r.mu_error;
+    r.converged = r.interval_ok = true;
+    rows.push_back(r);
+  }
+  const nlohmann::json s = summarise_toys(rows, names);
+  REQUIRE(s.contains("nuisance_response"));
+  const nlohmann::json& resp = s["nuisance_response"];
+  INFO(resp.dump(2));
+  REQUIRE(resp["nuisances"].size() == 2);
+  for (const auto& k : resp["nuisances"]) {
+    REQUIRE(k.contains("constraint_slope"));
+    const double expected = k["constraint_slope"].get<double>(), measured = k["slope"].get<double>(),
+                 error = k["slope_error"].get<double>();
+    // Far from 0 (the slopes are real), and what the toys measure.
+    REQUIRE(std::abs(expected) > 5 * error);
+    REQUIRE(std::abs(measured - expected) < 3.5 * error);
+  }
+  REQUIRE(toy_table(s).find("by the constraints alone") != std::string::npos);
+
+  // The CSV carries them as <name>_constraint_slope and reads them back.
+  refinery::testing::TempDir tmp("toy_summary_slopes");
+  write_toy_csv(tmp.path("s.csv"), names, rows);
+  std::string head;
+  std::getline(std::ifstream(tmp.path("s.csv")) >> std::ws, head);
+  const std::string a = names[0], b = names[1];
+  REQUIRE(head == "index,mu_true," + a + "," + b + "," + a + "_hat," + b + "_hat," + a + "_error," + b + "_error," + a +
+                      "_constraint_slope," + b + "_constraint_slope,events,converged,interval_ok,mu_hat,mu_error,lower,upper,seconds");
+  std::vector<std::string> back_names;
+  const std::vector<ToyRow> back = read_toy_csv(tmp.path("s.csv"), &back_names);
+  REQUIRE(back_names == names);
+  REQUIRE(back[5].nu_constraint_slope[1] == Approx(rows[5].nu_constraint_slope[1]).epsilon(1e-9));
+  REQUIRE(back[5].nu_error[1] == Approx(rows[5].nu_error[1]).epsilon(1e-9));
+  REQUIRE(summarise_toys(back, back_names)["nuisance_response"]["nuisances"][0].contains("constraint_slope"));
+  // One row without them: the file keeps the values and errors only.
+  rows[3].nu_constraint_slope.clear();
+  write_toy_csv(tmp.path("t.csv"), names, rows);
+  const std::vector<ToyRow> without = read_toy_csv(tmp.path("t.csv"), &back_names);
+  REQUIRE(without[0].nu_constraint_slope.empty());
+  REQUIRE(without[0].nu_hat.size() == 2);
+  REQUIRE(!summarise_toys(without, back_names)["nuisance_response"]["nuisances"][0].contains("constraint_slope"));
 }

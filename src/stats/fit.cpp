@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
+#include <limits>
 #include <sstream>
 
 namespace refinery::stats {
@@ -169,6 +170,18 @@ nlohmann::json FitResult::to_json() const {
   }
   j["correlation"] = corr;
   return j;
+}
+
+Eigen::VectorXd constraint_slopes(const Model& model, const FitResult& fit, int poi) {
+  const int D = model.size();
+  Eigen::VectorXd out = Eigen::VectorXd::Constant(D, std::numeric_limits<double>::quiet_NaN());
+  if (!fit.ok() || !fit.covariance_ok || fit.covariance.rows() != D || fit.x.size() != D || poi < 0 || poi >= D)
+    return out;
+  Eigen::VectorXd g = Eigen::VectorXd::Zero(D);
+  Eigen::MatrixXd p = Eigen::MatrixXd::Zero(D, D);
+  model.constraint_nll(fit.x, &g, &p);
+  out = -(fit.covariance.row(poi) * p).transpose();
+  return out;
 }
 
 }  // namespace refinery::stats

@@ -67,4 +67,15 @@ FitResult fit(const Model& model, const FitOptions& options = {});
 FitResult fit_at(const Model& model, int index, double value, const Eigen::VectorXd& start,
                  FitOptions options = {});
 
+// The slope of the estimate of parameter `poi` on each parameter's true
+// value that the constraints alone give, in pseudo-experiments whose truth
+// is drawn from the priors while the auxiliary data stay at their centres:
+// linearised, theta_hat - theta_true = -C P (theta_true - centre) + noise
+// (C the fit's covariance, P the constraint terms' Hessian at its minimum),
+// so the slope on nu_k is -(C P)_{poi,k}: -C(poi, nu_k) / width_k^2 for a
+// Gaussian constraint, 0 for an unconstrained parameter. A model that
+// describes the data shows these slopes and no more. NaN for every entry
+// where the fit failed or has no covariance.
+Eigen::VectorXd constraint_slopes(const Model& model, const FitResult& fit, int poi);
+
 }  // namespace refinery::stats
