@@ -74,8 +74,11 @@ FitResult fit_at(const Model& model, int index, double value, const Eigen::Vecto
 // (C the fit's covariance, P the constraint terms' Hessian at its minimum),
 // so the slope on nu_k is -(C P)_{poi,k}: -C(poi, nu_k) / width_k^2 for a
 // Gaussian constraint, 0 for an unconstrained parameter. A model that
-// describes the data shows these slopes and no more. NaN for every entry
-// where the fit failed or has no covariance.
+// describes the data shows these slopes and no more. Exact for Gaussian
+// constraints on parameters the model is linear in; for a log-normal one
+// the linearisation is in the parameter itself at the fit's minimum (its
+// prior is Gaussian in the logarithm), so the value is indicative. NaN for
+// every entry where the fit failed or has no covariance.
 Eigen::VectorXd constraint_slopes(const Model& model, const FitResult& fit, int poi);
 
 }  // namespace refinery::stats
