@@ -158,7 +158,7 @@ TEST_CASE("User events written by h5py: train, fit, scan, impacts and resampled 
   REQUIRE(r.exit_code == 0);
   const std::string csv = read_file(tmp.path("toys.csv"));
   REQUIRE(csv.rfind("index,mu_true,energy_scale,top_xsec,energy_scale_hat,top_xsec_hat,energy_scale_error,top_xsec_error,"
-                    "events,converged,",
+                    "energy_scale_constraint_slope,top_xsec_constraint_slope,events,converged,",
                     0) == 0);
   int rows = 0, converged = 0;
   for (const refinery::ToyRow& row : refinery::read_toy_csv(tmp.path("toys.csv"))) {
