@@ -33,27 +33,29 @@ std::vector<std::string> fitted_columns(const std::vector<std::string>& truth_na
   return c;
 }
 
-// Written only where every row has them and no generated name is also a
-// truth name (which would make the header ambiguous to read back): 0 none,
-// 1 values and errors, 2 also the constraint slopes.
-int write_fitted(const std::vector<std::string>& truth_names, const std::vector<ToyRow>& rows) {
-  if (truth_names.empty() || rows.empty()) return 0;
+// How many columns per truth name the CSV holds: 1 the truth alone, 3 with
+// the fitted values and errors, 4 with the constraint slopes too. The
+// fitted columns are written only where every row has them and no
+// generated name is also a truth name (which would make the header
+// ambiguous to read back).
+int column_groups(const std::vector<std::string>& truth_names, const std::vector<ToyRow>& rows) {
+  if (truth_names.empty() || rows.empty()) return 1;
   bool slopes = true;
   for (const auto& r : rows) {
-    if (r.nu_hat.size() != truth_names.size() || r.nu_error.size() != truth_names.size()) return 0;
+    if (r.nu_hat.size() != truth_names.size() || r.nu_error.size() != truth_names.size()) return 1;
     slopes = slopes && r.nu_constraint_slope.size() == truth_names.size();
   }
   for (const auto& c : fitted_columns(truth_names, slopes))
     for (const auto& n : truth_names)
-      if (c == n) return 0;
-  return slopes ? 2 : 1;
+      if (c == n) return 1;
+  return slopes ? 4 : 3;
 }
 
-std::string header_of(const std::vector<std::string>& truth_names, int fitted) {
+std::string header_of(const std::vector<std::string>& truth_names, int groups) {
   std::string h = "index,mu_true";
   for (const auto& n : truth_names) h += "," + n;
-  if (fitted > 0)
-    for (const auto& n : fitted_columns(truth_names, fitted > 1)) h += "," + n;
+  if (groups > 1)
+    for (const auto& n : fitted_columns(truth_names, groups == 4)) h += "," + n;
   for (const auto& t : kTail) h += "," + t;
   return h;
 }
@@ -61,16 +63,16 @@ std::string header_of(const std::vector<std::string>& truth_names, int fitted) {
 
 void write_toy_csv(const std::string& path, const std::vector<std::string>& truth_names, const std::vector<ToyRow>& rows) {
   std::ostringstream s;
-  const int fitted = write_fitted(truth_names, rows);
-  s << header_of(truth_names, fitted) << "\n" << std::setprecision(10);
+  const int groups = column_groups(truth_names, rows);
+  s << header_of(truth_names, groups) << "\n" << std::setprecision(10);
   for (const auto& r : rows) {
     s << r.index << "," << r.mu_true;
     for (size_t k = 0; k < truth_names.size(); ++k) s << "," << (k < r.nu_true.size() ? r.nu_true[k] : 0.0);
-    if (fitted > 0) {
+    if (groups > 1) {
       for (double v : r.nu_hat) s << "," << v;
       for (double v : r.nu_error) s << "," << v;
     }
-    if (fitted > 1)
+    if (groups == 4)
       for (double v : r.nu_constraint_slope) s << "," << v;
     s << "," << r.events << "," << int(r.converged) << "," << int(r.interval_ok) << "," << r.mu_hat << "," << r.mu_error << ","
       << r.lower << "," << r.upper << "," << r.seconds << "\n";
@@ -95,13 +97,13 @@ std::vector<ToyRow> read_toy_csv(const std::string& path, std::vector<std::strin
   // The fitted columns, where the middle of the header is T truth names
   // followed by exactly their generated <name>_hat and <name>_error (and
   // <name>_constraint_slope).
-  int fitted = 0;
-  for (int groups : {4, 3}) {
-    if (fitted || names.empty() || names.size() % groups != 0) continue;
-    const std::vector<std::string> truth(names.begin(), names.begin() + names.size() / groups);
-    const std::vector<std::string> rest(names.begin() + names.size() / groups, names.end());
-    if (rest == fitted_columns(truth, groups == 4)) {
-      fitted = groups - 2;
+  int groups = 1;
+  for (int g : {4, 3}) {
+    if (groups > 1 || names.empty() || names.size() % g != 0) continue;
+    const std::vector<std::string> truth(names.begin(), names.begin() + names.size() / g);
+    const std::vector<std::string> rest(names.begin() + names.size() / g, names.end());
+    if (rest == fitted_columns(truth, g == 4)) {
+      groups = g;
       names = truth;
     }
   }
@@ -120,13 +122,13 @@ std::vector<ToyRow> read_toy_csv(const std::string& path, std::vector<std::strin
       r.index = std::stoll(f[0]);
       r.mu_true = std::stod(f[1]);
       for (int k = 0; k < T; ++k) r.nu_true.push_back(std::stod(f[2 + k]));
-      if (fitted > 0)
+      if (groups > 1)
         for (int k = 0; k < T; ++k) {
           r.nu_hat.push_back(std::stod(f[2 + T + k]));
           r.nu_error.push_back(std::stod(f[2 + 2 * T + k]));
-          if (fitted > 1) r.nu_constraint_slope.push_back(std::stod(f[2 + 3 * T + k]));
+          if (groups == 4) r.nu_constraint_slope.push_back(std::stod(f[2 + 3 * T + k]));
         }
-      const int t = 2 + (fitted == 0 ? 1 : fitted + 2) * T;
+      const int t = 2 + groups * T;
       r.events = std::stoll(f[t]);
       r.converged = std::stoi(f[t + 1]) != 0;
       r.interval_ok = std::stoi(f[t + 2]) != 0;
@@ -334,7 +336,7 @@ nlohmann::json nuisance_response(const std::vector<ToyRow>& rows, const std::vec
         sum += r->nu_constraint_slope[cols[c]];
         ++carried;
       }
-    if (carried > 0 && carried == n) e["constraint_slope"] = sum / double(n);
+    if (carried == n) e["constraint_slope"] = sum / double(n);
     per.push_back(e);
   }
   j["nuisances"] = per;

@@ -177,9 +177,8 @@ Eigen::VectorXd constraint_slopes(const Model& model, const FitResult& fit, int 
   Eigen::VectorXd out = Eigen::VectorXd::Constant(D, std::numeric_limits<double>::quiet_NaN());
   if (!fit.ok() || !fit.covariance_ok || fit.covariance.rows() != D || fit.x.size() != D || poi < 0 || poi >= D)
     return out;
-  Eigen::VectorXd g = Eigen::VectorXd::Zero(D);
   Eigen::MatrixXd p = Eigen::MatrixXd::Zero(D, D);
-  model.constraint_nll(fit.x, &g, &p);
+  model.constraint_nll(fit.x, nullptr, &p);
   out = -(fit.covariance.row(poi) * p).transpose();
   return out;
 }
