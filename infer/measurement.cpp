@@ -7,6 +7,7 @@
 
 #include "infer/response_nuisance.h"
 #include "infer/signal_fraction_thinning.h"
+#include "models/dcr_network.h"
 #include "models/torchscript_export.h"
 #include "src/core/bin_edges.h"
 #include "src/core/block_eval.h"
@@ -280,10 +281,18 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
       throw InputError(path, "metadata.json: n_features", "does not match the classifier's " + std::to_string(features_.size()) + " features");
     if (meta.value("order", 0) != 2) throw InputError(path, "metadata.json: order", "the measurement needs the quadratic ansatz");
     auto nuis = meta.at("nuisances").get<std::vector<std::string>>();
-    if (dcr_nuisances_.empty()) dcr_nuisances_ = nuis;
+    const std::vector<int> powers = dcr_powers_of(meta, path);
+    if (dcr_nuisances_.empty()) dcr_nuisances_ = nuis, dcr_powers_ = powers;
     else if (nuis != dcr_nuisances_) throw InputError(path, "metadata.json: nuisances", "differ from the other processes' DCR networks");
+    else if (powers != dcr_powers_)
+      throw InputError(path, "metadata.json: coordinates", "differ from the other processes' DCR networks (dcr.coordinates)");
   }
   spec_ = analysis_spec(config, processes_, dcr_nuisances_, dir + "/dcr_" + processes_[0] + ".pt", &responses_);
+  if (!dcr_powers_.empty()) {  // response nuisances enter the ansatz linearly
+    spec_.calibration_power = dcr_powers_;
+    spec_.calibration_power.resize(spec_.calibration.size(), 1);
+    spec_.validate();
+  }
 
   // Simulated-sample statistics; the reference variable (the binned
   // reference analysis' and the unbinned cells').
@@ -656,7 +665,7 @@ void Measurement::to_reference_point(EvaluatedEvents& e, const EventSet& events,
   const int64_t P = coef.size(1), C = coef.size(2);
   // The ansatz of the events' coefficients: the networks' nuisances, then
   // the response nuisances (at 0 here).
-  const Ansatz ansatz(int(spec_.calibration.size()), 2);
+  const Ansatz ansatz(int(spec_.calibration.size()), 2, spec_.calibration_power);
   if (ansatz.C != C) throw std::logic_error("to_reference_point: coefficients do not match the ansatz");
   torch::Tensor weight = e.weight.clone();
   auto* w = weight.data_ptr<double>();

@@ -169,6 +169,7 @@ class Measurement {
   likelihood::ModelSpec spec_;
   std::vector<RegionSpec> regions_;
   std::vector<std::string> processes_, features_, dcr_nuisances_;
+  std::vector<int> dcr_powers_;  // the networks' coordinates (models/dcr_network.h); empty: linear
   std::vector<ResponseNuisance> responses_;  // after dcr_nuisances_ in the ansatz
   std::unique_ptr<ClassifierArchive> classifier_;
   mutable std::vector<torch::jit::Module> dcr_;  // forward is not const

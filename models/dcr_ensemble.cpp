@@ -11,7 +11,7 @@ DCRNetwork merge_dcr_ensemble(const std::vector<DCRNetwork>& members) {
   const int64_t M = static_cast<int64_t>(members.size());
   for (const auto& m : members) {
     const auto& p = m->options;
-    if (p.n_features() != o.n_features() || p.n_nuisances() != o.n_nuisances() || p.order() != o.order() ||
+    if (p.n_features() != o.n_features() || p.n_nuisances() != o.n_nuisances() || p.order() != o.order() || p.powers() != o.powers() ||
         p.n_indicators() != o.n_indicators() || p.hidden() != o.hidden() || p.activation() != o.activation() || p.members() != o.members())
       throw std::invalid_argument("merge_dcr_ensemble: members with different layouts");
     if (!torch::equal(m->preprocess->mean, first->preprocess->mean) ||

@@ -8,6 +8,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <vector>
 
@@ -22,6 +24,10 @@ struct DCRNetworkOptions {
   TORCH_ARG(int64_t, n_features);
   TORCH_ARG(int64_t, n_nuisances);
   TORCH_ARG(int, order) = 2;  // 1: linear, 2: quadratic
+  // The ansatz's coordinate of each nuisance: 1 the nuisance, 2 its square
+  // (src/likelihood/dcr_ansatz.h); empty: every one 1. log_r, the exported
+  // phi(nu) and log_r(x, nu) take nu itself either way.
+  TORCH_ARG(std::vector<int>, powers) = std::vector<int>{};
   // Indicator columns of the preprocessor (count_indicator_columns of the
   // training features).
   TORCH_ARG(int64_t, n_indicators) = 0;
@@ -35,8 +41,14 @@ struct DCRNetworkOptions {
 
 // Number of coefficients of the ansatz.
 int64_t dcr_coefficients(int64_t n_nuisances, int order);
-// phi(nu) for nu [B,K] (or [K]) -> [B, n_coef] (or [n_coef]).
-torch::Tensor dcr_phi(const torch::Tensor& nu, int order);
+// phi(u(nu)) for nu [B,K] (or [K]) -> [B, n_coef] (or [n_coef]); powers as
+// DCRNetworkOptions::powers.
+torch::Tensor dcr_phi(const torch::Tensor& nu, int order, const std::vector<int>& powers = {});
+// The archive metadata's "coordinates" (["linear" | "square"] per nuisance;
+// absent: all linear) as powers; errors name `source`.
+std::vector<int> dcr_powers_of(const nlohmann::json& metadata, const std::string& source);
+// ... and back, for the metadata (every nuisance named).
+nlohmann::json dcr_coordinates_json(const std::vector<int>& powers, int64_t n_nuisances);
 
 class DCRNetworkImpl : public torch::nn::Module {
  public:

@@ -5,6 +5,7 @@
 
 #include <torch/csrc/jit/ir/ir.h>
 
+#include "models/dcr_network.h"
 #include "src/calibration/staged_calibration.h"
 #include "src/core/error.h"
 #include "refinery/build_info.h"
@@ -363,18 +364,32 @@ onnx::Model archive_to_onnx(const torch::jit::Module& module, const json& metada
     const std::string out = network(b, module, activation, source, F, &standardisation);
     const int64_t n_coef = order == 1 ? K : K + K * (K + 1) / 2;
     b.node("Identity", {out}, "coefficients");
-    // phi(nu): nu_1..nu_K, then nu_i nu_j for i <= j (models/dcr_network.h).
-    std::string phi = "nu";
+    // The ansatz's coordinates u (models/dcr_network.h): u = nu + s (nu^2 - nu)
+    // with s 1 for a squared nuisance, 0 otherwise.
+    const std::vector<int> powers = dcr_powers_of(metadata, source);
+    std::string u = "nu";
+    if (!powers.empty()) {
+      if (int64_t(powers.size()) != K) throw InputError(source, "metadata.json: coordinates", "one per nuisance");
+      std::vector<float> square;
+      for (int p : powers) square.push_back(p == 2 ? 1.0f : 0.0f);
+      b.floats("nu_square", torch::tensor(square, torch::kFloat32));
+      b.node("Mul", {"nu", "nu"}, "nu_sq");
+      b.node("Sub", {"nu_sq", "nu"}, "nu_sq_minus_nu");
+      b.node("Mul", {"nu_square", "nu_sq_minus_nu"}, "nu_shift");
+      u = b.node("Add", {"nu", "nu_shift"}, "u");
+    }
+    // phi(u): u_1..u_K, then u_i u_j for i <= j (models/dcr_network.h).
+    std::string phi = u;
     if (order == 2) {
       std::vector<std::int64_t> first, second;
       for (int64_t i = 0; i < K; ++i)
         for (int64_t j = i; j < K; ++j) first.push_back(i), second.push_back(j);
       b.int64s("phi_first", {std::int64_t(first.size())}, first);
       b.int64s("phi_second", {std::int64_t(second.size())}, second);
-      b.node("Gather", {"nu", "phi_first"}, "nu_first");
-      b.node("Gather", {"nu", "phi_second"}, "nu_second");
+      b.node("Gather", {u, "phi_first"}, "nu_first");
+      b.node("Gather", {u, "phi_second"}, "nu_second");
       b.node("Mul", {"nu_first", "nu_second"}, "nu_products");
-      phi = b.node("Concat", {"nu", "nu_products"}, "phi", {onnx::int_attribute("axis", 0)});
+      phi = b.node("Concat", {u, "nu_products"}, "phi", {onnx::int_attribute("axis", 0)});
     }
     b.node("MatMul", {"coefficients", phi}, "log_r");
     m.graph.inputs.push_back({"features", onnx::kFloat, {-1, F}, {"N", ""}});
@@ -392,6 +407,7 @@ onnx::Model archive_to_onnx(const torch::jit::Module& module, const json& metada
     md.push_back({"input_standardisation", standardisation.dump()});
     md.push_back({"nuisances", json(nuisances).dump()});
     md.push_back({"order", std::to_string(order)});
+    if (!powers.empty()) md.push_back({"coordinates", dcr_coordinates_json(powers, K).dump()});
     if (metadata.contains("nu_range")) md.push_back({"range_of_validity", json{{"nu", metadata["nu_range"]}}.dump()});
     md.push_back({"activation", activation});
   } else {

@@ -7,6 +7,7 @@
 #include "src/core/atomic_file.h"
 #include "src/core/error.h"
 #include "src/core/model_archive.h"
+#include "src/likelihood/dcr_ansatz.h"
 
 namespace refinery {
 
@@ -99,8 +100,16 @@ torch::jit::Module dcr_to_torchscript(DCRNetwork& net) {
   torch::NoGradGuard guard;
   std::ostringstream src;
   src << register_network(m, net->preprocess, net->net, "forward", net->options.members())
-      << "def phi(self, nu: Tensor) -> Tensor:\n"
-      << "    cols = [nu[i] for i in range(nu.size(0))]\n";
+      << "def phi(self, nu: Tensor) -> Tensor:\n";
+  // The ansatz's coordinates (models/dcr_network.h): squared nuisances first.
+  const auto& powers = net->options.powers();
+  if (!likelihood::all_linear(powers)) {
+    std::vector<int64_t> square;
+    for (size_t k = 0; k < powers.size(); ++k) square.push_back(powers[k] == 2 ? 1 : 0);
+    m.register_buffer("square", torch::tensor(square, torch::kBool));
+    src << "    nu = torch.where(self.square, nu * nu, nu)\n";
+  }
+  src << "    cols = [nu[i] for i in range(nu.size(0))]\n";
   if (net->options.order() == 2)
     src << "    for i in range(nu.size(0)):\n"
         << "        for j in range(i, nu.size(0)):\n"

@@ -123,13 +123,17 @@ TEST_CASE("The regions' rate factor (1 + a)^nu is normsys code1 with hi = 1 + a,
 
 TEST_CASE("DCR ansatz: the fused kernel's phi, Jacobian and Hessian equal the LibTorch definition", "[definitions][likelihood]") {
   const double points[][3] = {{0.0, 0.0, 0.0}, {1.0, -0.5, 2.0}, {-1.7, 0.3, 0.01}, {4.0, 4.0, -4.0}};
+  // Every nuisance in its own coordinate, one squared (a smearing width), two squared.
+  const std::vector<std::vector<int>> powers = {{}, {1, 1, 2}, {2, 1, 2}};
+  for (const auto& power : powers)
   for (int order : {1, 2}) {
-    const likelihood::Ansatz backend(3, order);
+    const likelihood::Ansatz backend(3, order, power);
     REQUIRE(backend.C == (order == 1 ? 3 : 9));
     for (const auto& nu : points) {
-      INFO("order " << order << ", nu (" << nu[0] << ", " << nu[1] << ", " << nu[2] << ")");
+      INFO("order " << order << ", powers " << power.size() << (power.empty() ? 0 : power[0]) << ", nu (" << nu[0] << ", "
+                    << nu[1] << ", " << nu[2] << ")");
       torch::Tensor x = torch::tensor({nu[0], nu[1], nu[2]}, torch::kFloat64).requires_grad_(true);
-      const torch::Tensor definition = likelihood::dcr_ansatz(x, order);
+      const torch::Tensor definition = likelihood::dcr_ansatz(x, order, power);
       REQUIRE(definition.size(0) == backend.C);
       std::vector<double> phi(backend.C);
       backend.phi(nu, phi.data());
@@ -150,18 +154,26 @@ TEST_CASE("DCR ansatz: the fused kernel's phi, Jacobian and Hessian equal the Li
       std::vector<std::vector<double>> first(backend.C, std::vector<double>(3, 0.0));
       for (const auto& e : backend.first(nu)) first[e.c][e.k] += e.value;
       std::vector<std::vector<std::vector<double>>> second(backend.C, std::vector<std::vector<double>>(3, std::vector<double>(3, 0.0)));
-      for (const auto& e : backend.second()) {
+      for (const auto& e : backend.second(nu)) {
         REQUIRE(e.k <= e.l);
         second[e.c][e.k][e.l] += e.value;
         if (e.k != e.l) second[e.c][e.l][e.k] += e.value;
       }
       for (int c = 0; c < backend.C; ++c)
         for (int k = 0; k < 3; ++k) {
-          require_close(first[c][k], jacobian[c][k], 1.0, "Jacobian");
-          for (int l = 0; l < 3; ++l) require_close(second[c][k][l], hessian[c][k][l], 1.0, "Hessian");
+          require_close(first[c][k], jacobian[c][k], std::max(1.0, std::abs(jacobian[c][k])), "Jacobian");
+          for (int l = 0; l < 3; ++l) require_close(second[c][k][l], hessian[c][k][l], std::max(1.0, std::abs(hessian[c][k][l])), "Hessian");
         }
     }
   }
+  // The square's coordinate by hand: u = nu^2, so phi = (u, u^2) in one nuisance.
+  const likelihood::Ansatz square(1, 2, {2});
+  const double nu = 1.5;
+  double phi[2];
+  square.phi(&nu, phi);
+  REQUIRE(phi[0] == 2.25);
+  REQUIRE(phi[1] == 2.25 * 2.25);
+  REQUIRE(likelihood::dcr_ansatz(torch::tensor({1.5}, torch::kFloat64), 2, {2})[1].item<double>() == 2.25 * 2.25);
 }
 
 TEST_CASE("Simulated-sample statistics: the profiled Barlow-Beeston-lite term equals its LibTorch definition and minimises over gamma",

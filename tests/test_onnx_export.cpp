@@ -258,9 +258,10 @@ TEST_CASE("ONNX export of DCR networks: coefficients and log r equal the archive
   refinery::testing::TempDir tmp("onnx_dcr");
   const torch::Tensor x = features(200, 5, 31), test = features(64, 5, 32);
   const torch::Tensor nu = torch::tensor({0.5f, -1.25f, 2.0f});
-  auto member = [&](uint64_t seed, int order, std::vector<int64_t> hidden) {
+  auto member = [&](uint64_t seed, int order, std::vector<int64_t> hidden, std::vector<int> powers = {}) {
     torch::manual_seed(seed);
-    DCRNetwork net(DCRNetworkOptions(5, 3).order(order).hidden(hidden).n_indicators(count_indicator_columns(x)));
+    DCRNetwork net(
+        DCRNetworkOptions(5, 3).order(order).hidden(hidden).powers(powers).n_indicators(count_indicator_columns(x)));
     torch::NoGradGuard guard;
     net->preprocess->fit(x, torch::ones({x.size(0)}, torch::kFloat64));
     return net;
@@ -273,14 +274,17 @@ TEST_CASE("ONNX export of DCR networks: coefficients and log r equal the archive
   std::vector<Case> cases;
   cases.push_back({"single_linear", member(1, 1, {16}), 1});
   cases.push_back({"ensemble_quadratic", merge_dcr_ensemble({member(2, 2, {16, 8}), member(3, 2, {16, 8})}), 2});
+  // The third nuisance in its square (a smearing width): nu = 2 enters as 4.
+  cases.push_back({"quadratic_in_a_square", member(4, 2, {16}, {1, 1, 2}), 2});
   for (auto& c : cases) {
     DYNAMIC_SECTION(c.name) {
       c.net->eval();
       torch::jit::Module ts = dcr_to_torchscript(c.net);
-      save_torchscript(ts, {{"kind", "dcr"}, {"process", "ztt"}, {"nuisances", {"a", "b", "c"}}, {"order", c.order},
-                            {"n_features", 5}, {"feature_names", {"f0", "f1", "f2", "f3", "f4"}},
-                            {"nu_range", {{"min", {-2, -2, -2}}, {"max", {2, 2, 2}}}}},
-                       tmp.path("dcr.pt"));
+      json archive_meta = {{"kind", "dcr"}, {"process", "ztt"}, {"nuisances", {"a", "b", "c"}}, {"order", c.order},
+                           {"n_features", 5}, {"feature_names", {"f0", "f1", "f2", "f3", "f4"}},
+                           {"nu_range", {{"min", {-2, -2, -2}}, {"max", {2, 2, 2}}}}};
+      if (!c.net->options.powers().empty()) archive_meta["coordinates"] = dcr_coordinates_json(c.net->options.powers(), 3);
+      save_torchscript(ts, archive_meta, tmp.path("dcr.pt"));
       json checked;
       const json out = export_and_run(tmp, "dcr", test, nu, &checked);
       CHECK(checked["inputs"] == json::array({"features", "nu"}));

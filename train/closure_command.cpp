@@ -75,6 +75,7 @@ int run_closure(int argc, char** argv) {
   if (meta.value("kind", "") != "dcr") throw InputError(model_path, "metadata.json: kind", "not a DCR network");
   const std::vector<std::string> nuisances = meta.at("nuisances").get<std::vector<std::string>>();
   const int order = meta.value("order", 2);
+  const std::vector<int> powers = dcr_powers_of(meta, model_path);
   std::string process = (*r)["process"].as<std::string>();
   if (process.empty()) process = meta.value("process", "");
 
@@ -166,7 +167,7 @@ int run_closure(int argc, char** argv) {
       nu_json[nuisances[k]] = nu[k].item<double>();
     }
     torch::Tensor at = point_of == p;
-    ClosureSide learned{values0, w0 * torch::exp(torch::mv(coef, dcr_phi(nu, order))), e0};
+    ClosureSide learned{values0, w0 * torch::exp(torch::mv(coef, dcr_phi(nu, order, powers))), e0};
     ClosureSide simulated{valuesv.index({at}), wv.index({at}), ev.index({at})};
     nlohmann::json point = dcr_shape_closure(learned, simulated, names, bins);
     point["nu"] = nu_json;
@@ -191,6 +192,8 @@ int run_closure(int argc, char** argv) {
   }
   const int64_t cells = cell_column >= 0 ? static_cast<int64_t>(edges.size()) + 1 : 1;
   for (size_t k = 0; k < nuisances.size(); ++k) {
+    // A squared nuisance has no score at 0 (its effect is even in it).
+    if (!powers.empty() && powers[k] == 2) continue;
     double delta = 0;
     int64_t plus = -1, minus = -1;
     for (int64_t p = 0; p < points.size(0); ++p) {

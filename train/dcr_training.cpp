@@ -56,7 +56,7 @@ std::optional<Pairing> pair_events(const torch::Tensor& e0, const torch::Tensor&
 
 }  // namespace
 
-void DCRTrainingData::validate(int order, const std::string& source) const {
+void DCRTrainingData::validate(int order, const std::string& source, const std::vector<int>& powers) const {
   const int64_t P = nu_points.size(0), K = nu_points.size(1);
   if (static_cast<int64_t>(nuisance_names.size()) != K)
     throw InputError(source, "nuisances", std::to_string(K) + " nuisance columns but " +
@@ -67,14 +67,17 @@ void DCRTrainingData::validate(int order, const std::string& source) const {
   for (int64_t p = 0; p < P; ++p)
     if (counts[p].item<int64_t>() == 0) throw InputError(source, "nu-point " + std::to_string(p), "no events");
   const int64_t C = dcr_coefficients(K, order);
-  torch::Tensor phi = dcr_phi(nu_points.to(torch::kFloat64), order);
+  if (!powers.empty() && int64_t(powers.size()) != K)
+    throw InputError(source, "coordinates", "one coordinate per nuisance of the ansatz");
+  torch::Tensor phi = dcr_phi(nu_points.to(torch::kFloat64), order, powers);
   const int64_t rank = torch::linalg_matrix_rank(phi).item<int64_t>();
   if (rank < C)
     throw InputError(source, "nu-points",
                      std::to_string(P) + " nu-points determine only " + std::to_string(rank) + " of the " +
                          std::to_string(C) + " coefficients of the " + (order == 2 ? "quadratic" : "linear") +
                          " ansatz: add points (at least " + std::to_string(C) +
-                         ", including pairs of non-zero nuisances for the cross terms)");
+                         ", including pairs of non-zero nuisances for the cross terms" +
+                         (powers.empty() ? std::string() : ", and distinct values of |nu| for a squared nuisance") + ")");
 }
 
 std::vector<std::vector<double>> l1_grid(int64_t K, double step, double max_l1) {
@@ -134,7 +137,7 @@ struct DCRTrainingSetup {
 
 std::shared_ptr<const DCRTrainingSetup> prepare_dcr_training(DCRNetwork& net, const DCRTrainingData& d,
                                                              const DCRTrainOptions& o) {
-  d.validate(net->options.order(), "training data");
+  d.validate(net->options.order(), "training data", net->options.powers());
   auto s = std::make_shared<DCRTrainingSetup>();
   {
     torch::NoGradGuard g;
@@ -150,7 +153,7 @@ std::shared_ptr<const DCRTrainingSetup> prepare_dcr_training(DCRNetwork& net, co
   s->xv = pick(d.xv, trv), s->wv = pick(d.wv, trv).to(torch::kFloat32), s->pv = pick(d.point, trv);
   s->x0h = pick(d.x0, hold0), s->w0h = pick(d.w0, hold0).to(torch::kFloat32);
   s->xvh = pick(d.xv, holdv), s->wvh = pick(d.wv, holdv).to(torch::kFloat32), s->pvh = pick(d.point, holdv);
-  s->phi_points = dcr_phi(d.nu_points.to(torch::kFloat32), net->options.order());
+  s->phi_points = dcr_phi(d.nu_points.to(torch::kFloat32), net->options.order(), net->options.powers());
   s->P = d.nu_points.size(0);
   s->norm_train = s->wv.sum().item<double>() + s->P * s->w0.sum().item<double>();
   s->norm_val = s->wvh.sum().item<double>() + s->P * s->w0h.sum().item<double>();
@@ -278,17 +281,19 @@ TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainO
 std::pair<double, double> dcr_normalise(DCRNetwork& net, const DCRTrainingData& d) {
   torch::NoGradGuard guard;
   const int order = net->options.order();
+  const std::vector<int>& powers = net->options.powers();
   const int64_t P = d.nu_points.size(0);
   torch::Tensor coef = dcr_coefficients_cache(net, d.x0);
-  torch::Tensor learned = torch::log(dcr_inclusive_ratio(coef, d.w0, d.nu_points, order));  // [P]
+  torch::Tensor learned = torch::log(dcr_inclusive_ratio(coef, d.w0, d.nu_points, order, powers));  // [P]
   torch::Tensor wv = d.wv.to(torch::kFloat64);
   torch::Tensor totals = torch::zeros({P}, torch::kFloat64).index_add_(0, d.point, wv);
   torch::Tensor target = torch::log(totals / d.w0.to(torch::kFloat64).sum());
   torch::Tensor e = target - learned;                                                   // [P]
-  torch::Tensor phi = dcr_phi(d.nu_points.to(torch::kFloat64), order);                 // [P, C]
+  torch::Tensor phi = dcr_phi(d.nu_points.to(torch::kFloat64), order, powers);         // [P, C]
   torch::Tensor c = std::get<0>(torch::linalg::lstsq(phi, e.unsqueeze(1), c10::nullopt, c10::nullopt)).squeeze(1);
   net->net->layers.back()->bias.add_(c.to(torch::kFloat32));
-  torch::Tensor after = target - torch::log(dcr_inclusive_ratio(dcr_coefficients_cache(net, d.x0), d.w0, d.nu_points, order));
+  torch::Tensor after =
+      target - torch::log(dcr_inclusive_ratio(dcr_coefficients_cache(net, d.x0), d.w0, d.nu_points, order, powers));
   return {e.pow(2).mean().sqrt().item<double>(), after.pow(2).mean().sqrt().item<double>()};
 }
 
@@ -299,8 +304,10 @@ torch::Tensor dcr_coefficients_cache(DCRNetwork& net, const torch::Tensor& x, in
       .contiguous();
 }
 
-torch::Tensor dcr_inclusive_ratio(const torch::Tensor& coef, const torch::Tensor& w, const torch::Tensor& nu, int order) {
-  torch::Tensor phi = dcr_phi(nu.to(torch::kFloat64).dim() == 1 ? nu.to(torch::kFloat64).unsqueeze(0) : nu.to(torch::kFloat64), order);
+torch::Tensor dcr_inclusive_ratio(const torch::Tensor& coef, const torch::Tensor& w, const torch::Tensor& nu, int order,
+                                  const std::vector<int>& powers) {
+  torch::Tensor phi =
+      dcr_phi(nu.to(torch::kFloat64).dim() == 1 ? nu.to(torch::kFloat64).unsqueeze(0) : nu.to(torch::kFloat64), order, powers);
   torch::Tensor lr = torch::matmul(coef, phi.t());                 // [N, M]
   torch::Tensor w64 = w.to(torch::kFloat64).unsqueeze(1);
   // log-sum-exp per nu-point keeps large log r finite.

@@ -38,7 +38,8 @@ struct DCRTrainingData {
   // Checks shapes, that every point has events, and that the points
   // determine all coefficients of the ansatz (rank of phi(nu_k)); errors name
   // `source`.
-  void validate(int order, const std::string& source) const;
+  // powers: the ansatz's coordinates (DCRNetworkOptions::powers).
+  void validate(int order, const std::string& source, const std::vector<int>& powers = {}) const;
 };
 
 struct DCRTrainOptions {
@@ -92,6 +93,6 @@ torch::Tensor dcr_coefficients_cache(DCRNetwork& net, const torch::Tensor& x, in
 // Inclusive ratio R(nu) = sum_j w_j r(x_j|nu) / sum_j w_j for every row of
 // nu [M,K] from cached coefficients; returns float64 [M].
 torch::Tensor dcr_inclusive_ratio(const torch::Tensor& coefficients, const torch::Tensor& w,
-                                  const torch::Tensor& nu, int order);
+                                  const torch::Tensor& nu, int order, const std::vector<int>& powers = {});
 
 }  // namespace refinery

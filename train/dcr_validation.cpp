@@ -24,7 +24,7 @@ nlohmann::json dcr_validation_report(DCRNetwork& net, const torch::Tensor& x0, c
   }
   nlohmann::json out = nlohmann::json::array();
   for (const auto& p : points) {
-    torch::Tensor r = torch::exp(torch::mv(coef, dcr_phi(p.nu.to(torch::kFloat64), order)));
+    torch::Tensor r = torch::exp(torch::mv(coef, dcr_phi(p.nu.to(torch::kFloat64), order, net->options.powers())));
     torch::Tensor pred = w064 * r;
     const double learned = pred.sum().item<double>() / sum_w0;
     const double sample = p.w.to(torch::kFloat64).sum().item<double>() / sum_w0;

@@ -34,6 +34,7 @@
 #include "train/dcr_validation.h"
 #include "models/dcr_ensemble.h"
 #include "train/dcr_baseline.h"
+#include "src/likelihood/dcr_ansatz.h"
 
 namespace refinery::cli {
 
@@ -45,6 +46,29 @@ std::string comma_list(const nlohmann::json& a) {
   std::string s;
   for (const auto& v : a) s += (s.empty() ? "" : ",") + (v.is_string() ? v.get<std::string>() : v.dump());
   return s;
+}
+
+// --coordinates "a=square,b=linear" -> powers per nuisance of the ansatz
+// (empty when every one is linear); unknown names and coordinates exit 2.
+std::vector<int> coordinate_powers(const std::string& text, const std::vector<std::string>& nuisances) {
+  std::vector<int> powers(nuisances.size(), 1);
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    if (item.empty()) continue;
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) throw InputError("", "--coordinates", "expected name=square or name=linear, got '" + item + "'");
+    const std::string name = item.substr(0, eq);
+    const auto it = std::find(nuisances.begin(), nuisances.end(), name);
+    if (it == nuisances.end())
+      throw InputError("", "--coordinates", "'" + name + "' is not a nuisance of the ansatz (" + join(nuisances) + ")");
+    try {
+      powers[it - nuisances.begin()] = likelihood::coordinate_power(item.substr(eq + 1));
+    } catch (const std::invalid_argument& e) {
+      throw InputError("", "--coordinates", name + ": " + e.what());
+    }
+  }
+  if (likelihood::all_linear(powers)) powers.clear();
+  return powers;
 }
 
 }  // namespace
@@ -287,6 +311,11 @@ int run_train_dcr(int argc, char** argv) {
   if (nuisances.empty())
     for (const auto& n : cfg.section("measurement").at("nuisances"))
       if (n.at("type") == "calibration") nuisances.push_back(n.at("name"));
+  if (d.contains("coordinates"))
+    for (const auto& item : d.at("coordinates").items())
+      if (std::find(nuisances.begin(), nuisances.end(), item.key()) == nuisances.end())
+        throw InputError(cfg.file, "dcr.coordinates." + item.key(),
+                         "not a nuisance of the ansatz (" + comma_list(nuisances) + ")");
   // dcr.per_process: a process's own settings over the section's.
   for (const auto& item : d.at("per_process").items())
     if (std::find(processes.begin(), processes.end(), item.key()) == processes.end())
@@ -416,6 +445,12 @@ int train_dcr_processes(const std::vector<std::string>& processes, const nlohman
                                      "--batch", own.at("batch").dump(), "--lr", own.at("learning_rate").dump(),
                                      "--lr-decay", own.at("lr_decay").dump()};
     if (!own.at("paired").get<bool>()) args.push_back("--unpaired");
+    if (d.contains("coordinates")) {
+      std::string list;
+      for (const auto& item : d.at("coordinates").items())
+        list += (list.empty() ? "" : ",") + item.key() + "=" + item.value().get<std::string>();
+      if (!list.empty()) args.push_back("--coordinates"), args.push_back(list);
+    }
     args.push_back("--ensemble"), args.push_back(own.at("ensemble").dump());
     args.insert(args.end(), passthrough.begin(), passthrough.end());
     args.insert(args.end(), thread_flags.begin(), thread_flags.end());
@@ -444,6 +479,8 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
       cxxopts::value<std::string>()->default_value(""))(
       "events", "Toy events per sample", cxxopts::value<int64_t>()->default_value("500000"))(
       "order", "Ansatz order: 1 linear, 2 quadratic", cxxopts::value<int>()->default_value("2"))(
+      "coordinates", "The ansatz's coordinate of nuisances whose effect is even in them, e.g. soft_met=square "
+      "(the ansatz in nu^2: a smearing width); the others linear", cxxopts::value<std::string>()->default_value(""))(
       "hidden", "Hidden layer sizes", cxxopts::value<std::string>()->default_value(""))(
       "epochs", "Epochs", cxxopts::value<int>()->default_value("30"))(
       "steps", "Steps per epoch", cxxopts::value<int64_t>()->default_value("300"))(
@@ -548,8 +585,10 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
   if (hidden.empty()) hidden = toy ? std::vector<int64_t>{64, 64} : std::vector<int64_t>{256, 256};
   const int members = (*r)["ensemble"].as<int>();
   if (members < 1 || members > 32) throw InputError("", "--ensemble", "must be in [1, 32]");
+  const std::vector<int> powers = coordinate_powers((*r)["coordinates"].as<std::string>(), data.nuisance_names);
   const DCRNetworkOptions net_options = DCRNetworkOptions(F, K)
                                             .order((*r)["order"].as<int>())
+                                            .powers(powers)
                                             .hidden(hidden)
                                             .n_indicators(count_indicator_columns(torch::cat({data.x0, data.xv})));
   DCRTrainOptions opt;
@@ -573,12 +612,13 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
   TrainReport report;
   // What identifies the members of one ensemble: a member file of another
   // training is refused by --merge.
-  const nlohmann::json member_identity = {{"config_hash", config.hash}, {"seed", seed}, {"process", process},
+  nlohmann::json member_identity = {{"config_hash", config.hash}, {"seed", seed}, {"process", process},
                                           {"nuisances", data.nuisance_names}, {"members", members},
                                           {"layers", hidden}, {"order", net_options.order()},
                                           {"epochs", opt.train.epochs}, {"steps", opt.train.steps_per_epoch},
                                           {"batch", opt.batch_size}, {"learning_rate", opt.train.learning_rate},
                                           {"lr_decay", opt.train.lr_decay}, {"paired", opt.paired}};
+  if (!powers.empty()) member_identity["coordinates"] = dcr_coordinates_json(powers, K);
   if (merge) {
     if (!r->count("files")) throw InputError("", "--merge", "give the member files to merge");
     const auto files = (*r)["files"].as<std::vector<std::string>>();
@@ -659,7 +699,9 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
     report.normalisation_rms_after = after;
     // The members' spread of the inclusive ratio at the training points.
     std::vector<torch::Tensor> ratios;
-    for (auto& m : trained) ratios.push_back(dcr_inclusive_ratio(dcr_coefficients_cache(m, data.x0), data.w0, data.nu_points, m->options.order()));
+    for (auto& m : trained)
+      ratios.push_back(dcr_inclusive_ratio(dcr_coefficients_cache(m, data.x0), data.w0, data.nu_points, m->options.order(),
+                                           m->options.powers()));
     const torch::Tensor sd = torch::stack(ratios).std(0).to(torch::kFloat64).contiguous();  // over members, [P]
     ensemble = {{"members", members},
                 {"seeds", member_seeds},
@@ -677,6 +719,7 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
   out["region"] = (*r)["region"].as<std::string>();
   out["nuisances"] = data.nuisance_names;
   out["order"] = net->options.order();
+  out["coordinates"] = dcr_coordinates_json(net->options.powers(), K);
   out["nu_points"] = data.nu_points.size(0);
   out["config_hash"] = config.hash;
   out["seed"] = seed;
@@ -691,7 +734,7 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
     for (const auto& p : l1_grid(K, 0.5, 2.0 * std::sqrt((double)K))) {
       torch::Tensor nu = torch::tensor(p, torch::kFloat64);
       if (nu.norm().item<double>() > 2.0 + 1e-9) continue;
-      torch::Tensor d = torch::mv(coef, dcr_phi(nu, net->options.order())) - toy->log_ratio(test.features, nu);
+      torch::Tensor d = torch::mv(coef, dcr_phi(nu, net->options.order(), net->options.powers())) - toy->log_ratio(test.features, nu);
       sum += d.pow(2).mean().item<double>();
       ++count;
     }
@@ -707,7 +750,9 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
       return std::sqrt(s2 / data.nu_points.size(0));
     };
     out["closure"]["rms_at_training_points"] =
-        rms_at([&](int64_t p) { return torch::mv(coef, dcr_phi(data.nu_points[p].to(torch::kFloat64), net->options.order())); });
+        rms_at([&](int64_t p) {
+          return torch::mv(coef, dcr_phi(data.nu_points[p].to(torch::kFloat64), net->options.order(), net->options.powers()));
+        });
     if (r->count("baseline")) {
       PointwiseRatioClassifiers base = train_pointwise_classifiers(data, hidden, opt);
       out["closure"]["baseline_rms_at_training_points"] = rms_at([&](int64_t p) { return base.log_r(test.features, p); });
@@ -734,6 +779,7 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
                          {"nuisances", data.nuisance_names},
                          {"order", net->options.order()}, {"n_features", F}, {"activation", net->options.activation()},
                          {"config_hash", config.hash}};
+  if (!net->options.powers().empty()) meta["coordinates"] = dcr_coordinates_json(net->options.powers(), K);
   if (!feature_names.empty()) meta["feature_names"] = feature_names;
   {
     // The training points' range per nuisance: where the ansatz was fitted.

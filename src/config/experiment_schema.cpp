@@ -104,6 +104,10 @@ Schema dcr_schema() {
       optional("report_features", S::array(S::string()), nlohmann::json::array(),
                "Features in whose bins `train dcr` reports learned against simulated yield ratios (empty: the "
                "first three)."),
+      optional("coordinates", S::map(S::string({"linear", "square"})), nlohmann::json(),
+               "The ansatz's coordinate of a nuisance by name: square for one whose effect is even in it, such as "
+               "the width of an extra smearing (the ansatz then quadratic in nu^2, the added variance); absent "
+               "or linear: the nuisance itself."),
       optional("per_process", S::map(S::object(dcr_training_fields(false))), nlohmann::json::object(),
                "Settings of one process's training that differ from this section's, by process name, e.g. "
                "{\"<process>\": {\"ensemble\": 4}} for the process that dominates the expected yields."),

@@ -5,6 +5,10 @@
 #include "src/likelihood/fused_kernel_impl.h"
 
 #include "src/core/cpu_features.h"
+#include "src/likelihood/dcr_ansatz.h"
+
+#include <algorithm>
+#include <stdexcept>
 
 namespace refinery::likelihood {
 
@@ -17,42 +21,93 @@ void data_sums(const Ansatz&, const DataView&, const double*, const double*, int
 void cell_sums(const Ansatz&, const CellView&, const double*, int, CellSums*);
 }  // namespace avx512
 
-Ansatz::Ansatz(int K_, int order_) : K(K_), order(order_), C(order_ == 1 ? K_ : K_ + K_ * (K_ + 1) / 2) {}
-
-void Ansatz::phi(const double* nu, double* out) const {
-  int c = 0;
-  for (int k = 0; k < K; ++k) out[c++] = nu[k];
-  if (order == 2)
-    for (int a = 0; a < K; ++a)
-      for (int b = a; b < K; ++b) out[c++] = nu[a] * nu[b];
+Ansatz::Ansatz(int K_, int order_, std::vector<int> power_)
+    : K(K_), order(order_), C(order_ == 1 ? K_ : K_ + K_ * (K_ + 1) / 2), power(std::move(power_)) {
+  if (all_linear(power)) power.clear();
+  if (!power.empty() && int(power.size()) != K) throw std::logic_error("Ansatz: powers do not match the nuisances");
 }
 
-std::vector<Ansatz::Entry> Ansatz::first(const double* nu) const {
-  std::vector<Entry> e;
-  for (int k = 0; k < K; ++k) e.push_back({k, k, k, 1.0});
-  if (order == 2) {
-    int c = K;
-    for (int a = 0; a < K; ++a)
-      for (int b = a; b < K; ++b, ++c) {
+namespace {
+
+// u_k = nu_k or nu_k^2, and du_k / dnu_k.
+void coordinates(const Ansatz& A, const double* nu, double* u, double* du) {
+  for (int k = 0; k < A.K; ++k) {
+    const bool square = !A.power.empty() && A.power[k] == 2;
+    u[k] = square ? nu[k] * nu[k] : nu[k];
+    du[k] = square ? 2.0 * nu[k] : 1.0;
+  }
+}
+
+// d phi_c / d u_k at u, every entry (k = l).
+std::vector<Ansatz::Entry> first_in_u(const Ansatz& A, const double* u) {
+  std::vector<Ansatz::Entry> e;
+  for (int k = 0; k < A.K; ++k) e.push_back({k, k, k, 1.0});
+  if (A.order == 2) {
+    int c = A.K;
+    for (int a = 0; a < A.K; ++a)
+      for (int b = a; b < A.K; ++b, ++c) {
         if (a == b) {
-          e.push_back({c, a, a, 2.0 * nu[a]});
+          e.push_back({c, a, a, 2.0 * u[a]});
         } else {
-          e.push_back({c, a, a, nu[b]});
-          e.push_back({c, b, b, nu[a]});
+          e.push_back({c, a, a, u[b]});
+          e.push_back({c, b, b, u[a]});
         }
       }
   }
   return e;
 }
 
-std::vector<Ansatz::Entry> Ansatz::second() const {
+}  // namespace
+
+void Ansatz::phi(const double* nu, double* out) const {
+  std::vector<double> u(K), du(K);
+  coordinates(*this, nu, u.data(), du.data());
+  int c = 0;
+  for (int k = 0; k < K; ++k) out[c++] = u[k];
+  if (order == 2)
+    for (int a = 0; a < K; ++a)
+      for (int b = a; b < K; ++b) out[c++] = u[a] * u[b];
+}
+
+std::vector<Ansatz::Entry> Ansatz::first(const double* nu) const {
+  std::vector<double> u(K), du(K);
+  coordinates(*this, nu, u.data(), du.data());
+  std::vector<Entry> e = first_in_u(*this, u.data());
+  for (auto& x : e) x.value *= du[x.k];
+  return e;
+}
+
+// d^2 phi_c / dnu_k dnu_l = d^2 phi_c / du_k du_l du_k du_l + [k = l] d phi_c / du_k d^2 u_k / dnu_k^2,
+// with d^2 u_k / dnu_k^2 = 2 for a squared nuisance and 0 otherwise; entries on the same (c, k, l) summed.
+std::vector<Ansatz::Entry> Ansatz::second(const double* nu) const {
+  std::vector<double> u(K, 0.0), du(K, 1.0);
+  if (nu) coordinates(*this, nu, u.data(), du.data());
   std::vector<Entry> e;
   if (order == 2) {
     int c = K;
     for (int a = 0; a < K; ++a)
-      for (int b = a; b < K; ++b, ++c) e.push_back({c, a, b, a == b ? 2.0 : 1.0});
+      for (int b = a; b < K; ++b, ++c) e.push_back({c, a, b, (a == b ? 2.0 : 1.0) * du[a] * du[b]});
+  }
+  if (power.empty()) return e;
+  if (!nu) throw std::logic_error("Ansatz::second: the derivatives of squared nuisances need nu");
+  for (const auto& f : first_in_u(*this, u.data())) {
+    if (power[f.k] != 2) continue;
+    const double v = 2.0 * f.value;
+    auto same = std::find_if(e.begin(), e.end(), [&](const Entry& x) { return x.c == f.c && x.k == f.k && x.l == f.k; });
+    if (same != e.end()) same->value += v;
+    else e.push_back({f.c, f.k, f.k, v});
   }
   return e;
+}
+
+int Ansatz::max_second_entries() const {
+  std::vector<double> nu(K, 1.0);
+  const auto e = second(nu.data());
+  int most = 0;
+  for (int a = 0; a < K; ++a)
+    for (int b = a; b < K; ++b)
+      most = std::max<int>(most, int(std::count_if(e.begin(), e.end(), [&](const Entry& x) { return x.k == a && x.l == b; })));
+  return most;
 }
 
 void data_sums(const Ansatz& ansatz, const DataView& data, const double* nu_cal, const double* log_norm,

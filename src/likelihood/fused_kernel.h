@@ -9,7 +9,8 @@
 // Notation. Calibration nuisances nu (K of them) enter through the DCR ansatz
 // log r_p(x|nu) = phi(nu) . Delta_p(x) with C coefficients (section 3);
 // h_p = d log r_p / d nu = J(nu)^T Delta_p (J = d phi / d nu, K values) and
-// M_p = d^2 log r_p / d nu^2 (constant in nu, linear in Delta_p).
+// M_p = d^2 log r_p / d nu^2 (linear in Delta_p; constant in nu unless a
+// nuisance enters the ansatz squared).
 //
 // Data sums (events of one unbinned region, weights w_i, log fractions
 // log f_ip, normalisation logs a_p = log N_p(mu, nu_norm); DataView::in_rate
@@ -32,19 +33,23 @@
 
 namespace refinery::likelihood {
 
-// The log-polynomial ansatz in K nuisances (order 1 or 2): phi, and the
-// non-zero entries of its first and second derivatives.
+// The log-polynomial ansatz in K nuisances (order 1 or 2) in the
+// coordinates u_k = nu_k^power_k (power 1 or 2, src/likelihood/dcr_ansatz.h):
+// phi, and the entries of its first and second derivatives in nu.
 struct Ansatz {
   int K = 0, order = 2, C = 0;
+  std::vector<int> power;  // [K], each 1 or 2; empty: every power 1
   struct Entry {
     int c, k, l;  // coefficient c; derivative in nu_k (and nu_l)
     double value; // d phi_c / d nu_k (first) or d^2 phi_c / d nu_k d nu_l (second)
   };
   Ansatz() = default;
-  Ansatz(int K, int order);
+  Ansatz(int K, int order, std::vector<int> power = {});
   void phi(const double* nu, double* out) const;
-  std::vector<Entry> first(const double* nu) const;  // J entries at nu
-  std::vector<Entry> second() const;                 // constant, k <= l
+  std::vector<Entry> first(const double* nu) const;   // J entries at nu
+  std::vector<Entry> second(const double* nu) const;  // k <= l; constant in nu when every power is 1
+  // The most second-derivative entries on one (k, l).
+  int max_second_entries() const;
 };
 
 struct DataView {

@@ -12,11 +12,16 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 #include "src/likelihood/fused_kernel.h"
 
 namespace refinery::likelihood::REFINERY_KERNEL_NS {
+
+// Second-derivative entries of the ansatz on one pair of nuisances (k, l)
+// that data_sums holds (K + 1 for K nuisances, one of them squared).
+constexpr int kMaxSecond = 16;
 
 // exp and log written so that the compiler vectorises them (branch-free,
 // bit manipulation on 64-bit lanes). Relative error ~2 ulp over the range
@@ -109,7 +114,9 @@ void data_sums(const Ansatz& A, const DataView& d, const double* nu_cal, const d
   std::vector<double> phi(C);
   if (C > 0) A.phi(nu_cal, phi.data());
   const auto J = A.first(nu_cal);
-  const auto D2 = A.second();
+  const auto D2 = A.second(nu_cal);
+  if (deriv >= 2 && A.max_second_entries() > kMaxSecond)
+    throw std::logic_error("data_sums: more second-derivative entries per pair of nuisances than the kernel holds");
   // Layout of one block's partial sums.
   const int oU = 1, oW = oU + P, oS = oW + P * K, oUU = oS + K * K, oUV = oUU + P * P, oVV = oUV + P * K,
             width = deriv >= 2 ? oVV + K * K : (deriv >= 1 ? oS : 1);
@@ -239,11 +246,11 @@ void data_sums(const Ansatz& A, const DataView& d, const double* nu_cal, const d
             const double* up = z.data() + p * kBlock;
             const double* ha = h.data() + (p * K + a) * kBlock;
             const double* hb = h.data() + (p * K + b) * kBlock;
-            double mpart_coef[8];
+            double mpart_coef[kMaxSecond];
             int nm = 0;
-            int mc[8];
+            int mc[kMaxSecond];
             for (const auto& e : D2)
-              if (e.k == a && e.l == b && nm < 8) {
+              if (e.k == a && e.l == b && nm < kMaxSecond) {
                 mc[nm] = e.c;
                 mpart_coef[nm++] = e.value;
               }
@@ -314,7 +321,7 @@ void cell_sums(const Ansatz& A, const CellView& cv, const double* nu_cal, int de
   std::vector<double> phi(C);
   if (C > 0) A.phi(nu_cal, phi.data());
   const auto J = A.first(nu_cal);
-  const auto D2 = A.second();
+  const auto D2 = A.second(nu_cal);
   if (K == 0) deriv = 0;
   const int oG = 1, oH = oG + K, width = deriv >= 2 ? oH + K * K : (deriv >= 1 ? oH : 1);
   // Blocks never straddle two cells: each cell's events are cut into blocks.

@@ -61,6 +61,10 @@ void ModelSpec::validate() const {
       throw InputError("model", "calibration", "not a calibration parameter");
     use[c] |= 4;
   }
+  if (!calibration_power.empty() && calibration_power.size() != calibration.size())
+    throw InputError("model", "calibration_power", "one coordinate per calibration nuisance");
+  for (int p : calibration_power)
+    if (p != 1 && p != 2) throw InputError("model", "calibration_power", "the ansatz's coordinate is a nuisance or its square");
   for (int i = 0; i < n_params(); ++i) {
     if ((use[i] & 1) && use[i] != 1)
       throw InputError("model", parameters[i].name, "a norm factor's parameter cannot also be a modifier's or a calibration nuisance");
@@ -180,7 +184,7 @@ double EventData::total_weight() const {
 
 LikelihoodModel::LikelihoodModel(ModelSpec spec) : spec_(std::move(spec)) {
   spec_.validate();
-  ansatz_ = Ansatz(int(spec_.calibration.size()), spec_.order);
+  ansatz_ = Ansatz(int(spec_.calibration.size()), spec_.order, spec_.calibration_power);
 }
 
 void LikelihoodModel::add_region(Region region) {
@@ -477,7 +481,7 @@ Norms norms(const ModelSpec& spec, const torch::Tensor& theta, const std::string
 torch::Tensor phi(const ModelSpec& spec, const torch::Tensor& theta) {
   if (spec.calibration.empty()) return torch::zeros({0}, torch::kFloat64);
   const torch::Tensor index = torch::tensor(std::vector<int64_t>(spec.calibration.begin(), spec.calibration.end()));
-  return dcr_ansatz(theta.index_select(0, index), spec.order);
+  return dcr_ansatz(theta.index_select(0, index), spec.order, spec.calibration_power);
 }
 
 torch::Tensor cell_yields(const ModelSpec& spec, const torch::Tensor& theta, const torch::Tensor& log_weight,

@@ -73,6 +73,9 @@ struct ModelSpec {
   std::vector<Parameter> parameters;       // parameter 0 is a POI (the first); more POIs may follow
   std::vector<NormModifier> modifiers;
   std::vector<int> calibration;            // parameter indices of the DCR's nuisances, ansatz order
+  // The ansatz's coordinate of each of them: 1 the nuisance, 2 its square
+  // (src/likelihood/dcr_ansatz.h); empty: every one 1.
+  std::vector<int> calibration_power;
   int order = 2;                           // of the DCR ansatz
   int n_params() const { return int(parameters.size()); }
   int P() const { return int(processes.size()); }
