@@ -77,8 +77,9 @@ std::vector<Ansatz::Entry> Ansatz::first(const double* nu) const {
   return e;
 }
 
-// d^2 phi_c / dnu_k dnu_l = d^2 phi_c / du_k du_l du_k du_l + [k = l] d phi_c / du_k d^2 u_k / dnu_k^2,
-// with d^2 u_k / dnu_k^2 = 2 for a squared nuisance and 0 otherwise; entries on the same (c, k, l) summed.
+// d^2 phi_c / dnu_k dnu_l = (d^2 phi_c / du_k du_l) u_k' u_l' + [k = l] (d phi_c / du_k) u_k'',
+// with u' = du/dnu (2 nu or 1) and u'' = 2 for a squared nuisance, 0 otherwise; entries on the same
+// (c, k, l) summed.
 std::vector<Ansatz::Entry> Ansatz::second(const double* nu) const {
   std::vector<double> u(K, 0.0), du(K, 1.0);
   if (nu) coordinates(*this, nu, u.data(), du.data());
