@@ -192,7 +192,7 @@ void add_model_options(cxxopts::Options& options, bool positional_workspace) {
   options.add_options("Model")("poi", "The parameter of interest (default: the model's first POI)",
                                cxxopts::value<std::string>())(
       "poi-bounds", "Bounds of the POI as LO,HI (default: the model's)", cxxopts::value<std::string>())(
-      "fix", "Hold parameters at values in every fit, NAME=VALUE,... (e.g. tes=0); not the POI", cxxopts::value<std::string>())(
+      "fix", "Hold parameters at values in every fit, NAME=VALUE,...; not the POI", cxxopts::value<std::string>())(
       "json", "Print the result as one JSON line");
   if (positional_workspace) {
     options.parse_positional({"workspace"});

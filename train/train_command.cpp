@@ -479,7 +479,7 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
       cxxopts::value<std::string>()->default_value(""))(
       "events", "Toy events per sample", cxxopts::value<int64_t>()->default_value("500000"))(
       "order", "Ansatz order: 1 linear, 2 quadratic", cxxopts::value<int>()->default_value("2"))(
-      "coordinates", "The ansatz's coordinate of nuisances whose effect is even in them, e.g. soft_met=square "
+      "coordinates", "The ansatz's coordinate of nuisances whose effect is even in them, NAME=square,... "
       "(the ansatz in nu^2: a smearing width); the others linear", cxxopts::value<std::string>()->default_value(""))(
       "hidden", "Hidden layer sizes", cxxopts::value<std::string>()->default_value(""))(
       "epochs", "Epochs", cxxopts::value<int>()->default_value("30"))(
