@@ -110,7 +110,7 @@ bool consistent(const EvaluatedEvents& e, int64_t n_features, int64_t n_processe
 // nuisances, and a declared calibration nuisance must be one of them.
 ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::string>& processes,
                         const std::vector<std::string>& dcr_nuisances, const std::string& dcr_file,
-                        std::vector<ResponseNuisance>* responses) {
+                        std::vector<ResponseNuisance>* responses, const std::vector<int>& dcr_powers) {
   std::vector<ResponseNuisance> declared_responses;
   std::vector<int> response_parameters;
   const json& m = config.section("measurement");
@@ -245,6 +245,10 @@ ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::s
   }
   // Response nuisances extend the ansatz after the networks' nuisances.
   s.calibration.insert(s.calibration.end(), response_parameters.begin(), response_parameters.end());
+  if (!dcr_powers.empty()) {
+    s.calibration_power = dcr_powers;
+    s.calibration_power.resize(s.calibration.size(), 1);
+  }
   s.order = 2;
   s.validate();
   if (responses) *responses = declared_responses;
@@ -287,12 +291,7 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     else if (powers != dcr_powers_)
       throw InputError(path, "metadata.json: coordinates", "differ from the other processes' DCR networks (dcr.coordinates)");
   }
-  spec_ = analysis_spec(config, processes_, dcr_nuisances_, dir + "/dcr_" + processes_[0] + ".pt", &responses_);
-  if (!dcr_powers_.empty()) {  // response nuisances enter the ansatz linearly
-    spec_.calibration_power = dcr_powers_;
-    spec_.calibration_power.resize(spec_.calibration.size(), 1);
-    spec_.validate();
-  }
+  spec_ = analysis_spec(config, processes_, dcr_nuisances_, dir + "/dcr_" + processes_[0] + ".pt", &responses_, dcr_powers_);
 
   // Simulated-sample statistics; the reference variable (the binned
   // reference analysis' and the unbinned cells').

@@ -195,8 +195,11 @@ class Measurement {
 // `dcr_file` names them in errors). Config errors name the file and key, exit 2.
 // Response nuisances (type "response", infer/response_nuisance.h) follow
 // the networks' nuisances in the ansatz; `responses` gets them.
+// `dcr_powers`: the networks' coordinates (models/dcr_network.h; empty:
+// linear); response nuisances enter the ansatz linearly.
 likelihood::ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::string>& processes,
                                     const std::vector<std::string>& dcr_nuisances, const std::string& dcr_file,
-                                    std::vector<ResponseNuisance>* responses = nullptr);
+                                    std::vector<ResponseNuisance>* responses = nullptr,
+                                    const std::vector<int>& dcr_powers = {});
 
 }  // namespace refinery

@@ -81,8 +81,8 @@ std::vector<Ansatz::Entry> Ansatz::first(const double* nu) const {
 // with u' = du/dnu (2 nu or 1) and u'' = 2 for a squared nuisance, 0 otherwise; entries on the same
 // (c, k, l) summed.
 std::vector<Ansatz::Entry> Ansatz::second(const double* nu) const {
-  std::vector<double> u(K, 0.0), du(K, 1.0);
-  if (nu) coordinates(*this, nu, u.data(), du.data());
+  std::vector<double> u(K), du(K);
+  coordinates(*this, nu, u.data(), du.data());
   std::vector<Entry> e;
   if (order == 2) {
     int c = K;
@@ -90,7 +90,6 @@ std::vector<Ansatz::Entry> Ansatz::second(const double* nu) const {
       for (int b = a; b < K; ++b, ++c) e.push_back({c, a, b, (a == b ? 2.0 : 1.0) * du[a] * du[b]});
   }
   if (power.empty()) return e;
-  if (!nu) throw std::logic_error("Ansatz::second: the derivatives of squared nuisances need nu");
   for (const auto& f : first_in_u(*this, u.data())) {
     if (power[f.k] != 2) continue;
     const double v = 2.0 * f.value;
@@ -99,16 +98,6 @@ std::vector<Ansatz::Entry> Ansatz::second(const double* nu) const {
     else e.push_back({f.c, f.k, f.k, v});
   }
   return e;
-}
-
-int Ansatz::max_second_entries() const {
-  std::vector<double> nu(K, 1.0);
-  const auto e = second(nu.data());
-  int most = 0;
-  for (int a = 0; a < K; ++a)
-    for (int b = a; b < K; ++b)
-      most = std::max<int>(most, int(std::count_if(e.begin(), e.end(), [&](const Entry& x) { return x.k == a && x.l == b; })));
-  return most;
 }
 
 void data_sums(const Ansatz& ansatz, const DataView& data, const double* nu_cal, const double* log_norm,

@@ -48,8 +48,6 @@ struct Ansatz {
   void phi(const double* nu, double* out) const;
   std::vector<Entry> first(const double* nu) const;   // J entries at nu
   std::vector<Entry> second(const double* nu) const;  // k <= l; constant in nu when every power is 1
-  // The most second-derivative entries on one (k, l).
-  int max_second_entries() const;
 };
 
 struct DataView {

@@ -115,8 +115,12 @@ void data_sums(const Ansatz& A, const DataView& d, const double* nu_cal, const d
   if (C > 0) A.phi(nu_cal, phi.data());
   const auto J = A.first(nu_cal);
   const auto D2 = A.second(nu_cal);
-  if (deriv >= 2 && A.max_second_entries() > kMaxSecond)
-    throw std::logic_error("data_sums: more second-derivative entries per pair of nuisances than the kernel holds");
+  if (deriv >= 2) {
+    std::vector<int> per_pair(K * K, 0);
+    for (const auto& e : D2)
+      if (++per_pair[e.k * K + e.l] > kMaxSecond)
+        throw std::logic_error("data_sums: more second-derivative entries per pair of nuisances than the kernel holds");
+  }
   // Layout of one block's partial sums.
   const int oU = 1, oW = oU + P, oS = oW + P * K, oUU = oS + K * K, oUV = oUU + P * P, oVV = oUV + P * K,
             width = deriv >= 2 ? oVV + K * K : (deriv >= 1 ? oS : 1);
