@@ -130,6 +130,8 @@ struct DCRTrainingSetup {
   std::vector<std::pair<std::string, torch::Tensor>> preprocess;
   torch::Tensor x0, w0, xv, wv, pv, x0h, w0h, xvh, wvh, pvh;
   torch::Tensor phi_points;  // [P, C]
+  torch::Tensor lambda;      // float32 [P]: the points' loss weights; undefined: all 1
+  torch::Tensor lambda_cdf;  // float64 [P]: their cumulative sum over their total, for drawing points
   int64_t P = 0;
   double norm_train = 0.0, norm_val = 0.0;
   std::optional<Pairing> pairing;
@@ -155,8 +157,20 @@ std::shared_ptr<const DCRTrainingSetup> prepare_dcr_training(DCRNetwork& net, co
   s->xvh = pick(d.xv, holdv), s->wvh = pick(d.wv, holdv).to(torch::kFloat32), s->pvh = pick(d.point, holdv);
   s->phi_points = dcr_phi(d.nu_points.to(torch::kFloat32), net->options.order(), net->options.powers());
   s->P = d.nu_points.size(0);
-  s->norm_train = s->wv.sum().item<double>() + s->P * s->w0.sum().item<double>();
-  s->norm_val = s->wvh.sum().item<double>() + s->P * s->w0h.sum().item<double>();
+  if (o.point_weights.defined()) {
+    const torch::Tensor l = o.point_weights.to(torch::kFloat64);
+    if (l.dim() != 1 || l.size(0) != s->P || !(l.gt(0).all().item<bool>()) || !torch::isfinite(l).all().item<bool>())
+      throw InputError("training data", "point weights", "one positive weight per nu-point");
+    s->lambda = l.to(torch::kFloat32);
+    s->lambda_cdf = l.cumsum(0) / l.sum();
+    // The points' total weight is the uniform case's P, so the loss keeps its scale.
+    const double total = l.sum().item<double>();
+    s->norm_train = (s->wv * s->lambda.index_select(0, s->pv)).sum().item<double>() + total * s->w0.sum().item<double>();
+    s->norm_val = (s->wvh * s->lambda.index_select(0, s->pvh)).sum().item<double>() + total * s->w0h.sum().item<double>();
+  } else {
+    s->norm_train = s->wv.sum().item<double>() + s->P * s->w0.sum().item<double>();
+    s->norm_val = s->wvh.sum().item<double>() + s->P * s->w0h.sum().item<double>();
+  }
   if (by_event) {
     s->pairing = pair_events(pick(d.e0, tr0), pick(d.ev, trv), s->pv, s->P);
     if (!s->pairing)
@@ -187,6 +201,16 @@ TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainO
   const torch::Tensor &x0h = s.x0h, &w0h = s.w0h, &xvh = s.xvh, &wvh = s.wvh, &pvh = s.pvh;
   const torch::Tensor& phi_points = s.phi_points;  // [P,C]
   const int64_t P = s.P;
+  const torch::Tensor& lambda = s.lambda;  // undefined: every point weighs 1
+  const bool weighted = lambda.defined();
+  // Variation events' weights times their points' loss weights; nominal
+  // events' per point ([B] -> [B, P]).
+  auto at_points = [&](const torch::Tensor& w, const torch::Tensor& points) {
+    return weighted ? w * lambda.index_select(0, points) : w;
+  };
+  auto per_point = [&](const torch::Tensor& w) {
+    return weighted ? w.unsqueeze(1) * lambda.unsqueeze(0) : w.unsqueeze(1);
+  };
   const std::optional<Pairing>& pairing = s.pairing;
 
   // Sum over the whole (sub)sample, computed from sums over the events:
@@ -195,8 +219,8 @@ TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainO
                         const torch::Tensor& xb, const torch::Tensor& wb) {
     torch::Tensor lr_v = (net->forward(xa) * phi_points.index_select(0, pa)).sum(1);
     torch::Tensor lr_0 = torch::matmul(net->forward(xb), phi_points.t());  // [B, P]
-    torch::Tensor sv = (wa * torch::softplus(-lr_v)).sum();
-    torch::Tensor s0 = (wb.unsqueeze(1) * torch::softplus(lr_0)).sum();
+    torch::Tensor sv = (at_points(wa, pa) * torch::softplus(-lr_v)).sum();
+    torch::Tensor s0 = (per_point(wb) * torch::softplus(lr_0)).sum();
     return std::make_pair(sv, s0);
   };
   const double norm_train = s.norm_train, norm_val = s.norm_val;
@@ -212,7 +236,12 @@ TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainO
     problem.batch_loss = [&, Bu, n_unmatched](RandomStream& rng) {
       const auto mine = slice(B);
       torch::Tensor i0 = (rng.uniform(B) * n0).to(torch::kLong).clamp_max(n0 - 1).narrow(0, mine.begin, mine.rows());
-      torch::Tensor pp = (rng.uniform(B) * P).to(torch::kLong).clamp_max(P - 1).narrow(0, mine.begin, mine.rows());
+      // One point per event: uniform, or in proportion to the points' weights
+      // (each pair then stands for as many terms of the weighted loss).
+      torch::Tensor pp = weighted ? torch::searchsorted(s.lambda_cdf, rng.uniform(B).to(torch::kFloat64), false, true)
+                                        .clamp_max(P - 1)
+                                        .narrow(0, mine.begin, mine.rows())
+                                  : (rng.uniform(B) * P).to(torch::kLong).clamp_max(P - 1).narrow(0, mine.begin, mine.rows());
       const int64_t b = mine.rows();
       torch::Tensor j = pairing->table.view({-1}).index_select(0, i0 * P + pp);
       torch::Tensor has = j.ge(0);
@@ -237,7 +266,7 @@ TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainO
                             (wv.index_select(0, jv) * torch::softplus(-lr.narrow(0, b, nj))).sum();
       torch::Tensor loss = pairs * (static_cast<double>(n0) * P / B);
       if (Bu > 0)
-        loss = loss + (wv.index_select(0, iu) * torch::softplus(-lr.narrow(0, b + nj, bu))).sum() *
+        loss = loss + (at_points(wv.index_select(0, iu), pv.index_select(0, iu)) * torch::softplus(-lr.narrow(0, b + nj, bu))).sum() *
                           (static_cast<double>(n_unmatched) / Bu);
       return loss / norm_train;
     };
@@ -259,26 +288,26 @@ TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& d, const DCRTrainO
     for (int64_t s = mine_v.begin; s < mine_v.end; s += block) {
       int64_t n = std::min(block, mine_v.end - s);
       torch::Tensor lr = (net->forward(xvh.narrow(0, s, n)) * phi_points.index_select(0, pvh.narrow(0, s, n))).sum(1);
-      total += (wvh.narrow(0, s, n) * torch::softplus(-lr)).sum().item<double>();
+      total += (at_points(wvh.narrow(0, s, n), pvh.narrow(0, s, n)) * torch::softplus(-lr)).sum().item<double>();
     }
     for (int64_t s = mine_0.begin; s < mine_0.end; s += block) {
       int64_t n = std::min(block, mine_0.end - s);
       torch::Tensor lr = torch::matmul(net->forward(x0h.narrow(0, s, n)), phi_points.t());
-      total += (w0h.narrow(0, s, n).unsqueeze(1) * torch::softplus(lr)).sum().item<double>();
+      total += (per_point(w0h.narrow(0, s, n)) * torch::softplus(lr)).sum().item<double>();
     }
     return distributed::sum(group, total) / norm_val;
   };
   TrainReport report = train(*net, problem, o.train);
   if (pairing) report.paired_fraction = pairing->fraction;
   if (o.normalise && !report.interrupted) {
-    auto [before, after] = dcr_normalise(net, d);
+    auto [before, after] = dcr_normalise(net, d, o.point_weights);
     report.normalisation_rms_before = before;
     report.normalisation_rms_after = after;
   }
   return report;
 }
 
-std::pair<double, double> dcr_normalise(DCRNetwork& net, const DCRTrainingData& d) {
+std::pair<double, double> dcr_normalise(DCRNetwork& net, const DCRTrainingData& d, const torch::Tensor& point_weights) {
   torch::NoGradGuard guard;
   const int order = net->options.order();
   const std::vector<int>& powers = net->options.powers();
@@ -290,7 +319,11 @@ std::pair<double, double> dcr_normalise(DCRNetwork& net, const DCRTrainingData& 
   torch::Tensor target = torch::log(totals / d.w0.to(torch::kFloat64).sum());
   torch::Tensor e = target - learned;                                                   // [P]
   torch::Tensor phi = dcr_phi(d.nu_points.to(torch::kFloat64), order, powers);         // [P, C]
-  torch::Tensor c = std::get<0>(torch::linalg::lstsq(phi, e.unsqueeze(1), c10::nullopt, c10::nullopt)).squeeze(1);
+  // Weighted least squares: each point's row scaled by the root of its weight.
+  const torch::Tensor root = point_weights.defined() ? point_weights.to(torch::kFloat64).sqrt().unsqueeze(1)
+                                                     : torch::ones({P, 1}, torch::kFloat64);
+  torch::Tensor c =
+      std::get<0>(torch::linalg::lstsq(phi * root, (e.unsqueeze(1) * root), c10::nullopt, c10::nullopt)).squeeze(1);
   net->net->layers.back()->bias.add_(c.to(torch::kFloat32));
   torch::Tensor after =
       target - torch::log(dcr_inclusive_ratio(dcr_coefficients_cache(net, d.x0), d.w0, d.nu_points, order, powers));

@@ -51,6 +51,10 @@ struct DCRTrainOptions {
   // Pair nominal and variation events by their event numbers when both
   // samples carry them (and the numbers are unique per sample and point).
   bool paired = true;
+  // Loss weight per nu-point (float64 [P], mean 1; dcr_prior_point_weights):
+  // point p's terms count lambda_p times, and the paired steps draw the
+  // points in proportion to it. Undefined: every point once (the default).
+  torch::Tensor point_weights;
 };
 
 // The nu-points with |nu|_1 <= max_l1 on a grid of `step` in K dimensions,
@@ -81,10 +85,12 @@ TrainReport train_dcr(DCRNetwork& net, const DCRTrainingData& data, const DCRTra
 // the training points). Adding a constant c to the coefficients multiplies
 // sum_0 w r(x|nu_k) by exp(phi(nu_k) . c) exactly, so the weighted least
 // squares solution of phi(nu_k) . c = log W_k - log sum_0 w r(x|nu_k) over the
-// training points is added to the network's output bias; the ansatz carries
-// it to every nu. Returns the RMS of the log inclusive error at the training
+// training points (each point's square weighted by its loss weight, when
+// given) is added to the network's output bias; the ansatz carries it to
+// every nu. Returns the RMS of the log inclusive error at the training
 // points before [0] and after [1].
-std::pair<double, double> dcr_normalise(DCRNetwork& net, const DCRTrainingData& data);
+std::pair<double, double> dcr_normalise(DCRNetwork& net, const DCRTrainingData& data,
+                                        const torch::Tensor& point_weights = {});
 
 // Coefficient cache: Delta(x) of every event, float64 [N, n_coef],
 // blocks evaluated in parallel (src/core/block_eval.h),

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -28,6 +29,7 @@
 #include "src/core/text.h"
 #include "src/core/worker_threads.h"
 #include "train/dcr_training.h"
+#include "train/dcr_point_weights.h"
 #include "src/cli/job_array.h"
 #include "src/distributed/local_launcher.h"
 #include "train/training_flags.h"
@@ -212,6 +214,36 @@ std::vector<DCRValidationPoint> split_holdout(DCRTrainingData& d, const std::str
   d.point = new_index.index_select(0, d.point.index({keep_rows}));
   d.nu_points = d.nu_points.index({keep_point});
   return held;
+}
+
+// The priors of the ansatz's nuisances, as the config's measurement.nuisances
+// declare them (constraint, centre, width, range); for --point-weights prior.
+std::vector<NuisancePrior> measurement_priors(const ExperimentConfig& config, const std::vector<std::string>& names) {
+  const nlohmann::json& declared = config.section("measurement").at("nuisances");
+  std::vector<NuisancePrior> priors;
+  for (const auto& name : names) {
+    auto it = std::find_if(declared.begin(), declared.end(), [&](const nlohmann::json& n) { return n.at("name") == name; });
+    if (it == declared.end())
+      throw InputError(config.file, "measurement.nuisances",
+                       "no nuisance '" + name + "' to weigh the training points by (--point-weights prior)");
+    const std::size_t i = std::size_t(it - declared.begin());
+    const std::string field = "measurement.nuisances[" + std::to_string(i) + "]";
+    const std::string constraint = it->at("constraint").get<std::string>();
+    if (constraint != "gaussian" && constraint != "lognormal")
+      throw InputError(config.file, field + ".constraint",
+                       "'" + name + "' has no prior to weigh the training points by (--point-weights prior): give it a "
+                       "gaussian or lognormal constraint");
+    NuisancePrior p;
+    p.name = name;
+    p.constraint = constraint == "gaussian" ? stats::Constraint::kGaussian : stats::Constraint::kLogNormal;
+    p.centre = it->at("centre").get<double>();
+    p.width = it->at("width").get<double>();
+    p.lower = it->at("range").at(0).get<double>();
+    p.upper = it->at("range").at(1).get<double>();
+    if (!(p.scale() > 0.0)) throw InputError(config.file, field + ".width", "a prior needs a positive width (and centre)");
+    priors.push_back(p);
+  }
+  return priors;
 }
 
 }  // namespace
@@ -445,6 +477,8 @@ int train_dcr_processes(const std::vector<std::string>& processes, const nlohman
                                      "--batch", own.at("batch").dump(), "--lr", own.at("learning_rate").dump(),
                                      "--lr-decay", own.at("lr_decay").dump()};
     if (!own.at("paired").get<bool>()) args.push_back("--unpaired");
+    if (d.contains("point_weights") && !d.at("point_weights").is_null())
+      args.push_back("--point-weights"), args.push_back(d.at("point_weights").get<std::string>());
     if (d.contains("coordinates")) {
       std::string list;
       for (const auto& item : d.at("coordinates").items())
@@ -489,6 +523,9 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
       "lr-decay", "Learning-rate factor per epoch", cxxopts::value<double>()->default_value("0.88"))(
       "holdout", "nu-points held out of training for validation, e.g. 'a=1,b=0.5;c=1.5'",
       cxxopts::value<std::string>()->default_value(""))(
+      "point-weights", "The nu-points' loss weights: uniform, or prior (each point weighs the prior probability "
+      "of lying nearer to it than to any other point, from the config's measurement.nuisances)",
+      cxxopts::value<std::string>()->default_value("uniform"))(
       "baseline", "Also train per-nu-point classifiers (plain likelihood-ratio trick) and compare (toys)")(
       "unpaired", "Draw nominal and variation events independently even where event numbers pair them")(
       "ensemble", "Train this many networks (seeds from the config's) and average their coefficients per event",
@@ -509,6 +546,9 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
   // One ensemble member per job: --shard i/M trains member i, --merge joins them.
   const Shard part = parse_shard((*r)["shard"].as<std::string>());
   const bool merge = r->count("merge") > 0;
+  const std::string weighting = (*r)["point-weights"].as<std::string>();
+  if (weighting != "uniform" && weighting != "prior")
+    throw InputError("", "--point-weights", "uniform or prior, got '" + weighting + "'");
   if (r->count("files") && !merge) throw InputError("", "--merge", "member files given without --merge");
   if (job_array_requested(*r) || part.count > 1 || merge) {
     const int m = (*r)["ensemble"].as<int>();
@@ -604,6 +644,16 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
   opt.train.resume = r->count("resume") > 0;
   opt.paired = r->count("unpaired") == 0;
   opt.train.group = group;
+  if (weighting == "prior")
+    opt.point_weights = dcr_prior_point_weights(data.nu_points, measurement_priors(config, data.nuisance_names),
+                                                stream_seed(seed, {0x9e1647}), 400000, config.file);
+  if (opt.point_weights.defined() && !common.quiet) {
+    std::cout << "train dcr: loss weights of the " << data.nu_points.size(0) << " nu-points (prior):";
+    std::ostringstream line;
+    line << std::setprecision(3);
+    for (int64_t p = 0; p < data.nu_points.size(0); ++p) line << " " << opt.point_weights[p].item<double>();
+    std::cout << line.str() << std::endl;
+  }
   check_training_flags(opt.train, *r, "", "");
   // Members: member 0 is the single network of the same seed; member m > 0
   // its own seed stream and checkpoint (OUT.ckpt.m).
@@ -619,6 +669,7 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
                                           {"batch", opt.batch_size}, {"learning_rate", opt.train.learning_rate},
                                           {"lr_decay", opt.train.lr_decay}, {"paired", opt.paired}};
   if (!powers.empty()) member_identity["coordinates"] = dcr_coordinates_json(powers, K);
+  if (opt.point_weights.defined()) member_identity["point_weights"] = weighting;
   if (merge) {
     if (!r->count("files")) throw InputError("", "--merge", "give the member files to merge");
     const auto files = (*r)["files"].as<std::vector<std::string>>();
@@ -694,7 +745,7 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
   nlohmann::json ensemble;
   if (members > 1) {
     net = merge_dcr_ensemble(trained);
-    auto [before, after] = dcr_normalise(net, data);  // the average's own inclusive normalisation
+    auto [before, after] = dcr_normalise(net, data, opt.point_weights);  // the average's own inclusive normalisation
     report.normalisation_rms_before = before;
     report.normalisation_rms_after = after;
     // The members' spread of the inclusive ratio at the training points.
@@ -721,6 +772,11 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
   out["order"] = net->options.order();
   out["coordinates"] = dcr_coordinates_json(net->options.powers(), K);
   out["nu_points"] = data.nu_points.size(0);
+  if (opt.point_weights.defined()) {
+    const torch::Tensor w = opt.point_weights.to(torch::kFloat64).contiguous();
+    out["point_weights"] = {{"rule", weighting},
+                            {"weights", std::vector<double>(w.data_ptr<double>(), w.data_ptr<double>() + w.numel())}};
+  }
   out["config_hash"] = config.hash;
   out["seed"] = seed;
   if (toy) {

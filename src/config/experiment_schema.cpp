@@ -104,6 +104,10 @@ Schema dcr_schema() {
       optional("report_features", S::array(S::string()), nlohmann::json::array(),
                "Features in whose bins `train dcr` reports learned against simulated yield ratios (empty: the "
                "first three)."),
+      optional("point_weights", S::string({"uniform", "prior"}), nlohmann::json(),
+               "The training points' loss weights: uniform (absent: every point counts once), or prior: each point "
+               "weighs the prior probability (measurement.nuisances) of lying nearer to it than to any other training "
+               "point or the nominal, so that the ansatz's compromise between the points follows where the fits read it."),
       optional("coordinates", S::map(S::string({"linear", "square"})), nlohmann::json(),
                "The ansatz's coordinate of a nuisance by name: square for one whose effect is even in it, such as "
                "the width of an extra smearing (the ansatz then quadratic in nu^2, the added variance); absent "
