@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "infer/response_nuisance.h"
+#include "src/likelihood/dcr_ansatz.h"
 #include "infer/signal_fraction_thinning.h"
 #include "models/dcr_network.h"
 #include "models/torchscript_export.h"
@@ -244,6 +245,11 @@ ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::s
     s.calibration.push_back(i);
   }
   // Response nuisances extend the ansatz after the networks' nuisances.
+  if (!response_parameters.empty() && likelihood::cubic_terms(dcr_powers) > 0)
+    throw InputError(config.file, "measurement.nuisances",
+                     "a response nuisance ('" + s.parameters[response_parameters.front()].name +
+                         "') with DCR networks that carry a cubic term (" + dcr_file +
+                         ": coordinates) is not supported: drop one of them");
   s.calibration.insert(s.calibration.end(), response_parameters.begin(), response_parameters.end());
   if (!dcr_powers.empty()) {
     s.calibration_power = dcr_powers;
@@ -415,7 +421,7 @@ void Measurement::read_mc() const {
   if (events_cache_) {
     if (auto t = events_cache_->load(); t && t->size() == 6) {
       EvaluatedEvents e{(*t)[0], (*t)[1], (*t)[2], (*t)[3], (*t)[4], (*t)[5]};
-      if (consistent(e, int64_t(features_.size()), int64_t(processes_.size()), Ansatz(int(spec_.calibration.size()), 2).C)) {
+      if (consistent(e, int64_t(features_.size()), int64_t(processes_.size()), Ansatz(int(spec_.calibration.size()), 2, spec_.calibration_power).C)) {
         mc_ = std::move(e);
         cached = true;
       }
@@ -525,7 +531,7 @@ std::vector<torch::Tensor> Measurement::region_state() const {
 
 bool Measurement::restore_regions(const std::vector<torch::Tensor>& t) {
   const int64_t P = int64_t(processes_.size());
-  const int64_t C = Ansatz(int(dcr_nuisances_.size()), 2).C;
+  const int64_t C = Ansatz(int(dcr_nuisances_.size()), 2, dcr_powers_).C;
   if (t.size() != kRegionTensors * regions_.size()) return false;
   std::vector<StagedCalibration> calibrations;
   std::vector<torch::Tensor> closures;
@@ -616,7 +622,7 @@ EvaluatedEvents Measurement::evaluate(const EventSet& events, const std::string&
   const torch::Tensor x = rows.defined() ? e.x.index_select(0, rows) : e.x;
   // The networks' coefficients (their K nuisances), extended below to the
   // response nuisances' ansatz.
-  const int64_t C = dcr_nuisances_.empty() ? 0 : int64_t(Ansatz(int(dcr_nuisances_.size()), 2).C);
+  const int64_t C = dcr_nuisances_.empty() ? 0 : int64_t(Ansatz(int(dcr_nuisances_.size()), 2, dcr_powers_).C);
   std::vector<torch::Tensor> coefs;
   for (auto& net : dcr_) {
     torch::jit::Method fwd = net.get_method("forward");

@@ -5,10 +5,12 @@
 
 namespace refinery {
 
-int64_t dcr_coefficients(int64_t k, int order) {
-  if (order == 1) return k;
-  if (order == 2) return k + k * (k + 1) / 2;
-  throw InputError("", "order", "ansatz order must be 1 (linear) or 2 (quadratic), got " + std::to_string(order));
+int64_t dcr_coefficients(int64_t k, int order, const std::vector<int>& powers) {
+  if (order != 1 && order != 2)
+    throw InputError("", "order", "ansatz order must be 1 (linear) or 2 (quadratic), got " + std::to_string(order));
+  if (order == 1 && likelihood::cubic_terms(powers) > 0)
+    throw InputError("", "coordinates", "a cubic term needs the quadratic ansatz (order 2)");
+  return likelihood::ansatz_size(k, order, powers);
 }
 
 torch::Tensor dcr_phi(const torch::Tensor& nu, int order, const std::vector<int>& powers) {
@@ -21,7 +23,7 @@ std::vector<int> dcr_powers_of(const nlohmann::json& metadata, const std::string
   const auto& c = metadata.at("coordinates");
   const size_t K = metadata.contains("nuisances") ? metadata.at("nuisances").size() : c.size();
   if (!c.is_array() || c.size() != K)
-    throw InputError(source, "metadata.json: coordinates", "one coordinate (linear or square) per nuisance");
+    throw InputError(source, "metadata.json: coordinates", "one coordinate (linear, square or cubic) per nuisance");
   for (const auto& v : c) {
     try {
       powers.push_back(likelihood::coordinate_power(v.is_string() ? v.get<std::string>() : v.dump()));
@@ -41,7 +43,7 @@ nlohmann::json dcr_coordinates_json(const std::vector<int>& powers, int64_t n_nu
 }
 
 DCRNetworkImpl::DCRNetworkImpl(const DCRNetworkOptions& o) : options(o) {
-  dcr_coefficients(o.n_nuisances(), o.order());  // validates the order
+  dcr_coefficients(o.n_nuisances(), o.order(), o.powers());  // validates the order
   if (!o.powers().empty() && int64_t(o.powers().size()) != o.n_nuisances())
     throw InputError("", "coordinates", "one coordinate per nuisance of the ansatz");
   preprocess = register_module("preprocess", FeaturePreprocessor(o.n_features(), o.n_indicators()));

@@ -24,7 +24,8 @@ struct DCRNetworkOptions {
   TORCH_ARG(int64_t, n_features);
   TORCH_ARG(int64_t, n_nuisances);
   TORCH_ARG(int, order) = 2;  // 1: linear, 2: quadratic
-  // The ansatz's coordinate of each nuisance: 1 the nuisance, 2 its square
+  // The ansatz's coordinate of each nuisance: 1 the nuisance, 2 its square,
+  // likelihood::kCubic the nuisance with a cubic term appended to phi
   // (src/likelihood/dcr_ansatz.h); empty: every one 1. log_r, the exported
   // phi(nu) and log_r(x, nu) take nu itself either way.
   TORCH_ARG(std::vector<int>, powers) = std::vector<int>{};
@@ -40,11 +41,11 @@ struct DCRNetworkOptions {
 };
 
 // Number of coefficients of the ansatz.
-int64_t dcr_coefficients(int64_t n_nuisances, int order);
+int64_t dcr_coefficients(int64_t n_nuisances, int order, const std::vector<int>& powers = {});
 // phi(u(nu)) for nu [B,K] (or [K]) -> [B, n_coef] (or [n_coef]); powers as
 // DCRNetworkOptions::powers.
 torch::Tensor dcr_phi(const torch::Tensor& nu, int order, const std::vector<int>& powers = {});
-// The archive metadata's "coordinates" (["linear" | "square"] per nuisance;
+// The archive metadata's "coordinates" (["linear" | "square" | "cubic"] per nuisance;
 // absent: all linear) as powers; errors name `source`.
 std::vector<int> dcr_powers_of(const nlohmann::json& metadata, const std::string& source);
 // ... and back, for the metadata (every nuisance named).
@@ -57,7 +58,7 @@ class DCRNetworkImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
   // log r(x|nu): nu [K] (one point for all events) or [N,K] (per event).
   torch::Tensor log_r(const torch::Tensor& x, const torch::Tensor& nu);
-  int64_t n_coefficients() const { return dcr_coefficients(options.n_nuisances(), options.order()); }
+  int64_t n_coefficients() const { return dcr_coefficients(options.n_nuisances(), options.order(), options.powers()); }
 
   DCRNetworkOptions options;
   FeaturePreprocessor preprocess{nullptr};

@@ -6,6 +6,7 @@
 #include <torch/csrc/jit/ir/ir.h>
 
 #include "models/dcr_network.h"
+#include "src/likelihood/dcr_ansatz.h"
 #include "src/calibration/staged_calibration.h"
 #include "src/core/error.h"
 #include "refinery/build_info.h"
@@ -362,14 +363,18 @@ onnx::Model archive_to_onnx(const torch::jit::Module& module, const json& metada
     const std::string activation = activation_of(module, metadata, "forward");
     json standardisation;
     const std::string out = network(b, module, activation, source, F, &standardisation);
-    const int64_t n_coef = order == 1 ? K : K + K * (K + 1) / 2;
+    const std::vector<int> powers = dcr_powers_of(metadata, source);
+    if (!powers.empty() && int64_t(powers.size()) != K) throw InputError(source, "metadata.json: coordinates", "one per nuisance");
+    if (order == 1 && likelihood::cubic_terms(powers) > 0)
+      throw InputError(source, "metadata.json: coordinates", "a cubic term needs the quadratic ansatz (order 2)");
+    const int64_t n_coef = likelihood::ansatz_size(K, order, powers);
     b.node("Identity", {out}, "coefficients");
     // The ansatz's coordinates u (models/dcr_network.h): u = nu + s (nu^2 - nu)
     // with s 1 for a squared nuisance, 0 otherwise.
-    const std::vector<int> powers = dcr_powers_of(metadata, source);
     std::string u = "nu";
-    if (!powers.empty()) {
-      if (int64_t(powers.size()) != K) throw InputError(source, "metadata.json: coordinates", "one per nuisance");
+    bool any_square = false;
+    for (int p : powers) any_square = any_square || p == 2;
+    if (any_square) {
       std::vector<float> square;
       for (int p : powers) square.push_back(p == 2 ? 1.0f : 0.0f);
       b.floats("nu_square", torch::tensor(square, torch::kFloat32));
@@ -389,7 +394,18 @@ onnx::Model archive_to_onnx(const torch::jit::Module& module, const json& metada
       b.node("Gather", {u, "phi_first"}, "nu_first");
       b.node("Gather", {u, "phi_second"}, "nu_second");
       b.node("Mul", {"nu_first", "nu_second"}, "nu_products");
-      phi = b.node("Concat", {u, "nu_products"}, "phi", {onnx::int_attribute("axis", 0)});
+      std::vector<std::string> parts = {u, "nu_products"};
+      // The cubic terms nu_k^3 after the products (a cubic nuisance is not squared).
+      std::vector<std::int64_t> cubic;
+      for (int64_t k = 0; k < int64_t(powers.size()); ++k)
+        if (powers[k] == likelihood::kCubic) cubic.push_back(k);
+      if (!cubic.empty()) {
+        b.int64s("phi_cubic", {std::int64_t(cubic.size())}, cubic);
+        b.node("Gather", {"nu", "phi_cubic"}, "nu_cubic_base");
+        b.node("Mul", {"nu_cubic_base", "nu_cubic_base"}, "nu_cubic_sq");
+        parts.push_back(b.node("Mul", {"nu_cubic_sq", "nu_cubic_base"}, "nu_cubes"));
+      }
+      phi = b.node("Concat", parts, "phi", {onnx::int_attribute("axis", 0)});
     }
     b.node("MatMul", {"coefficients", phi}, "log_r");
     m.graph.inputs.push_back({"features", onnx::kFloat, {-1, F}, {"N", ""}});
@@ -400,7 +416,9 @@ onnx::Model archive_to_onnx(const torch::jit::Module& module, const json& metada
     md.push_back({"description",
                   "Parametric differential cross-section ratio of process '" + metadata.value("process", std::string()) +
                       "': log r(x|nu) = Delta(x) . phi(nu), phi = (nu_1..nu_K" +
-                      std::string(order == 2 ? ", nu_i nu_j for i <= j" : "") + "); log r(x|0) = 0."});
+                      std::string(order == 2 ? ", nu_i nu_j for i <= j" : "") +
+                      (likelihood::cubic_terms(powers) > 0 ? ", then nu_k^3 for the cubic nuisances" : "") +
+                      "); log r(x|0) = 0."});
     md.push_back({"inputs", json{{"features", metadata.value("feature_names", json::array())}, {"nu", nuisances}}.dump()});
     md.push_back({"outputs", json{{"coefficients", "Delta(x) [N, " + std::to_string(n_coef) + "]"},
                                   {"log_r", "log r(x|nu) [N]"}}.dump()});

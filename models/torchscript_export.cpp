@@ -110,10 +110,14 @@ torch::jit::Module dcr_to_torchscript(DCRNetwork& net) {
     src << "    nu = torch.where(self.square, nu * nu, nu)\n";
   }
   src << "    cols = [nu[i] for i in range(nu.size(0))]\n";
-  if (net->options.order() == 2)
+  if (net->options.order() == 2) {
     src << "    for i in range(nu.size(0)):\n"
         << "        for j in range(i, nu.size(0)):\n"
         << "            cols.append(nu[i] * nu[j])\n";
+    // The cubic terms, after the products (a cubic nuisance is not squared).
+    for (size_t k = 0; k < powers.size(); ++k)
+      if (powers[k] == likelihood::kCubic) src << "    cols.append(nu[" << k << "] * nu[" << k << "] * nu[" << k << "])\n";
+  }
   src << "    return torch.stack(cols)\n\n"
       << "def log_r(self, x: Tensor, nu: Tensor) -> Tensor:\n"
       << "    return torch.mv(self.forward(x), self.phi(nu.float()))\n";

@@ -123,12 +123,19 @@ TEST_CASE("The regions' rate factor (1 + a)^nu is normsys code1 with hi = 1 + a,
 
 TEST_CASE("DCR ansatz: the fused kernel's phi, Jacobian and Hessian equal the LibTorch definition", "[definitions][likelihood]") {
   const double points[][3] = {{0.0, 0.0, 0.0}, {1.0, -0.5, 2.0}, {-1.7, 0.3, 0.01}, {4.0, 4.0, -4.0}};
-  // Every nuisance in its own coordinate, one squared (a smearing width), two squared.
-  const std::vector<std::vector<int>> powers = {{}, {1, 1, 2}, {2, 1, 2}};
+  // Every nuisance in its own coordinate, one squared (a smearing width), two
+  // squared; one with a cubic term, and a cubic beside a squared one.
+  const int cubic = likelihood::kCubic;
+  const std::vector<std::vector<int>> powers = {{}, {1, 1, 2}, {2, 1, 2}, {1, 1, cubic}, {cubic, 1, 2}};
   for (const auto& power : powers)
   for (int order : {1, 2}) {
+    if (order == 1 && likelihood::cubic_terms(power) > 0) {
+      REQUIRE_THROWS_AS(likelihood::Ansatz(3, order, power), std::logic_error);
+      REQUIRE_THROWS_AS(likelihood::dcr_ansatz(torch::zeros({3}, torch::kFloat64), order, power), std::invalid_argument);
+      continue;
+    }
     const likelihood::Ansatz backend(3, order, power);
-    REQUIRE(backend.C == (order == 1 ? 3 : 9));
+    REQUIRE(backend.C == (order == 1 ? 3 : 9) + likelihood::cubic_terms(power));
     for (const auto& nu : points) {
       INFO("order " << order << ", powers " << power.size() << (power.empty() ? 0 : power[0]) << ", nu (" << nu[0] << ", "
                     << nu[1] << ", " << nu[2] << ")");
@@ -165,6 +172,16 @@ TEST_CASE("DCR ansatz: the fused kernel's phi, Jacobian and Hessian equal the Li
           for (int l = 0; l < 3; ++l) require_close(second[c][k][l], hessian[c][k][l], std::max(1.0, std::abs(hessian[c][k][l])), "Hessian");
         }
     }
+  }
+  // The cubic term by hand: phi = (nu, nu^2, nu^3) in one nuisance.
+  const likelihood::Ansatz cubed(1, 2, {cubic});
+  {
+    const double v = -1.5;
+    double f[3];
+    cubed.phi(&v, f);
+    REQUIRE(f[0] == -1.5);
+    REQUIRE(f[1] == 2.25);
+    REQUIRE(f[2] == -3.375);
   }
   // The square's coordinate by hand: u = nu^2, so phi = (u, u^2) in one nuisance.
   const likelihood::Ansatz square(1, 2, {2});

@@ -11,6 +11,7 @@
 #include "src/stats/fit.h"
 #include "src/stats/profile.h"
 #include "src/stats/region_model.h"
+#include "src/likelihood/dcr_ansatz.h"
 #include "src/likelihood/likelihood_model.h"
 #include "data/analytic/likelihood_toys.h"
 
@@ -34,7 +35,8 @@ stats::RegionModel region_model(LikelihoodModel m, const std::vector<bool>& fixe
 // three cells). With factors: a second POI mu2 scaling sig in sr alone and
 // b1 everywhere, a free normalisation k_b2 of b2 in cr alone, and norm_b3's
 // linear modifier acting in cr alone.
-LikelihoodModel random_model(uint64_t seed, bool mc_stat = false, bool factors = false, bool soft_squared = false) {
+// soft_power: the ansatz's coordinate of "soft" (1, 2: squared, kCubic: a cubic term).
+LikelihoodModel random_model(uint64_t seed, bool mc_stat = false, bool factors = false, int soft_power = 1) {
   torch::Generator gen = make_generator(seed);
   ModelSpec s;
   s.processes = {"sig", "b1", "b2", "b3"};
@@ -47,7 +49,7 @@ LikelihoodModel random_model(uint64_t seed, bool mc_stat = false, bool factors =
                   {"soft", ParameterKind::kCalibration, likelihood::Constraint::kLogNormal, 1, 1, 1, 1e-3, 5}};
   s.modifiers = {{1, 1, 0.05, false, {}}, {2, 1, 0.05, false, {}}, {3, 1, 0.05, false, {}}, {3, 2, 0.25, true, {}}};
   s.calibration = {3, 4, 5};
-  if (soft_squared) s.calibration_power = {1, 1, 2};  // "soft" a smearing width: the ansatz in its square
+  if (soft_power != 1) s.calibration_power = {1, 1, soft_power};  // "soft" a smearing width: its square, or a cubic term
   if (factors) {
     s.parameters.push_back({"mu2", ParameterKind::kPoi, likelihood::Constraint::kNone, 0, 1, 1.0, 0, 10});
     s.parameters.push_back({"k_b2", ParameterKind::kNormalisation, likelihood::Constraint::kNone, 0, 1, 1.0, 0, 10});
@@ -55,7 +57,7 @@ LikelihoodModel random_model(uint64_t seed, bool mc_stat = false, bool factors =
     s.modifiers.back().regions = {"cr"};
   }
   LikelihoodModel m(s);
-  const int64_t P = 4, C = 9;
+  const int64_t P = 4, C = soft_power == likelihood::kCubic ? 10 : 9;
   auto opt = torch::TensorOptions().dtype(torch::kFloat64);
   Region u;
   u.name = "sr";
@@ -150,9 +152,9 @@ TEST_CASE("Cells: copies share the simulated events, and replacing them in a cop
 
 TEST_CASE("Fused likelihood evaluator equals LibTorch autograd (value, gradient, Hessian)", "[likelihood][kernel]") {
   const bool mc_stat = GENERATE(false, true);
-  const bool squared = GENERATE(false, true);
-  INFO("simulated-sample statistics " << (mc_stat ? "on" : "off") << ", soft in the ansatz " << (squared ? "squared" : "linear"));
-  LikelihoodModel m = random_model(11, mc_stat, false, squared);
+  const int soft_power = GENERATE(1, 2, likelihood::kCubic);
+  INFO("simulated-sample statistics " << (mc_stat ? "on" : "off") << ", soft in the ansatz with power code " << soft_power);
+  LikelihoodModel m = random_model(11, mc_stat, false, soft_power);
   for (const auto& point : std::vector<std::vector<double>>{{1.0, 0, 0, 0, 0, 1.0}, {1.3, 0.4, -0.5, 0.7, -1.1, 1.8}}) {
     require_fused_equals_autograd(m, point);
     torch::Tensor theta = torch::tensor(point, torch::kFloat64);

@@ -17,6 +17,7 @@
 
 #include "models/classifier_archive.h"
 #include "models/dcr_ensemble.h"
+#include "src/likelihood/dcr_ansatz.h"
 #include "models/feature_preprocessor.h"
 #include "models/multiclassifier.h"
 #include "models/torchscript_export.h"
@@ -276,6 +277,8 @@ TEST_CASE("ONNX export of DCR networks: coefficients and log r equal the archive
   cases.push_back({"ensemble_quadratic", merge_dcr_ensemble({member(2, 2, {16, 8}), member(3, 2, {16, 8})}), 2});
   // The third nuisance in its square (a smearing width): nu = 2 enters as 4.
   cases.push_back({"quadratic_in_a_square", member(4, 2, {16}, {1, 1, 2}), 2});
+  // A cubic term in the second nuisance beside the squared third: phi gains (-1.25)^3 at its end.
+  cases.push_back({"cubic_and_square", member(5, 2, {16}, {1, likelihood::kCubic, 2}), 2});
   for (auto& c : cases) {
     DYNAMIC_SECTION(c.name) {
       c.net->eval();
@@ -299,7 +302,8 @@ TEST_CASE("ONNX export of DCR networks: coefficients and log r equal the archive
       INFO("onnxruntime against the archive: coefficients " << dc << ", log r " << dr);
       CHECK(dc < 1e-5);
       CHECK(dr < 1e-5);
-      CHECK(out["coefficients"]["dims"] == json::array({64, c.order == 1 ? 3 : 9}));
+      CHECK(out["coefficients"]["dims"] == json::array({64, c.net->n_coefficients()}));
+      CHECK(c.net->n_coefficients() == (c.order == 1 ? 3 : 9) + likelihood::cubic_terms(c.net->options.powers()));
       // `refinery eval dcr --nu`: the same coefficients and log r.
       auto ev = eval_outputs(tmp, "dcr", "dcr", test, {"f0", "f1", "f2", "f3", "f4"}, " --nu 0.5,-1.25,2",
                              {"coefficients", "log_r"});

@@ -66,7 +66,7 @@ void DCRTrainingData::validate(int order, const std::string& source, const std::
   torch::Tensor counts = torch::bincount(point, {}, P);
   for (int64_t p = 0; p < P; ++p)
     if (counts[p].item<int64_t>() == 0) throw InputError(source, "nu-point " + std::to_string(p), "no events");
-  const int64_t C = dcr_coefficients(K, order);
+  const int64_t C = dcr_coefficients(K, order, powers);
   if (!powers.empty() && int64_t(powers.size()) != K)
     throw InputError(source, "coordinates", "one coordinate per nuisance of the ansatz");
   torch::Tensor phi = dcr_phi(nu_points.to(torch::kFloat64), order, powers);

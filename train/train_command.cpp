@@ -58,7 +58,7 @@ std::vector<int> coordinate_powers(const std::string& text, const std::vector<st
   for (std::string item; std::getline(ss, item, ',');) {
     if (item.empty()) continue;
     const auto eq = item.find('=');
-    if (eq == std::string::npos) throw InputError("", "--coordinates", "expected name=square or name=linear, got '" + item + "'");
+    if (eq == std::string::npos) throw InputError("", "--coordinates", "expected name=linear, name=square or name=cubic, got '" + item + "'");
     const std::string name = item.substr(0, eq);
     const auto it = std::find(nuisances.begin(), nuisances.end(), name);
     if (it == nuisances.end())

@@ -28,6 +28,11 @@ torch::Tensor dcr_ansatz(const torch::Tensor& nu_in, int order, const std::vecto
   if (order == 2)
     for (int64_t i = 0; i < k; ++i)
       for (int64_t j = i; j < k; ++j) cols.push_back(u.select(1, i) * u.select(1, j));
+  if (cubic_terms(powers) > 0) {
+    if (order != 2) throw std::invalid_argument("dcr_ansatz: a cubic term needs the quadratic ansatz");
+    for (int64_t i = 0; i < k; ++i)
+      if (powers[i] == kCubic) cols.push_back(u.select(1, i) * u.select(1, i) * u.select(1, i));
+  }
   if (cols.empty()) return single ? torch::zeros({0}, u.options()) : torch::zeros({u.size(0), 0}, u.options());
   const torch::Tensor phi = torch::stack(cols, 1);
   return single ? phi.squeeze(0) : phi;
@@ -36,10 +41,21 @@ torch::Tensor dcr_ansatz(const torch::Tensor& nu_in, int order, const std::vecto
 int coordinate_power(const std::string& name) {
   if (name == "linear") return 1;
   if (name == "square") return 2;
-  throw std::invalid_argument("expected linear or square, got '" + name + "'");
+  if (name == "cubic") return kCubic;
+  throw std::invalid_argument("expected linear, square or cubic, got '" + name + "'");
 }
 
-const char* coordinate_name(int power) { return power == 2 ? "square" : "linear"; }
+const char* coordinate_name(int power) { return power == 2 ? "square" : power == kCubic ? "cubic" : "linear"; }
+
+int cubic_terms(const std::vector<int>& powers) {
+  int n = 0;
+  for (int p : powers) n += p == kCubic;
+  return n;
+}
+
+int64_t ansatz_size(int64_t k, int order, const std::vector<int>& powers) {
+  return (order == 1 ? k : k + k * (k + 1) / 2) + cubic_terms(powers);
+}
 
 bool all_linear(const std::vector<int>& powers) {
   for (int p : powers)

@@ -22,9 +22,10 @@ void cell_sums(const Ansatz&, const CellView&, const double*, int, CellSums*);
 }  // namespace avx512
 
 Ansatz::Ansatz(int K_, int order_, std::vector<int> power_)
-    : K(K_), order(order_), C(order_ == 1 ? K_ : K_ + K_ * (K_ + 1) / 2), power(std::move(power_)) {
+    : K(K_), order(order_), C(int(ansatz_size(K_, order_, power_))), power(std::move(power_)) {
   if (all_linear(power)) power.clear();
   if (!power.empty() && int(power.size()) != K) throw std::logic_error("Ansatz: powers do not match the nuisances");
+  if (cubic_terms(power) > 0 && order != 2) throw std::logic_error("Ansatz: a cubic term needs the quadratic ansatz");
 }
 
 namespace {
@@ -53,6 +54,9 @@ std::vector<Ansatz::Entry> first_in_u(const Ansatz& A, const double* u) {
           e.push_back({c, b, b, u[a]});
         }
       }
+    // The cubic terms nu_k^3 (u_k = nu_k for a cubic nuisance).
+    for (int k = 0; k < A.K; ++k)
+      if (!A.power.empty() && A.power[k] == kCubic) e.push_back({c++, k, k, 3.0 * u[k] * u[k]});
   }
   return e;
 }
@@ -64,9 +68,12 @@ void Ansatz::phi(const double* nu, double* out) const {
   coordinates(*this, nu, u.data(), du.data());
   int c = 0;
   for (int k = 0; k < K; ++k) out[c++] = u[k];
-  if (order == 2)
+  if (order == 2) {
     for (int a = 0; a < K; ++a)
       for (int b = a; b < K; ++b) out[c++] = u[a] * u[b];
+    for (int k = 0; k < K; ++k)
+      if (!power.empty() && power[k] == kCubic) out[c++] = u[k] * u[k] * u[k];
+  }
 }
 
 std::vector<Ansatz::Entry> Ansatz::first(const double* nu) const {
@@ -88,6 +95,8 @@ std::vector<Ansatz::Entry> Ansatz::second(const double* nu) const {
     int c = K;
     for (int a = 0; a < K; ++a)
       for (int b = a; b < K; ++b, ++c) e.push_back({c, a, b, (a == b ? 2.0 : 1.0) * du[a] * du[b]});
+    for (int k = 0; k < K; ++k)
+      if (!power.empty() && power[k] == kCubic) e.push_back({c++, k, k, 6.0 * u[k]});
   }
   if (power.empty()) return e;
   for (const auto& f : first_in_u(*this, u.data())) {

@@ -10,7 +10,7 @@
 // log r_p(x|nu) = phi(nu) . Delta_p(x) with C coefficients (section 3);
 // h_p = d log r_p / d nu = J(nu)^T Delta_p (J = d phi / d nu, K values) and
 // M_p = d^2 log r_p / d nu^2 (linear in Delta_p; constant in nu unless a
-// nuisance enters the ansatz squared).
+// nuisance enters the ansatz squared or with a cubic term).
 //
 // Data sums (events of one unbinned region, weights w_i, log fractions
 // log f_ip, normalisation logs a_p = log N_p(mu, nu_norm); DataView::in_rate
@@ -34,11 +34,11 @@
 namespace refinery::likelihood {
 
 // The log-polynomial ansatz in K nuisances (order 1 or 2) in the
-// coordinates u_k = nu_k^power_k (power 1 or 2, src/likelihood/dcr_ansatz.h):
+// coordinates u_k = nu_k^power_k (power 1 or 2, or kCubic: src/likelihood/dcr_ansatz.h):
 // phi, and the entries of its first and second derivatives in nu.
 struct Ansatz {
   int K = 0, order = 2, C = 0;
-  std::vector<int> power;  // [K], each 1 or 2; empty: every power 1
+  std::vector<int> power;  // [K], each 1, 2 or kCubic (dcr_ansatz.h); empty: every power 1
   struct Entry {
     int c, k, l;  // coefficient c; derivative in nu_k (and nu_l)
     double value; // d phi_c / d nu_k (first) or d^2 phi_c / d nu_k d nu_l (second)
