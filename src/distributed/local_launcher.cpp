@@ -5,6 +5,9 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,8 +38,15 @@ int free_local_port() {
 }
 
 pid_t start_process(std::vector<std::string> args, const std::string& log) {
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid != 0) return pid;
+#ifdef __linux__
+  // The child ends with its parent: a job killed by its scheduler (SIGTERM,
+  // SIGKILL to the main process alone) leaves no worker training on.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != parent) ::_exit(1);  // the parent died before the request
+#endif
   if (!log.empty()) {
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {

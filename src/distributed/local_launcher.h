@@ -14,7 +14,8 @@ namespace refinery::distributed {
 
 // Starts the executable args[0] with `args` in a child process (fork, then
 // exec: safe after threads have started), its output to `log` when given;
-// the child's pid, or -1 when it could not be started.
+// the child's pid, or -1 when it could not be started. On Linux the child
+// receives SIGTERM when this process ends, however it ends.
 pid_t start_process(std::vector<std::string> args, const std::string& log = "");
 
 // A TCP port on 127.0.0.1 that was free a moment ago.
