@@ -206,6 +206,45 @@ TEST_CASE("User events written by h5py: train, fit, scan, impacts and resampled 
     }
     CHECK(drawn == 3);
   }
+  // Networks with a cubic term in energy_scale (dcr.coordinates), trained
+  // on the same files in a directory of their own: the measurement reads
+  // the coordinates from the archives, Asimov data at a shifted truth return
+  // it; a range reaching beyond the training points (-2..2) by more than a
+  // fifth of their span is refused (a cubic runs away there), and so is a
+  // response nuisance beside a cubic network.
+  {
+    const std::string dir = tmp.path("cubic");
+    std::filesystem::create_directories(dir);
+    for (const auto& entry : std::filesystem::directory_iterator(tmp.dir())) {
+      const std::string name = entry.path().filename().string();
+      const bool input = entry.path().extension() == ".h5" || name.rfind("classifier.pt", 0) == 0;
+      if (input && entry.is_regular_file()) std::filesystem::create_symlink(entry.path(), dir + "/" + name);
+    }
+    json c = small_user_config(tmp.dir());
+    c["output_dir"] = dir;
+    c["dcr"]["coordinates"] = {{"energy_scale", "cubic"}};
+    c["measurement"]["nuisances"][0]["range"] = {-2.5, 2.5};
+    const std::string c4 = tmp.path("c4.json");
+    write_json(c4, c);
+    auto train = run_refinery("train dcr --config " + c4 + " --quiet --threads 2");
+    INFO(train.output);
+    REQUIRE(train.exit_code == 0);
+    REQUIRE(json::parse(read_file(dir + "/dcr_top.pt.json"))["coordinates"] == json::array({"cubic"}));
+    asimov_returns_truth(c4, {{"mu", 1.5}, {"energy_scale", 0.8}, {"top_xsec", -0.5}}, tmp.path("a4.json"));
+    c["measurement"]["nuisances"][0]["range"] = {-4, 4};
+    write_json(c4, c);
+    CHECK(error_line("fit --config " + c4 + " --asimov --quiet") ==
+          "refinery fit: error: " + c4 + ": measurement.nuisances[0].range: [-4, 4] reaches beyond the DCR networks' "
+          "training points for 'energy_scale' ([-2, 2]), where their cubic term extrapolates: give a range within "
+          "[-2.8, 2.8]\n");
+    c["measurement"]["nuisances"][0]["range"] = {-2.5, 2.5};
+    c["measurement"]["nuisances"].push_back({{"name", "top_es_response"}, {"type", "response"}, {"of", "energy_scale"},
+                                             {"size", 0.2}, {"processes", {"top"}}});
+    write_json(c4, c);
+    CHECK(error_line("fit --config " + c4 + " --asimov --quiet")
+              .find(": measurement.nuisances: a response nuisance ('top_es_response') with DCR networks that carry a "
+                    "cubic term") != std::string::npos);
+  }
   // A truth where the networks extrapolate (this config's energy_scale has
   // a 0.1% effect per unit, learned in seconds: at 5 units an event's
   // exp(phi . Delta) is astronomical) is refused in one line, exit 2,
