@@ -158,12 +158,14 @@ std::shared_ptr<const DCRTrainingSetup> prepare_dcr_training(DCRNetwork& net, co
   s->phi_points = dcr_phi(d.nu_points.to(torch::kFloat32), net->options.order(), net->options.powers());
   s->P = d.nu_points.size(0);
   if (o.point_weights.defined()) {
-    const torch::Tensor l = o.point_weights.to(torch::kFloat64);
+    torch::Tensor l = o.point_weights.to(torch::kFloat64);
     if (l.dim() != 1 || l.size(0) != s->P || !(l.gt(0).all().item<bool>()) || !torch::isfinite(l).all().item<bool>())
       throw InputError("training data", "point weights", "one positive weight per nu-point");
+    // Scaled to mean 1: the points' total weight is the uniform case's P, so
+    // the loss keeps its scale and a paired draw stands for n0 P / B terms.
+    l = l * (double(s->P) / l.sum().item<double>());
     s->lambda = l.to(torch::kFloat32);
     s->lambda_cdf = l.cumsum(0) / l.sum();
-    // The points' total weight is the uniform case's P, so the loss keeps its scale.
     const double total = l.sum().item<double>();
     s->norm_train = (s->wv * s->lambda.index_select(0, s->pv)).sum().item<double>() + total * s->w0.sum().item<double>();
     s->norm_val = (s->wvh * s->lambda.index_select(0, s->pvh)).sum().item<double>() + total * s->w0h.sum().item<double>();

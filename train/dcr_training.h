@@ -51,7 +51,8 @@ struct DCRTrainOptions {
   // Pair nominal and variation events by their event numbers when both
   // samples carry them (and the numbers are unique per sample and point).
   bool paired = true;
-  // Loss weight per nu-point (float64 [P], mean 1; dcr_prior_point_weights):
+  // Loss weight per nu-point (float64 [P], positive, scaled to mean 1;
+  // dcr_prior_point_weights):
   // point p's terms count lambda_p times, and the paired steps draw the
   // points in proportion to it. Undefined: every point once (the default).
   torch::Tensor point_weights;
