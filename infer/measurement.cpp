@@ -277,7 +277,7 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   features_ = classifier_->feature_names();
   processes_ = classifier_->process_names();
   // DCR networks, one per process, all with the same nuisances.
-  json first_meta;
+  json nu_range;  // the networks' training points per nuisance (the first archive's metadata)
   for (const auto& p : processes_) {
     const std::string path = dir + "/dcr_" + p + ".pt";
     if (!std::filesystem::exists(path))
@@ -293,21 +293,20 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     if (meta.value("order", 0) != 2) throw InputError(path, "metadata.json: order", "the measurement needs the quadratic ansatz");
     auto nuis = meta.at("nuisances").get<std::vector<std::string>>();
     const std::vector<int> powers = dcr_powers_of(meta, path);
-    if (dcr_nuisances_.empty()) first_meta = meta;
-    if (dcr_nuisances_.empty()) dcr_nuisances_ = nuis, dcr_powers_ = powers;
+    if (dcr_nuisances_.empty()) dcr_nuisances_ = nuis, dcr_powers_ = powers, nu_range = meta.value("nu_range", json());
     else if (nuis != dcr_nuisances_) throw InputError(path, "metadata.json: nuisances", "differ from the other processes' DCR networks");
     else if (powers != dcr_powers_)
       throw InputError(path, "metadata.json: coordinates", "differ from the other processes' DCR networks (dcr.coordinates)");
   }
   spec_ = analysis_spec(config, processes_, dcr_nuisances_, dir + "/dcr_" + processes_[0] + ".pt", &responses_, dcr_powers_);
   // A cubic term grows as nu^3 outside the training points: a fit that may
-  // wander far beyond them finds minima the simulator does not have (a fit
-  // of H->tautau's soft_met ran to 7.6 with the range up to 10 and training
-  // points up to 5). The range must stay within a fifth of the points' span
-  // of them.
+  // wander far beyond them finds minima the simulator does not have (a
+  // smearing nuisance trained up to 5 and fitted with a range up to 10 ran to
+  // 7.6, docs/dcr.md). The range must stay within a fifth of the points'
+  // span of them.
   for (size_t k = 0; k < dcr_powers_.size(); ++k) {
-    if (dcr_powers_[k] != kCubic || !first_meta.contains("nu_range")) continue;
-    const double lo = first_meta["nu_range"]["min"].at(k).get<double>(), hi = first_meta["nu_range"]["max"].at(k).get<double>();
+    if (dcr_powers_[k] != kCubic || nu_range.is_null()) continue;
+    const double lo = nu_range["min"].at(k).get<double>(), hi = nu_range["max"].at(k).get<double>();
     const double margin = 0.2 * (hi - lo);
     const likelihood::Parameter& par = spec_.parameters[size_t(spec_.calibration[k])];
     if (par.lower < lo - margin || par.upper > hi + margin) {

@@ -513,8 +513,9 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
       cxxopts::value<std::string>()->default_value(""))(
       "events", "Toy events per sample", cxxopts::value<int64_t>()->default_value("500000"))(
       "order", "Ansatz order: 1 linear, 2 quadratic", cxxopts::value<int>()->default_value("2"))(
-      "coordinates", "The ansatz's coordinate of nuisances whose effect is even in them, NAME=square,... "
-      "(the ansatz in nu^2: a smearing width); the others linear", cxxopts::value<std::string>()->default_value(""))(
+      "coordinates", "The ansatz's coordinate of nuisances, NAME=square,... for one whose effect is even in it (the "
+      "ansatz in nu^2: a smearing width), NAME=cubic for a term nu^3 added; the others linear",
+      cxxopts::value<std::string>()->default_value(""))(
       "hidden", "Hidden layer sizes", cxxopts::value<std::string>()->default_value(""))(
       "epochs", "Epochs", cxxopts::value<int>()->default_value("30"))(
       "steps", "Steps per epoch", cxxopts::value<int64_t>()->default_value("300"))(
@@ -648,9 +649,8 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
     opt.point_weights = dcr_prior_point_weights(data.nu_points, measurement_priors(config, data.nuisance_names),
                                                 stream_seed(seed, {0x9e1647}), 400000, config.file);
   if (opt.point_weights.defined() && !common.quiet) {
-    std::cout << "train dcr: loss weights of the " << data.nu_points.size(0) << " nu-points (prior):";
     std::ostringstream line;
-    line << std::setprecision(3);
+    line << std::setprecision(3) << "train dcr: loss weights of the " << data.nu_points.size(0) << " nu-points (prior):";
     for (int64_t p = 0; p < data.nu_points.size(0); ++p) line << " " << opt.point_weights[p].item<double>();
     std::cout << line.str() << std::endl;
   }
