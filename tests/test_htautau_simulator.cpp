@@ -15,6 +15,7 @@
 #include "data/htautau/htautau_simulation.h"
 #include "data/htautau/systematics.h"
 #include "data/random.h"
+#include "data/systematic_sampling.h"
 #include "src/core/error.h"
 #include "src/io/event_reader.h"
 
@@ -568,6 +569,94 @@ TEST_CASE("simulate CLI: mc_thinning keeps a fraction of a process's events wher
     CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
     CHECK(!std::filesystem::exists(tmp.path("b" + std::to_string(i))));
   }
+}
+
+TEST_CASE("systematic sampling keeps every event with probability keep, and every interval's share exact to one event",
+          "[sampling]") {
+  const int64_t n = 2000;
+  RandomStream draw(77);
+  const torch::Tensor order_by = draw.normal(n);
+  const torch::Tensor selected = draw.uniform(n) < 0.6;
+  const int64_t m = selected.sum().item<int64_t>();
+  for (const double keep : {0.25, 0.3, 1.0 / 3.0, 0.9}) {
+    INFO("keep " << keep);
+    // Inclusion probability: the average over starts evenly spaced in [0, 1)
+    // is each event's probability to 1/S.
+    const int S = 4000;
+    torch::Tensor hits = torch::zeros({n}, torch::kFloat64);
+    for (int i = 0; i < S; ++i) hits += systematic_choice(selected, order_by, keep, (i + 0.5) / S).to(torch::kFloat64);
+    hits /= S;
+    REQUIRE((hits.index({selected}) - keep).abs().max().item<double>() < 1.0 / S + 1e-12);
+    REQUIRE(hits.index({selected.logical_not()}).abs().max().item<double>() == 0.0);
+    // One start: the kept count, and the kept count below any value of the
+    // ordering variable, within one event of keep times the selected count.
+    const double start = draw.uniform(1).item<double>();
+    const torch::Tensor chosen = systematic_choice(selected, order_by, keep, start);
+    REQUIRE(chosen.sum().item<int64_t>() == static_cast<int64_t>(std::floor(start + m * keep)));
+    for (const double cut : {-1.5, -0.5, 0.0, 0.3, 1.2}) {
+      const torch::Tensor below = order_by < cut;
+      const double kept = chosen.logical_and(below).sum().item<double>();
+      const double eligible = selected.logical_and(below).sum().item<double>();
+      INFO("below " << cut << ": " << kept << " of " << eligible);
+      REQUIRE(std::abs(kept - keep * eligible) < 1.0);
+    }
+  }
+  REQUIRE_THROWS_AS(systematic_choice(selected, order_by, 0.0, 0.5), std::invalid_argument);
+  REQUIRE_THROWS_AS(systematic_choice(selected, order_by, 0.5, 1.0), std::invalid_argument);
+}
+
+TEST_CASE("simulate CLI: mc_thinning with stratify keeps the share of every interval of the feature exact",
+          "[htautau][cli]") {
+  using refinery::testing::run_refinery;
+  refinery::testing::TempDir tmp("simulate_stratified_thinning");
+  auto config = [&](const std::string& name, const std::string& thinning) {
+    std::ofstream(tmp.path(name)) << R"({"name": "t", "seed": 5, "simulation": {"generator": "htautau", "events": 20000,
+      "mc_events": 400000, "mc_thinning": )" << thinning << "}}";
+    return tmp.path(name);
+  };
+  auto run = [&](const std::string& cfg, const std::string& out) {
+    return run_refinery("simulate --quiet --config " + cfg + " --out " + tmp.path(out));
+  };
+  REQUIRE(run(config("d.json", "[]"), "d").exit_code == 0);
+  const double keep = 0.25;
+  REQUIRE(run(config("s.json", R"([{"process": "ztautau", "selection": "DER_mass_vis < 80", "keep": 0.25, "stratify": "DER_mass_vis"}])"),
+              "s").exit_code == 0);
+  const auto names = EventReader(tmp.path("d/mc.h5")).meta().feature_names;
+  const int64_t mvis = std::find(names.begin(), names.end(), "DER_mass_vis") - names.begin();
+  EventSet d = EventReader(tmp.path("d/mc.h5")).read_all(), s = EventReader(tmp.path("s/mc.h5")).read_all();
+  const int z = 1;
+  auto thinned = [&](const EventSet& e) { return (e.process == z).logical_and(e.features.select(1, mvis) < 80); };
+  const torch::Tensor in_d = thinned(d), in_s = thinned(s);
+  // Outside the selection the same events bit for bit; inside a subset at weight / keep.
+  REQUIRE(torch::equal(d.features.index({in_d.logical_not()}), s.features.index({in_s.logical_not()})));
+  REQUIRE(torch::equal(d.weights.index({in_d.logical_not()}), s.weights.index({in_s.logical_not()})));
+  const torch::Tensor ev_d = d.event.index({in_d}), ev_s = s.event.index({in_s});
+  REQUIRE(torch::isin(ev_s, ev_d).all().item<bool>());
+  REQUIRE(torch::allclose(s.weights.index({in_s}), d.weights.index({in_d}).index({torch::isin(ev_d, ev_s)}) / keep, 1e-12, 0.0));
+  // 400,000 events in blocks of 262,144: two blocks, each exact to one event
+  // in every interval of the feature; independent draws would scatter each
+  // count by sqrt(n keep (1 - keep)), tens of events here.
+  const double blocks = 2;
+  const torch::Tensor m_d = d.features.select(1, mvis).index({in_d}), m_s = s.features.select(1, mvis).index({in_s});
+  REQUIRE(m_d.size(0) > 5000);
+  // Edges at the unthinned sample's deciles of the feature.
+  const torch::Tensor deciles = torch::quantile(m_d.to(torch::kFloat64), torch::linspace(0.0, 1.0, 11, torch::kFloat64));
+  std::vector<double> edges(deciles.data_ptr<double>(), deciles.data_ptr<double>() + 11);
+  edges.back() = 80.0;
+  for (std::size_t i = 0; i + 1 < edges.size(); ++i) {
+    const double n_d = m_d.ge(edges[i]).logical_and(m_d.lt(edges[i + 1])).sum().item<double>();
+    const double n_s = m_s.ge(edges[i]).logical_and(m_s.lt(edges[i + 1])).sum().item<double>();
+    INFO("DER_mass_vis in [" << edges[i] << ", " << edges[i + 1] << "): " << n_d << " -> " << n_s);
+    REQUIRE(n_d > 200);
+    REQUIRE(std::abs(n_s - keep * n_d) < blocks);
+  }
+  // An unknown feature names the file and the key, in one line.
+  auto r = run(config("b.json", R"([{"process": "ztautau", "selection": "DER_mass_vis < 80", "keep": 0.5, "stratify": "mass"}])"), "b");
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("simulation.mc_thinning[0].stratify: unknown feature 'mass'") != std::string::npos);
+  CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+  CHECK(!std::filesystem::exists(tmp.path("b")));
 }
 
 TEST_CASE("simulate CLI: mc_enhancement produces more high-pT events at weights that keep the yields",

@@ -1,4 +1,5 @@
 #include "data/htautau/htautau_simulation.h"
+#include "data/systematic_sampling.h"
 
 #include <torch/torch.h>
 
@@ -112,6 +113,14 @@ std::vector<SimulationOptions::Thinning> parse_thinning(const nlohmann::json& li
     th.keep = t.at("keep").get<double>();
     th.selection = std::make_shared<const Selection>(
         Selection::parse(t.at("selection").get<std::string>(), feature_names(), file + ": " + at + ".selection"));
+    if (t.contains("stratify") && !t.at("stratify").is_null()) {
+      const std::string feature = t.at("stratify").get<std::string>();
+      const auto& features = feature_names();
+      const auto f = std::find(features.begin(), features.end(), feature);
+      if (f == features.end())
+        throw ConfigError(file, at + ".stratify", "unknown feature '" + feature + "' (the simulator's: " + join(features) + ")");
+      th.stratify = static_cast<int>(f - features.begin());
+    }
     out.push_back(th);
   }
   return out;
@@ -227,9 +236,14 @@ SimulationReport simulate_samples(const SimulationOptions& opt, const std::vecto
           RandomStream draw(sample == 0 ? stream_seed(opt.seed, {kThinningStream, (uint64_t)p, (uint64_t)c})
                                         : stream_seed(opt.seed, {kThinningStream, (uint64_t)p, (uint64_t)c, sample}));
           const torch::Tensor in = t.selection->evaluate(events.features);
-          const torch::Tensor u = draw.uniform(events.size()).to(torch::kFloat64);
           events.weights = torch::where(in, events.weights / t.keep, events.weights);
-          events = events.select(in.logical_not().logical_or(u < t.keep));
+          if (t.stratify < 0) {
+            const torch::Tensor u = draw.uniform(events.size()).to(torch::kFloat64);
+            events = events.select(in.logical_not().logical_or(u < t.keep));
+          } else {
+            events = events.select(in.logical_not().logical_or(systematic_choice(in, events.features.select(1, t.stratify),
+                                                                                 t.keep, draw.uniform(1).item<double>())));
+          }
         }
       };
       EventSet events = to_events(base, fr, &report.nominal.nu, done);

@@ -35,10 +35,18 @@ struct SimulationOptions {
   // `keep`, their weight divided by it (the expected yields unchanged; fewer
   // stored events where a sample produced large for its sparse regions is
   // dense).
+  // With `stratify` (a feature's column, -1: none) the kept events are not
+  // drawn one by one but systematically along that feature: the selected
+  // events of a block, ordered by it, are kept at every 1/keep-th place from
+  // a uniform start, so each is still kept with probability `keep` while the
+  // kept count, and the kept share of every interval of the feature, is
+  // exact to one event per block. The yields' statistical error from the
+  // thinning then falls wherever they follow that feature.
   struct Thinning {
     int process = 0;
     std::shared_ptr<const Selection> selection;
     double keep = 1.0;
+    int stratify = -1;
   };
   std::vector<Thinning> thinning;
   // Biased production of the system pT per process (simulation.mc_enhancement,
@@ -46,7 +54,7 @@ struct SimulationOptions {
   std::vector<PtEnhancement> enhancement;
 };
 
-// simulation.mc_thinning of a config: [{process, selection, keep}], the
+// simulation.mc_thinning of a config: [{process, selection, keep[, stratify]}], the
 // selections parsed against the simulator's features; ConfigError naming
 // `file` and `key[i].field` otherwise.
 std::vector<SimulationOptions::Thinning> parse_thinning(const nlohmann::json& list, const std::string& file,

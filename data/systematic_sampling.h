@@ -1,0 +1,28 @@
+#pragma once
+// Systematic sampling of a subset of events along one variable.
+//
+// Thinning a simulated sample by independent draws (keep each event with
+// probability k, weight / k) adds (1 - k) / k times the events' own
+// statistical variance to every yield of the thinned events. Ordering them
+// by a variable and keeping every 1/k-th place from a uniform start (the
+// systematic sample of survey sampling; Cochran, "Sampling Techniques",
+// 3rd ed., ch. 8) keeps each event with the same probability k, so the
+// weighted yields stay unbiased, while the kept count, and the kept count in
+// every interval of the variable, is exact to one event: the thinning's
+// variance leaves every yield that follows the variable.
+
+#include <torch/torch.h>
+
+namespace refinery {
+
+// `selected`: bool [n], the events eligible for thinning; `order_by`: [n],
+// the variable they are ordered by (ties in the input order); `keep` in
+// (0, 1]; `start`: uniform in [0, 1). Returns bool [n]: true at the
+// selected events kept. The j-th selected event in that order is kept where
+// floor(start + (j + 1) keep) > floor(start + j keep), which for a uniform
+// start happens with probability `keep` for every j; the number kept is
+// floor(start + m keep) for m selected events.
+torch::Tensor systematic_choice(const torch::Tensor& selected, const torch::Tensor& order_by, double keep,
+                                double start);
+
+}  // namespace refinery
