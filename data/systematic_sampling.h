@@ -25,4 +25,14 @@ namespace refinery {
 torch::Tensor systematic_choice(const torch::Tensor& selected, const torch::Tensor& order_by, double keep,
                                 double start);
 
+// An order of the events along several variables at once: each variable's
+// rank among the selected events, scaled to 2^b levels (b = 52 / d for d
+// variables, at most 20), with the levels' bits interleaved (the Morton or
+// Z order). Every dyadic cell of the ranks' grid is one run of that order,
+// so systematic sampling along the key (systematic_choice) keeps the share
+// of every such cell, in all the variables together, exact to one event.
+// `selected`: bool [n]; `columns`: [n, d], 1 <= d <= 4. Returns float64
+// [n]: the key at the selected events, 0 elsewhere.
+torch::Tensor morton_order_key(const torch::Tensor& selected, const torch::Tensor& columns);
+
 }  // namespace refinery

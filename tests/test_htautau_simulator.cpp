@@ -601,6 +601,28 @@ TEST_CASE("systematic sampling keeps every event with probability keep, and ever
       REQUIRE(std::abs(kept - keep * eligible) < 1.0);
     }
   }
+  // Two variables in the Morton order of their ranks: every cell of their
+  // quartiles' 4 x 4 grid is kept to within one event.
+  const torch::Tensor columns = torch::stack({order_by, draw.normal(n) + 0.5 * order_by}, 1);
+  const torch::Tensor key = morton_order_key(selected, columns);
+  const torch::Tensor index = selected.nonzero().select(1, 0);
+  std::vector<torch::Tensor> quartile;
+  for (int k = 0; k < 2; ++k) {
+    const torch::Tensor rank = columns.select(1, k).index_select(0, index).argsort().argsort();
+    quartile.push_back(torch::div(rank * 4, m, "floor"));
+  }
+  for (const double keep : {0.25, 0.4}) {
+    const torch::Tensor chosen = systematic_choice(selected, key, keep, draw.uniform(1).item<double>()).index_select(0, index);
+    for (int a = 0; a < 4; ++a)
+      for (int b = 0; b < 4; ++b) {
+        const torch::Tensor cell = quartile[0].eq(a).logical_and(quartile[1].eq(b));
+        const double kept = chosen.logical_and(cell).sum().item<double>(), eligible = cell.sum().item<double>();
+        INFO("keep " << keep << ", cell (" << a << ", " << b << "): " << kept << " of " << eligible);
+        REQUIRE(eligible > 20);
+        REQUIRE(std::abs(kept - keep * eligible) < 1.0);
+      }
+  }
+  REQUIRE_THROWS_AS(morton_order_key(selected, torch::zeros({n, 5})), std::invalid_argument);
   REQUIRE_THROWS_AS(systematic_choice(selected, order_by, 0.0, 0.5), std::invalid_argument);
   REQUIRE_THROWS_AS(systematic_choice(selected, order_by, 0.5, 1.0), std::invalid_argument);
 }
@@ -619,7 +641,7 @@ TEST_CASE("simulate CLI: mc_thinning with stratify keeps the share of every inte
   };
   REQUIRE(run(config("d.json", "[]"), "d").exit_code == 0);
   const double keep = 0.25;
-  REQUIRE(run(config("s.json", R"([{"process": "ztautau", "selection": "DER_mass_vis < 80", "keep": 0.25, "stratify": "DER_mass_vis"}])"),
+  REQUIRE(run(config("s.json", R"([{"process": "ztautau", "selection": "DER_mass_vis < 80", "keep": 0.25, "stratify": ["DER_mass_vis"]}])"),
               "s").exit_code == 0);
   const auto names = EventReader(tmp.path("d/mc.h5")).meta().feature_names;
   const int64_t mvis = std::find(names.begin(), names.end(), "DER_mass_vis") - names.begin();
@@ -651,10 +673,10 @@ TEST_CASE("simulate CLI: mc_thinning with stratify keeps the share of every inte
     REQUIRE(std::abs(n_s - keep * n_d) < blocks);
   }
   // An unknown feature names the file and the key, in one line.
-  auto r = run(config("b.json", R"([{"process": "ztautau", "selection": "DER_mass_vis < 80", "keep": 0.5, "stratify": "mass"}])"), "b");
+  auto r = run(config("b.json", R"([{"process": "ztautau", "selection": "DER_mass_vis < 80", "keep": 0.5, "stratify": ["mass"]}])"), "b");
   INFO(r.output);
   CHECK(r.exit_code == 2);
-  CHECK(r.output.find("simulation.mc_thinning[0].stratify: unknown feature 'mass'") != std::string::npos);
+  CHECK(r.output.find("simulation.mc_thinning[0].stratify[0]: unknown feature 'mass'") != std::string::npos);
   CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
   CHECK(!std::filesystem::exists(tmp.path("b")));
 }

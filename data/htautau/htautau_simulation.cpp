@@ -114,12 +114,18 @@ std::vector<SimulationOptions::Thinning> parse_thinning(const nlohmann::json& li
     th.selection = std::make_shared<const Selection>(
         Selection::parse(t.at("selection").get<std::string>(), feature_names(), file + ": " + at + ".selection"));
     if (t.contains("stratify") && !t.at("stratify").is_null()) {
-      const std::string feature = t.at("stratify").get<std::string>();
       const auto& features = feature_names();
-      const auto f = std::find(features.begin(), features.end(), feature);
-      if (f == features.end())
-        throw ConfigError(file, at + ".stratify", "unknown feature '" + feature + "' (the simulator's: " + join(features) + ")");
-      th.stratify = static_cast<int>(f - features.begin());
+      const nlohmann::json& list = t.at("stratify");
+      if (list.empty() || list.size() > 4)
+        throw ConfigError(file, at + ".stratify", "between 1 and 4 features");
+      for (std::size_t k = 0; k < list.size(); ++k) {
+        const std::string feature = list[k].get<std::string>();
+        const auto f = std::find(features.begin(), features.end(), feature);
+        if (f == features.end())
+          throw ConfigError(file, at + ".stratify[" + std::to_string(k) + "]",
+                            "unknown feature '" + feature + "' (the simulator's: " + join(features) + ")");
+        th.stratify.push_back(static_cast<int>(f - features.begin()));
+      }
     }
     out.push_back(th);
   }
@@ -237,12 +243,13 @@ SimulationReport simulate_samples(const SimulationOptions& opt, const std::vecto
                                         : stream_seed(opt.seed, {kThinningStream, (uint64_t)p, (uint64_t)c, sample}));
           const torch::Tensor in = t.selection->evaluate(events.features);
           events.weights = torch::where(in, events.weights / t.keep, events.weights);
-          if (t.stratify < 0) {
+          if (t.stratify.empty()) {
             const torch::Tensor u = draw.uniform(events.size()).to(torch::kFloat64);
             events = events.select(in.logical_not().logical_or(u < t.keep));
           } else {
-            events = events.select(in.logical_not().logical_or(systematic_choice(in, events.features.select(1, t.stratify),
-                                                                                 t.keep, draw.uniform(1).item<double>())));
+            const torch::Tensor columns = events.features.index_select(1, torch::tensor(std::vector<int64_t>(t.stratify.begin(), t.stratify.end())));
+            const torch::Tensor order_by = t.stratify.size() == 1 ? columns.select(1, 0) : morton_order_key(in, columns);
+            events = events.select(in.logical_not().logical_or(systematic_choice(in, order_by, t.keep, draw.uniform(1).item<double>())));
           }
         }
       };

@@ -35,18 +35,20 @@ struct SimulationOptions {
   // `keep`, their weight divided by it (the expected yields unchanged; fewer
   // stored events where a sample produced large for its sparse regions is
   // dense).
-  // With `stratify` (a feature's column, -1: none) the kept events are not
-  // drawn one by one but systematically along that feature: the selected
-  // events of a block, ordered by it, are kept at every 1/keep-th place from
-  // a uniform start, so each is still kept with probability `keep` while the
-  // kept count, and the kept share of every interval of the feature, is
-  // exact to one event per block. The yields' statistical error from the
-  // thinning then falls wherever they follow that feature.
+  // With `stratify` (features' columns; empty: none) the kept events are
+  // not drawn one by one but systematically along them: the selected events
+  // of a block, ordered by the feature (by the Morton order of their ranks
+  // for several, data/systematic_sampling.h), are kept at every 1/keep-th
+  // place from a uniform start, so each is still kept with probability
+  // `keep` while the kept count, and the kept share of every interval of
+  // the feature (of every dyadic cell of the ranks for several), is exact
+  // to one event per block. The yields' statistical error from the
+  // thinning then falls wherever they follow those features.
   struct Thinning {
     int process = 0;
     std::shared_ptr<const Selection> selection;
     double keep = 1.0;
-    int stratify = -1;
+    std::vector<int> stratify;
   };
   std::vector<Thinning> thinning;
   // Biased production of the system pT per process (simulation.mc_enhancement,

@@ -50,11 +50,12 @@ Schema simulation_schema() {
                    required("process", S::string(), "A process of the generator."),
                    required("selection", S::string(), "Where its events are thinned (an expression over the features, as a region's)."),
                    required("keep", S::number(1e-6, 1), "The probability that an event there is kept; its weight is divided by it."),
-                   optional("stratify", S::string(), nullptr,
-                            "A feature: the events there are kept systematically along it (every 1/keep-th in its "
-                            "order, from a uniform start) rather than one by one, so the kept share of every interval "
-                            "of it is exact and the thinning adds no statistical error to yields that follow it. "
-                            "Absent: independent draws."),
+                   optional("stratify", S::array(S::string()), nullptr,
+                            "1 to 4 features: the events there are kept systematically along them (every 1/keep-th in "
+                            "the order of the feature, or of the Morton order of their ranks for several, from a "
+                            "uniform start) rather than one by one, so the kept share of every interval of the feature "
+                            "(every cell of their ranks' dyadic grid) is exact and the thinning adds no statistical "
+                            "error to yields that follow them. Absent: independent draws."),
                })),
                nlohmann::json::array(),
                "Thinning of mc.h5 per process: where a sample made large for its sparse, signal-like regions is dense "
