@@ -8,10 +8,18 @@
 
 namespace refinery {
 
+std::vector<char> systematic_places(int64_t m, double keep, double start) {
+  if (!(keep > 0.0 && keep <= 1.0)) throw std::invalid_argument("systematic sampling: keep must be in (0, 1]");
+  if (!(start >= 0.0 && start < 1.0)) throw std::invalid_argument("systematic sampling: start must be in [0, 1)");
+  std::vector<char> kept(size_t(std::max<int64_t>(m, 0)), 0);
+  for (int64_t j = 0; j < m; ++j)
+    if (std::floor(start + double(j + 1) * keep) > std::floor(start + double(j) * keep)) kept[size_t(j)] = 1;
+  return kept;
+}
+
 torch::Tensor systematic_choice(const torch::Tensor& selected, const torch::Tensor& order_by, double keep,
                                 double start) {
-  if (!(keep > 0.0 && keep <= 1.0)) throw std::invalid_argument("systematic_choice: keep must be in (0, 1]");
-  if (!(start >= 0.0 && start < 1.0)) throw std::invalid_argument("systematic_choice: start must be in [0, 1)");
+  const std::vector<char> places = systematic_places(selected.nonzero().size(0), keep, start);
   const torch::Tensor chosen = torch::zeros({selected.size(0)}, torch::kBool);
   const torch::Tensor index = selected.nonzero().select(1, 0);
   const int64_t m = index.size(0);
@@ -22,7 +30,7 @@ torch::Tensor systematic_choice(const torch::Tensor& selected, const torch::Tens
   const int64_t* at = sorted_index.data_ptr<int64_t>();
   bool* out = chosen.data_ptr<bool>();
   for (int64_t j = 0; j < m; ++j)
-    if (std::floor(start + double(j + 1) * keep) > std::floor(start + double(j) * keep)) out[at[j]] = true;
+    if (places[size_t(j)]) out[at[j]] = true;
   return chosen;
 }
 

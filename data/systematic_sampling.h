@@ -13,7 +13,15 @@
 
 #include <torch/torch.h>
 
+#include <cstdint>
+#include <vector>
+
 namespace refinery {
+
+// The places kept along an order of m events: place j is kept where
+// floor(start + (j + 1) keep) > floor(start + j keep). `keep` in (0, 1],
+// `start` in [0, 1); std::invalid_argument otherwise.
+std::vector<char> systematic_places(int64_t m, double keep, double start);
 
 // `selected`: bool [n], the events eligible for thinning; `order_by`: [n],
 // the variable they are ordered by (ties in the input order); `keep` in

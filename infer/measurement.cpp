@@ -390,7 +390,8 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
       const int p = process_index(config, key, rules[i].at("process").get<std::string>(), processes_);
       for (int s : spec_.scaled_by(0))
         if (s == p) throw ConfigError(config.file, key, "'" + processes_[p] + "' is scaled by the POI: thin a background, not the signal");
-      thinning_.push_back({p, rules[i].at("signal_fraction_below").get<double>(), rules[i].at("keep").get<double>()});
+      const bool stratified = rules[i].contains("stratify") && rules[i].at("stratify").is_boolean() && rules[i].at("stratify").get<bool>();
+      thinning_.push_back({p, rules[i].at("signal_fraction_below").get<double>(), rules[i].at("keep").get<double>(), stratified});
     }
     if (!thinning_.empty()) ordered_by.push_back("thinning " + rules.dump());
   }
@@ -458,7 +459,12 @@ void Measurement::read_mc() const {
       const torch::Tensor f = classifier_->fractions(events.features.to(torch::kFloat32));
       torch::Tensor fs = torch::zeros({f.size(0)}, torch::kFloat64);
       for (int s : spec_.scaled_by(0)) fs += f.select(1, s);
-      const ThinningSelection kept = select_by_signal_fraction(events.process, fs, events.event, thinning_);
+      // A stratified rule's strata: the regions (the first whose selection
+      // holds; -1 outside them), within which it orders by signal fraction.
+      torch::Tensor group = torch::full({events.size()}, int64_t(-1), torch::kInt64);
+      for (size_t r = regions_.size(); r-- > 0;)
+        group = torch::where(regions_[r].selection.evaluate(events.features), int64_t(r), group);
+      const ThinningSelection kept = select_by_signal_fraction(events.process, fs, events.event, thinning_, group);
       events = events.select(torch::zeros({events.size()}, torch::kBool).index_fill_(0, kept.rows, true));
       events.weights = events.weights * kept.weight_factor.to(events.weights.scalar_type());
     }

@@ -1,6 +1,10 @@
 #include "infer/signal_fraction_thinning.h"
 
+#include "data/systematic_sampling.h"
 #include "src/core/random_seed.h"
+
+#include <algorithm>
+#include <vector>
 
 namespace refinery {
 
@@ -11,11 +15,32 @@ double uniform_of(int64_t event, size_t rule) {
   const uint64_t h = stream_seed(0x7468696e6e696e67ULL /* "thinning" */, {uint64_t(event), uint64_t(rule)});
   return double(h >> 11) * 0x1.0p-53;
 }
+
+// A stratified rule's choice (per row): its eligible rows ordered by
+// (group, fraction, event number), kept at the systematic places.
+std::vector<char> systematic_rows(const int64_t* p, const double* f, const int64_t* e, const int64_t* g, int64_t n,
+                                  const SignalFractionThinning& t, size_t rule) {
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < n; ++i)
+    if (p[i] == t.process && f[i] < t.signal_fraction_below) rows.push_back(i);
+  auto number = [&](int64_t i) { return e ? e[i] : i; };
+  auto group = [&](int64_t i) { return g ? g[i] : int64_t(0); };
+  std::sort(rows.begin(), rows.end(), [&](int64_t a, int64_t b) {
+    if (group(a) != group(b)) return group(a) < group(b);
+    if (f[a] != f[b]) return f[a] < f[b];
+    return number(a) < number(b);
+  });
+  const uint64_t h = stream_seed(0x7468696e6e696e67ULL /* "thinning" */, {uint64_t(rule), uint64_t(rows.size()), 0x73797374ULL});
+  const std::vector<char> places = systematic_places(int64_t(rows.size()), t.keep, double(h >> 11) * 0x1.0p-53);
+  std::vector<char> chosen(size_t(n), 0);
+  for (size_t j = 0; j < rows.size(); ++j) chosen[size_t(rows[j])] = places[j];
+  return chosen;
+}
 }  // namespace
 
 ThinningSelection select_by_signal_fraction(const torch::Tensor& process, const torch::Tensor& signal_fraction,
                                             const torch::Tensor& event_numbers,
-                                            const std::vector<SignalFractionThinning>& rules) {
+                                            const std::vector<SignalFractionThinning>& rules, const torch::Tensor& group) {
   const int64_t n = process.size(0);
   const torch::Tensor proc = process.to(torch::kInt64).contiguous();
   const torch::Tensor fs = signal_fraction.to(torch::kFloat64).contiguous();
@@ -23,6 +48,11 @@ ThinningSelection select_by_signal_fraction(const torch::Tensor& process, const 
   const int64_t* p = proc.data_ptr<int64_t>();
   const double* f = fs.data_ptr<double>();
   const int64_t* e = ev.defined() ? ev.data_ptr<int64_t>() : nullptr;
+  const torch::Tensor gr = group.defined() ? group.to(torch::kInt64).contiguous() : torch::Tensor();
+  const int64_t* g = gr.defined() ? gr.data_ptr<int64_t>() : nullptr;
+  std::vector<std::vector<char>> systematic(rules.size());
+  for (size_t r = 0; r < rules.size(); ++r)
+    if (rules[r].stratified) systematic[r] = systematic_rows(p, f, e, g, n, rules[r], r);
   std::vector<int64_t> rows;
   std::vector<double> factor;
   rows.reserve(size_t(n));
@@ -33,7 +63,7 @@ ThinningSelection select_by_signal_fraction(const torch::Tensor& process, const 
     for (size_t r = 0; r < rules.size() && kept; ++r) {
       const SignalFractionThinning& t = rules[r];
       if (p[i] != t.process || !(f[i] < t.signal_fraction_below)) continue;
-      kept = uniform_of(e ? e[i] : i, r) < t.keep;
+      kept = t.stratified ? systematic[r][size_t(i)] != 0 : uniform_of(e ? e[i] : i, r) < t.keep;
       w /= t.keep;
     }
     if (!kept) continue;

@@ -6,6 +6,16 @@
 // each event with probability `keep` at weight w / keep (unbiased yields).
 // The decision is a pure function of the event number (or the row, where
 // the file has none) and the rule, so a set-up always keeps the same events.
+//
+// A stratified rule keeps its events systematically instead (the systematic
+// sample of survey sampling, data/systematic_sampling.h): ordered by group
+// (the measurement's region), then signal fraction, then event number, they
+// are kept at every 1/keep-th place from a start fixed by the rule and their
+// number. Each is still kept with probability `keep` over starts, but the
+// kept count in every region and every interval of the signal fraction
+// within it (the regions' bins and cells) is exact to one event, so the
+// thinning adds no statistical error to the expected yields there. The
+// decision depends on the events' (group, fraction, number), not their rows.
 #pragma once
 #include <torch/torch.h>
 
@@ -19,17 +29,20 @@ struct SignalFractionThinning {
   int64_t process = 0;                 // index of the thinned process
   double signal_fraction_below = 0.0;  // thinned where sum_{s in POI} f_s < this
   double keep = 1.0;                   // in (0, 1]
+  bool stratified = false;             // systematic along (group, fraction) rather than one by one
 };
 
 // The kept rows (int64 [M], increasing) and the weights' factors for them
 // (float64 [M], 1 or 1 / keep). `process` int64 [N], `signal_fraction`
-// float64 [N], `event_numbers` int64 [N] or undefined (rows then).
+// float64 [N], `event_numbers` int64 [N] or undefined (rows then), `group`
+// int64 [N] (a stratified rule's strata; undefined: one group).
 struct ThinningSelection {
   torch::Tensor rows;
   torch::Tensor weight_factor;
 };
 ThinningSelection select_by_signal_fraction(const torch::Tensor& process, const torch::Tensor& signal_fraction,
                                             const torch::Tensor& event_numbers,
-                                            const std::vector<SignalFractionThinning>& rules);
+                                            const std::vector<SignalFractionThinning>& rules,
+                                            const torch::Tensor& group = {});
 
 }  // namespace refinery

@@ -290,3 +290,49 @@ TEST_CASE("Thinning the expected-yield sample by the signal fraction keeps its y
   CHECK(all.rows.size(0) == n);
   CHECK(all.weight_factor.eq(1.0).all().item<bool>());
 }
+
+TEST_CASE("Stratified thinning keeps the share of every region and signal-fraction interval exact to one event",
+          "[mcstat][thinning]") {
+  // As above, with the events spread over three regions (groups) and one
+  // outside them (-1).
+  const int64_t n = 200000;
+  std::mt19937_64 rng(20261206);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  torch::Tensor process = torch::cat({torch::zeros({n / 2}, torch::kInt64), torch::ones({n / 2}, torch::kInt64)});
+  torch::Tensor fs = torch::empty({n}, torch::kFloat64), group = torch::empty({n}, torch::kInt64);
+  for (int64_t i = 0; i < n; ++i) {
+    fs[i] = i < n / 2 ? 0.5 * u(rng) : 0.04 * u(rng);
+    group[i] = int64_t(4 * u(rng)) - 1;
+  }
+  torch::Tensor events = torch::arange(1, n + 1, torch::kInt64) * 3;
+  const double keep = 0.25;
+  SignalFractionThinning rule{1, 0.01, keep};
+  rule.stratified = true;
+  const ThinningSelection s = select_by_signal_fraction(process, fs, events, {rule}, group);
+  const torch::Tensor kept = torch::zeros({n}, torch::kBool).index_fill_(0, s.rows, true);
+  const torch::Tensor thinned = process.eq(1).logical_and(fs.lt(0.01));
+  CHECK(kept.logical_or(thinned).all().item<bool>());
+  const torch::Tensor factor = torch::ones({n}, torch::kFloat64).index_copy_(0, s.rows, s.weight_factor);
+  CHECK(factor.masked_select(kept.logical_and(thinned)).eq(1.0 / keep).all().item<bool>());
+  // Every region's kept count, and its kept count below each cut of the
+  // signal fraction, within one event of keep times its eligible events
+  // (independent draws scatter them by sqrt(n keep (1 - keep)), about 50).
+  for (int64_t g = -1; g < 3; ++g)
+    for (const double cut : {0.001, 0.0025, 0.005, 0.0075, 0.01}) {
+      const torch::Tensor cell = thinned.logical_and(group.eq(g)).logical_and(fs.lt(cut));
+      const double eligible = cell.sum().item<double>(), k = kept.logical_and(cell).sum().item<double>();
+      INFO("group " << g << ", fraction below " << cut << ": " << k << " of " << eligible);
+      REQUIRE(eligible > 300);
+      REQUIRE(std::abs(k - keep * eligible) < 1.0);
+    }
+  // The same events whatever the rows' order.
+  const torch::Tensor flip = torch::arange(n - 1, -1, -1, torch::kInt64);
+  const ThinningSelection r = select_by_signal_fraction(process.index_select(0, flip), fs.index_select(0, flip),
+                                                        events.index_select(0, flip), {rule}, group.index_select(0, flip));
+  CHECK(torch::equal(std::get<0>(events.index_select(0, s.rows).sort()),
+                     std::get<0>(events.index_select(0, flip).index_select(0, r.rows).sort())));
+  // Without the groups, the stratum is the whole sample: the total exact only.
+  const ThinningSelection one = select_by_signal_fraction(process, fs, events, {rule});
+  const double total = thinned.sum().item<double>();
+  CHECK(std::abs(double(one.rows.size(0) - (n - int64_t(total))) - keep * total) < 1.0);
+}

@@ -170,6 +170,12 @@ Schema measurement_schema() {
                    required("signal_fraction_below", S::number(0, 1),
                             "Its events whose classifier fraction of the POI processes (summed) is below this are thinned."),
                    required("keep", S::number(1e-6, 1), "The probability that such an event is kept; its weight is divided by it."),
+                   optional("stratify", S::boolean(), nullptr,
+                            "Keep them systematically (every 1/keep-th in the order of region, then signal fraction, "
+                            "from a fixed start) rather than one by one: each is still kept with probability keep, "
+                            "and the kept count in every region and every interval of the signal fraction (the "
+                            "regions' bins and cells) is exact to one event, so the thinning adds no statistical "
+                            "error to the expected yields there."),
                })),
                nlohmann::json::array(),
                "Thinning of the expected-yield sample at the measurement's set-up, by the classifier's signal "
