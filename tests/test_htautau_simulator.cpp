@@ -48,6 +48,15 @@ SimulationOptions write_tes_pair(const std::string& nominal, const std::string& 
   return opt;
 }
 
+// A small simulation config (seed 5, 20,000 training and 400,000 mc.h5
+// events) with `simulation.mc_thinning` set to `thinning` (JSON), written
+// to tmp/name; returns its path.
+std::string thinning_config(const refinery::testing::TempDir& tmp, const std::string& name, const std::string& thinning) {
+  std::ofstream(tmp.path(name)) << R"({"name": "t", "seed": 5, "simulation": {"generator": "htautau", "events": 20000,
+      "mc_events": 400000, "mc_thinning": )" << thinning << "}}";
+  return tmp.path(name);
+}
+
 }  // namespace
 
 TEST_CASE("a random stream restricted to some events draws the numbers the full stream gives them",
@@ -497,11 +506,7 @@ TEST_CASE("simulate CLI: mc_thinning keeps a fraction of a process's events wher
           "[htautau][cli]") {
   using refinery::testing::run_refinery;
   refinery::testing::TempDir tmp("simulate_thinning");
-  auto config = [&](const std::string& name, const std::string& thinning) {
-    std::ofstream(tmp.path(name)) << R"({"name": "t", "seed": 5, "simulation": {"generator": "htautau", "events": 20000,
-      "mc_events": 400000, "mc_thinning": )" << thinning << "}}";
-    return tmp.path(name);
-  };
+  auto config = [&](const std::string& name, const std::string& thinning) { return thinning_config(tmp, name, thinning); };
   auto run = [&](const std::string& cfg, const std::string& out) {
     return run_refinery("simulate --quiet --config " + cfg + " --out " + tmp.path(out));
   };
@@ -631,11 +636,7 @@ TEST_CASE("simulate CLI: mc_thinning with stratify keeps the share of every inte
           "[htautau][cli]") {
   using refinery::testing::run_refinery;
   refinery::testing::TempDir tmp("simulate_stratified_thinning");
-  auto config = [&](const std::string& name, const std::string& thinning) {
-    std::ofstream(tmp.path(name)) << R"({"name": "t", "seed": 5, "simulation": {"generator": "htautau", "events": 20000,
-      "mc_events": 400000, "mc_thinning": )" << thinning << "}}";
-    return tmp.path(name);
-  };
+  auto config = [&](const std::string& name, const std::string& thinning) { return thinning_config(tmp, name, thinning); };
   auto run = [&](const std::string& cfg, const std::string& out) {
     return run_refinery("simulate --quiet --config " + cfg + " --out " + tmp.path(out));
   };
