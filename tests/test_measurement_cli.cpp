@@ -26,7 +26,7 @@ json small_config(const std::string& dir) {
   c["simulation"]["events"] = 150000;
   c["simulation"]["mc_events"] = 300000;
   // The chain's own expected-yield shares, without the main job's thinning
-  // (tested on its own in test_htautau_simulator.cpp).
+  // (tested on its own below and in test_htautau_simulator.cpp).
   c["simulation"]["mc_shares"] = {{"htautau", 0.05}, {"ztautau", 0.8}, {"ttbar", 0.1}, {"diboson", 0.05}};
   c["simulation"].erase("mc_thinning");
   c["simulation"]["luminosity"] = 1.0;
@@ -36,6 +36,7 @@ json small_config(const std::string& dir) {
   c["dcr"] = {{"epochs", 1}, {"steps", 10}, {"batch", 1024}, {"hidden", {16}}};
   c["measurement"]["toys"] = {{"n", 3}, {"mu_true", {1.0}}, {"nu_true", "nominal"}};
   c["measurement"]["mc_statistics"]["enabled"] = false;  // --mc-statistics on turns it on
+  c["measurement"].erase("mc_thinning");
   // The default regions, spelled out so that tests can edit them.
   auto r = run_refinery("config --config " + source_path("experiments/htautau.json") + " --get measurement.regions");
   c["measurement"]["regions"] = json::parse(r.output);
