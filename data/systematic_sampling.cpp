@@ -19,10 +19,10 @@ std::vector<char> systematic_places(int64_t m, double keep, double start) {
 
 torch::Tensor systematic_choice(const torch::Tensor& selected, const torch::Tensor& order_by, double keep,
                                 double start) {
-  const std::vector<char> places = systematic_places(selected.nonzero().size(0), keep, start);
   const torch::Tensor chosen = torch::zeros({selected.size(0)}, torch::kBool);
   const torch::Tensor index = selected.nonzero().select(1, 0);
   const int64_t m = index.size(0);
+  const std::vector<char> places = systematic_places(m, keep, start);
   if (m == 0) return chosen;
   const torch::Tensor order =
       std::get<1>(order_by.index_select(0, index).to(torch::kFloat64).sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));

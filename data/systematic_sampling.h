@@ -1,5 +1,5 @@
 #pragma once
-// Systematic sampling of a subset of events along one variable.
+// Systematic sampling of a subset of events along an order of them.
 //
 // Thinning a simulated sample by independent draws (keep each event with
 // probability k, weight / k) adds (1 - k) / k times the events' own
