@@ -1,5 +1,6 @@
 #include "infer/measurement.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -460,10 +461,14 @@ void Measurement::read_mc() const {
       torch::Tensor fs = torch::zeros({f.size(0)}, torch::kFloat64);
       for (int s : spec_.scaled_by(0)) fs += f.select(1, s);
       // A stratified rule's strata: the regions (the first whose selection
-      // holds; -1 outside them), within which it orders by signal fraction.
-      torch::Tensor group = torch::full({events.size()}, int64_t(-1), torch::kInt64);
-      for (size_t r = regions_.size(); r-- > 0;)
-        group = torch::where(regions_[r].selection.evaluate(events.features), int64_t(r), group);
+      // holds; -1 outside them), within which it orders by signal fraction;
+      // evaluated only where a rule is stratified.
+      torch::Tensor group;
+      if (std::any_of(thinning_.begin(), thinning_.end(), [](const SignalFractionThinning& t) { return t.stratified; })) {
+        group = torch::full({events.size()}, int64_t(-1), torch::kInt64);
+        for (size_t r = regions_.size(); r-- > 0;)
+          group = torch::where(regions_[r].selection.evaluate(events.features), int64_t(r), group);
+      }
       const ThinningSelection kept = select_by_signal_fraction(events.process, fs, events.event, thinning_, group);
       events = events.select(torch::zeros({events.size()}, torch::kBool).index_fill_(0, kept.rows, true));
       events.weights = events.weights * kept.weight_factor.to(events.weights.scalar_type());
