@@ -12,8 +12,7 @@ namespace {
 // Uniform in [0, 1) from the event number and the rule: its own stream,
 // independent of the simulator's (which thinned mc.h5 by features).
 double uniform_of(int64_t event, size_t rule) {
-  const uint64_t h = stream_seed(0x7468696e6e696e67ULL /* "thinning" */, {uint64_t(event), uint64_t(rule)});
-  return double(h >> 11) * 0x1.0p-53;
+  return unit_interval(stream_seed(0x7468696e6e696e67ULL /* "thinning" */, {uint64_t(event), uint64_t(rule)}));
 }
 
 // A stratified rule's choice (per row): its eligible rows ordered by
@@ -30,8 +29,8 @@ std::vector<char> systematic_rows(const int64_t* p, const double* f, const int64
     if (f[a] != f[b]) return f[a] < f[b];
     return number(a) < number(b);
   });
-  const uint64_t h = stream_seed(0x7468696e6e696e67ULL /* "thinning" */, {uint64_t(rule), uint64_t(rows.size()), 0x73797374ULL});
-  const std::vector<char> places = systematic_places(int64_t(rows.size()), t.keep, double(h >> 11) * 0x1.0p-53);
+  const double start = unit_interval(stream_seed(0x7468696e6e696e67ULL /* "thinning" */, {uint64_t(rule), uint64_t(rows.size()), 0x73797374ULL}));
+  const std::vector<char> places = systematic_places(int64_t(rows.size()), t.keep, start);
   std::vector<char> chosen(size_t(n), 0);
   for (size_t j = 0; j < rows.size(); ++j) chosen[size_t(rows[j])] = places[j];
   return chosen;

@@ -22,4 +22,7 @@ inline std::uint64_t stream_seed(std::uint64_t seed, std::initializer_list<std::
   return h;
 }
 
+// A uniform number in [0, 1) from a hash: its top 53 bits.
+inline double unit_interval(std::uint64_t h) { return double(h >> 11) * 0x1.0p-53; }
+
 }  // namespace refinery
