@@ -12,6 +12,10 @@ struct EvaluatedEvents {
   torch::Tensor fractions;  // [N,P] float64
   torch::Tensor prob;       // [N,P] float32 calibrated class probabilities
   torch::Tensor coef;       // [N,P,C] float32
+  // [N] float64 or undefined (1 for every event): an event's share of its
+  // squared weight in the variance of the yields it makes (below 1 where
+  // the simulated sample was thinned systematically, signal_fraction_thinning.h).
+  torch::Tensor variance_factor;
 };
 
 }  // namespace refinery

@@ -100,7 +100,8 @@ bool consistent(const EvaluatedEvents& e, int64_t n_features, int64_t n_processe
          e.fractions.size(0) == n && e.fractions.size(1) == n_processes && e.fractions.scalar_type() == torch::kFloat64 &&
          e.prob.sizes() == e.fractions.sizes() && e.prob.scalar_type() == torch::kFloat32 && e.coef.dim() == 3 &&
          e.coef.size(0) == n && e.coef.size(1) == n_processes && e.coef.size(2) == n_coefficients &&
-         e.coef.scalar_type() == torch::kFloat32;
+         e.coef.scalar_type() == torch::kFloat32 && e.variance_factor.dim() == 1 && e.variance_factor.size(0) == n &&
+         e.variance_factor.scalar_type() == torch::kFloat64;
 }
 
 }  // namespace
@@ -398,7 +399,7 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   }
   mc_path_ = mc_path;
   if (options.cache)
-    events_cache_.emplace(dir + "/cache", "evaluated", TensorCache::key_of("refinery evaluated events v2", inputs, ordered_by));
+    events_cache_.emplace(dir + "/cache", "evaluated", TensorCache::key_of("refinery evaluated events v3", inputs, ordered_by));
   // The regions' state: from its cache entry (keyed on the events' key, so
   // on the same inputs), else fitted on the simulated events.
   std::optional<TensorCache> regions_cache;
@@ -443,8 +444,8 @@ const EvaluatedEvents& Measurement::mc() const {
 void Measurement::read_mc() const {
   bool cached = false;
   if (events_cache_) {
-    if (auto t = events_cache_->load(); t && t->size() == 6) {
-      EvaluatedEvents e{(*t)[0], (*t)[1], (*t)[2], (*t)[3], (*t)[4], (*t)[5]};
+    if (auto t = events_cache_->load(); t && t->size() == 7) {
+      EvaluatedEvents e{(*t)[0], (*t)[1], (*t)[2], (*t)[3], (*t)[4], (*t)[5], (*t)[6]};
       if (consistent(e, int64_t(features_.size()), int64_t(processes_.size()), Ansatz(int(spec_.calibration.size()), 2, spec_.calibration_power).C)) {
         mc_ = std::move(e);
         cached = true;
@@ -456,6 +457,7 @@ void Measurement::read_mc() const {
     EventReader reader(mc_path_);
     classifier_->check_features(reader.meta().feature_names, mc_path_);
     EventSet events = reader.read_all();
+    torch::Tensor variance_factor;
     if (!thinning_.empty()) {
       const torch::Tensor f = classifier_->fractions(events.features.to(torch::kFloat32));
       torch::Tensor fs = torch::zeros({f.size(0)}, torch::kFloat64);
@@ -472,8 +474,10 @@ void Measurement::read_mc() const {
       const ThinningSelection kept = select_by_signal_fraction(events.process, fs, events.event, thinning_, group);
       events = events.select(torch::zeros({events.size()}, torch::kBool).index_fill_(0, kept.rows, true));
       events.weights = events.weights * kept.weight_factor.to(events.weights.scalar_type());
+      variance_factor = kept.variance_factor;
     }
     mc_ = evaluate(events, mc_path_);
+    mc_.variance_factor = variance_factor.defined() ? variance_factor : torch::ones({mc_.weight.size(0)}, torch::kFloat64);
     to_reference_point(mc_, events, reader.meta().nuisance_names, mc_path_);
   }
   // An empty sample is the file's fault, not the regions' selections'.
@@ -488,7 +492,7 @@ void Measurement::read_mc() const {
   }
   if (!cached) {
     mc_evaluated_ = true;
-    if (!(events_cache_ && events_cache_->store({mc_.x, mc_.weight, mc_.process, mc_.fractions, mc_.prob, mc_.coef})))
+    if (!(events_cache_ && events_cache_->store({mc_.x, mc_.weight, mc_.process, mc_.fractions, mc_.prob, mc_.coef, mc_.variance_factor})))
       cache_failed_ = true;
   }
 }
@@ -540,7 +544,8 @@ void Measurement::prepare_regions(const ExperimentConfig& config, const std::str
     // measurement/expected_yields.
     cells_.push_back(Cells::from_events(region_bin, nb, w, mc_.process.index_select(0, sel),
                                         region_fractions(i, mc_.fractions.index_select(0, sel)),
-                                        mc_.coef.index_select(0, sel), labels_ || regions_[i].binned));
+                                        mc_.coef.index_select(0, sel), labels_ || regions_[i].binned,
+                                        mc_.variance_factor.index_select(0, sel)));
   }
 }
 
@@ -864,7 +869,8 @@ LikelihoodModel Measurement::binned_view(const EvaluatedEvents* data, const Eige
     r.expected = Cells::from_events(bin.index_select(0, sel), nb, mc_events.weight.index_select(0, sel),
                                     mc_events.process.index_select(0, sel),
                                     region_fractions(i, mc_events.fractions.index_select(0, sel)),
-                                    mc_events.coef.index_select(0, sel), labels_);
+                                    mc_events.coef.index_select(0, sel), labels_,
+                                    mc_events.variance_factor.index_select(0, sel));
     r.observed.assign(size_t(nb), 0.0);
     if (data) {
       torch::Tensor dmask = assign(regions_[i], *data).first;

@@ -53,25 +53,29 @@ ThinningSelection select_by_signal_fraction(const torch::Tensor& process, const 
   for (size_t r = 0; r < rules.size(); ++r)
     if (rules[r].stratified) systematic[r] = systematic_rows(p, f, e, g, n, rules[r], r);
   std::vector<int64_t> rows;
-  std::vector<double> factor;
+  std::vector<double> factor, variance;
   rows.reserve(size_t(n));
   factor.reserve(size_t(n));
+  variance.reserve(size_t(n));
   for (int64_t i = 0; i < n; ++i) {
-    double w = 1.0;
+    double w = 1.0, v = 1.0;
     bool kept = true;
     for (size_t r = 0; r < rules.size() && kept; ++r) {
       const SignalFractionThinning& t = rules[r];
       if (p[i] != t.process || !(f[i] < t.signal_fraction_below)) continue;
       kept = t.stratified ? systematic[r][size_t(i)] != 0 : uniform_of(e ? e[i] : i, r) < t.keep;
       w /= t.keep;
+      if (t.stratified) v *= t.keep;
     }
     if (!kept) continue;
     rows.push_back(i);
     factor.push_back(w);
+    variance.push_back(v);
   }
   ThinningSelection s;
   s.rows = torch::tensor(rows, torch::kInt64);
   s.weight_factor = torch::tensor(factor, torch::kFloat64);
+  s.variance_factor = torch::tensor(variance, torch::kFloat64);
   return s;
 }
 

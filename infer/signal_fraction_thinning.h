@@ -32,13 +32,21 @@ struct SignalFractionThinning {
   bool stratified = false;             // systematic along (group, fraction) rather than one by one
 };
 
-// The kept rows (int64 [M], increasing) and the weights' factors for them
-// (float64 [M], 1 or 1 / keep). `process` int64 [N], `signal_fraction`
-// float64 [N], `event_numbers` int64 [N] or undefined (rows then), `group`
-// int64 [N] (a stratified rule's strata; undefined: one group).
+// The kept rows (int64 [M], increasing), the weights' factors for them
+// (float64 [M], 1 or 1 / keep) and their variance factors (float64 [M]):
+// the share of its squared weight that a kept event adds to the variance
+// of the yields it makes. Independent draws keep sum w^2 (1 / keep)^2, the
+// unthinned sample's sum w^2 plus the draw's (1 - keep) / keep times it:
+// factor 1. A systematic sample adds no draw of its own to the yields of
+// its strata, so their variance is the unthinned sample's sum w^2, which
+// the kept events estimate as sum (w / keep)^2 keep: factor keep.
+// `process` int64 [N], `signal_fraction` float64 [N], `event_numbers`
+// int64 [N] or undefined (rows then), `group` int64 [N] (a stratified
+// rule's strata; undefined: one group).
 struct ThinningSelection {
   torch::Tensor rows;
   torch::Tensor weight_factor;
+  torch::Tensor variance_factor;
 };
 ThinningSelection select_by_signal_fraction(const torch::Tensor& process, const torch::Tensor& signal_fraction,
                                             const torch::Tensor& event_numbers,

@@ -273,6 +273,8 @@ TEST_CASE("Thinning the expected-yield sample by the signal fraction keeps its y
   const torch::Tensor factor = torch::ones({n}, torch::kFloat64).index_copy_(0, s.rows, s.weight_factor);
   CHECK(factor.masked_select(thinned.logical_not()).eq(1.0).all().item<bool>());
   CHECK(factor.masked_select(kept.logical_and(thinned)).eq(4.0).all().item<bool>());
+  // Independent draws: each kept event's (w / keep)^2 is its variance share.
+  CHECK(s.variance_factor.eq(1.0).all().item<bool>());
   // The thinned part's yield (unit weights) is unbiased: Var = n_thinned (1/keep - 1).
   const double yield = factor.masked_select(kept.logical_and(thinned)).sum().item<double>();
   CHECK(n_thinned > 20000);
@@ -314,6 +316,9 @@ TEST_CASE("Stratified thinning keeps the share of every region and signal-fracti
   CHECK(kept.logical_or(thinned).all().item<bool>());
   const torch::Tensor factor = torch::ones({n}, torch::kFloat64).index_copy_(0, s.rows, s.weight_factor);
   CHECK(factor.masked_select(kept.logical_and(thinned)).eq(1.0 / keep).all().item<bool>());
+  const torch::Tensor variance = torch::ones({n}, torch::kFloat64).index_copy_(0, s.rows, s.variance_factor);
+  CHECK(variance.masked_select(kept.logical_and(thinned)).eq(keep).all().item<bool>());
+  CHECK(variance.masked_select(thinned.logical_not()).eq(1.0).all().item<bool>());
   // Every region's kept count, and its kept count below each cut of the
   // signal fraction, within one event of keep times its eligible events
   // (independent draws scatter them by sqrt(n keep (1 - keep)), about 50).
@@ -325,6 +330,30 @@ TEST_CASE("Stratified thinning keeps the share of every region and signal-fracti
       REQUIRE(eligible > 300);
       REQUIRE(std::abs(k - keep * eligible) < 1.0);
     }
+  // The simulated-sample statistics of the kept events, one bin per
+  // region: with the variance factors, the relative error of each bin's
+  // yield is the unthinned sample's, 1 / sqrt(eligible events) (unit
+  // weights), since the thinning draws nothing within a stratum; counted as
+  // independent draws ((w / keep)^2) it would be 1 / sqrt(keep) = 2 times that.
+  {
+    const torch::Tensor rows = s.rows.masked_select(thinned.index_select(0, s.rows).logical_and(group.index_select(0, s.rows).ge(0)));
+    const int64_t m = rows.size(0);
+    const torch::Tensor bin = group.index_select(0, rows);
+    const torch::Tensor w = torch::full({m}, 1.0 / keep, torch::kFloat64);
+    const torch::Tensor labels = torch::ones({m}, torch::kInt64);
+    const torch::Tensor fractions = torch::full({m, 2}, 0.5, torch::kFloat64);
+    const torch::Tensor coef = torch::zeros({m, 2, 1}, torch::kFloat32);
+    const torch::Tensor v = torch::full({m}, keep, torch::kFloat64);
+    const likelihood::Cells exact = likelihood::Cells::from_events(bin, 3, w, labels, fractions, coef, true, v);
+    const likelihood::Cells drawn = likelihood::Cells::from_events(bin, 3, w, labels, fractions, coef, true);
+    for (int64_t g = 0; g < 3; ++g) {
+      const double eligible = thinned.logical_and(group.eq(g)).sum().item<double>();
+      INFO("region " << g << ": " << eligible << " eligible events, relative error " << exact.rel_error[size_t(g)]);
+      // (the kept count is keep * eligible to one event: 1e-3 covers it)
+      CHECK(exact.rel_error[size_t(g)] == Approx(1.0 / std::sqrt(eligible)).epsilon(1e-3));
+      CHECK(drawn.rel_error[size_t(g)] == Approx(2.0 / std::sqrt(eligible)).epsilon(1e-3));
+    }
+  }
   // The same events whatever the rows' order.
   const torch::Tensor flip = torch::arange(n - 1, -1, -1, torch::kInt64);
   const ThinningSelection r = select_by_signal_fraction(process.index_select(0, flip), fs.index_select(0, flip),

@@ -127,7 +127,7 @@ std::shared_ptr<const Cells::Events> Cells::empty_events() {
 
 Cells Cells::from_events(const torch::Tensor& bin, int n_bins, const torch::Tensor& weight,
                          const torch::Tensor& process, const torch::Tensor& fractions, const torch::Tensor& coef,
-                         bool labels) {
+                         bool labels, const torch::Tensor& variance_factor) {
   const int64_t P = fractions.size(1);
   Cells c;
   if (labels) {
@@ -148,7 +148,12 @@ Cells Cells::from_events(const torch::Tensor& bin, int n_bins, const torch::Tens
   torch::Tensor w = weight.to(torch::kFloat64);
   torch::Tensor b = bin.to(torch::kInt64);
   torch::Tensor sw = torch::zeros({n_bins}, torch::kFloat64).index_add(0, b, w);
-  torch::Tensor sw2 = torch::zeros({n_bins}, torch::kFloat64).index_add(0, b, w * w);
+  torch::Tensor v = w * w;
+  if (variance_factor.defined()) {
+    if (variance_factor.numel() != w.numel()) throw std::invalid_argument("Cells::from_events: one variance factor per event");
+    v = v * variance_factor.to(torch::kFloat64);
+  }
+  torch::Tensor sw2 = torch::zeros({n_bins}, torch::kFloat64).index_add(0, b, v);
   torch::Tensor rel = torch::where(sw > 0, sw2.sqrt() / sw.clamp_min(1e-300), torch::zeros_like(sw)).contiguous();
   c.rel_error.assign(rel.data_ptr<double>(), rel.data_ptr<double>() + n_bins);
   return c;

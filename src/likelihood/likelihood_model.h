@@ -100,9 +100,10 @@ struct Cells {
   const std::vector<float>& coef() const { return events_->coef; }               // [C][n]
   // Replaces the events' arrays (events sorted by cell, coefficients [C][n]).
   void set_events(std::vector<double> log_weight, std::vector<float> coef);
-  // Relative statistical error of each bin's simulated yield, sqrt(sum w^2)
-  // / sum w over the simulated events in the bin (from_events; 0 for an
-  // empty bin); empty when built from cells directly.
+  // Relative statistical error of each bin's simulated yield, sqrt(sum v w^2)
+  // / sum w over the simulated events in the bin (from_events, v the events'
+  // variance factors, 1 unless given; 0 for an empty bin); empty when built
+  // from cells directly.
   std::vector<double> rel_error;   // [n_bins]
   int64_t n() const { return int64_t(events_->log_weight.size()); }
   // Builds the cells from per-event cell indices (any order), weights (> 0)
@@ -116,9 +117,12 @@ struct Cells {
   // simulated-sample statistics.)
   // labels: each event counts for its own process (weight w); otherwise
   // every event counts for every process p with weight w f_p(x).
+  // variance_factor [n] (float64; undefined: 1): each event's share of w^2
+  // in its bin's variance (a systematically thinned sample's events,
+  // infer/signal_fraction_thinning.h).
   static Cells from_events(const torch::Tensor& bin, int n_bins, const torch::Tensor& weight,
                            const torch::Tensor& process, const torch::Tensor& fractions, const torch::Tensor& coef,
-                           bool labels);
+                           bool labels, const torch::Tensor& variance_factor = {});
  private:
   struct Events {
     std::vector<double> log_weight;
