@@ -347,14 +347,17 @@ nlohmann::json nuisance_response(const std::vector<ToyRow>& rows, const std::vec
 
 nlohmann::json nuisance_pulls(const std::vector<ToyRow>& rows, const std::vector<std::string>& names) {
   const size_t K = names.size();
-  std::vector<std::vector<double>> pulls(K);
-  std::vector<double> error_sum(K, 0.0);
+  std::vector<std::vector<double>> pulls(K), truth(K), fitted(K);
+  std::vector<double> error_sum(K, 0.0), error2_sum(K, 0.0);
   for (const auto& r : rows) {
     if (!r.converged || r.nu_hat.size() != K || r.nu_error.size() != K || r.nu_true.size() < K) continue;
     for (size_t k = 0; k < K; ++k)
       if (r.nu_error[k] > 0 && std::isfinite(r.nu_error[k]) && std::isfinite(r.nu_hat[k])) {
         pulls[k].push_back((r.nu_hat[k] - r.nu_true[k]) / r.nu_error[k]);
+        truth[k].push_back(r.nu_true[k]);
+        fitted[k].push_back(r.nu_hat[k]);
         error_sum[k] += r.nu_error[k];
+        error2_sum[k] += r.nu_error[k] * r.nu_error[k];
       }
   }
   nlohmann::json per = nlohmann::json::array();
@@ -364,12 +367,30 @@ nlohmann::json nuisance_pulls(const std::vector<ToyRow>& rows, const std::vector
     double m = 0, v = 0;
     for (double p : pulls[k]) m += p / double(n);
     for (double p : pulls[k]) v += (p - m) * (p - m) / double(n - 1);
-    per.push_back({{"name", names[k]},
-                   {"toys", n},
-                   {"mean", m},
-                   {"mean_error", std::sqrt(v / double(n))},
-                   {"sd", std::sqrt(v)},
-                   {"mean_fitted_error", error_sum[k] / double(n)}});
+    nlohmann::json e = {{"name", names[k]},
+                        {"toys", n},
+                        {"mean", m},
+                        {"mean_error", std::sqrt(v / double(n))},
+                        {"sd", std::sqrt(v)},
+                        {"mean_fitted_error", error_sum[k] / double(n)}};
+    // The fitted value's response to the truth (least squares of hat on
+    // true), where the truths were drawn. A fit that describes the data
+    // shrinks towards the constraint's centre by its precision weight only:
+    // slope 1 - error^2 / prior variance, the prior variance estimated by
+    // the truths' spread. A smaller slope is attenuation (the model reads
+    // more information about the nuisance than the data hold, as per-event
+    // noise in a learned response does), a larger one an overstated response.
+    const Eigen::Map<const Eigen::VectorXd> t(truth[k].data(), Eigen::Index(n)), f(fitted[k].data(), Eigen::Index(n));
+    const Eigen::VectorXd dt = t.array() - t.mean(), df = f.array() - f.mean();
+    const double stt = dt.squaredNorm();
+    if (n > 2 && stt > 0.0) {
+      const double slope = dt.dot(df) / stt;
+      const double residual = (df - slope * dt).squaredNorm() / double(n - 2);
+      e["response"] = slope;
+      e["response_error"] = std::sqrt(residual / stt);
+      e["response_by_constraint"] = 1.0 - (error2_sum[k] / double(n)) / (stt / double(n - 1));
+    }
+    per.push_back(e);
   }
   if (per.empty()) return nullptr;
   return per;
@@ -453,13 +474,19 @@ std::string toy_table(const nlohmann::json& s) {
       std::stable_sort(shown.begin(), shown.end(), [&](const auto& a, const auto& b) { return score(a) > score(b); });
       shown.resize(10);
     }
-    o << "fitted - true nuisances in units of their fitted errors (mean +- its error, spread; mean fitted error)";
+    o << "fitted - true nuisances in units of their fitted errors (mean +- its error, spread; mean fitted error;\n"
+         "  slope of the fitted on the true value, and by its constraint alone)";
     if (all > limit) o << ", the 10 of " << all << " farthest from 0 (all in the summary JSON)";
     o << ":\n";
-    for (const auto& k : shown)
+    for (const auto& k : shown) {
       o << "  " << std::left << std::setw(16) << k["name"].get<std::string>() << std::right << std::showpos
         << std::setw(9) << k["mean"].get<double>() << std::noshowpos << " +- " << k["mean_error"].get<double>()
-        << "   sd " << k["sd"].get<double>() << "   error " << k["mean_fitted_error"].get<double>() << "\n";
+        << "   sd " << k["sd"].get<double>() << "   error " << k["mean_fitted_error"].get<double>();
+      if (k.contains("response"))
+        o << "   response " << k["response"].get<double>() << " +- " << k["response_error"].get<double>() << " ("
+          << k["response_by_constraint"].get<double>() << ")";
+      o << "\n";
+    }
   }
   o << "failed fits or intervals: " << s["overall"].value("failed", 0) << ", " << std::setprecision(2)
     << s.value("seconds_per_toy", 0.0) << " s per toy\n";

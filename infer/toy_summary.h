@@ -79,7 +79,12 @@ double coverage_penalty(double coverage, int64_t n);
 // over the converged toys, and the mean error. Nuisances drawn from their
 // priors with the auxiliary data at the centre (or fixed truths with drawn
 // auxiliary data) give mean 0 and spread 1 where the model is right; a mean
-// many errors from 0 says the fit misplaces that nuisance.
+// many errors from 0 says the fit misplaces that nuisance. Where the truths
+// were drawn, also `response`: the slope of the fitted value on the true one
+// (least squares, with `response_error`), against `response_by_constraint`,
+// 1 - mean error^2 / the truths' variance, the shrinkage of a fit that
+// describes the data (its constraint's precision weight); below it, the fit
+// attenuates the nuisance (reads more information than the data hold).
 nlohmann::json summarise_toys(const std::vector<ToyRow>& rows, const std::vector<std::string>& truth_names = {});
 std::string toy_table(const nlohmann::json& summary);
 

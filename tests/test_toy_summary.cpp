@@ -108,6 +108,30 @@ TEST_CASE("Toy summary: pulls of the fitted nuisances, and the fitted columns of
   REQUIRE(std::abs(p[1]["sd"].get<double>() - 2.0) < 0.2);
   REQUIRE(p[1]["mean_fitted_error"].get<double>() == Approx(0.1));
   REQUIRE(toy_table(s).find("fitted - true nuisances in units of their fitted errors") != std::string::npos);
+  // The fitted values' response to the truths: 1 (a and b follow their
+  // truths one to one) within the least-squares errors 0.1 / sqrt(499) and
+  // 0.2 / sqrt(499); a constraint alone would shrink them to 1 - 0.1^2 / 1.
+  for (int k = 0; k < 2; ++k) {
+    REQUIRE(p[k]["response_error"].get<double>() == Approx((k == 0 ? 0.1 : 0.2) / std::sqrt(n - 1.0)).epsilon(0.1));
+    REQUIRE(std::abs(p[k]["response"].get<double>() - 1.0) < 4 * p[k]["response_error"].get<double>());
+    REQUIRE(p[k]["response_by_constraint"].get<double>() == Approx(0.99).margin(0.002));
+  }
+  // An attenuated fit, a_hat = 0.8 a + N(0, 0.1): response 0.8.
+  {
+    std::vector<ToyRow> attenuated = rows;
+    std::normal_distribution<double> noise(0.0, 0.1);
+    for (auto& r : attenuated) r.nu_hat[0] = 0.8 * r.nu_true[0] + noise(rng);
+    const nlohmann::json a = summarise_toys(attenuated, {"a", "b"})["nuisance_pulls"][0];
+    INFO(a.dump());
+    REQUIRE(std::abs(a["response"].get<double>() - 0.8) < 4 * a["response_error"].get<double>());
+    REQUIRE(toy_table(summarise_toys(attenuated, {"a", "b"})).find("response 0.8") != std::string::npos);
+  }
+  // Fixed truths: no response (the slope needs drawn truths).
+  {
+    std::vector<ToyRow> fixed = rows;
+    for (auto& r : fixed) r.nu_true = {0.5, 0.0};
+    REQUIRE(!summarise_toys(fixed, {"a", "b"})["nuisance_pulls"][0].contains("response"));
+  }
 
   // The CSV round trip keeps the fitted columns, named <name>_hat and <name>_error.
   refinery::testing::TempDir tmp("toy_summary_csv");
