@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -14,6 +15,7 @@
 #include "src/core/bin_edges.h"
 #include "src/core/block_eval.h"
 #include "src/core/error.h"
+#include "src/core/hash.h"
 #include "src/io/event_reader.h"
 #include "src/io/tensor_cache.h"
 #include "src/core/text.h"
@@ -91,6 +93,25 @@ torch::Tensor yield_closure(const torch::Tensor& fractions, const torch::Tensor&
 }
 
 // Whether cached network outputs have the shapes and types evaluate() gives.
+// A large file's identity for a cache key: its size and the FNV-1a hashes of
+// its first and last MiB (an HDF5 event file rewritten with other events
+// changes its tables there).
+std::string sampled_identity(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "file", "missing: measurement.yield_calibration needs the DCR networks' paired sample "
+                                          "(refinery simulate --config ... with simulation.variations or variation_grid)");
+  in.seekg(0, std::ios::end);
+  const int64_t size = int64_t(in.tellg());
+  const int64_t block = std::min<int64_t>(size, 1 << 20);
+  std::string head(size_t(block), '\0'), tail(size_t(block), '\0');
+  in.seekg(0);
+  in.read(head.data(), block);
+  in.seekg(size - block);
+  in.read(tail.data(), block);
+  if (!in) throw InputError(path, "file", "cannot be read");
+  return std::to_string(size) + ":" + hex64(fnv1a64(head)) + ":" + hex64(fnv1a64(tail));
+}
+
 bool consistent(const EvaluatedEvents& e, int64_t n_features, int64_t n_processes, int64_t n_coefficients) {
   if (e.x.dim() != 2) return false;
   const int64_t n = e.x.size(0);
@@ -338,6 +359,12 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
                       "unknown variable '" + reference_variable + "' (a feature, or p_<process>)");
   cell_variable_ = reference_variable;
 
+  // measurement.yield_calibration (absent: off; no schema default, so that
+  // configs without it keep their hashes).
+  const json calibration = m.value("yield_calibration", json::object());
+  const bool yield_calibration = calibration.value("enabled", false);
+  const int64_t calibration_min_events = calibration.value("min_events", int64_t(100));
+
   // Regions.
   const json& regs = m.at("regions");
   if (regs.empty()) throw ConfigError(config.file, "measurement.regions", "no regions");
@@ -408,15 +435,22 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     // The regions depend on the whole measurement section except its toys.
     json regions_settings = m;
     regions_settings.erase("toys");
+    // The yield calibration reads the paired sample (1.7 GB in the main
+    // job, whose full hash would cost a cached fit 25 s): it enters the key
+    // by its size and the hashes of its first and last MiB.
+    std::string paired;
+    if (yield_calibration)
+      for (const auto& f : {dir + "/nominal.h5", dir + "/variations.h5"}) paired += sampled_identity(f) + " ";
     regions_cache.emplace(dir + "/cache", "regions",
                           TensorCache::key_of("refinery measurement regions v1", {},
                                               {events_cache_->key(), regions_settings.dump(), recal,
                                                labels_ ? "labels" : "fractions", mc_statistics_ ? "mc statistics" : "",
-                                               options.reference ? "reference" : ""}),
+                                               options.reference ? "reference" : "", paired}),
                           8);
     if (auto t = regions_cache->load()) regions_cached = restore_regions(*t);
   }
   if (!regions_cached) {
+    if (yield_calibration) calibrate_binned_yields(dir, calibration_min_events);
     mc();  // prepare_regions fits on the simulated events
     prepare_regions(config, recal, n_cells, signal_process);
     regions_fitted_ = true;
@@ -542,9 +576,12 @@ void Measurement::prepare_regions(const ExperimentConfig& config, const std::str
     // labels (the fractions' residual miscalibration within a bin would
     // otherwise distort the signal template). Unbinned regions follow
     // measurement/expected_yields.
+    torch::Tensor coef = mc_.coef.index_select(0, sel);
+    if (regions_[i].binned)
+      if (const torch::Tensor correction = yield_correction(i, region_bin); correction.defined()) coef = coef + correction;
     cells_.push_back(Cells::from_events(region_bin, nb, w, mc_.process.index_select(0, sel),
                                         region_fractions(i, mc_.fractions.index_select(0, sel)),
-                                        mc_.coef.index_select(0, sel), labels_ || regions_[i].binned,
+                                        coef, labels_ || regions_[i].binned,
                                         mc_.variance_factor.index_select(0, sel)));
   }
 }

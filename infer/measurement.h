@@ -157,6 +157,12 @@ class Measurement {
   // What prepare_regions fitted, as tensors (11 per region), and back; false
   // (nothing changed) where the tensors do not fit the regions.
   std::vector<torch::Tensor> region_state() const;
+  // measurement.yield_calibration (infer/measurement_yield_calibration.cpp):
+  // fits yield_correction_ on INPUTS' paired sample, then yield_correction
+  // gives the correction of the simulated events with these bins [n] in a
+  // binned region, [n, P, C] float32 (undefined: none).
+  void calibrate_binned_yields(const std::string& dir, int64_t min_events);
+  torch::Tensor yield_correction(size_t region, const torch::Tensor& bin) const;
   bool restore_regions(const std::vector<torch::Tensor>& tensors);
   // The simulated events with the networks' outputs, read when first
   // needed (Asimov data, binned views, fitting the regions): a fit of a
@@ -188,6 +194,11 @@ class Measurement {
   mutable bool mc_evaluated_ = false;    // the networks run on mc.h5 (not from the cache)
   mutable bool cache_failed_ = false;    // a store was refused (or --no-cache)
   std::string cell_variable_;    // p_<process>: the reference variable, in which unbinned cells are cut
+  // Per (binned region's bin, process), (its first bin + bin) * P + p: the
+  // ansatz's correction [cells, C] float64 (undefined: none), and each
+  // region's first bin (-1: unbinned).
+  torch::Tensor yield_correction_;
+  std::vector<int64_t> binned_offset_;
 };
 
 // The parameter table the config declares (measurement.poi, measurement.nuisances)

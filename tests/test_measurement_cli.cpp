@@ -37,6 +37,7 @@ json small_config(const std::string& dir) {
   c["measurement"]["toys"] = {{"n", 3}, {"mu_true", {1.0}}, {"nu_true", "nominal"}};
   c["measurement"]["mc_statistics"]["enabled"] = false;  // --mc-statistics on turns it on
   c["measurement"].erase("mc_thinning");
+  c["measurement"]["yield_calibration"]["enabled"] = false;  // on in its own block below
   // The default regions, spelled out so that tests can edit them.
   auto r = run_refinery("config --config " + source_path("experiments/htautau.json") + " --get measurement.regions");
   c["measurement"]["regions"] = json::parse(r.output);
@@ -137,6 +138,32 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   r = run_refinery("fit --config " + cfg + " --asimov --mc-statistics maybe --quiet");
   REQUIRE(r.exit_code == 2);
   REQUIRE(r.output.find("--mc-statistics: expected on or off, got 'maybe'") != std::string::npos);
+  {
+    // measurement.yield_calibration: the binned reference's yields corrected
+    // on the chain's paired sample (src/likelihood/paired_yield_calibration.h,
+    // tested on its own): Asimov data still return the truth, and a paired
+    // sample that is missing is named.
+    json cal = config;
+    cal["measurement"]["yield_calibration"] = {{"enabled", true}, {"min_events", 50}};
+    write_json(tmp.path("cal.json"), cal);
+    auto rc = run_refinery("fit --config " + tmp.path("cal.json") + " --asimov --mu-true 1.5 --reference --threads 2 --out " +
+                           tmp.path("fc.json"));
+    INFO(rc.output);
+    REQUIRE(rc.exit_code == 0);
+    REQUIRE(rc.output.find("yield calibration on the paired sample (") != std::string::npos);
+    json fc = json::parse(read_file(tmp.path("fc.json")));
+    REQUIRE(std::abs(fc["fit"]["parameters"][0]["value"].get<double>() - 1.5) < 1e-6);
+    for (int i = 1; i < 7; ++i) {
+      const double expect = fc["fit"]["parameters"][i]["name"] == "soft_met" ? 1.0 : 0.0;
+      REQUIRE(std::abs(fc["fit"]["parameters"][i]["value"].get<double>() - expect) < 1e-6);
+    }
+    TempDir bare("measurement_cli_unpaired");
+    for (const char* f : {"classifier.pt", "dcr_htautau.pt", "dcr_ztautau.pt", "dcr_ttbar.pt", "dcr_diboson.pt", "mc.h5", "nominal.h5"})
+      std::filesystem::create_symlink(tmp.path(f), bare.path(f));
+    rc = run_refinery("fit --config " + tmp.path("cal.json") + " --asimov --inputs " + bare.dir() + " --quiet");
+    CHECK(rc.exit_code == 2);
+    CHECK(rc.output.find(bare.path("variations.h5") + ": file: missing: measurement.yield_calibration needs") != std::string::npos);
+  }
   {
     // Thinning the expected-yield sample by the signal fraction: the networks
     // run on fewer events (a new set-up), Asimov data made of the thinned

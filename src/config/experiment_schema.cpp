@@ -164,6 +164,21 @@ Schema measurement_schema() {
                "Simulated-sample statistics (Barlow-Beeston lite, profiled analytically): one factor per bin of a "
                "binned region and per cell of an unbinned one, multiplying every process there, constrained by the "
                "simulated sample as (sum w)^2 / sum w^2 effective events (Poisson)."),
+      optional("yield_calibration",
+               S::object({
+                   optional("enabled", S::boolean(), nullptr,
+                            "Correct the binned regions' yield response on the DCR networks' paired sample "
+                            "(nominal.h5 and variations.h5 beside mc.h5); absent: false."),
+                   optional("min_events", S::integer(1, 1000000000), nullptr,
+                            "A (bin, process) with fewer nominal events of the paired sample keeps the networks' response; "
+                            "absent: 100."),
+               }),
+               nullptr,
+               "Per bin of every binned region (with --reference also the signal regions' bins) and per process, "
+               "a correction of the DCR ansatz's coefficients that brings the expected yield's response to the "
+               "nuisances to the simulator's at the paired sample's points: generalised least squares with the "
+               "pairs' covariance, shrunk towards the networks' own response by its chi2 (James-Stein). Unbinned "
+               "regions are not corrected."),
       optional("mc_thinning",
                S::array(S::object({
                    required("process", S::string(), "A background process of the classifier."),
