@@ -92,7 +92,6 @@ torch::Tensor yield_closure(const torch::Tensor& fractions, const torch::Tensor&
   return torch::tensor(log_c, torch::kFloat64);
 }
 
-// Whether cached network outputs have the shapes and types evaluate() gives.
 // A large file's identity for a cache key: its size and the FNV-1a hashes of
 // its first and last MiB (an HDF5 event file rewritten with other events
 // changes its tables there).
@@ -112,6 +111,7 @@ std::string sampled_identity(const std::string& path) {
   return std::to_string(size) + ":" + hex64(fnv1a64(head)) + ":" + hex64(fnv1a64(tail));
 }
 
+// Whether cached network outputs have the shapes and types evaluate() gives.
 bool consistent(const EvaluatedEvents& e, int64_t n_features, int64_t n_processes, int64_t n_coefficients) {
   if (e.x.dim() != 2) return false;
   const int64_t n = e.x.size(0);
