@@ -5,7 +5,7 @@
 // simulated weights times the learned ratios, M_bp(nu) = sum_j w_j
 // r_p(x_j|nu). Where a network reads a nuisance more weakly than the
 // simulator moves the bin (in the built-in example a background's response
-// in its largest bin was 0.72 of the simulator's, docs/htautau.md),
+// in its largest bin was 0.72 of the simulator's; the example's notes in docs/),
 // the fit reads the wrong amount of information from the bin. A paired
 // sample (the same simulated events at nu = 0 and at points nu_k, as the
 // DCR networks are trained on) measures the simulator's yields T_bp(nu_k)
