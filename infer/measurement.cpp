@@ -97,8 +97,7 @@ torch::Tensor yield_closure(const torch::Tensor& fractions, const torch::Tensor&
 // changes its tables there).
 std::string sampled_identity(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "file", "missing: measurement.yield_calibration needs the DCR networks' paired sample "
-                                          "(refinery simulate --config ... with simulation.variations or variation_grid)");
+  if (!in) throw InputError(path, "file", "cannot be opened");
   in.seekg(0, std::ios::end);
   const int64_t size = int64_t(in.tellg());
   const int64_t block = std::min<int64_t>(size, 1 << 20);
@@ -440,7 +439,10 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     // by its size and the hashes of its first and last MiB.
     std::string paired;
     if (yield_calibration)
-      for (const auto& f : {dir + "/nominal.h5", dir + "/variations.h5"}) paired += sampled_identity(f) + " ";
+      for (const auto& f : {dir + "/nominal.h5", dir + "/variations.h5"}) {
+        require_paired_file(f);
+        paired += sampled_identity(f) + " ";
+      }
     regions_cache.emplace(dir + "/cache", "regions",
                           TensorCache::key_of("refinery measurement regions v1", {},
                                               {events_cache_->key(), regions_settings.dump(), recal,

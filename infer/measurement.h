@@ -162,6 +162,8 @@ class Measurement {
   // gives the correction of the simulated events with these bins [n] in a
   // binned region, [n, P, C] float32 (undefined: none).
   void calibrate_binned_yields(const std::string& dir, int64_t min_events);
+  // InputError naming a missing file of the paired sample.
+  static void require_paired_file(const std::string& path);
   torch::Tensor yield_correction(size_t region, const torch::Tensor& bin) const;
   bool restore_regions(const std::vector<torch::Tensor>& tensors);
   // The simulated events with the networks' outputs, read when first

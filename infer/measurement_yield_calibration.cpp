@@ -22,6 +22,13 @@ namespace refinery {
 
 using namespace likelihood;
 
+void Measurement::require_paired_file(const std::string& path) {
+  if (!std::filesystem::exists(path))
+    throw InputError(path, "file",
+                     "missing: measurement.yield_calibration needs the DCR networks' paired sample "
+                     "(refinery simulate --config ... with simulation.variations or variation_grid)");
+}
+
 void Measurement::calibrate_binned_yields(const std::string& dir, int64_t min_events) {
   const int64_t P = int64_t(processes_.size());
   binned_offset_.assign(regions_.size(), -1);
@@ -36,11 +43,7 @@ void Measurement::calibrate_binned_yields(const std::string& dir, int64_t min_ev
   if (n_bins == 0) return;
 
   const std::string nominal_path = dir + "/nominal.h5", variations_path = dir + "/variations.h5";
-  for (const auto& path : {nominal_path, variations_path})
-    if (!std::filesystem::exists(path))
-      throw InputError(path, "file",
-                       "missing: measurement.yield_calibration needs the DCR networks' paired sample "
-                       "(refinery simulate --config ... with simulation.variations or variation_grid)");
+  for (const auto& path : {nominal_path, variations_path}) require_paired_file(path);
   EventMeta mn, mv;
   const EventSet nominal = read_events(nominal_path, &mn);
   const EventSet varied = read_events(variations_path, &mv);
