@@ -10,6 +10,7 @@
 #include "input_error.hpp"
 
 #include <cmath>
+#include <limits>
 #include <fstream>
 #include <iomanip>
 #include <sstream>
@@ -520,4 +521,42 @@ TEST_CASE("fit --fix holds parameters: at the free fit's value it returns the fr
     CHECK(r.exit_code == 2);
     CHECK(r.output.rfind("refinery fit: error: --fix: ", 0) == 0);
   }
+}
+
+TEST_CASE("the minimiser: steps below the NLL's resolution end the fit at machine precision", "[minimizer]") {
+  // f = F0 + (x - m)^T A (x - m) / 2 at F0 = 1e5 (an unbinned NLL's size),
+  // started at its minimum m = (1, 1) with a gradient off by a constant b,
+  // and a value 1e-8 higher anywhere but at m: the rounding of sums of 1e5
+  // events' terms, which moves the value more than the decrease the
+  // gradient promises. The EDM, b^T A^-1 b / 2 = 9.1e-10, sits above what
+  // 10 ulp of |f| resolve (2.2e-10), so no step can be judged. Before,
+  // backtracking went on until a step changed x by nothing or a few ulp,
+  // equal values passed Armijo's test, and Newton repeated such steps until
+  // its 200 iterations ran out (about 40 evaluations each): the fit failed.
+  // A pseudo-experiment of seed 20261212 (toy 331) took 292 s so and was lost.
+  const Eigen::Vector2d m(1.0, 1.0), b(4e-5, -2e-5);
+  const Eigen::Matrix2d A = (Eigen::Matrix2d() << 2.0, 0.5, 0.5, 1.0).finished();
+  const double F0 = 1e5;
+  int evaluations = 0;
+  Objective f = [&](const Eigen::VectorXd& v, Eigen::VectorXd* g, Eigen::MatrixXd* H) {
+    ++evaluations;
+    const Eigen::Vector2d d = v - m;
+    if (g) *g = A * d + b;
+    if (H) *H = A;
+    return F0 + 0.5 * d.dot(A * d) + (v == m ? 0.0 : 1e-8);
+  };
+  const double edm = 0.5 * b.dot(A.inverse() * b);
+  REQUIRE(edm == Approx(9.14e-10).epsilon(1e-3));
+  REQUIRE(edm > 10.0 * std::numeric_limits<double>::epsilon() * F0);
+  MinimizerResult r = minimize(f, m, Eigen::Vector2d(-5, -5), Eigen::Vector2d(5, 5), {false, false});
+  INFO(r.message);
+  REQUIRE(r.usable());
+  REQUIRE(r.attempts.size() == 1);
+  REQUIRE(r.message.find("machine precision") != std::string::npos);
+  REQUIRE(r.iterations <= 1);
+  REQUIRE(evaluations < 20);
+  // The polish's full Newton step (judged by the EDM, not by values) ends
+  // at the biased gradient's zero, m - A^-1 b, 2.2e-5 from m.
+  REQUIRE((r.x - (m - A.inverse() * b)).norm() < 1e-12);
+  REQUIRE(r.f == Approx(F0).epsilon(1e-12));  // F0 + 9e-10 + the 1e-8 of "rounding"
 }

@@ -56,9 +56,8 @@ struct Search {
   }
   // The NLL is known to ~1 ulp: an EDM below ~10 ulp of |f| cannot be
   // resolved (large unbinned fits, |f| ~ 1e5: ~2e-10).
-  double edm_goal(double fx) const {
-    return std::max(opt.edm_tolerance, 10.0 * std::numeric_limits<double>::epsilon() * std::max(1.0, std::abs(fx)));
-  }
+  double edm_goal(double fx) const { return std::max(opt.edm_tolerance, resolution(fx)); }
+  double resolution(double fx) const { return 10.0 * std::numeric_limits<double>::epsilon() * std::max(1.0, std::abs(fx)); }
 };
 
 // Damped Newton direction on the free parameters; raises `lambda` until the
@@ -95,6 +94,13 @@ bool line_search(Search& s, const std::vector<int>& free, const Eigen::VectorXd&
     Eigen::VectorXd xn = x;
     for (std::size_t a = 0; a < free.size(); ++a)
       xn[free[a]] = std::clamp(x[free[a]] + step * d[a], s.lo[free[a]], s.hi[free[a]]);
+    // Once the decrease the step promises to first order is below what the
+    // NLL's rounding resolves (10 ulp of |f|, as the EDM's goal), no value
+    // comparison can accept it honestly: equal values would pass Armijo's
+    // test, and Newton would repeat such steps, each changing x by a few ulp,
+    // until its iterations ran out. Smaller steps promise less still: no move.
+    const double promised = -g.dot(xn - x);
+    if (promised >= 0 && promised < s.resolution(fx)) return false;
     const bool with_derivatives = step == 1.0 && g_full && H_full;
     const double fn = with_derivatives ? s.eval(xn, g_full, H_full) : s.eval(xn, nullptr, nullptr);
     if (std::isfinite(fn) && fn <= fx + 1e-4 * g.dot(xn - x)) {
