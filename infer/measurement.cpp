@@ -721,26 +721,33 @@ EvaluatedEvents Measurement::evaluate(const EventSet& events, const std::string&
   return e;
 }
 
+torch::Tensor Measurement::in_networks_order(const torch::Tensor& nuisances, const std::vector<std::string>& names,
+                                             const std::string& source, const std::string& consequence) const {
+  const torch::Tensor nu_file = nuisances.to(torch::kFloat64);
+  if (nu_file.dim() != 2 || nu_file.size(1) != int64_t(names.size()))
+    throw InputError(source, "nuisances", "expected [N," + std::to_string(names.size()) + "] (one column per nuisance_names entry)");
+  const int64_t K = int64_t(dcr_nuisances_.size());
+  torch::Tensor nu = torch::zeros({nu_file.size(0), K}, torch::kFloat64);
+  for (size_t j = 0; j < names.size(); ++j) {
+    const auto k = std::find(dcr_nuisances_.begin(), dcr_nuisances_.end(), names[j]) - dcr_nuisances_.begin();
+    if (k < K)
+      nu.select(1, k).copy_(nu_file.select(1, int64_t(j)));
+    else if (nu_file.select(1, int64_t(j)).ne(0.0).any().item<bool>())
+      throw InputError(source, "nuisances",
+                       "events simulated at " + names[j] + " != 0, a nuisance the DCR networks do not model (" +
+                           join(dcr_nuisances_) + ")" + consequence);
+  }
+  return nu;
+}
+
 void Measurement::to_reference_point(EvaluatedEvents& e, const EventSet& events, const std::vector<std::string>& names,
                                      const std::string& source) const {
   if (!events.has_nuisances() || events.size() == 0) return;
-  const torch::Tensor nu_file = events.nuisances.to(torch::kFloat64).contiguous();
-  if (nu_file.dim() != 2 || nu_file.size(1) != int64_t(names.size()))
-    throw InputError(source, "nuisances", "expected [N," + std::to_string(names.size()) + "] (one column per nuisance_names entry)");
-  const int64_t N = nu_file.size(0), K = int64_t(dcr_nuisances_.size());
-  // The file's columns in the networks' order; the others must stay at 0.
-  std::vector<int64_t> column(K, -1);
-  for (size_t j = 0; j < names.size(); ++j) {
-    const auto k = std::find(dcr_nuisances_.begin(), dcr_nuisances_.end(), names[j]) - dcr_nuisances_.begin();
-    if (k < K) {
-      column[k] = int64_t(j);
-    } else if (nu_file.select(1, int64_t(j)).ne(0.0).any().item<bool>()) {
-      throw InputError(source, "nuisances",
-                       "events simulated at " + names[j] + " != 0, a nuisance the DCR networks do not model (" +
-                           join(dcr_nuisances_) + "): their weights cannot be brought to the networks' reference point");
-    }
-  }
-  const auto* nu = nu_file.data_ptr<double>();
+  const torch::Tensor nu_points =
+      in_networks_order(events.nuisances, names, source, ": their weights cannot be brought to the networks' reference point")
+          .contiguous();
+  const int64_t N = nu_points.size(0), K = int64_t(dcr_nuisances_.size());
+  const auto* nu = nu_points.data_ptr<double>();
   const torch::Tensor process = e.process.contiguous(), coef = e.coef.contiguous();
   const auto* proc = process.data_ptr<int64_t>();
   const auto* c = coef.data_ptr<float>();
@@ -755,7 +762,7 @@ void Measurement::to_reference_point(EvaluatedEvents& e, const EventSet& events,
   for (int64_t i = 0; i < N; ++i) {
     bool at_reference = true;
     for (int64_t k = 0; k < K; ++k) {
-      point[k] = column[k] < 0 ? 0.0 : nu[i * int64_t(names.size()) + column[k]];
+      point[k] = nu[i * K + k];
       at_reference = at_reference && point[k] == 0.0;
     }
     if (at_reference) continue;

@@ -101,6 +101,12 @@ class Measurement {
   // must be 0; unlabelled events must be at 0. InputError names `source`.
   void to_reference_point(EvaluatedEvents& e, const EventSet& events, const std::vector<std::string>& names,
                           const std::string& source) const;
+  // An event file's `nuisances` columns `names` as [N, K] in the DCR
+  // networks' order (double; a network nuisance the file lacks is 0). A
+  // column the networks do not model must be 0: InputError naming `source`,
+  // the message ending in `consequence`.
+  torch::Tensor in_networks_order(const torch::Tensor& nuisances, const std::vector<std::string>& names,
+                                  const std::string& source, const std::string& consequence) const;
   // The likelihood of an observed data set.
   likelihood::LikelihoodModel model(const EvaluatedEvents& data, const std::string& source) const;
   // The yields' display of a data set (`refinery yields --variable`): the

@@ -67,15 +67,7 @@ void Measurement::calibrate_binned_yields(const std::string& dir, int64_t min_ev
 
   // The points: the variations' nuisance columns in the networks' order.
   const int64_t K = int64_t(dcr_nuisances_.size());
-  const torch::Tensor nu_file = varied.nuisances.to(torch::kFloat64);
-  torch::Tensor nu = torch::zeros({varied.size(), K}, torch::kFloat64);
-  for (size_t j = 0; j < mv.nuisance_names.size(); ++j) {
-    const auto k = std::find(dcr_nuisances_.begin(), dcr_nuisances_.end(), mv.nuisance_names[j]) - dcr_nuisances_.begin();
-    if (k < K)
-      nu.select(1, k).copy_(nu_file.select(1, int64_t(j)));
-    else if (nu_file.select(1, int64_t(j)).ne(0.0).any().item<bool>())
-      throw InputError(variations_path, "nuisances", "rows at " + mv.nuisance_names[j] + " != 0, a nuisance the DCR networks do not model");
-  }
+  const torch::Tensor nu = in_networks_order(varied.nuisances, mv.nuisance_names, variations_path, "");
   auto [points, point_of_row, unused_counts] = torch::unique_dim(nu, 0, /*sorted=*/true, /*return_inverse=*/true);
   const int64_t n_points = points.size(0);
   const Ansatz ansatz(int(spec_.calibration.size()), 2, spec_.calibration_power);
