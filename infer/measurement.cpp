@@ -419,7 +419,24 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
       for (int s : spec_.scaled_by(0))
         if (s == p) throw ConfigError(config.file, key, "'" + processes_[p] + "' is scaled by the POI: thin a background, not the signal");
       const bool stratified = rules[i].contains("stratify") && rules[i].at("stratify").is_boolean() && rules[i].at("stratify").get<bool>();
-      thinning_.push_back({p, rules[i].at("signal_fraction_below").get<double>(), rules[i].at("keep").get<double>(), stratified});
+      SignalFractionThinning rule{p, rules[i].at("signal_fraction_below").get<double>(), rules[i].at("keep").get<double>(), stratified};
+      if (rules[i].contains("signal_fraction_above") && rules[i].at("signal_fraction_above").is_number())
+        rule.signal_fraction_above = rules[i].at("signal_fraction_above").get<double>();
+      const std::string at = "measurement.mc_thinning[" + std::to_string(i) + "]";
+      if (!(rule.signal_fraction_above < rule.signal_fraction_below))
+        throw ConfigError(config.file, at + ".signal_fraction_above",
+                          "must be below signal_fraction_below (" + std::to_string(rule.signal_fraction_below) + ")");
+      for (size_t j = 0; j < thinning_.size(); ++j) {
+        const SignalFractionThinning& o = thinning_[j];
+        const bool overlap = o.process == p && o.signal_fraction_above < rule.signal_fraction_below &&
+                             rule.signal_fraction_above < o.signal_fraction_below;
+        if (overlap && (o.stratified || rule.stratified))
+          throw ConfigError(config.file, at,
+                            "overlaps mc_thinning[" + std::to_string(j) + "] of '" + processes_[p] +
+                                "' in the signal fraction, and a stratified rule must not overlap another (give them "
+                                "disjoint intervals with signal_fraction_above)");
+      }
+      thinning_.push_back(rule);
     }
     if (!thinning_.empty()) ordered_by.push_back("thinning " + rules.dump());
   }

@@ -21,7 +21,7 @@ std::vector<char> systematic_rows(const int64_t* p, const double* f, const int64
                                   const SignalFractionThinning& t, size_t rule) {
   std::vector<int64_t> rows;
   for (int64_t i = 0; i < n; ++i)
-    if (p[i] == t.process && f[i] < t.signal_fraction_below) rows.push_back(i);
+    if (p[i] == t.process && t.covers(f[i])) rows.push_back(i);
   auto number = [&](int64_t i) { return e ? e[i] : i; };
   auto group = [&](int64_t i) { return g ? g[i] : int64_t(0); };
   std::sort(rows.begin(), rows.end(), [&](int64_t a, int64_t b) {
@@ -62,7 +62,7 @@ ThinningSelection select_by_signal_fraction(const torch::Tensor& process, const 
     bool kept = true;
     for (size_t r = 0; r < rules.size() && kept; ++r) {
       const SignalFractionThinning& t = rules[r];
-      if (p[i] != t.process || !(f[i] < t.signal_fraction_below)) continue;
+      if (p[i] != t.process || !t.covers(f[i])) continue;
       kept = t.stratified ? systematic[r][size_t(i)] != 0 : uniform_of(e ? e[i] : i, r) < t.keep;
       w /= t.keep;
       if (t.stratified) v *= t.keep;

@@ -30,6 +30,8 @@ struct SignalFractionThinning {
   double signal_fraction_below = 0.0;  // thinned where sum_{s in POI} f_s < this
   double keep = 1.0;                   // in (0, 1]
   bool stratified = false;             // systematic along (group, fraction) rather than one by one
+  double signal_fraction_above = 0.0;  // ... and not below this: a rule covers [above, below)
+  bool covers(double f) const { return f >= signal_fraction_above && f < signal_fraction_below; }
 };
 
 // The kept rows (int64 [M], increasing), the weights' factors for them

@@ -364,4 +364,32 @@ TEST_CASE("Stratified thinning keeps the share of every region and signal-fracti
   const ThinningSelection one = select_by_signal_fraction(process, fs, events, {rule});
   const double total = thinned.sum().item<double>();
   CHECK(std::abs(double(one.rows.size(0) - (n - int64_t(total))) - keep * total) < 1.0);
+
+  // Two rules of the background on disjoint intervals of the signal
+  // fraction, [0, 0.01) at 1/4 and [0.01, 0.04) at 1/2: each interval thinned
+  // at its own rate, with its own weight and variance factors, and every
+  // region's kept count below and above each cut exact to one event.
+  SignalFractionThinning upper{1, 0.04, 0.5};
+  upper.stratified = true;
+  upper.signal_fraction_above = 0.01;
+  const ThinningSelection two = select_by_signal_fraction(process, fs, events, {rule, upper}, group);
+  const torch::Tensor kept2 = torch::zeros({n}, torch::kBool).index_fill_(0, two.rows, true);
+  const torch::Tensor factor2 = torch::ones({n}, torch::kFloat64).index_copy_(0, two.rows, two.weight_factor);
+  const torch::Tensor variance2 = torch::ones({n}, torch::kFloat64).index_copy_(0, two.rows, two.variance_factor);
+  const torch::Tensor background = process.eq(1);
+  CHECK(kept2.logical_or(background).all().item<bool>());
+  const torch::Tensor low = background.logical_and(fs.lt(0.01)), high = background.logical_and(fs.ge(0.01));
+  CHECK(factor2.masked_select(kept2.logical_and(low)).eq(4.0).all().item<bool>());
+  CHECK(factor2.masked_select(kept2.logical_and(high)).eq(2.0).all().item<bool>());
+  CHECK(variance2.masked_select(kept2.logical_and(high)).eq(0.5).all().item<bool>());
+  // The lower rule's choice is the one-rule choice: the upper rule leaves it alone.
+  CHECK(torch::equal(kept2.logical_and(low), kept.logical_and(low)));
+  for (int64_t g = -1; g < 3; ++g)
+    for (const double cut : {0.015, 0.02, 0.03, 0.04}) {
+      const torch::Tensor cell = high.logical_and(group.eq(g)).logical_and(fs.lt(cut));
+      const double eligible = cell.sum().item<double>(), k = kept2.logical_and(cell).sum().item<double>();
+      INFO("group " << g << ", fraction in [0.01, " << cut << "): " << k << " of " << eligible);
+      REQUIRE(eligible > 300);
+      REQUIRE(std::abs(k - 0.5 * eligible) < 1.0);
+    }
 }

@@ -198,6 +198,21 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
     r = run_refinery("fit --config " + tmp.path("thinned.json") + " --asimov --quiet");
     REQUIRE(r.exit_code == 2);
     REQUIRE(r.output.find("measurement.mc_thinning[0].process: 'htautau' is scaled by the POI") != std::string::npos);
+    // Two rules of one process: an empty interval, and a stratified rule
+    // overlapping another, are refused by name.
+    thinned["measurement"]["mc_thinning"][0]["process"] = "ztautau";
+    thinned["measurement"]["mc_thinning"][0]["signal_fraction_above"] = 0.05;
+    write_json(tmp.path("thinned.json"), thinned);
+    r = run_refinery("fit --config " + tmp.path("thinned.json") + " --asimov --quiet");
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find("measurement.mc_thinning[0].signal_fraction_above: must be below signal_fraction_below") != std::string::npos);
+    thinned["measurement"]["mc_thinning"][0].erase("signal_fraction_above");
+    thinned["measurement"]["mc_thinning"].push_back(
+        {{"process", "ztautau"}, {"signal_fraction_above", 0.02}, {"signal_fraction_below", 0.5}, {"keep", 0.5}, {"stratify", true}});
+    write_json(tmp.path("thinned.json"), thinned);
+    r = run_refinery("fit --config " + tmp.path("thinned.json") + " --asimov --quiet");
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find("measurement.mc_thinning[1]: overlaps mc_thinning[0] of 'ztautau'") != std::string::npos);
   }
 
   // Profile scan on the same Asimov data: t = 0 at mu_hat, rising on both

@@ -184,6 +184,10 @@ Schema measurement_schema() {
                    required("process", S::string(), "A background process of the classifier."),
                    required("signal_fraction_below", S::number(0, 1),
                             "Its events whose classifier fraction of the POI processes (summed) is below this are thinned."),
+                   optional("signal_fraction_above", S::number(0, 1), nullptr,
+                            "... and not below this (absent: 0), so that several rules of one process thin disjoint "
+                            "intervals of the signal fraction at different rates. Rules of one process may overlap "
+                            "only where neither is stratified."),
                    required("keep", S::number(1e-6, 1), "The probability that such an event is kept; its weight is divided by it."),
                    optional("stratify", S::boolean(), nullptr,
                             "Keep them systematically (every 1/keep-th in the order of region, then signal fraction, "
