@@ -51,6 +51,13 @@ torch::Tensor ClassifierArchive::run(const std::string& method, const torch::Ten
 
 torch::Tensor ClassifierArchive::probabilities(const torch::Tensor& x) { return run("forward", x); }
 torch::Tensor ClassifierArchive::fractions(const torch::Tensor& x) { return run("fractions", x); }
+torch::Tensor ClassifierArchive::probabilities(const torch::Tensor& x, const torch::Tensor& f) {
+  if (!module_.hasattr("log_yields") || f.dim() != 2 || f.size(0) != x.size(0)) return probabilities(x);
+  // The arithmetic of the archive's forward() (models/torchscript_export.cpp).
+  torch::NoGradGuard guard;
+  const torch::Tensor a = torch::log(f) - module_.attr("log_yields").toTensor();
+  return torch::exp(a - torch::logsumexp(a, 1, true)).to(torch::kFloat32);
+}
 torch::Tensor ClassifierArchive::logits(const torch::Tensor& x) { return run("logits", x); }
 
 }  // namespace refinery

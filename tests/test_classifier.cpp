@@ -191,6 +191,9 @@ TEST_CASE("Classifier export: TorchScript in C++ and Python gives the module's n
   // AMD EPYC): the probabilities' tolerance applies.
   INFO("largest fraction difference " << (archive.fractions(x) - f).abs().max().item<double>());
   REQUIRE(torch::allclose(archive.fractions(x), f, 0, 1e-6));
+  // The probabilities from the fractions, without the network's second
+  // pass: the archive's own forward() to the bit.
+  REQUIRE(torch::equal(archive.probabilities(x, archive.fractions(x)), archive.probabilities(x)));
   // Python: torch.jit.load on the same inputs, passed as text.
   std::ofstream xs(tmp.path("x.txt"));
   auto a = x.accessor<float, 2>();
