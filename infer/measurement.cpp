@@ -438,7 +438,7 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
       }
       thinning_.push_back(rule);
     }
-    if (!thinning_.empty()) ordered_by.push_back("thinning " + rules.dump());
+    if (!thinning_.empty()) ordered_by.push_back("thinning, stratified along the regions' binning, " + rules.dump());
   }
   mc_path_ = mc_path;
   if (options.cache)
@@ -510,26 +510,34 @@ void Measurement::read_mc() const {
     EventReader reader(mc_path_);
     classifier_->check_features(reader.meta().feature_names, mc_path_);
     EventSet events = reader.read_all();
-    torch::Tensor variance_factor;
+    torch::Tensor variance_factor, fractions, prob;
     if (!thinning_.empty()) {
-      const torch::Tensor f = classifier_->fractions(events.features.to(torch::kFloat32));
-      torch::Tensor fs = torch::zeros({f.size(0)}, torch::kFloat64);
-      for (int s : spec_.scaled_by(0)) fs += f.select(1, s);
+      // The classifier runs once on every event: the thinning needs its
+      // outputs, and the kept events' are reused below.
+      EvaluatedEvents all;
+      all.x = events.features.to(torch::kFloat32).contiguous();
+      all.fractions = classifier_->fractions(all.x);
+      torch::Tensor fs = torch::zeros({all.fractions.size(0)}, torch::kFloat64);
+      for (int s : spec_.scaled_by(0)) fs += all.fractions.select(1, s);
       // A stratified rule's strata: the regions (the first whose selection
-      // holds; -1 outside them), within which it orders by signal fraction;
-      // evaluated only where a rule is stratified.
-      torch::Tensor group;
+      // holds; -1 outside them), within which it orders by the regions' own
+      // binning (thinning_order); evaluated only where a rule is stratified.
+      torch::Tensor group, order;
       if (std::any_of(thinning_.begin(), thinning_.end(), [](const SignalFractionThinning& t) { return t.stratified; })) {
+        all.prob = classifier_->probabilities(all.x, all.fractions);
         group = torch::full({events.size()}, int64_t(-1), torch::kInt64);
         for (size_t r = regions_.size(); r-- > 0;)
-          group = torch::where(regions_[r].selection.evaluate(events.features), int64_t(r), group);
+          group = torch::where(regions_[r].selection.evaluate(all.x), int64_t(r), group);
+        order = thinning_order(all, group, fs);
       }
-      const ThinningSelection kept = select_by_signal_fraction(events.process, fs, events.event, thinning_, group);
+      const ThinningSelection kept = select_by_signal_fraction(events.process, fs, events.event, thinning_, group, order);
       events = events.select(torch::zeros({events.size()}, torch::kBool).index_fill_(0, kept.rows, true));
       events.weights = events.weights * kept.weight_factor.to(events.weights.scalar_type());
       variance_factor = kept.variance_factor;
+      fractions = all.fractions.index_select(0, kept.rows);
+      if (all.prob.defined()) prob = all.prob.index_select(0, kept.rows);
     }
-    mc_ = evaluate(events, mc_path_);
+    mc_ = evaluate(events, mc_path_, false, fractions, prob);
     mc_.variance_factor = variance_factor.defined() ? variance_factor : torch::ones({mc_.weight.size(0)}, torch::kFloat64);
     to_reference_point(mc_, events, reader.meta().nuisance_names, mc_path_);
   }
@@ -695,14 +703,19 @@ std::vector<std::vector<double>> Measurement::closure_factors() const {
 }
 
 EvaluatedEvents Measurement::evaluate(const EventSet& events, const std::string& source, bool observed) const {
+  return evaluate(events, source, observed, torch::Tensor(), torch::Tensor());
+}
+
+EvaluatedEvents Measurement::evaluate(const EventSet& events, const std::string& source, bool observed,
+                                      const torch::Tensor& fractions, const torch::Tensor& prob) const {
   EvaluatedEvents e;
   e.x = events.features.to(torch::kFloat32).contiguous();
   if (e.x.dim() != 2 || e.x.size(1) != int64_t(features_.size()))
     throw InputError(source, "features", "expected [N," + std::to_string(features_.size()) + "] features (the models')");
   e.weight = events.weights.defined() ? events.weights.to(torch::kFloat64) : torch::ones({e.x.size(0)}, torch::kFloat64);
   e.process = events.process.defined() ? events.process.to(torch::kInt64) : torch::full({e.x.size(0)}, -1, torch::kInt64);
-  e.fractions = classifier_->fractions(e.x);
-  e.prob = classifier_->probabilities(e.x);
+  e.fractions = fractions.defined() ? fractions : classifier_->fractions(e.x);
+  e.prob = prob.defined() ? prob : classifier_->probabilities(e.x, e.fractions);
   // Observed events: an event's coefficients are read by the unbinned
   // regions only (a binned region counts events), so the DCR networks run on
   // the events an unbinned region selects; the others' rows stay 0.
@@ -801,6 +814,16 @@ torch::Tensor Measurement::values(const std::string& variable, const EvaluatedEv
   if (proc != processes_.end()) return e.prob.select(1, proc - processes_.begin()).to(torch::kFloat64);
   const int64_t f = std::find(features_.begin(), features_.end(), variable) - features_.begin();
   return e.x.select(1, f).to(torch::kFloat64);
+}
+
+torch::Tensor Measurement::thinning_order(const EvaluatedEvents& e, const torch::Tensor& group, const torch::Tensor& fs) const {
+  torch::Tensor order = fs.to(torch::kFloat64).clone();
+  for (size_t r = 0; r < regions_.size(); ++r) {
+    const torch::Tensor in = group.eq(int64_t(r));
+    const std::string& variable = regions_[r].binned ? regions_[r].variable : cell_variable_;
+    if (known_variable(variable)) order = torch::where(in, values(variable, e), order);  // else: the signal fraction
+  }
+  return order;
 }
 
 std::pair<torch::Tensor, torch::Tensor> Measurement::assign(const RegionSpec& r, const EvaluatedEvents& e) const {

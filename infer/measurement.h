@@ -90,6 +90,10 @@ class Measurement {
   // (model()), whose DCR coefficients only the unbinned regions read: they
   // are computed for the events those regions select, 0 elsewhere.
   EvaluatedEvents evaluate(const EventSet& events, const std::string& source, bool observed = false) const;
+  // The same with the classifier's fractions and probabilities of these
+  // events already computed (the set-up's thinning needs them first).
+  EvaluatedEvents evaluate(const EventSet& events, const std::string& source, bool observed,
+                           const torch::Tensor& fractions, const torch::Tensor& prob) const;
   // Simulated events that stand for the model (the expected-yield sample,
   // a sample toys resample) may have been simulated at a nuisance point
   // nu_e other than the DCR networks' reference point (nu = 0, where their
@@ -144,6 +148,12 @@ class Measurement {
  private:
   // The values of a feature or of p_<process> at the events (float64 [n]).
   torch::Tensor values(const std::string& variable, const EvaluatedEvents& e) const;
+  // The order of a stratified thinning within each region (`group`, -1
+  // outside): the variable its bins or cells are made of (a binned region's
+  // own, an unbinned region's cells' reference variable), so that every bin
+  // and cell of both analyses keeps its share of the thinned events to one
+  // event; the signal fraction `fs` outside the regions.
+  torch::Tensor thinning_order(const EvaluatedEvents& e, const torch::Tensor& group, const torch::Tensor& fs) const;
   // Per region: boolean mask and bin index (-1 outside the edges; unbinned:
   // the cell of the simulated-sample statistics).
   std::pair<torch::Tensor, torch::Tensor> assign(const RegionSpec& r, const EvaluatedEvents& e) const;

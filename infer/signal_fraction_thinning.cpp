@@ -16,9 +16,9 @@ double uniform_of(int64_t event, size_t rule) {
 }
 
 // A stratified rule's choice (per row): its eligible rows ordered by
-// (group, fraction, event number), kept at the systematic places.
-std::vector<char> systematic_rows(const int64_t* p, const double* f, const int64_t* e, const int64_t* g, int64_t n,
-                                  const SignalFractionThinning& t, size_t rule) {
+// (group, order, fraction, event number), kept at the systematic places.
+std::vector<char> systematic_rows(const int64_t* p, const double* f, const int64_t* e, const int64_t* g, const double* o,
+                                  int64_t n, const SignalFractionThinning& t, size_t rule) {
   std::vector<int64_t> rows;
   for (int64_t i = 0; i < n; ++i)
     if (p[i] == t.process && t.covers(f[i])) rows.push_back(i);
@@ -26,6 +26,7 @@ std::vector<char> systematic_rows(const int64_t* p, const double* f, const int64
   auto group = [&](int64_t i) { return g ? g[i] : int64_t(0); };
   std::sort(rows.begin(), rows.end(), [&](int64_t a, int64_t b) {
     if (group(a) != group(b)) return group(a) < group(b);
+    if (o && o[a] != o[b]) return o[a] < o[b];
     if (f[a] != f[b]) return f[a] < f[b];
     return number(a) < number(b);
   });
@@ -39,7 +40,8 @@ std::vector<char> systematic_rows(const int64_t* p, const double* f, const int64
 
 ThinningSelection select_by_signal_fraction(const torch::Tensor& process, const torch::Tensor& signal_fraction,
                                             const torch::Tensor& event_numbers,
-                                            const std::vector<SignalFractionThinning>& rules, const torch::Tensor& group) {
+                                            const std::vector<SignalFractionThinning>& rules, const torch::Tensor& group,
+                                            const torch::Tensor& order) {
   const int64_t n = process.size(0);
   const torch::Tensor proc = process.to(torch::kInt64).contiguous();
   const torch::Tensor fs = signal_fraction.to(torch::kFloat64).contiguous();
@@ -49,9 +51,12 @@ ThinningSelection select_by_signal_fraction(const torch::Tensor& process, const 
   const int64_t* e = ev.defined() ? ev.data_ptr<int64_t>() : nullptr;
   const torch::Tensor gr = group.defined() ? group.to(torch::kInt64).contiguous() : torch::Tensor();
   const int64_t* g = gr.defined() ? gr.data_ptr<int64_t>() : nullptr;
+  // (not-a-number would break the sort's ordering: read as 0)
+  const torch::Tensor od = order.defined() ? torch::nan_to_num(order.to(torch::kFloat64), 0.0).contiguous() : torch::Tensor();
+  const double* o = od.defined() ? od.data_ptr<double>() : nullptr;
   std::vector<std::vector<char>> systematic(rules.size());
   for (size_t r = 0; r < rules.size(); ++r)
-    if (rules[r].stratified) systematic[r] = systematic_rows(p, f, e, g, n, rules[r], r);
+    if (rules[r].stratified) systematic[r] = systematic_rows(p, f, e, g, o, n, rules[r], r);
   std::vector<int64_t> rows;
   std::vector<double> factor, variance;
   rows.reserve(size_t(n));

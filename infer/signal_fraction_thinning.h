@@ -9,13 +9,15 @@
 //
 // A stratified rule keeps its events systematically instead (the systematic
 // sample of survey sampling, data/systematic_sampling.h): ordered by group
-// (the measurement's region), then signal fraction, then event number, they
-// are kept at every 1/keep-th place from a start fixed by the rule and their
-// number. Each is still kept with probability `keep` over starts, but the
-// kept count in every region and every interval of the signal fraction
-// within it (the regions' bins and cells) is exact to one event, so the
-// thinning adds no statistical error to the expected yields there. The
-// decision depends on the events' (group, fraction, number), not their rows.
+// (the measurement's region), then an order within the group (the variable
+// of that region's bins or cells; absent: the signal fraction), then signal
+// fraction, then event number, they are kept at every 1/keep-th place from
+// a start fixed by the rule and their number. Each is still kept with
+// probability `keep` over starts, but the kept count in every group and
+// every interval of its order (the regions' bins and cells) is exact to one
+// event, so the thinning adds no statistical error to the expected yields
+// there. The decision depends on the events' (group, order, fraction,
+// number), not their rows.
 #pragma once
 #include <torch/torch.h>
 
@@ -44,7 +46,9 @@ struct SignalFractionThinning {
 // the kept events estimate as sum (w / keep)^2 keep: factor keep.
 // `process` int64 [N], `signal_fraction` float64 [N], `event_numbers`
 // int64 [N] or undefined (rows then), `group` int64 [N] (a stratified
-// rule's strata; undefined: one group).
+// rule's strata; undefined: one group), `order` float64 [N] (a stratified
+// rule's order within a group, before the signal fraction; undefined: the
+// signal fraction alone).
 struct ThinningSelection {
   torch::Tensor rows;
   torch::Tensor weight_factor;
@@ -53,6 +57,6 @@ struct ThinningSelection {
 ThinningSelection select_by_signal_fraction(const torch::Tensor& process, const torch::Tensor& signal_fraction,
                                             const torch::Tensor& event_numbers,
                                             const std::vector<SignalFractionThinning>& rules,
-                                            const torch::Tensor& group = {});
+                                            const torch::Tensor& group = {}, const torch::Tensor& order = {});
 
 }  // namespace refinery

@@ -392,4 +392,27 @@ TEST_CASE("Stratified thinning keeps the share of every region and signal-fracti
       REQUIRE(eligible > 300);
       REQUIRE(std::abs(k - 0.5 * eligible) < 1.0);
     }
+
+  // An order within the groups (a region's binning variable, here uniform
+  // and independent of the signal fraction): the kept count of every
+  // interval of it in every group exact to one event; intervals of the
+  // signal fraction are then kept as by independent draws only.
+  torch::Tensor binning = torch::empty({n}, torch::kFloat64);
+  for (int64_t i = 0; i < n; ++i) binning[i] = u(rng);
+  const ThinningSelection along = select_by_signal_fraction(process, fs, events, {rule, upper}, group, binning);
+  const torch::Tensor kept3 = torch::zeros({n}, torch::kBool).index_fill_(0, along.rows, true);
+  for (int64_t g = -1; g < 3; ++g)
+    for (const double cut : {0.1, 0.25, 0.5, 0.75, 1.0}) {
+      const torch::Tensor cell = low.logical_and(group.eq(g)).logical_and(binning.lt(cut));
+      const double eligible = cell.sum().item<double>(), k = kept3.logical_and(cell).sum().item<double>();
+      INFO("group " << g << ", binning variable below " << cut << ": " << k << " of " << eligible);
+      REQUIRE(eligible > 100);
+      REQUIRE(std::abs(k - keep * eligible) < 1.0);
+    }
+  // The same events whatever the rows' order.
+  const ThinningSelection along_flipped =
+      select_by_signal_fraction(process.index_select(0, flip), fs.index_select(0, flip), events.index_select(0, flip),
+                                {rule, upper}, group.index_select(0, flip), binning.index_select(0, flip));
+  CHECK(torch::equal(std::get<0>(events.index_select(0, along.rows).sort()),
+                     std::get<0>(events.index_select(0, flip).index_select(0, along_flipped.rows).sort())));
 }

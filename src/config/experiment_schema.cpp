@@ -185,16 +185,16 @@ Schema measurement_schema() {
                    required("signal_fraction_below", S::number(0, 1),
                             "Its events whose classifier fraction of the POI processes (summed) is below this are thinned."),
                    optional("signal_fraction_above", S::number(0, 1), nullptr,
-                            "... and not below this (absent: 0), so that several rules of one process thin disjoint "
-                            "intervals of the signal fraction at different rates. Rules of one process may overlap "
-                            "only where neither is stratified."),
+                            "The lower end of the rule's interval of that fraction (absent: 0): it thins [signal_fraction_above, "
+                            "signal_fraction_below), so several rules of one process can thin disjoint intervals at "
+                            "different rates. Rules of one process may overlap only where neither is stratified."),
                    required("keep", S::number(1e-6, 1), "The probability that such an event is kept; its weight is divided by it."),
                    optional("stratify", S::boolean(), nullptr,
-                            "Keep them systematically (every 1/keep-th in the order of region, then signal fraction, "
-                            "from a fixed start) rather than one by one: each is still kept with probability keep, "
-                            "and the kept count in every region and every interval of the signal fraction (the "
-                            "regions' bins and cells) is exact to one event, so the thinning adds no statistical "
-                            "error to the expected yields there."),
+                            "Keep them systematically (every 1/keep-th in the order of region, then the variable of "
+                            "that region's bins or cells, from a fixed start) rather than one by one: each is still "
+                            "kept with probability keep, and the kept count in every bin and cell of the regions, "
+                            "unbinned and binned reference alike, is exact to one event, so the thinning adds no "
+                            "statistical error to the expected yields there."),
                })),
                nlohmann::json::array(),
                "Thinning of the expected-yield sample at the measurement's set-up, by the classifier's signal "
