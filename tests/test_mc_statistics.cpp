@@ -319,17 +319,22 @@ TEST_CASE("Stratified thinning keeps the share of every region and signal-fracti
   const torch::Tensor variance = torch::ones({n}, torch::kFloat64).index_copy_(0, s.rows, s.variance_factor);
   CHECK(variance.masked_select(kept.logical_and(thinned)).eq(keep).all().item<bool>());
   CHECK(variance.masked_select(thinned.logical_not()).eq(1.0).all().item<bool>());
-  // Every region's kept count, and its kept count below each cut of the
-  // signal fraction, within one event of keep times its eligible events
-  // (independent draws scatter them by sqrt(n keep (1 - keep)), about 50).
-  for (int64_t g = -1; g < 3; ++g)
-    for (const double cut : {0.001, 0.0025, 0.005, 0.0075, 0.01}) {
-      const torch::Tensor cell = thinned.logical_and(group.eq(g)).logical_and(fs.lt(cut));
-      const double eligible = cell.sum().item<double>(), k = kept.logical_and(cell).sum().item<double>();
-      INFO("group " << g << ", fraction below " << cut << ": " << k << " of " << eligible);
-      REQUIRE(eligible > 300);
-      REQUIRE(std::abs(k - keep * eligible) < 1.0);
-    }
+  // In every group, the kept count of `eligible` events below each cut of
+  // `variable` within one event of `rate` times their number (independent
+  // draws scatter it by sqrt(n keep (1 - keep)), about 50).
+  auto exact_along = [&](const torch::Tensor& chosen, const torch::Tensor& eligible_events, const torch::Tensor& variable,
+                         std::initializer_list<double> cuts, double rate, double at_least) {
+    for (int64_t g = -1; g < 3; ++g)
+      for (const double cut : cuts) {
+        const torch::Tensor cell = eligible_events.logical_and(group.eq(g)).logical_and(variable.lt(cut));
+        const double eligible = cell.sum().item<double>(), k = chosen.logical_and(cell).sum().item<double>();
+        INFO("group " << g << ", below " << cut << ": " << k << " of " << eligible);
+        REQUIRE(eligible > at_least);
+        REQUIRE(std::abs(k - rate * eligible) < 1.0);
+      }
+  };
+  // Every region's kept count below each cut of the signal fraction.
+  exact_along(kept, thinned, fs, {0.001, 0.0025, 0.005, 0.0075, 0.01}, keep, 300);
   // The simulated-sample statistics of the kept events, one bin per
   // region: with the variance factors, the relative error of each bin's
   // yield is the unthinned sample's, 1 / sqrt(eligible events) (unit
@@ -384,31 +389,18 @@ TEST_CASE("Stratified thinning keeps the share of every region and signal-fracti
   CHECK(variance2.masked_select(kept2.logical_and(high)).eq(0.5).all().item<bool>());
   // The lower rule's choice is the one-rule choice: the upper rule leaves it alone.
   CHECK(torch::equal(kept2.logical_and(low), kept.logical_and(low)));
-  for (int64_t g = -1; g < 3; ++g)
-    for (const double cut : {0.015, 0.02, 0.03, 0.04}) {
-      const torch::Tensor cell = high.logical_and(group.eq(g)).logical_and(fs.lt(cut));
-      const double eligible = cell.sum().item<double>(), k = kept2.logical_and(cell).sum().item<double>();
-      INFO("group " << g << ", fraction in [0.01, " << cut << "): " << k << " of " << eligible);
-      REQUIRE(eligible > 300);
-      REQUIRE(std::abs(k - 0.5 * eligible) < 1.0);
-    }
+  exact_along(kept2, high, fs, {0.015, 0.02, 0.03, 0.04}, 0.5, 300);
 
   // An order within the groups (a region's binning variable, here uniform
   // and independent of the signal fraction): the kept count of every
-  // interval of it in every group exact to one event; intervals of the
-  // signal fraction are then kept as by independent draws only.
+  // interval of it in every group exact to one event, for each rule (the
+  // signal fraction's intervals are then no longer exact).
   torch::Tensor binning = torch::empty({n}, torch::kFloat64);
   for (int64_t i = 0; i < n; ++i) binning[i] = u(rng);
   const ThinningSelection along = select_by_signal_fraction(process, fs, events, {rule, upper}, group, binning);
   const torch::Tensor kept3 = torch::zeros({n}, torch::kBool).index_fill_(0, along.rows, true);
-  for (int64_t g = -1; g < 3; ++g)
-    for (const double cut : {0.1, 0.25, 0.5, 0.75, 1.0}) {
-      const torch::Tensor cell = low.logical_and(group.eq(g)).logical_and(binning.lt(cut));
-      const double eligible = cell.sum().item<double>(), k = kept3.logical_and(cell).sum().item<double>();
-      INFO("group " << g << ", binning variable below " << cut << ": " << k << " of " << eligible);
-      REQUIRE(eligible > 100);
-      REQUIRE(std::abs(k - keep * eligible) < 1.0);
-    }
+  exact_along(kept3, low, binning, {0.1, 0.25, 0.5, 0.75, 1.0}, keep, 100);
+  exact_along(kept3, high, binning, {0.1, 0.25, 0.5, 0.75, 1.0}, 0.5, 100);
   // The same events whatever the rows' order.
   const ThinningSelection along_flipped =
       select_by_signal_fraction(process.index_select(0, flip), fs.index_select(0, flip), events.index_select(0, flip),
