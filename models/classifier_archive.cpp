@@ -1,5 +1,7 @@
 #include "models/classifier_archive.h"
 
+#include <algorithm>
+
 #include "models/torchscript_export.h"
 #include "src/core/block_eval.h"
 #include "src/core/error.h"
@@ -52,11 +54,19 @@ torch::Tensor ClassifierArchive::run(const std::string& method, const torch::Ten
 torch::Tensor ClassifierArchive::probabilities(const torch::Tensor& x) { return run("forward", x); }
 torch::Tensor ClassifierArchive::fractions(const torch::Tensor& x) { return run("fractions", x); }
 torch::Tensor ClassifierArchive::probabilities(const torch::Tensor& x, const torch::Tensor& f) {
-  if (!module_.hasattr("log_yields") || f.dim() != 2 || f.size(0) != x.size(0)) return probabilities(x);
-  // The arithmetic of the archive's forward() (models/torchscript_export.cpp).
+  if (!module_.hasattr("log_yields") || f.dim() != 2 || f.size(0) != x.size(0) || x.size(0) == 0) return probabilities(x);
+  // The arithmetic of the archive's forward() (models/torchscript_export.cpp),
+  // checked against forward() on the first events: an archive whose
+  // forward() is another (an older export) runs it on every event.
   torch::NoGradGuard guard;
-  const torch::Tensor a = torch::log(f) - module_.attr("log_yields").toTensor();
-  return torch::exp(a - torch::logsumexp(a, 1, true)).to(torch::kFloat32);
+  const torch::Tensor log_yields = module_.attr("log_yields").toTensor();
+  auto from_fractions = [&](const torch::Tensor& fr) {
+    const torch::Tensor a = torch::log(fr) - log_yields;
+    return torch::exp(a - torch::logsumexp(a, 1, true)).to(torch::kFloat32);
+  };
+  const torch::Tensor first = x.narrow(0, 0, std::min<int64_t>(x.size(0), 64));
+  if (!torch::equal(from_fractions(fractions(first)), probabilities(first))) return probabilities(x);
+  return from_fractions(f);
 }
 torch::Tensor ClassifierArchive::logits(const torch::Tensor& x) { return run("logits", x); }
 

@@ -24,8 +24,8 @@ class ClassifierArchive {
   torch::Tensor fractions(const torch::Tensor& x);
   // The probabilities from the fractions `f` of the same events x, without a
   // second pass of the network (g = normalise(f / sigma), the archive's
-  // forward() after its fractions(); archives without the yields sigma run
-  // forward() on x).
+  // forward() after its fractions(); archives without the yields sigma, or
+  // whose forward() differs from that on the first events, run forward() on x).
   torch::Tensor probabilities(const torch::Tensor& x, const torch::Tensor& f);
   // The network's outputs before the softmax [N,C] (float32).
   torch::Tensor logits(const torch::Tensor& x);
