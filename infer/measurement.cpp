@@ -446,6 +446,9 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   // The regions' state: from its cache entry (keyed on the events' key, so
   // on the same inputs), else fitted on the simulated events.
   std::optional<TensorCache> regions_cache;
+  // Held from a miss until the entry is stored (the end of the constructor):
+  // shards started together on a cold cache fit the regions once.
+  std::unique_ptr<CacheClaim> regions_claim;
   bool regions_cached = false;
   if (events_cache_) {
     // The regions depend on the whole measurement section except its toys.
@@ -466,7 +469,7 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
                                                labels_ ? "labels" : "fractions", mc_statistics_ ? "mc statistics" : "",
                                                options.reference ? "reference" : "", paired}),
                           8);
-    if (auto t = regions_cache->load()) regions_cached = restore_regions(*t);
+    if (auto t = regions_cache->load_or_claim(regions_claim)) regions_cached = restore_regions(*t);
   }
   if (!regions_cached) {
     if (yield_calibration) calibrate_binned_yields(dir, calibration_min_events);
@@ -496,8 +499,9 @@ const EvaluatedEvents& Measurement::mc() const {
 
 void Measurement::read_mc() const {
   bool cached = false;
+  std::unique_ptr<CacheClaim> claim;  // held from a miss until the entry is stored
   if (events_cache_) {
-    if (auto t = events_cache_->load(); t && t->size() == 7) {
+    if (auto t = events_cache_->load_or_claim(claim); t && t->size() == 7) {
       EvaluatedEvents e{(*t)[0], (*t)[1], (*t)[2], (*t)[3], (*t)[4], (*t)[5], (*t)[6]};
       if (consistent(e, int64_t(features_.size()), int64_t(processes_.size()), Ansatz(int(spec_.calibration.size()), 2, spec_.calibration_power).C)) {
         mc_ = std::move(e);

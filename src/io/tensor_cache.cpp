@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <chrono>
 #include <functional>
 #include <filesystem>
+#include <iostream>
+#include <thread>
 
 #include "src/core/atomic_file.h"
 #include "src/core/hash.h"
@@ -35,6 +38,34 @@ std::optional<std::vector<torch::Tensor>> TensorCache::load() const {
     return std::nullopt;
   }
   return tensors;
+}
+
+std::string TensorCache::claim_path() const { return directory_ + "/" + prefix_ + "_" + key_ + ".claim"; }
+
+std::optional<std::vector<torch::Tensor>> TensorCache::load_or_claim(std::unique_ptr<CacheClaim>& claim,
+                                                                     double poll_seconds) const {
+  claim.reset();
+  bool told = false;
+  for (;;) {
+    if (auto t = load()) return t;
+    std::error_code ec;
+    fs::create_directories(directory_, ec);
+    auto attempt = std::make_unique<CacheClaim>(claim_path());
+    if (attempt->state() != CacheClaim::State::held_elsewhere) {
+      // A holder may have stored the entry between the load above and the claim.
+      if (attempt->state() == CacheClaim::State::held)
+        if (auto t = load()) return t;
+      claim = std::move(attempt);
+      return std::nullopt;
+    }
+    if (!told) {
+      std::cerr << "refinery: waiting for " << attempt->holder() << ", which computes the cache entry " << path_
+                << " (claim " << claim_path() << ")" << std::endl;
+      told = true;
+    }
+    attempt.reset();
+    std::this_thread::sleep_for(std::chrono::duration<double>(poll_seconds));
+  }
 }
 
 bool TensorCache::store(const std::vector<torch::Tensor>& tensors) const {
@@ -72,7 +103,11 @@ bool TensorCache::store(const std::vector<torch::Tensor>& tensors) const {
       entries.emplace_back(fs::last_write_time(entry.path(), ec), entry.path());
   }
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (size_t i = size_t(keep_ - 1); i < entries.size(); ++i) fs::remove(entries[i].second, ec);
+  for (size_t i = size_t(keep_ - 1); i < entries.size(); ++i) {
+    fs::remove(entries[i].second, ec);
+    fs::path claim_file = entries[i].second;
+    fs::remove(claim_file.replace_extension(".claim"), ec);
+  }
   return true;
 }
 

@@ -8,12 +8,19 @@
 // after a write only the `keep` newest entries with the same prefix stay. An
 // entry that cannot be read (truncated, another LibTorch) reads as absent;
 // callers check the shapes of what they load before they trust it.
+//
+// Processes that start together on a cold cache compute an entry once:
+// load_or_claim lets the first claim the work (src/io/cache_claim.h) and the
+// others wait for its entry.
 #pragma once
 #include <torch/torch.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "src/io/cache_claim.h"
 
 namespace refinery {
 
@@ -30,6 +37,16 @@ class TensorCache {
   const std::string& key() const { return key_; }
   const std::string& path() const { return path_; }
   std::optional<std::vector<torch::Tensor>> load() const;
+  // The entry, after waiting (one line on stderr, then a look every
+  // `poll_seconds`) while another process holds the claim on its work;
+  // nullopt when it is absent and this process is to compute it: `claim`
+  // then holds the claim (or an unavailable one, src/io/cache_claim.h) until
+  // the caller has stored the entry and resets it. An entry that does not
+  // read (damaged) counts as absent.
+  std::optional<std::vector<torch::Tensor>> load_or_claim(std::unique_ptr<CacheClaim>& claim,
+                                                          double poll_seconds = 1.0) const;
+  // `<directory>/<prefix>_<key>.claim`.
+  std::string claim_path() const;
   // False, writing nothing, if the directory cannot be created or written.
   bool store(const std::vector<torch::Tensor>& tensors) const;
 
