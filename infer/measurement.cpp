@@ -363,6 +363,10 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   const json calibration = m.value("yield_calibration", json::object());
   const bool yield_calibration = calibration.value("enabled", false);
   const int64_t calibration_min_events = calibration.value("min_events", int64_t(100));
+  // Its regions (absent: every binned one); checked against the regions below.
+  const std::vector<std::string> calibration_regions =
+      calibration.contains("regions") && calibration.at("regions").is_array() ? calibration.at("regions").get<std::vector<std::string>>()
+                                                                               : std::vector<std::string>{};
 
   // Regions.
   const json& regs = m.at("regions");
@@ -391,6 +395,15 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
         throw ConfigError(config.file, region_key(i, "edges"), problem);
     }
     regions_.push_back(rs);
+  }
+
+  std::vector<bool> calibrated(regions_.size(), calibration_regions.empty());
+  for (size_t j = 0; j < calibration_regions.size(); ++j) {
+    const std::string key = "measurement.yield_calibration.regions[" + std::to_string(j) + "]";
+    const auto it = std::find_if(regions_.begin(), regions_.end(), [&](const RegionSpec& r) { return r.name == calibration_regions[j]; });
+    if (it == regions_.end()) throw ConfigError(config.file, key, "unknown region '" + calibration_regions[j] + "'");
+    if (calibrated[size_t(it - regions_.begin())]) throw ConfigError(config.file, key, "region '" + calibration_regions[j] + "' named twice");
+    calibrated[size_t(it - regions_.begin())] = true;
   }
 
   // Simulated events for the expected yields.
@@ -472,7 +485,7 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     if (auto t = regions_cache->load_or_claim(regions_claim)) regions_cached = restore_regions(*t);
   }
   if (!regions_cached) {
-    if (yield_calibration) calibrate_binned_yields(dir, calibration_min_events);
+    if (yield_calibration) calibrate_binned_yields(dir, calibration_min_events, calibrated);
     mc();  // prepare_regions fits on the simulated events
     prepare_regions(config, recal, n_cells, signal_process);
     regions_fitted_ = true;

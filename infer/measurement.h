@@ -176,8 +176,9 @@ class Measurement {
   // measurement.yield_calibration (infer/measurement_yield_calibration.cpp):
   // fits yield_correction_ on INPUTS' paired sample, then yield_correction
   // gives the correction of the simulated events with these bins [n] in a
-  // binned region, [n, P, C] float32 (undefined: none).
-  void calibrate_binned_yields(const std::string& dir, int64_t min_events);
+  // binned region, [n, P, C] float32 (undefined: none). `calibrated[i]`:
+  // whether region i's bins are corrected (measurement.yield_calibration.regions).
+  void calibrate_binned_yields(const std::string& dir, int64_t min_events, const std::vector<bool>& calibrated);
   // InputError naming a missing file of the paired sample.
   static void require_paired_file(const std::string& path);
   torch::Tensor yield_correction(size_t region, const torch::Tensor& bin) const;

@@ -4,7 +4,8 @@
 // INPUTS/variations.h5, the same events at nu = 0 and at the training
 // points), by src/likelihood/paired_yield_calibration.h. Every binned
 // region's bins (the control regions; with --reference also the signal
-// regions' bins of the reference variable) and process get a correction of
+// regions' bins of the reference variable; `regions`, where given, chooses
+// among them) and process get a correction of
 // the ansatz's coefficients, which prepare_regions adds to the simulated
 // events' coefficients there. Unbinned regions are left as they are.
 #include <algorithm>
@@ -29,13 +30,13 @@ void Measurement::require_paired_file(const std::string& path) {
                      "(refinery simulate --config ... with simulation.variations or variation_grid)");
 }
 
-void Measurement::calibrate_binned_yields(const std::string& dir, int64_t min_events) {
+void Measurement::calibrate_binned_yields(const std::string& dir, int64_t min_events, const std::vector<bool>& calibrated) {
   const int64_t P = int64_t(processes_.size());
   binned_offset_.assign(regions_.size(), -1);
   int64_t n_bins = 0;
   bool needs_prob = false;
   for (size_t i = 0; i < regions_.size(); ++i) {
-    if (!regions_[i].binned) continue;
+    if (!regions_[i].binned || !calibrated[i]) continue;
     binned_offset_[i] = n_bins;
     n_bins += int64_t(regions_[i].edges.size()) - 1;
     needs_prob = needs_prob || regions_[i].variable.rfind("p_", 0) == 0;
@@ -86,7 +87,7 @@ void Measurement::calibrate_binned_yields(const std::string& dir, int64_t min_ev
   auto cells_of = [&](const EvaluatedEvents& e) {
     torch::Tensor cell = torch::full({e.x.size(0)}, int64_t(-1), torch::kInt64);
     for (size_t i = 0; i < regions_.size(); ++i) {
-      if (!regions_[i].binned) continue;
+      if (binned_offset_[i] < 0) continue;
       auto [mask, bin] = assign(regions_[i], e);
       const torch::Tensor here = mask & (bin >= 0) & (cell < 0);
       cell = torch::where(here, (binned_offset_[i] + bin) * P + e.process, cell);

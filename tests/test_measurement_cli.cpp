@@ -157,6 +157,51 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
       const double expect = fc["fit"]["parameters"][i]["name"] == "soft_met" ? 1.0 : 0.0;
       REQUIRE(std::abs(fc["fit"]["parameters"][i]["value"].get<double>() - expect) < 1e-6);
     }
+    // measurement.yield_calibration.regions: only the signal regions (the
+    // unbinned ones, whose bins only the reference has): the reference is
+    // corrected in fewer cells and still returns the truth, the unbinned
+    // analysis is the uncalibrated one to the last bit (its control regions
+    // are not corrected), an unknown region is named.
+    const auto cells_fitted = [](const std::string& out) {
+      const std::string tag = "yield calibration on the paired sample (";
+      const size_t at = out.find("cells fitted", out.find(tag));
+      REQUIRE(at != std::string::npos);
+      const size_t of = out.rfind(" of ", at);
+      return std::stoll(out.substr(out.rfind(": ", of) + 2));
+    };
+    const long long all_cells = cells_fitted(rc.output);
+    json signal_only = cal;
+    signal_only["measurement"]["yield_calibration"]["regions"] = json::array();
+    for (const auto& region : config["measurement"]["regions"])
+      if (region["type"] == "unbinned") signal_only["measurement"]["yield_calibration"]["regions"].push_back(region["name"]);
+    REQUIRE(signal_only["measurement"]["yield_calibration"]["regions"].size() >= 2);
+    write_json(tmp.path("cal_signal.json"), signal_only);
+    rc = run_refinery("fit --config " + tmp.path("cal_signal.json") + " --asimov --mu-true 1.5 --reference --threads 2 --out " +
+                      tmp.path("fcs.json"));
+    INFO(rc.output);
+    REQUIRE(rc.exit_code == 0);
+    const long long signal_cells = cells_fitted(rc.output);
+    CHECK(signal_cells > 0);
+    CHECK(signal_cells < all_cells);
+    json fcs = json::parse(read_file(tmp.path("fcs.json")));
+    REQUIRE(std::abs(fcs["fit"]["parameters"][0]["value"].get<double>() - 1.5) < 1e-6);
+    CHECK(fcs["fit"]["parameters"][0]["error"].get<double>() != fc["fit"]["parameters"][0]["error"].get<double>());
+    json unbinned[2];
+    for (int k = 0; k < 2; ++k) {
+      rc = run_refinery("fit --config " + (k ? tmp.path("cal_signal.json") : cfg) +
+                        " --asimov --mu-true 1.5 --threads 2 --quiet --no-interval --out " + tmp.path("fu.json"));
+      REQUIRE(rc.exit_code == 0);
+      unbinned[k] = json::parse(read_file(tmp.path("fu.json")));
+    }
+    for (int i = 0; i < 7; ++i) {
+      CHECK(unbinned[1]["fit"]["parameters"][i]["value"].get<double>() == unbinned[0]["fit"]["parameters"][i]["value"].get<double>());
+      CHECK(unbinned[1]["fit"]["parameters"][i]["error"].get<double>() == unbinned[0]["fit"]["parameters"][i]["error"].get<double>());
+    }
+    signal_only["measurement"]["yield_calibration"]["regions"] = {"nowhere"};
+    write_json(tmp.path("cal_signal.json"), signal_only);
+    rc = run_refinery("fit --config " + tmp.path("cal_signal.json") + " --asimov --quiet");
+    CHECK(rc.exit_code == 2);
+    CHECK(rc.output.find("measurement.yield_calibration.regions[0]: unknown region 'nowhere'") != std::string::npos);
     TempDir bare("measurement_cli_unpaired");
     for (const char* f : {"classifier.pt", "dcr_htautau.pt", "dcr_ztautau.pt", "dcr_ttbar.pt", "dcr_diboson.pt", "mc.h5", "nominal.h5"})
       std::filesystem::create_symlink(tmp.path(f), bare.path(f));

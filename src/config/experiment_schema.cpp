@@ -172,6 +172,9 @@ Schema measurement_schema() {
                    optional("min_events", S::integer(1, 1000000000), nullptr,
                             "A (bin, process) with fewer nominal events of the paired sample keeps the networks' response; "
                             "absent: 100."),
+                   optional("regions", S::array(S::string(), 1), nullptr,
+                            "The regions whose bins are corrected (an unbinned region's are its reference bins, so "
+                            "only --reference sees them); absent: every binned region."),
                }),
                nullptr,
                "Per bin of every binned region (with --reference also the signal regions' bins) and per process, "
