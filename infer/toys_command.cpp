@@ -6,6 +6,8 @@
 // generator or resampled from a simulated sample, experiment_toys.h). The CSV names the model's own parameters.
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <limits>
 #include <sstream>
@@ -64,6 +66,20 @@ void fit_toy(const stats::Model& model, int poi, ToyRow* row) {
 
 std::string shard_name(int shard, int shards) {
   return shards > 1 ? "toys_" + std::to_string(shard) + "of" + std::to_string(shards) + ".csv" : "toys.csv";
+}
+
+// The config a shard was made with (its summary's "config", written since
+// stop 61); empty where it names none or cannot be read (the merge itself
+// then reports the summary). A named config that is gone is an InputError.
+std::string shard_config_path(const std::string& shard) {
+  std::ifstream in(shard + ".json");
+  if (!in) return "";
+  const json s = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!s.is_object() || !s.contains("config") || !s["config"].is_string()) return "";
+  const std::string path = s["config"].get<std::string>();
+  if (!std::filesystem::exists(path))
+    throw InputError(shard + ".json", "config", "the shards' config " + path + " is gone: merge with --config naming it");
+  return path;
 }
 
 // Where --with-reference writes the reference's rows: _reference before
@@ -140,6 +156,15 @@ int run_toys(int argc_in, char** argv_in) {
     if (merging) throw InputError("", "--with-reference", "merge each analysis's files on their own");
   }
 
+  // A merge without --config (and without a workspace) takes the config the
+  // first shard names (shards record their --config as an absolute path);
+  // the config hash check below still guards against one edited since.
+  if (merging && workspace.empty() && common.config_path.empty() && !inputs.empty())
+    if (const std::string recorded = shard_config_path(inputs.front()); !recorded.empty()) {
+      common.config_path = recorded;
+      if (!common.quiet) std::cout << "merging with the shards' config " << recorded << " (from " << inputs.front() << ".json)\n";
+    }
+
   // The identity every shard records, and what the merge checks.
   std::optional<ExperimentConfig> config;
   std::string identity;
@@ -179,6 +204,7 @@ int run_toys(int argc_in, char** argv_in) {
                                                                  : "--config " + common.config_path;
     std::vector<ToyRow> rows = merge_toy_shards(inputs, identity, merged_with, &provenance, &names);
     provenance["shard"] = "0/1";
+    if (!common.config_path.empty()) provenance["config"] = std::filesystem::absolute(common.config_path).lexically_normal().string();
     finish(out_path("toys.csv"), names, rows, provenance, common, "merged " + std::to_string(rows.size()) + " toys into");
     return 0;
   }
@@ -208,6 +234,7 @@ int run_toys(int argc_in, char** argv_in) {
   std::vector<std::string> names;
   json provenance = {{"config_hash", identity}, {"shard", std::to_string(shard) + "/" + std::to_string(shards)},
                      {"first", first}, {"nu_true", nus}};
+  if (!common.config_path.empty()) provenance["config"] = std::filesystem::absolute(common.config_path).lexically_normal().string();
 
   if (!workspace.empty()) {
     const ModelSource s = file_source(workspace, *r);

@@ -350,8 +350,17 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
     REQUIRE(r.output.find("mc_statistics: differs between the shards") != std::string::npos);
     std::ofstream(tmp.path("s1.csv.json")) << original;
   }
+  // Without --config the merge takes the config the shards name (their
+  // summaries record it): the same merged file.
+  REQUIRE(json::parse(read_file(tmp.path("s0.csv.json")))["config"] == std::filesystem::absolute(cfg).lexically_normal().string());
+  r = run_refinery("toys --merge " + tmp.path("s0.csv") + " " + tmp.path("s1.csv") + " --out " + tmp.path("m2.csv"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(r.output.find("merging with the shards' config " + std::filesystem::absolute(cfg).lexically_normal().string()) != std::string::npos);
+  REQUIRE(read_file(tmp.path("m2.csv")) == read_file(tmp.path("m.csv")));
+  const std::string s0_summary = read_file(tmp.path("s0.csv.json")), s1_summary = read_file(tmp.path("s1.csv.json"));
   {
-    json other = json::parse(read_file(tmp.path("s1.csv.json")));
+    json other = json::parse(s1_summary);
     other["config_hash"] = "0000000000000000";
     std::ofstream(tmp.path("s1.csv.json")) << other.dump();
   }
@@ -361,10 +370,29 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   REQUIRE(r.output.find("not with --config " + cfg) != std::string::npos);
   REQUIRE(r.output.find("merge with --config naming the shards' own config") != std::string::npos);
   REQUIRE_FALSE(refinery::testing::file_exists(tmp.path("bad.csv")));
-  // Without --config the merge compares with the built-in experiment, and says so.
+  // Without --config, the shards' own config still refuses the changed one.
   r = run_refinery("toys --merge " + tmp.path("s0.csv") + " " + tmp.path("s1.csv") + " --out " + tmp.path("bad.csv"));
   REQUIRE(r.exit_code == 2);
-  REQUIRE(r.output.find("not with the built-in experiment (no --config given)") != std::string::npos);
+  REQUIRE(r.output.find(tmp.path("s1.csv.json") + ": config_hash: the shard was made with config") != std::string::npos);
+  // Shards that name no config (made before stop 61, or with the built-in
+  // experiment) are compared with the built-in experiment, which says so;
+  // a named config that is gone is named.
+  {
+    json first = json::parse(s0_summary);
+    first.erase("config");
+    std::ofstream(tmp.path("s0.csv.json")) << first.dump();
+    r = run_refinery("toys --merge " + tmp.path("s0.csv") + " " + tmp.path("s1.csv") + " --out " + tmp.path("bad.csv"));
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find("not with the built-in experiment (no --config given)") != std::string::npos);
+    first["config"] = tmp.path("gone.json");
+    std::ofstream(tmp.path("s0.csv.json")) << first.dump();
+    r = run_refinery("toys --merge " + tmp.path("s0.csv") + " " + tmp.path("s1.csv") + " --out " + tmp.path("bad.csv"));
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find(tmp.path("s0.csv.json") + ": config: the shards' config " + tmp.path("gone.json") + " is gone") != std::string::npos);
+    std::ofstream(tmp.path("s0.csv.json")) << s0_summary;
+    std::ofstream(tmp.path("s1.csv.json")) << s1_summary;
+  }
+  REQUIRE_FALSE(refinery::testing::file_exists(tmp.path("bad.csv")));
   json all = json::parse(read_file(tmp.path("all.csv.json"))), merged = json::parse(read_file(tmp.path("m.csv.json")));
   REQUIRE(merged["config_hash"] == all["config_hash"]);
   REQUIRE(all["overall"]["usable"] == 3);
