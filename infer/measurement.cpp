@@ -364,9 +364,7 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
   const bool yield_calibration = calibration.value("enabled", false);
   const int64_t calibration_min_events = calibration.value("min_events", int64_t(100));
   // Its regions (absent: every binned one); checked against the regions below.
-  const std::vector<std::string> calibration_regions =
-      calibration.contains("regions") && calibration.at("regions").is_array() ? calibration.at("regions").get<std::vector<std::string>>()
-                                                                               : std::vector<std::string>{};
+  const auto calibration_regions = calibration.value("regions", std::vector<std::string>{});
 
   // Regions.
   const json& regs = m.at("regions");
@@ -402,8 +400,9 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
     const std::string key = "measurement.yield_calibration.regions[" + std::to_string(j) + "]";
     const auto it = std::find_if(regions_.begin(), regions_.end(), [&](const RegionSpec& r) { return r.name == calibration_regions[j]; });
     if (it == regions_.end()) throw ConfigError(config.file, key, "unknown region '" + calibration_regions[j] + "'");
-    if (calibrated[size_t(it - regions_.begin())]) throw ConfigError(config.file, key, "region '" + calibration_regions[j] + "' named twice");
-    calibrated[size_t(it - regions_.begin())] = true;
+    const size_t i = size_t(it - regions_.begin());
+    if (calibrated[i]) throw ConfigError(config.file, key, "region '" + calibration_regions[j] + "' named twice");
+    calibrated[i] = true;
   }
 
   // Simulated events for the expected yields.

@@ -175,6 +175,9 @@ int run_toys(int argc_in, char** argv_in) {
     set_threads(common.threads);
     identity = workspace_identity(*r, workspace);
   }
+  // What every summary records of the config (a merge without --config reads it back, shard_config_path).
+  const std::string config_record =
+      common.config_path.empty() ? "" : std::filesystem::absolute(common.config_path).lexically_normal().string();
   auto out_path = [&](const std::string& name) {
     if (config) return default_out(*config, common, name);
     return common.out.empty() ? name : common.out;
@@ -204,7 +207,7 @@ int run_toys(int argc_in, char** argv_in) {
                                                                  : "--config " + common.config_path;
     std::vector<ToyRow> rows = merge_toy_shards(inputs, identity, merged_with, &provenance, &names);
     provenance["shard"] = "0/1";
-    if (!common.config_path.empty()) provenance["config"] = std::filesystem::absolute(common.config_path).lexically_normal().string();
+    if (!config_record.empty()) provenance["config"] = config_record;
     finish(out_path("toys.csv"), names, rows, provenance, common, "merged " + std::to_string(rows.size()) + " toys into");
     return 0;
   }
@@ -234,7 +237,7 @@ int run_toys(int argc_in, char** argv_in) {
   std::vector<std::string> names;
   json provenance = {{"config_hash", identity}, {"shard", std::to_string(shard) + "/" + std::to_string(shards)},
                      {"first", first}, {"nu_true", nus}};
-  if (!common.config_path.empty()) provenance["config"] = std::filesystem::absolute(common.config_path).lexically_normal().string();
+  if (!config_record.empty()) provenance["config"] = config_record;
 
   if (!workspace.empty()) {
     const ModelSource s = file_source(workspace, *r);
