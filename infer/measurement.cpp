@@ -267,10 +267,10 @@ ModelSpec analysis_spec(const ExperimentConfig& config, const std::vector<std::s
     s.calibration.push_back(i);
   }
   // Response nuisances extend the ansatz after the networks' nuisances.
-  if (!response_parameters.empty() && likelihood::cubic_terms(dcr_powers) > 0)
+  if (!response_parameters.empty() && likelihood::appended_terms(dcr_powers) > 0)
     throw InputError(config.file, "measurement.nuisances",
                      "a response nuisance ('" + s.parameters[response_parameters.front()].name +
-                         "') with DCR networks that carry a cubic term (" + dcr_file +
+                         "') with DCR networks that carry a cubic term or a knot (" + dcr_file +
                          ": coordinates) is not supported: drop one of them");
   s.calibration.insert(s.calibration.end(), response_parameters.begin(), response_parameters.end());
   if (!dcr_powers.empty()) {

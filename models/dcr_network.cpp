@@ -8,8 +8,8 @@ namespace refinery {
 int64_t dcr_coefficients(int64_t k, int order, const std::vector<int>& powers) {
   if (order != 1 && order != 2)
     throw InputError("", "order", "ansatz order must be 1 (linear) or 2 (quadratic), got " + std::to_string(order));
-  if (order == 1 && likelihood::cubic_terms(powers) > 0)
-    throw InputError("", "coordinates", "a cubic term needs the quadratic ansatz (order 2)");
+  if (order == 1 && likelihood::appended_terms(powers) > 0)
+    throw InputError("", "coordinates", "a cubic term or a knot needs the quadratic ansatz (order 2)");
   return likelihood::ansatz_size(k, order, powers);
 }
 
@@ -23,7 +23,7 @@ std::vector<int> dcr_powers_of(const nlohmann::json& metadata, const std::string
   const auto& c = metadata.at("coordinates");
   const size_t K = metadata.contains("nuisances") ? metadata.at("nuisances").size() : c.size();
   if (!c.is_array() || c.size() != K)
-    throw InputError(source, "metadata.json: coordinates", "one coordinate (linear, square or cubic) per nuisance");
+    throw InputError(source, "metadata.json: coordinates", "one coordinate (linear, square, cubic or knot:T) per nuisance");
   for (const auto& v : c) {
     try {
       powers.push_back(likelihood::coordinate_power(v.is_string() ? v.get<std::string>() : v.dump()));

@@ -365,8 +365,8 @@ onnx::Model archive_to_onnx(const torch::jit::Module& module, const json& metada
     const std::string out = network(b, module, activation, source, F, &standardisation);
     const std::vector<int> powers = dcr_powers_of(metadata, source);
     if (!powers.empty() && int64_t(powers.size()) != K) throw InputError(source, "metadata.json: coordinates", "one per nuisance");
-    if (order == 1 && likelihood::cubic_terms(powers) > 0)
-      throw InputError(source, "metadata.json: coordinates", "a cubic term needs the quadratic ansatz (order 2)");
+    if (order == 1 && likelihood::appended_terms(powers) > 0)
+      throw InputError(source, "metadata.json: coordinates", "a cubic term or a knot needs the quadratic ansatz (order 2)");
     const int64_t n_coef = likelihood::ansatz_size(K, order, powers);
     b.node("Identity", {out}, "coefficients");
     // The ansatz's coordinates u (models/dcr_network.h): u = nu + s (nu^2 - nu)
@@ -395,15 +395,34 @@ onnx::Model archive_to_onnx(const torch::jit::Module& module, const json& metada
       b.node("Gather", {u, "phi_second"}, "nu_second");
       b.node("Mul", {"nu_first", "nu_second"}, "nu_products");
       std::vector<std::string> parts = {u, "nu_products"};
-      // The cubic terms nu_k^3 after the products (a cubic nuisance is not squared).
-      std::vector<std::int64_t> cubic;
+      // The appended terms after the products, in the nuisances' order (such a
+      // nuisance is not squared): nu_k^3 for a cubic one, (nu_k - t)_+^2 for a
+      // knot at t. One Gather of nu; a cube where c = 1, else Relu(nu - t)^2:
+      // value = c nu^3 + (1 - c) Relu(nu - t)^2.
+      std::vector<std::int64_t> appended;
+      std::vector<float> is_cubic, knots;
       for (int64_t k = 0; k < int64_t(powers.size()); ++k)
-        if (powers[k] == likelihood::kCubic) cubic.push_back(k);
-      if (!cubic.empty()) {
-        b.int64s("phi_cubic", {std::int64_t(cubic.size())}, cubic);
-        b.node("Gather", {"nu", "phi_cubic"}, "nu_cubic_base");
-        b.node("Mul", {"nu_cubic_base", "nu_cubic_base"}, "nu_cubic_sq");
-        parts.push_back(b.node("Mul", {"nu_cubic_sq", "nu_cubic_base"}, "nu_cubes"));
+        if (likelihood::has_appended_term(powers[k])) {
+          appended.push_back(k);
+          is_cubic.push_back(powers[k] == likelihood::kCubic ? 1.0f : 0.0f);
+          knots.push_back(likelihood::is_knot(powers[k]) ? float(likelihood::knot_of(powers[k])) : 0.0f);
+        }
+      if (!appended.empty()) {
+        const auto n = std::int64_t(appended.size());
+        b.int64s("phi_appended", {n}, appended);
+        b.floats("phi_cubic_mask", torch::tensor(is_cubic, torch::kFloat32));
+        b.floats("phi_knots", torch::tensor(knots, torch::kFloat32));
+        b.floats("phi_one", torch::ones({n}, torch::kFloat32));
+        b.node("Gather", {"nu", "phi_appended"}, "nu_appended");
+        b.node("Mul", {"nu_appended", "nu_appended"}, "nu_appended_sq");
+        b.node("Mul", {"nu_appended_sq", "nu_appended"}, "nu_appended_cube");
+        b.node("Sub", {"nu_appended", "phi_knots"}, "nu_above_knot");
+        b.node("Relu", {"nu_above_knot"}, "nu_above_knot_pos");
+        b.node("Mul", {"nu_above_knot_pos", "nu_above_knot_pos"}, "nu_knot_terms");
+        b.node("Mul", {"phi_cubic_mask", "nu_appended_cube"}, "nu_cubic_part");
+        b.node("Sub", {"phi_one", "phi_cubic_mask"}, "phi_knot_mask");
+        b.node("Mul", {"phi_knot_mask", "nu_knot_terms"}, "nu_knot_part");
+        parts.push_back(b.node("Add", {"nu_cubic_part", "nu_knot_part"}, "nu_appended_terms"));
       }
       phi = b.node("Concat", parts, "phi", {onnx::int_attribute("axis", 0)});
     }
@@ -417,7 +436,10 @@ onnx::Model archive_to_onnx(const torch::jit::Module& module, const json& metada
                   "Parametric differential cross-section ratio of process '" + metadata.value("process", std::string()) +
                       "': log r(x|nu) = Delta(x) . phi(nu), phi = (nu_1..nu_K" +
                       std::string(order == 2 ? ", nu_i nu_j for i <= j" : "") +
-                      (likelihood::cubic_terms(powers) > 0 ? ", then nu_k^3 for the cubic nuisances" : "") +
+                      (likelihood::appended_terms(powers) > 0
+                           ? ", then nu_k^3 for a cubic nuisance or (nu_k - t)_+^2 for one with a knot at t, in the "
+                             "nuisances' order"
+                           : "") +
                       "); log r(x|0) = 0."});
     md.push_back({"inputs", json{{"features", metadata.value("feature_names", json::array())}, {"nu", nuisances}}.dump()});
     md.push_back({"outputs", json{{"coefficients", "Delta(x) [N, " + std::to_string(n_coef) + "]"},

@@ -114,9 +114,14 @@ torch::jit::Module dcr_to_torchscript(DCRNetwork& net) {
     src << "    for i in range(nu.size(0)):\n"
         << "        for j in range(i, nu.size(0)):\n"
         << "            cols.append(nu[i] * nu[j])\n";
-    // The cubic terms, after the products (a cubic nuisance is not squared).
-    for (size_t k = 0; k < powers.size(); ++k)
+    // The appended terms after the products, in the nuisances' order (such a
+    // nuisance is not squared): nu^3, or (nu - t)_+^2 for a knot at t.
+    for (size_t k = 0; k < powers.size(); ++k) {
       if (powers[k] == likelihood::kCubic) src << "    cols.append(nu[" << k << "] * nu[" << k << "] * nu[" << k << "])\n";
+      if (likelihood::is_knot(powers[k]))
+        src << "    cols.append(torch.square(torch.relu(nu[" << k << "] - " << std::showpoint << likelihood::knot_of(powers[k])
+            << std::noshowpoint << ")))\n";
+    }
   }
   src << "    return torch.stack(cols)\n\n"
       << "def log_r(self, x: Tensor, nu: Tensor) -> Tensor:\n"

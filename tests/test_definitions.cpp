@@ -124,18 +124,20 @@ TEST_CASE("The regions' rate factor (1 + a)^nu is normsys code1 with hi = 1 + a,
 TEST_CASE("DCR ansatz: the fused kernel's phi, Jacobian and Hessian equal the LibTorch definition", "[definitions][likelihood]") {
   const double points[][3] = {{0.0, 0.0, 0.0}, {1.0, -0.5, 2.0}, {-1.7, 0.3, 0.01}, {4.0, 4.0, -4.0}};
   // Every nuisance in its own coordinate, one squared (a smearing width), two
-  // squared; one with a cubic term, and a cubic beside a squared one.
-  const int cubic = likelihood::kCubic;
-  const std::vector<std::vector<int>> powers = {{}, {1, 1, 2}, {2, 1, 2}, {1, 1, cubic}, {cubic, 1, 2}};
+  // squared; one with a cubic term, and a cubic beside a squared one; a knot
+  // (the points on both sides of it), and a knot beside a cubic and a square.
+  const int cubic = likelihood::kCubic, knot = likelihood::knot_code(0.5), low_knot = likelihood::knot_code(-1.0);
+  const std::vector<std::vector<int>> powers = {{},           {1, 1, 2},          {2, 1, 2}, {1, 1, cubic},
+                                                {cubic, 1, 2}, {1, 1, knot}, {low_knot, cubic, 2}};
   for (const auto& power : powers)
   for (int order : {1, 2}) {
-    if (order == 1 && likelihood::cubic_terms(power) > 0) {
+    if (order == 1 && likelihood::appended_terms(power) > 0) {
       REQUIRE_THROWS_AS(likelihood::Ansatz(3, order, power), std::logic_error);
       REQUIRE_THROWS_AS(likelihood::dcr_ansatz(torch::zeros({3}, torch::kFloat64), order, power), std::invalid_argument);
       continue;
     }
     const likelihood::Ansatz backend(3, order, power);
-    REQUIRE(backend.C == (order == 1 ? 3 : 9) + likelihood::cubic_terms(power));
+    REQUIRE(backend.C == (order == 1 ? 3 : 9) + likelihood::appended_terms(power));
     for (const auto& nu : points) {
       INFO("order " << order << ", powers " << power.size() << (power.empty() ? 0 : power[0]) << ", nu (" << nu[0] << ", "
                     << nu[1] << ", " << nu[2] << ")");

@@ -35,7 +35,7 @@ stats::RegionModel region_model(LikelihoodModel m, const std::vector<bool>& fixe
 // three cells). With factors: a second POI mu2 scaling sig in sr alone and
 // b1 everywhere, a free normalisation k_b2 of b2 in cr alone, and norm_b3's
 // linear modifier acting in cr alone.
-// soft_power: the ansatz's coordinate of "soft" (1, 2: squared, kCubic: a cubic term).
+// soft_power: the ansatz's coordinate of "soft" (1, 2: squared, kCubic: a cubic term, or a knot).
 LikelihoodModel random_model(uint64_t seed, bool mc_stat = false, bool factors = false, int soft_power = 1) {
   torch::Generator gen = make_generator(seed);
   ModelSpec s;
@@ -57,7 +57,7 @@ LikelihoodModel random_model(uint64_t seed, bool mc_stat = false, bool factors =
     s.modifiers.back().regions = {"cr"};
   }
   LikelihoodModel m(s);
-  const int64_t P = 4, C = soft_power == likelihood::kCubic ? 10 : 9;
+  const int64_t P = 4, C = likelihood::has_appended_term(soft_power) ? 10 : 9;
   auto opt = torch::TensorOptions().dtype(torch::kFloat64);
   Region u;
   u.name = "sr";
@@ -152,7 +152,7 @@ TEST_CASE("Cells: copies share the simulated events, and replacing them in a cop
 
 TEST_CASE("Fused likelihood evaluator equals LibTorch autograd (value, gradient, Hessian)", "[likelihood][kernel]") {
   const bool mc_stat = GENERATE(false, true);
-  const int soft_power = GENERATE(1, 2, likelihood::kCubic);
+  const int soft_power = GENERATE(1, 2, likelihood::kCubic, likelihood::knot_code(1.5));
   INFO("simulated-sample statistics " << (mc_stat ? "on" : "off") << ", soft in the ansatz with power code " << soft_power);
   LikelihoodModel m = random_model(11, mc_stat, false, soft_power);
   for (const auto& point : std::vector<std::vector<double>>{{1.0, 0, 0, 0, 0, 1.0}, {1.3, 0.4, -0.5, 0.7, -1.1, 1.8}}) {

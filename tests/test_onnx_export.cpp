@@ -279,6 +279,8 @@ TEST_CASE("ONNX export of DCR networks: coefficients and log r equal the archive
   cases.push_back({"quadratic_in_a_square", member(4, 2, {16}, {1, 1, 2}), 2});
   // A cubic term in the second nuisance beside the squared third: phi gains (-1.25)^3 at its end.
   cases.push_back({"cubic_and_square", member(5, 2, {16}, {1, likelihood::kCubic, 2}), 2});
+  // A knot at 1.5 in the third nuisance beside the cubic second: phi gains (2 - 1.5)^2 after (-1.25)^3.
+  cases.push_back({"cubic_and_knot", member(6, 2, {16}, {1, likelihood::kCubic, likelihood::knot_code(1.5)}), 2});
   for (auto& c : cases) {
     DYNAMIC_SECTION(c.name) {
       c.net->eval();
@@ -303,7 +305,7 @@ TEST_CASE("ONNX export of DCR networks: coefficients and log r equal the archive
       CHECK(dc < 1e-5);
       CHECK(dr < 1e-5);
       CHECK(out["coefficients"]["dims"] == json::array({64, c.net->n_coefficients()}));
-      CHECK(c.net->n_coefficients() == (c.order == 1 ? 3 : 9) + likelihood::cubic_terms(c.net->options.powers()));
+      CHECK(c.net->n_coefficients() == (c.order == 1 ? 3 : 9) + likelihood::appended_terms(c.net->options.powers()));
       // `refinery eval dcr --nu`: the same coefficients and log r.
       auto ev = eval_outputs(tmp, "dcr", "dcr", test, {"f0", "f1", "f2", "f3", "f4"}, " --nu 0.5,-1.25,2",
                              {"coefficients", "log_r"});

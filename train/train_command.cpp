@@ -58,7 +58,7 @@ std::vector<int> coordinate_powers(const std::string& text, const std::vector<st
   for (std::string item; std::getline(ss, item, ',');) {
     if (item.empty()) continue;
     const auto eq = item.find('=');
-    if (eq == std::string::npos) throw InputError("", "--coordinates", "expected name=linear, name=square or name=cubic, got '" + item + "'");
+    if (eq == std::string::npos) throw InputError("", "--coordinates", "expected name=linear, name=square, name=cubic or name=knot:T, got '" + item + "'");
     const std::string name = item.substr(0, eq);
     const auto it = std::find(nuisances.begin(), nuisances.end(), name);
     if (it == nuisances.end())
@@ -344,10 +344,16 @@ int run_train_dcr(int argc, char** argv) {
     for (const auto& n : cfg.section("measurement").at("nuisances"))
       if (n.at("type") == "calibration") nuisances.push_back(n.at("name"));
   if (d.contains("coordinates"))
-    for (const auto& item : d.at("coordinates").items())
+    for (const auto& item : d.at("coordinates").items()) {
       if (std::find(nuisances.begin(), nuisances.end(), item.key()) == nuisances.end())
         throw InputError(cfg.file, "dcr.coordinates." + item.key(),
                          "not a nuisance of the ansatz (" + comma_list(nuisances) + ")");
+      try {
+        likelihood::coordinate_power(item.value().get<std::string>());
+      } catch (const std::invalid_argument& e) {
+        throw ConfigError(cfg.file, "dcr.coordinates." + item.key(), e.what());
+      }
+    }
   // dcr.per_process: a process's own settings over the section's.
   for (const auto& item : d.at("per_process").items())
     if (std::find(processes.begin(), processes.end(), item.key()) == processes.end())
@@ -514,7 +520,8 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
       "events", "Toy events per sample", cxxopts::value<int64_t>()->default_value("500000"))(
       "order", "Ansatz order: 1 linear, 2 quadratic", cxxopts::value<int>()->default_value("2"))(
       "coordinates", "The ansatz's coordinate of nuisances, NAME=square,... for one whose effect is even in it (the "
-      "ansatz in nu^2: a smearing width), NAME=cubic for a term nu^3 added; the others linear",
+      "ansatz in nu^2: a smearing width), NAME=cubic for a term nu^3 added, NAME=knot:T for a term (nu - T)_+^2 "
+      "added (a quadratic spline with a knot at T); the others linear",
       cxxopts::value<std::string>()->default_value(""))(
       "hidden", "Hidden layer sizes", cxxopts::value<std::string>()->default_value(""))(
       "epochs", "Epochs", cxxopts::value<int>()->default_value("30"))(

@@ -114,11 +114,12 @@ Schema dcr_schema() {
                "The training points' loss weights: uniform (absent: every point counts once), or prior: each point "
                "weighs the prior probability (measurement.nuisances) of lying nearer to it than to any other training "
                "point or the nominal, so that the ansatz's compromise between the points follows where the fits read it."),
-      optional("coordinates", S::map(S::string({"linear", "square", "cubic"})), nlohmann::json(),
+      optional("coordinates", S::map(S::string()), nlohmann::json(),
                "The ansatz's coordinate of a nuisance by name: square for one whose effect is even in it, such as "
                "the width of an extra smearing (the ansatz then quadratic in nu^2, the added variance); cubic: the "
-               "nuisance itself with a term nu^3 added, for a response that bends over the training range; absent "
-               "or linear: the nuisance itself."),
+               "nuisance itself with a term nu^3 added, for a response that bends over the training range; knot:T "
+               "(e.g. knot:3): the nuisance itself with a term (nu - T)_+^2 added, a quadratic spline that bends "
+               "beyond T and leaves the ansatz's form below it; absent or linear: the nuisance itself."),
       optional("per_process", S::map(S::object(dcr_training_fields(false))), nlohmann::json::object(),
                "Settings of one process's training that differ from this section's, by process name, e.g. "
                "{\"<process>\": {\"ensemble\": 4}} for the process that dominates the expected yields."),

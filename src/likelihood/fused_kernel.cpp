@@ -25,7 +25,8 @@ Ansatz::Ansatz(int K_, int order_, std::vector<int> power_)
     : K(K_), order(order_), C(int(ansatz_size(K_, order_, power_))), power(std::move(power_)) {
   if (all_linear(power)) power.clear();
   if (!power.empty() && int(power.size()) != K) throw std::logic_error("Ansatz: powers do not match the nuisances");
-  if (cubic_terms(power) > 0 && order != 2) throw std::logic_error("Ansatz: a cubic term needs the quadratic ansatz");
+  if (appended_terms(power) > 0 && order != 2)
+    throw std::logic_error("Ansatz: a cubic term or a knot needs the quadratic ansatz");
 }
 
 namespace {
@@ -54,9 +55,13 @@ std::vector<Ansatz::Entry> first_in_u(const Ansatz& A, const double* u) {
           e.push_back({c, b, b, u[a]});
         }
       }
-    // The cubic terms nu_k^3 (u_k = nu_k for a cubic nuisance).
+    // The appended terms, nu_k^3 or (nu_k - t)_+^2 (u_k = nu_k for such a nuisance).
     for (int k = 0; k < A.K; ++k)
-      if (!A.power.empty() && A.power[k] == kCubic) e.push_back({c++, k, k, 3.0 * u[k] * u[k]});
+      if (!A.power.empty() && has_appended_term(A.power[k])) {
+        double f, df, d2f;
+        appended_term(A.power[k], u[k], &f, &df, &d2f);
+        e.push_back({c++, k, k, df});
+      }
   }
   return e;
 }
@@ -72,7 +77,10 @@ void Ansatz::phi(const double* nu, double* out) const {
     for (int a = 0; a < K; ++a)
       for (int b = a; b < K; ++b) out[c++] = u[a] * u[b];
     for (int k = 0; k < K; ++k)
-      if (!power.empty() && power[k] == kCubic) out[c++] = u[k] * u[k] * u[k];
+      if (!power.empty() && has_appended_term(power[k])) {
+        double df, d2f;
+        appended_term(power[k], u[k], &out[c++], &df, &d2f);
+      }
   }
 }
 
@@ -96,7 +104,11 @@ std::vector<Ansatz::Entry> Ansatz::second(const double* nu) const {
     for (int a = 0; a < K; ++a)
       for (int b = a; b < K; ++b, ++c) e.push_back({c, a, b, (a == b ? 2.0 : 1.0) * du[a] * du[b]});
     for (int k = 0; k < K; ++k)
-      if (!power.empty() && power[k] == kCubic) e.push_back({c++, k, k, 6.0 * u[k]});
+      if (!power.empty() && has_appended_term(power[k])) {
+        double f, df, d2f;
+        appended_term(power[k], u[k], &f, &df, &d2f);
+        e.push_back({c++, k, k, d2f});
+      }
   }
   if (power.empty()) return e;
   for (const auto& f : first_in_u(*this, u.data())) {

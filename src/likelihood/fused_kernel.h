@@ -34,11 +34,11 @@
 namespace refinery::likelihood {
 
 // The log-polynomial ansatz in K nuisances (order 1 or 2) in the
-// coordinates u_k = nu_k^power_k (power 1 or 2, or kCubic: src/likelihood/dcr_ansatz.h):
+// coordinates u_k = nu_k^power_k (power 1 or 2, or kCubic or a knot: src/likelihood/dcr_ansatz.h):
 // phi, and the entries of its first and second derivatives in nu.
 struct Ansatz {
   int K = 0, order = 2, C = 0;
-  std::vector<int> power;  // [K], each 1, 2 or kCubic (dcr_ansatz.h); empty: every power 1
+  std::vector<int> power;  // [K], each 1, 2, kCubic or a knot (dcr_ansatz.h); empty: every power 1
   struct Entry {
     int c, k, l;  // coefficient c; derivative in nu_k (and nu_l)
     double value; // d phi_c / d nu_k (first) or d^2 phi_c / d nu_k d nu_l (second)

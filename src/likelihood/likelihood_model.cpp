@@ -64,10 +64,11 @@ void ModelSpec::validate() const {
   if (!calibration_power.empty() && calibration_power.size() != calibration.size())
     throw InputError("model", "calibration_power", "one coordinate per calibration nuisance");
   for (int p : calibration_power)
-    if (p != 1 && p != 2 && p != kCubic)
-      throw InputError("model", "calibration_power", "the ansatz's coordinate is a nuisance, its square, or a nuisance with a cubic term");
-  if (cubic_terms(calibration_power) > 0 && order != 2)
-    throw InputError("model", "calibration_power", "a cubic term needs the quadratic ansatz (order 2)");
+    if (p != 1 && p != 2 && !has_appended_term(p))
+      throw InputError("model", "calibration_power",
+                       "the ansatz's coordinate is a nuisance, its square, or a nuisance with a cubic term or a knot");
+  if (appended_terms(calibration_power) > 0 && order != 2)
+    throw InputError("model", "calibration_power", "a cubic term or a knot needs the quadratic ansatz (order 2)");
   for (int i = 0; i < n_params(); ++i) {
     if ((use[i] & 1) && use[i] != 1)
       throw InputError("model", parameters[i].name, "a norm factor's parameter cannot also be a modifier's or a calibration nuisance");
