@@ -47,9 +47,10 @@ bool is_knot(int power) { return power > kKnot - 1000 && power < kKnot + 1000; }
 double knot_of(int power) { return (power - kKnot) / 10.0; }
 
 int knot_code(double t) {
-  if (!std::isfinite(t) || std::fabs(t) >= 100.0)
+  const long tenths = std::isfinite(t) && std::fabs(t) < 100.0 ? std::lround(10.0 * t) : 1000;
+  if (tenths <= -1000 || tenths >= 1000)
     throw std::invalid_argument("a knot within (-100, 100), got " + std::to_string(t));
-  return kKnot + int(std::lround(10.0 * t));
+  return kKnot + int(tenths);
 }
 
 bool has_appended_term(int power) { return power == kCubic || is_knot(power); }
