@@ -41,7 +41,8 @@ def main():
         if len(paths) != 2:
             sys.exit(f"{arg}: expected LABEL=unbinned.csv,reference.csv")
         seeds.append((label, [summary(p) for p in paths]))
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
+    # Wider with more seeds, so that the tick labels (label, toy counts) do not run into each other.
+    fig, (a, b) = plt.subplots(1, 2, figsize=(max(11.0, 2.0 * len(seeds) + 1.0), 4.2))
     x = np.arange(len(seeds))
     for k, (name, colour, dx) in enumerate([("unbinned", "C0", -0.1), ("binned reference", "C1", 0.1)]):
         s = [v[k] for _, v in seeds]
@@ -56,7 +57,7 @@ def main():
     b.set_ylabel("coverage of the 68.27% interval")
     for ax in (a, b):
         ax.set_xticks(x)
-        ax.set_xticklabels([f"{label}\n({v[0]['n']} / {v[1]['n']} toys)" for label, v in seeds], fontsize=8)
+        ax.set_xticklabels([f"{label}\n{v[0]['n']} / {v[1]['n']}\ntoys" for label, v in seeds], fontsize=8)
         ax.set_xlabel("config seed")
         ax.legend(fontsize=8)
     fig.suptitle("H->tautau, mu_true = 1, nuisances from their priors: one point per config seed")
