@@ -81,6 +81,20 @@ TEST_CASE("bad configs name the file and the key", "[config][bad-input]") {
           f + ": measurement.nuisances[0].type: 'shapesys' is not one of: calibration, normsys, response");
   REQUIRE(load_error(tmp, R"({"name": "x", "simulation": {"variations": [{"tes": 1}, {"jes": "a"}]}})") ==
           f + ": simulation.variations[1].jes: expected number, got string");
+  // The DCR ansatz's coordinates are refused when the config is loaded, by
+  // the parser the training and the archives use (dcr_coordinate.h).
+  REQUIRE(load_error(tmp, R"({"name": "x", "dcr": {"coordinates": {"a": "cube"}}})") ==
+          f + ": dcr.coordinates.a: expected linear, square, cubic or knot:T, got 'cube'");
+  REQUIRE(load_error(tmp, R"({"name": "x", "dcr": {"coordinates": {"a": "knot:2", "b": "knot:2.05"}}})") ==
+          f + ": dcr.coordinates.b: a knot on a grid of 0.1, got 'knot:2.05'");
+  REQUIRE(load_error(tmp, R"({"name": "x", "dcr": {"coordinates": {"a": "knot:"}}})") ==
+          f + ": dcr.coordinates.a: a knot's position after 'knot:', got 'knot:'");
+  REQUIRE(load_error(tmp, R"({"name": "x", "dcr": {"coordinates": {"a": "knot:150"}}})") ==
+          f + ": dcr.coordinates.a: a knot within (-100, 100), got 150.000000");
+  REQUIRE(load_error(tmp, R"({"name": "x", "dcr": {"coordinates": {"a": 2}}})") ==
+          f + ": dcr.coordinates.a: expected string, got integer");
+  REQUIRE(load_error(tmp, R"({"name": "x", "dcr": {"coordinates": {"a": "knot:-1.5", "b": "square"}}})") ==
+          "<no error>");
   REQUIRE(load_error(tmp, "[1, 2]") == f + ": (top level): expected object, got array");
   REQUIRE(load_error(tmp, "{\n  \"name\": \"x\",\n  \"seed\": 1,,\n}") ==
           "input: " + f + ": line 3 column 13: malformed JSON");

@@ -344,16 +344,10 @@ int run_train_dcr(int argc, char** argv) {
     for (const auto& n : cfg.section("measurement").at("nuisances"))
       if (n.at("type") == "calibration") nuisances.push_back(n.at("name"));
   if (d.contains("coordinates"))
-    for (const auto& item : d.at("coordinates").items()) {
+    for (const auto& item : d.at("coordinates").items())
       if (std::find(nuisances.begin(), nuisances.end(), item.key()) == nuisances.end())
         throw InputError(cfg.file, "dcr.coordinates." + item.key(),
                          "not a nuisance of the ansatz (" + comma_list(nuisances) + ")");
-      try {
-        likelihood::coordinate_power(item.value().get<std::string>());
-      } catch (const std::invalid_argument& e) {
-        throw ConfigError(cfg.file, "dcr.coordinates." + item.key(), e.what());
-      }
-    }
   // dcr.per_process: a process's own settings over the section's.
   for (const auto& item : d.at("per_process").items())
     if (std::find(processes.begin(), processes.end(), item.key()) == processes.end())

@@ -2,6 +2,7 @@
 // owns one section; adding a stage adds a section here.
 #include "src/config/experiment_config.h"
 #include "src/core/worker_threads.h"
+#include "src/likelihood/dcr_coordinate.h"
 
 namespace refinery {
 
@@ -114,7 +115,8 @@ Schema dcr_schema() {
                "The training points' loss weights: uniform (absent: every point counts once), or prior: each point "
                "weighs the prior probability (measurement.nuisances) of lying nearer to it than to any other training "
                "point or the nominal, so that the ansatz's compromise between the points follows where the fits read it."),
-      optional("coordinates", S::map(S::string()), nlohmann::json(),
+      optional("coordinates", S::map(S::string([](const std::string& name) { likelihood::coordinate_power(name); })),
+               nlohmann::json(),
                "The ansatz's coordinate of a nuisance by name: square for one whose effect is even in it, such as "
                "the width of an extra smearing (the ansatz then quadratic in nu^2, the added variance); cubic: the "
                "nuisance itself with a term nu^3 added, for a response that bends over the training range; knot:T "

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 #include "src/core/error.h"
 #include "src/core/text.h"
@@ -77,6 +78,15 @@ Schema Schema::string(std::vector<std::string> allowed) {
   auto n = std::make_shared<Node>();
   n->kind = Kind::String;
   n->allowed = std::move(allowed);
+  Schema s;
+  s.node_ = n;
+  return s;
+}
+
+Schema Schema::string(std::function<void(const std::string&)> check) {
+  auto n = std::make_shared<Node>();
+  n->kind = Kind::String;
+  n->check = std::move(check);
   Schema s;
   s.node_ = n;
   return s;
@@ -177,6 +187,13 @@ nlohmann::json Schema::validate(const nlohmann::json& doc, const std::string& fi
         bool ok = false;
         for (const auto& a : n.allowed) ok = ok || a == doc.get<std::string>();
         if (!ok) fail("'" + doc.get<std::string>() + "' is not one of: " + join(n.allowed));
+      }
+      if (n.check) {
+        try {
+          n.check(doc.get<std::string>());
+        } catch (const std::invalid_argument& e) {
+          fail(e.what());
+        }
       }
       return doc;
     }

@@ -4,6 +4,7 @@
 // ConfigError("<file>: <key.path>: <what>") on unknown keys, wrong types,
 // missing required keys and out-of-range values.
 #pragma once
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +24,10 @@ class Schema {
   // JSON object with arbitrary keys, all values of one schema.
   static Schema map(Schema value);
   static Schema string(std::vector<std::string> allowed = {});
+  // A string whose value `check` accepts: it throws std::invalid_argument,
+  // whose message the ConfigError carries, for a value it refuses (a
+  // spelling with a grammar, such as the DCR ansatz's "knot:T").
+  static Schema string(std::function<void(const std::string&)> check);
   static Schema number(std::optional<double> min = std::nullopt,
                        std::optional<double> max = std::nullopt);
   static Schema integer(std::optional<double> min = std::nullopt,
@@ -54,6 +59,7 @@ struct Schema::Node {
   std::vector<Field> fields;
   std::shared_ptr<const Node> item;
   std::vector<std::string> allowed;
+  std::function<void(const std::string&)> check;  // empty: any string
   std::optional<double> min, max;
   std::size_t min_items = 0;
 };

@@ -18,6 +18,7 @@
 //   ansatz unchanged in form below the knot and free to bend above it, so
 //   that training points beyond the knot no longer set the response where
 //   most of the prior lies. Continuous with its first derivative at the knot.
+// The coordinates' codes and names: dcr_coordinate.h.
 // A LibTorch function, so gradients reach nu (fits) and, through Delta, the
 // networks (training). The DCR network (models/dcr_network.h) and the
 // likelihood's terms (likelihood_model.h) use it; the fused kernel's Ansatz
@@ -29,38 +30,14 @@
 #include <string>
 #include <vector>
 
-namespace refinery::likelihood {
+#include "src/likelihood/dcr_coordinate.h"
 
-// The power code of a cubic nuisance (see above).
-constexpr int kCubic = 3;
-// The code of a nuisance with a knot at t: kKnot + round(10 t), |t| < 100
-// (a knot on a grid of 0.1).
-constexpr int kKnot = 100000;
-bool is_knot(int power);
-double knot_of(int power);
-int knot_code(double t);  // throws std::invalid_argument outside (-100, 100)
-// A nuisance whose term is appended after the products (cubic or knot), its
-// value at nu and first two derivatives.
-bool has_appended_term(int power);
-void appended_term(int power, double nu, double* value, double* first, double* second);
+namespace refinery::likelihood {
 
 // nu [K] -> [C], or [B, K] -> [B, C]; order 1 or 2; powers [K] of 1, 2,
 // kCubic or a knot (empty: every power 1).
 torch::Tensor dcr_ansatz(const torch::Tensor& nu, int order, const std::vector<int>& powers = {});
 // u(nu): nu with the columns of power 2 squared ([K] or [B, K]).
 torch::Tensor dcr_coordinates(const torch::Tensor& nu, const std::vector<int>& powers);
-
-// The names of the coordinates in configs and archives' metadata: "linear"
-// (power 1), "square" (power 2), "cubic" (kCubic) and "knot:T" (a knot at T,
-// e.g. "knot:3"). Throws std::invalid_argument otherwise.
-int coordinate_power(const std::string& name);
-std::string coordinate_name(int power);
-// All powers 1 (or none given).
-bool all_linear(const std::vector<int>& powers);
-// The number of cubic nuisances; of terms appended after the products (cubic
-// and knots); the ansatz's number of coefficients C.
-int cubic_terms(const std::vector<int>& powers);
-int appended_terms(const std::vector<int>& powers);
-int64_t ansatz_size(int64_t n_nuisances, int order, const std::vector<int>& powers = {});
 
 }  // namespace refinery::likelihood
