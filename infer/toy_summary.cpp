@@ -161,13 +161,13 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
   std::map<Run, std::map<int, std::string>> seen_shards;
   std::map<Run, int> shard_count;
   nlohmann::json common;
+  std::vector<std::string> incomplete;
   for (const auto& file : files) {
     std::vector<std::string> names;
     std::vector<ToyRow> rows = read_toy_csv(file, &names);
     if (file == files.front()) names_first = names;
     else if (names != names_first)
       throw InputError(file, "line 1", "its truth columns differ from those of " + files.front());
-    if (rows.empty()) throw InputError(file, "", "no toys in the file (header only): nothing to merge");
     for (const auto& r : rows)
       if (r.converged && (!std::isfinite(r.mu_hat) || !std::isfinite(r.mu_error)))
         throw InputError(file, "toy " + std::to_string(r.index), "a converged toy with a non-finite mu_hat or error");
@@ -182,6 +182,12 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
     }
     for (const char* key : {"config_hash", "seed", "shard", "nu_true", "analysis"})
       if (!s.is_object() || !s.contains(key)) throw InputError(side, key, "required key missing");
+    // A shard stopped before its end (its summary, written as it started,
+    // says so) merges with the toys it finished, none included.
+    const nlohmann::json complete = s.value("complete", nlohmann::json(true));
+    if (!complete.is_boolean()) throw InputError(side, "complete", "expected true or false, got " + complete.dump());
+    if (!complete.get<bool>()) incomplete.push_back(file);
+    if (rows.empty() && complete.get<bool>()) throw InputError(file, "", "no toys in the file (header only): nothing to merge");
     if (s["config_hash"] != config_hash)
       throw InputError(side, "config_hash", "the shard was made with config " + s["config_hash"].dump() + ", not with " +
                                                 merged_with + " (\"" + config_hash + "\"): merge with --config naming the shards' own config");
@@ -203,8 +209,22 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
       throw InputError(side, "first", "expected the first toy number (an integer >= 0), got " + first_value.dump());
     const int64_t block = first_value.get<int64_t>();
     const std::string block_text = block ? " (toys from " + std::to_string(block) + ")" : "";
+    // The run's true POI values: those it was asked for (summaries since
+    // stop 63), else those of its toys.
     std::set<double> mu_values;
-    for (const auto& r : rows) mu_values.insert(r.mu_true);
+    if (s.contains("mu_values")) {
+      try {
+        for (double mu : s["mu_values"].get<std::vector<double>>()) mu_values.insert(mu);
+      } catch (const nlohmann::json::exception&) {
+        throw InputError(side, "mu_values", "expected an array of numbers, got " + s["mu_values"].dump());
+      }
+      for (const auto& r : rows)
+        if (!mu_values.count(r.mu_true))
+          throw InputError(file, "toy " + std::to_string(r.index),
+                           "mu_true " + std::to_string(r.mu_true) + " is not one of the shard's mu_values " + s["mu_values"].dump());
+    } else {
+      for (const auto& r : rows) mu_values.insert(r.mu_true);
+    }
     const Run run{block, mu_values};
     auto [count, fresh_block] = shard_count.insert({run, n});
     if (!fresh_block && count->second != n)
@@ -227,9 +247,12 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
         throw InputError("", "--merge", "shard " + std::to_string(i) + "/" + std::to_string(count) +
                                             (block ? " of the toys from " + std::to_string(block) : std::string()) + " is missing");
   if (truth_names) *truth_names = names_first;
+  if (all.empty()) throw InputError("", "--merge", "no toys in any of the files: nothing to merge");
   if (provenance) {
     *provenance = common;
     (*provenance)["config_hash"] = config_hash;
+    (*provenance)["complete"] = incomplete.empty();
+    if (!incomplete.empty()) (*provenance)["incomplete_shards"] = incomplete;
   }
   return all;
 }

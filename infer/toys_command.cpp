@@ -91,11 +91,23 @@ std::string reference_path(const std::string& path) {
   return path + "_reference";
 }
 
+// A shard's outputs as it starts: the CSV's header and a summary that says
+// the run is not complete, with what it was asked for (true POI values,
+// toys per value). A shard stopped before its end (a batch system's time
+// limit, a kill) thus leaves a pair that --merge accepts with the toys it
+// finished, and no earlier run's files beside the new ones.
+void start(const std::string& path, const std::vector<std::string>& names, json provenance) {
+  write_toy_csv(path, names, {});
+  provenance["complete"] = false;
+  write_text_atomically(path + ".json", provenance.dump(2) + "\n");
+}
+
 void finish(const std::string& path, const std::vector<std::string>& names, const std::vector<ToyRow>& rows,
             json provenance, const CommonOptions& common, const std::string& verb) {
   write_toy_csv(path, names, rows);
   json s = summarise_toys(rows, names);
   s.update(provenance);
+  if (!s.contains("complete")) s["complete"] = true;
   write_text_atomically(path + ".json", s.dump(2) + "\n");
   if (!common.quiet) std::cout << toy_table(s) << verb << " " << path << " and " << path << ".json\n";
 }
@@ -206,6 +218,9 @@ int run_toys(int argc_in, char** argv_in) {
                                     : common.config_path.empty() ? "the built-in experiment (no --config given)"
                                                                  : "--config " + common.config_path;
     std::vector<ToyRow> rows = merge_toy_shards(inputs, identity, merged_with, &provenance, &names);
+    if (!common.quiet)
+      for (const auto& stopped : provenance.value("incomplete_shards", json::array()))
+        std::cout << "note: " << stopped.get<std::string>() << " stopped before its end; its finished toys are merged\n";
     provenance["shard"] = "0/1";
     if (!config_record.empty()) provenance["config"] = config_record;
     finish(out_path("toys.csv"), names, rows, provenance, common, "merged " + std::to_string(rows.size()) + " toys into");
@@ -236,7 +251,7 @@ int run_toys(int argc_in, char** argv_in) {
   std::vector<ToyRow> rows;
   std::vector<std::string> names;
   json provenance = {{"config_hash", identity}, {"shard", std::to_string(shard) + "/" + std::to_string(shards)},
-                     {"first", first}, {"nu_true", nus}};
+                     {"first", first}, {"n", n}, {"mu_values", mus}, {"nu_true", nus}};
   if (!config_record.empty()) provenance["config"] = config_record;
 
   if (!workspace.empty()) {
@@ -249,8 +264,9 @@ int run_toys(int argc_in, char** argv_in) {
       if (i != s.poi) names.push_back(s.model->parameters()[i].name);
     provenance["seed"] = seed;
     provenance["analysis"] = s.header.value("kind", std::string("workspace")) + " " + workspace;
+    for (double mu : mus) stats::check_poi_value(*s.model, s.poi, mu, "--mu-values");
+    start(path, names, provenance);
     for (double mu : mus) {
-      stats::check_poi_value(*s.model, s.poi, mu, "--mu-values");
       for (int64_t i = first + shard; i < end; i += shards) {
         auto t0 = std::chrono::steady_clock::now();
         Eigen::VectorXd x = base;
@@ -309,8 +325,9 @@ int run_toys(int argc_in, char** argv_in) {
       if (own != names)  // the same spec builds both: an internal failure, not bad input
         throw std::logic_error("toys --with-reference: the reference's parameters differ from the unbinned analysis's");
     }
+    for (double mu : mus) stats::check_poi_value(base, 0, mu, "--mu-values");
+    for (const Analysis& an : analyses) start(an.path, names, an.provenance);
     for (double mu : mus) {
-      stats::check_poi_value(base, 0, mu, "--mu-values");
       for (int64_t i = first + shard; i < end; i += shards) {
         for (Analysis& an : analyses) {
           auto t0 = std::chrono::steady_clock::now();

@@ -570,6 +570,47 @@ TEST_CASE("stats CLI: toys of a workspace cover, shard and merge, with the works
                    tmp.path("bad.csv"));
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("toy 100: also in") != std::string::npos);
+  // Shards stopped before their end (killed, as a batch system's time limit
+  // does) leave the toys they finished and a summary that says so, written
+  // as they started; they merge, toy by toy the uninterrupted run's toys.
+  for (const char* shard : {"0/2", "1/2"}) {
+    const auto killed = refinery::testing::run_command(
+        "timeout -s KILL 3 " + std::string(REFINERY_BINARY) + " toys " + ws + " --n 100000 --mu-values 0.5,1.5 --seed 3 --quiet --shard " +
+        shard + " --out " + tmp.path(std::string("k") + shard[0] + ".csv"));
+    REQUIRE(killed.exit_code != 0);
+  }
+  std::vector<refinery::ToyRow> finished;
+  for (const char* k : {"k0.csv", "k1.csv"}) {
+    const json side = json::parse(refinery::testing::read_file(tmp.path(k) + ".json"));
+    CHECK(side["complete"] == false);
+    CHECK(side["mu_values"] == json::array({0.5, 1.5}));
+    auto rows = refinery::read_toy_csv(tmp.path(k));
+    REQUIRE(!rows.empty());
+    finished.insert(finished.end(), rows.begin(), rows.end());
+  }
+  r = run_refinery("toys --merge " + tmp.path("k0.csv") + " " + tmp.path("k1.csv") + " --workspace " + ws + " --out " +
+                   tmp.path("mk.csv"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.output.find("note: " + tmp.path("k0.csv") + " stopped before its end") != std::string::npos);
+  {
+    const json mk = json::parse(refinery::testing::read_file(tmp.path("mk.csv.json")));
+    CHECK(mk["complete"] == false);
+    CHECK(mk["incomplete_shards"].size() == 2);
+    const auto merged = refinery::read_toy_csv(tmp.path("mk.csv"));
+    CHECK(merged.size() == finished.size());
+    std::map<std::pair<double, int64_t>, double> whole;
+    for (const auto& t : refinery::read_toy_csv(tmp.path("all.csv"))) whole[{t.mu_true, t.index}] = t.mu_hat;
+    int compared = 0;
+    for (const auto& t : merged)
+      if (auto it = whole.find({t.mu_true, t.index}); it != whole.end()) {
+        CHECK(t.mu_hat == it->second);
+        ++compared;
+      }
+    CHECK(compared > 0);
+    // A complete run's summary says so.
+    CHECK(json::parse(refinery::testing::read_file(tmp.path("all.csv.json")))["complete"] == true);
+  }
   r = run_refinery("toys " + ws + " --n 3 --first -1 --quiet --out " + tmp.path("bad.csv"));
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("--first: must be >= 0") != std::string::npos);
