@@ -160,6 +160,7 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
   using Run = std::pair<int64_t, std::set<double>>;
   std::map<Run, std::map<int, std::string>> seen_shards;
   std::map<Run, int> shard_count;
+  std::map<Run, nlohmann::json> run_toys;
   nlohmann::json common;
   std::vector<std::string> incomplete;
   for (const auto& file : files) {
@@ -230,6 +231,14 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
     if (!fresh_block && count->second != n)
       throw InputError(side, "shard", "shard of " + std::to_string(n) + " but the others" + block_text + " are of " +
                                           std::to_string(count->second));
+    // The toys per true POI value the run was asked for (summaries since
+    // stop 63): shards of one run asked for the same number.
+    if (s.contains("n")) {
+      auto [asked, fresh_n] = run_toys.insert({run, s["n"]});
+      if (!fresh_n && asked->second != s["n"])
+        throw InputError(side, "n", "the shard was asked for " + s["n"].dump() + " toys per mu_true, the others" + block_text +
+                                        " for " + asked->second.dump());
+    }
     auto& seen = seen_shards[run];
     if (seen.count(i))
       throw InputError(file, "", "shard " + std::to_string(i) + "/" + std::to_string(n) + block_text + " is also " + seen[i]);

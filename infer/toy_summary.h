@@ -53,10 +53,13 @@ std::vector<ToyRow> read_toy_csv(const std::string& path, std::vector<std::strin
 // shard whose summary (<file>.json) is missing or names another config hash
 // (than `config_hash`, which `merged_with` describes in that message: "--config
 // FILE", "the built-in experiment (no --config)", a workspace), seed, truth or analysis, the same shard twice, a
-// missing shard of i/N, a toy (mu_true, index) in two files, and truth
-// columns that differ. Each error names the file. `provenance` gets the
-// shards' common config hash, seed, truth and analysis; `truth_names` the
-// truth columns.
+// missing shard of i/N, shards of one run asked for different numbers of
+// toys, a toy (mu_true, index) in two files, and truth columns that differ.
+// Each error names the file. A shard whose summary says it stopped before
+// its end ("complete": false) merges with the toys it finished (none
+// included). `provenance` gets the shards' common config hash, seed, truth
+// and analysis, "complete" (every shard ran to its end) and the files that
+// did not ("incomplete_shards"); `truth_names` the truth columns.
 std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, const std::string& config_hash,
                                      const std::string& merged_with, nlohmann::json* provenance,
                                      std::vector<std::string>* truth_names = nullptr);

@@ -611,6 +611,11 @@ TEST_CASE("stats CLI: toys of a workspace cover, shard and merge, with the works
     // A complete run's summary says so.
     CHECK(json::parse(refinery::testing::read_file(tmp.path("all.csv.json")))["complete"] == true);
   }
+  // Shards of one run asked for different numbers of toys do not merge.
+  r = run_refinery("toys --merge " + tmp.path("s0.csv") + " " + tmp.path("k1.csv") + " --workspace " + ws + " --quiet --out " +
+                   tmp.path("bad.csv"));
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("k1.csv.json: n: the shard was asked for 100000 toys per mu_true, the others for 300") != std::string::npos);
   r = run_refinery("toys " + ws + " --n 3 --first -1 --quiet --out " + tmp.path("bad.csv"));
   CHECK(r.exit_code == 2);
   CHECK(r.output.find("--first: must be >= 0") != std::string::npos);
