@@ -46,60 +46,43 @@ std::string fmt(double x) {
 
 Schema::Kind Schema::kind() const { return node_->kind; }
 
-Schema Schema::object(std::vector<Field> fields) {
+Schema Schema::make(Kind kind, const std::function<void(Node&)>& fill) {
   auto n = std::make_shared<Node>();
-  n->kind = Kind::Object;
-  n->fields = std::move(fields);
+  n->kind = kind;
+  fill(*n);
   Schema s;
   s.node_ = n;
   return s;
+}
+
+Schema Schema::object(std::vector<Field> fields) {
+  return make(Kind::Object, [&](Node& n) { n.fields = std::move(fields); });
 }
 
 Schema Schema::array(Schema item, std::size_t min_items) {
-  auto n = std::make_shared<Node>();
-  n->kind = Kind::Array;
-  n->item = item.node_;
-  n->min_items = min_items;
-  Schema s;
-  s.node_ = n;
-  return s;
+  return make(Kind::Array, [&](Node& n) {
+    n.item = item.node_;
+    n.min_items = min_items;
+  });
 }
 
 Schema Schema::map(Schema value) {
-  auto n = std::make_shared<Node>();
-  n->kind = Kind::Map;
-  n->item = value.node_;
-  Schema s;
-  s.node_ = n;
-  return s;
+  return make(Kind::Map, [&](Node& n) { n.item = value.node_; });
 }
 
 Schema Schema::string(std::vector<std::string> allowed) {
-  auto n = std::make_shared<Node>();
-  n->kind = Kind::String;
-  n->allowed = std::move(allowed);
-  Schema s;
-  s.node_ = n;
-  return s;
+  return make(Kind::String, [&](Node& n) { n.allowed = std::move(allowed); });
 }
 
 Schema Schema::string(std::function<void(const std::string&)> check) {
-  auto n = std::make_shared<Node>();
-  n->kind = Kind::String;
-  n->check = std::move(check);
-  Schema s;
-  s.node_ = n;
-  return s;
+  return make(Kind::String, [&](Node& n) { n.check = std::move(check); });
 }
 
 Schema Schema::number(std::optional<double> min, std::optional<double> max) {
-  auto n = std::make_shared<Node>();
-  n->kind = Kind::Number;
-  n->min = min;
-  n->max = max;
-  Schema s;
-  s.node_ = n;
-  return s;
+  return make(Kind::Number, [&](Node& n) {
+    n.min = min;
+    n.max = max;
+  });
 }
 
 Schema Schema::integer(std::optional<double> min, std::optional<double> max) {
@@ -109,11 +92,7 @@ Schema Schema::integer(std::optional<double> min, std::optional<double> max) {
 }
 
 Schema Schema::boolean() {
-  auto n = std::make_shared<Node>();
-  n->kind = Kind::Boolean;
-  Schema s;
-  s.node_ = n;
-  return s;
+  return make(Kind::Boolean, [](Node&) {});
 }
 
 Schema::Field required(std::string name, Schema schema, std::string description) {

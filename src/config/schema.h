@@ -43,6 +43,8 @@ class Schema {
 
  private:
   struct Node;
+  // A schema of `kind` whose node `fill` completes.
+  static Schema make(Kind kind, const std::function<void(Node&)>& fill);
   std::shared_ptr<const Node> node_;
 };
 
