@@ -61,26 +61,61 @@ std::string header_of(const std::vector<std::string>& truth_names, int groups) {
 }
 }  // namespace
 
+namespace {
+// The column groups of one row (column_groups of the rows is the least of
+// their rows').
+int row_groups(const std::vector<std::string>& truth_names, const ToyRow& row) {
+  return column_groups(truth_names, {row});
+}
+
+void write_row(std::ostream& s, const std::vector<std::string>& truth_names, int groups, const ToyRow& r) {
+  s << r.index << "," << r.mu_true;
+  for (size_t k = 0; k < truth_names.size(); ++k) s << "," << (k < r.nu_true.size() ? r.nu_true[k] : 0.0);
+  if (groups > 1) {
+    for (double v : r.nu_hat) s << "," << v;
+    for (double v : r.nu_error) s << "," << v;
+  }
+  if (groups == 4)
+    for (double v : r.nu_constraint_slope) s << "," << v;
+  s << "," << r.events << "," << int(r.converged) << "," << int(r.interval_ok) << "," << r.mu_hat << "," << r.mu_error << ","
+    << r.lower << "," << r.upper << "," << r.seconds << "\n";
+}
+}  // namespace
+
 void write_toy_csv(const std::string& path, const std::vector<std::string>& truth_names, const std::vector<ToyRow>& rows) {
   std::ostringstream s;
   const int groups = column_groups(truth_names, rows);
   s << header_of(truth_names, groups) << "\n" << std::setprecision(10);
-  for (const auto& r : rows) {
-    s << r.index << "," << r.mu_true;
-    for (size_t k = 0; k < truth_names.size(); ++k) s << "," << (k < r.nu_true.size() ? r.nu_true[k] : 0.0);
-    if (groups > 1) {
-      for (double v : r.nu_hat) s << "," << v;
-      for (double v : r.nu_error) s << "," << v;
-    }
-    if (groups == 4)
-      for (double v : r.nu_constraint_slope) s << "," << v;
-    s << "," << r.events << "," << int(r.converged) << "," << int(r.interval_ok) << "," << r.mu_hat << "," << r.mu_error << ","
-      << r.lower << "," << r.upper << "," << r.seconds << "\n";
-  }
+  for (const auto& r : rows) write_row(s, truth_names, groups, r);
   write_text_atomically(path, s.str());
 }
 
-std::vector<ToyRow> read_toy_csv(const std::string& path, std::vector<std::string>* truth_names) {
+ToyCsvAppender::ToyCsvAppender(std::string path, std::vector<std::string> truth_names)
+    : path_(std::move(path)), names_(std::move(truth_names)) {
+  write_toy_csv(path_, names_, {});
+}
+
+void ToyCsvAppender::add(const ToyRow& row) {
+  rows_.push_back(row);
+  const int groups = rows_.size() == 1 ? row_groups(names_, row) : std::min(groups_, row_groups(names_, row));
+  if (rows_.size() == 1 || groups != groups_) {  // the header changes: the whole file, atomically
+    groups_ = groups;
+    write_toy_csv(path_, names_, rows_);
+    return;
+  }
+  std::ostringstream s;
+  s << std::setprecision(10);
+  write_row(s, names_, groups_, row);
+  // One write of one line at the end; a process killed during it leaves at
+  // most a cut last line, which read_toy_csv drops for a stopped shard.
+  std::ofstream out(path_, std::ios::app | std::ios::binary);
+  out << s.str();
+  out.flush();
+  if (!out) throw std::runtime_error("cannot append to " + path_);
+}
+
+std::vector<ToyRow> read_toy_csv(const std::string& path, std::vector<std::string>* truth_names, int64_t* cut_line) {
+  if (cut_line) *cut_line = 0;
   std::ifstream in(path);
   if (!in) throw InputError(path, "", "cannot open toy results");
   std::string line;
@@ -112,6 +147,12 @@ std::vector<ToyRow> read_toy_csv(const std::string& path, std::vector<std::strin
   std::vector<ToyRow> rows;
   for (int ln = 2; std::getline(in, line); ++ln) {
     if (line.empty()) continue;
+    // A last line without its newline is a write cut off (a killed run):
+    // dropped where the caller accepts that, read (and so refused) otherwise.
+    if (cut_line && in.eof()) {
+      *cut_line = ln;
+      break;
+    }
     std::vector<std::string> f;
     std::stringstream ss(line);
     for (std::string item; std::getline(ss, item, ',');) f.push_back(item);
@@ -165,7 +206,8 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
   std::vector<std::string> incomplete;
   for (const auto& file : files) {
     std::vector<std::string> names;
-    std::vector<ToyRow> rows = read_toy_csv(file, &names);
+    int64_t cut_line = 0;
+    std::vector<ToyRow> rows = read_toy_csv(file, &names, &cut_line);
     if (file == files.front()) names_first = names;
     else if (names != names_first)
       throw InputError(file, "line 1", "its truth columns differ from those of " + files.front());
@@ -188,6 +230,8 @@ std::vector<ToyRow> merge_toy_shards(const std::vector<std::string>& files, cons
     const nlohmann::json complete = s.value("complete", nlohmann::json(true));
     if (!complete.is_boolean()) throw InputError(side, "complete", "expected true or false, got " + complete.dump());
     if (!complete.get<bool>()) incomplete.push_back(file);
+    if (cut_line && complete.get<bool>())
+      throw InputError(file, "line " + std::to_string(cut_line), "cut off (no newline at its end) in a shard whose summary says it is complete");
     if (rows.empty() && complete.get<bool>()) throw InputError(file, "", "no toys in the file (header only): nothing to merge");
     if (s["config_hash"] != config_hash)
       throw InputError(side, "config_hash", "the shard was made with config " + s["config_hash"].dump() + ", not with " +

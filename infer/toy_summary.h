@@ -46,8 +46,31 @@ struct ToyRow {
 // upper, seconds. The reader takes CSVs with and without the fitted columns.
 void write_toy_csv(const std::string& path, const std::vector<std::string>& truth_names,
                    const std::vector<ToyRow>& rows);  // atomic
-// InputError naming file and line; `truth_names` gets the header's.
-std::vector<ToyRow> read_toy_csv(const std::string& path, std::vector<std::string>* truth_names = nullptr);
+// A toys CSV that grows one row at a time, as a run finishes its toys:
+// after each add() the file holds what write_toy_csv(path, names, rows())
+// writes, so that a run stopped at any point keeps the toys it finished.
+// A row is appended where the header stays (a line per toy: O(1), where
+// rewriting the file after every toy is O(n) per toy); the file is rewritten
+// atomically where the header changes (the first row, a row without the
+// fitted columns).
+class ToyCsvAppender {
+ public:
+  ToyCsvAppender(std::string path, std::vector<std::string> truth_names);  // writes the header
+  void add(const ToyRow& row);
+  const std::vector<ToyRow>& rows() const { return rows_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::vector<std::string> names_;
+  std::vector<ToyRow> rows_;
+  int groups_ = 1;
+};
+// InputError naming file and line; `truth_names` gets the header's. With
+// `cut_line`, a last line without its newline (the write of a killed run)
+// is dropped and its number stored there (0 where there is none).
+std::vector<ToyRow> read_toy_csv(const std::string& path, std::vector<std::string>* truth_names = nullptr,
+                                 int64_t* cut_line = nullptr);
 // Reads toy shards for merging and refuses what would double count or mix
 // runs: a file without toys, a converged toy with a non-finite mu_hat, a
 // shard whose summary (<file>.json) is missing or names another config hash

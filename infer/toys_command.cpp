@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -96,10 +97,11 @@ std::string reference_path(const std::string& path) {
 // toys per value). A shard stopped before its end (a batch system's time
 // limit, a kill) thus leaves a pair that --merge accepts with the toys it
 // finished, and no earlier run's files beside the new ones.
-void start(const std::string& path, const std::vector<std::string>& names, json provenance) {
-  write_toy_csv(path, names, {});
+ToyCsvAppender start(const std::string& path, const std::vector<std::string>& names, json provenance) {
+  ToyCsvAppender csv(path, names);
   provenance["complete"] = false;
   write_text_atomically(path + ".json", provenance.dump(2) + "\n");
+  return csv;
 }
 
 void finish(const std::string& path, const std::vector<std::string>& names, const std::vector<ToyRow>& rows,
@@ -265,7 +267,7 @@ int run_toys(int argc_in, char** argv_in) {
     provenance["seed"] = seed;
     provenance["analysis"] = s.header.value("kind", std::string("workspace")) + " " + workspace;
     for (double mu : mus) stats::check_poi_value(*s.model, s.poi, mu, "--mu-values");
-    start(path, names, provenance);
+    ToyCsvAppender csv = start(path, names, provenance);
     for (double mu : mus) {
       for (int64_t i = first + shard; i < end; i += shards) {
         auto t0 = std::chrono::steady_clock::now();
@@ -285,8 +287,8 @@ int run_toys(int argc_in, char** argv_in) {
         fit_toy(*toy, s.poi, &row);
         row.seconds = seconds_since(t0);
         rows.push_back(row);
+        csv.add(row);  // an interrupted run keeps what it finished
         progress.update(++done, "mu_true " + std::to_string(mu));
-        write_toy_csv(path, names, rows);  // an interrupted run keeps what it finished
       }
     }
   } else {
@@ -300,6 +302,7 @@ int run_toys(int argc_in, char** argv_in) {
       std::string path;
       json provenance;
       std::vector<ToyRow> rows;
+      std::optional<ToyCsvAppender> csv;
     };
     std::vector<Analysis> analyses;
     for (int a = 0; a < (with_reference ? 2 : 1); ++a) {
@@ -326,7 +329,7 @@ int run_toys(int argc_in, char** argv_in) {
         throw std::logic_error("toys --with-reference: the reference's parameters differ from the unbinned analysis's");
     }
     for (double mu : mus) stats::check_poi_value(base, 0, mu, "--mu-values");
-    for (const Analysis& an : analyses) start(an.path, names, an.provenance);
+    for (Analysis& an : analyses) an.csv.emplace(start(an.path, names, an.provenance));
     for (double mu : mus) {
       for (int64_t i = first + shard; i < end; i += shards) {
         for (Analysis& an : analyses) {
@@ -340,7 +343,7 @@ int run_toys(int argc_in, char** argv_in) {
           fit_toy(*toy.model, 0, &row);
           row.seconds = seconds_since(t0);
           an.rows.push_back(row);
-          write_toy_csv(an.path, names, an.rows);  // an interrupted run keeps what it finished
+          an.csv->add(row);  // an interrupted run keeps what it finished
         }
         progress.update(++done, "mu_true " + std::to_string(mu));
       }

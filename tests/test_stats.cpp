@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 
@@ -584,10 +586,13 @@ TEST_CASE("stats CLI: toys of a workspace cover, shard and merge, with the works
     const json side = json::parse(refinery::testing::read_file(tmp.path(k) + ".json"));
     CHECK(side["complete"] == false);
     CHECK(side["mu_values"] == json::array({0.5, 1.5}));
-    auto rows = refinery::read_toy_csv(tmp.path(k));
+    int64_t cut = 0;  // a kill during the append of a row leaves it cut
+    auto rows = refinery::read_toy_csv(tmp.path(k), nullptr, &cut);
     REQUIRE(!rows.empty());
     finished.insert(finished.end(), rows.begin(), rows.end());
   }
+  // A row cut off by the kill (made sure of here) is dropped by the merge.
+  std::ofstream(tmp.path("k1.csv"), std::ios::app) << "17,1.5,0.25";
   r = run_refinery("toys --merge " + tmp.path("k0.csv") + " " + tmp.path("k1.csv") + " --workspace " + ws + " --out " +
                    tmp.path("mk.csv"));
   INFO(r.output);
@@ -611,6 +616,15 @@ TEST_CASE("stats CLI: toys of a workspace cover, shard and merge, with the works
     // A complete run's summary says so.
     CHECK(json::parse(refinery::testing::read_file(tmp.path("all.csv.json")))["complete"] == true);
   }
+  // In a shard that says it is complete, a cut row is refused.
+  std::filesystem::copy_file(tmp.path("s0.csv"), tmp.path("c0.csv"));
+  std::filesystem::copy_file(tmp.path("s0.csv.json"), tmp.path("c0.csv.json"));
+  std::ofstream(tmp.path("c0.csv"), std::ios::app) << "17,1.5,0.25";
+  r = run_refinery("toys --merge " + tmp.path("c0.csv") + " " + tmp.path("s1.csv") + " --workspace " + ws + " --quiet --out " +
+                   tmp.path("bad.csv"));
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("c0.csv: line") != std::string::npos);
+  CHECK(r.output.find("cut off (no newline at its end) in a shard whose summary says it is complete") != std::string::npos);
   // Shards of one run asked for different numbers of toys do not merge.
   r = run_refinery("toys --merge " + tmp.path("s0.csv") + " " + tmp.path("k1.csv") + " --workspace " + ws + " --quiet --out " +
                    tmp.path("bad.csv"));

@@ -7,7 +7,9 @@
 
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <random>
+#include <string>
 
 #include "infer/toy_summary.h"
 #include "src/core/error.h"
@@ -256,4 +258,54 @@ TEST_CASE("Toy summary: the constraint slopes, written and read, and what a mode
   REQUIRE(without[0].nu_constraint_slope.empty());
   REQUIRE(without[0].nu_hat.size() == 2);
   REQUIRE(!summarise_toys(without, back_names)["nuisance_response"]["nuisances"][0].contains("constraint_slope"));
+}
+
+TEST_CASE("Toy summary: a CSV grown toy by toy is the one written at once, and a cut last line", "[toys][summary]") {
+  // Rows with every fitted column, then one without the constraint slopes
+  // (the header loses those columns: the file is rewritten), then more.
+  std::vector<ToyRow> rows;
+  for (int i = 0; i < 7; ++i) {
+    ToyRow r = usable_toy(i, 1.0 + 0.01 * i, 0.1 + 0.001 * i);
+    r.nu_true = {0.1 * i, -0.2 * i};
+    r.nu_hat = {0.09 * i, -0.19 * i};
+    r.nu_error = {0.5, 0.25 + 0.01 * i};
+    if (i != 4) r.nu_constraint_slope = {0.01 * i, 0.02};
+    r.events = 100 + i;
+    r.seconds = 0.125 * i;
+    rows.push_back(r);
+  }
+  const std::vector<std::string> names = {"a", "b"};
+  refinery::testing::TempDir tmp("toy_csv_append");
+  auto text = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  ToyCsvAppender csv(tmp.path("grown.csv"), names);
+  write_toy_csv(tmp.path("once.csv"), names, {});
+  REQUIRE(text(tmp.path("grown.csv")) == text(tmp.path("once.csv")));
+  for (size_t n = 1; n <= rows.size(); ++n) {
+    csv.add(rows[n - 1]);
+    write_toy_csv(tmp.path("once.csv"), names, std::vector<ToyRow>(rows.begin(), rows.begin() + n));
+    INFO("after " << n << " rows");
+    REQUIRE(text(tmp.path("grown.csv")) == text(tmp.path("once.csv")));
+  }
+  REQUIRE(csv.rows().size() == rows.size());
+  REQUIRE(text(tmp.path("grown.csv")).find("_constraint_slope") == std::string::npos);  // row 4 has none
+
+  // A killed run's last write, cut inside a line: refused where read as is,
+  // dropped (its line number told) where the caller accepts a stopped file.
+  std::string cut = text(tmp.path("grown.csv"));
+  cut += cut.substr(cut.find('\n') + 1, 17);  // the start of the first row again, no newline
+  {
+    std::ofstream(tmp.path("cut.csv"), std::ios::binary) << cut;
+  }
+  REQUIRE_THROWS_WITH(read_toy_csv(tmp.path("cut.csv")), Catch::Contains("cut.csv") && Catch::Contains("line 9"));
+  int64_t cut_line = -1;
+  const std::vector<ToyRow> kept = read_toy_csv(tmp.path("cut.csv"), nullptr, &cut_line);
+  REQUIRE(cut_line == 9);
+  REQUIRE(kept.size() == rows.size());
+  REQUIRE(kept.back().mu_hat == Approx(rows.back().mu_hat).epsilon(1e-12));
+  cut_line = -1;
+  REQUIRE(read_toy_csv(tmp.path("grown.csv"), nullptr, &cut_line).size() == rows.size());
+  REQUIRE(cut_line == 0);
 }
