@@ -392,6 +392,48 @@ TEST_CASE("the minimiser: a minimum on a kink, and bounds", "[minimizer]") {
   REQUIRE(s.at_bound == std::vector<bool>{true, false});
 }
 
+TEST_CASE("the minimiser: an evaluation budget ends a fit whose derivatives mislead it", "[minimizer]") {
+  // f = 100 (x - y)^2 - (x + y) / 100: a narrow valley along x = y that
+  // descends to the far bounds, with a gradient and Hessian that are wrong
+  // (constant, pointing up the valley). Newton finds no decrease; the
+  // coordinate sweeps creep down the valley, each round a little, for as
+  // many evaluations as their rounds allow.
+  int calls = 0;
+  Objective f = [&calls](const Eigen::VectorXd& v, Eigen::VectorXd* g, Eigen::MatrixXd* H) {
+    ++calls;
+    const double x = v[0], y = v[1];
+    if (g) *g = Eigen::Vector2d(1.0, 1.0);
+    if (H) *H = Eigen::Matrix2d::Identity();
+    return 100 * (x - y) * (x - y) - (x + y) / 100;
+  };
+  const Eigen::Vector2d lo(-1e6, -1e6), hi(1e6, 1e6);
+  MinimizerOptions unlimited;
+  unlimited.max_evaluations = 1000000;
+  const MinimizerResult u = minimize(f, Eigen::Vector2d(3.0, -2.0), lo, hi, {false, false}, unlimited);
+  INFO(u.message);
+  const int automatic = MinimizerOptions().evaluation_budget(2);
+  REQUIRE(automatic == 1400);
+  REQUIRE(u.evaluations > 2 * automatic);  // without a budget the fit runs on
+  calls = 0;
+  const MinimizerResult r = minimize(f, Eigen::Vector2d(3.0, -2.0), lo, hi, {false, false});
+  INFO(r.message);
+  REQUIRE(r.evaluations == automatic);
+  REQUIRE(calls == automatic);
+  REQUIRE_FALSE(r.usable());
+  REQUIRE(r.message.find("evaluation budget of 1400 spent") != std::string::npos);
+  REQUIRE(r.attempts.back().strategy == "evaluation budget");
+  REQUIRE(std::isfinite(r.f));
+  REQUIRE(r.f <= f(Eigen::Vector2d(3.0, -2.0), nullptr, nullptr));  // the best point offered, not the start's worse one
+  // A budget asked for is the budget used; a budget that is none is refused.
+  MinimizerOptions small;
+  small.max_evaluations = 50;
+  REQUIRE(minimize(f, Eigen::Vector2d(3.0, -2.0), lo, hi, {false, false}, small).evaluations == 50);
+  std::string why;
+  small.max_evaluations = 0;
+  REQUIRE_FALSE(small.IsValid(&why));
+  REQUIRE(why.find("max_evaluations") != std::string::npos);
+}
+
 TEST_CASE("the minimiser: a full Newton step costs one evaluation, its value and derivatives together", "[minimizer]") {
   // f = sum_i (exp(a_i x_i) - a_i x_i) + x_0 x_1 / 4: smooth, strictly
   // convex, minimum near 0. From a start inside the quadratic basin every

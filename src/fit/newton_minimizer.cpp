@@ -11,7 +11,12 @@ bool MinimizerOptions::IsValid(std::string* error) const {
   if (!(edm_tolerance > 0)) return *error = "edm_tolerance must be positive", false;
   if (max_iterations < 1) return *error = "max_iterations must be >= 1", false;
   if (restarts < 0) return *error = "restarts must be >= 0", false;
+  if (max_evaluations < -1 || max_evaluations == 0) return *error = "max_evaluations must be -1 (automatic) or >= 1", false;
   return true;
+}
+
+int MinimizerOptions::evaluation_budget(int parameters) const {
+  return max_evaluations > 0 ? max_evaluations : 1000 + 200 * std::max(parameters, 0);
 }
 
 namespace {
@@ -28,6 +33,10 @@ void restrict_to(const std::vector<int>& free, const Eigen::VectorXd& g, const E
   }
 }
 
+// Thrown by Search::eval when the evaluations allowed are spent; minimize()
+// ends there with the best point offered so far.
+struct EvaluationBudgetSpent {};
+
 // The state of a minimisation shared by its attempts.
 struct Search {
   const Objective& f;
@@ -40,7 +49,9 @@ struct Search {
   // side of each breakpoint that the parameter is on.
   Eigen::VectorXd lo, hi;
 
+  int budget = 0;  // evaluations allowed over all attempts
   double eval(const Eigen::VectorXd& x, Eigen::VectorXd* g, Eigen::MatrixXd* H) {
+    if (evaluations >= budget) throw EvaluationBudgetSpent{};
     ++evaluations;
     return f(x, g, H);
   }
@@ -335,7 +346,7 @@ MinimizerResult minimize(const Objective& f, Eigen::VectorXd x0, const Eigen::Ve
                          const MinimizerOptions& opt) {
   const int n = static_cast<int>(x0.size());
   MinimizerResult r;
-  Search s{f, lower, upper, opt, 0, 0, lower, upper};
+  Search s{f, lower, upper, opt, 0, 0, lower, upper, opt.evaluation_budget(n)};
   Eigen::VectorXd x = x0.cwiseMax(lower).cwiseMin(upper);
   Eigen::VectorXd g(n);
   Eigen::MatrixXd H(n, n);
@@ -368,128 +379,147 @@ MinimizerResult minimize(const Objective& f, Eigen::VectorXd x0, const Eigen::Ve
     }
   };
 
-  // Attempt 1: Newton, with half of the iterations (a Newton search that
-  // needs more is zigzagging, e.g. across a kink it was not told of).
-  MinimizerAttempt a = newton(s, fixed, x, fx, g, H, "newton", std::max(1, opt.max_iterations / 2));
-  if (a.converged) {
-    polish(s, fixed, x, fx, g, H, &a.edm);
-    a.f = fx;
-  }
-  offer(a, x, fx);
+  // The attempts below end early where the evaluation budget is spent
+  // (Search::eval throws): a fit that no attempt converges, with
+  // derivatives that mislead Newton and coordinate sweeps that creep, would
+  // otherwise run for as many evaluations as the sweeps' rounds allow.
+  bool spent = false;
+  try {
+    // Attempt 1: Newton, with half of the iterations (a Newton search that
+    // needs more is zigzagging, e.g. across a kink it was not told of).
+    MinimizerAttempt a = newton(s, fixed, x, fx, g, H, "newton", std::max(1, opt.max_iterations / 2));
+    if (a.converged) {
+      polish(s, fixed, x, fx, g, H, &a.edm);
+      a.f = fx;
+    }
+    offer(a, x, fx);
 
-  // Attempt 2: coordinate sweeps alternating with Newton. Parameters that no
-  // sweep moves although their (one-sided) gradient is not small sit on a
-  // kink of the NLL (piecewise-linear interpolation): Newton runs with them
-  // held, and the point is a minimum when Newton converges on the rest and
-  // the next sweep moves nothing.
-  if (!best_ok && std::isfinite(fx) && s.iterations < opt.max_iterations) {
-    MinimizerAttempt c;
-    c.strategy = "coordinate sweeps + newton";
-    const int before = s.iterations;
-    x = best_x;
-    fx = s.eval(x, &g, &H);
-    std::vector<bool> held = fixed;
-    int kinks = 0;
-    for (int round = 0; round < 30 && s.iterations < opt.max_iterations; ++round) {
-      std::vector<bool> stuck;
-      const bool moved = coordinate_sweep(s, fixed, H, x, fx, &stuck);
+    // Attempt 2: coordinate sweeps alternating with Newton. Parameters that no
+    // sweep moves although their (one-sided) gradient is not small sit on a
+    // kink of the NLL (piecewise-linear interpolation): Newton runs with them
+    // held, and the point is a minimum when Newton converges on the rest and
+    // the next sweep moves nothing.
+    if (!best_ok && std::isfinite(fx) && s.iterations < opt.max_iterations) {
+      MinimizerAttempt c;
+      c.strategy = "coordinate sweeps + newton";
+      const int before = s.iterations;
+      x = best_x;
       fx = s.eval(x, &g, &H);
-      if (!moved && round > 0) {
-        c.converged = true;
-        break;
-      }
-      held = fixed;
-      kinks = 0;
-      for (int i = 0; i < n; ++i)
-        if (!fixed[i] && stuck[i] && std::abs(g[i]) * scale_of(s, H, i) > 1e-3 && x[i] > lower[i] && x[i] < upper[i])
-          held[i] = true, ++kinks;
-      MinimizerAttempt inner = newton(s, held, x, fx, g, H, c.strategy);
-      c.edm = inner.edm;
-      if (inner.converged && kinks == 0) {
-        c.converged = true;
-        break;
-      }
-      if (!inner.converged && !moved) break;
-    }
-    c.iterations = s.iterations - before;
-    c.f = fx;
-    if (c.converged) {
-      polish(s, held, x, fx, g, H, &c.edm);
-      c.f = fx;
-      c.message = kinks == 0 ? "converged: EDM " + std::to_string(c.edm)
-                             : "converged with " + std::to_string(kinks) +
-                                   " parameter(s) at a kink of the NLL (no decrease either side): EDM of the others " +
-                                   std::to_string(c.edm);
-    } else {
-      c.message = "coordinate sweeps and Newton stalled: EDM " + std::to_string(c.edm);
-    }
-    offer(c, x, fx);
-  }
-
-  // Attempts 3...: Newton from deterministic perturbations of the best point.
-  std::mt19937_64 rng(0x5eed);
-  std::normal_distribution<double> normal;
-  for (int k = 1; k <= opt.restarts && !best_ok && s.iterations < opt.max_iterations; ++k) {
-    Eigen::VectorXd gb(n);
-    Eigen::MatrixXd Hb(n, n);
-    s.eval(best_x, &gb, &Hb);
-    x = best_x;
-    for (int i = 0; i < n; ++i)
-      if (!fixed[i]) x[i] = std::clamp(best_x[i] + 0.5 * k * scale_of(s, Hb, i) * normal(rng), lower[i], upper[i]);
-    fx = s.eval(x, &g, &H);
-    if (!std::isfinite(fx)) continue;
-    MinimizerAttempt rk = newton(s, fixed, x, fx, g, H, "restart " + std::to_string(k));
-    if (rk.converged) {
-      polish(s, fixed, x, fx, g, H, &rk.edm);
-      rk.f = fx;
-    }
-    offer(rk, x, fx);
-  }
-  // Basin probes along the parameters the model marks as multimodal: a
-  // converged point that a one-parameter move lowers is a local minimum;
-  // Newton restarts from the lowest probe until no probe descends.
-  if (best_ok && !opt.multimodal.empty()) {
-    MinimizerAttempt b;
-    b.strategy = "basin probes + newton";
-    const int before = s.iterations;
-    x = best_x;
-    fx = s.eval(x, &g, &H);
-    bool moved_any = false;
-    for (int round = 0; round < 50 && s.iterations < opt.max_iterations; ++round) {
-      Eigen::VectorXd probe_x = x;
-      double probe_f = fx - 1e-12 * std::max(1.0, std::abs(fx));
-      for (int i : opt.multimodal) {
-        if (i < 0 || i >= n || fixed[i]) continue;
-        const double width = scale_of(s, H, i);
-        for (double k : {0.125, -0.125, 0.25, -0.25, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0}) {
-          Eigen::VectorXd xn = x;
-          xn[i] = std::clamp(x[i] + k * width, lower[i], upper[i]);
-          const double fn = s.eval(xn, nullptr, nullptr);
-          if (std::isfinite(fn) && fn < probe_f) probe_x = xn, probe_f = fn;
+      std::vector<bool> held = fixed;
+      int kinks = 0;
+      for (int round = 0; round < 30 && s.iterations < opt.max_iterations; ++round) {
+        std::vector<bool> stuck;
+        const bool moved = coordinate_sweep(s, fixed, H, x, fx, &stuck);
+        fx = s.eval(x, &g, &H);
+        if (!moved && round > 0) {
+          c.converged = true;
+          break;
         }
+        held = fixed;
+        kinks = 0;
+        for (int i = 0; i < n; ++i)
+          if (!fixed[i] && stuck[i] && std::abs(g[i]) * scale_of(s, H, i) > 1e-3 && x[i] > lower[i] && x[i] < upper[i])
+            held[i] = true, ++kinks;
+        MinimizerAttempt inner = newton(s, held, x, fx, g, H, c.strategy);
+        c.edm = inner.edm;
+        if (inner.converged && kinks == 0) {
+          c.converged = true;
+          break;
+        }
+        if (!inner.converged && !moved) break;
       }
-      if (probe_f >= fx - 1e-12 * std::max(1.0, std::abs(fx))) break;
-      Eigen::VectorXd xb = probe_x;
-      double fb = s.eval(xb, &g, &H);
-      MinimizerAttempt inner = newton(s, fixed, xb, fb, g, H, b.strategy);
-      if (!inner.converged || !(fb < fx)) {
-        s.eval(x, &g, &H);
-        break;
+      c.iterations = s.iterations - before;
+      c.f = fx;
+      if (c.converged) {
+        polish(s, held, x, fx, g, H, &c.edm);
+        c.f = fx;
+        c.message = kinks == 0 ? "converged: EDM " + std::to_string(c.edm)
+                               : "converged with " + std::to_string(kinks) +
+                                     " parameter(s) at a kink of the NLL (no decrease either side): EDM of the others " +
+                                     std::to_string(c.edm);
+      } else {
+        c.message = "coordinate sweeps and Newton stalled: EDM " + std::to_string(c.edm);
       }
-      polish(s, fixed, xb, fb, g, H, &inner.edm);
-      x = xb, fx = fb, b.edm = inner.edm, moved_any = true;
+      offer(c, x, fx);
     }
-    if (moved_any) {
-      b.converged = true;
-      b.iterations = s.iterations - before;
-      b.f = fx;
-      b.message = "converged: EDM " + std::to_string(b.edm) + ", lower basin found by probes";
-      offer(b, x, fx);
+
+    // Attempts 3...: Newton from deterministic perturbations of the best point.
+    std::mt19937_64 rng(0x5eed);
+    std::normal_distribution<double> normal;
+    for (int k = 1; k <= opt.restarts && !best_ok && s.iterations < opt.max_iterations; ++k) {
+      Eigen::VectorXd gb(n);
+      Eigen::MatrixXd Hb(n, n);
+      s.eval(best_x, &gb, &Hb);
+      x = best_x;
+      for (int i = 0; i < n; ++i)
+        if (!fixed[i]) x[i] = std::clamp(best_x[i] + 0.5 * k * scale_of(s, Hb, i) * normal(rng), lower[i], upper[i]);
+      fx = s.eval(x, &g, &H);
+      if (!std::isfinite(fx)) continue;
+      MinimizerAttempt rk = newton(s, fixed, x, fx, g, H, "restart " + std::to_string(k));
+      if (rk.converged) {
+        polish(s, fixed, x, fx, g, H, &rk.edm);
+        rk.f = fx;
+      }
+      offer(rk, x, fx);
     }
+    // Basin probes along the parameters the model marks as multimodal: a
+    // converged point that a one-parameter move lowers is a local minimum;
+    // Newton restarts from the lowest probe until no probe descends.
+    if (best_ok && !opt.multimodal.empty()) {
+      MinimizerAttempt b;
+      b.strategy = "basin probes + newton";
+      const int before = s.iterations;
+      x = best_x;
+      fx = s.eval(x, &g, &H);
+      bool moved_any = false;
+      for (int round = 0; round < 50 && s.iterations < opt.max_iterations; ++round) {
+        Eigen::VectorXd probe_x = x;
+        double probe_f = fx - 1e-12 * std::max(1.0, std::abs(fx));
+        for (int i : opt.multimodal) {
+          if (i < 0 || i >= n || fixed[i]) continue;
+          const double width = scale_of(s, H, i);
+          for (double k : {0.125, -0.125, 0.25, -0.25, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0}) {
+            Eigen::VectorXd xn = x;
+            xn[i] = std::clamp(x[i] + k * width, lower[i], upper[i]);
+            const double fn = s.eval(xn, nullptr, nullptr);
+            if (std::isfinite(fn) && fn < probe_f) probe_x = xn, probe_f = fn;
+          }
+        }
+        if (probe_f >= fx - 1e-12 * std::max(1.0, std::abs(fx))) break;
+        Eigen::VectorXd xb = probe_x;
+        double fb = s.eval(xb, &g, &H);
+        MinimizerAttempt inner = newton(s, fixed, xb, fb, g, H, b.strategy);
+        if (!inner.converged || !(fb < fx)) {
+          s.eval(x, &g, &H);
+          break;
+        }
+        polish(s, fixed, xb, fb, g, H, &inner.edm);
+        x = xb, fx = fb, b.edm = inner.edm, moved_any = true;
+      }
+      if (moved_any) {
+        b.converged = true;
+        b.iterations = s.iterations - before;
+        b.f = fx;
+        b.message = "converged: EDM " + std::to_string(b.edm) + ", lower basin found by probes";
+        offer(b, x, fx);
+      }
+    }
+  } catch (const EvaluationBudgetSpent&) {
+    spent = true;
+  }
+  if (spent) {
+    MinimizerAttempt b;
+    b.strategy = "evaluation budget";
+    b.f = best_f;
+    b.message = "evaluation budget of " + std::to_string(s.budget) + " spent (MinimizerOptions::max_evaluations)";
+    r.attempts.push_back(b);
+    if (best < 0) best = 0;
   }
   r.status = best_ok ? MinimizerStatus::kConverged : MinimizerStatus::kFailed;
   r.edm = r.attempts[best].edm;
   r.message = r.attempts[best].message;
+  if (spent && !best_ok && best + 1 < static_cast<int>(r.attempts.size()))
+    r.message = r.attempts.back().message + "; the best attempt's: " + r.message;
   if (r.attempts.size() > 1)
     r.message += " (" + r.attempts[best].strategy + ", attempt " + std::to_string(best + 1) + " of " +
                  std::to_string(r.attempts.size()) + (best_ok ? ")" : "; none converged)");

@@ -34,6 +34,14 @@ struct MinimizerOptions {
   // Restarts from perturbed points after the Newton and the coordinate-sweep
   // attempts have failed (0: none).
   int restarts = 4;
+  // Evaluations of the objective over all attempts together; -1: 1000 + 200
+  // per parameter (a Newton fit takes a few to a few dozen). The iteration
+  // limit counts Newton steps only, not the coordinate sweeps' and basin
+  // probes' one-dimensional searches: the budget bounds those too, so that
+  // a fit whose derivatives mislead Newton ends (failed, with the best point
+  // found) instead of running for tens of minutes on an expensive NLL.
+  int max_evaluations = -1;
+  int evaluation_budget(int parameters) const;
   // Parameters along which the objective may have several minima (e.g. a
   // yield that rises for both signs of a nuisance): once converged, each is
   // probed at +-1/8 to +-2 of its width with the others held; a lower point
