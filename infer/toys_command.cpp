@@ -250,7 +250,7 @@ int run_toys(int argc_in, char** argv_in) {
   const int64_t end = first + n;
   Progress progress("toys", total * int64_t(mus.size()), common.quiet);
   int64_t done = 0;
-  std::vector<ToyRow> rows;
+  std::optional<ToyCsvAppender> csv;  // the finished toys, kept in the CSV as they finish
   std::vector<std::string> names;
   json provenance = {{"config_hash", identity}, {"shard", std::to_string(shard) + "/" + std::to_string(shards)},
                      {"first", first}, {"n", n}, {"mu_values", mus}, {"nu_true", nus}};
@@ -267,7 +267,7 @@ int run_toys(int argc_in, char** argv_in) {
     provenance["seed"] = seed;
     provenance["analysis"] = s.header.value("kind", std::string("workspace")) + " " + workspace;
     for (double mu : mus) stats::check_poi_value(*s.model, s.poi, mu, "--mu-values");
-    ToyCsvAppender csv = start(path, names, provenance);
+    csv.emplace(start(path, names, provenance));
     for (double mu : mus) {
       for (int64_t i = first + shard; i < end; i += shards) {
         auto t0 = std::chrono::steady_clock::now();
@@ -286,8 +286,7 @@ int run_toys(int argc_in, char** argv_in) {
         row.events = std::llround(events);
         fit_toy(*toy, s.poi, &row);
         row.seconds = seconds_since(t0);
-        rows.push_back(row);
-        csv.add(row);  // an interrupted run keeps what it finished
+        csv->add(row);  // an interrupted run keeps what it finished
         progress.update(++done, "mu_true " + std::to_string(mu));
       }
     }
@@ -301,8 +300,7 @@ int run_toys(int argc_in, char** argv_in) {
       std::unique_ptr<ExperimentToys> toys;
       std::string path;
       json provenance;
-      std::vector<ToyRow> rows;
-      std::optional<ToyCsvAppender> csv;
+      std::optional<ToyCsvAppender> csv;  // its finished toys
     };
     std::vector<Analysis> analyses;
     for (int a = 0; a < (with_reference ? 2 : 1); ++a) {
@@ -342,18 +340,17 @@ int run_toys(int argc_in, char** argv_in) {
           row.events = std::llround(toy.events);
           fit_toy(*toy.model, 0, &row);
           row.seconds = seconds_since(t0);
-          an.rows.push_back(row);
           an.csv->add(row);  // an interrupted run keeps what it finished
         }
         progress.update(++done, "mu_true " + std::to_string(mu));
       }
     }
     progress.finish();
-    for (const Analysis& an : analyses) finish(an.path, names, an.rows, an.provenance, common, "wrote");
+    for (const Analysis& an : analyses) finish(an.path, names, an.csv->rows(), an.provenance, common, "wrote");
     return 0;
   }
   progress.finish();
-  finish(path, names, rows, provenance, common, "wrote");
+  finish(path, names, csv->rows(), provenance, common, "wrote");
   return 0;
 }
 
