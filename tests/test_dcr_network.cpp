@@ -116,6 +116,46 @@ TEST_CASE("DCR on paired samples learns a percent-level shift better than unpair
   REQUIRE(paired < 0.5 * unpaired);   // drawn independently, the noise of the events stays
 }
 
+// Two trainings from the same starting weights on the same events, differing
+// only in their mini-batches: what separates their learned log r is the
+// mini-batches' noise in the final weights, which a running average of the
+// weights (TrainOptions::average_steps) reduces. On the percent-level shift
+// above, where the noise is a sizeable part of the error.
+TEST_CASE("DCR training: a running average of the weights reduces the mini-batches' noise", "[dcr][average]") {
+  DcrToy toy;
+  toy.M = torch::full({1, 1}, 0.03, torch::kFloat64);
+  toy.c = torch::full({1}, 0.01, torch::kFloat64);
+  DCRTrainingData data = dcr_toy_training_data(toy, 200000, 0.5, 2.0, 13);
+  torch::Generator gen = make_generator(99);
+  torch::Tensor test = toy.sample_at(toy.base(20000, gen), torch::zeros({1}, torch::kFloat64)).features;
+  std::vector<torch::Tensor> nus;
+  for (double v = -2.0; v <= 2.0 + 1e-9; v += 0.25) nus.push_back(torch::tensor({v}, torch::kFloat64));
+  auto trained = [&](uint64_t batch_seed, int64_t average_steps, double* closure) {
+    torch::manual_seed(3);
+    DCRNetwork net(DCRNetworkOptions(1, 1).hidden({32, 32}));
+    DCRTrainOptions opt = refinery::testing::dcr_test_options(6, 100, 2048, 0.8);
+    opt.train.seed = batch_seed;
+    opt.train.average_steps = average_steps;
+    train_dcr(net, data, opt);
+    *closure = closure_rms(net, toy, nus, 99);
+    return dcr_coefficients_cache(net, test);
+  };
+  // RMS over the test events and nu-points of the difference of two log r.
+  auto rms_difference = [&](const torch::Tensor& a, const torch::Tensor& b) {
+    double sum = 0.0;
+    for (const auto& nu : nus) sum += torch::mv(a - b, dcr_phi(nu, 2)).pow(2).mean().item<double>() / nus.size();
+    return std::sqrt(sum);
+  };
+  double closure[4];
+  const double plain = rms_difference(trained(1, 0, &closure[0]), trained(2, 0, &closure[1]));
+  const double averaged = rms_difference(trained(1, 100, &closure[2]), trained(2, 100, &closure[3]));
+  INFO("run-to-run rms of log r: last weights " << plain << ", averaged " << averaged << "; closure "
+       << closure[0] << " " << closure[1] << " -> " << closure[2] << " " << closure[3]);
+  REQUIRE(averaged < 0.5 * plain);
+  // And the average is no farther from the simulator's log r.
+  REQUIRE(closure[2] + closure[3] < closure[0] + closure[1]);
+}
+
 TEST_CASE("DCR closure on the three-nuisance toy", "[dcr][closure]") {
   DcrToy toy = DcrToy::three_nuisances();
   // Grid |nu|_1 <= 2 at step 1: 24 points for 9 coefficients.
@@ -190,7 +230,7 @@ TEST_CASE("DCR training: resume after an interruption ends with the same weights
   refinery::testing::TempDir tmp("dcr_resume");
   DcrToy toy = DcrToy::one_nuisance();
   DCRTrainingData data = dcr_toy_training_data(toy, 20000, 1.0, 2.0, 7);
-  auto run = [&](const std::string& ckpt, int interrupt, bool resume) {
+  auto run = [&](const std::string& ckpt, int interrupt, bool resume, int64_t average_steps) {
     torch::manual_seed(9);
     DCRNetwork net(DCRNetworkOptions(1, 1).hidden({16}));
     DCRTrainOptions opt;
@@ -200,31 +240,46 @@ TEST_CASE("DCR training: resume after an interruption ends with the same weights
     opt.train.checkpoint = ckpt;
     opt.train.interrupt_after = interrupt;
     opt.train.resume = resume;
+    opt.train.average_steps = average_steps;
     opt.batch_size = 512;
     TrainReport rep = train_dcr(net, data, opt);
     return std::make_pair(net, rep);
   };
-  auto [full, full_report] = run(tmp.path("a.ckpt"), 0, false);
-  auto [part, part_report] = run(tmp.path("b.ckpt"), 2, false);
-  REQUIRE(part_report.interrupted);
-  REQUIRE(part_report.epochs.size() == 2);
-  auto [resumed, resumed_report] = run(tmp.path("b.ckpt"), 0, true);
-  REQUIRE(resumed_report.epochs.size() == 4);
-  auto pa = full->parameters(), pb = resumed->parameters();
-  REQUIRE(pa.size() == pb.size());
-  for (size_t i = 0; i < pa.size(); ++i) REQUIRE(torch::equal(pa[i], pb[i]));
-  REQUIRE(resumed_report.samples == full_report.samples);
+  // Without and with a running average of the weights (its state is in the
+  // checkpoint too).
+  for (int64_t average_steps : {0, 30}) {
+    INFO("average_steps " << average_steps);
+    const std::string tag = std::to_string(average_steps);
+    auto [full, full_report] = run(tmp.path("a" + tag + ".ckpt"), 0, false, average_steps);
+    auto [part, part_report] = run(tmp.path("b" + tag + ".ckpt"), 2, false, average_steps);
+    REQUIRE(part_report.interrupted);
+    REQUIRE(part_report.epochs.size() == 2);
+    auto [resumed, resumed_report] = run(tmp.path("b" + tag + ".ckpt"), 0, true, average_steps);
+    REQUIRE(resumed_report.epochs.size() == 4);
+    auto pa = full->parameters(), pb = resumed->parameters();
+    REQUIRE(pa.size() == pb.size());
+    for (size_t i = 0; i < pa.size(); ++i) REQUIRE(torch::equal(pa[i], pb[i]));
+    REQUIRE(resumed_report.samples == full_report.samples);
+    REQUIRE(resumed_report.best_val_loss == full_report.best_val_loss);
+  }
+  // The average kept is not the last weights.
+  auto [plain, plain_report] = run(tmp.path("c.ckpt"), 0, false, 0);
+  auto [averaged, averaged_report] = run(tmp.path("d.ckpt"), 0, false, 30);
+  REQUIRE_FALSE(torch::equal(plain->parameters()[0], averaged->parameters()[0]));
+  // A checkpoint without the average cannot resume a training with one.
+  REQUIRE_THROWS_WITH(run(tmp.path("a0.ckpt"), 0, true, 30),
+                      tmp.path("a0.ckpt") + ": --resume: the checkpoint was written without a running average of the weights");
   // A checkpoint of another architecture is bad input, found before training.
   DCRNetwork wider(DCRNetworkOptions(1, 1).hidden({32}));
   DCRTrainOptions opt;
   opt.train.epochs = 4;
   opt.train.steps_per_epoch = 20;
   opt.train.quiet = true;
-  opt.train.checkpoint = tmp.path("a.ckpt");
+  opt.train.checkpoint = tmp.path("a0.ckpt");
   opt.train.resume = true;
   opt.batch_size = 512;
   REQUIRE_THROWS_WITH(train_dcr(wider, data, opt),
-                      tmp.path("a.ckpt") + ": --resume: the checkpoint was written for a network of another architecture");
+                      tmp.path("a0.ckpt") + ": --resume: the checkpoint was written for a network of another architecture");
 }
 
 TEST_CASE("DCR training: bad input is explained", "[dcr][bad-input]") {

@@ -477,6 +477,8 @@ int train_dcr_processes(const std::vector<std::string>& processes, const nlohman
                                      "--batch", own.at("batch").dump(), "--lr", own.at("learning_rate").dump(),
                                      "--lr-decay", own.at("lr_decay").dump()};
     if (!own.at("paired").get<bool>()) args.push_back("--unpaired");
+    if (own.contains("average_steps") && !own.at("average_steps").is_null())
+      args.push_back("--average-steps"), args.push_back(own.at("average_steps").dump());
     if (d.contains("point_weights") && !d.at("point_weights").is_null())
       args.push_back("--point-weights"), args.push_back(d.at("point_weights").get<std::string>());
     if (d.contains("coordinates")) {
@@ -523,6 +525,8 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
       "batch", "Events per step from each side", cxxopts::value<int64_t>()->default_value("8192"))(
       "lr", "Initial learning rate", cxxopts::value<double>()->default_value("0.003"))(
       "lr-decay", "Learning-rate factor per epoch", cxxopts::value<double>()->default_value("0.88"))(
+      "average-steps", "Keep a running average of the weights with this time constant in steps, validated and "
+      "kept instead of the last weights (0: none)", cxxopts::value<int64_t>()->default_value("0"))(
       "holdout", "nu-points held out of training for validation, e.g. 'a=1,b=0.5;c=1.5'",
       cxxopts::value<std::string>()->default_value(""))(
       "point-weights", "The nu-points' loss weights: uniform, or prior (each point weighs the prior probability "
@@ -639,6 +643,7 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
   opt.batch_size = (*r)["batch"].as<int64_t>();
   opt.train.learning_rate = (*r)["lr"].as<double>();
   opt.train.lr_decay = (*r)["lr-decay"].as<double>();
+  opt.train.average_steps = (*r)["average-steps"].as<int64_t>();
   opt.train.seed = seed;
   opt.train.quiet = common.quiet;
   opt.train.label = "train dcr " + process;
@@ -671,6 +676,7 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
                                           {"lr_decay", opt.train.lr_decay}, {"paired", opt.paired}};
   if (!powers.empty()) member_identity["coordinates"] = dcr_coordinates_json(powers, K);
   if (opt.point_weights.defined()) member_identity["point_weights"] = weighting;
+  if (opt.train.average_steps > 0) member_identity["average_steps"] = opt.train.average_steps;
   if (merge) {
     if (!r->count("files")) throw InputError("", "--merge", "give the member files to merge");
     const auto files = (*r)["files"].as<std::vector<std::string>>();

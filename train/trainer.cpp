@@ -31,17 +31,43 @@ void restore_parameters(torch::nn::Module& module, const std::vector<torch::Tens
   for (auto& b : module.buffers()) b.copy_(from[i++]);
 }
 
+// The running average of the parameters (TrainOptions::average_steps) moved
+// by one step: a += (p - a) * max(1/t, 1/tau), t the step's number from 1.
+void update_average(torch::nn::Module& module, std::vector<torch::Tensor>& average, int64_t t, int64_t tau) {
+  torch::NoGradGuard g;
+  const double rate = std::max(1.0 / double(t), 1.0 / double(tau));
+  size_t i = 0;
+  for (const auto& p : module.parameters()) {
+    average[i].add_(p.detach() - average[i], rate);
+    ++i;
+  }
+}
+
+// Swaps the module's parameters with `average` (twice: back again).
+void swap_parameters(torch::nn::Module& module, std::vector<torch::Tensor>& average) {
+  torch::NoGradGuard g;
+  size_t i = 0;
+  for (auto& p : module.parameters()) {
+    torch::Tensor keep = p.detach().clone();
+    p.copy_(average[i]);
+    average[i++] = keep;
+  }
+}
+
 void save_checkpoint(const std::string& path, torch::nn::Module& module, torch::optim::Adam& opt,
-                     int next_epoch, const std::vector<torch::Tensor>& best, const TrainReport& report) {
+                     int next_epoch, const std::vector<torch::Tensor>& best,
+                     const std::vector<torch::Tensor>& average, const TrainReport& report) {
   AtomicFile file(path);
   torch::serialize::OutputArchive archive;
-  torch::serialize::OutputArchive m, o, b;
+  torch::serialize::OutputArchive m, o, b, a;
   module.save(m);
   opt.save(o);
   for (size_t i = 0; i < best.size(); ++i) b.write("t" + std::to_string(i), best[i]);
+  for (size_t i = 0; i < average.size(); ++i) a.write("t" + std::to_string(i), average[i]);
   archive.write("module", m);
   archive.write("optimizer", o);
   archive.write("best", b);
+  if (!average.empty()) archive.write("average", a);
   archive.write("next_epoch", torch::tensor(static_cast<int64_t>(next_epoch)));
   archive.write("report", torch::tensor(std::vector<uint8_t>(
                               [&] { auto s = report.to_json().dump(); return std::vector<uint8_t>(s.begin(), s.end()); }())));
@@ -62,6 +88,7 @@ bool TrainOptions::IsValid(std::string* error) const {
   if (steps_per_epoch < 1) return *error = "steps_per_epoch must be >= 1", false;
   if (!(learning_rate > 0)) return *error = "learning_rate must be positive", false;
   if (!(lr_decay > 0 && lr_decay <= 1)) return *error = "lr_decay must be in (0, 1]", false;
+  if (average_steps < 0) return *error = "average_steps must be >= 0", false;
   if (resume && checkpoint.empty()) return *error = "--resume needs a checkpoint path", false;
   return true;
 }
@@ -129,6 +156,12 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
   }
   std::vector<torch::Tensor> best;
   copy_parameters(module, best);
+  // The running average of the parameters (empty: none).
+  std::vector<torch::Tensor> average;
+  if (opt.average_steps > 0) {
+    torch::NoGradGuard g;
+    for (const auto& p : module.parameters()) average.push_back(p.detach().clone());
+  }
   int first_epoch = 0;
   double seconds_before = 0.0;  // of the interrupted run, when resuming
   report.best_val_loss = std::numeric_limits<double>::infinity();
@@ -156,6 +189,12 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
         throw InputError(opt.checkpoint, "--resume", "the checkpoint was written for a network of another architecture");
       adam.load(o);
       for (size_t i = 0; i < best.size(); ++i) b.read("t" + std::to_string(i), best[i]);
+      if (!average.empty()) {
+        torch::serialize::InputArchive a;
+        if (!archive.try_read("average", a))
+          throw InputError(opt.checkpoint, "--resume", "the checkpoint was written without a running average of the weights");
+        for (size_t i = 0; i < average.size(); ++i) a.read("t" + std::to_string(i), average[i]);
+      }
       archive.read("next_epoch", next);
       archive.read("report", rep);
     } catch (const c10::Error&) {
@@ -207,11 +246,14 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
       loss.backward();
       distributed::sum_gradients(group, module.parameters());
       adam.step();
+      if (!average.empty()) update_average(module, average, int64_t(epoch) * opt.steps_per_epoch + step + 1, opt.average_steps);
       sum += step_loss;
       report.samples += problem.samples_per_step;
     }
     module.eval();
     double val;
+    // With a running average, the average is what is validated (and kept).
+    if (!average.empty()) swap_parameters(module, average);
     {
       torch::NoGradGuard guard;
       val = problem.validation_loss();
@@ -225,6 +267,7 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
       report.best_epoch = epoch;
       copy_parameters(module, best);
     }
+    if (!average.empty()) swap_parameters(module, average);
     char detail[160];
     std::snprintf(detail, sizeof detail, "epoch %d loss %.6g val %.6g (best %.6g @%d) %.1f s", epoch + 1,
                   sum / opt.steps_per_epoch, val, report.best_val_loss, report.best_epoch + 1, secs);
@@ -241,7 +284,7 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
     progress.update(epoch + 1, line);
     const bool stop_early = opt.patience > 0 && epoch - report.best_epoch >= opt.patience;
     report.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-    if (!opt.checkpoint.empty() && lead) save_checkpoint(opt.checkpoint, module, adam, epoch + 1, best, report);
+    if (!opt.checkpoint.empty() && lead) save_checkpoint(opt.checkpoint, module, adam, epoch + 1, best, average, report);
     if (stop_early) {
       report.stop_reason = "early stopping: no better validation loss in " + std::to_string(opt.patience) + " epochs";
       ++epoch;

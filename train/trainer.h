@@ -1,7 +1,8 @@
 // One training loop for every network (classifier, DCR, SANNT), parameterised
 // by the problem: a mini-batch loss and a validation loss. Adam with an
-// exponential learning-rate schedule, early stopping on the validation loss
-// (the best weights are restored at the end), progress per epoch, and a
+// exponential learning-rate schedule, optionally a running average of the
+// weights (TrainOptions::average_steps), early stopping on the validation
+// loss (the best weights are restored at the end), progress per epoch, and a
 // checkpoint after every epoch (atomic) from which --resume continues to
 // exactly the weights of an uninterrupted run: batches are drawn from random
 // streams keyed by (seed, epoch, step), and the optimiser state is saved.
@@ -38,6 +39,16 @@ struct TrainOptions {
   double lr_decay = 0.95;
   // Stop after this many epochs without a better validation loss (0: never).
   int patience = 8;
+  // Running average of the weights (Polyak averaging; an exponential moving
+  // average with this time constant in steps, 0: none). After step t (counted
+  // over the whole training from 1) the average moves towards the weights by
+  // max(1/t, 1/average_steps): the plain mean of the steps so far, then
+  // exponential, so the starting weights fade like any other step's. The
+  // average, not the weights Adam moves, is validated at each epoch's end and
+  // is the candidate for the best: the mini-batches' noise in the final
+  // weights falls by about sqrt(average_steps) steps' worth. Buffers are the
+  // trained module's.
+  int64_t average_steps = 0;
   std::uint64_t seed = 1;
   std::string checkpoint;  // file written after every epoch ("" : none)
   bool resume = false;     // continue from `checkpoint`

@@ -38,6 +38,8 @@ void check_training_flags(const TrainOptions& opt, const cxxopts::ParseResult& f
     fail("steps", "steps_per_epoch", "must be >= 1, got " + std::to_string(opt.steps_per_epoch));
   if (!(opt.learning_rate > 0)) fail("lr", "learning_rate", "must be positive");
   if (!(opt.lr_decay > 0 && opt.lr_decay <= 1)) fail("lr-decay", "lr_decay", "must lie in (0, 1]");
+  if (opt.average_steps < 0)
+    fail("average-steps", "average_steps", "must be >= 0 (0: no running average), got " + std::to_string(opt.average_steps));
 }
 
 void add_distributed_options(cxxopts::Options& options) {

@@ -92,6 +92,10 @@ std::vector<Schema::Field> dcr_training_fields(bool with_defaults) {
       optional("batch", S::integer(1, 1e8), d(4096), "Events per step from each side."),
       optional("learning_rate", S::number(1e-9, 10), d(3e-3), "Adam's initial learning rate."),
       optional("lr_decay", S::number(1e-6, 1), d(0.88), "Learning-rate factor per epoch."),
+      optional("average_steps", S::integer(0, 1e9), nlohmann::json(),
+               "A running average of the weights with this time constant in mini-batch steps (the plain mean of "
+               "the steps so far until then), validated and kept instead of the last weights: the mini-batches' "
+               "noise in the trained network falls (absent or 0: none)."),
       optional("paired", S::boolean(), d(true),
                "Pair each variation event with its nominal event by the files' event numbers (when both carry them): "
                "far less gradient noise for small shape effects."),
