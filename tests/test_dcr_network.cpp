@@ -409,6 +409,7 @@ TEST_CASE("train dcr --ensemble: members from their own seeds, their spread repo
   REQUIRE(sd > 0.0);  // independent members differ
   REQUIRE(sd < 0.5);
   REQUIRE(j["training"]["paired"] == true);
+  REQUIRE_FALSE(j["training"].contains("average_steps"));
   for (const char* suffix : {".ckpt", ".ckpt.1", ".ckpt.2"}) REQUIRE_FALSE(refinery::testing::file_exists(out + suffix));
   nlohmann::json meta;
   load_torchscript(out, &meta);
@@ -416,6 +417,15 @@ TEST_CASE("train dcr --ensemble: members from their own seeds, their spread repo
   auto bad = refinery::testing::run_refinery("train dcr --toy dcr_toy_1d --ensemble 0 --quiet --out " + out);
   REQUIRE(bad.exit_code == 2);
   REQUIRE(bad.output.find("--ensemble: must be in [1, 32]") != std::string::npos);
+  // --average-steps: the report records it; a negative one exits 2.
+  run = refinery::testing::run_refinery("train dcr --toy dcr_toy_1d --events 20000 --epochs 2 --steps 10 --batch 512 "
+                                        "--hidden 8 --average-steps 5 --quiet --out " + tmp.path("avg.pt"));
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  REQUIRE(nlohmann::json::parse(refinery::testing::read_file(tmp.path("avg.pt") + ".json"))["training"]["average_steps"] == 5);
+  bad = refinery::testing::run_refinery("train dcr --toy dcr_toy_1d --average-steps -3 --quiet --out " + tmp.path("b.pt"));
+  REQUIRE(bad.exit_code == 2);
+  REQUIRE(bad.output.find("--average-steps: must be >= 0 (0: no running average), got -3") != std::string::npos);
   // --coordinates: the archive records them; unknown nuisances and coordinates exit 2.
   const std::string sq = tmp.path("sq.pt");
   run = refinery::testing::run_refinery("train dcr --toy dcr_toy_1d --events 20000 --epochs 1 --steps 5 --batch 512 "

@@ -52,7 +52,9 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   TempDir tmp("measurement_cli");
   const std::string cfg = tmp.path("c.json");
   json config = small_config(tmp.dir());
-  config["dcr"]["per_process"] = {{"ttbar", {{"ensemble", 2}}}};  // one process's own setting
+  // One process's own settings: an ensemble for ttbar, a running average of
+  // the weights for diboson.
+  config["dcr"]["per_process"] = {{"ttbar", {{"ensemble", 2}}}, {"diboson", {{"average_steps", 5}}}};
   write_json(cfg, config);
   for (const std::string& stage : {"simulate --config " + cfg + " --out " + tmp.dir(), "train classifier --config " + cfg,
                                    "train dcr --config " + cfg}) {
@@ -63,6 +65,8 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
   // dcr.per_process reached ttbar's training alone.
   REQUIRE(json::parse(read_file(tmp.path("dcr_ttbar.pt.json")))["ensemble"]["members"] == 2);
   REQUIRE_FALSE(json::parse(read_file(tmp.path("dcr_ztautau.pt.json"))).contains("ensemble"));
+  REQUIRE(json::parse(read_file(tmp.path("dcr_diboson.pt.json")))["training"]["average_steps"] == 5);
+  REQUIRE_FALSE(json::parse(read_file(tmp.path("dcr_ztautau.pt.json")))["training"].contains("average_steps"));
   {
     // --process with --config retrains the named process alone, into its
     // own file: the same settings give the same bytes, the others untouched.

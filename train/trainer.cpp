@@ -102,6 +102,7 @@ nlohmann::json TrainReport::to_json() const {
     if (!e.rank_seconds.empty()) j["epochs"].back()["rank_seconds"] = e.rank_seconds;
   }
   j["ranks"] = ranks;
+  if (average_steps > 0) j["average_steps"] = average_steps;
   j["best_epoch"] = best_epoch;
   j["best_val_loss"] = best_val_loss;
   j["stop_reason"] = stop_reason;
@@ -123,6 +124,7 @@ TrainReport TrainReport::from_json(const nlohmann::json& j) {
                         e.value("rank_seconds", std::vector<double>{})});
   }
   r.ranks = j.at("ranks").get<int>();
+  r.average_steps = j.value("average_steps", int64_t{0});
   r.best_epoch = j.at("best_epoch").get<int>();
   r.best_val_loss = j.at("best_val_loss").get<double>();
   r.stop_reason = j.at("stop_reason").get<std::string>();
@@ -145,6 +147,7 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
   torch::optim::Adam adam(module.parameters(), torch::optim::AdamOptions(opt.learning_rate));
   TrainReport report;
   report.ranks = group.size();
+  report.average_steps = opt.average_steps;
   if (group.size() > 1) {
     // Every rank starts from rank 0's weights (and buffers).
     torch::NoGradGuard g;

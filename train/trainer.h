@@ -81,6 +81,7 @@ struct TrainReport {
   int64_t samples = 0;  // training samples processed (a resumed run counts the interrupted part too)
   bool interrupted = false;
   int ranks = 1;  // processes of a data-parallel training
+  int64_t average_steps = 0;  // TrainOptions::average_steps of the training (0: the last weights kept)
   // Set by trainings with a normalisation step (train_dcr): RMS of the log
   // inclusive-ratio error at the training points before and after (-1: none).
   double normalisation_rms_before = -1, normalisation_rms_after = -1;
