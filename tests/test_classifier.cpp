@@ -301,6 +301,17 @@ TEST_CASE("Classifier CLI: train, eval, and bad input", "[classifier][cli]") {
   auto zero = run_refinery("train classifier --quiet --events " + tmp.path("ev.h5") + " --epochs 0 --out " + tmp.path("z.pt"));
   REQUIRE(zero.exit_code == 2);
   REQUIRE(zero.output == "refinery train: error: --epochs: must be >= 1, got 0\n");
+  REQUIRE_FALSE(report["training"].contains("average_steps"));
+  // A running average of the weights (trainer.h): recorded in the report; a negative one refused.
+  auto averaged = run_refinery("train classifier --quiet --events " + tmp.path("ev.h5") +
+                               " --epochs 2 --steps 10 --average-steps 5 --out " + tmp.path("avg.pt"));
+  INFO(averaged.output);
+  REQUIRE(averaged.exit_code == 0);
+  REQUIRE(nlohmann::json::parse(refinery::testing::read_file(tmp.path("avg.pt.json")))["training"]["average_steps"] == 5);
+  auto negative = run_refinery("train classifier --quiet --events " + tmp.path("ev.h5") + " --average-steps -1 --out " +
+                               tmp.path("n.pt"));
+  REQUIRE(negative.exit_code == 2);
+  REQUIRE(negative.output == "refinery train: error: --average-steps: must be >= 0 (0: no running average), got -1\n");
   // An event file with other features than the model's.
   REQUIRE(run_refinery("simulate inferno --quiet --events 1000 --out " + tmp.path("inferno.h5")).exit_code == 0);
   auto wrong = run_refinery("eval classifier --quiet --model " + tmp.path("clf.pt") + " --events " +

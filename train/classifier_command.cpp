@@ -36,6 +36,8 @@ int run_train_classifier(int argc, char** argv) {
       "batch", "Events per mini-batch", cxxopts::value<int64_t>())(
       "lr", "Initial learning rate", cxxopts::value<double>())(
       "lr-decay", "Learning-rate factor per epoch", cxxopts::value<double>())(
+      "average-steps", "Keep a running average of the weights with this time constant in steps, validated and "
+      "kept instead of the last weights (0: none)", cxxopts::value<int64_t>())(
       "patience", "Early stopping patience in epochs (0: never)", cxxopts::value<int>())(
       "checkpoint", "Checkpoint file (default: OUT.ckpt)", cxxopts::value<std::string>())(
       "resume", "Continue from the checkpoint")(
@@ -107,6 +109,10 @@ int run_train_classifier(int argc, char** argv) {
   opt.train.learning_rate = r->count("lr") ? (*r)["lr"].as<double>() : cc.at("learning_rate").get<double>();
   opt.train.lr_decay = r->count("lr-decay") ? (*r)["lr-decay"].as<double>() : cc.at("lr_decay").get<double>();
   opt.train.patience = r->count("patience") ? (*r)["patience"].as<int>() : cc.at("patience").get<int>();
+  opt.train.average_steps = r->count("average-steps") ? (*r)["average-steps"].as<int64_t>()
+                            : cc.contains("average_steps") && !cc.at("average_steps").is_null()
+                                ? cc.at("average_steps").get<int64_t>()
+                                : 0;
   opt.validation_fraction = cc.at("validation_fraction").get<double>();
   opt.test_fraction = cc.at("test_fraction").get<double>();
   if (opt.batch_size < 1) throw InputError("", "--batch", "must be positive");

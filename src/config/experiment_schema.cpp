@@ -297,6 +297,9 @@ Schema classifier_schema() {
       optional("batch", S::integer(1, 1e8), 1024, "Events per mini-batch."),
       optional("learning_rate", S::number(1e-9, 10), 2e-3, "Adam's initial learning rate."),
       optional("lr_decay", S::number(1e-6, 1), 0.93, "Learning-rate factor per epoch."),
+      optional("average_steps", S::integer(0, 1e9), nlohmann::json(),
+               "A running average of the weights with this time constant in mini-batch steps (the plain mean of "
+               "the steps so far until then), validated and kept instead of the last weights (absent or 0: none)."),
       optional("patience", S::integer(0, 100000), 6, "Early stopping: epochs without a better validation loss (0: never)."),
       optional("validation_fraction", S::number(0.01, 0.9), 0.2,
                "Share of events for early stopping and the calibration fit."),
