@@ -3,10 +3,8 @@
 // ansatz, one coefficient cache and every consumer of a DCRNetwork
 // (normalisation, validation, TorchScript export, the likelihood). The
 // members (same features, preprocessing, ansatz and layer widths) are laid
-// side by side: the first layer stacks their weights, each further hidden
-// layer is block-diagonal, and the output layer concatenates theirs divided
-// by M; element-wise activations keep the blocks apart, so the output is the
-// mean of the members' outputs exactly (to float rounding).
+// side by side (merge_mlps, models/mlp.h), so the output is the mean of the
+// members' outputs exactly (to float rounding).
 #pragma once
 #include <vector>
 

@@ -93,4 +93,18 @@ torch::Tensor FeaturePreprocessorImpl::forward(const torch::Tensor& x) {
   return torch::cat({z, undefined.index_select(1, indicator_cols).to(z.scalar_type())}, 1);
 }
 
+bool FeaturePreprocessorImpl::same_as(const FeaturePreprocessorImpl& other) const {
+  return torch::equal(mean, other.mean) && torch::equal(inv_std, other.inv_std) &&
+         indicator_cols.sizes() == other.indicator_cols.sizes() && torch::equal(indicator_cols, other.indicator_cols) &&
+         torch::equal(sentinel, other.sentinel);
+}
+
+void FeaturePreprocessorImpl::copy_from(const FeaturePreprocessorImpl& other) {
+  torch::NoGradGuard guard;
+  mean.copy_(other.mean);
+  inv_std.copy_(other.inv_std);
+  indicator_cols.copy_(other.indicator_cols);
+  sentinel.copy_(other.sentinel);
+}
+
 }  // namespace refinery

@@ -27,6 +27,10 @@ class FeaturePreprocessorImpl : public torch::nn::Module {
   // and the count of undefined values (all [F], float64).
   void set_moments(const torch::Tensor& mean, const torch::Tensor& variance, const torch::Tensor& undefined_count);
   torch::Tensor forward(const torch::Tensor& x);
+  // Whether `other` applies the same map (equal buffers), and taking its
+  // buffers (same sizes), as the members of an ensemble share one.
+  bool same_as(const FeaturePreprocessorImpl& other) const;
+  void copy_from(const FeaturePreprocessorImpl& other);
   int64_t n_features() const { return mean.size(0); }
   int64_t output_dim() const { return mean.size(0) + indicator_cols.size(0); }
 

@@ -27,6 +27,20 @@ class MLPImpl : public torch::nn::Module {
 };
 TORCH_MODULE(MLP);
 
+// An ensemble of MLPs of one layout (same input, hidden widths, output and
+// activation) as one MLP whose output is the mean of theirs: the members are
+// laid side by side, the first layer stacks their weights (they read the
+// same input), each further hidden layer is block-diagonal, and the output
+// layer concatenates theirs divided by M (a network without hidden layers,
+// a linear map, is averaged). Element-wise activations keep the blocks
+// apart, so the output is the members' mean exactly, to float rounding.
+// `merged` must have the side-by-side layout (hidden widths M times the
+// members'); throws std::invalid_argument for no members, members of
+// different layouts or a `merged` of another layout.
+void merge_mlps(const std::vector<MLP>& members, MLP& merged);
+// The side-by-side layout of M members of `member`'s layout.
+MLPOptions merged_mlp_options(const MLPOptions& member, int64_t M);
+
 // Applies the named activation (throws InputError for unknown names).
 torch::Tensor activate(const torch::Tensor& x, const std::string& name);
 

@@ -38,6 +38,8 @@ int run_train_classifier(int argc, char** argv) {
       "lr-decay", "Learning-rate factor per epoch", cxxopts::value<double>())(
       "average-steps", "Keep a running average of the weights with this time constant in steps, validated and "
       "kept instead of the last weights (0: none)", cxxopts::value<int64_t>())(
+      "ensemble", "Train this many networks from their own seeds and average their logits per event (one network, "
+      "calibrated as one)", cxxopts::value<int>())(
       "patience", "Early stopping patience in epochs (0: never)", cxxopts::value<int>())(
       "checkpoint", "Checkpoint file (default: OUT.ckpt)", cxxopts::value<std::string>())(
       "resume", "Continue from the checkpoint")(
@@ -113,6 +115,12 @@ int run_train_classifier(int argc, char** argv) {
                             : cc.contains("average_steps") && !cc.at("average_steps").is_null()
                                 ? cc.at("average_steps").get<int64_t>()
                                 : 0;
+  opt.members = r->count("ensemble") ? (*r)["ensemble"].as<int>()
+                : cc.contains("ensemble") && !cc.at("ensemble").is_null() ? cc.at("ensemble").get<int>()
+                                                                          : 1;
+  if (opt.members < 1 || opt.members > 32) throw InputError("", "--ensemble", "must be in [1, 32], got " + std::to_string(opt.members));
+  if (streaming && opt.members > 1)
+    throw InputError("", "--ensemble", "a streamed training trains one network (drop --stream or --ensemble)");
   opt.validation_fraction = cc.at("validation_fraction").get<double>();
   opt.test_fraction = cc.at("test_fraction").get<double>();
   if (opt.batch_size < 1) throw InputError("", "--batch", "must be positive");
@@ -145,6 +153,7 @@ int run_train_classifier(int argc, char** argv) {
                              {"seed", seed},
                              {"events", events_path},
                              {"test_ece", result.test_after.ece}};
+  if (opt.members > 1) metadata["ensemble"] = opt.members;  // `hidden`: each member's
   std::filesystem::path parent = std::filesystem::path(out).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
   torch::jit::Module ts = classifier_to_torchscript(clf);
@@ -153,9 +162,18 @@ int run_train_classifier(int argc, char** argv) {
   // The model is written: its checkpoint has served (a rerun starts afresh).
   std::error_code ignored;
   std::filesystem::remove(opt.train.checkpoint, ignored);
+  for (int m = 1; m < opt.members; ++m) std::filesystem::remove(opt.train.checkpoint + "." + std::to_string(m), ignored);
   if (!common.quiet) {
     std::cout << "calibration on " << "the validation events (fit) and the test events (report):\n"
               << reliability_table(result.test_before, result.test_after, meta.process_names);
+    if (opt.members > 1) {
+      std::printf("ensemble of %d: validation loss %.6f (members:", opt.members, result.ensemble.validation_loss);
+      for (double v : result.ensemble.member_validation_loss) std::printf(" %.6f", v);
+      std::printf("); members' spread of the fractions per event (rms):");
+      for (size_t p = 0; p < meta.process_names.size(); ++p)
+        std::printf(" %s %.4f", meta.process_names[p].c_str(), result.ensemble.fraction_sd[p]);
+      std::printf("\n");
+    }
     std::printf("ECE on validation events: %.5f -> %.5f; on test events: %.5f -> %.5f (statistical floor %.5f)\n",
                 result.validation_before.ece, result.validation_after.ece, result.test_before.ece,
                 result.test_after.ece, result.test_ece_floor);

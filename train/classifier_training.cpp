@@ -1,7 +1,9 @@
 #include "train/classifier_training.h"
 
 #include <cmath>
+#include <filesystem>
 
+#include "models/classifier_ensemble.h"
 #include "src/core/block_eval.h"
 #include "src/core/error.h"
 
@@ -86,7 +88,18 @@ nlohmann::json ClassifierTrainResult::to_json(const std::vector<std::string>& na
                       {"test_ece_statistical_floor", test_ece_floor},
                       {"test_fractions_before", test_fractions_before.to_json(names)},
                       {"test_fractions_after", test_fractions_after.to_json(names)}};
+  if (ensemble.members > 1) j["ensemble"] = ensemble.to_json(names);
   return j;
+}
+
+nlohmann::json ClassifierEnsembleReport::to_json(const std::vector<std::string>& names) const {
+  nlohmann::json sd;
+  for (size_t p = 0; p < names.size() && p < fraction_sd.size(); ++p) sd[names[p]] = fraction_sd[p];
+  return {{"members", members},
+          {"seeds", seeds},
+          {"member_validation_loss", member_validation_loss},
+          {"validation_loss", validation_loss},
+          {"fraction_sd", sd}};
 }
 
 torch::Tensor batch_cross_entropy(MultiClassifier& clf, const torch::Tensor& x, const torch::Tensor& y,
@@ -134,27 +147,73 @@ ClassifierTrainResult train_classifier(MultiClassifier& clf, const ClassifierDat
   const torch::Tensor xt = rows(d.x, split.train), yt = rows(d.y, split.train), wt = rows(wb, split.train);
   const torch::Tensor xv = rows(d.x, split.validation), yv = rows(d.y, split.validation),
                       wv = rows(wb, split.validation);
-  {
-    torch::NoGradGuard g;
-    clf->preprocess->fit(xt, wt, group);
-  }
   const WeightedRowSampler sampler(wt, group);  // rows drawn proportionally to their balanced weight
   const int64_t B = o.batch_size;
   const torch::Tensor wv32 = wv.to(torch::kFloat32);
   const double wv_sum = distributed::sum(group, wv.sum().item<double>());
-
-  TrainingProblem problem;
-  problem.samples_per_step = B;
-  // The mean cross entropy of the global batch of B draws: this rank's
-  // draws' terms over B (the ranks' parts add up to it).
-  problem.batch_loss = [&](RandomStream& rng) { return batch_cross_entropy(clf, xt, yt, sampler(B, rng), B); };
-  problem.validation_loss = [&]() {
-    const double own = xv.size(0) > 0 ? weighted_cross_entropy_sum(clf, xv, yv, wv32) : 0.0;
+  auto validation_loss = [&](MultiClassifier& net) {
+    const double own = xv.size(0) > 0 ? weighted_cross_entropy_sum(net, xv, yv, wv32) : 0.0;
     return distributed::sum(group, own) / wv_sum;
   };
-  clf->calibration->fitted_flag.fill_(false);
-  result.report = train(*clf, problem, o.train);
-  if (result.report.interrupted) return result;
+
+  const int M = o.members;
+  if (M < 1) throw InputError("", "members", "an ensemble needs at least one member, got " + std::to_string(M));
+  std::vector<MultiClassifier> trained;
+  for (int m = 0; m < M; ++m) {
+    MultiClassifier member = clf;
+    TrainOptions mo = o.train;
+    if (m > 0) {
+      mo.seed = stream_seed(o.train.seed, {0xc1a5e, static_cast<uint64_t>(m)});
+      torch::manual_seed(mo.seed);
+      member = MultiClassifier(clf->options);
+      if (!mo.checkpoint.empty()) mo.checkpoint += "." + std::to_string(m);
+      // A member the interrupted run never reached starts afresh.
+      mo.resume = o.train.resume && std::filesystem::exists(mo.checkpoint);
+    }
+    if (M > 1) mo.label += " (member " + std::to_string(m + 1) + "/" + std::to_string(M) + ")";
+    {
+      torch::NoGradGuard g;
+      member->preprocess->fit(xt, wt, group);
+    }
+    member->process_fractions->set_yields(result.yields);
+    TrainingProblem problem;
+    problem.samples_per_step = B;
+    // The mean cross entropy of the global batch of B draws: this rank's
+    // draws' terms over B (the ranks' parts add up to it).
+    problem.batch_loss = [&](RandomStream& rng) { return batch_cross_entropy(member, xt, yt, sampler(B, rng), B); };
+    problem.validation_loss = [&]() { return validation_loss(member); };
+    member->calibration->fitted_flag.fill_(false);
+    TrainReport report = train(*member, problem, mo);
+    if (m == 0) {
+      result.report = report;
+    } else {
+      result.report.samples += report.samples;
+      result.report.seconds += report.seconds;
+      result.report.interrupted = report.interrupted;
+    }
+    if (report.interrupted) return result;
+    trained.push_back(member);
+    result.ensemble.seeds.push_back(mo.seed);
+    result.ensemble.member_validation_loss.push_back(report.best_val_loss);
+  }
+  if (M > 1) {
+    clf = merge_classifier_ensemble(trained);
+    torch::NoGradGuard g;
+    clf->eval();
+    result.ensemble.members = M;
+    result.ensemble.validation_loss = validation_loss(clf);
+    // The members' spread of the raw fractions per event, on the test events
+    // (all ranks'), else the validation events.
+    const bool test = distributed::sum(group, static_cast<double>(split.test.size(0))) > 0;
+    const torch::Tensor& idx = test ? split.test : split.validation;
+    const torch::Tensor xh = rows(d.x, idx), wh = distributed::gather_rows(group, rows(d.w, idx)).to(torch::kFloat64);
+    std::vector<torch::Tensor> f;
+    for (auto& m : trained)
+      f.push_back(distributed::gather_rows(group, m->process_fractions->forward(classifier_raw_probabilities(m, xh))));
+    const torch::Tensor sd = torch::stack(f).std(0);  // [N,C], over members
+    const torch::Tensor rms = ((sd * sd) * wh.unsqueeze(1)).sum(0).div(wh.sum()).sqrt().contiguous();
+    result.ensemble.fraction_sd.assign(rms.data_ptr<double>(), rms.data_ptr<double>() + rms.numel());
+  }
 
   calibrate_classifier(clf, {xv, yv, wv, rows(d.w, split.validation), rows(d.x, split.test), rows(d.y, split.test),
                              rows(wb, split.test), rows(d.w, split.test)},

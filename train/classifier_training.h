@@ -78,6 +78,26 @@ struct ClassifierTrainOptions {
   double test_fraction = 0.2;
   int64_t calibration_bins = 200;  // equal-weight groups before the isotonic fit
   int reliability_bins = 20;
+  // An ensemble of this many networks, trained alike on the same events from
+  // their own seeds (member 0 from train.seed, member m > 0 from a stream of
+  // it, its checkpoint train.checkpoint + ".m"), merged into one
+  // (merge_classifier_ensemble: logits averaged) and calibrated as one.
+  int members = 1;
+};
+
+// What an ensemble's members say about each other (ClassifierTrainOptions::
+// members > 1), on the test events (validation events where there are none):
+// per process the members' standard deviation of the raw fraction f_p per
+// event, its root mean square with simulation weights (the ensemble mean's
+// own error is about this over sqrt(M)); and each member's and the merged
+// network's validation loss.
+struct ClassifierEnsembleReport {
+  int members = 1;
+  std::vector<std::uint64_t> seeds;
+  std::vector<double> member_validation_loss;
+  double validation_loss = 0;  // of the merged network (logits averaged)
+  std::vector<double> fraction_sd;  // per process
+  nlohmann::json to_json(const std::vector<std::string>& class_names) const;
 };
 
 struct ClassifierTrainResult {
@@ -88,10 +108,13 @@ struct ClassifierTrainResult {
   double test_ece_floor = 0;  // expected ECE of an exactly calibrated model on the test events
   // The fractions f against the class frequencies with simulation weights.
   Reliability test_fractions_before, test_fractions_after;
+  ClassifierEnsembleReport ensemble;  // members > 1
   nlohmann::json to_json(const std::vector<std::string>& class_names) const;
 };
 
-// Trains, calibrates and sets the process yields of `clf`. Data-parallel
+// Trains, calibrates and sets the process yields of `clf` (with
+// options.members > 1, `clf` becomes the merged ensemble; its options give
+// the members' layout and member 0's starting weights). Data-parallel
 // (options.train.group): `data` is the rank's shard; the calibration and the
 // reports are fitted on all ranks' held-out events, so every rank ends with
 // the same calibrated model.

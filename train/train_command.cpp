@@ -722,7 +722,12 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
     DCRNetwork member(net_options);
     DCRTrainOptions mo = opt;
     mo.train.seed = member_seed;
-    if (m > 0) mo.train.checkpoint = opt.train.checkpoint + "." + std::to_string(m);
+    if (m > 0) {
+      mo.train.checkpoint = opt.train.checkpoint + "." + std::to_string(m);
+      // A member the interrupted run never reached starts afresh (a job of
+      // the array trains its member alone: its checkpoint must be there).
+      mo.train.resume = opt.train.resume && (part.count > 1 || std::filesystem::exists(mo.train.checkpoint));
+    }
     if (members > 1) mo.train.label += " (member " + std::to_string(m + 1) + "/" + std::to_string(members) + ")";
     if (!setup) setup = prepare_dcr_training(member, data, mo);
     TrainReport member_report = train_dcr(member, data, mo, setup.get());

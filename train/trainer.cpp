@@ -227,6 +227,13 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
   GemmBoundScope gemm_bound;
   int epoch = first_epoch;
   report.stop_reason = "completed all epochs";
+  // A checkpoint of a training that had stopped early (an ensemble's
+  // finished member, resumed with the rest): nothing left to train.
+  const bool stopped_early = opt.resume && opt.patience > 0 && first_epoch > 0 && first_epoch - 1 - report.best_epoch >= opt.patience;
+  if (stopped_early) {
+    report.stop_reason = "early stopping: no better validation loss in " + std::to_string(opt.patience) + " epochs";
+    epoch = opt.epochs;
+  }
   for (; epoch < opt.epochs; ++epoch) {
     auto t0 = std::chrono::steady_clock::now();
     const double lr = opt.learning_rate * std::pow(opt.lr_decay, epoch);

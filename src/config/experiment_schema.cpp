@@ -80,6 +80,16 @@ Schema simulation_schema() {
   });
 }
 
+// A running average of the weights (TrainOptions::average_steps), offered by
+// every training section alike; no default, so that configs without it keep
+// their hashes.
+Schema::Field average_steps_field() {
+  return optional("average_steps", Schema::integer(0, 1e9), nlohmann::json(),
+                  "A running average of the weights with this time constant in mini-batch steps (the plain mean of "
+                  "the steps so far until then), validated and kept instead of the last weights: the mini-batches' "
+                  "noise in the trained network falls (absent or 0: none).");
+}
+
 // The training settings a process may set for itself (dcr.per_process); an
 // absent key takes the dcr section's value.
 std::vector<Schema::Field> dcr_training_fields(bool with_defaults) {
@@ -92,10 +102,7 @@ std::vector<Schema::Field> dcr_training_fields(bool with_defaults) {
       optional("batch", S::integer(1, 1e8), d(4096), "Events per step from each side."),
       optional("learning_rate", S::number(1e-9, 10), d(3e-3), "Adam's initial learning rate."),
       optional("lr_decay", S::number(1e-6, 1), d(0.88), "Learning-rate factor per epoch."),
-      optional("average_steps", S::integer(0, 1e9), nlohmann::json(),
-               "A running average of the weights with this time constant in mini-batch steps (the plain mean of "
-               "the steps so far until then), validated and kept instead of the last weights: the mini-batches' "
-               "noise in the trained network falls (absent or 0: none)."),
+      average_steps_field(),
       optional("paired", S::boolean(), d(true),
                "Pair each variation event with its nominal event by the files' event numbers (when both carry them): "
                "far less gradient noise for small shape effects."),
@@ -297,9 +304,10 @@ Schema classifier_schema() {
       optional("batch", S::integer(1, 1e8), 1024, "Events per mini-batch."),
       optional("learning_rate", S::number(1e-9, 10), 2e-3, "Adam's initial learning rate."),
       optional("lr_decay", S::number(1e-6, 1), 0.93, "Learning-rate factor per epoch."),
-      optional("average_steps", S::integer(0, 1e9), nlohmann::json(),
-               "A running average of the weights with this time constant in mini-batch steps (the plain mean of "
-               "the steps so far until then), validated and kept instead of the last weights (absent or 0: none)."),
+      average_steps_field(),
+      optional("ensemble", Schema::integer(1, 32), nlohmann::json(),
+               "Networks trained alike from their own seeds (absent or 1: one); their logits are averaged per event "
+               "in one network, calibrated as one, and the members' spread of the fractions is reported."),
       optional("patience", S::integer(0, 100000), 6, "Early stopping: epochs without a better validation loss (0: never)."),
       optional("validation_fraction", S::number(0.01, 0.9), 0.2,
                "Share of events for early stopping and the calibration fit."),
