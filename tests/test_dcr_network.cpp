@@ -269,6 +269,9 @@ TEST_CASE("DCR training: resume after an interruption ends with the same weights
   // A checkpoint without the average cannot resume a training with one.
   REQUIRE_THROWS_WITH(run(tmp.path("a0.ckpt"), 0, true, 30),
                       tmp.path("a0.ckpt") + ": --resume: the checkpoint was written without a running average of the weights");
+  // Nor the reverse: the average would be dropped without a word.
+  REQUIRE_THROWS_WITH(run(tmp.path("a30.ckpt"), 0, true, 0),
+                      tmp.path("a30.ckpt") + ": --resume: the checkpoint was written with a running average of the weights");
   // A checkpoint of another architecture is bad input, found before training.
   DCRNetwork wider(DCRNetworkOptions(1, 1).hidden({32}));
   DCRTrainOptions opt;

@@ -197,6 +197,10 @@ TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, con
         if (!archive.try_read("average", a))
           throw InputError(opt.checkpoint, "--resume", "the checkpoint was written without a running average of the weights");
         for (size_t i = 0; i < average.size(); ++i) a.read("t" + std::to_string(i), average[i]);
+      } else {
+        torch::serialize::InputArchive a;
+        if (archive.try_read("average", a))
+          throw InputError(opt.checkpoint, "--resume", "the checkpoint was written with a running average of the weights");
       }
       archive.read("next_epoch", next);
       archive.read("report", rep);
