@@ -111,13 +111,15 @@ int run_train_classifier(int argc, char** argv) {
   opt.train.learning_rate = r->count("lr") ? (*r)["lr"].as<double>() : cc.at("learning_rate").get<double>();
   opt.train.lr_decay = r->count("lr-decay") ? (*r)["lr-decay"].as<double>() : cc.at("lr_decay").get<double>();
   opt.train.patience = r->count("patience") ? (*r)["patience"].as<int>() : cc.at("patience").get<int>();
-  opt.train.average_steps = r->count("average-steps") ? (*r)["average-steps"].as<int64_t>()
-                            : cc.contains("average_steps") && !cc.at("average_steps").is_null()
-                                ? cc.at("average_steps").get<int64_t>()
-                                : 0;
-  opt.members = r->count("ensemble") ? (*r)["ensemble"].as<int>()
-                : cc.contains("ensemble") && !cc.at("ensemble").is_null() ? cc.at("ensemble").get<int>()
-                                                                          : 1;
+  // The flag, else the config's key where set, else `absent` (keys without a
+  // default, so that configs without them keep their hashes).
+  auto flag_or_key = [&](const char* flag, const char* key, auto absent) -> decltype(absent) {
+    using T = decltype(absent);
+    if (r->count(flag)) return (*r)[flag].as<T>();
+    return cc.contains(key) && !cc.at(key).is_null() ? cc.at(key).get<T>() : absent;
+  };
+  opt.train.average_steps = flag_or_key("average-steps", "average_steps", int64_t{0});
+  opt.members = flag_or_key("ensemble", "ensemble", 1);
   if (opt.members < 1 || opt.members > 32) throw InputError("", "--ensemble", "must be in [1, 32], got " + std::to_string(opt.members));
   if (streaming && opt.members > 1)
     throw InputError("", "--ensemble", "a streamed training trains one network (drop --stream or --ensemble)");
@@ -161,8 +163,7 @@ int run_train_classifier(int argc, char** argv) {
   write_text_atomically(out + ".json", report.dump(2) + "\n");
   // The model is written: its checkpoint has served (a rerun starts afresh).
   std::error_code ignored;
-  std::filesystem::remove(opt.train.checkpoint, ignored);
-  for (int m = 1; m < opt.members; ++m) std::filesystem::remove(opt.train.checkpoint + "." + std::to_string(m), ignored);
+  for (int m = 0; m < opt.members; ++m) std::filesystem::remove(member_checkpoint(opt.train.checkpoint, m), ignored);
   if (!common.quiet) {
     std::cout << "calibration on " << "the validation events (fit) and the test events (report):\n"
               << reliability_table(result.test_before, result.test_after, meta.process_names);

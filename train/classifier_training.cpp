@@ -1,7 +1,6 @@
 #include "train/classifier_training.h"
 
 #include <cmath>
-#include <filesystem>
 
 #include "models/classifier_ensemble.h"
 #include "src/core/block_eval.h"
@@ -136,7 +135,6 @@ ClassifierTrainResult train_classifier(MultiClassifier& clf, const ClassifierDat
   std::vector<torch::Tensor> per_class{torch::zeros({C}, torch::kFloat64).index_add_(0, d.y, d.w.to(torch::kFloat64))};
   group.sum(per_class);
   result.yields.assign(per_class[0].data_ptr<double>(), per_class[0].data_ptr<double>() + C);
-  clf->process_fractions->set_yields(result.yields);
 
   const DataSplit split = split_by_hash(d.x.size(0), o.validation_fraction, o.test_fraction, 0xc1a55000ULL, d.first_row);
   if (distributed::sum(group, static_cast<double>(split.train.size(0))) == 0 ||
@@ -160,20 +158,18 @@ ClassifierTrainResult train_classifier(MultiClassifier& clf, const ClassifierDat
   if (M < 1) throw InputError("", "members", "an ensemble needs at least one member, got " + std::to_string(M));
   std::vector<MultiClassifier> trained;
   for (int m = 0; m < M; ++m) {
+    const TrainOptions mo = ensemble_member_options(o.train, m, M, 0xc1a5e);
     MultiClassifier member = clf;
-    TrainOptions mo = o.train;
     if (m > 0) {
-      mo.seed = stream_seed(o.train.seed, {0xc1a5e, static_cast<uint64_t>(m)});
       torch::manual_seed(mo.seed);
       member = MultiClassifier(clf->options);
-      if (!mo.checkpoint.empty()) mo.checkpoint += "." + std::to_string(m);
-      // A member the interrupted run never reached starts afresh.
-      mo.resume = o.train.resume && std::filesystem::exists(mo.checkpoint);
     }
-    if (M > 1) mo.label += " (member " + std::to_string(m + 1) + "/" + std::to_string(M) + ")";
-    {
+    // The members share the training rows, hence one standardisation.
+    if (m == 0) {
       torch::NoGradGuard g;
       member->preprocess->fit(xt, wt, group);
+    } else {
+      member->preprocess->copy_from(*clf->preprocess);
     }
     member->process_fractions->set_yields(result.yields);
     TrainingProblem problem;

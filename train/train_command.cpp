@@ -43,6 +43,9 @@ namespace refinery::cli {
 
 namespace {
 
+// The key of the DCR ensemble members' seed streams (ensemble_member_options).
+constexpr std::uint64_t kDcrMemberSeedTag = 0xe45e;
+
 // "a,b,c": a JSON array's items as a flag value (strings bare, numbers as written).
 std::string comma_list(const nlohmann::json& a) {
   std::string s;
@@ -711,24 +714,18 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
       if (k == 0) report = member_report;
       else report.samples += member_report.samples, report.seconds += member_report.seconds;
       trained.push_back(member);
-      member_seeds.push_back(k == 0 ? seed : stream_seed(seed, {0xe45e, static_cast<uint64_t>(k)}));
+      member_seeds.push_back(ensemble_member_options(opt.train, k, members, kDcrMemberSeedTag).seed);
     }
   }
   std::shared_ptr<const DCRTrainingSetup> setup;  // prepared once for all members
   for (int m = 0; m < members && !merge; ++m) {
     if (part.count > 1 && m != part.index) continue;
-    const uint64_t member_seed = m == 0 ? seed : stream_seed(seed, {0xe45e, static_cast<uint64_t>(m)});
+    DCRTrainOptions mo = opt;
+    // A job of the array trains its member alone: its checkpoint must be there.
+    mo.train = ensemble_member_options(opt.train, m, members, kDcrMemberSeedTag, part.count > 1);
+    const uint64_t member_seed = mo.train.seed;
     torch::manual_seed(member_seed);
     DCRNetwork member(net_options);
-    DCRTrainOptions mo = opt;
-    mo.train.seed = member_seed;
-    if (m > 0) {
-      mo.train.checkpoint = opt.train.checkpoint + "." + std::to_string(m);
-      // A member the interrupted run never reached starts afresh (a job of
-      // the array trains its member alone: its checkpoint must be there).
-      mo.train.resume = opt.train.resume && (part.count > 1 || std::filesystem::exists(mo.train.checkpoint));
-    }
-    if (members > 1) mo.train.label += " (member " + std::to_string(m + 1) + "/" + std::to_string(members) + ")";
     if (!setup) setup = prepare_dcr_training(member, data, mo);
     TrainReport member_report = train_dcr(member, data, mo, setup.get());
     if (m == 0) report = member_report;
@@ -748,8 +745,7 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
                                   .dump(2) +
                               "\n");
     std::error_code ignored;
-    std::filesystem::remove(part.index == 0 ? opt.train.checkpoint : opt.train.checkpoint + "." + std::to_string(part.index),
-                            ignored);
+    std::filesystem::remove(member_checkpoint(opt.train.checkpoint, part.index), ignored);
     if (!common.quiet) std::cout << "wrote member " << part.index << "/" << members << " to " << common.out << "\n";
     return 0;
   }
@@ -860,8 +856,7 @@ int run_train_dcr_one(int argc, char** argv, std::shared_ptr<distributed::Collec
   write_text_atomically(common.out + ".json", out.dump(2) + "\n");
   // The model is written: its checkpoint has served (a rerun starts afresh).
   std::error_code ignored;
-  std::filesystem::remove(opt.train.checkpoint, ignored);
-  for (int m = 1; m < members; ++m) std::filesystem::remove(opt.train.checkpoint + "." + std::to_string(m), ignored);
+  for (int m = 0; m < members; ++m) std::filesystem::remove(member_checkpoint(opt.train.checkpoint, m), ignored);
   if (!common.quiet) std::cout << "wrote " << common.out << " and " << common.out << ".json\n";
   return 0;
 }

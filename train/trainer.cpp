@@ -138,6 +138,21 @@ TrainReport TrainReport::from_json(const nlohmann::json& j) {
   return r;
 }
 
+std::string member_checkpoint(const std::string& checkpoint, int m) {
+  return m == 0 ? checkpoint : checkpoint + "." + std::to_string(m);
+}
+
+TrainOptions ensemble_member_options(const TrainOptions& o, int m, int M, std::uint64_t seed_tag, bool checkpoint_required) {
+  TrainOptions mo = o;
+  if (m > 0) {
+    mo.seed = stream_seed(o.seed, {seed_tag, static_cast<uint64_t>(m)});
+    if (!o.checkpoint.empty()) mo.checkpoint = member_checkpoint(o.checkpoint, m);
+    mo.resume = o.resume && (checkpoint_required || std::filesystem::exists(mo.checkpoint));
+  }
+  if (M > 1) mo.label += " (member " + std::to_string(m + 1) + "/" + std::to_string(M) + ")";
+  return mo;
+}
+
 TrainReport train(torch::nn::Module& module, const TrainingProblem& problem, const TrainOptions& opt) {
   std::string error;
   if (!opt.IsValid(&error)) throw InputError("", "training", error);

@@ -107,6 +107,18 @@ struct TrainingProblem {
   int64_t samples_per_step = 0;
 };
 
+// Member m of an ensemble of M networks trained alike with `o`'s settings
+// (train dcr --ensemble, train classifier --ensemble): member 0 is the
+// training itself; member m > 0 has its own seed, a stream of o.seed keyed by
+// `seed_tag` and m, and its own checkpoint (member_checkpoint), from which it
+// resumes only where that exists (a member an interrupted run never reached
+// starts afresh) unless `checkpoint_required` (a job of an array that trains
+// its member alone). With M > 1 the label counts the members.
+TrainOptions ensemble_member_options(const TrainOptions& o, int m, int M, std::uint64_t seed_tag,
+                                     bool checkpoint_required = false);
+// Member m's checkpoint: `checkpoint` itself for member 0, else checkpoint.m.
+std::string member_checkpoint(const std::string& checkpoint, int m);
+
 TrainReport train(torch::nn::Module& module, const TrainingProblem& problem,
                   const TrainOptions& options);
 
