@@ -1,6 +1,7 @@
 // `refinery simulate`: the embedded default data.
 //   refinery simulate --config experiments/htautau.json --out DIR
-//       nominal.h5 (+ variations.h5 when the config lists variation points)
+//       nominal.h5 (+ variations.h5 when the config lists variation points; mc.h5 and classifier.h5 when
+//       simulation.mc_events and classifier_events ask for them)
 //       and simulation.json (yields, migrations, config hash, seed) in DIR
 //   refinery simulate htautau --events N --seed S --nu tes=1,jes=-0.5 --out file.h5
 //       one sample at one nu point
@@ -131,6 +132,7 @@ int run_simulate(int argc, char** argv) {
 
   const bool quick = result->count("events") || result->count("generator") || !(*result)["nu"].as<std::string>().empty();
   htautau::SimulationReport report;
+  std::optional<htautau::SimulationReport> classifier_report;  // classifier.h5, when the config asks for it
   std::string summary_path;
   std::optional<OutputDirectory> out_dir;  // removed again if empty when the simulation fails
   if (quick && common.config_path.empty()) {
@@ -177,8 +179,23 @@ int run_simulate(int argc, char** argv) {
       if (!common.quiet)
         std::cout << "expected-yield sample mc.h5: " << r.produced << " events produced in " << r.seconds << " s\n";
     }
+    // An independent nominal sample for the classifier's training alone.
+    const int64_t classifier_events = sim.value("classifier_events", int64_t(0));
+    if (classifier_events > 0) {
+      htautau::SimulationOptions c = opt;
+      c.events = classifier_events;
+      c.seed = stream_seed(opt.seed, {0xc1a55e7e});
+      classifier_report = htautau::simulate_samples(c, {}, common.out + "/classifier.h5", "");
+      if (!common.quiet)
+        std::cout << "classifier training sample classifier.h5: " << classifier_report->produced
+                  << " events produced in " << classifier_report->seconds << " s\n";
+    }
   }
   nlohmann::json j = report.to_json();
+  if (classifier_report) {
+    j["classifier"] = classifier_report->to_json();
+    j["classifier"].erase("variations");
+  }
   j["config_hash"] = config.hash;
   j["seed"] = opt.seed;
   j["luminosity"] = opt.luminosity;

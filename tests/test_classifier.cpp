@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 
@@ -516,6 +517,29 @@ TEST_CASE("Classifier CLI: train, eval, and bad input", "[classifier][cli]") {
     REQUIRE(refused.exit_code == 2);
     REQUIRE(refused.output.rfind("refinery train: error: --ensemble: ", 0) == 0);
     REQUIRE(std::count(refused.output.begin(), refused.output.end(), '\n') == 1);
+  }
+  {
+    // classifier.events picks the training file in the output directory
+    // (a sample of its own, simulation.classifier_events); a missing one is
+    // named with the key, before anything is trained.
+    std::filesystem::create_directories(tmp.path("run"));
+    std::ofstream(tmp.path("own.json")) << R"({"name": "t", "seed": 3, "output_dir": ")" << tmp.path("run")
+                                        << R"(", "classifier": {"events": "classifier.h5", "epochs": 1, "steps_per_epoch": 5}})";
+    auto missing = run_refinery("train classifier --quiet --config " + tmp.path("own.json"));
+    REQUIRE(missing.exit_code == 2);
+    REQUIRE(missing.output == "refinery train: error: " + tmp.path("own.json") + ": classifier.events: no file " +
+                                  tmp.path("run/classifier.h5") + " (simulate it first: refinery simulate --config ...)\n");
+    REQUIRE_FALSE(refinery::testing::file_exists(tmp.path("run/classifier.pt")));
+    std::filesystem::copy_file(tmp.path("ev.h5"), tmp.path("run/classifier.h5"));
+    auto own = run_refinery("train classifier --quiet --config " + tmp.path("own.json"));
+    INFO(own.output);
+    REQUIRE(own.exit_code == 0);
+    REQUIRE(nlohmann::json::parse(refinery::testing::read_file(tmp.path("run/classifier.pt.json")))["events"] ==
+            tmp.path("run/classifier.h5"));
+    std::ofstream(tmp.path("empty.json")) << R"({"name": "t", "output_dir": ")" << tmp.path("run") << R"(", "classifier": {"events": ""}})";
+    auto empty = run_refinery("train classifier --quiet --config " + tmp.path("empty.json"));
+    REQUIRE(empty.exit_code == 2);
+    REQUIRE(empty.output.find(tmp.path("empty.json") + ": classifier.events: an empty file name") != std::string::npos);
   }
   auto negative = run_refinery("train classifier --quiet --events " + tmp.path("ev.h5") + " --average-steps -1 --out " +
                                tmp.path("n.pt"));

@@ -502,6 +502,52 @@ TEST_CASE("simulate CLI: shares and mc_shares put more of a sample's events wher
   REQUIRE(!std::filesystem::exists(tmp.path("b3")));
 }
 
+TEST_CASE("simulate CLI: classifier_events writes an independent nominal sample for the classifier's training",
+          "[htautau][cli]") {
+  using refinery::testing::run_refinery;
+  refinery::testing::TempDir tmp("simulate_classifier_sample");
+  auto config = [&](const std::string& name, int64_t classifier_events) {
+    std::ofstream(tmp.path(name)) << R"({"name": "t", "seed": 5, "simulation": {"generator": "htautau", "events": 300000,
+      "classifier_events": )" << classifier_events << "}}";
+    return tmp.path(name);
+  };
+  REQUIRE(run_refinery("simulate --quiet --config " + config("c.json", 600000) + " --out " + tmp.path("c")).exit_code == 0);
+  REQUIRE(run_refinery("simulate --quiet --config " + config("n.json", 0) + " --out " + tmp.path("n")).exit_code == 0);
+  REQUIRE_FALSE(refinery::testing::file_exists(tmp.path("n/classifier.h5")));
+  // The training samples are the same with or without it.
+  for (const std::string name : {"nominal.h5"}) {
+    const EventSet a = EventReader(tmp.path("c/" + name)).read_all(), b = EventReader(tmp.path("n/" + name)).read_all();
+    REQUIRE(torch::equal(a.features, b.features));
+  }
+  const auto summary = nlohmann::json::parse(refinery::testing::read_file(tmp.path("c/simulation.json")));
+  REQUIRE(summary["classifier"]["produced"] == 600000);
+  REQUIRE_FALSE(nlohmann::json::parse(refinery::testing::read_file(tmp.path("n/simulation.json"))).contains("classifier"));
+  EventReader sample_reader(tmp.path("c/classifier.h5"));
+  const auto names = sample_reader.meta().feature_names;
+  const int64_t mvis = std::find(names.begin(), names.end(), "DER_mass_vis") - names.begin();
+  REQUIRE(mvis < int64_t(names.size()));
+  const EventSet nominal = EventReader(tmp.path("c/nominal.h5")).read_all(), sample = sample_reader.read_all();
+  // Twice the produced events: twice the selected events per process
+  // (within 4 binomial-Poisson errors), the same yields (within 4 errors).
+  for (int p = 0; p < kNumProcesses; ++p) {
+    const torch::Tensor in_n = nominal.process == p, in_s = sample.process == p;
+    const double n_n = in_n.sum().item<double>(), n_s = in_s.sum().item<double>();
+    INFO(process_names()[p] << ": " << n_n << " nominal, " << n_s << " classifier events");
+    REQUIRE(n_n > 1000);
+    REQUIRE(std::abs(n_s / n_n - 2.0) < 4.0 * 2.0 * std::sqrt(1.0 / n_n + 1.0 / n_s));
+    const torch::Tensor w_n = nominal.weights.index({in_n}), w_s = sample.weights.index({in_s});
+    const double err = std::sqrt((w_n * w_n).sum().item<double>() + (w_s * w_s).sum().item<double>());
+    REQUIRE(std::abs(w_s.sum().item<double>() - w_n.sum().item<double>()) < 4.0 * err);
+  }
+  // Its own random stream: its first 1000 events are not the nominal
+  // sample's (a copy of the stream would repeat them row for row), and
+  // their visible masses, a continuous feature, differ from those events'.
+  const torch::Tensor a = sample.features.slice(0, 0, 1000), b = nominal.features.slice(0, 0, 1000);
+  REQUIRE((a == b).all(1).sum().item<int64_t>() == 0);
+  REQUIRE((a.select(1, mvis) == b.select(1, mvis)).sum().item<int64_t>() == 0);
+  REQUIRE(nominal.features.size(1) == sample.features.size(1));
+}
+
 TEST_CASE("simulate CLI: mc_thinning keeps a fraction of a process's events where a selection holds, at a weight that keeps the yields",
           "[htautau][cli]") {
   using refinery::testing::run_refinery;

@@ -1,6 +1,6 @@
 // `refinery train classifier`: the calibrated multiclassifier.
 //   refinery train classifier --config EXPERIMENT.json
-//       (events: OUTPUT_DIR/nominal.h5, model: OUTPUT_DIR/classifier.pt)
+//       (events: OUTPUT_DIR/<classifier.events>, nominal.h5 unless set; model: OUTPUT_DIR/classifier.pt)
 //   refinery train classifier --events nominal.h5 --out classifier.pt
 // Hyper-parameters come from the config's `classifier` section; flags
 // override them. Writes the TorchScript archive (metadata inside) and
@@ -28,7 +28,7 @@ namespace refinery::cli {
 int run_train_classifier(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Train the calibrated multiclassifier");
   options.add_options()("what", "classifier", cxxopts::value<std::string>())(
-      "events", "Event file (default: OUTPUT_DIR/nominal.h5 of the config)", cxxopts::value<std::string>())(
+      "events", "Event file (default: the config's classifier.events in OUTPUT_DIR, nominal.h5 unless set)", cxxopts::value<std::string>())(
       "hidden", "Hidden layer sizes, e.g. 128,128", cxxopts::value<std::string>())(
       "activation", "silu, relu, tanh or elu", cxxopts::value<std::string>())(
       "epochs", "Maximum epochs", cxxopts::value<int>())(
@@ -63,8 +63,12 @@ int run_train_classifier(int argc, char** argv) {
   const bool lead = group->rank() == 0;
   const nlohmann::json& cc = config.document.at("classifier");
   const std::string out_dir = config.document.at("output_dir").get<std::string>();
-  const std::string events_path =
-      r->count("events") ? (*r)["events"].as<std::string>() : (std::filesystem::path(out_dir) / "nominal.h5").string();
+  // The training events: --events, else classifier.events in the output directory.
+  const std::string events_path = r->count("events") ? (*r)["events"].as<std::string>()
+                                                     : (std::filesystem::path(out_dir) / cc.value("events", std::string("nominal.h5"))).string();
+  if (!r->count("events") && !std::filesystem::exists(events_path))
+    throw ConfigError(config.file, "classifier.events",
+                      "no file " + events_path + " (simulate it first: refinery simulate --config ...)");
   const std::string out = common.out.empty() ? (std::filesystem::path(out_dir) / "classifier.pt").string() : common.out;
   const uint64_t seed = config.document.at("seed").get<uint64_t>();
   torch::manual_seed(seed);

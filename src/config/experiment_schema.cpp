@@ -42,6 +42,10 @@ Schema simulation_schema() {
       optional("mc_events", S::integer(0, 1e10), 0,
                "Produced events of an independent nominal sample (mc.h5, its own seed stream) for the likelihood's "
                "expected yields (0: none)."),
+      optional("classifier_events", S::integer(0, 1e10), nlohmann::json(),
+               "Produced events of an independent nominal sample (classifier.h5, its own seed stream, the shares of "
+               "`shares`) for the classifier's training alone, which then need not be limited to the DCR networks' "
+               "paired samples (select it with classifier.events; absent or 0: none)."),
       optional("mc_shares", S::map(S::number(0, 1e6)), nlohmann::json::object(),
                "Share of mc.h5's produced events per process, {process: share} naming every process of the "
                "generator (normalised; the weights undo it): more events where the expected yields' statistical "
@@ -296,6 +300,13 @@ Schema measurement_schema() {
 Schema classifier_schema() {
   using S = Schema;
   return S::object({
+      optional("events", S::string([](const std::string& v) {
+                 if (v.empty()) throw std::invalid_argument("an empty file name");
+               }),
+               nlohmann::json(),
+               "The training events: an event file in the config's output directory (absent: nominal.h5, the DCR "
+               "networks' nominal sample; classifier.h5: the sample of simulation.classifier_events); --events "
+               "overrides it."),
       optional("hidden", S::array(S::integer(1, 65536), 1), nlohmann::json::array({128, 128}),
                "Hidden layer sizes of the MLP."),
       optional("activation", S::string({"silu", "relu", "tanh", "elu"}), "silu", "Activation between layers."),
