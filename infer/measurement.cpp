@@ -432,6 +432,15 @@ Measurement::Measurement(const ExperimentConfig& config, const MeasurementOption
         if (s == p) throw ConfigError(config.file, key, "'" + processes_[p] + "' is scaled by the POI: thin a background, not the signal");
       const bool stratified = rules[i].contains("stratify") && rules[i].at("stratify").is_boolean() && rules[i].at("stratify").get<bool>();
       SignalFractionThinning rule{p, rules[i].at("signal_fraction_below").get<double>(), rules[i].at("keep").get<double>(), stratified};
+      if (rules[i].contains("stratify_features") && rules[i].at("stratify_features").is_array()) {
+        const std::string fkey = "measurement.mc_thinning[" + std::to_string(i) + "].stratify_features";
+        if (!stratified) throw ConfigError(config.file, fkey, "needs stratify: true");
+        rule.stratify_features = rules[i].at("stratify_features").get<std::vector<std::string>>();
+        if (rule.stratify_features.size() > 3) throw ConfigError(config.file, fkey, "at most 3 features (the region's variable is the fourth)");
+        for (size_t k = 0; k < rule.stratify_features.size(); ++k)
+          if (std::find(features_.begin(), features_.end(), rule.stratify_features[k]) == features_.end())
+            throw ConfigError(config.file, fkey + "[" + std::to_string(k) + "]", "unknown feature '" + rule.stratify_features[k] + "'");
+      }
       if (rules[i].contains("signal_fraction_above") && rules[i].at("signal_fraction_above").is_number())
         rule.signal_fraction_above = rules[i].at("signal_fraction_above").get<double>();
       const std::string at = "measurement.mc_thinning[" + std::to_string(i) + "]";
@@ -545,6 +554,17 @@ void Measurement::read_mc() const {
         for (size_t r = regions_.size(); r-- > 0;)
           group = torch::where(regions_[r].selection.evaluate(all.x), int64_t(r), group);
         order = thinning_order(all, group, fs);
+        // Rules spread along further features: their events' order is the
+        // Morton order of the region's variable and those (stratified rules
+        // do not overlap, so each event takes at most one rule's).
+        for (const SignalFractionThinning& t : thinning_) {
+          if (!t.stratified || t.stratify_features.empty()) continue;
+          const torch::Tensor in = events.process.to(torch::kInt64).eq(t.process) & fs.ge(t.signal_fraction_above) &
+                                   fs.lt(t.signal_fraction_below);
+          std::vector<torch::Tensor> cols;
+          for (const std::string& f : t.stratify_features) cols.push_back(values(f, all));
+          order = stratified_order(order, in, torch::stack(cols, 1));
+        }
       }
       const ThinningSelection kept = select_by_signal_fraction(events.process, fs, events.event, thinning_, group, order);
       events = events.select(torch::zeros({events.size()}, torch::kBool).index_fill_(0, kept.rows, true));

@@ -38,6 +38,11 @@ std::vector<char> systematic_rows(const int64_t* p, const double* f, const int64
 }
 }  // namespace
 
+torch::Tensor stratified_order(const torch::Tensor& order, const torch::Tensor& selected, const torch::Tensor& features) {
+  const torch::Tensor columns = torch::cat({order.to(torch::kFloat64).unsqueeze(1), features.to(torch::kFloat64)}, 1);
+  return torch::where(selected, morton_order_key(selected, columns), order.to(torch::kFloat64));
+}
+
 ThinningSelection select_by_signal_fraction(const torch::Tensor& process, const torch::Tensor& signal_fraction,
                                             const torch::Tensor& event_numbers,
                                             const std::vector<SignalFractionThinning>& rules, const torch::Tensor& group,

@@ -32,6 +32,7 @@ struct SignalFractionThinning {
   double signal_fraction_below = 0.0;  // thinned where sum_{s in POI} f_s < this
   double keep = 1.0;                   // in (0, 1]
   bool stratified = false;             // systematic along (group, fraction) rather than one by one
+  std::vector<std::string> stratify_features;  // with `stratified`: the order spread along these too
   double signal_fraction_above = 0.0;  // ... and not below this: a rule covers [above, below)
   bool covers(double f) const { return f >= signal_fraction_above && f < signal_fraction_below; }
 };
@@ -49,6 +50,13 @@ struct SignalFractionThinning {
 // rule's strata; undefined: one group), `order` float64 [N] (a stratified
 // rule's order within a group, before the signal fraction; undefined: the
 // signal fraction alone).
+// A stratified rule's order along several variables (stratify_features):
+// where `selected` holds, the Morton order of the ranks of `order` (the
+// region's variable) and the columns of `features` [N, 1..3] together
+// (data/systematic_sampling.h), so that systematic sampling keeps every
+// dyadic cell of their joint ranks exact to one event; `order` elsewhere.
+torch::Tensor stratified_order(const torch::Tensor& order, const torch::Tensor& selected, const torch::Tensor& features);
+
 struct ThinningSelection {
   torch::Tensor rows;
   torch::Tensor weight_factor;

@@ -408,3 +408,54 @@ TEST_CASE("Stratified thinning keeps the share of every region and signal-fracti
   CHECK(torch::equal(std::get<0>(events.index_select(0, along.rows).sort()),
                      std::get<0>(events.index_select(0, flip).index_select(0, along_flipped.rows).sort())));
 }
+
+TEST_CASE("Stratified thinning along further features: the response sums over the kept events draw far less",
+          "[mcstat][thinning]") {
+  // One background, thinned at 1/16 in one region, ordered by the region's
+  // variable b (uniform) alone or, with stratify_features, by the Morton
+  // order of b and a feature x (standard normal, independent of b). What a
+  // nuisance's response makes of the kept events, sum_kept r(x) / keep
+  // with r = exp(0.2 x) (a DCR of 20% per unit of x), scatters over event
+  // samples by the thinning's draw: about sqrt((1 - keep) / (keep n))
+  // sd(r) / mean(r) alone, far less when the order spreads the kept events
+  // along x too. 16 samples of 100k events each.
+  const int64_t n = 100000;
+  const double keep = 1.0 / 16.0;
+  SignalFractionThinning rule{0, 0.5, keep};
+  rule.stratified = true;
+  double sum_plain = 0.0, sum_spread = 0.0, worst_count = 0.0;
+  const int samples = 16;
+  for (int k = 0; k < samples; ++k) {
+    torch::manual_seed(1000 + k);
+    const torch::Tensor b = torch::rand({n}, torch::kFloat64), x = torch::randn({n}, torch::kFloat64);
+    const torch::Tensor process = torch::zeros({n}, torch::kInt64), fs = torch::full({n}, 0.1, torch::kFloat64);
+    const torch::Tensor events = torch::arange(n, torch::kInt64) + int64_t(k) * n;
+    const torch::Tensor group = torch::zeros({n}, torch::kInt64);
+    const torch::Tensor r = (0.2 * x).exp();
+    const double full = r.sum().item<double>();
+    auto error = [&](const torch::Tensor& order) {
+      const ThinningSelection s = select_by_signal_fraction(process, fs, events, {rule}, group, order);
+      return (r.index_select(0, s.rows) * s.weight_factor).sum().item<double>() / full - 1.0;
+    };
+    const torch::Tensor spread = stratified_order(b, torch::ones({n}, torch::kBool), x.unsqueeze(1));
+    const double e_plain = error(b), e_spread = error(spread);
+    sum_plain += e_plain * e_plain;
+    sum_spread += e_spread * e_spread;
+    // The region's variable keeps its intervals' shares nearly exact.
+    const ThinningSelection s = select_by_signal_fraction(process, fs, events, {rule}, group, spread);
+    const torch::Tensor kept_b = b.index_select(0, s.rows);
+    for (const double cut : {0.25, 0.5, 0.75, 0.9}) {
+      const double kept = kept_b.lt(cut).sum().item<double>(), all = b.lt(cut).sum().item<double>();
+      worst_count = std::max(worst_count, std::abs(kept - keep * all));
+    }
+  }
+  const double rms_plain = std::sqrt(sum_plain / samples), rms_spread = std::sqrt(sum_spread / samples);
+  const double expected = std::sqrt((1.0 - keep) / (keep * n)) * std::sqrt(std::exp(0.04) - 1.0);
+  INFO("rms relative error of the response sum: " << rms_plain << " along b alone (expected " << expected << "), "
+                                                   << rms_spread << " along b and x; worst count " << worst_count);
+  // Along b alone: the independent draw's size (16 samples: within a factor 1.6).
+  CHECK(rms_plain > expected / 1.6);
+  CHECK(rms_plain < expected * 1.6);
+  CHECK(rms_spread < 0.2 * rms_plain);
+  CHECK(worst_count < 10.0);
+}

@@ -221,10 +221,11 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
     json thinned = json::parse(read_file(cfg));
     thinned["measurement"]["mc_thinning"] = {{{"process", "ztautau"}, {"signal_fraction_below", 0.05}, {"keep", 0.5}}};
     // Per-event draws, then stratified (systematic in region and signal
-    // fraction): both unbiased.
-    for (const bool stratify : {false, true}) {
+    // fraction), then also spread along two features: all unbiased.
+    for (const int stratify : {0, 1, 2}) {
       INFO("stratify " << stratify);
-      thinned["measurement"]["mc_thinning"][0]["stratify"] = stratify;
+      thinned["measurement"]["mc_thinning"][0]["stratify"] = stratify > 0;
+      if (stratify == 2) thinned["measurement"]["mc_thinning"][0]["stratify_features"] = {"PRI_had_pt", "PRI_met"};
       write_json(tmp.path("thinned.json"), thinned);
       r = run_refinery("fit --config " + tmp.path("thinned.json") + " --asimov --mu-true 1.5 --threads 2 --quiet --no-interval --out " +
                        tmp.path("ft.json"));
@@ -236,6 +237,19 @@ TEST_CASE("Measurement commands on a small chain: Asimov closure, toys, merge, i
       const double ratio = ft["fit"]["parameters"][0]["error"].get<double>() / f["fit"]["parameters"][0]["error"].get<double>();
       REQUIRE(std::abs(ratio - 1.0) < 0.1);
     }
+    // Features without stratify, and an unknown one, refused by name.
+    thinned["measurement"]["mc_thinning"][0]["stratify"] = false;
+    write_json(tmp.path("thinned.json"), thinned);
+    r = run_refinery("fit --config " + tmp.path("thinned.json") + " --asimov --quiet");
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find("measurement.mc_thinning[0].stratify_features: needs stratify: true") != std::string::npos);
+    thinned["measurement"]["mc_thinning"][0]["stratify"] = true;
+    thinned["measurement"]["mc_thinning"][0]["stratify_features"] = {"PRI_had_pt", "pt"};
+    write_json(tmp.path("thinned.json"), thinned);
+    r = run_refinery("fit --config " + tmp.path("thinned.json") + " --asimov --quiet");
+    REQUIRE(r.exit_code == 2);
+    REQUIRE(r.output.find("measurement.mc_thinning[0].stratify_features[1]: unknown feature 'pt'") != std::string::npos);
+    thinned["measurement"]["mc_thinning"][0].erase("stratify_features");
     thinned["measurement"]["mc_thinning"][0]["stratify"] = "yes";
     write_json(tmp.path("thinned.json"), thinned);
     r = run_refinery("fit --config " + tmp.path("thinned.json") + " --asimov --quiet");

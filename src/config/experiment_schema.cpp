@@ -216,6 +216,13 @@ Schema measurement_schema() {
                             "kept with probability keep, and the kept count in every bin and cell of the regions, "
                             "unbinned and binned reference alike, is exact to one event, so the thinning adds no "
                             "statistical error to the expected yields there."),
+                   optional("stratify_features", S::array(S::string(), 1), nullptr,
+                            "With stratify: 1 to 3 features along which the kept events are also spread, the order "
+                            "becoming the Morton order of the ranks of the region's variable and these (each dyadic "
+                            "cell of their joint ranks keeps its share exact to one event): the sums that the "
+                            "networks' response to the nuisances makes over the kept events then draw far less from "
+                            "which events were kept (choose the features the nuisances move). Absent: the region's "
+                            "variable alone."),
                })),
                nlohmann::json::array(),
                "Thinning of the expected-yield sample at the measurement's set-up, by the classifier's signal "
