@@ -50,13 +50,6 @@ struct SignalFractionThinning {
 // rule's strata; undefined: one group), `order` float64 [N] (a stratified
 // rule's order within a group, before the signal fraction; undefined: the
 // signal fraction alone).
-// A stratified rule's order along several variables (stratify_features):
-// where `selected` holds, the Morton order of the ranks of `order` (the
-// region's variable) and the columns of `features` [N, 1..3] together
-// (data/systematic_sampling.h), so that systematic sampling keeps every
-// dyadic cell of their joint ranks exact to one event; `order` elsewhere.
-torch::Tensor stratified_order(const torch::Tensor& order, const torch::Tensor& selected, const torch::Tensor& features);
-
 struct ThinningSelection {
   torch::Tensor rows;
   torch::Tensor weight_factor;
@@ -66,5 +59,12 @@ ThinningSelection select_by_signal_fraction(const torch::Tensor& process, const 
                                             const torch::Tensor& event_numbers,
                                             const std::vector<SignalFractionThinning>& rules,
                                             const torch::Tensor& group = {}, const torch::Tensor& order = {});
+
+// A stratified rule's order along several variables (stratify_features):
+// where `selected` holds, the Morton order of the ranks of `order` (the
+// region's variable) and the columns of `features` [N, 1..3] together
+// (data/systematic_sampling.h), so that systematic sampling keeps every
+// dyadic cell of their joint ranks exact to one event; `order` elsewhere.
+torch::Tensor stratified_order(const torch::Tensor& order, const torch::Tensor& selected, const torch::Tensor& features);
 
 }  // namespace refinery

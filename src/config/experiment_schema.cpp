@@ -219,10 +219,9 @@ Schema measurement_schema() {
                    optional("stratify_features", S::array(S::string(), 1), nullptr,
                             "With stratify: 1 to 3 features along which the kept events are also spread, the order "
                             "becoming the Morton order of the ranks of the region's variable and these (each dyadic "
-                            "cell of their joint ranks keeps its share exact to one event): the sums that the "
-                            "networks' response to the nuisances makes over the kept events then draw far less from "
-                            "which events were kept (choose the features the nuisances move). Absent: the region's "
-                            "variable alone."),
+                            "cell of their joint ranks keeps its share exact to one event): sums over the kept events "
+                            "of what follows these features, such as a network's response to a nuisance that moves "
+                            "them, then draw less from which events were kept. Absent: the region's variable alone."),
                })),
                nlohmann::json::array(),
                "Thinning of the expected-yield sample at the measurement's set-up, by the classifier's signal "
